@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/// @title IConsortium
+/// @notice Membership of the consortium (regions and their admins), M-of-N governance,
+/// certificate types and cross-region recognition rules.
+interface IConsortium {
+    /// @notice What a governance proposal does when it executes.
+    enum ProposalKind {
+        AddRegion, // payload: abi.encode(uint32 region, address admin)
+        RemoveRegion, // payload: abi.encode(uint32 region)
+        AddType, // payload: abi.encode(bytes32 typeId, string schema)
+        SetQuorum // payload: abi.encode(uint32 quorum)
+    }
+
+    /// @notice A governance proposal; it executes when approvals of current members reach the
+    /// quorum before expiresAt.
+    struct Proposal {
+        ProposalKind kind;
+        bool executed;
+        uint32 proposerRegion;
+        uint64 createdAt;
+        uint64 expiresAt;
+        bytes payload;
+    }
+
+    /// @notice A region's membership record.
+    struct Region {
+        bool member;
+        uint32 adminCount;
+        uint64 admittedAt;
+        uint64 removedAt;
+    }
+
+    /// @notice A recognition rule: verifier region recognises a type issued in a region (0 = any).
+    struct RecognitionRule {
+        bool exists;
+        uint64 validFrom;
+        uint64 validUntil; // 0 = open-ended
+    }
+
+    // ---------------------------------------------------------------- errors
+    error InvalidRegionCode(uint32 region);
+    error RegionAlreadyMember(uint32 region);
+    error RegionNotMember(uint32 region);
+    error NotRegionAdmin(address account);
+    error NotAdminOfRegion(address account, uint32 region);
+    error AdminAlreadyAssigned(address admin, uint32 region);
+    error LastAdmin(uint32 region);
+    error ZeroAddress();
+    error InvalidQuorum(uint32 quorum, uint32 members);
+    error QuorumUnreachable(uint32 quorum, uint32 remainingMembers);
+    error UnknownProposal(uint256 id);
+    error ProposalAlreadyExecuted(uint256 id);
+    error ProposalExpired(uint256 id, uint64 expiredAt);
+    error AlreadyApproved(uint256 id, uint32 region);
+    error QuorumNotReached(uint256 id, uint32 approvals, uint32 quorum);
+    error InvalidTypeId(bytes32 typeId);
+    error TypeAlreadyExists(bytes32 typeId);
+    error UnknownType(bytes32 typeId);
+    error EmptySchema(bytes32 typeId);
+    error InvalidValidityWindow(uint64 validFrom, uint64 validUntil);
+    error UnknownRecognitionRule(uint32 verifier, bytes32 typeId, uint32 issuer);
+
+    // ---------------------------------------------------------------- events
+    event RegionAdmitted(uint32 indexed region, address indexed admin);
+    event RegionRemoved(uint32 indexed region);
+    event RegionAdminAdded(uint32 indexed region, address indexed admin);
+    event RegionAdminRemoved(uint32 indexed region, address indexed admin);
+    event ProposalCreated(
+        uint256 indexed id, ProposalKind kind, uint32 indexed proposerRegion, bytes payload, uint64 expiresAt
+    );
+    event ProposalApproved(uint256 indexed id, uint32 indexed region, uint32 approvals);
+    event ProposalExecuted(uint256 indexed id, ProposalKind kind);
+    event QuorumChanged(uint32 previousQuorum, uint32 newQuorum);
+    event CertificateTypeAdded(bytes32 indexed typeId, bytes32 schemaHash, string schema);
+    event RecognitionSet(
+        uint32 indexed verifier, bytes32 indexed typeId, uint32 indexed issuer, uint64 validFrom, uint64 validUntil
+    );
+    event RecognitionRemoved(uint32 indexed verifier, bytes32 indexed typeId, uint32 indexed issuer);
+
+    // ---------------------------------------------------------------- views used by the other contracts
+    /// @notice Whether `region` is a current member.
+    function isMember(uint32 region) external view returns (bool);
+
+    /// @notice Whether `account` is an admin of `region` and `region` is a current member.
+    function isRegionAdmin(uint32 region, address account) external view returns (bool);
+
+    /// @notice Whether the certificate type `typeId` exists.
+    function typeExists(bytes32 typeId) external view returns (bool);
+
+    /// @notice Whether `verifier` recognises `typeId` issued in `issuer` at time `at`.
+    function isRecognized(uint32 verifier, bytes32 typeId, uint32 issuer, uint64 at) external view returns (bool);
+}

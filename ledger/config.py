@@ -1,0 +1,53 @@
+"""Settings, from the environment (prefix ``CERTLEDGER_``) with embedded defaults.
+
+| variable | default | meaning |
+|---|---|---|
+| CERTLEDGER_HOME | ~/.certledger | state directory: embedded chain, deployment file, keystore |
+| CERTLEDGER_RPC_URL | (embedded node) | JSON-RPC endpoint, http(s):// or ws(s):// |
+| CERTLEDGER_PORT | 8545 | port of the embedded node |
+| CERTLEDGER_DEPLOYMENT | $HOME/deployment.json | deployment file written by ``deploy`` |
+| CERTLEDGER_PASSWORD | (prompt) | keystore password |
+| CERTLEDGER_KEYSTORE_SCRYPT_N | 262144 | scrypt cost of new keystore files |
+| CERTLEDGER_GAS_PRICE | (auto) | gas price in wei; auto = 0 on free-gas chains |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CERTLEDGER_", extra="ignore")
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".certledger")
+    rpc_url: str | None = None
+    port: int = 8545
+    chain_id: int = 31337
+    deployment: Path | None = None
+    password: SecretStr | None = None
+    keystore_scrypt_n: int = 2**18
+    gas_price: int | None = None
+    rpc_timeout: float = 30.0
+
+    @property
+    def node_url(self) -> str:
+        return self.rpc_url or f"http://127.0.0.1:{self.port}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.rpc_url is None
+
+    @property
+    def deployment_path(self) -> Path:
+        return self.deployment or self.home / "deployment.json"
+
+    @property
+    def keystore_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def chain_dir(self) -> Path:
+        return self.home / "chain"
