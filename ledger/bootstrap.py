@@ -1,0 +1,149 @@
+"""The embedded default consortium: three regions with agencies, types and recognition rules.
+
+Idempotent: every step first checks the chain and does only what is missing, so a second
+run reuses everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from .chain import Chain
+from .deployment import Deployment, deploy
+from .errors import ConfigError
+from .keystore import Keystore
+from .registry import Registry
+
+FOUNDING = (440000, 330000, 110000)  # Guangdong, Zhejiang, Beijing
+QUORUM = 2
+
+# agency code -> (region, types it may issue)
+AGENCIES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "GD-PSB": (440000, ("ID_CARD", "HOUSEHOLD_REGISTRATION", "DRIVING_LICENCE")),  # 广东省公安厅
+    "GD-AMR": (440000, ("BUSINESS_LICENSE",)),  # 广东省市场监督管理局
+    "GD-EDU": (440000, ("DEGREE",)),  # 广东省教育厅
+    "ZJ-PSB": (330000, ("ID_CARD", "HOUSEHOLD_REGISTRATION", "DRIVING_LICENCE")),  # 浙江省公安厅
+    "ZJ-HRSS": (330000, ("SOCIAL_SECURITY_CARD", "PROFESSIONAL_QUALIFICATION")),  # 浙江省人社厅
+    "BJ-EDU": (110000, ("DEGREE",)),  # 北京市教委
+    "BJ-CAB": (110000, ("MARRIAGE_CERTIFICATE",)),  # 北京市民政局
+}
+
+# (verifier, type, issuer or 0 = any region). Deliberately not everything: 110000 does not
+# recognise Guangdong business licences, so the demo can show NOT_RECOGNIZED.
+RECOGNITION: tuple[tuple[int, str, int], ...] = (
+    (330000, "ID_CARD", 0),
+    (110000, "ID_CARD", 0),
+    (440000, "ID_CARD", 0),
+    (330000, "BUSINESS_LICENSE", 440000),
+    (110000, "DEGREE", 0),
+    (330000, "DEGREE", 440000),
+    (440000, "DEGREE", 110000),
+    (440000, "DRIVING_LICENCE", 330000),
+    (330000, "DRIVING_LICENCE", 440000),
+    (440000, "PROFESSIONAL_QUALIFICATION", 330000),
+    (440000, "SOCIAL_SECURITY_CARD", 330000),
+)
+
+
+def default_schemas() -> dict[str, dict[str, Any]]:
+    """The bundled certificate type schemas (ledger/certtypes/*.json), by type code."""
+    folder = resources.files("ledger").joinpath("certtypes")
+    out = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            schema = json.loads(entry.read_text("utf-8"))
+            out[schema["type"]] = schema
+    return out
+
+
+@dataclass
+class BootstrapReport:
+    deployment: Deployment
+    created: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"deployment": self.deployment.to_json(), "created": self.created, "reused": self.reused}
+
+
+def ensure_default_consortium(
+    chain: Chain,
+    keystore: Keystore,
+    deployment_path: Any,
+    progress: Callable[[str], None] = lambda _: None,
+) -> BootstrapReport:
+    """Deploy (if needed) and set up the default consortium; return what was done."""
+    created: list[str] = []
+    reused: list[str] = []
+
+    def note(done: bool, what: str) -> None:
+        (created if done else reused).append(what)
+        progress(("+ " if done else "= ") + what)
+
+    def key(name: str) -> str:
+        if keystore.exists(name):
+            return keystore.address(name)
+        address = keystore.create(name)
+        note(True, f"key {name} {address}")
+        return address
+
+    admins = {r: key(f"admin-{r}") for r in FOUNDING}
+    key("deployer")
+
+    deployment = None
+    if deployment_path.exists():
+        try:
+            deployment = Deployment.load(deployment_path)
+            deployment.check(chain)
+            note(False, f"deployment {deployment.certificate_registry} on chain {deployment.chain_id}")
+        except ConfigError:
+            deployment = None
+    if deployment is None:
+        deployment = deploy(chain, keystore.load("deployer"), [(r, admins[r]) for r in FOUNDING], QUORUM)
+        deployment.save(deployment_path)
+        note(True, f"deployment {deployment.certificate_registry} on chain {deployment.chain_id} (quorum {QUORUM} of 3)")
+    registry = Registry(chain, deployment)
+
+    def admin(region: int) -> Any:
+        return keystore.load(f"admin-{region}")
+
+    # Types, through governance: proposed by the first region, approved by the others until executed.
+    existing = {t.code for t in registry.types()}
+    for code, schema in default_schemas().items():
+        if code in existing:
+            note(False, f"type {code}")
+            continue
+        result = registry.propose_add_type(admin(FOUNDING[0]), code, schema)
+        for other in FOUNDING[1:]:
+            if result.executed:
+                break
+            result = registry.approve(admin(other), result.id)
+        note(True, f"type {code} (proposal {result.id})")
+
+    for code, (region, types) in AGENCIES.items():
+        if registry.agency(code) is None:
+            registry.register_agency(admin(region), code, region, types)
+            note(True, f"agency {code} in {region}: {', '.join(types)}")
+        else:
+            note(False, f"agency {code}")
+        key_name = f"{code}-1"
+        address = key(key_name)
+        if registry.key(address).agency != code:
+            registry.add_key(admin(region), code, address)
+            note(True, f"signing key {key_name} for {code}")
+        else:
+            note(False, f"signing key {key_name}")
+
+    rules = {(r.verifier, r.type, r.issuer) for r in registry.recognitions()}
+    for verifier, cert_type, issuer in RECOGNITION:
+        label = f"rule {verifier} recognises {cert_type} from {issuer or 'any region'}"
+        if (verifier, cert_type, issuer) in rules:
+            note(False, label)
+        else:
+            registry.set_recognition(admin(verifier), verifier, cert_type, issuer)
+            note(True, label)
+    return BootstrapReport(deployment, created, reused)

@@ -1,0 +1,170 @@
+"""``certledger``: the command line for operators, agencies and verifiers.
+
+Every command has ``--help`` and ``--json``. Errors end the command with exit code 1 (2 for
+usage errors) and one line on stderr naming the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+# typer >= 0.25 vendors click; its exceptions live here.
+from typer._click import exceptions as click_exc
+
+from ..bootstrap import ensure_default_consortium
+from ..config import Settings
+from ..errors import ConfigError, LedgerError
+from .common import JsonOpt, Context, console, ctx_of, emit
+from .operator import (
+    agency_app,
+    deploy_cmd,
+    key_app,
+    recognitions_cmd,
+    recognize_cmd,
+    region_app,
+    type_app,
+)
+
+app = typer.Typer(
+    name="certledger",
+    help="CertLedger: cross-region e-certificate mutual-recognition ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+chain_app = typer.Typer(help="The embedded chain node (anvil) for one-machine use.", no_args_is_help=True)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(help="State directory (env CERTLEDGER_HOME).")] = None,
+    rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC endpoint of a node (env CERTLEDGER_RPC_URL).")] = None,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if home is not None:
+        overrides["home"] = home
+    if rpc_url is not None:
+        overrides["rpc_url"] = rpc_url
+    ctx.obj = Context(Settings(**overrides))
+
+
+# ---------------------------------------------------------------------- chain
+
+
+@chain_app.command("up")
+def chain_up(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Start the embedded node in the background with persistent state (reuses a running one)."""
+    c = ctx_of(ctx)
+    if not c.settings.embedded:
+        raise ConfigError("CERTLEDGER_RPC_URL points at an external node; `chain up` starts only the embedded one")
+    status = c.node.start()
+    emit(status.__dict__, as_json, lambda s: console.print(
+        f"chain up: {s['url']} (pid {s['pid']}, block {s['block']}, state {s['state_file']})"))
+
+
+@chain_app.command("down")
+def chain_down(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Stop the embedded node cleanly (its state is kept)."""
+    stopped = ctx_of(ctx).node.stop()
+    emit({"stopped": stopped}, as_json, lambda d: console.print("chain stopped" if d["stopped"] else "chain was not running"))
+
+
+@chain_app.command("status")
+def chain_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Show whether the embedded node runs, and its head block."""
+    status = ctx_of(ctx).node.status()
+    emit(status.__dict__, as_json, lambda s: console.print(
+        f"{'running' if s['running'] else 'stopped'}: {s['url']} block {s['block']} state {s['state_file']}"))
+
+
+# ---------------------------------------------------------------------- demo
+
+
+@app.command("demo")
+def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Everything on embedded defaults: chain, deployment, three regions with agencies, types
+    and recognition rules. A second run reuses what exists."""
+    c = ctx_of(ctx)
+    settings = c.settings
+    if settings.password is None:
+        # Demo keys guard a throw-away local chain; real deployments set CERTLEDGER_PASSWORD.
+        os.environ.setdefault("CERTLEDGER_PASSWORD", "certledger-demo")
+        settings = Settings(**{**settings.model_dump(), "password": os.environ["CERTLEDGER_PASSWORD"]})
+    if "CERTLEDGER_KEYSTORE_SCRYPT_N" not in os.environ:
+        settings = Settings(**{**settings.model_dump(), "keystore_scrypt_n": 2**12})  # geth's light KDF
+    c = Context(settings)
+    ctx.find_root().obj = c
+    if settings.embedded:
+        status = c.node.start()
+        if not as_json:
+            console.print(f"[bold]chain[/] {status.url} (block {status.block}, state {status.state_file})")
+    report = ensure_default_consortium(
+        c.chain, c.keystore, settings.deployment_path, progress=(lambda _: None) if as_json else console.print
+    )
+    registry = c.registry
+    summary = {
+        **report.to_json(),
+        "rpc_url": settings.node_url,
+        "home": str(settings.home),
+        "regions": [r.to_json() for r in registry.regions()],
+        "agencies": [a.code for a in registry.agencies_list()],
+        "types": [t.code for t in registry.types()],
+        "recognitions": len(registry.recognitions()),
+    }
+
+    def show(d: dict[str, Any]) -> None:
+        console.print(
+            f"\n[bold green]ready[/]: {len(d['regions'])} regions, {len(d['agencies'])} agencies, "
+            f"{len(d['types'])} certificate types, {d['recognitions']} recognition rules "
+            f"({len(d['created'])} created now, {len(d['reused'])} reused)\n"
+            f"node {d['rpc_url']} · state in {d['home']} · try: certledger region list, certledger agency list"
+        )
+
+    emit(summary, as_json, show)
+
+
+app.add_typer(chain_app, name="chain")
+app.command("deploy")(deploy_cmd)
+app.add_typer(region_app, name="region")
+app.add_typer(agency_app, name="agency")
+app.add_typer(key_app, name="key")
+app.add_typer(type_app, name="type")
+app.command("recognize")(recognize_cmd)
+app.command("recognitions")(recognitions_cmd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; every failure is one line on stderr."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except click_exc.NoArgsIsHelpError as exc:
+        exc.show()
+        return 2
+    except click_exc.UsageError as exc:
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        return 2
+    except click_exc.ClickException as exc:
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        return 1
+    except typer.Abort:
+        sys.stderr.write("error: aborted\n")
+        return 130
+    except typer.Exit as exc:
+        return exc.exit_code
+    except LedgerError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())

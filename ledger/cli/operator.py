@@ -1,0 +1,440 @@
+"""Consortium operator commands: deploy, region, agency, key, type, recognize."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy
+from ..errors import ConfigError, InvalidInput
+from ..ids import REGION_NAMES, iso_time, parse_time, region_code
+from ..registry import canonical_schema
+from .common import JsonOpt, KeyOpt, console, ctx_of, done, emit, split_list, table
+
+region_app = typer.Typer(help="Consortium membership: propose and approve regions, quorum.", no_args_is_help=True)
+agency_app = typer.Typer(help="Issuing agencies of a region and the types they may issue.", no_args_is_help=True)
+key_app = typer.Typer(help="Signing keys: create, import, rotate, retire, report compromised.", no_args_is_help=True)
+type_app = typer.Typer(help="Certificate types and their field schemas.", no_args_is_help=True)
+
+
+# ---------------------------------------------------------------------- deploy
+
+
+def deploy_cmd(
+    ctx: typer.Context,
+    regions: Annotated[
+        str, typer.Option("--regions", help="Founding regions, comma-separated 6-digit codes.")
+    ] = "440000,330000,110000",
+    quorum: Annotated[int | None, typer.Option(help="Approvals a proposal needs (default: majority).")] = None,
+    admin: Annotated[
+        list[str] | None,
+        typer.Option("--admin", help="REGION=KEY_OR_ADDRESS for a founding admin (default: key admin-REGION, created if missing)."),
+    ] = None,
+    ttl_days: Annotated[float, typer.Option(help="Days a proposal stays open.")] = DEFAULT_PROPOSAL_TTL / 86400,
+    force: Annotated[bool, typer.Option(help="Deploy anew even if a deployment exists.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy the contracts and write the deployment file."""
+    c = ctx_of(ctx)
+    path = c.settings.deployment_path
+    if path.exists() and not force:
+        try:
+            existing = Deployment.load(path)
+            existing.check(c.chain)
+        except ConfigError:
+            existing = None  # stale file (chain reset): deploy again
+        if existing is not None:
+            emit({"deployed": False, "reason": "already deployed", **existing.to_json()}, as_json,
+                 done("already deployed: CertificateRegistry at {certificate_registry} (chain {chain_id}); --force to redeploy"))
+            return
+    codes = [region_code(r) for r in split_list(regions)]
+    explicit = {}
+    for item in admin or []:
+        code, _, who = item.partition("=")
+        if not who:
+            raise InvalidInput(f"--admin {item!r}: expected REGION=KEY_OR_ADDRESS")
+        explicit[region_code(code)] = who
+    founding = []
+    for code in codes:
+        who = explicit.get(code) or f"admin-{code}"
+        if who == f"admin-{code}" and not c.keystore.exists(who):
+            c.keystore.create(who)
+        founding.append((code, c.keystore.resolve_address(who)))
+    if not c.keystore.exists("deployer"):
+        c.keystore.create("deployer")
+    deployer = c.keystore.load("deployer")
+    q = quorum if quorum is not None else len(codes) // 2 + 1
+    deployment = deploy(c.chain, deployer, founding, q, int(ttl_days * 86400))
+    deployment.rpc_url = c.settings.rpc_url
+    if path.exists():
+        path.replace(path.with_suffix(f".{deployment.deployment_block}.bak"))
+    deployment.save(path)
+    emit({"deployed": True, "file": str(path), "quorum": q, "founding": [{"region": r, "admin": a} for r, a in founding],
+          **deployment.to_json()}, as_json,
+         done("deployed on chain {chain_id} at block {deployment_block}: CertificateRegistry {certificate_registry}, "
+              "quorum {quorum}; wrote {file}"))
+
+
+# ---------------------------------------------------------------------- regions
+
+
+@region_app.command("list")
+def region_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List regions (members and removed ones) and the quorum."""
+    reg = ctx_of(ctx).registry
+    data = {"quorum": reg.quorum(), "members": reg.member_count(), "regions": [r.to_json() for r in reg.regions()]}
+
+    def show(d: dict[str, Any]) -> None:
+        table(f"Regions (quorum {d['quorum']} of {d['members']})", ["region", "name", "member", "admins", "admitted"],
+              [[r["region"], REGION_NAMES.get(r["region"], ""), "yes" if r["member"] else f"removed {r['removed_at']}",
+                r["admins"], r["admitted_at"]] for r in d["regions"]])
+
+    emit(data, as_json, show)
+
+
+@region_app.command("propose")
+def region_propose(
+    ctx: typer.Context,
+    region: Annotated[str | None, typer.Argument(help="Region code to admit (or to remove with --remove).")] = None,
+    admin: Annotated[str | None, typer.Option(help="First admin of the new region: keystore name or address.")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Propose removing REGION.")] = False,
+    quorum: Annotated[int | None, typer.Option(help="Propose a new quorum instead.")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose admitting a region (REGION --admin X), removing one (REGION --remove) or a new quorum (--quorum M)."""
+    c = ctx_of(ctx)
+    actor = c.admin_key(None, key)
+    if quorum is not None:
+        if region or remove or admin:
+            raise InvalidInput("--quorum is a proposal of its own: give no REGION, --admin or --remove with it")
+        result = c.registry.propose_quorum(actor, quorum)
+    elif region is None:
+        raise InvalidInput("give a REGION to admit or remove, or --quorum M")
+    elif remove:
+        result = c.registry.propose_remove_region(actor, region)
+    else:
+        if not admin:
+            raise InvalidInput("admitting a region needs --admin KEY_OR_ADDRESS (its first admin)")
+        result = c.registry.propose_add_region(actor, region, c.keystore.resolve_address(admin))
+    emit(result.to_json(), as_json, _show_proposal)
+
+
+@region_app.command("approve")
+def region_approve(
+    ctx: typer.Context,
+    proposal: Annotated[int, typer.Argument(help="Proposal id.")],
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a proposal (regions, types, quorum) for your region; it executes at the quorum."""
+    c = ctx_of(ctx)
+    result = c.registry.approve(c.admin_key(None, key), proposal)
+    emit(result.to_json(), as_json, _show_proposal)
+
+
+@region_app.command("proposals")
+def region_proposals(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="Include executed and expired ones.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List open governance proposals."""
+    items = [p.to_json() for p in ctx_of(ctx).registry.proposals(open_only=not all_)]
+    emit(items, as_json, lambda d: table("Proposals", ["id", "kind", "params", "approvers", "executed", "expires"],
+                                         [[p["id"], p["kind"], json.dumps(p["params"]), p["approvers"], p["executed"], p["expires_at"]] for p in d]))
+
+
+def _show_proposal(d: dict[str, Any]) -> None:
+    state = "executed" if d["executed"] else "open, waiting for more approvals"
+    console.print(f"proposal {d['proposal']}: {state} (tx {d['tx']}, block {d['block']})")
+
+
+# ---------------------------------------------------------------------- agencies
+
+
+@agency_app.command("add")
+def agency_add(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Agency code, e.g. GD-PSB.")],
+    region: Annotated[str, typer.Option(help="The agency's region (you must be its admin).")],
+    types: Annotated[str, typer.Option(help="Certificate types it may issue, comma-separated.")],
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an agency of your region."""
+    c = ctx_of(ctx)
+    r = region_code(region)
+    sent = c.registry.register_agency(c.admin_key(r, key), code, r, split_list(types))
+    emit({"agency": code, "region": r, "types": split_list(types), "tx": sent.tx_hash}, as_json,
+         done("registered agency {agency} in {region} for {types}"))
+
+
+@agency_app.command("suspend")
+def agency_suspend(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Agency code.")],
+    lift: Annotated[bool, typer.Option("--lift", help="Lift the suspension instead.")] = False,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Suspend an agency (it can no longer anchor); --lift reactivates it."""
+    c = ctx_of(ctx)
+    info = c.registry.agency(code)
+    if info is None:
+        raise InvalidInput(f"unknown agency {code!r}")
+    actor = c.admin_key(info.region, key)
+    sent = c.registry.reactivate_agency(actor, code) if lift else c.registry.suspend_agency(actor, code)
+    emit({"agency": code, "suspended": not lift, "tx": sent.tx_hash}, as_json,
+         done("agency {agency}: " + ("reactivated" if lift else "suspended")))
+
+
+@agency_app.command("types")
+def agency_types(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Agency code.")],
+    allow: Annotated[str | None, typer.Option(help="Types to allow, comma-separated.")] = None,
+    forbid: Annotated[str | None, typer.Option(help="Types to forbid, comma-separated.")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Allow or forbid certificate types for an agency."""
+    c = ctx_of(ctx)
+    info = c.registry.agency(code)
+    if info is None:
+        raise InvalidInput(f"unknown agency {code!r}")
+    if not allow and not forbid:
+        raise InvalidInput("give --allow and/or --forbid")
+    actor = c.admin_key(info.region, key)
+    if allow:
+        c.registry.set_agency_types(actor, code, split_list(allow), True)
+    if forbid:
+        c.registry.set_agency_types(actor, code, split_list(forbid), False)
+    after = c.registry.agency(code)
+    emit({"agency": code, "types": after.types if after else []}, as_json, done("agency {agency} may issue {types}"))
+
+
+@agency_app.command("list")
+def agency_list(
+    ctx: typer.Context,
+    region: Annotated[str | None, typer.Option(help="Only this region's agencies.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List agencies with their types and keys."""
+    items = [a.to_json() for a in ctx_of(ctx).registry.agencies_list(region_code(region) if region else None)]
+    emit(items, as_json, lambda d: table("Agencies", ["agency", "region", "status", "types", "keys"], [
+        [a["agency"], a["region"], "suspended" if a["suspended"] else "active", ", ".join(a["types"]),
+         "\n".join(f"{k['address']} {k['state']}" for k in a["keys"])] for a in d]))
+
+
+# ---------------------------------------------------------------------- keys
+
+
+@key_app.command("new")
+def key_new(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Keystore name for the new key.")],
+    agency: Annotated[str | None, typer.Option(help="Register it as a signing key of this agency.")] = None,
+    active_from: Annotated[str | None, typer.Option(help="When it may start signing (ISO 8601 or unix).")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key in the encrypted keystore; with --agency also register it on chain."""
+    c = ctx_of(ctx)
+    address = c.keystore.create(name)
+    data: dict[str, Any] = {"name": name, "address": address, "file": str(c.keystore.path(name))}
+    if agency:
+        data.update(_register_key(c, agency, address, active_from, key))
+    emit(data, as_json, done("key {name}: {address}" + (" registered for {agency}" if agency else "")))
+
+
+@key_app.command("import")
+def key_import(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Keystore name for the imported key.")],
+    keystore_file: Annotated[Path | None, typer.Option("--keystore", help="An existing keystore JSON file.")] = None,
+    keystore_password_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding that file's password (default: same password).")
+    ] = None,
+    private_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable holding a hex private key (never pass keys as arguments).")
+    ] = None,
+    agency: Annotated[str | None, typer.Option(help="Register it as a signing key of this agency.")] = None,
+    active_from: Annotated[str | None, typer.Option(help="When it may start signing.")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import an existing key (keystore file or private key from an environment variable)."""
+    import os
+
+    c = ctx_of(ctx)
+    if bool(keystore_file) == bool(private_key_env):
+        raise InvalidInput("give exactly one of --keystore FILE or --private-key-env VAR")
+    if private_key_env:
+        secret = os.environ.get(private_key_env)
+        if not secret:
+            raise InvalidInput(f"environment variable {private_key_env} is empty or unset")
+        address = c.keystore.import_private_key(name, secret)
+    else:
+        password = os.environ.get(keystore_password_env) if keystore_password_env else c.keystore.password()
+        if password is None:
+            raise InvalidInput(f"environment variable {keystore_password_env} is unset")
+        address = c.keystore.import_keystore(name, keystore_file, password)  # type: ignore[arg-type]
+    data: dict[str, Any] = {"name": name, "address": address}
+    if agency:
+        data.update(_register_key(c, agency, address, active_from, key))
+    emit(data, as_json, done("imported key {name}: {address}"))
+
+
+def _register_key(c: Any, agency: str, address: str, active_from: str | None, key: str | None) -> dict[str, Any]:
+    info = c.registry.agency(agency)
+    if info is None:
+        raise InvalidInput(f"unknown agency {agency!r}")
+    start = parse_time(active_from) if active_from else 0
+    sent = c.registry.add_key(c.admin_key(info.region, key), agency, address, start)
+    return {"agency": agency, "active_from": iso_time(start) or "now", "tx": sent.tx_hash}
+
+
+@key_app.command("rotate")
+def key_rotate(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(help="The key to retire: keystore name or address.")],
+    new: Annotated[str, typer.Argument(help="Keystore name of the replacement (created if missing).")],
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace a signing key: the new one is active now, the old one retired now."""
+    c = ctx_of(ctx)
+    old_address = c.keystore.resolve_address(old)
+    info = c.registry.key(old_address)
+    if not info.agency:
+        raise InvalidInput(f"{old} ({old_address}) is not a registered signing key")
+    created = not c.keystore.exists(new)
+    new_address = c.keystore.create(new) if created else c.keystore.address(new)
+    agency = c.registry.agency(info.agency)
+    sent = c.registry.rotate_key(c.admin_key(agency.region if agency else None, key), old_address, new_address)
+    emit({"agency": info.agency, "retired": old_address, "active": new_address, "created": created, "tx": sent.tx_hash},
+         as_json, done("{agency}: {active} active, {retired} retired"))
+
+
+@key_app.command("retire")
+def key_retire(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Keystore name or address of the key.")],
+    at: Annotated[str | None, typer.Option(help="Retire from this time (default now).")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retire a signing key (it cannot sign from then on; earlier anchors stay valid)."""
+    c = ctx_of(ctx)
+    address = c.keystore.resolve_address(target)
+    info = c.registry.key(address)
+    if not info.agency:
+        raise InvalidInput(f"{target} ({address}) is not a registered signing key")
+    agency = c.registry.agency(info.agency)
+    when = parse_time(at) if at else 0
+    sent = c.registry.retire_key(c.admin_key(agency.region if agency else None, key), address, when)
+    emit({"key": address, "retired_at": iso_time(when) or "now", "tx": sent.tx_hash}, as_json, done("{key} retired at {retired_at}"))
+
+
+@key_app.command("compromise")
+def key_compromise(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Keystore name or address of the compromised key.")],
+    since: Annotated[str, typer.Option(help="Since when it is not trusted (ISO 8601 or unix seconds, or 'now').")],
+    self_report: Annotated[bool, typer.Option("--self", help="Sign the report with the compromised key itself.")] = False,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Report a key compromised: every anchor it made at or after SINCE becomes invalid."""
+    c = ctx_of(ctx)
+    address = c.keystore.resolve_address(target)
+    info = c.registry.key(address)
+    if not info.agency:
+        raise InvalidInput(f"{target} ({address}) is not a registered signing key")
+    if self_report:
+        actor = c.keystore.load(target)
+    else:
+        agency = c.registry.agency(info.agency)
+        actor = c.admin_key(agency.region if agency else None, key)
+    when = parse_time(since, now=c.registry.now())
+    sent = c.registry.report_compromised(actor, address, when)
+    emit({"key": address, "agency": info.agency, "compromised_since": iso_time(when), "tx": sent.tx_hash}, as_json,
+         done("{key} ({agency}) compromised since {compromised_since}: its anchors from then on are invalid"))
+
+
+@key_app.command("list")
+def key_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the keys in the local keystore (addresses only, never the keys)."""
+    c = ctx_of(ctx)
+    items = [{"name": n, "address": c.keystore.address(n)} for n in c.keystore.names()]
+    emit(items, as_json, lambda d: table(f"Keystore {c.keystore.directory}", ["name", "address"], [[k["name"], k["address"]] for k in d]))
+
+
+# ---------------------------------------------------------------------- types
+
+
+@type_app.command("add")
+def type_add(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Type code, e.g. ID_CARD.")],
+    schema: Annotated[Path, typer.Option(help="Field schema, a JSON file (see ledger/certtypes/).")],
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose a new certificate type; other regions approve with `region approve`."""
+    c = ctx_of(ctx)
+    try:
+        text = schema.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read schema {schema}: {exc.strerror}") from None
+    result = c.registry.propose_add_type(c.admin_key(None, key), code, canonical_schema(text))
+    emit({"type": code, **result.to_json()}, as_json, _show_proposal)
+
+
+@type_app.command("list")
+def type_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List certificate types with their schema hash and fields."""
+    items = [t.to_json() for t in ctx_of(ctx).registry.types()]
+    emit(items, as_json, lambda d: table("Certificate types", ["type", "title", "fields", "schema hash"], [
+        [t["type"], (t["schema"] or {}).get("title", {}).get("zh", ""),
+         ", ".join(f["name"] for f in (t["schema"] or {}).get("fields", [])), t["schema_hash"][:18] + "…"] for t in d]))
+
+
+# ---------------------------------------------------------------------- recognition
+
+
+def recognize_cmd(
+    ctx: typer.Context,
+    verifier: Annotated[str, typer.Option(help="Your region, the one that recognises.")],
+    cert_type: Annotated[str, typer.Option("--type", help="Certificate type.")],
+    issuer: Annotated[str, typer.Option(help="Issuing region, or 'any'.")] = "any",
+    valid_from: Annotated[str | None, typer.Option("--from", help="Start (ISO 8601 or unix; default always).")] = None,
+    valid_until: Annotated[str | None, typer.Option("--until", help="End, exclusive (default open-ended).")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the rule instead.")] = False,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set (or --remove) "VERIFIER recognises TYPE issued in ISSUER" for a time window."""
+    c = ctx_of(ctx)
+    v = region_code(verifier)
+    issuer_code = 0 if issuer.lower() in ("any", "*", "0") else region_code(issuer)
+    actor = c.admin_key(v, key)
+    if remove:
+        sent = c.registry.remove_recognition(actor, v, cert_type, issuer_code)
+    else:
+        start = parse_time(valid_from) if valid_from else 0
+        end = parse_time(valid_until) if valid_until else 0
+        sent = c.registry.set_recognition(actor, v, cert_type, issuer_code, start, end)
+    data = {"verifier_region": v, "type": cert_type, "issuer_region": issuer_code or "any", "removed": remove, "tx": sent.tx_hash}
+    emit(data, as_json, done("{verifier_region} " + ("no longer recognises" if remove else "recognises") + " {type} from {issuer_region}"))
+
+
+def recognitions_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the recognition rules in force."""
+    items = [r.to_json() for r in ctx_of(ctx).registry.recognitions()]
+    emit(items, as_json, lambda d: table("Recognition rules", ["verifier", "recognises type", "issued in", "from", "until"], [
+        [r["verifier_region"], r["type"], r["issuer_region"], r["valid_from"], r["valid_until"] or "open"] for r in d]))
