@@ -49,7 +49,7 @@ class WebSocketSyncProvider(JSONBaseProvider):
         if self._conn is None:
             from websockets.sync.client import connect
 
-            self._conn = connect(self.url, open_timeout=self.timeout, max_size=None)
+            self._conn = connect(self.url, open_timeout=self.timeout, max_size=None, legacy=True)
         return self._conn
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
