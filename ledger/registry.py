@@ -205,8 +205,8 @@ class Registry:
         created = events.ProposalCreated().process_receipt(sent.receipt, errors=DISCARD)
         approved = events.ProposalApproved().process_receipt(sent.receipt, errors=DISCARD)
         executed = events.ProposalExecuted().process_receipt(sent.receipt, errors=DISCARD)
-        pid = created[0]["args"]["id"] if created else approved[0]["args"]["id"]
-        return ProposalResult(int(pid), bool(executed), sent)
+        first = (created or approved or executed)[0]  # execute() emits only ProposalExecuted
+        return ProposalResult(int(first["args"]["id"]), bool(executed), sent)
 
     def propose_add_region(self, admin: LocalAccount, region: int | str, new_admin: str) -> ProposalResult:
         fn = self.consortium.functions.proposeAddRegion(region_code(region), to_checksum_address(new_admin))
