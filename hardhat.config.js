@@ -49,13 +49,19 @@ module.exports = {
       // Same hardfork as the embedded anvil node (ledger/node.py HARDFORK); Hardhat 2.29
       // would default to osaka.
       hardfork: "prague",
-      // Free gas, as on a consortium chain and on our anvil (--base-fee 0 --gas-price 0):
-      // with a zero base fee (and EIP-1559 keeping it at zero while blocks stay under half
-      // full), a legacy transaction with gasPrice 0 costs nothing, so an account with no
-      // balance can send it. Nothing else is needed: minGasPrice already defaults to 0.
+      // Free gas, as on a consortium chain and on our anvil (--base-fee 0 --gas-price 0): with
+      // a zero base fee a transaction at gasPrice 0 costs nothing, so keys with no balance can
+      // send it (minGasPrice already defaults to 0). This is the one setting free gas needs;
+      // without it the base fee starts at 1 gwei and such transactions are refused.
       initialBaseFeePerGas: 0,
-      gasPrice: 0, // for transactions Hardhat signs itself (its dev accounts)
+      // anvil holds a zero base fee constant; Hardhat applies EIP-1559, which raises it to
+      // 1 wei after any block more than half full -- and from then on every gasPrice-0
+      // transaction is refused. Automine puts one transaction in each block, so with twice
+      // anvil's 30M block gas limit no transaction that fits an anvil block can do that.
       blockGasLimit: 60_000_000,
+      gasPrice: 0, // for transactions Hardhat signs itself (eth_sendTransaction, dev accounts)
+      // As anvil: a transaction that reverts is mined and answered with its hash (receipt
+      // status 0), not turned into an eth_sendRawTransaction error.
       throwOnTransactionFailures: false,
       mining: { auto: true, interval: 0 },
     },

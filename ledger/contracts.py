@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from .ids import text_of
 
@@ -105,6 +105,8 @@ def _error_table() -> dict[bytes, dict[str, Any]]:
 def _show(value: Any, typ: str) -> Any:
     if typ == "bytes32":
         return text_of(value)
+    if typ == "address":
+        return to_checksum_address(value)
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return value

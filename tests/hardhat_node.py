@@ -80,10 +80,8 @@ class HardhatNode(Node):
 def hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """One Hardhat node per test worker: chain id 31337, free gas (see hardhat.config.js)."""
     log = tmp_path_factory.mktemp("hardhat") / "hardhat-node.log"
+    # `hardhat node` logs every JSON-RPC call and failing transaction there; it costs no
+    # measurable time and helps when a test fails.
     node = HardhatNode(free_port(), log)
-    # `hardhat node` logs every JSON-RPC call to its output; that is only noise in a log file.
-    from ledger.chain import Chain
-
-    Chain(node.url).w3.provider.make_request("hardhat_setLoggingEnabled", [False])
     yield node
     node.stop()
