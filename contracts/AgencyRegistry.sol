@@ -85,15 +85,15 @@ contract AgencyRegistry is IAgencyRegistry {
     /// @notice Add a signing key to an agency.
     /// @param agencyId the agency
     /// @param account the key's address
-    /// @param activeFrom when the key may start anchoring (unix seconds); 0 = now
+    /// @param activeFrom when the key may start anchoring (unix seconds); 0 or a past time = now
     function addKey(bytes32 agencyId, address account, uint64 activeFrom) external onlyAgencyAdmin(agencyId) {
         _addKey(agencyId, account, activeFrom);
     }
 
     /// @notice Retire a key from a time on: it cannot anchor at or after `at`; earlier anchors
-    /// stay valid.
+    /// stay valid. A scheduled retirement can be brought forward, never postponed or backdated.
     /// @param account the key
-    /// @param at retirement time (unix seconds); 0 = now
+    /// @param at retirement time (unix seconds, not in the past); 0 = now
     function retireKey(address account, uint64 at) external {
         Key storage k = _keys[account];
         _checkKeyAdmin(k, account);
@@ -115,12 +115,15 @@ contract AgencyRegistry is IAgencyRegistry {
     /// is invalid. A region admin of the key's agency or the key itself may report; a second
     /// report can only move the time earlier.
     /// @param account the key
-    /// @param since the time from which the key is not trusted (unix seconds, not in the future)
+    /// @param since the time from which the key is not trusted (unix seconds, not in the future;
+    /// 0 means since ever: every anchor of the key is invalid)
     function reportKeyCompromised(address account, uint64 since) external {
         Key storage k = _keys[account];
         if (k.agency == bytes32(0)) revert UnknownKey(account);
         if (msg.sender != account) _checkKeyAdmin(k, account);
         if (since > block.timestamp) revert CompromiseInFuture(since);
+        // compromisedSince == 0 means "never compromised", so "since ever" is stored as 1.
+        if (since == 0) since = 1;
         if (k.compromisedSince != 0 && k.compromisedSince <= since) {
             revert KeyAlreadyCompromised(account, k.compromisedSince);
         }
@@ -180,13 +183,17 @@ contract AgencyRegistry is IAgencyRegistry {
     function _addKey(bytes32 agencyId, address account, uint64 activeFrom) private {
         if (account == address(0)) revert IConsortium.ZeroAddress();
         if (_keys[account].agency != bytes32(0)) revert KeyAlreadyRegistered(account);
-        uint64 from = activeFrom == 0 ? uint64(block.timestamp) : activeFrom;
+        // A key is never active before it was registered: its record must not suggest that
+        // it could have signed anything earlier.
+        uint64 from = activeFrom < block.timestamp ? uint64(block.timestamp) : activeFrom;
         _keys[account] = Key(agencyId, from, 0, 0);
         emit KeyAdded(agencyId, account, from);
     }
 
     function _retire(Key storage k, address account, uint64 at) private {
-        if (k.retiredAt != 0) revert KeyAlreadyRetired(account, k.retiredAt);
+        // Backdating would contradict anchors the contract already accepted from this key.
+        if (at < block.timestamp) revert RetirementInPast(account, at);
+        if (k.retiredAt != 0 && k.retiredAt <= at) revert KeyAlreadyRetired(account, k.retiredAt);
         k.retiredAt = at;
         emit KeyRetired(k.agency, account, at);
     }

@@ -35,7 +35,9 @@ contract Consortium is IConsortium {
     mapping(uint32 region => uint32 epoch) private _epochs;
     mapping(uint256 id => Proposal) private _proposals;
     mapping(uint256 id => uint32[] regions) private _approvers;
-    mapping(uint256 id => mapping(uint32 region => bool)) private _approved;
+    // epoch + 1 of the region when it approved (0 = never): an approval given before a region
+    // was removed does not count after it is admitted again.
+    mapping(uint256 id => mapping(uint32 region => uint32 epochPlusOne)) private _approvalEpoch;
     mapping(bytes32 typeId => bytes32 schemaHash) private _types;
     bytes32[] private _typeIds;
     mapping(bytes32 ruleKey => RecognitionRule) private _rules;
@@ -45,7 +47,7 @@ contract Consortium is IConsortium {
     /// @param quorum_ approvals needed for a proposal, 1 <= quorum <= regions
     /// @param proposalTtl_ seconds a proposal stays open
     constructor(uint32[] memory regions_, address[] memory admins_, uint32 quorum_, uint64 proposalTtl_) {
-        if (regions_.length != admins_.length) revert InvalidQuorum(quorum_, uint32(regions_.length));
+        if (regions_.length != admins_.length) revert FoundingListMismatch(regions_.length, admins_.length);
         for (uint256 i = 0; i < regions_.length; ++i) {
             _admitRegion(regions_[i], admins_[i]);
         }
@@ -108,14 +110,14 @@ contract Consortium is IConsortium {
     }
 
     /// @notice Approve proposal `id` on behalf of the caller's region. Executes the proposal
-    /// when this approval brings it to the quorum.
+    /// when this approval brings it to the quorum; if the change is no longer possible (say,
+    /// the type was added meanwhile) the approval reverts with the reason and the proposal
+    /// stays open until it expires.
     /// @param id the proposal id
     function approve(uint256 id) external {
         uint32 region = _callerRegion();
         Proposal storage p = _openProposal(id);
-        if (_approved[id][region]) revert AlreadyApproved(id, region);
-        _approved[id][region] = true;
-        _approvers[id].push(region);
+        _recordApproval(id, region);
         uint32 approvals = approvalCount(id);
         emit ProposalApproved(id, region, approvals);
         if (approvals >= quorum) _execute(id, p);
@@ -131,13 +133,15 @@ contract Consortium is IConsortium {
         _execute(id, p);
     }
 
-    /// @notice Approvals of proposal `id` that count now: those of regions that are still members.
+    /// @notice Approvals of proposal `id` that count now: those of regions that are still
+    /// members and have not been removed and re-admitted since they approved.
     /// @param id the proposal id
     /// @return n the number of counting approvals
     function approvalCount(uint256 id) public view returns (uint32 n) {
         uint32[] storage approvers = _approvers[id];
         for (uint256 i = 0; i < approvers.length; ++i) {
-            if (_regions[approvers[i]].member) ++n;
+            uint32 r = approvers[i];
+            if (_regions[r].member && _approvalEpoch[id][r] == _epochs[r] + 1) ++n;
         }
     }
 
@@ -274,10 +278,17 @@ contract Consortium is IConsortium {
         uint64 expiresAt = now_ + proposalTtl;
         _proposals[id] = Proposal(kind, false, region_, now_, expiresAt, payload);
         emit ProposalCreated(id, kind, region_, payload, expiresAt);
-        _approved[id][region_] = true;
-        _approvers[id].push(region_);
+        _recordApproval(id, region_);
         emit ProposalApproved(id, region_, 1);
         if (quorum <= 1) _execute(id, _proposals[id]);
+    }
+
+    function _recordApproval(uint256 id, uint32 region_) private {
+        uint32 current = _epochs[region_] + 1;
+        uint32 recorded = _approvalEpoch[id][region_];
+        if (recorded == current) revert AlreadyApproved(id, region_);
+        if (recorded == 0) _approvers[id].push(region_);
+        _approvalEpoch[id][region_] = current;
     }
 
     function _openProposal(uint256 id) private view returns (Proposal storage p) {

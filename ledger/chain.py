@@ -140,6 +140,9 @@ class Chain:
         except (LedgerError, Web3RPCError):
             return False
 
+    def block_gas_limit(self) -> int:
+        return int(self.rpc(lambda: self.w3.eth.get_block("latest"))["gasLimit"])
+
     def has_code(self, address: str) -> bool:
         return len(self.rpc(lambda: self.w3.eth.get_code(Web3.to_checksum_address(address)))) > 0
 
@@ -181,8 +184,9 @@ class Chain:
         """
         params: dict[str, Any] = {"from": account.address, "chainId": self.chain_id, "gasPrice": self.gas_price()}
         if gas is None:
-            gas = self._guard(lambda: fn.estimate_gas(params))
-            gas = int(gas * 1.1) + 5_000
+            estimate = self._guard(lambda: fn.estimate_gas(params))
+            # Headroom for state changes between estimate and inclusion, within the block limit.
+            gas = min(int(estimate * 1.1) + 5_000, max(estimate, self.block_gas_limit()))
         tx = self._guard(lambda: fn.build_transaction({**params, "gas": gas, "nonce": 0}))
         return self.send_transaction(account, tx, wait=wait)
 

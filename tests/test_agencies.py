@@ -44,11 +44,17 @@ def agency_events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:
     return [dict(log["args"]) for log in logs]
 
 
-def anchor(c: Consortium, agency: str, cert_type: str, n: int = 2, key: LocalAccount | None = None) -> AnchoredBatch:
-    return c.registry.anchor_batch(c.deployer, key or c.agency_keys[agency], agency, cert_type, [Account.create().key for _ in range(n)])
+def anchor(
+    c: Consortium, agency: str, cert_type: str, n: int = 2, key: LocalAccount | None = None
+) -> AnchoredBatch:
+    return c.registry.anchor_batch(
+        c.deployer, key or c.agency_keys[agency], agency, cert_type, [Account.create().key for _ in range(n)]
+    )
 
 
-def verdict(c: Consortium, batch: AnchoredBatch, cert_hash: bytes, verifier: int = 0) -> tuple[Verdict, Reason]:
+def verdict(
+    c: Consortium, batch: AnchoredBatch, cert_hash: bytes, verifier: int = 0
+) -> tuple[Verdict, Reason]:
     tree = build_tree(batch.cert_hashes)
     return c.registry.verify_onchain(cert_hash, batch.root, tree.proof(cert_hash), verifier)
 
@@ -58,7 +64,9 @@ def all_valid(c: Consortium, batch: AnchoredBatch, verifier: int = 0) -> bool:
 
 
 def can_manage(c: Consortium, agency: str, account: LocalAccount) -> bool:
-    return bool(c.chain.call(c.registry.agencies.functions.canManageStatus(agency_id(agency), account.address)))
+    return bool(
+        c.chain.call(c.registry.agencies.functions.canManageStatus(agency_id(agency), account.address))
+    )
 
 
 # ---------------------------------------------------------------------- registration
@@ -90,7 +98,9 @@ def test_agency_may_be_registered_with_no_types(issuing: Consortium) -> None:
     assert reg.agency("BJ-PSB").types == []
     key = Account.create()
     reg.add_key(issuing.admins[BJ], "BJ-PSB", key.address)
-    args = expect("TypeNotAllowed", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", [b"\x01" * 32])
+    args = expect(
+        "TypeNotAllowed", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", [b"\x01" * 32]
+    )
     assert args == {"agency": "BJ-PSB", "typeId": "ID_CARD"}
 
 
@@ -104,19 +114,27 @@ def test_admin_of_another_region_cannot_register_agency(issuing: Consortium) -> 
 
 @pytest.mark.parametrize("who", ["stranger", "deployer", "agency_key"])
 def test_non_admin_cannot_register_agency(issuing: Consortium, who: str) -> None:
-    account = {"stranger": Account.create(), "deployer": issuing.deployer, "agency_key": issuing.agency_keys["GD-PSB"]}[who]
+    account = {
+        "stranger": Account.create(),
+        "deployer": issuing.deployer,
+        "agency_key": issuing.agency_keys["GD-PSB"],
+    }[who]
     args = expect("NotAdminOfRegion", issuing.registry.register_agency, account, "GD-EDU", GD, [])
     assert same(args["account"], account) and args["region"] == GD
 
 
 def test_agency_cannot_be_registered_in_a_non_member_region(issuing: Consortium) -> None:
-    args = expect("NotAdminOfRegion", issuing.registry.register_agency, issuing.admins[GD], "JS-PSB", 320000, [])
+    args = expect(
+        "NotAdminOfRegion", issuing.registry.register_agency, issuing.admins[GD], "JS-PSB", 320000, []
+    )
     assert args["region"] == 320000
 
 
 def test_duplicate_agency_is_rejected(issuing: Consortium) -> None:
     reg = issuing.registry
-    args = expect("AgencyAlreadyRegistered", reg.register_agency, issuing.admins[GD], "GD-PSB", GD, ["ID_CARD"])
+    args = expect(
+        "AgencyAlreadyRegistered", reg.register_agency, issuing.admins[GD], "GD-PSB", GD, ["ID_CARD"]
+    )
     assert args == {"agency": "GD-PSB"}
     # agency codes are global: another region cannot take the code either
     args = expect("AgencyAlreadyRegistered", reg.register_agency, issuing.admins[ZJ], "GD-PSB", ZJ, [])
@@ -131,7 +149,9 @@ def test_zero_agency_id_is_rejected(issuing: Consortium) -> None:
 
 def test_registering_with_unknown_type_is_rejected_atomically(issuing: Consortium) -> None:
     reg = issuing.registry
-    args = expect("UnknownType", reg.register_agency, issuing.admins[GD], "GD-DMV", GD, ["ID_CARD", "DRIVING_LICENCE"])
+    args = expect(
+        "UnknownType", reg.register_agency, issuing.admins[GD], "GD-DMV", GD, ["ID_CARD", "DRIVING_LICENCE"]
+    )
     assert args == {"typeId": "DRIVING_LICENCE"}
     assert reg.agency("GD-DMV") is None
     assert "GD-DMV" not in reg.agency_codes()
@@ -142,7 +162,13 @@ def test_registering_with_unknown_type_is_rejected_atomically(issuing: Consortiu
 
 def test_agency_can_only_anchor_types_it_is_allowed(issuing: Consortium) -> None:
     args = expect(
-        "TypeNotAllowed", issuing.registry.anchor_batch, issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "DEGREE", [b"\x02" * 32]
+        "TypeNotAllowed",
+        issuing.registry.anchor_batch,
+        issuing.deployer,
+        issuing.agency_keys["GD-PSB"],
+        "GD-PSB",
+        "DEGREE",
+        [b"\x02" * 32],
     )
     assert args == {"agency": "GD-PSB", "typeId": "DEGREE"}
     assert all_valid(issuing, anchor(issuing, "GD-PSB", "ID_CARD"))
@@ -157,7 +183,9 @@ def test_forbidding_a_type_stops_new_anchors_but_earlier_ones_stay_valid(issuing
         {"agency": agency_id("GD-PSB"), "typeId": type_id("ID_CARD"), "allowed": False}
     ]
     assert reg.agency("GD-PSB").types == []
-    assert not issuing.chain.call(reg.agencies.functions.isTypeAllowed(agency_id("GD-PSB"), type_id("ID_CARD")))
+    assert not issuing.chain.call(
+        reg.agencies.functions.isTypeAllowed(agency_id("GD-PSB"), type_id("ID_CARD"))
+    )
 
     args = expect("TypeNotAllowed", anchor, issuing, "GD-PSB", "ID_CARD")
     assert args == {"agency": "GD-PSB", "typeId": "ID_CARD"}
@@ -178,7 +206,14 @@ def test_allowing_more_types(issuing: Consortium) -> None:
 
 
 def test_allowing_unknown_type_is_rejected(issuing: Consortium) -> None:
-    args = expect("UnknownType", issuing.registry.set_agency_types, issuing.admins[GD], "GD-PSB", ["DRIVING_LICENCE"], True)
+    args = expect(
+        "UnknownType",
+        issuing.registry.set_agency_types,
+        issuing.admins[GD],
+        "GD-PSB",
+        ["DRIVING_LICENCE"],
+        True,
+    )
     assert args == {"typeId": "DRIVING_LICENCE"}
 
 
@@ -191,7 +226,9 @@ def test_set_agency_types_only_by_admin_of_agency_region(issuing: Consortium) ->
 
 
 def test_set_agency_types_of_unknown_agency_is_rejected(issuing: Consortium) -> None:
-    args = expect("UnknownAgency", issuing.registry.set_agency_types, issuing.admins[GD], "GD-NONE", ["ID_CARD"], True)
+    args = expect(
+        "UnknownAgency", issuing.registry.set_agency_types, issuing.admins[GD], "GD-NONE", ["ID_CARD"], True
+    )
     assert args == {"agency": "GD-NONE"}
 
 
@@ -201,10 +238,14 @@ def test_set_agency_types_of_unknown_agency_is_rejected(issuing: Consortium) -> 
 def test_suspend_and_reactivate_agency_emit_events(issuing: Consortium) -> None:
     reg = issuing.registry
     sent = reg.suspend_agency(issuing.admins[GD], "GD-PSB")
-    assert agency_events(issuing, "AgencySuspendedSet", sent) == [{"agency": agency_id("GD-PSB"), "suspended": True}]
+    assert agency_events(issuing, "AgencySuspendedSet", sent) == [
+        {"agency": agency_id("GD-PSB"), "suspended": True}
+    ]
     assert reg.agency("GD-PSB").suspended
     sent = reg.reactivate_agency(issuing.admins[GD], "GD-PSB")
-    assert agency_events(issuing, "AgencySuspendedSet", sent) == [{"agency": agency_id("GD-PSB"), "suspended": False}]
+    assert agency_events(issuing, "AgencySuspendedSet", sent) == [
+        {"agency": agency_id("GD-PSB"), "suspended": False}
+    ]
     assert not reg.agency("GD-PSB").suspended
 
 
@@ -223,7 +264,9 @@ def test_reactivating_an_active_agency_is_rejected(issuing: Consortium) -> None:
 def test_suspend_or_reactivate_unknown_agency_is_rejected(issuing: Consortium) -> None:
     reg = issuing.registry
     assert expect("UnknownAgency", reg.suspend_agency, issuing.admins[GD], "GD-NONE") == {"agency": "GD-NONE"}
-    assert expect("UnknownAgency", reg.reactivate_agency, issuing.admins[GD], "GD-NONE") == {"agency": "GD-NONE"}
+    assert expect("UnknownAgency", reg.reactivate_agency, issuing.admins[GD], "GD-NONE") == {
+        "agency": "GD-NONE"
+    }
 
 
 def test_only_admin_of_agency_region_may_suspend_or_reactivate(issuing: Consortium) -> None:
@@ -295,7 +338,9 @@ def test_only_own_keys_and_region_admins_may_change_an_agencys_statuses(issuing:
     ]
     for actor in outsiders:
         assert not can_manage(issuing, "GD-PSB", actor)
-        args = expect("NotAuthorized", reg.set_certificate_status, actor, "GD-PSB", h, Status.REVOKED, "FORGED")
+        args = expect(
+            "NotAuthorized", reg.set_certificate_status, actor, "GD-PSB", h, Status.REVOKED, "FORGED"
+        )
         assert same(args["account"], actor)
         expect("NotAuthorized", reg.set_batch_status, actor, batch.root, Status.REVOKED, "FORGED")
     reg.set_certificate_status(issuing.agency_keys["GD-PSB"], "GD-PSB", h, Status.SUSPENDED, "HOLDER_REQUEST")
@@ -304,4 +349,12 @@ def test_only_own_keys_and_region_admins_may_change_an_agencys_statuses(issuing:
 
 def test_unknown_agency_cannot_be_managed(issuing: Consortium) -> None:
     assert not can_manage(issuing, "GD-NONE", issuing.admins[GD])
-    expect("NotAuthorized", issuing.registry.set_certificate_status, issuing.admins[GD], "GD-NONE", b"\x03" * 32, Status.REVOKED, "X")
+    expect(
+        "NotAuthorized",
+        issuing.registry.set_certificate_status,
+        issuing.admins[GD],
+        "GD-NONE",
+        b"\x03" * 32,
+        Status.REVOKED,
+        "X",
+    )

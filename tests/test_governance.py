@@ -140,7 +140,9 @@ def test_constructor_emits_quorum_changed_and_region_admitted(chain: Chain) -> N
     changed = contract.events.QuorumChanged().process_receipt(sent.receipt, errors=DISCARD)
     assert [(e["args"]["previousQuorum"], e["args"]["newQuorum"]) for e in changed] == [(0, 3)]
     admitted = contract.events.RegionAdmitted().process_receipt(sent.receipt, errors=DISCARD)
-    assert [(e["args"]["region"], e["args"]["admin"]) for e in admitted] == list(zip(REGIONS, admins))
+    assert [(e["args"]["region"], e["args"]["admin"]) for e in admitted] == list(
+        zip(REGIONS, admins, strict=True)
+    )
     assert contract.functions.quorum().call() == 3
     assert contract.functions.memberCount().call() == 3
 
@@ -181,7 +183,9 @@ def test_constructor_rejects_zero_admin(chain: Chain) -> None:
 
 
 def test_constructor_rejects_regions_and_admins_of_different_lengths(chain: Chain) -> None:
-    rejected(deploy_consortium, chain, [GD, ZJ], [Account.create().address], 1)
+    err = rejected(deploy_consortium, chain, [GD, ZJ], [Account.create().address], 1)
+    assert err.error_name == "FoundingListMismatch"
+    assert err.error_args == {"regions": 2, "admins": 1}
 
 
 # ---------------------------------------------------------------------- admitting a region
@@ -199,7 +203,9 @@ def test_add_region_executes_at_quorum_and_new_admin_can_act(consortium: Consort
 
     approved = reg.approve(consortium.admins[ZJ], proposed.id)
     assert approved.executed
-    assert events(consortium, "ProposalApproved", approved.tx) == [{"id": proposed.id, "region": ZJ, "approvals": 2}]
+    assert events(consortium, "ProposalApproved", approved.tx) == [
+        {"id": proposed.id, "region": ZJ, "approvals": 2}
+    ]
     admitted = events(consortium, "RegionAdmitted", approved.tx)
     assert len(admitted) == 1 and admitted[0]["region"] == JS and same(admitted[0]["admin"], new_admin)
     assert events(consortium, "ProposalExecuted", approved.tx) == [
@@ -338,14 +344,26 @@ def test_proposal_is_still_open_shortly_before_ttl(consortium: Consortium) -> No
 
 def test_propose_add_region_rejects_existing_member(consortium: Consortium) -> None:
     args = expect(
-        "RegionAlreadyMember", consortium.registry.propose_add_region, consortium.admins[GD], ZJ, Account.create().address
+        "RegionAlreadyMember",
+        consortium.registry.propose_add_region,
+        consortium.admins[GD],
+        ZJ,
+        Account.create().address,
     )
     assert args == {"region": ZJ}
 
 
 @pytest.mark.parametrize("bad", [0, 99999, 1000000])
 def test_propose_add_region_rejects_invalid_region_code(consortium: Consortium, bad: int) -> None:
-    args = expect("InvalidRegionCode", send, consortium, consortium.admins[GD], "proposeAddRegion", bad, Account.create().address)
+    args = expect(
+        "InvalidRegionCode",
+        send,
+        consortium,
+        consortium.admins[GD],
+        "proposeAddRegion",
+        bad,
+        Account.create().address,
+    )
     assert args == {"region": bad}
 
 
@@ -355,7 +373,9 @@ def test_propose_add_region_rejects_zero_admin(consortium: Consortium) -> None:
 
 def test_propose_add_region_rejects_admin_of_another_region(consortium: Consortium) -> None:
     taken = consortium.admins[ZJ].address
-    args = expect("AdminAlreadyAssigned", consortium.registry.propose_add_region, consortium.admins[GD], JS, taken)
+    args = expect(
+        "AdminAlreadyAssigned", consortium.registry.propose_add_region, consortium.admins[GD], JS, taken
+    )
     assert same(args["admin"], taken) and args["region"] == ZJ
 
 
@@ -440,7 +460,15 @@ def test_removed_regions_agency_cannot_anchor_but_its_earlier_batch_stays_valid(
     tree, hashes = beijing["tree"], beijing["hashes"]
     remove_region(issuing, BJ)
 
-    args = expect("RegionNotMember", reg.anchor_batch, issuing.deployer, beijing["key"], "BJ-PSB", "ID_CARD", random_hashes(2))
+    args = expect(
+        "RegionNotMember",
+        reg.anchor_batch,
+        issuing.deployer,
+        beijing["key"],
+        "BJ-PSB",
+        "ID_CARD",
+        random_hashes(2),
+    )
     assert args == {"region": BJ}
 
     root = beijing["batch"].root
@@ -489,7 +517,11 @@ def test_removed_regions_approvals_no_longer_count(consortium: Consortium) -> No
     remove_region(consortium, BJ)
     assert approval_count(consortium, pid) == 0
     assert reg.proposal(pid).approvers == [BJ]  # still recorded, no longer counted
-    assert expect("QuorumNotReached", reg.execute, Account.create(), pid) == {"id": pid, "approvals": 0, "quorum": 2}
+    assert expect("QuorumNotReached", reg.execute, Account.create(), pid) == {
+        "id": pid,
+        "approvals": 0,
+        "quorum": 2,
+    }
 
     first = reg.approve(consortium.admins[GD], pid)
     assert not first.executed  # 1 counting approval of 2
@@ -647,7 +679,9 @@ def test_execute_under_quorum_is_rejected(consortium: Consortium) -> None:
 
 def test_add_type_event_carries_schema_text_and_hash(consortium: Consortium) -> None:
     reg = consortium.registry
-    schema = {"fields": [{"name": "姓名", "type": "string", "required": True}, {"name": "degree", "type": "string"}]}
+    schema = {
+        "fields": [{"name": "姓名", "type": "string", "required": True}, {"name": "degree", "type": "string"}]
+    }
     text = canonical_schema(schema)
     proposed = reg.propose_add_type(consortium.admins[GD], "DEGREE", schema)
     assert not proposed.executed and not reg.type_exists("DEGREE")
@@ -674,7 +708,9 @@ def test_types_are_listed_in_order_added(consortium: Consortium) -> None:
 
 
 def test_add_type_with_empty_schema_is_rejected(consortium: Consortium) -> None:
-    args = expect("EmptySchema", send, consortium, consortium.admins[GD], "proposeAddType", type_id("DEGREE"), "")
+    args = expect(
+        "EmptySchema", send, consortium, consortium.admins[GD], "proposeAddType", type_id("DEGREE"), ""
+    )
     assert args == {"typeId": "DEGREE"}
 
 
@@ -684,7 +720,9 @@ def test_add_type_with_zero_id_is_rejected(consortium: Consortium) -> None:
 
 def test_add_existing_type_is_rejected_at_proposal(consortium: Consortium) -> None:
     consortium.add_type("DEGREE")
-    args = expect("TypeAlreadyExists", consortium.registry.propose_add_type, consortium.admins[ZJ], "DEGREE", SCHEMA)
+    args = expect(
+        "TypeAlreadyExists", consortium.registry.propose_add_type, consortium.admins[ZJ], "DEGREE", SCHEMA
+    )
     assert args == {"typeId": "DEGREE"}
 
 
@@ -728,9 +766,13 @@ def test_add_region_admin_only_by_admin_of_that_region(consortium: Consortium) -
 
 def test_add_region_admin_rejects_assigned_or_zero_address(consortium: Consortium) -> None:
     reg = consortium.registry
-    args = expect("AdminAlreadyAssigned", reg.add_region_admin, consortium.admins[GD], GD, consortium.admins[ZJ].address)
+    args = expect(
+        "AdminAlreadyAssigned", reg.add_region_admin, consortium.admins[GD], GD, consortium.admins[ZJ].address
+    )
     assert same(args["admin"], consortium.admins[ZJ]) and args["region"] == ZJ
-    args = expect("AdminAlreadyAssigned", reg.add_region_admin, consortium.admins[GD], GD, consortium.admins[GD].address)
+    args = expect(
+        "AdminAlreadyAssigned", reg.add_region_admin, consortium.admins[GD], GD, consortium.admins[GD].address
+    )
     assert args["region"] == GD
     expect("ZeroAddress", reg.add_region_admin, consortium.admins[GD], GD, ZERO)
     assert reg.region(GD).admin_count == 1
@@ -758,7 +800,9 @@ def test_remove_last_region_admin_is_rejected(consortium: Consortium) -> None:
     second = Account.create()
     consortium.registry.add_region_admin(admin, GD, second.address)
     send(consortium, admin, "removeRegionAdmin", GD, second.address)
-    assert expect("LastAdmin", send, consortium, admin, "removeRegionAdmin", GD, admin.address) == {"region": GD}
+    assert expect("LastAdmin", send, consortium, admin, "removeRegionAdmin", GD, admin.address) == {
+        "region": GD
+    }
     assert consortium.registry.admin_region(admin.address) == GD
 
 
@@ -786,3 +830,21 @@ def test_proposal_ttl_is_measured_from_creation(consortium: Consortium) -> None:
     p = reg.proposal(pid)
     assert p.created_at >= before
     assert p.expires_at - p.created_at == TTL
+
+
+def test_approval_given_before_removal_does_not_count_after_readmission(consortium: Consortium) -> None:
+    """A region removed and admitted again starts afresh: its old vote on a still-open
+    proposal no longer counts, and its new admin may cast the region's vote."""
+    c = consortium
+    pid = open_type_proposal(c, proposer=BJ)  # BJ's approval: 1 of 2
+    assert approval_count(c, pid) == 1
+    remove_region(c, BJ)
+    assert approval_count(c, pid) == 0
+    new_admin = Account.create()
+    admit_region(c, BJ, new_admin.address)
+    assert is_member(c, BJ)
+    assert approval_count(c, pid) == 0  # the vote from before the removal stays void
+    result = c.registry.approve(new_admin, pid)
+    assert approval_count(c, pid) == 1 and not result.executed
+    expect("AlreadyApproved", c.registry.approve, new_admin, pid)
+    assert c.registry.approve(c.admins[GD], pid).executed

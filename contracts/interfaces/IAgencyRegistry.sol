@@ -38,6 +38,7 @@ interface IAgencyRegistry {
     error KeyAlreadyRegistered(address key);
     error UnknownKey(address key);
     error KeyAlreadyRetired(address key, uint64 retiredAt);
+    error RetirementInPast(address key, uint64 at);
     error CompromiseInFuture(uint64 since);
     error KeyAlreadyCompromised(address key, uint64 since);
 

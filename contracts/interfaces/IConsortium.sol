@@ -48,6 +48,7 @@ interface IConsortium {
     error AdminAlreadyAssigned(address admin, uint32 region);
     error LastAdmin(uint32 region);
     error ZeroAddress();
+    error FoundingListMismatch(uint256 regions, uint256 admins);
     error InvalidQuorum(uint32 quorum, uint32 members);
     error QuorumUnreachable(uint32 quorum, uint32 remainingMembers);
     error UnknownProposal(uint256 id);

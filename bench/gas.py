@@ -1,0 +1,182 @@
+"""Chain cost of anchoring: gas used by CertificateRegistry.anchorBatch per batch size.
+
+Starts its own anvil (free port, no state file, the project's hardfork), deploys the
+contracts, registers one region, one type and one agency with one key, anchors batches of
+1, 100, 1,000 and 10,000 random certificate hashes, prints a table and writes
+bench/results/gas.json.
+
+    .venv/bin/python bench/gas.py [--sizes 1,100,1000,10000] [--out bench/results/gas.json]
+
+Target (SPEC section 6): at most 1,500 gas per certificate in a batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eth_account import Account
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ledger.chain import Chain  # noqa: E402
+from ledger.contracts import artifact  # noqa: E402
+from ledger.deployment import deploy  # noqa: E402
+from ledger.node import HARDFORK, anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
+from ledger.registry import Registry  # noqa: E402
+
+DEFAULT_SIZES = (1, 100, 1_000, 10_000)
+TARGET_GAS_PER_CERT = 1_500
+REGION = 440000
+AGENCY = "GD-PSB"
+CERT_TYPE = "ID_CARD"
+CHAIN_ID = 31337
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def calldata_floor(data: bytes) -> int:
+    """EIP-7623 (Prague) floor of a transaction: 21,000 + 10 gas per calldata token
+    (a zero byte is 1 token, a non-zero byte 4)."""
+    zeros = data.count(0)
+    return 21_000 + 10 * (zeros + 4 * (len(data) - zeros))
+
+
+def anvil_version() -> str:
+    try:
+        out = subprocess.run([anvil_binary(), "--version"], capture_output=True, text=True, timeout=10, check=False)
+        return out.stdout.strip().splitlines()[0] if out.stdout.strip() else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def run(sizes: list[int]) -> dict:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="certledger-gas-") as tmp:
+        log = Path(tmp) / "anvil.log"
+        with log.open("ab") as log_fh:
+            process = subprocess.Popen(
+                anvil_args(port, CHAIN_ID, None),
+                stdout=log_fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        try:
+            chain = wait_for_rpc(url, timeout=60, process=process)
+            return measure(chain, sizes)
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def measure(chain: Chain, sizes: list[int]) -> dict:
+    deployer, admin, key = Account.create(), Account.create(), Account.create()
+    deployment = deploy(chain, deployer, [(REGION, admin.address)], 1)
+    registry = Registry(chain, deployment)
+    proposal = registry.propose_add_type(admin, CERT_TYPE, {"fields": [{"name": "name", "type": "string"}]})
+    if not proposal.executed:
+        registry.execute(admin, proposal.id)
+    registry.register_agency(admin, AGENCY, REGION, [CERT_TYPE])
+    registry.add_key(admin, AGENCY, key.address)
+
+    rows: list[dict] = []
+    for n in sizes:
+        hashes = [os.urandom(32) for _ in range(n)]
+        started = time.perf_counter()
+        batch = registry.anchor_batch(deployer, key, AGENCY, CERT_TYPE, hashes)
+        elapsed = time.perf_counter() - started
+        tx = chain.w3.eth.get_transaction(batch.tx.tx_hash)
+        data = bytes(tx["input"])
+        gas = batch.tx.gas_used
+        floor = calldata_floor(data)
+        smallest = rows[0] if rows else None
+        marginal = (
+            round((gas - smallest["gas_used"]) / (n - smallest["batch_size"]), 1)
+            if smallest is not None and n > smallest["batch_size"]
+            else None
+        )
+        rows.append(
+            {
+                "batch_size": n,
+                "gas_used": gas,
+                "gas_per_certificate": round(gas / n, 1),
+                "marginal_gas_per_certificate": marginal,
+                "calldata_bytes": len(data),
+                "eip7623_calldata_floor": floor,
+                "floor_applies": gas == floor,
+                "log_data_bytes": sum(len(bytes(log["data"])) for log in batch.tx.receipt["logs"]),
+                "wall_seconds": round(elapsed, 3),
+                "within_target": gas / n <= TARGET_GAS_PER_CERT,
+            }
+        )
+    compiler = artifact("CertificateRegistry").get("compiler")
+    return {
+        "benchmark": "anchorBatch gas",
+        "hardfork": HARDFORK,
+        "node": anvil_version(),
+        "compiler": compiler,
+        "chain_id": CHAIN_ID,
+        "block_gas_limit": int(chain.w3.eth.get_block("latest")["gasLimit"]),
+        "target_gas_per_certificate": TARGET_GAS_PER_CERT,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "results": rows,
+    }
+
+
+def table(report: dict) -> str:
+    lines = [
+        f"anchorBatch gas  (hardfork {report['hardfork']}, {report['node']}, "
+        f"target <= {report['target_gas_per_certificate']:,} gas/certificate)",
+        "",
+        f"{'batch size':>10}  {'gas used':>12}  {'gas/cert':>10}  {'marginal':>10}  {'calldata floor':>14}  {'target':>6}",
+        f"{'-' * 10}  {'-' * 12}  {'-' * 10}  {'-' * 10}  {'-' * 14}  {'-' * 6}",
+    ]
+    for r in report["results"]:
+        floor = f"{r['eip7623_calldata_floor']:,}" + (" *" if r["floor_applies"] else "  ")
+        marginal = "-" if r["marginal_gas_per_certificate"] is None else f"{r['marginal_gas_per_certificate']:,.1f}"
+        lines.append(
+            f"{r['batch_size']:>10,}  {r['gas_used']:>12,}  {r['gas_per_certificate']:>10,.1f}  {marginal:>10}  {floor:>14}  "
+            f"{'ok' if r['within_target'] else 'MISS':>6}"
+        )
+    if any(r["floor_applies"] for r in report["results"]):
+        lines += ["", "* gas used is the EIP-7623 calldata floor (21,000 + 40 gas per non-zero calldata byte)"]
+    lines += ["", "marginal: extra gas per extra certificate relative to the smallest batch"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="comma-separated batch sizes")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gas.json")
+    args = parser.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    report = run(sizes)
+    print(table(report))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

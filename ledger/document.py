@@ -1,0 +1,282 @@
+"""Certificate documents: the citizen's file, its canonical hashing and selective disclosure.
+
+Every entry of a certificate — the holder's fields and the metadata entries ``$type``,
+``$agency``, ``$region``, ``$validFrom``, ``$validUntil`` — is hashed on its own with a
+random 16-byte salt::
+
+    fieldHash = SHA-256( "CL1F" || salt[16] || u16(len(name)) || name || u32(len(value)) || value )
+    certHash  = SHA-256( "CL1C" || fieldHash_1 || ... || fieldHash_n )   field hashes sorted ascending
+
+(names and values UTF-8, values in the canonical text of ``ledger.schema``, lengths big-endian
+in bytes). Because the certificate hash depends only on the sorted field hashes, a holder can
+disclose some fields and show the others as their hashes: the certificate hash still
+verifies. The certificate hash is what is anchored on chain (a leaf of the batch's Merkle
+tree, see ``ledger.merkle``). See docs/certificate-format.md for the full description and
+test vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import InvalidInput
+from .ids import region_code
+from .merkle import root_from_proof
+from .schema import FIELD_NAME_RE, FieldError, canonical_date, nfc
+
+FORMAT = "certledger/1"
+FIELD_TAG = b"CL1F"
+CERT_TAG = b"CL1C"
+SALT_BYTES = 16
+META_FIELDS = ("$type", "$agency", "$region", "$validFrom", "$validUntil")
+_HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
+_SALT = re.compile(r"^0x[0-9a-fA-F]{32}$")
+_HEX_SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+_sha256 = hashlib.sha256
+_pack_name = struct.Struct(">H").pack
+_pack_value = struct.Struct(">I").pack
+
+
+def field_hash(name: str, value: str, salt: bytes) -> bytes:
+    """The salted hash of one entry (value already canonical)."""
+    n = name.encode()
+    v = value.encode()
+    return _sha256(FIELD_TAG + salt + _pack_name(len(n)) + n + _pack_value(len(v)) + v).digest()
+
+
+def certificate_hash(field_hashes: Iterable[bytes]) -> bytes:
+    """The certificate hash from its field hashes, in any order."""
+    return _sha256(CERT_TAG + b"".join(sorted(field_hashes))).digest()
+
+
+def new_salts(names: Sequence[str]) -> dict[str, bytes]:
+    pool = os.urandom(SALT_BYTES * len(names))
+    return {name: pool[i * SALT_BYTES : (i + 1) * SALT_BYTES] for i, name in enumerate(names)}
+
+
+def hex0x(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+def unhex(text: Any, pattern: re.Pattern[str], what: str) -> bytes:
+    if not isinstance(text, str) or not pattern.match(text):
+        raise InvalidInput(f"malformed {what}: {str(text)[:80]!r}")
+    return bytes.fromhex(text[2:])
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where and how a certificate was anchored: the batch root, the Merkle proof, the agency
+    key's EIP-712 signature over the root, and (once mined) the transaction."""
+
+    chain_id: int
+    registry: str
+    root: bytes
+    proof: tuple[bytes, ...]
+    signature: bytes
+    key: str | None = None
+    block: int | None = None
+    tx: str | None = None
+    anchored_at: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "chainId": self.chain_id,
+            "registry": self.registry,
+            "root": hex0x(self.root),
+            "proof": [hex0x(p) for p in self.proof],
+            "signature": hex0x(self.signature),
+        }
+        for k, v in (("key", self.key), ("block", self.block), ("tx", self.tx), ("anchoredAt", self.anchored_at)):
+            if v is not None:
+                out[k] = v
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Anchor:
+        if not isinstance(data, Mapping):
+            raise InvalidInput("malformed anchor: expected an object")
+        try:
+            chain_id = data["chainId"]
+            if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
+                raise InvalidInput("malformed anchor.chainId")
+            registry = data["registry"]
+            if not isinstance(registry, str) or not _ADDRESS.match(registry):
+                raise InvalidInput("malformed anchor.registry")
+            proof = data.get("proof", [])
+            if not isinstance(proof, list) or len(proof) > 64:
+                raise InvalidInput("malformed anchor.proof")
+            block = data.get("block")
+            anchored_at = data.get("anchoredAt")
+            return cls(
+                chain_id,
+                registry,
+                unhex(data["root"], _HEX32, "anchor.root"),
+                tuple(unhex(p, _HEX32, "proof element") for p in proof),
+                unhex(data["signature"], _HEX_SIG, "anchor.signature"),
+                data.get("key") if isinstance(data.get("key"), str) else None,
+                block if isinstance(block, int) else None,
+                data.get("tx") if isinstance(data.get("tx"), str) else None,
+                anchored_at if isinstance(anchored_at, int) else None,
+            )
+        except KeyError as exc:
+            raise InvalidInput(f"malformed anchor: missing {exc.args[0]}") from None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A certificate document, full or disclosed.
+
+    ``fields`` holds the disclosed holder fields (canonical text), ``salts`` one salt per
+    disclosed entry (metadata included), ``hidden`` the field hashes of undisclosed fields.
+    """
+
+    type: str
+    agency: str
+    region: int
+    valid_from: str
+    valid_until: str | None
+    fields: Mapping[str, str]
+    salts: Mapping[str, bytes]
+    hidden: Mapping[str, bytes] = field(default_factory=dict)
+    anchor: Anchor | None = None
+
+    # ------------------------------------------------------------------ hashing
+
+    def entries(self) -> dict[str, str]:
+        """Every disclosed entry, metadata first, as hashed."""
+        return {
+            "$type": self.type,
+            "$agency": self.agency,
+            "$region": str(self.region),
+            "$validFrom": self.valid_from,
+            "$validUntil": self.valid_until or "",
+            **self.fields,
+        }
+
+    def field_hashes(self) -> dict[str, bytes]:
+        out = {name: field_hash(name, value, self.salts[name]) for name, value in self.entries().items()}
+        out.update(self.hidden)
+        return out
+
+    def compute_hash(self) -> bytes:
+        return certificate_hash(self.field_hashes().values())
+
+    def computed_root(self, cert_hash: bytes | None = None) -> bytes | None:
+        """The batch root the proof leads to from this certificate's hash (None if not anchored)."""
+        if self.anchor is None:
+            return None
+        return root_from_proof(cert_hash if cert_hash is not None else self.compute_hash(), self.anchor.proof)
+
+    @property
+    def is_disclosed(self) -> bool:
+        return bool(self.hidden)
+
+    # ------------------------------------------------------------------ disclosure
+
+    def disclose(self, names: Iterable[str]) -> Certificate:
+        """A copy showing only ``names`` of the holder's fields; the others become hashes.
+        Metadata entries are always shown: verification needs them."""
+        keep = list(dict.fromkeys(names))
+        unknown = [n for n in keep if n not in self.fields and n not in self.hidden]
+        if unknown:
+            raise InvalidInput(f"no field {', '.join(map(repr, unknown))} in this certificate")
+        already_hidden = [n for n in keep if n in self.hidden]
+        if already_hidden:
+            raise InvalidInput(f"field {', '.join(map(repr, already_hidden))} is already hidden in this document")
+        hashes = self.field_hashes()
+        shown = {n: v for n, v in self.fields.items() if n in keep}
+        hidden = {n: hashes[n] for n in list(self.fields) + list(self.hidden) if n not in shown}
+        salts = {n: s for n, s in self.salts.items() if n in shown or n.startswith("$")}
+        return replace(self, fields=shown, salts=salts, hidden=hidden)
+
+    # ------------------------------------------------------------------ JSON
+
+    def to_json(self, cert_hash: bytes | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "type": self.type,
+            "issuer": {"agency": self.agency, "region": self.region},
+            "validFrom": self.valid_from,
+            "validUntil": self.valid_until,
+            "fields": dict(self.fields),
+            "salts": {k: hex0x(v) for k, v in self.salts.items()},
+        }
+        if self.hidden:
+            out["hidden"] = {k: hex0x(v) for k, v in self.hidden.items()}
+        out["hash"] = hex0x(cert_hash if cert_hash is not None else self.compute_hash())
+        if self.anchor is not None:
+            out["anchor"] = self.anchor.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> tuple[Certificate, bytes | None]:
+        """Parse a document; returns it with the hash it states (None if it states none).
+
+        Structure is checked strictly (a clear InvalidInput for anything malformed); whether
+        the stated hash is right is for the verifier to decide.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidInput("a certificate document must be a JSON object")
+        if data.get("format") != FORMAT:
+            raise InvalidInput(f"unsupported document format {str(data.get('format'))[:40]!r} (expected {FORMAT})")
+        try:
+            issuer = data["issuer"]
+            if not isinstance(issuer, Mapping):
+                raise InvalidInput("malformed issuer")
+            fields = data.get("fields") or {}
+            salts = data.get("salts") or {}
+            hidden = data.get("hidden") or {}
+            if not all(isinstance(x, Mapping) for x in (fields, salts, hidden)):
+                raise InvalidInput("fields, salts and hidden must be objects")
+            if len(fields) + len(hidden) > 256:
+                raise InvalidInput("too many fields")
+            for name, value in fields.items():
+                if not FIELD_NAME_RE.match(name) or not isinstance(value, str) or len(value) > 4096:
+                    raise InvalidInput(f"malformed field {str(name)[:40]!r}")
+            for name in hidden:
+                if not FIELD_NAME_RE.match(name) or name in fields:
+                    raise InvalidInput(f"malformed hidden field {str(name)[:40]!r}")
+            agency = issuer["agency"]
+            if not isinstance(agency, str) or not agency or len(agency) > 32:
+                raise InvalidInput("malformed issuer.agency")
+            cert_type = data["type"]
+            if not isinstance(cert_type, str) or not cert_type or len(cert_type) > 32:
+                raise InvalidInput("malformed type")
+            try:
+                valid_from = canonical_date(data["validFrom"])
+                until = data.get("validUntil")
+                valid_until = canonical_date(until) if until else None
+            except FieldError as exc:
+                raise InvalidInput(f"malformed validity date: {exc}") from None
+            parsed_salts = {k: unhex(v, _SALT, f"salt of {k}") for k, v in salts.items()}
+            needed = set(META_FIELDS) | set(fields)
+            missing = sorted(needed - set(parsed_salts))
+            if missing:
+                raise InvalidInput(f"missing salt for {', '.join(missing)}")
+            extra = sorted(set(parsed_salts) - needed)
+            if extra:
+                raise InvalidInput(f"salt for unknown entry {', '.join(extra)}")
+            cert = cls(
+                type=cert_type,
+                agency=agency,
+                region=region_code(issuer["region"]),
+                valid_from=valid_from,
+                valid_until=valid_until,
+                fields={k: nfc(v) for k, v in fields.items()},  # NFC is idempotent: a genuine document is unchanged
+                salts=parsed_salts,
+                hidden={k: unhex(v, _HEX32, f"hidden field hash of {k}") for k, v in hidden.items()},
+                anchor=Anchor.from_json(data["anchor"]) if data.get("anchor") is not None else None,
+            )
+            stated = unhex(data["hash"], _HEX32, "hash") if data.get("hash") is not None else None
+            return cert, stated
+        except KeyError as exc:
+            raise InvalidInput(f"malformed document: missing {exc.args[0]}") from None

@@ -1,0 +1,143 @@
+"""QR payloads for certificates, built from standard parts as the EU Digital COVID
+Certificate is: CBOR, zlib, Base45 (RFC 9285), behind a short prefix.
+
+- **compact** ``CLC1:`` + Base45(CBOR([certHash, type, region])) — verified online, by hash.
+- **full** ``CLF1:`` + Base45(zlib(CBOR(document))) — the (disclosed) fields, salts, proof and
+  signature: verifiable offline against a cached trust list.
+
+Base45 uses only characters of the QR alphanumeric mode, so the payload packs 11 bits per
+2 characters. See docs/qr-payloads.md.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import base45
+import cbor2
+import segno
+
+from .document import Anchor, Certificate
+from .errors import InvalidInput
+from .ids import region_code
+
+COMPACT_PREFIX = "CLC1:"
+FULL_PREFIX = "CLF1:"
+MAX_PAYLOAD = 8192  # characters; a version-40 QR holds 4,296 alphanumeric characters
+
+# CBOR map keys of the full payload
+K_TYPE, K_AGENCY, K_REGION, K_FROM, K_UNTIL = 1, 2, 3, 4, 5
+K_FIELDS, K_SALTS, K_HIDDEN = 6, 7, 8
+K_CHAIN, K_REGISTRY, K_ROOT, K_PROOF, K_SIGNATURE = 9, 10, 11, 12, 13
+
+
+@dataclass(frozen=True)
+class CompactPayload:
+    cert_hash: bytes
+    type: str
+    region: int
+
+
+def compact_payload(cert_hash: bytes, cert_type: str, region: int) -> str:
+    return COMPACT_PREFIX + base45.b45encode(cbor2.dumps([bytes(cert_hash), cert_type, int(region)])).decode()
+
+
+def full_payload(cert: Certificate) -> str:
+    if cert.anchor is None:
+        raise InvalidInput("a full QR payload needs an anchored certificate (root, proof, signature)")
+    a = cert.anchor
+    body: dict[int, Any] = {
+        K_TYPE: cert.type,
+        K_AGENCY: cert.agency,
+        K_REGION: cert.region,
+        K_FROM: cert.valid_from,
+        K_FIELDS: dict(cert.fields),
+        K_SALTS: dict(cert.salts),
+        K_CHAIN: a.chain_id,
+        K_REGISTRY: bytes.fromhex(a.registry[2:]),
+        K_ROOT: a.root,
+        K_PROOF: list(a.proof),
+        K_SIGNATURE: a.signature,
+    }
+    if cert.valid_until:
+        body[K_UNTIL] = cert.valid_until
+    if cert.hidden:
+        body[K_HIDDEN] = dict(cert.hidden)
+    return FULL_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body), 9)).decode()
+
+
+def decode(payload: str) -> CompactPayload | Certificate:
+    """Decode a QR payload string; InvalidInput names what is wrong."""
+    if not isinstance(payload, str):
+        raise InvalidInput("QR payload must be text")
+    text = payload.strip()
+    if len(text) > MAX_PAYLOAD:
+        raise InvalidInput(f"QR payload longer than {MAX_PAYLOAD} characters")
+    try:
+        if text.startswith(COMPACT_PREFIX):
+            items = cbor2.loads(base45.b45decode(text[len(COMPACT_PREFIX) :]))
+            if (
+                not isinstance(items, list)
+                or len(items) != 3
+                or not isinstance(items[0], bytes)
+                or len(items[0]) != 32
+                or not isinstance(items[1], str)
+            ):
+                raise InvalidInput("malformed compact QR payload")
+            return CompactPayload(items[0], items[1], region_code(items[2]))
+        if text.startswith(FULL_PREFIX):
+            raw = zlib.decompressobj().decompress(base45.b45decode(text[len(FULL_PREFIX) :]), 65536)
+            body = cbor2.loads(raw)
+            return _certificate(body)
+    except InvalidInput:
+        raise
+    except (ValueError, zlib.error, cbor2.CBORDecodeError, TypeError, KeyError, AttributeError) as exc:
+        raise InvalidInput(f"QR payload does not decode: {type(exc).__name__}") from None
+    raise InvalidInput(f"not a CertLedger QR payload (expected {COMPACT_PREFIX} or {FULL_PREFIX} prefix)")
+
+
+def _certificate(body: Any) -> Certificate:
+    if not isinstance(body, dict):
+        raise InvalidInput("malformed full QR payload")
+
+    def hx(b: Any, n: int, what: str) -> str:
+        if not isinstance(b, bytes) or len(b) != n:
+            raise InvalidInput(f"malformed {what} in QR payload")
+        return "0x" + b.hex()
+
+    doc = {
+        "format": "certledger/1",
+        "type": body[K_TYPE],
+        "issuer": {"agency": body[K_AGENCY], "region": body[K_REGION]},
+        "validFrom": body[K_FROM],
+        "validUntil": body.get(K_UNTIL),
+        "fields": body.get(K_FIELDS, {}),
+        "salts": {k: hx(v, 16, "salt") for k, v in body.get(K_SALTS, {}).items()},
+        "hidden": {k: hx(v, 32, "field hash") for k, v in body.get(K_HIDDEN, {}).items()},
+        "anchor": {
+            "chainId": body[K_CHAIN],
+            "registry": hx(body[K_REGISTRY], 20, "registry"),
+            "root": hx(body[K_ROOT], 32, "root"),
+            "proof": [hx(p, 32, "proof") for p in body.get(K_PROOF, [])],
+            "signature": hx(body[K_SIGNATURE], 65, "signature"),
+        },
+    }
+    cert, _ = Certificate.from_json(doc)
+    return cert
+
+
+def render_png(payload: str, path: Path, *, error: str = "m", scale: int = 4) -> int:
+    """Write a QR PNG; returns the QR version used."""
+    code = segno.make_qr(payload, error=error, boost_error=False)
+    code.save(str(path), kind="png", scale=scale, border=4)
+    return int(code.version)
+
+
+def qr_version(payload: str, error: str = "m") -> int:
+    return int(segno.make_qr(payload, error=error, boost_error=False).version)
+
+
+__all__ = ["Anchor", "CompactPayload", "compact_payload", "decode", "full_payload", "qr_version", "render_png"]
