@@ -154,20 +154,22 @@ class CertificateSchema:
     def canonical_fields(self, row: Mapping[str, Any]) -> dict[str, str]:
         """Validate a row and return its fields in canonical text, in schema order.
 
-        Raises FieldError naming the first problem. Unknown columns are refused, so that a
-        misspelt column never silently drops data.
+        Raises FieldError naming every problem of the row ("sex: ...; birthDate: ...").
         """
         out: dict[str, str] = {}
+        problems: list[str] = []
         for spec in self.fields:
             value = row.get(spec.name)
             if value is None or (isinstance(value, str) and not value.strip()):
                 if spec.required:
-                    raise FieldError(f"{spec.name}: required")
+                    problems.append(f"{spec.name}: required")
                 continue
             try:
                 out[spec.name] = spec.canonical(value)
             except FieldError as exc:
-                raise FieldError(f"{spec.name}: {exc}") from None
+                problems.append(f"{spec.name}: {exc}")
+        if problems:
+            raise FieldError("; ".join(problems))
         return out
 
     def unknown_columns(self, columns: list[str], extra_allowed: frozenset[str]) -> list[str]:

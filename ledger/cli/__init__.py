@@ -20,6 +20,7 @@ from ..bootstrap import ensure_default_consortium
 from ..config import Settings
 from ..errors import ConfigError, LedgerError
 from .common import JsonOpt, Context, console, ctx_of, emit
+from .issuing import disclose_cmd, issue_cmd, qr_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
 from .operator import (
     agency_app,
     deploy_cmd,
@@ -137,6 +138,12 @@ app.add_typer(key_app, name="key")
 app.add_typer(type_app, name="type")
 app.command("recognize")(recognize_cmd)
 app.command("recognitions")(recognitions_cmd)
+app.command("issue")(issue_cmd)
+app.command("revoke")(revoke_cmd)
+app.command("suspend")(suspend_cmd)
+app.command("reinstate")(reinstate_cmd)
+app.command("disclose")(disclose_cmd)
+app.command("qr")(qr_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

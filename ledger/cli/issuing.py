@@ -1,0 +1,211 @@
+"""An agency's daily commands: issue, revoke, suspend, reinstate, disclose, qr."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from eth_account.signers.local import LocalAccount
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .. import qr as qrcodes
+from ..contracts import Status
+from ..errors import InvalidInput
+from ..ids import agency_id
+from ..issuance import IssuanceRejected, IssueRequest, change_status, issue, load_document, schema_for
+from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console, split_list
+
+STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
+
+
+def _agency_key(c: Context, agency: str, explicit: str | None) -> LocalAccount:
+    """The keystore key that signs for ``agency``: --key, else the one whose address is an
+    active signing key of the agency (found without decrypting anything)."""
+    if explicit:
+        return c.keystore.load(explicit)
+    info = c.registry.agency(agency)
+    if info is None:
+        raise InvalidInput(f"unknown agency {agency!r}")
+    active = {k.address for k in info.keys if k.state.name == "ACTIVE"}
+    for name in c.keystore.names():
+        if c.keystore.address(name) in active:
+            return c.keystore.load(name)
+    raise InvalidInput(f"no active signing key of {agency} in the keystore; pass --key NAME")
+
+
+def issue_cmd(
+    ctx: typer.Context,
+    rows: Annotated[Path, typer.Argument(help="Rows to issue: a .csv (header = field names) or .jsonl file.")],
+    agency: Annotated[str, typer.Option(help="Issuing agency, e.g. GD-PSB.")],
+    cert_type: Annotated[str, typer.Option("--type", help="Certificate type, e.g. ID_CARD.")],
+    out: Annotated[Path, typer.Option(help="Output folder (re-run with the same folder to resume).")],
+    bundle: Annotated[bool, typer.Option(help="One JSONL bundle instead of one file per certificate.")] = False,
+    qr: Annotated[bool, typer.Option(help="Also one QR PNG per certificate.")] = False,
+    qr_payload: Annotated[str, typer.Option(help="QR content: compact (hash, online check) or full (offline).")] = "compact",
+    skip_invalid: Annotated[bool, typer.Option(help="Anchor the valid rows even if some are invalid.")] = False,
+    valid_from: Annotated[str | None, typer.Option(help="Default validFrom (YYYY-MM-DD; default today).")] = None,
+    valid_until: Annotated[str | None, typer.Option(help="Default validUntil (YYYY-MM-DD; default none).")] = None,
+    max_batch: Annotated[int, typer.Option(help="Most certificates per anchoring transaction.")] = 10_000,
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per CPU).")] = 0,
+    submitter: Annotated[str | None, typer.Option(help="Keystore name of the account sending the transactions (default: the signing key).")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Issue certificates from a CSV/JSONL export: validate, hash, anchor, write files (+ QR)."""
+    c = ctx_of(ctx)
+    if qr_payload not in ("compact", "full"):
+        raise InvalidInput("--qr-payload must be compact or full")
+    agency_id(agency)  # validates the code before touching the chain
+    signer = _agency_key(c, agency, key)
+    sender = c.keystore.load(submitter) if submitter else signer
+    schema = schema_for(c.registry, cert_type)
+    request = IssueRequest(
+        agency, cert_type, rows, out, bundle=bundle, qr=qr, qr_payload=qr_payload, skip_invalid=skip_invalid,
+        valid_from=valid_from, valid_until=valid_until, max_batch=max_batch, workers=workers,
+    )
+    columns = [TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    try:
+        with Progress(*columns, console=err_console, disable=as_json, transient=False) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            result = issue(c.registry, signer, sender, request, schema, progress)
+    except IssuanceRejected as exc:
+        if as_json:
+            sys.stdout.write(orjson.dumps({"error": {"code": exc.code, "message": str(exc)},
+                                           "bad_rows": [b.__dict__ for b in exc.bad_rows]}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            for b in exc.bad_rows[:20]:
+                err_console.print(f"row {b.row}: {b.reason}", markup=False, highlight=False)
+            if len(exc.bad_rows) > 20:
+                err_console.print(f"... and {len(exc.bad_rows) - 20} more invalid rows")
+        raise
+
+    def show(d: dict[str, Any]) -> None:
+        gas = f", {d['gas_per_certificate']:,.0f} gas per certificate" if d["gas_per_certificate"] else ""
+        console.print(
+            f"issued {d['issued']:,} {d['type']} certificates of {d['agency']} in {len(d['batches'])} batch(es)"
+            f"{gas}{' (resumed)' if d['resumed'] else ''}"
+        )
+        if d["bad_rows"]:
+            console.print(f"skipped {len(d['bad_rows'])} invalid rows (listed in manifest.json)")
+        where = d["bundle"] or f"{d['out_dir']}/certificates ({d['files']:,} files)"
+        console.print(f"documents: {where}" + (f"; QR codes: {d['out_dir']}/qr ({d['qr_codes']:,})" if d["qr_codes"] else ""))
+        console.print(f"manifest: {d['out_dir']}/manifest.json")
+
+    emit(result.to_json(), as_json, show)
+
+
+# ---------------------------------------------------------------------- status changes
+
+
+def _status_cmd(status: Status, verb: str) -> Any:
+    def command(
+        ctx: typer.Context,
+        target: Annotated[str, typer.Argument(help="Certificate hash (0x...), certificate file, or batch root with --batch.")],
+        reason: Annotated[str, typer.Option(help="Reason code, e.g. HOLDER_REQUEST, DATA_ERROR, FRAUD, COURT_ORDER.")],
+        agency: Annotated[str | None, typer.Option(help="Issuing agency (needed with a bare certificate hash).")] = None,
+        batch: Annotated[bool, typer.Option("--batch", help="TARGET is a batch root: change the whole batch.")] = False,
+        key: KeyOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        c = ctx_of(ctx)
+        cert_hash = root = None
+        path = Path(target)
+        if batch:
+            root = _hash32(target, "batch root")
+            info = c.registry.batch(root)
+            if info is None:
+                raise InvalidInput(f"no batch with root {target} on chain")
+            agency = c.registry.key(info["key"]).agency
+        elif path.suffix == ".json" or path.exists():
+            cert, stated = load_document(path)
+            cert_hash = cert.compute_hash()
+            if stated is not None and stated != cert_hash:
+                raise InvalidInput(f"{path.name}: the document does not match its stated hash (tampered?)")
+            if agency and agency != cert.agency:
+                raise InvalidInput(f"{path.name} was issued by {cert.agency}, not {agency}")
+            agency = cert.agency
+        else:
+            cert_hash = _hash32(target, "certificate hash")
+            if not agency:
+                raise InvalidInput("a bare certificate hash needs --agency (or give the certificate file)")
+        actor = _status_actor(c, agency, key)  # type: ignore[arg-type]
+        change = change_status(c.registry, actor, status, reason, cert_hash=cert_hash, agency=agency, batch_root=root)
+        emit(change.to_json(), as_json, lambda d: console.print(
+            f"{d['kind']} {d['subject']} of {d['agency']}: {verb} ({d['reason']}), tx {d['tx']} block {d['block']}"))
+
+    command.__doc__ = {
+        Status.REVOKED: "Revoke a certificate or a whole batch (final).",
+        Status.SUSPENDED: "Suspend a certificate or a whole batch (reversible with reinstate).",
+        Status.ACTIVE: "Reinstate a suspended certificate or batch.",
+    }[status]
+    return command
+
+
+def _status_actor(c: Context, agency: str, explicit: str | None) -> LocalAccount:
+    if explicit:
+        return c.keystore.load(explicit)
+    try:
+        return _agency_key(c, agency, None)
+    except InvalidInput:
+        info = c.registry.agency(agency)
+        return c.admin_key(info.region if info else None, None)
+
+
+def _hash32(text: str, what: str) -> bytes:
+    t = text.strip().lower().removeprefix("0x")
+    if len(t) != 64 or any(ch not in "0123456789abcdef" for ch in t):
+        raise InvalidInput(f"invalid {what} {text!r}: expected 0x and 64 hex digits (or a certificate file)")
+    return bytes.fromhex(t)
+
+
+revoke_cmd = _status_cmd(Status.REVOKED, "revoked")
+suspend_cmd = _status_cmd(Status.SUSPENDED, "suspended")
+reinstate_cmd = _status_cmd(Status.ACTIVE, "reinstated")
+
+
+# ---------------------------------------------------------------------- holder tools
+
+
+def disclose_cmd(
+    file: Annotated[Path, typer.Argument(help="A certificate file.")],
+    fields: Annotated[str, typer.Option(help="Fields to show, comma-separated; the others become hashes.")],
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Write a copy of a certificate showing only some fields; it verifies to the same hash."""
+    cert, stated = load_document(file)
+    full_hash = cert.compute_hash()
+    if stated is not None and stated != full_hash:
+        raise InvalidInput(f"{file.name}: the document does not match its stated hash (tampered?)")
+    disclosed = cert.disclose(split_list(fields))
+    assert disclosed.compute_hash() == full_hash  # disclosure never changes the certificate hash
+    text = orjson.dumps(disclosed.to_json(full_hash), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {out}: shows {', '.join(disclosed.fields) or 'no fields'}; "
+                          f"hidden: {', '.join(disclosed.hidden) or 'none'}")
+
+
+def qr_cmd(
+    file: Annotated[Path, typer.Argument(help="A certificate file (full or disclosed).")],
+    out: Annotated[Path, typer.Option(help="PNG file to write.")],
+    full: Annotated[bool, typer.Option("--full", help="Carry the document itself (offline check) instead of its hash.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Render a certificate's QR code (compact: hash, type, region; --full: the document)."""
+    cert, _ = load_document(file)
+    cert_hash = cert.compute_hash()
+    payload = qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region)
+    version = qrcodes.render_png(payload, out)
+    emit({"file": str(out), "payload": payload, "qr_version": version, "kind": "full" if full else "compact"}, as_json,
+         lambda d: console.print(f"wrote {d['file']} (QR version {d['qr_version']}, {d['kind']} payload)"))
