@@ -83,9 +83,9 @@ def issue_cmd(
                                            "bad_rows": [b.__dict__ for b in exc.bad_rows]}, option=orjson.OPT_INDENT_2).decode() + "\n")
         else:
             for b in exc.bad_rows[:20]:
-                err_console.print(f"row {b.row}: {b.reason}", markup=False, highlight=False)
+                sys.stderr.write(f"row {b.row}: {b.reason}\n")
             if len(exc.bad_rows) > 20:
-                err_console.print(f"... and {len(exc.bad_rows) - 20} more invalid rows")
+                sys.stderr.write(f"... and {len(exc.bad_rows) - 20} more invalid rows\n")
         raise
 
     def show(d: dict[str, Any]) -> None:
