@@ -9,6 +9,9 @@
 | CERTLEDGER_PASSWORD | (prompt) | keystore password |
 | CERTLEDGER_KEYSTORE_SCRYPT_N | 262144 | scrypt cost of new keystore files |
 | CERTLEDGER_GAS_PRICE | (auto) | gas price in wei; auto = 0 on free-gas chains |
+| CERTLEDGER_DB_URL | sqlite:///$HOME/mirror.db | the mirror database (SQLite or postgresql://...) |
+| CERTLEDGER_CONFIRMATIONS | 0 | blocks the indexer stays behind the head |
+| CERTLEDGER_POLL_INTERVAL | 0.25 | seconds between head polls of the indexer |
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ class Settings(BaseSettings):
     keystore_scrypt_n: int = 2**18
     gas_price: int | None = None
     rpc_timeout: float = 30.0
+    db_url: str | None = None
+    confirmations: int = 0
+    poll_interval: float = 0.25
+
+    @property
+    def mirror_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / 'mirror.db'}"
 
     @property
     def node_url(self) -> str:

@@ -1,0 +1,249 @@
+"""The indexer: follows the deployed contracts from their deployment block and mirrors every
+event into the database.
+
+- **Catch-up** with ``eth_getLogs`` over block ranges that adapt: halved on provider errors or
+  oversized results (Besu's default limit is 1,000 blocks per query), doubled while results
+  stay small. Each range is written in one database transaction together with the checkpoint,
+  so a crash (even ``kill -9``) at any moment leaves the mirror at a range boundary: nothing
+  lost, nothing twice.
+- **Live**: follows the head at a configurable confirmation depth (default 0: QBFT blocks are
+  final), polling every ``poll_interval`` seconds.
+- **Reorgs**: before each range the checkpoint block's hash is compared with the chain's; on a
+  mismatch the mirror rolls back to the newest block whose hash the chain still has and
+  re-reads from there.
+- **Faults**: an unreachable node is retried with exponential backoff; the health facts
+  (chain head, last error) are kept in the mirror's meta table for ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..deployment import Deployment
+from ..errors import ChainUnavailable
+from ..ids import text_of
+from . import schema as s
+from .events import Log, LogDecoder
+from .rpc import RawRpc, RpcError
+from .store import MirrorStore, RangeData
+
+log = logging.getLogger("certledger.indexer")
+
+CatchUpProgress = Callable[[int, int, int], None]  # (checkpoint block, target block, certificates so far)
+
+
+@dataclass
+class IndexerConfig:
+    confirmations: int = 0
+    poll_interval: float = 0.25
+    initial_span: int = 1_000
+    min_span: int = 1
+    max_span: int = 100_000
+    max_hashes_per_range: int = 250_000  # bounds memory: shrink the span when a range brings more
+    backoff_max: float = 30.0
+
+
+@dataclass
+class StepResult:
+    first: int
+    last: int
+    certificates: int
+    events: int
+    reorg_to: int | None = None
+
+
+class Indexer:
+    def __init__(
+        self, rpc_url: str, deployment: Deployment, store: MirrorStore, config: IndexerConfig | None = None
+    ) -> None:
+        self.rpc = RawRpc(rpc_url)
+        self.deployment = deployment
+        self.store = store
+        self.config = config or IndexerConfig()
+        self.decoder = LogDecoder(deployment)
+        self.span = self.config.initial_span
+        self._stop = False
+
+    # -------------------------------------------------------------- one step
+
+    def target_block(self) -> int:
+        head = self.rpc.block_number()
+        self.store.set_status({"chain_head": head, "chain_head_seen_at": int(time.time()), "last_error": ""})
+        return head - self.config.confirmations
+
+    def check_reorg(self) -> int | None:
+        """Roll back if the chain no longer has our checkpoint block; returns the new checkpoint."""
+        checkpoint, checkpoint_hash = self.store.checkpoint()
+        if checkpoint_hash is None or checkpoint < self.deployment.deployment_block:
+            return None
+        chain = self.rpc.blocks([checkpoint]).get(checkpoint)
+        if chain is not None and chain[0] == checkpoint_hash:
+            return None
+        # Walk back through the block hashes we kept until the chain agrees with one.
+        below = checkpoint
+        while True:
+            known = self.store.known_blocks(below)
+            if not known:
+                ancestor = self.deployment.deployment_block - 1
+                break
+            on_chain = self.rpc.blocks([n for n, _ in known])
+            match = next((n for n, h in known if on_chain.get(n, (None,))[0] == h), None)
+            if match is not None:
+                ancestor = match
+                break
+            below = known[-1][0] - 1
+        log.warning("reorg: block %d changed; rolling back to %d", checkpoint, ancestor)
+        self.store.rollback_to(ancestor)
+        return ancestor
+
+    def step(self, target: int) -> StepResult | None:
+        """Index the next range up to ``target``; None when already there."""
+        reorg_to = self.check_reorg()
+        checkpoint, _ = self.store.checkpoint()
+        first = max(checkpoint + 1, self.deployment.deployment_block)
+        if first > target:
+            return StepResult(first, checkpoint, 0, 0, reorg_to) if reorg_to is not None else None
+        while True:
+            last = min(target, first + self.span - 1)
+            try:
+                raw_logs = self.rpc.logs(self.decoder.addresses, first, last)
+            except RpcError as exc:
+                if self.span <= self.config.min_span:
+                    raise
+                self.span = max(self.config.min_span, self.span // 2)
+                log.info("eth_getLogs %d..%d refused (%s); span now %d", first, last, exc, self.span)
+                continue
+            break
+        logs = [d for d in (self.decoder.decode(r) for r in raw_logs) if d is not None]
+        data = self._range_data(first, last, logs)
+        self.store.write(data)
+        certs = data.certificate_count
+        # Adapt: shrink after a heavy range, grow while ranges stay light.
+        if certs > self.config.max_hashes_per_range:
+            self.span = max(self.config.min_span, self.span // 2)
+        elif certs < self.config.max_hashes_per_range // 4 and len(raw_logs) < 1_000 and last < target:
+            self.span = min(self.config.max_span, self.span * 2)
+        return StepResult(first, last, certs, len(logs), reorg_to)
+
+    def _range_data(self, first: int, last: int, logs: list[Log]) -> RangeData:
+        numbers = sorted({lg.block for lg in logs} | {last})
+        blocks = {}
+        for i in range(0, len(numbers), 500):
+            blocks.update(self.rpc.blocks(numbers[i : i + 500]))
+        if last not in blocks:
+            raise ChainUnavailable(f"node does not have block {last} (reorg in progress?)")
+        for lg in logs:  # the hash the log came with is the block we index
+            if lg.block in blocks and blocks[lg.block][0] != lg.block_hash:
+                raise ChainUnavailable(f"block {lg.block} changed while indexing (reorg in progress)")
+        data = RangeData(first, last, blocks[last][0], blocks={n: blocks[n] for n in numbers})
+        rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for lg in logs:
+            base = {"block": lg.block, "log_index": lg.log_index, "tx": lg.tx, "time": blocks[lg.block][1]}
+            a = lg.args
+            e = lg.event
+            if e == "BatchAnchored":
+                data.batches.append(
+                    {
+                        "root": a["root"],
+                        "agency": text_of(a["agency"]),
+                        "cert_type": text_of(a["certType"]),
+                        "key": a["key"],
+                        "size": len(a["certHashes"]) // 32,
+                        "hashes": a["certHashes"],
+                        **base,
+                    }
+                )
+            elif e in ("CertificateStatusChanged", "BatchStatusChanged"):
+                rows[s.status_events].append(
+                    {
+                        "subject": a["certHash"] if e == "CertificateStatusChanged" else a["root"],
+                        "kind": 0 if e == "CertificateStatusChanged" else 1,
+                        "agency": text_of(a["agency"]),
+                        "status": int(a["status"]),
+                        "reason": text_of(a["reason"]),
+                        "actor": a["actor"],
+                        **{**base, "time": int(a["time"])},
+                    }
+                )
+            elif e in ("KeyAdded", "KeyRetired", "KeyCompromised"):
+                kind, field = {"KeyAdded": ("added", "activeFrom"), "KeyRetired": ("retired", "retiredAt"),
+                               "KeyCompromised": ("compromised", "since")}[e]
+                rows[s.key_events].append(
+                    {"address": a["key"], "agency": text_of(a["agency"]), "kind": kind, "value": int(a[field]), **base}
+                )
+            elif e == "AgencyRegistered":
+                rows[s.agency_events].append(
+                    {"agency": text_of(a["agency"]), "kind": "registered", "region": int(a["region"]), "cert_type": None, **base}
+                )
+            elif e == "AgencyTypeSet":
+                rows[s.agency_events].append(
+                    {"agency": text_of(a["agency"]), "kind": "type_allowed" if a["allowed"] else "type_forbidden",
+                     "region": None, "cert_type": text_of(a["typeId"]), **base}
+                )
+            elif e == "AgencySuspendedSet":
+                rows[s.agency_events].append(
+                    {"agency": text_of(a["agency"]), "kind": "suspended" if a["suspended"] else "reactivated",
+                     "region": None, "cert_type": None, **base}
+                )
+            elif e in ("RegionAdmitted", "RegionAdminAdded", "RegionAdminRemoved"):
+                kind = {"RegionAdmitted": "admitted", "RegionAdminAdded": "admin_added", "RegionAdminRemoved": "admin_removed"}[e]
+                rows[s.region_events].append({"region": int(a["region"]), "kind": kind, "admin": a["admin"], "value": None, **base})
+            elif e == "RegionRemoved":
+                rows[s.region_events].append({"region": int(a["region"]), "kind": "removed", "admin": None, "value": None, **base})
+            elif e == "QuorumChanged":
+                rows[s.region_events].append({"region": 0, "kind": "quorum", "admin": None, "value": int(a["newQuorum"]), **base})
+            elif e == "CertificateTypeAdded":
+                rows[s.type_events].append(
+                    {"cert_type": text_of(a["typeId"]), "schema_hash": a["schemaHash"], "schema": a["schema"], **base}
+                )
+            elif e in ("RecognitionSet", "RecognitionRemoved"):
+                removed = e == "RecognitionRemoved"
+                rows[s.recognition_events].append(
+                    {"verifier": int(a["verifier"]), "cert_type": text_of(a["typeId"]), "issuer": int(a["issuer"]),
+                     "valid_from": 0 if removed else int(a["validFrom"]), "valid_until": 0 if removed else int(a["validUntil"]),
+                     "removed": removed, **base}
+                )
+        data.rows = dict(rows)
+        return data
+
+    # -------------------------------------------------------------- loops
+
+    def catch_up(self, progress: CatchUpProgress | None = None) -> int:
+        """Index up to the current target block; returns the number of certificates mirrored."""
+        target = self.target_block()
+        total = 0
+        while not self._stop:
+            result = self.step(target)
+            if result is None:
+                break
+            total += result.certificates
+            if progress is not None:
+                progress(result.last, target, total)
+            if result.last >= target and result.reorg_to is None:
+                break
+        return total
+
+    def run(self, progress: CatchUpProgress | None = None, *, until: Callable[[], bool] | None = None) -> None:
+        """Catch up, then follow the head until stopped; node outages are retried with backoff."""
+        delay = 0.5
+        while not self._stop and not (until and until()):
+            try:
+                self.catch_up(progress)
+                delay = 0.5
+                time.sleep(self.config.poll_interval)
+            except ChainUnavailable as exc:
+                log.warning("node unavailable: %s; retrying in %.1f s", exc, delay)
+                try:
+                    self.store.set_status({"last_error": str(exc), "last_error_at": int(time.time())})
+                except Exception:  # the database may be the thing that is down
+                    log.exception("cannot record the error")
+                time.sleep(delay)
+                delay = min(self.config.backoff_max, delay * 2)
+
+    def stop(self) -> None:
+        self._stop = True

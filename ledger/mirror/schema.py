@@ -1,0 +1,164 @@
+"""The mirror's tables (SQLAlchemy 2 Core; SQLite and PostgreSQL alike).
+
+Everything is stored as events with the block that carried them, so that undoing a reorg is
+one ``DELETE ... WHERE block > ancestor`` per table and the state at any past time is a query
+over the events up to then. Certificates are the one big table: (hash, batch id), with
+everything else reached through the batch.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Hashes of blocks we indexed (those with events, and each checkpoint): a reorg is detected
+# when the chain no longer has them, and rolled back to the newest one it still has.
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("number", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    Column("time", BigInteger, nullable=False),
+)
+
+
+def _event_columns() -> list[Column]:
+    return [
+        Column("block", BigInteger, nullable=False),
+        Column("log_index", Integer, nullable=False),
+        Column("tx", LargeBinary(32), nullable=False),
+        Column("time", BigInteger, nullable=False),
+    ]
+
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary(32), nullable=False, unique=True),
+    Column("agency", String(32), nullable=False),
+    Column("cert_type", String(32), nullable=False),
+    Column("key", String(42), nullable=False),
+    Column("size", Integer, nullable=False),
+    *_event_columns(),
+    Index("ix_batches_block", "block"),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("hash", LargeBinary(32), primary_key=True),
+    Column("batch_id", Integer, nullable=False),
+    Index("ix_certificates_batch", "batch_id"),
+    sqlite_with_rowid=False,
+)
+
+# kind: 0 = one certificate (subject = certificate hash), 1 = a whole batch (subject = root)
+status_events = Table(
+    "status_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("subject", LargeBinary(32), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("agency", String(32), nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("actor", String(42), nullable=False),
+    *_event_columns(),
+    Index("ix_status_subject", "subject", "block", "log_index"),
+    Index("ix_status_block", "block"),
+)
+
+# kind: added (value = activeFrom), retired (value = retiredAt), compromised (value = since)
+key_events = Table(
+    "key_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("address", String(42), nullable=False),
+    Column("agency", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", BigInteger, nullable=False),
+    *_event_columns(),
+    Index("ix_key_events_address", "address"),
+    Index("ix_key_events_agency", "agency"),
+    Index("ix_key_events_block", "block"),
+)
+
+# kind: registered (region), suspended, reactivated, type_allowed / type_forbidden (cert_type)
+agency_events = Table(
+    "agency_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("agency", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("region", Integer, nullable=True),
+    Column("cert_type", String(32), nullable=True),
+    *_event_columns(),
+    Index("ix_agency_events_agency", "agency"),
+    Index("ix_agency_events_block", "block"),
+)
+
+# kind: admitted (admin), removed, admin_added / admin_removed (admin), quorum (value)
+region_events = Table(
+    "region_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("region", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("admin", String(42), nullable=True),
+    Column("value", Integer, nullable=True),
+    *_event_columns(),
+    Index("ix_region_events_region", "region"),
+    Index("ix_region_events_block", "block"),
+)
+
+type_events = Table(
+    "type_events",
+    metadata,
+    Column("cert_type", String(32), primary_key=True),
+    Column("schema_hash", LargeBinary(32), nullable=False),
+    Column("schema", Text, nullable=False),
+    *_event_columns(),
+    Index("ix_type_events_block", "block"),
+)
+
+# issuer 0 = any region; removed = the rule was removed by this event
+recognition_events = Table(
+    "recognition_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("verifier", Integer, nullable=False),
+    Column("cert_type", String(32), nullable=False),
+    Column("issuer", Integer, nullable=False),
+    Column("valid_from", BigInteger, nullable=False),
+    Column("valid_until", BigInteger, nullable=False),
+    Column("removed", Boolean, nullable=False),
+    *_event_columns(),
+    Index("ix_recognition_rule", "verifier", "cert_type", "issuer", "block", "log_index"),
+    Index("ix_recognition_block", "block"),
+)
+
+# Tables whose rows carry a block number and are removed when a reorg undoes that block.
+EVENT_TABLES = (status_events, key_events, agency_events, region_events, type_events, recognition_events)

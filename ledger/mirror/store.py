@@ -1,0 +1,215 @@
+"""The mirror database: connecting, creating and versioning the schema, writing a block
+range's events in one transaction together with the checkpoint, undoing reorgs.
+
+SQLite (default) and PostgreSQL share the schema; only the bulk insert of certificate hashes
+differs (``executemany`` with ``INSERT OR IGNORE`` on SQLite, ``COPY`` through a temporary
+table on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, select
+from sqlalchemy.engine import Connection
+
+from ..deployment import Deployment
+from ..errors import ConfigError
+from . import schema as s
+
+DEFAULT_KEEP_BLOCKS = 4096  # block hashes kept for reorg detection
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL: readers (the API) never block the writer (the indexer). NORMAL: a committed
+            # transaction survives a process crash (kill -9); only a power cut may lose the
+            # last commits, which the indexer then re-reads from the chain.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+@dataclass
+class RangeData:
+    """Everything one block range brought, ready to write."""
+
+    first: int
+    last: int
+    last_hash: bytes
+    blocks: dict[int, tuple[bytes, int]] = field(default_factory=dict)  # number -> (hash, time)
+    batches: list[dict[str, Any]] = field(default_factory=list)  # with "hashes": bytes of 32-byte words
+    rows: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)  # event table -> rows
+
+    @property
+    def certificate_count(self) -> int:
+        return sum(len(b["hashes"]) // 32 for b in self.batches)
+
+
+class MirrorStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    # -------------------------------------------------------------- schema and identity
+
+    def meta(self, conn: Connection) -> dict[str, str]:
+        return {k: v for k, v in conn.execute(select(s.meta.c.key, s.meta.c.value))}
+
+    def _set_meta(self, conn: Connection, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            conn.execute(delete(s.meta).where(s.meta.c.key == key))
+            conn.execute(insert(s.meta).values(key=key, value=str(value)))
+
+    def open(self, deployment: Deployment, *, rebuild: bool = False) -> None:
+        """Create the schema, or check the existing one: another schema version is rebuilt
+        (a mirror can always be rebuilt from the chain); another deployment is refused unless
+        ``rebuild``."""
+        identity = json.dumps(
+            {"chain_id": deployment.chain_id, "contracts": [a.lower() for a in deployment.addresses]}, sort_keys=True
+        )
+        with self.engine.begin() as conn:
+            tables = set(inspect(conn).get_table_names())
+            if "meta" in tables and not rebuild:
+                meta = self.meta(conn)
+                if meta.get("identity") not in (None, identity):
+                    raise ConfigError(
+                        "the mirror database holds another deployment; use another database or --rebuild"
+                    )
+                if meta.get("schema_version") != str(s.SCHEMA_VERSION):
+                    rebuild = True  # no migration from older versions: rebuild from the chain
+            if rebuild:
+                s.metadata.drop_all(conn)
+                tables = set()
+            s.metadata.create_all(conn)
+            meta = self.meta(conn)
+            if "identity" not in meta:
+                self._set_meta(
+                    conn,
+                    {
+                        "identity": identity,
+                        "schema_version": s.SCHEMA_VERSION,
+                        "checkpoint_block": deployment.deployment_block - 1,
+                        "checkpoint_hash": "",
+                        "deployment_block": deployment.deployment_block,
+                    },
+                )
+
+    def checkpoint(self) -> tuple[int, bytes | None]:
+        with self.engine.connect() as conn:
+            meta = self.meta(conn)
+        h = meta.get("checkpoint_hash") or ""
+        return int(meta["checkpoint_block"]), bytes.fromhex(h) if h else None
+
+    def set_status(self, values: dict[str, Any]) -> None:
+        """Health facts (chain head seen, last error) kept beside the data."""
+        with self.engine.begin() as conn:
+            self._set_meta(conn, values)
+
+    def known_blocks(self, below_or_at: int, limit: int = 64) -> list[tuple[int, bytes]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(s.blocks.c.number, s.blocks.c.hash)
+                .where(s.blocks.c.number <= below_or_at)
+                .order_by(s.blocks.c.number.desc())
+                .limit(limit)
+            )
+            return [(int(n), bytes(h)) for n, h in rows]
+
+    # -------------------------------------------------------------- writing
+
+    def write(self, data: RangeData, keep_blocks: int = DEFAULT_KEEP_BLOCKS) -> None:
+        """Write one range and move the checkpoint, atomically."""
+        with self.engine.begin() as conn:
+            if data.batches:
+                next_id = (conn.execute(select(func.max(s.batches.c.id))).scalar() or 0) + 1
+                for b in data.batches:
+                    b["id"] = next_id
+                    next_id += 1
+                conn.execute(insert(s.batches), [{k: v for k, v in b.items() if k != "hashes"} for b in data.batches])
+                self._insert_certificates(conn, data.batches)
+            for table, rows in data.rows.items():
+                if rows:
+                    conn.execute(insert(table), rows)
+            blocks = dict(data.blocks)
+            blocks[data.last] = (data.last_hash, blocks.get(data.last, (b"", 0))[1])
+            numbers = list(blocks)
+            conn.execute(delete(s.blocks).where(s.blocks.c.number.in_(numbers)))
+            conn.execute(insert(s.blocks), [{"number": n, "hash": h, "time": t} for n, (h, t) in blocks.items()])
+            conn.execute(delete(s.blocks).where(s.blocks.c.number < data.last - keep_blocks))
+            self._set_meta(conn, {"checkpoint_block": data.last, "checkpoint_hash": data.last_hash.hex()})
+
+    def _insert_certificates(self, conn: Connection, batches: Sequence[dict[str, Any]]) -> None:
+        raw = conn.connection.driver_connection
+        if self.dialect == "sqlite":
+            cur = raw.cursor()
+            for b in batches:
+                words = b["hashes"]
+                bid = b["id"]
+                # The first anchoring of a hash wins; the contract cannot stop a hash being
+                # anchored again in another batch, the mirror keeps one row per hash.
+                cur.executemany(
+                    "INSERT OR IGNORE INTO certificates (hash, batch_id) VALUES (?, ?)",
+                    ((words[i : i + 32], bid) for i in range(0, len(words), 32)),
+                )
+            cur.close()
+            return
+        with raw.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS certificates_in (hash bytea, batch_id integer) ON COMMIT DELETE ROWS")
+            with cur.copy("COPY certificates_in (hash, batch_id) FROM STDIN") as copy:
+                for b in batches:
+                    words = b["hashes"]
+                    bid = b["id"]
+                    for i in range(0, len(words), 32):
+                        copy.write_row((words[i : i + 32], bid))
+            cur.execute(
+                "INSERT INTO certificates (hash, batch_id) SELECT hash, min(batch_id) FROM certificates_in "
+                "GROUP BY hash ON CONFLICT (hash) DO NOTHING"
+            )
+
+    def rollback_to(self, block: int) -> None:
+        """Undo everything above ``block`` (a reorg's common ancestor)."""
+        with self.engine.begin() as conn:
+            doomed = select(s.batches.c.id).where(s.batches.c.block > block)
+            conn.execute(delete(s.certificates).where(s.certificates.c.batch_id.in_(doomed)))
+            conn.execute(delete(s.batches).where(s.batches.c.block > block))
+            for table in s.EVENT_TABLES:
+                conn.execute(delete(table).where(table.c.block > block))
+            kept = conn.execute(select(s.blocks.c.hash).where(s.blocks.c.number == block)).scalar()
+            conn.execute(delete(s.blocks).where(s.blocks.c.number > block))
+            self._set_meta(conn, {"checkpoint_block": block, "checkpoint_hash": bytes(kept).hex() if kept else ""})
+
+    # -------------------------------------------------------------- dumps (tests compare mirrors)
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every data table, in a canonical order, without surrogate ids."""
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        with self.engine.connect() as conn:
+            roots = {i: bytes(r) for i, r in conn.execute(select(s.batches.c.id, s.batches.c.root))}
+            out["certificates"] = sorted(
+                (bytes(h), roots[b]) for h, b in conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id))
+            )
+            for table in (s.batches, *s.EVENT_TABLES):
+                cols = [c for c in table.columns if c.name != "id"]
+                rows = conn.execute(select(*cols))
+                out[table.name] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
+        return out
+
+    def dispose(self) -> None:
+        self.engine.dispose()
