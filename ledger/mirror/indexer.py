@@ -41,7 +41,7 @@ CatchUpProgress = Callable[[int, int, int], None]  # (checkpoint block, target b
 class IndexerConfig:
     confirmations: int = 0
     poll_interval: float = 0.25
-    initial_span: int = 1_000
+    initial_span: int = 16  # grows x2 while ranges stay light; a block holds at most ~22,000 hashes
     min_span: int = 1
     max_span: int = 100_000
     max_hashes_per_range: int = 250_000  # bounds memory: shrink the span when a range brings more
