@@ -641,12 +641,20 @@ def _staged_items(state: Path, part: str) -> Iterator[tuple[int, str, str, bytes
             yield int(row), reference, cert_hash, line
 
 
-def _write_part_outputs(task: tuple[str, str, str, bool, bool, str]) -> tuple[int, int]:
-    """Write one staged batch's per-certificate files and/or QR codes (runs in a worker)."""
-    state, part, out, files, qr, qr_kind = task
+OUTPUT_SLICE = 1_000  # certificates per output task, so that both cores render QR codes
+
+
+def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tuple[int, int]:
+    """Write one slice of a staged batch's per-certificate files and/or QR codes (in a worker)."""
+    state, part, start, out, files, qr, qr_kind = task
     out_dir = Path(out)
     n_files = n_qr = 0
-    for row, _, cert_hash, line in _staged_items(Path(state), part):
+    items = _staged_items(Path(state), part)
+    for i, (row, _, cert_hash, line) in enumerate(items):
+        if i < start:
+            continue
+        if i >= start + OUTPUT_SLICE:
+            break
         stem = _file_stem(row, cert_hash)
         doc = orjson.loads(line)
         if files:
@@ -683,7 +691,11 @@ def _write_outputs(journal: Journal, request: IssueRequest, state: Path, progres
         (out / "qr").mkdir(parents=True, exist_ok=True)
     n_files = n_qr = 0
     if files or request.qr:
-        tasks = [(str(state), b.part, str(out), files, request.qr, request.qr_payload) for b in journal.batches]
+        tasks = [
+            (str(state), b.part, start, str(out), files, request.qr, request.qr_payload)
+            for b in journal.batches
+            for start in range(0, b.size, OUTPUT_SLICE)
+        ]
         written = 0
         for f, q in _map(_write_part_outputs, tasks, request.workers):
             n_files += f
