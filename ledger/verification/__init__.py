@@ -1,0 +1,7 @@
+"""Verification: composable checks over the mirror or the chain, combined into a verdict."""
+
+from .checks import DEFAULT_CHECKS, Case, Check
+from .engine import VerificationResult, Verifier
+from .sources import ChainSource, MirrorSource, SourceUnavailable
+
+__all__ = ["DEFAULT_CHECKS", "Case", "ChainSource", "Check", "MirrorSource", "SourceUnavailable", "VerificationResult", "Verifier"]

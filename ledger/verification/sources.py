@@ -1,0 +1,168 @@
+"""Where verification looks things up: the mirror (fast, default) or the chain itself
+(``source=chain``: the contracts' views, trusting no mirror). Both answer the same questions
+in the same shapes, so every check runs unchanged on either.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..contracts import KeyState, Status
+from ..errors import ChainUnavailable, LedgerError
+from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt
+from ..registry import Registry
+
+
+class SourceUnavailable(LedgerError):
+    """The source cannot answer reliably now (node down, mirror behind): verdict ERROR."""
+
+    code = "SOURCE_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class AnchorFacts:
+    """What the ledger knows about the batch a certificate is in."""
+
+    root: bytes
+    agency: str
+    cert_type: str
+    key: str
+    anchored_at: int
+    block: int | None
+    tx: bytes | None
+    issuer_region: int | None
+
+
+@dataclass(frozen=True)
+class SourceHead:
+    kind: str  # "mirror" or "chain"
+    block: int
+    lag_blocks: int
+
+
+class Source(Protocol):
+    kind: str
+
+    def head(self) -> SourceHead: ...
+
+    def anchor_of_hash(self, cert_hash: bytes) -> AnchorFacts | None:
+        """The batch holding ``cert_hash`` (by hash alone), or None if never anchored."""
+
+    def batch(self, root: bytes) -> AnchorFacts | None: ...
+
+    def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
+        """Whether the batch lists the hash (None: this source cannot tell without a proof)."""
+
+    def key(self, address: str) -> KeyRecord | None: ...
+
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int) -> StatusAt: ...
+
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> bool: ...
+
+
+class MirrorSource:
+    """The mirror database, refusing to answer when it is too far behind the chain."""
+
+    kind = "mirror"
+
+    def __init__(self, queries: MirrorQueries, *, max_lag_blocks: int = 5, max_staleness_seconds: float = 60.0) -> None:
+        self.q = queries
+        self.max_lag_blocks = max_lag_blocks
+        self.max_staleness_seconds = max_staleness_seconds
+
+    def head(self) -> SourceHead:
+        head = self.q.head()
+        if head.chain_head is None or head.chain_head_seen_at is None:
+            raise SourceUnavailable("the mirror has not seen the chain yet (is the indexer running?)")
+        age = time.time() - head.chain_head_seen_at
+        if age > self.max_staleness_seconds:
+            raise SourceUnavailable(f"the indexer last reached the chain {age:.0f} s ago: {head.last_error or 'indexer not running'}")
+        lag = head.lag_blocks or 0
+        if lag > self.max_lag_blocks:
+            raise SourceUnavailable(f"the mirror is {lag} blocks behind the chain (more than {self.max_lag_blocks})")
+        return SourceHead(self.kind, head.block, lag)
+
+    def _facts(self, rec: object) -> AnchorFacts:
+        return AnchorFacts(rec.root, rec.agency, rec.cert_type, rec.key, rec.time, rec.block, rec.tx, rec.issuer_region)  # type: ignore[attr-defined]
+
+    def anchor_of_hash(self, cert_hash: bytes) -> AnchorFacts | None:
+        rec = self.q.certificate(cert_hash)
+        return None if rec is None else self._facts(rec)
+
+    def batch(self, root: bytes) -> AnchorFacts | None:
+        rec = self.q.batch(root)
+        return None if rec is None else self._facts(rec)
+
+    def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
+        rec = self.q.certificate(cert_hash)
+        return rec is not None and rec.root == root
+
+    def key(self, address: str) -> KeyRecord | None:
+        return self.q.key(address)
+
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int) -> StatusAt:
+        return self.q.status_as_of(cert_hash, agency, root, at=at)
+
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> bool:
+        return self.q.recognition(verifier, cert_type, issuer, at) is not None
+
+
+class ChainSource:
+    """The contracts' own views on a node: nothing cached, nothing trusted but the chain.
+
+    The chain stores batch roots, not certificate hashes, so a bare hash cannot be looked up
+    here (a document with its proof can); statuses are the current ones (``as_of`` must be now).
+    """
+
+    kind = "chain"
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._regions: dict[str, int | None] = {}
+
+    def head(self) -> SourceHead:
+        try:
+            return SourceHead(self.kind, self.registry.chain.block_number(), 0)
+        except ChainUnavailable as exc:
+            raise SourceUnavailable(str(exc)) from exc
+
+    def _region(self, agency: str) -> int | None:
+        if agency not in self._regions:
+            info = self.registry.agency(agency)
+            self._regions[agency] = info.region if info else None
+        return self._regions[agency]
+
+    def anchor_of_hash(self, cert_hash: bytes) -> AnchorFacts | None:
+        raise SourceUnavailable("the chain keeps batch roots, not certificate hashes: give the document (or use the mirror)")
+
+    def batch(self, root: bytes) -> AnchorFacts | None:
+        info = self.registry.batch(root)
+        if info is None:
+            return None
+        agency = self.registry.key(info["key"]).agency
+        return AnchorFacts(root, agency, info["type"], info["key"], info["anchored_at"], None, None, self._region(agency))
+
+    def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
+        return None  # the proof decides
+
+    def key(self, address: str) -> KeyRecord | None:
+        info = self.registry.key(address)
+        if not info.agency:
+            return None
+        return KeyRecord(info.address, info.agency, info.active_from, info.retired_at, info.compromised_since)
+
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int) -> StatusAt:
+        cert = self.registry.certificate_status(agency, cert_hash)
+        whole = self.registry.batch_status(root)
+        for wanted in (Status.REVOKED, Status.SUSPENDED):
+            if wanted in (cert, whole):
+                return StatusAt(wanted, None)
+        return StatusAt(Status.ACTIVE, None)
+
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> bool:
+        return self.registry.is_recognized(verifier, cert_type, issuer, at)
+
+
+__all__ = ["AnchorFacts", "ChainSource", "KeyState", "MirrorSource", "Source", "SourceHead", "SourceUnavailable"]
