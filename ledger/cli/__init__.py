@@ -21,6 +21,7 @@ from ..config import Settings
 from ..errors import ConfigError, LedgerError
 from .common import JsonOpt, Context, console, ctx_of, emit
 from .mirror import index_cmd
+from .serve import serve_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
 from .operator import (
     agency_app,
@@ -146,6 +147,7 @@ app.command("reinstate")(reinstate_cmd)
 app.command("disclose")(disclose_cmd)
 app.command("qr")(qr_cmd)
 app.command("index")(index_cmd)
+app.command("serve")(serve_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""CertLedger's REST API and verification web page (FastAPI), thin over ``ledger``."""

@@ -1,0 +1,60 @@
+"""The consortium's public registers, from the mirror: regions, agencies, types, rules, batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ledger.ids import iso_time
+
+from ..app import ApiError
+from ..models import BatchModel, ErrorResponse
+from .common import parse_hash, state_of
+
+router = APIRouter(prefix="/v1", tags=["registry"])
+
+
+@router.get("/regions")
+def regions(request: Request) -> dict[str, Any]:
+    """Member regions (and removed ones), their admins, and the governance quorum."""
+    return state_of(request).queries.regions()
+
+
+@router.get("/agencies")
+def agencies(request: Request) -> list[dict[str, Any]]:
+    """Issuing agencies: region, suspension, allowed types, signing keys and their life cycle."""
+    return state_of(request).queries.agencies()
+
+
+@router.get("/types")
+def types(request: Request) -> list[dict[str, Any]]:
+    """Certificate types with their field schema (as anchored on chain)."""
+    return state_of(request).queries.types()
+
+
+@router.get("/recognitions")
+def recognitions(request: Request) -> list[dict[str, Any]]:
+    """Recognition rules in force: verifier region recognises type from issuer region (or any)."""
+    return state_of(request).queries.recognitions()
+
+
+@router.get("/batches/{root}", response_model=BatchModel, responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
+def batch(request: Request, root: str) -> Any:
+    """An anchored batch: agency, type, key, size, anchoring block and its batch-level status."""
+    r = parse_hash(root, "batch root")
+    q = state_of(request).queries
+    record = q.batch(r)
+    if record is None:
+        raise ApiError(404, "NOT_FOUND", "no batch with this root (or the mirror has not seen it yet)")
+    st = q.status_as_of(b"\0" * 32, record.agency, r)
+    return {
+        "root": root.lower(),
+        "agency": record.agency,
+        "type": record.cert_type,
+        "issuer_region": record.issuer_region,
+        "key": record.key,
+        "size": record.size,
+        "anchored_at": {"block": record.block, "tx": "0x" + record.tx.hex(), "time": iso_time(record.time)},
+        "status": st.status.name,
+    }

@@ -1,0 +1,125 @@
+"""POST /v1/verify: a certificate document, a disclosed document, a QR payload, or a QR image."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+
+from ledger.document import Certificate
+from ledger.errors import InvalidInput
+
+from ..app import ApiError
+from ..models import ErrorResponse, VerificationModel
+from .common import AsOf, SourceParam, VerifierRegion, parse_as_of, parse_region, state_of
+
+router = APIRouter(tags=["verify"])
+
+REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {"payload": {"type": "string", "maxLength": 8192, "description": "QR payload (CLC1:… or CLF1:…)"}},
+                        "required": ["payload"],
+                        "additionalProperties": False,
+                    },
+                    {
+                        "type": "object",
+                        "properties": {"document": {"type": "object", "description": "a full or disclosed certificate document"}},
+                        "required": ["document"],
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        },
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"image": {"type": "string", "format": "binary", "description": "a photo or scan of the QR code (PNG/JPEG)"}},
+                "required": ["image"],
+            }
+        },
+    },
+}
+
+
+def _decode_image(data: bytes) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    import zxingcpp
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise ApiError(422, "BAD_IMAGE", "the upload is not a readable PNG or JPEG image") from None
+    if image.width * image.height > 40_000_000:
+        raise ApiError(422, "BAD_IMAGE", "image too large")
+    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    if not results:
+        raise ApiError(422, "NO_QR_FOUND", "no QR code found in the image")
+    return results[0].text
+
+
+async def _read_input(request: Request) -> tuple[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("image")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(422, "MISSING_IMAGE", "multipart requests carry the QR image in the field 'image'")
+        return "payload", _decode_image(await upload.read())
+    if content_type and not content_type.startswith("application/json"):
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json ({payload} or {document}) or multipart/form-data with an image")
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(422, "MALFORMED_JSON", "the body is not valid JSON") from None
+    if isinstance(body, str):
+        return "payload", body
+    if not isinstance(body, dict):
+        raise ApiError(422, "MALFORMED_BODY", "expected {\"payload\": \"…\"} or {\"document\": {…}}")
+    if "format" in body:  # a bare certificate document
+        return "document", body
+    keys = set(body)
+    if keys == {"payload"} and isinstance(body["payload"], str):
+        return "payload", body["payload"]
+    if keys == {"document"} and isinstance(body["document"], dict):
+        return "document", body["document"]
+    raise ApiError(422, "MALFORMED_BODY", "expected exactly one of {\"payload\": \"…\"} or {\"document\": {…}}")
+
+
+@router.post(
+    "/v1/verify",
+    response_model=VerificationModel,
+    responses={413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    openapi_extra={"requestBody": REQUEST_BODY},
+)
+async def verify(request: Request, verifier_region: VerifierRegion = None, as_of: AsOf = None, source: SourceParam = "mirror") -> Any:
+    """Full verification: integrity (document → hash, proof → root), anchoring, issuer, key,
+    status as of the asked time, validity period and recognition for your region."""
+    region = parse_region(verifier_region)
+    when = parse_as_of(as_of)
+    kind, value = await _read_input(request)
+    state = state_of(request)
+    verifier = state.verifier(source)
+    try:
+        if kind == "payload":
+            if len(value) > 8192:
+                raise ApiError(422, "MALFORMED_PAYLOAD", "QR payload longer than 8192 characters")
+            result = verifier.verify_payload(value, verifier_region=region, as_of=when)
+        else:
+            cert, stated = Certificate.from_json(value)
+            result = verifier.verify_document(cert, stated, verifier_region=region, as_of=when)
+    except InvalidInput as exc:
+        code = "MALFORMED_PAYLOAD" if kind == "payload" else "MALFORMED_DOCUMENT"
+        raise ApiError(422, code, str(exc)) from None
+    state.metrics.verifications.labels(result.verdict, source, kind).inc()
+    return result.to_json()
