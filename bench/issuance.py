@@ -12,10 +12,8 @@ Runs (each on a fresh output folder, same chain):
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -24,31 +22,8 @@ from _common import AGENCY, CERT_TYPE, ROOT, anvil, anvil_version, machine, now_
 
 from ledger.bootstrap import default_schemas
 from ledger.issuance import IssueRequest, issue
+from ledger.samples import write_id_cards
 from ledger.schema import CertificateSchema
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红娥建华国庆志强晓东海燕春梅"
-STREETS = ("天河区体育西路", "越秀区中山五路", "海珠区新港中路", "南山区科技园南路", "福田区深南大道", "番禺区市桥街")
-CHECK = "10X98765432"
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_number(rng: random.Random, birth: str) -> str:
-    body = f"440{rng.randint(100, 199):03d}{birth.replace('-', '')}{rng.randint(0, 999):03d}"
-    return body + CHECK[sum(int(d) * w for d, w in zip(body, WEIGHTS)) % 11]
-
-
-def write_rows(path: Path, n: int, seed: int = 7) -> None:
-    rng = random.Random(seed)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["name", "sex", "ethnicity", "birthDate", "address", "idNumber", "validUntil", "reference"])
-        for i in range(n):
-            birth = f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-            name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
-            address = f"广东省广州市{rng.choice(STREETS)}{rng.randint(1, 999)}号{rng.randint(1, 30)}栋{rng.randint(101, 2808)}房"
-            w.writerow([name, rng.choice("MF"), "汉", birth, address, id_number(rng, birth), "2036-12-31", f"APP{i:08d}"])
-
 
 def run_issue(setup, schema, rows: Path, out: Path, **options) -> dict:
     request = IssueRequest(AGENCY, CERT_TYPE, rows, out, **options)
@@ -77,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="certledger-issue-") as tmp, anvil() as chain:
         tmp_path = Path(tmp)
         rows = tmp_path / "rows.csv"
-        write_rows(rows, args.rows)
+        write_id_cards(rows, args.rows)
         sample = tmp_path / "sample.csv"
-        write_rows(sample, args.qr_sample, seed=11)
+        write_id_cards(sample, args.qr_sample, seed=11)
         setup = one_agency(chain, schema_json)
         results["bundle"] = run_issue(setup, schema, rows, tmp_path / "bundle", bundle=True)
         print(f"bundle : {results['bundle']}")
-        write_rows(rows, args.rows, seed=8)  # new rows: new certificates
+        write_id_cards(rows, args.rows, seed=8)  # new rows: new certificates
         results["files"] = run_issue(setup, schema, rows, tmp_path / "files")
         print(f"files  : {results['files']}")
         qr = run_issue(setup, schema, sample, tmp_path / "qr", bundle=True, qr=True)

@@ -147,3 +147,49 @@ def ensure_default_consortium(
             registry.set_recognition(admin(verifier), verifier, cert_type, issuer)
             note(True, label)
     return BootstrapReport(deployment, created, reused)
+
+
+@dataclass
+class SampleIssuance:
+    """The demo's sample certificates: ID cards of Guangdong (recognised in 330000 and 110000)
+    and Guangdong business licences (recognised in 330000, not in 110000)."""
+
+    folder: Any
+    id_cards: Any  # IssueResult
+    licences: Any  # IssueResult
+
+    def sample_files(self) -> tuple[Any, Any]:
+        """(a certificate file, its QR PNG) of the ID-card batch."""
+        certificates = sorted((self.folder / "id-cards" / "certificates").glob("*.json"))
+        first = certificates[0]
+        return first, self.folder / "id-cards" / "qr" / f"{first.stem}.png"
+
+
+def ensure_sample_certificates(
+    registry: Registry, keystore: Keystore, folder: Any, *, id_cards: int = 100, licences: int = 20
+) -> SampleIssuance:
+    """Issue the demo's sample certificates once; later calls find them done (the journal)."""
+    from pathlib import Path
+
+    from .issuance import IssueRequest, issue, schema_for
+    from .samples import write_business_licences, write_id_cards
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = folder / "id-cards.csv"
+    if not rows.exists():
+        write_id_cards(rows, id_cards)
+    ids = issue(
+        registry, keystore.load("GD-PSB-1"), keystore.load("GD-PSB-1"),
+        IssueRequest("GD-PSB", "ID_CARD", rows, folder / "id-cards", qr=True),
+        schema_for(registry, "ID_CARD"),
+    )
+    bl_rows = folder / "business-licences.csv"
+    if not bl_rows.exists():
+        write_business_licences(bl_rows, licences)
+    bls = issue(
+        registry, keystore.load("GD-AMR-1"), keystore.load("GD-AMR-1"),
+        IssueRequest("GD-AMR", "BUSINESS_LICENSE", bl_rows, folder / "business-licences", qr=True),
+        schema_for(registry, "BUSINESS_LICENSE"),
+    )
+    return SampleIssuance(folder, ids, bls)

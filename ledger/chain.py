@@ -205,7 +205,7 @@ class Chain:
             return SentTransaction("0x" + bytes(tx_hash).hex(), {})  # type: ignore[typeddict-item]
         receipt = self.wait(tx_hash)
         if receipt["status"] != 1:
-            self._raise_failed(tx, receipt)
+            self.raise_for_failed(tx, receipt)
         return SentTransaction("0x" + bytes(tx_hash).hex(), receipt)
 
     def wait(self, tx_hash: Any, timeout: float = 120.0) -> TxReceipt:
@@ -214,7 +214,7 @@ class Chain:
         except TimeExhausted as exc:
             raise ChainUnavailable(f"transaction {bytes(tx_hash).hex()} not mined within {timeout:.0f} s") from exc
 
-    def _raise_failed(self, tx: dict[str, Any], receipt: TxReceipt) -> None:
+    def raise_for_failed(self, tx: dict[str, Any], receipt: TxReceipt) -> None:
         # Replay the call at its block to learn the revert reason.
         call = {k: tx[k] for k in ("to", "data", "gas") if k in tx}
         call["from"] = receipt["from"]

@@ -35,7 +35,6 @@ import orjson
 from eth_account.signers.local import LocalAccount
 
 from . import qr as qrcodes
-from .chain import SentTransaction
 from .contracts import KeyState, Status
 from .document import Anchor, Certificate, certificate_hash, field_hash, new_salts
 from .errors import ContractRejected, InvalidInput, LedgerError
@@ -588,7 +587,8 @@ def _anchor_all(
         receipt = chain.wait(bytes.fromhex(record.tx[2:]))  # type: ignore[index]
         if receipt["status"] != 1:
             try:
-                chain._raise_failed(dict(chain.rpc(lambda: chain.w3.eth.get_transaction(record.tx))), receipt)
+                tx_hash = record.tx
+                chain.raise_for_failed(dict(chain.rpc(lambda: chain.w3.eth.get_transaction(tx_hash))), receipt)
             except ContractRejected:
                 raise
             except LedgerError as exc:

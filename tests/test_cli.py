@@ -218,7 +218,8 @@ def test_usage_errors_exit_2_with_one_line(cli):
 
 def test_every_command_has_help_and_json(cli):
     commands = [
-        ["chain", "up"], ["chain", "down"], ["chain", "status"], ["deploy"], ["demo"],
+        ["chain", "up"], ["chain", "down"], ["chain", "status"], ["deploy"], ["demo"], ["issue"], ["revoke"],
+        ["suspend"], ["reinstate"], ["qr"], ["index"],
         ["region", "propose"], ["region", "approve"], ["region", "list"], ["region", "proposals"],
         ["agency", "add"], ["agency", "suspend"], ["agency", "list"], ["agency", "types"],
         ["key", "new"], ["key", "import"], ["key", "rotate"], ["key", "compromise"], ["key", "retire"], ["key", "list"],
@@ -237,17 +238,20 @@ def test_demo_as_a_new_user_runs_it(tmp_path):
         env.pop(var, None)
     exe = shutil.which("certledger", path=str(Path(sys.executable).parent)) or "certledger"
     try:
-        first = subprocess.run([exe, "demo", "--json"], env=env, capture_output=True, text=True, timeout=180)
+        first = subprocess.run([exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300)
         assert first.returncode == 0, first.stderr
         report = json.loads(first.stdout)
         assert {r["region"] for r in report["regions"]} == {440000, 330000, 110000}
         assert len(report["agencies"]) == 7 and len(report["types"]) == 8 and report["recognitions"] == 11
         assert report["reused"] == [] and len(report["created"]) > 30
-        second = subprocess.run([exe, "demo", "--json"], env=env, capture_output=True, text=True, timeout=180)
+        second = subprocess.run([exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300)
         assert second.returncode == 0, second.stderr
         again = json.loads(second.stdout)
         # everything found on chain: deployment, 8 types, 7 agencies, 7 signing keys, 11 rules
         assert again["created"] == [] and len(again["reused"]) == 1 + 8 + 7 + 7 + 11
         assert again["deployment"]["certificate_registry"] == report["deployment"]["certificate_registry"]
+        assert report["issued"] == again["issued"] == {"ID_CARD": 100, "BUSINESS_LICENSE": 20}
+        assert again["indexed_now"] == 0 and report["indexed_now"] == 120
+        assert Path(report["sample_certificate"]).is_file() and Path(report["sample_qr"]).is_file()
     finally:
         subprocess.run([exe, "chain", "down"], env=env, capture_output=True, timeout=60)

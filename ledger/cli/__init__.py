@@ -6,7 +6,6 @@ usage errors) and one line on stderr naming the problem.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,10 +15,10 @@ import typer
 # typer >= 0.25 vendors click; its exceptions live here.
 from typer._click import exceptions as click_exc
 
-from ..bootstrap import ensure_default_consortium
 from ..config import Settings
 from ..errors import ConfigError, LedgerError
 from .common import JsonOpt, Context, console, ctx_of, emit
+from .demo import demo_cmd
 from .mirror import index_cmd
 from .serve import serve_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
@@ -86,53 +85,8 @@ def chain_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         f"{'running' if s['running'] else 'stopped'}: {s['url']} block {s['block']} state {s['state_file']}"))
 
 
-# ---------------------------------------------------------------------- demo
-
-
-@app.command("demo")
-def demo(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Everything on embedded defaults: chain, deployment, three regions with agencies, types
-    and recognition rules. A second run reuses what exists."""
-    c = ctx_of(ctx)
-    settings = c.settings
-    if settings.password is None:
-        # Demo keys guard a throw-away local chain; real deployments set CERTLEDGER_PASSWORD.
-        os.environ.setdefault("CERTLEDGER_PASSWORD", "certledger-demo")
-        settings = Settings(**{**settings.model_dump(), "password": os.environ["CERTLEDGER_PASSWORD"]})
-    if "CERTLEDGER_KEYSTORE_SCRYPT_N" not in os.environ:
-        settings = Settings(**{**settings.model_dump(), "keystore_scrypt_n": 2**12})  # geth's light KDF
-    c = Context(settings)
-    ctx.find_root().obj = c
-    if settings.embedded:
-        status = c.node.start()
-        if not as_json:
-            console.print(f"[bold]chain[/] {status.url} (block {status.block}, state {status.state_file})")
-    report = ensure_default_consortium(
-        c.chain, c.keystore, settings.deployment_path, progress=(lambda _: None) if as_json else console.print
-    )
-    registry = c.registry
-    summary = {
-        **report.to_json(),
-        "rpc_url": settings.node_url,
-        "home": str(settings.home),
-        "regions": [r.to_json() for r in registry.regions()],
-        "agencies": [a.code for a in registry.agencies_list()],
-        "types": [t.code for t in registry.types()],
-        "recognitions": len(registry.recognitions()),
-    }
-
-    def show(d: dict[str, Any]) -> None:
-        console.print(
-            f"\n[bold green]ready[/]: {len(d['regions'])} regions, {len(d['agencies'])} agencies, "
-            f"{len(d['types'])} certificate types, {d['recognitions']} recognition rules "
-            f"({len(d['created'])} created now, {len(d['reused'])} reused)\n"
-            f"node {d['rpc_url']} · state in {d['home']} · try: certledger region list, certledger agency list"
-        )
-
-    emit(summary, as_json, show)
-
-
 app.add_typer(chain_app, name="chain")
+app.command("demo")(demo_cmd)
 app.command("deploy")(deploy_cmd)
 app.add_typer(region_app, name="region")
 app.add_typer(agency_app, name="agency")

@@ -22,7 +22,7 @@ from ..keystore import Keystore
 from ..node import EmbeddedNode
 from ..registry import Registry
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
