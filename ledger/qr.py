@@ -141,3 +141,26 @@ def qr_version(payload: str, error: str = "m") -> int:
 
 
 __all__ = ["Anchor", "CompactPayload", "compact_payload", "decode", "full_payload", "qr_version", "render_png"]
+
+
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def read_image(data: bytes) -> str:
+    """The text of the first QR code in a PNG/JPEG image (zxing-cpp); InvalidInput otherwise."""
+    import io
+
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise InvalidInput("image too large")
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidInput("not a readable PNG or JPEG image") from None
+    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    if not results:
+        raise InvalidInput("no QR code found in the image")
+    return results[0].text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import orjson
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Request
 
 from ledger.document import Certificate
 from ledger.errors import InvalidInput
+from ledger.qr import read_image
 
 from ..app import ApiError
 from ..models import ErrorResponse, VerificationModel
@@ -50,21 +50,11 @@ REQUEST_BODY = {
 
 
 def _decode_image(data: bytes) -> str:
-    from PIL import Image, UnidentifiedImageError
-
-    import zxingcpp
-
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise ApiError(422, "BAD_IMAGE", "the upload is not a readable PNG or JPEG image") from None
-    if image.width * image.height > 40_000_000:
-        raise ApiError(422, "BAD_IMAGE", "image too large")
-    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
-    if not results:
-        raise ApiError(422, "NO_QR_FOUND", "no QR code found in the image")
-    return results[0].text
+        return read_image(data)
+    except InvalidInput as exc:
+        code = "NO_QR_FOUND" if "no QR code" in str(exc) else "BAD_IMAGE"
+        raise ApiError(422, code, str(exc)) from None
 
 
 async def _read_input(request: Request) -> tuple[str, Any]:

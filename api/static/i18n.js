@@ -66,11 +66,11 @@ const zh = {
   "verdict.REVOKED": "已撤销",
   "verdict.SUSPENDED": "已暂停",
   "verdict.EXPIRED": "已过期",
-  "verdict.NOT_RECOGNIZED": "本地区不予认可",
-  "verdict.INVALID": "无效/被篡改",
+  "verdict.NOT_RECOGNIZED": "本地区|不予认可",
+  "verdict.INVALID": "无效/|被篡改",
   "verdict.UNKNOWN": "未登记",
-  "verdict.ERROR": "暂时无法核验",
-  "verdict.OTHER": "无法判断",
+  "verdict.ERROR": "暂时|无法核验",
+  "verdict.OTHER": "无法|判断",
 
   "explain.VALID": "该证书真实，目前有效。",
   "explain.VALID.region": "该证书真实，目前有效，并在{region}获得认可。",
@@ -78,6 +78,7 @@ const zh = {
   "explain.SUSPENDED": "该证书目前已暂停使用。请持证人联系签发机构。",
   "explain.EXPIRED": "该证书已超过有效期。",
   "explain.NOT_RECOGNIZED": "本地区（{region}）目前不认可该地区签发的此类证书。",
+  "explain.NOT_RECOGNIZED.noregion": "本地区目前不认可该地区签发的此类证书。",
   "explain.INVALID": "证书内容被篡改、伪造，或不是由有权机构合法签发的。不能使用。",
   "explain.UNKNOWN": "区块链账本上没有这份证书的登记记录。请核对后重试，或联系签发机构。",
   "explain.ERROR": "系统暂时无法完成核验，这并不表示证书有问题。请稍后重试。",
@@ -118,6 +119,8 @@ const zh = {
 
   "fields.heading": "持证人出示的信息",
   "fields.hidden": "未公开",
+  "value.sex.M": "男",
+  "value.sex.F": "女",
   "fields.hidden.note": "以下信息持证人选择不公开，但不影响核验结果。",
 
   "error.heading": "无法核验这份内容",
@@ -223,6 +226,7 @@ const en = {
   "explain.SUSPENDED": "This certificate is currently suspended. The holder should contact the issuing agency.",
   "explain.EXPIRED": "This certificate is past its validity period.",
   "explain.NOT_RECOGNIZED": "This region ({region}) does not currently recognise this kind of certificate from the issuing region.",
+  "explain.NOT_RECOGNIZED.noregion": "This region does not currently recognise this kind of certificate from the issuing region.",
   "explain.INVALID": "The certificate has been altered or forged, or was not issued by an authorised agency. It cannot be used.",
   "explain.UNKNOWN": "This certificate is not recorded on the blockchain ledger. Check it and try again, or contact the issuing agency.",
   "explain.ERROR": "The system could not finish the check. This does not mean anything is wrong with the certificate. Please try again shortly.",
@@ -263,6 +267,8 @@ const en = {
 
   "fields.heading": "Information shown by the holder",
   "fields.hidden": "hidden",
+  "value.sex.M": "Male",
+  "value.sex.F": "Female",
   "fields.hidden.note": "The holder chose not to show the information below. This does not affect the result.",
 
   "error.heading": "This could not be checked",
@@ -343,12 +349,22 @@ export function has(lang, key) {
   return Object.prototype.hasOwnProperty.call(DICTS[lang] || zh, key);
 }
 
+// In verdict words "|" marks where a line may break on a narrow screen (see segments()).
+
 /** The string for key in lang, with {name} placeholders filled from vars. */
 export function t(lang, key, vars) {
   const dict = DICTS[lang] || zh;
   let s = Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : key;
+  if (key.startsWith("verdict.")) s = s.replace(/\|/g, "");
   if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   return s;
+}
+
+/** A verdict word split where a line may break (Chinese words are kept whole). */
+export function segments(lang, key) {
+  const dict = DICTS[lang] || zh;
+  const s = Object.prototype.hasOwnProperty.call(dict, key) ? dict[key] : key;
+  return s.split("|");
 }
 
 /** A built-in label for a holder field, or null. */

@@ -7,7 +7,7 @@
 // word; a network failure or 5xx is the ERROR state ("try again"), never INVALID/REVOKED.
 // Every string comes from /static/i18n.js; data is only ever inserted with textContent.
 
-import { DEFAULT_LANG, fieldLabel, has, normalizeLang, t as translate } from "/static/i18n.js";
+import { DEFAULT_LANG, fieldLabel, has, normalizeLang, segments, t as translate } from "/static/i18n.js";
 
 const JSQR_URL = "/static/vendor/jsQR.js";
 const VERIFY_URL = "/v1/verify";
@@ -353,7 +353,7 @@ function explainText(b) {
   const verdict = VERDICTS[b.verdict] ? b.verdict : "OTHER";
   const region = regionText(b.verifier_region);
   if (verdict === "VALID" && region) return tr("explain.VALID.region", { region });
-  if (verdict === "NOT_RECOGNIZED") return tr("explain.NOT_RECOGNIZED", { region: region || "—" });
+  if (verdict === "NOT_RECOGNIZED") return region ? tr("explain.NOT_RECOGNIZED", { region }) : tr("explain.NOT_RECOGNIZED.noregion");
   return tr("explain." + verdict);
 }
 
@@ -365,7 +365,12 @@ function renderResult(v) {
   el.verdict.dataset.verdict = String(b.verdict);
   el.verdict.dataset.tone = tone;
   el.verdictIcon.innerHTML = svg(known ? known.icon : "question");
-  el.verdictWord.textContent = tr("verdict." + verdict);
+  // the word, with <wbr> where it may break on a narrow screen (CSS keeps Chinese words whole)
+  el.verdictWord.replaceChildren();
+  segments(state.lang, "verdict." + verdict).forEach((part, i) => {
+    if (i) el.verdictWord.append(document.createElement("wbr"));
+    el.verdictWord.append(part);
+  });
   el.verdictCode.textContent = String(b.verdict);
   el.verdictCode.lang = "en";
   el.explain.textContent = explainText(b);
@@ -398,10 +403,11 @@ function renderResult(v) {
     st.textContent = tr(ok === "true" ? "check.ok" : ok === "false" ? "check.fail" : "check.skip");
     head.append(name, sep, st);
     li.append(icon, head);
-    if (c.detail) {
+    const detail = localized(c.detail);
+    if (detail) {
       const d = document.createElement("span");
       d.className = "check-detail";
-      d.textContent = String(c.detail);
+      d.textContent = detail;
       li.append(d);
     }
     el.checks.append(li);
@@ -453,7 +459,7 @@ function renderResult(v) {
   const type = cert ? cert.type : null;
   for (const name of orderFields(type, Object.keys(disclosed))) {
     const value = disclosed[name];
-    addPair(el.fields, labelFor(type, name), value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value));
+    addPair(el.fields, labelFor(type, name), valueText(name, value));
   }
   if (hidden.length) {
     const note = document.createElement("p");
@@ -468,6 +474,21 @@ function renderResult(v) {
   }
   el.fieldsBlock.hidden = el.fields.childElementCount === 0;
   el.details.hidden = checks.length === 0 && el.factsBlock.hidden && el.fieldsBlock.hidden;
+}
+
+/** Text the API may give as a string or as {"zh-CN"|"zh": ..., "en": ...}. */
+function localized(value) {
+  if (value === null || value === undefined || value === "") return "";
+  if (typeof value !== "object") return String(value);
+  const v = state.lang === "en" ? value.en : value["zh-CN"] ?? value.zh;
+  return String(v ?? value.en ?? value["zh-CN"] ?? value.zh ?? Object.values(value)[0] ?? "");
+}
+
+function valueText(name, value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") return JSON.stringify(value);
+  const key = `value.${name}.${value}`;
+  return has(state.lang, key) ? tr(key) : String(value);
 }
 
 function fact(key, value, mono) {

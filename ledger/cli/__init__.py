@@ -21,6 +21,7 @@ from .common import JsonOpt, Context, console, ctx_of, emit
 from .demo import demo_cmd
 from .mirror import index_cmd
 from .serve import serve_cmd
+from .verify import verify_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
 from .operator import (
     agency_app,
@@ -102,12 +103,15 @@ app.command("disclose")(disclose_cmd)
 app.command("qr")(qr_cmd)
 app.command("index")(index_cmd)
 app.command("serve")(serve_cmd)
+app.command("verify")(verify_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; every failure is one line on stderr."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns the code of a typer.Exit instead of raising it.
+        code = app(args=argv, standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except click_exc.NoArgsIsHelpError as exc:
         exc.show()
         return 2
@@ -128,7 +132,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
-    return 0
 
 
 def run() -> None:

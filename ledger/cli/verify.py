@@ -1,0 +1,74 @@
+"""``certledger verify``: verify a certificate file, a QR payload, a QR image or a hash."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import InvalidInput
+from ..ids import parse_time, region_code
+from ..issuance import load_document
+from ..mirror import MirrorQueries, MirrorStore
+from ..qr import read_image
+from ..verification import ChainSource, MirrorSource, Verifier
+from .common import JsonOpt, console, ctx_of, emit
+
+EXIT_NOT_VALID = 3
+MARKS = {"VALID": "[bold green]✓ VALID[/]", "ERROR": "[bold]! ERROR[/]"}
+
+
+def verify_cmd(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC1:/CLF1:) or a certificate hash.")],
+    verifier_region: Annotated[str | None, typer.Option(help="Your region: checks recognition for it.")] = None,
+    as_of: Annotated[str | None, typer.Option(help="Status as of this time (ISO 8601 or unix).")] = None,
+    source: Annotated[str, typer.Option(help="mirror (default) or chain (the contracts' views, no mirror).")] = "mirror",
+    db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a certificate; exit code 0 when VALID, 3 for any other verdict."""
+    c = ctx_of(ctx)
+    if source not in ("mirror", "chain"):
+        raise InvalidInput("--source must be mirror or chain")
+    region = region_code(verifier_region) if verifier_region else None
+    when = parse_time(as_of) if as_of else None
+    if source == "chain":
+        verifier = Verifier(ChainSource(c.registry), c.deployment)
+    else:
+        from ..deployment import Deployment
+
+        deployment = Deployment.load(c.settings.deployment_path)
+        store = MirrorStore(db or c.settings.mirror_url)
+        verifier = Verifier(MirrorSource(MirrorQueries(store)), deployment)
+    path = Path(target)
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        result = verifier.verify_payload(read_image(data), verifier_region=region, as_of=when)
+    elif path.suffix.lower() == ".json":
+        cert, stated = load_document(path)
+        result = verifier.verify_document(cert, stated, verifier_region=region, as_of=when)
+    elif re.fullmatch(r"0x[0-9a-fA-F]{64}", target):
+        result = verifier.verify_hash(bytes.fromhex(target[2:]), verifier_region=region, as_of=when)
+    else:
+        result = verifier.verify_payload(target, verifier_region=region, as_of=when)
+    emit(result.to_json(), as_json, _show)
+    if result.verdict != "VALID":
+        raise typer.Exit(EXIT_NOT_VALID)
+
+
+def _show(d: dict[str, Any]) -> None:
+    console.print(MARKS.get(d["verdict"], f"[bold red]✗ {d['verdict']}[/]"))
+    for check in d["checks"]:
+        mark = {True: "✓", False: "✗", None: "–"}[check["ok"]]
+        console.print(f"  {mark} {check['name']:<18} {check['detail']}", markup=False, highlight=False)
+    cert = d.get("certificate") or {}
+    if cert.get("type"):
+        console.print(f"  {cert['type']} from {cert.get('agency')} ({cert.get('issuer_region')}), hash {cert['hash']}")
+    sys.stdout.flush()
