@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +26,17 @@ sys.path.insert(0, str(ROOT))
 from ledger.chain import Chain  # noqa: E402
 from ledger.deployment import deploy  # noqa: E402
 from ledger.node import anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
+from ledger.ids import agency_id, type_id  # noqa: E402
+from ledger.issuance import anchor_calldata  # noqa: E402
+from ledger.merkle import build_tree  # noqa: E402
 from ledger.registry import Registry  # noqa: E402
+from ledger.signing import sign_batch  # noqa: E402
 
 CHAIN_ID = 31337
 REGION = 440000
 AGENCY = "GD-PSB"
 CERT_TYPE = "ID_CARD"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def free_port() -> int:
@@ -99,3 +106,41 @@ def one_agency(chain: Chain, schema: dict[str, Any] | None = None) -> Setup:
     registry.register_agency(admin, AGENCY, REGION, [CERT_TYPE])
     registry.add_key(admin, AGENCY, key.address)
     return Setup(registry, deployer, admin, key)
+
+
+def anchor_many(setup: Setup, total: int, batch: int, keep: list[bytes] | None = None) -> float:
+    """Anchor ``total`` random certificate hashes in batches (fast path, no documents);
+    returns seconds taken. ``keep`` collects a sample of the hashes (every 100th)."""
+    chain, reg = setup.registry.chain, setup.registry
+    aid, tid = agency_id(AGENCY), type_id(CERT_TYPE)
+    started = time.perf_counter()
+    sent = []
+    for i in range(0, total, batch):
+        n = min(batch, total - i)
+        hashes = [os.urandom(32) for _ in range(n)]
+        if keep is not None:
+            keep.extend(hashes[::100])
+        tree = build_tree(hashes)
+        sig = sign_batch(setup.key, tree.root, tid, aid, chain.chain_id, reg.deployment.certificate_registry)
+        tx = {"to": reg.deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
+              "gas": 150_000 + 1_500 * n, "value": 0}
+        sent.append(chain.send_transaction(setup.deployer, tx, wait=False).tx_hash)
+    for h in sent:
+        assert chain.wait(bytes.fromhex(h[2:]))["status"] == 1
+    return time.perf_counter() - started
+
+
+def pg_database(admin_url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh PostgreSQL database for a benchmark; returns (URL, drop)."""
+    import psycopg
+
+    plain = admin_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"certledger_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return admin_url.rsplit("/", 1)[0] + "/" + name, drop

@@ -17,35 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from _common import AGENCY, CERT_TYPE, ROOT, anvil, anvil_version, machine, now_iso, one_agency
-
-from ledger.ids import agency_id, type_id
-from ledger.issuance import anchor_calldata
-from ledger.merkle import build_tree
-from ledger.signing import sign_batch
-
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from _common import PG_DEFAULT, ROOT, anchor_many, anvil, anvil_version, machine, now_iso, one_agency, pg_database
 
 
-def anchor_many(setup, total: int, batch: int) -> float:
-    """Anchor ``total`` random certificate hashes in batches; returns seconds taken."""
-    chain, reg = setup.registry.chain, setup.registry
-    aid, tid = agency_id(AGENCY), type_id(CERT_TYPE)
-    started = time.perf_counter()
-    sent = []
-    for i in range(0, total, batch):
-        n = min(batch, total - i)
-        tree = build_tree([os.urandom(32) for _ in range(n)])
-        sig = sign_batch(setup.key, tree.root, tid, aid, chain.chain_id, reg.deployment.certificate_registry)
-        tx = {"to": reg.deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
-              "gas": 150_000 + 1_500 * n, "value": 0}
-        sent.append(chain.send_transaction(setup.deployer, tx, wait=False).tx_hash)
-    for h in sent:
-        assert chain.wait(bytes.fromhex(h[2:]))["status"] == 1
-    return time.perf_counter() - started
 
 
 CHILD = r"""
@@ -70,21 +46,6 @@ def catch_up_in_child(url: str, deployment, db_url: str) -> dict:
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def pg_database(admin_url: str) -> tuple[str, callable]:
-    import psycopg
-
-    plain = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    name = f"certledger_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return admin_url.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def main(argv: list[str] | None = None) -> int:
