@@ -17,7 +17,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorResponse}, 404: {
 
 
 @router.get("/{cert_hash}", response_model=VerificationModel, responses=ERRORS)
-def certificate(
+async def certificate(
     request: Request, cert_hash: str, verifier_region: VerifierRegion = None, as_of: AsOf = None, source: SourceParam = "mirror"
 ) -> Any:
     """Status and recognition of a certificate by its hash alone (what a compact QR carries).
@@ -37,7 +37,7 @@ def certificate(
 
 
 @router.get("/{cert_hash}/history", response_model=HistoryModel, responses=ERRORS)
-def history(request: Request, cert_hash: str) -> Any:
+async def history(request: Request, cert_hash: str) -> Any:
     """Every status change of the certificate and of its batch, oldest first."""
     h = parse_hash(cert_hash)
     q = state_of(request).queries

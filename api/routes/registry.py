@@ -40,7 +40,7 @@ def recognitions(request: Request) -> list[dict[str, Any]]:
 
 
 @router.get("/batches/{root}", response_model=BatchModel, responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
-def batch(request: Request, root: str) -> Any:
+async def batch(request: Request, root: str) -> Any:
     """An anchored batch: agency, type, key, size, anchoring block and its batch-level status."""
     r = parse_hash(root, "batch root")
     q = state_of(request).queries

@@ -14,7 +14,10 @@ const VERIFY_URL = "/v1/verify";
 const TYPES_URL = "/v1/types";
 const STORE = { lang: "certledger.verify.lang", region: "certledger.verify.region", large: "certledger.verify.large" };
 const KNOWN_REGIONS = ["440000", "330000", "110000"];
-const MAX_UPLOAD_MB = 10;
+const MAX_UPLOAD_MB = 30; // a picture this large is refused outright
+const SERVER_IMAGE_BYTES = 3.5 * 1024 * 1024; // the API takes at most 4 MiB: larger pictures are shrunk first
+const SERVER_IMAGE_DIM = 2400;
+const DECODE_BUDGET_MS = 1500; // local decoding of one picture; then the server tries
 const TIMEOUT_MS = 20000;
 const PAYLOAD_RE = /^CL[A-Z][0-9]+:/; // CLC1:, CLF1:, and later versions: the server decides
 
@@ -82,8 +85,9 @@ function recall(key) {
   }
 }
 
-/** Raw query/fragment parameter, decoded with decodeURIComponent: a literal "+" stays "+"
- * (Base45 payloads contain "+"; "+" as space would corrupt them). */
+/** A query/fragment parameter, form-decoded ("+" is a space, as every standard encoder writes
+ * it: Base45 payloads contain spaces, and a real "+" arrives as %2B). Parsed by hand so that
+ * the fragment (#payload=..., which never reaches server logs) works the same way. */
 function rawParam(query, name) {
   const text = query.replace(/^[?#]/, "");
   if (!text) return null;
@@ -91,7 +95,7 @@ function rawParam(query, name) {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
     if (key !== name) continue;
-    const value = eq < 0 ? "" : part.slice(eq + 1);
+    const value = eq < 0 ? "" : part.slice(eq + 1).replace(/\+/g, " ");
     try {
       return decodeURIComponent(value);
     } catch {
@@ -179,6 +183,12 @@ function classify(text, notOursKey) {
       return { error: "paste.badjson" };
     }
     if (!doc || typeof doc !== "object" || Array.isArray(doc)) return { error: "paste.badjson" };
+    // a request body pasted whole: {"payload": "..."} or {"document": {...}}
+    const keys = Object.keys(doc);
+    if (keys.length === 1 && typeof doc.payload === "string") return classify(doc.payload, notOursKey);
+    if (keys.length === 1 && doc.document && typeof doc.document === "object" && !Array.isArray(doc.document)) {
+      return { kind: "document", document: doc.document };
+    }
     return { kind: "document", document: doc };
   }
   if (/^https?:\/\//i.test(s)) {
@@ -268,10 +278,13 @@ async function runVerify(input, { focusResult = true } = {}) {
   } else if (res.ok) {
     view = errorState({ key: "error.badresponse" });
   } else {
+    // a problem with the input: say it in the page's language when the code is known
+    const known = code && has(state.lang, "apierr." + code);
     view = {
       kind: "error",
       title: { key: "error.heading" },
-      message: serverMsg || { key: "error.client", vars: { status: res.status } },
+      message: known ? { key: "apierr." + code } : serverMsg || { key: "error.client", vars: { status: res.status } },
+      detail: known ? serverMsg : null,
       code,
     };
   }
@@ -344,7 +357,10 @@ function render() {
   if (v && v.kind === "error") {
     el.errorTitle.textContent = msgText(v.title);
     el.errorMessage.textContent = msgText(v.message);
-    el.errorCode.textContent = v.code ? tr("error.code", { code: v.code }) : "";
+    const extra = [];
+    if (v.detail) extra.push(tr("error.detail", { message: v.detail }));
+    if (v.code) extra.push(tr("error.code", { code: v.code }));
+    el.errorCode.textContent = extra.join(" · ");
   }
   if (isResult) renderResult(v);
 }
@@ -375,7 +391,8 @@ function renderResult(v) {
   el.verdictCode.lang = "en";
   el.explain.textContent = explainText(b);
 
-  const message = msgText(v.message);
+  let message = msgText(v.message);
+  if (!message && b.verdict === "ERROR" && b.source && b.source.error) message = String(b.source.error);
   el.message.textContent = message;
   el.message.hidden = !message;
   el.retryRow.hidden = b.verdict !== "ERROR" || !state.lastInput;
@@ -403,11 +420,22 @@ function renderResult(v) {
     st.textContent = tr(ok === "true" ? "check.ok" : ok === "false" ? "check.fail" : "check.skip");
     head.append(name, sep, st);
     li.append(icon, head);
-    const detail = localized(c.detail);
-    if (detail) {
+    const { main, technical } = checkTexts(c, b);
+    if (main) {
       const d = document.createElement("span");
       d.className = "check-detail";
-      d.textContent = detail;
+      d.textContent = main;
+      li.append(d);
+    }
+    if (technical) {
+      const d = document.createElement("span");
+      d.className = "check-tech";
+      const label = document.createElement("span");
+      label.textContent = tr("check.technical");
+      const text = document.createElement("span");
+      text.lang = "en";
+      text.textContent = technical;
+      d.append(label, text);
       li.append(d);
     }
     el.checks.append(li);
@@ -457,6 +485,16 @@ function renderResult(v) {
   if (Array.isArray(b.hidden_fields)) hidden = b.hidden_fields.map(String);
   else if (b.hidden_fields && typeof b.hidden_fields === "object") hidden = Object.keys(b.hidden_fields);
   const type = cert ? cert.type : null;
+  // after INVALID/UNKNOWN/ERROR the fields are only what the document claims: say so
+  const untrusted = !["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED"].includes(b.verdict);
+  el.fieldsBlock.classList.toggle("untrusted", untrusted);
+  el.fieldsHeading.textContent = tr(untrusted ? "fields.heading.untrusted" : "fields.heading");
+  if (untrusted && Object.keys(disclosed).length) {
+    const warn = document.createElement("p");
+    warn.className = "untrusted-note";
+    warn.textContent = tr("fields.untrusted.note");
+    el.fields.append(warn);
+  }
   for (const name of orderFields(type, Object.keys(disclosed))) {
     const value = disclosed[name];
     addPair(el.fields, labelFor(type, name), valueText(name, value));
@@ -474,6 +512,27 @@ function renderResult(v) {
   }
   el.fieldsBlock.hidden = el.fields.childElementCount === 0;
   el.details.hidden = checks.length === 0 && el.factsBlock.hidden && el.fieldsBlock.hidden;
+}
+
+/** What to say about one check: a sentence in the page's language (from the check's code) and
+ * the API's own detail (English, with the facts: blocks, keys, dates) as a technical note. */
+function checkTexts(c, body) {
+  const name = String(c.name || "");
+  const api = localized(c.detail);
+  if (c.detail && typeof c.detail === "object") return { main: api, technical: "" }; // already localised
+  let known = null;
+  if (c.code === "SKIPPED") {
+    if (name === "integrity") known = tr("skip.integrity");
+    else if (name === "validity_period") known = tr("skip.validity_period");
+    else if (name === "recognition" && !body.verifier_region) known = tr("skip.recognition.noregion");
+    else known = tr("skip.other");
+  } else if (c.ok === true && (!c.code || c.code === "OK")) {
+    known = has(state.lang, "ok." + name) ? tr("ok." + name) : null;
+  } else if (c.code && has(state.lang, "code." + c.code)) {
+    known = tr("code." + c.code);
+  }
+  if (state.lang === "en") return { main: api || known || "", technical: "" };
+  return known ? { main: known, technical: api } : { main: api, technical: "" };
 }
 
 /** Text the API may give as a string or as {"zh-CN"|"zh": ..., "en": ...}. */
@@ -680,9 +739,10 @@ async function decodeImageFile(file, jsQR) {
     add(maxDim * Math.ceil(600 / maxDim)); // small screenshots: nearest-neighbour upscale
   } else {
     add(Math.min(maxDim, 1000));
-    add(Math.min(maxDim, 1800));
     add(Math.min(maxDim, 640));
+    add(Math.min(maxDim, 1800));
   }
+  const started = performance.now();
   const canvas = document.createElement("canvas");
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   try {
@@ -700,12 +760,43 @@ async function decodeImageFile(file, jsQR) {
       const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
       const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "attemptBoth" });
       if (code && typeof code.data === "string" && code.data) return code.data;
+      // jsQR runs on the main thread: past the budget, let the server (zxing) try instead
+      if (performance.now() - started > DECODE_BUDGET_MS) return null;
       await new Promise((r) => setTimeout(r, 0)); // let the page breathe between attempts
     }
     return null;
   } finally {
     if (typeof bmp.close === "function") bmp.close();
   }
+}
+
+/** A picture small enough for the API's upload limit: large photos are re-encoded as JPEG. */
+async function shrinkForServer(file) {
+  if (file.size <= SERVER_IMAGE_BYTES) return file;
+  try {
+    const bmp = await loadBitmap(file);
+    const W = bmp.width || bmp.naturalWidth;
+    const H = bmp.height || bmp.naturalHeight;
+    const scale = Math.min(1, SERVER_IMAGE_DIM / Math.max(W, H));
+    const canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(W * scale));
+    canvas.height = Math.max(1, Math.round(H * scale));
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(bmp, 0, 0, canvas.width, canvas.height);
+    if (typeof bmp.close === "function") bmp.close();
+    for (const quality of [0.92, 0.8, 0.65]) {
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+      if (blob && blob.size <= SERVER_IMAGE_BYTES) {
+        const base = (file.name || "qr").replace(/\.[^.]*$/, "");
+        return new File([blob], base + ".jpg", { type: "image/jpeg" });
+      }
+    }
+  } catch {
+    /* send the original; the server says if it is too large */
+  }
+  return file;
 }
 
 // ------------------------------------------------------------------ upload
@@ -754,7 +845,9 @@ async function onFileChosen() {
     return;
   }
   setUploadStatus("upload.server");
-  runVerify({ kind: "image", file });
+  const upload = await shrinkForServer(file);
+  if (my !== state.seq) return;
+  runVerify({ kind: "image", file: upload });
 }
 
 // ------------------------------------------------------------------ camera
@@ -920,6 +1013,7 @@ function init() {
     factsBlock: $("facts-block"),
     fields: $("fields"),
     fieldsBlock: $("fields-block"),
+    fieldsHeading: $("fields-heading"),
     live: $("live"),
   });
   el.error.tabIndex = -1;

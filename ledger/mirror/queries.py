@@ -7,6 +7,7 @@ latest event at or before ``t``.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -127,59 +128,126 @@ def _status_event(row: Any) -> StatusEvent:
     )
 
 
+class _Reader:
+    """One raw driver connection per thread, plain SQL: the verification hot path costs a few
+    tens of microseconds per query instead of SQLAlchemy's statement building."""
+
+    def __init__(self, store: MirrorStore) -> None:
+        self.store = store
+        self.postgres = store.dialect == "postgresql"
+        self._local = threading.local()
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.store.engine.raw_connection()
+            if self.postgres:
+                conn.driver_connection.autocommit = True  # plain reads: no idle transactions
+            self._local.conn = conn
+        return conn
+
+    def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        try:
+            cur = self._conn().cursor()
+            cur.execute(sql, params)
+            out = cur.fetchall()
+            cur.close()
+            return out
+        except Exception:
+            self.reset()
+            raise
+
+    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+    def reset(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.invalidate()
+            except Exception:  # already gone
+                pass
+
+
+CACHE_SECONDS = 0.1  # how long the checkpoint read by head() is trusted before it is read again
+
+
 class MirrorQueries:
     def __init__(self, store: MirrorStore) -> None:
         self.store = store
         self.engine = store.engine
+        self.read = _Reader(store)
+        # Keys, agency regions and recognition rules change only with new blocks: cached per
+        # mirror checkpoint, dropped as soon as the checkpoint moves.
+        self._cache: dict[Any, Any] = {}
+        self._cache_block: int | None = None
+        self._checked_at = 0.0
+        self._head: MirrorHead | None = None
+
+    def _fresh(self) -> None:
+        if time.monotonic() - self._checked_at > CACHE_SECONDS:
+            self.head()
+
+    def _cached(self, key: Any, compute: Any) -> Any:
+        self._fresh()
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     # -------------------------------------------------------------- head
 
     def head(self) -> MirrorHead:
-        with self.engine.connect() as conn:
-            meta = self.store.meta(conn)
-            block = int(meta.get("checkpoint_block", -1))
-            row = conn.execute(select(s.blocks.c.time).where(s.blocks.c.number == block)).first()
+        if self._head is not None and time.monotonic() - self._checked_at <= CACHE_SECONDS:
+            return self._head
+        meta = dict(self.read.rows("SELECT key, value FROM meta", ()))
+        block = int(meta.get("checkpoint_block", -1))
+        row = self.read.one("SELECT time FROM blocks WHERE number = ?", (block,))
         h = meta.get("checkpoint_hash") or ""
         head = meta.get("chain_head")
         seen = meta.get("chain_head_seen_at")
-        return MirrorHead(
+        result = MirrorHead(
             block, bytes.fromhex(h) if h else None, int(row[0]) if row else None,
             int(head) if head else None, int(seen) if seen else None, meta.get("last_error", ""),
         )
+        if block != self._cache_block:
+            self._cache = {}
+            self._cache_block = block
+        self._head, self._checked_at = result, time.monotonic()
+        return result
 
     # -------------------------------------------------------------- certificates and batches
 
-    def _region_of(self, conn: Any, agency: str) -> int | None:
-        return conn.execute(
-            select(s.agency_events.c.region).where(
-                s.agency_events.c.agency == agency, s.agency_events.c.kind == "registered"
-            )
-        ).scalar()
+    def region_of(self, agency: str) -> int | None:
+        def compute() -> int | None:
+            row = self.read.one("SELECT region FROM agency_events WHERE agency = ? AND kind = 'registered'", (agency,))
+            return int(row[0]) if row else None
+
+        return self._cached(("region", agency), compute)
+
+    _BATCH_COLUMNS = "b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time"
 
     def certificate(self, cert_hash: bytes) -> CertificateRecord | None:
-        b = s.batches
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(b.c.root, b.c.agency, b.c.cert_type, b.c.key, b.c.size, b.c.block, b.c.tx, b.c.time)
-                .select_from(s.certificates.join(b, s.certificates.c.batch_id == b.c.id))
-                .where(s.certificates.c.hash == cert_hash)
-            ).first()
-            if row is None:
-                return None
-            region = self._region_of(conn, row.agency)
+        row = self.read.one(
+            f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ?",
+            (bytes(cert_hash),),
+        )
+        if row is None:
+            return None
+        root, agency, cert_type, key, size, block, tx, t = row
         return CertificateRecord(
-            bytes(cert_hash), bytes(row.root), row.agency, row.cert_type, row.key, row.size, row.block,
-            bytes(row.tx), row.time, region,
+            bytes(cert_hash), bytes(root), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency)
         )
 
     def batch(self, root: bytes) -> BatchRecord | None:
-        b = s.batches
-        with self.engine.connect() as conn:
-            row = conn.execute(select(b).where(b.c.root == root)).first()
-            if row is None:
-                return None
-            region = self._region_of(conn, row.agency)
-        return BatchRecord(bytes(row.root), row.agency, row.cert_type, row.key, row.size, row.block, bytes(row.tx), row.time, region)
+        row = self.read.one(f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.root = ?", (bytes(root),))
+        if row is None:
+            return None
+        r, agency, cert_type, key, size, block, tx, t = row
+        return BatchRecord(bytes(r), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency))
 
     def batch_hashes(self, root: bytes) -> list[bytes]:
         b = s.batches
@@ -197,24 +265,30 @@ class MirrorQueries:
 
     # -------------------------------------------------------------- status
 
-    def _latest_status(self, conn: Any, subject: bytes, kind: int, agency: str, at: int | None, block: int | None) -> StatusEvent | None:
-        e = s.status_events
-        q = select(e).where(e.c.subject == subject, e.c.kind == kind, e.c.agency == agency)
+    _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time"
+
+    def _latest_status(self, subject: bytes, kind: int, agency: str, at: int | None, block: int | None) -> StatusEvent | None:
+        sql = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
+        params: tuple[Any, ...] = (bytes(subject), kind, agency)
         if at is not None:
-            q = q.where(e.c.time <= at)
+            sql += " AND time <= ?"
+            params += (int(at),)
         if block is not None:
-            q = q.where(e.c.block <= block)
-        row = conn.execute(q.order_by(e.c.block.desc(), e.c.log_index.desc()).limit(1)).first()
-        return _status_event(row) if row else None
+            sql += " AND block <= ?"
+            params += (int(block),)
+        row = self.read.one(sql + " ORDER BY block DESC, log_index DESC LIMIT 1", params)
+        if row is None:
+            return None
+        subj, k, ag, status, reason, actor, blk, tx, t = row
+        return StatusEvent(bytes(subj), "certificate" if k == 0 else "batch", ag, Status(status), reason, actor, blk, bytes(tx), t)
 
     def status_as_of(
         self, cert_hash: bytes, agency: str, root: bytes, *, at: int | None = None, block: int | None = None
     ) -> StatusAt:
         """The effective status of a certificate at a time or block (None = now): REVOKED if
         it or its batch is revoked, else SUSPENDED if either is suspended, else ACTIVE."""
-        with self.engine.connect() as conn:
-            cert = self._latest_status(conn, cert_hash, 0, agency, at, block)
-            whole = self._latest_status(conn, root, 1, agency, at, block)
+        cert = self._latest_status(cert_hash, 0, agency, at, block)
+        whole = self._latest_status(root, 1, agency, at, block)
         for wanted in (Status.REVOKED, Status.SUSPENDED):
             for ev in (cert, whole):
                 if ev is not None and ev.status is wanted:
@@ -235,20 +309,18 @@ class MirrorQueries:
     # -------------------------------------------------------------- keys and agencies
 
     def key(self, address: str) -> KeyRecord | None:
-        k = s.key_events
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(k).where(k.c.address == address).order_by(k.c.block, k.c.log_index)).all()
-        if not rows:
-            return None
-        active_from = retired_at = compromised = 0
-        for r in rows:
-            if r.kind == "added":
-                active_from = r.value
-            elif r.kind == "retired":
-                retired_at = r.value
-            elif r.kind == "compromised":
-                compromised = r.value
-        return KeyRecord(address, rows[0].agency, active_from, retired_at, compromised)
+        def compute() -> KeyRecord | None:
+            rows = self.read.rows(
+                "SELECT agency, kind, value FROM key_events WHERE address = ? ORDER BY block, log_index", (address,)
+            )
+            if not rows:
+                return None
+            values = {"added": 0, "retired": 0, "compromised": 0}
+            for _, kind, value in rows:
+                values[kind] = int(value)
+            return KeyRecord(address, rows[0][0], values["added"], values["retired"], values["compromised"])
+
+        return self._cached(("key", address), compute)
 
     def agency(self, code: str, at: int | None = None) -> dict[str, Any] | None:
         """An agency's region, suspension and allowed types at time ``at`` (None = now)."""
@@ -346,28 +418,36 @@ class MirrorQueries:
             for r in rows
         ]
 
-    def _rule(self, conn: Any, verifier: int, cert_type: str, issuer: int, at: int) -> dict[str, Any] | None:
-        e = s.recognition_events
-        row = conn.execute(
-            select(e)
-            .where(e.c.verifier == verifier, e.c.cert_type == cert_type, e.c.issuer == issuer, e.c.time <= at)
-            .order_by(e.c.block.desc(), e.c.log_index.desc())
-            .limit(1)
-        ).first()
-        if row is None or row.removed:
+    def _rule_events(self, verifier: int, cert_type: str, issuer: int) -> list[tuple[Any, ...]]:
+        return self._cached(
+            ("rule", verifier, cert_type, issuer),
+            lambda: self.read.rows(
+                "SELECT time, removed, valid_from, valid_until FROM recognition_events "
+                "WHERE verifier = ? AND cert_type = ? AND issuer = ? ORDER BY block, log_index",
+                (verifier, cert_type, issuer),
+            ),
+        )
+
+    def _rule(self, verifier: int, cert_type: str, issuer: int, at: int) -> dict[str, Any] | None:
+        current = None
+        for t, removed, valid_from, valid_until in self._rule_events(verifier, cert_type, issuer):
+            if t > at:
+                break
+            current = None if removed else (valid_from, valid_until)
+        if current is None:
             return None
-        if at < row.valid_from or (row.valid_until and at >= row.valid_until):
+        valid_from, valid_until = current
+        if at < valid_from or (valid_until and at >= valid_until):
             return None
         return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer or "any",
-                "valid_from": iso_time(row.valid_from), "valid_until": iso_time(row.valid_until)}
+                "valid_from": iso_time(valid_from), "valid_until": iso_time(valid_until)}
 
     def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> dict[str, Any] | None:
         """The rule by which ``verifier`` recognises ``cert_type`` from ``issuer`` at ``at``,
         as the contract's isRecognized (a region recognises its own), or None."""
         if verifier == issuer:
             return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer, "rule": "own region"}
-        with self.engine.connect() as conn:
-            return self._rule(conn, verifier, cert_type, issuer, at) or self._rule(conn, verifier, cert_type, 0, at)
+        return self._rule(verifier, cert_type, issuer, at) or self._rule(verifier, cert_type, 0, at)
 
     def recognitions(self) -> list[dict[str, Any]]:
         e = s.recognition_events
