@@ -13,7 +13,6 @@ const JSQR_URL = "/static/vendor/jsQR.js";
 const VERIFY_URL = "/v1/verify";
 const TYPES_URL = "/v1/types";
 const STORE = { lang: "certledger.verify.lang", region: "certledger.verify.region", large: "certledger.verify.large" };
-const KNOWN_REGIONS = ["440000", "330000", "110000"];
 const MAX_UPLOAD_MB = 30; // a picture this large is refused outright
 const SERVER_IMAGE_BYTES = 3.5 * 1024 * 1024; // the API takes at most 4 MiB: larger pictures are shrunk first
 const SERVER_IMAGE_DIM = 2400;
@@ -499,7 +498,7 @@ function renderResult(v) {
     const value = disclosed[name];
     addPair(el.fields, labelFor(type, name), valueText(name, value));
   }
-  if (hidden.length) {
+  if (hidden.length && !untrusted) {
     const note = document.createElement("p");
     note.className = "hidden-note";
     note.textContent = tr("fields.hidden.note");
