@@ -35,6 +35,17 @@ from ledger.verification import ChainSource, MirrorSource, Verifier
 STATIC = Path(__file__).parent / "static"
 disable_created_metrics()  # no *_created series: counters and histograms only
 
+# The page has no inline script or style and loads nothing from elsewhere; the camera is
+# for this origin only; a payload in the URL never leaks through a Referer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "Permissions-Policy": "camera=(self)",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 class ApiSettings(Settings):
     model_config = SettingsConfigDict(env_prefix="CERTLEDGER_", extra="ignore")
@@ -190,6 +201,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def _timing(request: Request, call_next: Any) -> Any:
         started = time.perf_counter()
         response = await call_next(request)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if request.url.path == "/verify" or request.url.path.startswith("/static/"):
+            response.headers.update(PAGE_HEADERS)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         state.metrics.latency.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - started)

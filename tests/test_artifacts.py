@@ -123,3 +123,11 @@ def test_hardhat_compiles_the_same_contracts(tmp_path: Path) -> None:
     assert set(info["input"]["sources"]) == set(recorded["sources"])
     for source_name, source in info["input"]["sources"].items():
         assert source["content"] == recorded["sources"][source_name]["content"], source_name
+
+
+def test_vendored_web_assets_match_npm():
+    """api/static/vendor holds exact copies of the npm QR decoder (scripts/vendor_assets.mjs)."""
+    result = subprocess.run(
+        ["node", "scripts/vendor_assets.mjs", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
