@@ -1,8 +1,8 @@
 """Certificate documents: the citizen's file, its canonical hashing and selective disclosure.
 
 Every entry of a certificate — the holder's fields and the metadata entries ``$type``,
-``$agency``, ``$region``, ``$validFrom``, ``$validUntil`` — is hashed on its own with a
-random 16-byte salt::
+``$agency``, ``$region``, ``$validFrom``, ``$validUntil`` — is hashed on its own. Holder
+fields get a random 16-byte salt each; metadata entries, always disclosed, use 16 zero bytes::
 
     fieldHash = SHA-256( "CL1F" || salt[16] || u16(len(name)) || name || u32(len(value)) || value )
     certHash  = SHA-256( "CL1C" || fieldHash_1 || ... || fieldHash_n )   field hashes sorted ascending
@@ -34,6 +34,7 @@ FORMAT = "certledger/1"
 FIELD_TAG = b"CL1F"
 CERT_TAG = b"CL1C"
 SALT_BYTES = 16
+META_SALT = bytes(SALT_BYTES)  # metadata is always shown: a salt would hide nothing
 META_FIELDS = ("$type", "$agency", "$region", "$validFrom", "$validUntil")
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SALT = re.compile(r"^0x[0-9a-fA-F]{32}$")
@@ -67,7 +68,7 @@ def hex0x(b: bytes) -> str:
 
 
 def unhex(text: Any, pattern: re.Pattern[str], what: str) -> bytes:
-    if not isinstance(text, str) or not pattern.match(text):
+    if not isinstance(text, str) or not pattern.fullmatch(text):
         raise InvalidInput(f"malformed {what}: {str(text)[:80]!r}")
     return bytes.fromhex(text[2:])
 
@@ -109,7 +110,7 @@ class Anchor:
             if not isinstance(chain_id, int) or isinstance(chain_id, bool) or chain_id <= 0:
                 raise InvalidInput("malformed anchor.chainId")
             registry = data["registry"]
-            if not isinstance(registry, str) or not _ADDRESS.match(registry):
+            if not isinstance(registry, str) or not _ADDRESS.fullmatch(registry):
                 raise InvalidInput("malformed anchor.registry")
             proof = data.get("proof", [])
             if not isinstance(proof, list) or len(proof) > 64:
@@ -136,7 +137,7 @@ class Certificate:
     """A certificate document, full or disclosed.
 
     ``fields`` holds the disclosed holder fields (canonical text), ``salts`` one salt per
-    disclosed entry (metadata included), ``hidden`` the field hashes of undisclosed fields.
+    disclosed field, ``hidden`` the field hashes of undisclosed fields.
     """
 
     type: str
@@ -163,7 +164,10 @@ class Certificate:
         }
 
     def field_hashes(self) -> dict[str, bytes]:
-        out = {name: field_hash(name, value, self.salts[name]) for name, value in self.entries().items()}
+        out = {
+            name: field_hash(name, value, META_SALT if name.startswith("$") else self.salts[name])
+            for name, value in self.entries().items()
+        }
         out.update(self.hidden)
         return out
 
@@ -195,7 +199,7 @@ class Certificate:
         hashes = self.field_hashes()
         shown = {n: v for n, v in self.fields.items() if n in keep}
         hidden = {n: hashes[n] for n in list(self.fields) + list(self.hidden) if n not in shown}
-        salts = {n: s for n, s in self.salts.items() if n in shown or n.startswith("$")}
+        salts = {n: s for n, s in self.salts.items() if n in shown}
         return replace(self, fields=shown, salts=salts, hidden=hidden)
 
     # ------------------------------------------------------------------ JSON
@@ -240,10 +244,10 @@ class Certificate:
             if len(fields) + len(hidden) > 256:
                 raise InvalidInput("too many fields")
             for name, value in fields.items():
-                if not FIELD_NAME_RE.match(name) or not isinstance(value, str) or len(value) > 4096:
+                if not isinstance(name, str) or not FIELD_NAME_RE.fullmatch(name) or not isinstance(value, str) or len(value) > 4096:
                     raise InvalidInput(f"malformed field {str(name)[:40]!r}")
             for name in hidden:
-                if not FIELD_NAME_RE.match(name) or name in fields:
+                if not isinstance(name, str) or not FIELD_NAME_RE.fullmatch(name) or name in fields:
                     raise InvalidInput(f"malformed hidden field {str(name)[:40]!r}")
             agency = issuer["agency"]
             if not isinstance(agency, str) or not agency or len(agency) > 32:
@@ -258,7 +262,7 @@ class Certificate:
             except FieldError as exc:
                 raise InvalidInput(f"malformed validity date: {exc}") from None
             parsed_salts = {k: unhex(v, _SALT, f"salt of {k}") for k, v in salts.items()}
-            needed = set(META_FIELDS) | set(fields)
+            needed = set(fields)
             missing = sorted(needed - set(parsed_salts))
             if missing:
                 raise InvalidInput(f"missing salt for {', '.join(missing)}")

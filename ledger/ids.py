@@ -36,13 +36,13 @@ _REASON_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 def region_code(value: str | int) -> int:
     """A 6-digit region code, validated."""
     text = str(value).strip()
-    if not _REGION_RE.match(text):
+    if not _REGION_RE.fullmatch(text):
         raise InvalidInput(f"invalid region code {value!r}: expected 6 digits, e.g. 440000")
     return int(text)
 
 
 def _ascii32(value: str, pattern: re.Pattern[str], what: str, example: str) -> bytes:
-    if not isinstance(value, str) or not pattern.match(value):
+    if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InvalidInput(f"invalid {what} {value!r}: expected e.g. {example} ({pattern.pattern})")
     return value.encode("ascii").ljust(32, b"\0")
 

@@ -36,7 +36,7 @@ from eth_account.signers.local import LocalAccount
 
 from . import qr as qrcodes
 from .contracts import KeyState, Status
-from .document import Anchor, Certificate, certificate_hash, field_hash, new_salts
+from .document import Anchor, Certificate, new_salts
 from .errors import ContractRejected, InvalidInput, LedgerError
 from .ids import agency_id, type_id
 from .merkle import build_tree
@@ -217,16 +217,7 @@ def _build_certificate(ctx: _BuildContext, row: dict[str, Any]) -> Certificate:
     valid_until = canonical_date(until) if until else None
     if valid_until is not None and valid_until <= valid_from:
         raise FieldError(f"validUntil {valid_until} is not after validFrom {valid_from}")
-    entries = {
-        "$type": ctx.cert_type,
-        "$agency": ctx.agency,
-        "$region": str(ctx.region),
-        "$validFrom": valid_from,
-        "$validUntil": valid_until or "",
-        **fields,
-    }
-    salts = new_salts(list(entries))
-    return Certificate(ctx.cert_type, ctx.agency, ctx.region, valid_from, valid_until, fields, salts)
+    return Certificate(ctx.cert_type, ctx.agency, ctx.region, valid_from, valid_until, fields, new_salts(list(fields)))
 
 
 @dataclass
@@ -257,7 +248,7 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> _Built:
         except FieldError as exc:
             bad.append(BadRow(line, str(exc)))
             continue
-        h = certificate_hash([field_hash(n, v, cert.salts[n]) for n, v in cert.entries().items()])
+        h = cert.compute_hash()
         built.append((line, str(row.get("reference") or ""), cert, h))
     if not built:
         return _Built(index, None, 0, "", bad)
@@ -397,7 +388,10 @@ def issue(
         rows = read_rows(Path(request.rows_path))
         if not rows:
             raise InvalidInput(f"{Path(request.rows_path).name}: no rows")
-        unknown = schema.unknown_columns(list(rows[0][1].keys()), META_COLUMNS)
+        columns: dict[str, None] = {}
+        for _, row in rows:  # JSONL rows may each have their own keys
+            columns.update(dict.fromkeys(row))
+        unknown = schema.unknown_columns(list(columns), META_COLUMNS)
         if unknown:
             raise InvalidInput(
                 f"unknown column(s) {', '.join(unknown)} for {request.cert_type}; expected {', '.join(schema.field_names)}"

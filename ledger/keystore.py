@@ -23,7 +23,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
 def check_name(name: str) -> str:
-    if not _NAME_RE.match(name or ""):
+    if not _NAME_RE.fullmatch(name or ""):
         raise InvalidInput(f"invalid key name {name!r}: letters, digits, '.', '_' and '-' only")
     return name
 

@@ -3,7 +3,12 @@ Certificate is: CBOR, zlib, Base45 (RFC 9285), behind a short prefix.
 
 - **compact** ``CLC1:`` + Base45(CBOR([certHash, type, region])) — verified online, by hash.
 - **full** ``CLF1:`` + Base45(zlib(CBOR(document))) — the (disclosed) fields, salts, proof and
-  signature: verifiable offline against a cached trust list.
+  signature: verifiable offline against a cached trust list. Salts and proof elements travel
+  as one byte string each (16-byte salts in the order of the fields, 32-byte proof elements in
+  order), so that a typical ID card from a batch of 10,000 fits QR version 25 at level M.
+
+Decoding is strict: a truncated or padded payload, trailing bytes after the CBOR item or the
+zlib stream, and oversized output are refused.
 
 Base45 uses only characters of the QR alphanumeric mode, so the payload packs 11 bits per
 2 characters. See docs/qr-payloads.md.
@@ -11,6 +16,7 @@ Base45 uses only characters of the QR alphanumeric mode, so the payload packs 11
 
 from __future__ import annotations
 
+import io
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +25,7 @@ from typing import Any
 import base45
 import cbor2
 import segno
+from eth_utils import to_checksum_address
 
 from .document import Anchor, Certificate
 from .errors import InvalidInput
@@ -27,6 +34,7 @@ from .ids import region_code
 COMPACT_PREFIX = "CLC1:"
 FULL_PREFIX = "CLF1:"
 MAX_PAYLOAD = 8192  # characters; a version-40 QR holds 4,296 alphanumeric characters
+MAX_INFLATED = 65536  # bytes of CBOR a full payload may inflate to
 
 # CBOR map keys of the full payload
 K_TYPE, K_AGENCY, K_REGION, K_FROM, K_UNTIL = 1, 2, 3, 4, 5
@@ -55,11 +63,11 @@ def full_payload(cert: Certificate) -> str:
         K_REGION: cert.region,
         K_FROM: cert.valid_from,
         K_FIELDS: dict(cert.fields),
-        K_SALTS: dict(cert.salts),
+        K_SALTS: b"".join(cert.salts[name] for name in cert.fields),
         K_CHAIN: a.chain_id,
         K_REGISTRY: bytes.fromhex(a.registry[2:]),
         K_ROOT: a.root,
-        K_PROOF: list(a.proof),
+        K_PROOF: b"".join(a.proof),
         K_SIGNATURE: a.signature,
     }
     if cert.valid_until:
@@ -78,7 +86,7 @@ def decode(payload: str) -> CompactPayload | Certificate:
         raise InvalidInput(f"QR payload longer than {MAX_PAYLOAD} characters")
     try:
         if text.startswith(COMPACT_PREFIX):
-            items = cbor2.loads(base45.b45decode(text[len(COMPACT_PREFIX) :]))
+            items = _cbor_exact(base45.b45decode(text[len(COMPACT_PREFIX) :]))
             if (
                 not isinstance(items, list)
                 or len(items) != 3
@@ -89,14 +97,33 @@ def decode(payload: str) -> CompactPayload | Certificate:
                 raise InvalidInput("malformed compact QR payload")
             return CompactPayload(items[0], items[1], region_code(items[2]))
         if text.startswith(FULL_PREFIX):
-            raw = zlib.decompressobj().decompress(base45.b45decode(text[len(FULL_PREFIX) :]), 65536)
-            body = cbor2.loads(raw)
-            return _certificate(body)
+            inflater = zlib.decompressobj()
+            raw = inflater.decompress(base45.b45decode(text[len(FULL_PREFIX) :]), MAX_INFLATED)
+            if inflater.unconsumed_tail:
+                raise InvalidInput(f"full QR payload inflates to more than {MAX_INFLATED} bytes")
+            if not inflater.eof or inflater.unused_data:
+                raise InvalidInput("full QR payload is truncated or has trailing data")
+            return _certificate(_cbor_exact(raw))
     except InvalidInput:
         raise
     except (ValueError, zlib.error, cbor2.CBORDecodeError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidInput(f"QR payload does not decode: {type(exc).__name__}") from None
     raise InvalidInput(f"not a CertLedger QR payload (expected {COMPACT_PREFIX} or {FULL_PREFIX} prefix)")
+
+
+def _cbor_exact(raw: bytes) -> Any:
+    """One CBOR item that uses every byte."""
+    stream = io.BytesIO(raw)
+    item = cbor2.CBORDecoder(stream).decode()
+    if stream.tell() != len(raw):
+        raise InvalidInput("QR payload has trailing bytes")
+    return item
+
+
+def _chunks(data: Any, size: int, what: str) -> list[bytes]:
+    if not isinstance(data, bytes) or len(data) % size:
+        raise InvalidInput(f"malformed {what} in QR payload")
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def _certificate(body: Any) -> Certificate:
@@ -108,20 +135,26 @@ def _certificate(body: Any) -> Certificate:
             raise InvalidInput(f"malformed {what} in QR payload")
         return "0x" + b.hex()
 
+    fields = body.get(K_FIELDS, {})
+    if not isinstance(fields, dict):
+        raise InvalidInput("malformed fields in QR payload")
+    salts = _chunks(body.get(K_SALTS, b""), 16, "salts")
+    if len(salts) != len(fields):
+        raise InvalidInput("QR payload has a different number of salts and fields")
     doc = {
         "format": "certledger/1",
         "type": body[K_TYPE],
         "issuer": {"agency": body[K_AGENCY], "region": body[K_REGION]},
         "validFrom": body[K_FROM],
         "validUntil": body.get(K_UNTIL),
-        "fields": body.get(K_FIELDS, {}),
-        "salts": {k: hx(v, 16, "salt") for k, v in body.get(K_SALTS, {}).items()},
+        "fields": fields,
+        "salts": {name: "0x" + salt.hex() for name, salt in zip(fields, salts, strict=True)},
         "hidden": {k: hx(v, 32, "field hash") for k, v in body.get(K_HIDDEN, {}).items()},
         "anchor": {
             "chainId": body[K_CHAIN],
-            "registry": hx(body[K_REGISTRY], 20, "registry"),
+            "registry": to_checksum_address(hx(body[K_REGISTRY], 20, "registry")),
             "root": hx(body[K_ROOT], 32, "root"),
-            "proof": [hx(p, 32, "proof") for p in body.get(K_PROOF, [])],
+            "proof": ["0x" + p.hex() for p in _chunks(body.get(K_PROOF, b""), 32, "proof")],
             "signature": hx(body[K_SIGNATURE], 65, "signature"),
         },
     }

@@ -43,7 +43,7 @@ def canonical_date(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value).strip()
-    if not _DATE_RE.match(text):
+    if not _DATE_RE.fullmatch(text):
         raise FieldError(f"{text!r} is not a date (YYYY-MM-DD)")
     try:
         return date.fromisoformat(text).isoformat()
@@ -137,7 +137,7 @@ class CertificateSchema:
             seen = set()
             for f in raw["fields"]:
                 name, kind = f["name"], f.get("kind", "text")
-                if not FIELD_NAME_RE.match(name) or name in seen:
+                if not isinstance(name, str) or not FIELD_NAME_RE.fullmatch(name) or name in seen:
                     raise InvalidInput(f"schema field name {name!r} is invalid or repeated")
                 if kind not in _KINDS:
                     raise InvalidInput(f"schema field {name!r} has unknown kind {kind!r}")

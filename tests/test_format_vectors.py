@@ -215,13 +215,20 @@ def ref_address(private_key: bytes) -> str:
     return ref_checksum(ref_keccak(keys.PrivateKey(private_key).public_key.to_bytes())[12:])
 
 
+META_SALT = bytes(16)  # metadata entries are always disclosed and hashed with 16 zero bytes
+
+
+def ref_salt(doc: dict[str, Any], name: str) -> bytes:
+    return META_SALT if name.startswith("$") else bytes.fromhex(doc["salts"][name][2:])
+
+
 def ref_verify_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The offline checks of the document's "Verifying a document" section, steps 1-4."""
     assert doc["format"] == "certledger/1"
     fields = {k: unicodedata.normalize("NFC", v) for k, v in doc["fields"].items()}
     entries = ref_entries(doc["type"], doc["issuer"]["agency"], doc["issuer"]["region"], doc["validFrom"],
                           doc["validUntil"], fields)
-    hashes = [ref_field_hash(n, v, bytes.fromhex(doc["salts"][n][2:])) for n, v in entries]
+    hashes = [ref_field_hash(n, v, ref_salt(doc, n)) for n, v in entries]
     hashes += [bytes.fromhex(h[2:]) for h in doc.get("hidden", {}).values()]
     cert_hash = ref_certificate_hash(hashes)
     anchor = doc["anchor"]
@@ -344,7 +351,7 @@ def build_vectors() -> dict[str, Any]:
         fields = _canonical_fields(case)
         entries = ref_entries(case["type"], case["issuer"]["agency"], case["issuer"]["region"], case["validFrom"],
                               case["validUntil"], fields)
-        salts = {n: _salt(case["id"], n) for n, _ in entries}
+        salts = {n: META_SALT if n.startswith("$") else _salt(case["id"], n) for n, _ in entries}
         rows = []
         for n, v in entries:
             rows.append({
@@ -358,7 +365,8 @@ def build_vectors() -> dict[str, Any]:
         cert_hash = ref_certificate_hash(list(hashes.values()))
         shown = {n: v for n, v in fields.items() if n in case["disclose"]}
         hidden = {n: hashes[n] for n in fields if n not in shown}
-        shown_salts = {n: s for n, s in salts.items() if n.startswith("$") or n in shown}
+        shown_salts = {n: s for n, s in salts.items() if n in shown}
+        field_salts = {n: s for n, s in salts.items() if not n.startswith("$")}
         cases_out.append({
             "id": case["id"],
             "description": case["description"],
@@ -375,7 +383,7 @@ def build_vectors() -> dict[str, Any]:
             "sortedFieldHashes": [_hex(h) for h in sorted(hashes.values())],
             "certificatePreimage": _hex(b"CL1C" + b"".join(sorted(hashes.values()))),
             "certificateHash": _hex(cert_hash),
-            "document": _document(case, fields, salts, cert_hash),
+            "document": _document(case, fields, field_salts, cert_hash),
             "disclosed": {
                 "shown": case["disclose"],
                 "document": _document(case, shown, shown_salts, cert_hash, hidden),
@@ -539,7 +547,7 @@ def test_ledger_certificate_objects_and_json_match(index):
     from ledger.document import Anchor, Certificate
 
     case = load(CERT_FILE)["cases"][index]
-    salts = {e["name"]: unhex(e["salt"]) for e in case["entries"]}
+    salts = {e["name"]: unhex(e["salt"]) for e in case["entries"] if not e["name"].startswith("$")}
     doc = case["document"]
     anchor = Anchor.from_json(doc["anchor"]) if "anchor" in doc else None
     cert = Certificate(case["type"], case["issuer"]["agency"], case["issuer"]["region"], case["validFrom"],
@@ -568,7 +576,7 @@ def test_ledger_hashes_raw_non_nfc_rows_like_the_vectors():
 
     for case in load(CERT_FILE)["cases"]:
         fields = CertificateSchema.compile(default_schemas()[case["type"]]).canonical_fields(case["input"])
-        salts = {e["name"]: unhex(e["salt"]) for e in case["entries"]}
+        salts = {e["name"]: unhex(e["salt"]) for e in case["entries"] if not e["name"].startswith("$")}
         cert = Certificate(case["type"], case["issuer"]["agency"], case["issuer"]["region"], case["validFrom"],
                            case["validUntil"], fields, salts)
         assert cert.compute_hash() == unhex(case["certificateHash"])

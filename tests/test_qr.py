@@ -20,7 +20,7 @@ from eth_utils import to_checksum_address
 
 from ledger import qr
 from ledger.cli import main
-from ledger.document import Anchor, Certificate, META_FIELDS
+from ledger.document import Anchor, Certificate
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id, type_id
 from ledger.keystore import Keystore
@@ -54,7 +54,7 @@ def realistic_id_card(batch_size: int = 10_000, depth: int = 14, *, seed: int = 
     key = Account.from_key(rng.randbytes(32))
     registry = "0x" + rng.randbytes(20).hex()
     while True:
-        salts = {n: rng.randbytes(16) for n in (*META_FIELDS, *fields)}
+        salts = {n: rng.randbytes(16) for n in fields}  # metadata entries are not salted
         cert = Certificate("ID_CARD", "GD-PSB", 440000, "2024-05-01", "2044-05-01", fields, salts)
         h = cert.compute_hash()
         tree = build_tree([h] + [rng.randbytes(32) for _ in range(batch_size - 1)])
@@ -72,10 +72,10 @@ def card() -> tuple[Certificate, bytes]:
 
 def _bare(cert: Certificate) -> Certificate:
     """What a full payload carries: the anchor without key / block / tx / time (the registry
-    address comes back as lowercase hex: CBOR carries its 20 bytes, not the EIP-55 text)."""
+    address comes back checksummed, EIP-55, from its 20 bytes)."""
     assert cert.anchor is not None
     a = cert.anchor
-    return replace(cert, anchor=replace(a, registry=a.registry.lower(), key=None, block=None, tx=None, anchored_at=None))
+    return replace(cert, anchor=replace(a, registry=to_checksum_address(a.registry), key=None, block=None, tx=None, anchored_at=None))
 
 
 # ---------------------------------------------------------------------- round trips
@@ -315,11 +315,13 @@ def test_full_structure_is_checked(card):
         {**body, qr.K_REGISTRY: b"\0" * 19},
         {**body, qr.K_ROOT: b"\0" * 31},
         {**body, qr.K_SIGNATURE: b"\0" * 64},
-        {**body, qr.K_PROOF: [b"\0" * 33]},
-        {**body, qr.K_PROOF: [b"\0" * 32] * 65},
-        {**body, qr.K_SALTS: {**body[qr.K_SALTS], "name": b"\0" * 15}},
-        {**body, qr.K_SALTS: {k: v for k, v in body[qr.K_SALTS].items() if k != "$type"}},
-        {**body, qr.K_SALTS: {**body[qr.K_SALTS], "extra": b"\0" * 16}},
+        {**body, qr.K_PROOF: b"\0" * 33},
+        {**body, qr.K_PROOF: [b"\0" * 32]},
+        {**body, qr.K_PROOF: b"\0" * 32 * 65},
+        {**body, qr.K_SALTS: body[qr.K_SALTS][:-1]},
+        {**body, qr.K_SALTS: body[qr.K_SALTS][:-16]},
+        {**body, qr.K_SALTS: body[qr.K_SALTS] + b"\0" * 16},
+        {**body, qr.K_SALTS: {"name": b"\0" * 16}},
         {**body, qr.K_HIDDEN: {"name": b"\0" * 32}},  # both shown and hidden
         {**body, qr.K_HIDDEN: {"$type": b"\0" * 32}},  # metadata cannot be hidden
         {**body, qr.K_FIELDS: {**body[qr.K_FIELDS], "bad name": "x"}},

@@ -28,7 +28,7 @@ def state_of(request: Request) -> AppState:
 
 
 def parse_hash(text: str, what: str = "certificate hash") -> bytes:
-    if not _HASH.match(text):
+    if not _HASH.fullmatch(text):
         raise ApiError(422, "MALFORMED_HASH", f"{what} must be 0x followed by 64 hex digits")
     return bytes.fromhex(text[2:])
 

@@ -1,0 +1,209 @@
+"""Fixtures and helpers for the mirror tests: one database per test, SQLite and PostgreSQL.
+
+Test modules import the fixtures explicitly (``pytest_plugins`` is only honoured in the
+root conftest)::
+
+    from mirror_fixtures import fresh_mirror_url, mirror_url  # noqa: F401
+
+``mirror_url`` is parametrized over ``["sqlite", "postgresql"]``: every test that uses it runs
+once per database. PostgreSQL comes from ``CERTLEDGER_TEST_PG`` (default
+``postgresql://postgres@127.0.0.1:5432/postgres``); each test gets a database of its own,
+dropped afterwards. When PostgreSQL cannot be reached the PostgreSQL variant is skipped -
+except in CI (``CI=true``), where it fails: a CI run must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from ledger.deployment import Deployment
+from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
+
+PG_ADMIN_URL = os.environ.get("CERTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# Every store a test opened through these helpers, so that teardown can close its
+# connections before the database is dropped.
+_STORES: list[MirrorStore] = []
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can (asked once per process)."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - psycopg is a project dependency
+        return f"psycopg is not installed: {exc}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+def _require_postgres() -> None:
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{problem} (CI=true: the PostgreSQL suite must run, not skip)", pytrace=False)
+    pytest.skip(problem)
+
+
+def _dispose_stores(url: str) -> None:
+    for store in [s for s in _STORES if s.url == url]:
+        store.dispose()
+        _STORES.remove(store)
+
+
+class MirrorDatabases:
+    """Creates databases of one kind for one test and removes them afterwards."""
+
+    def __init__(self, kind: str, directory: Any) -> None:
+        self.kind = kind
+        self.directory = directory
+        self.urls: list[str] = []
+        self._pg_names: list[str] = []
+
+    def new(self) -> str:
+        if self.kind == "sqlite":
+            url = f"sqlite:///{self.directory}/mirror-{len(self.urls)}.db"
+        else:
+            import psycopg
+
+            name = f"certledger_t_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self._pg_names.append(name)
+            url = "postgresql+psycopg://" + PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
+        self.urls.append(url)
+        return url
+
+    def close(self) -> None:
+        for url in self.urls:
+            _dispose_stores(url)
+        if self._pg_names:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                for name in self._pg_names:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_DATABASES: dict[str, MirrorDatabases] = {}  # mirror_url -> the databases of its test
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mirror_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """A fresh, empty mirror database URL: SQLite, then PostgreSQL."""
+    if request.param == "postgresql":
+        _require_postgres()
+    dbs = MirrorDatabases(request.param, tmp_path)
+    url = dbs.new()
+    _DATABASES[url] = dbs
+    try:
+        yield url
+    finally:
+        _DATABASES.pop(url, None)
+        dbs.close()
+
+
+@pytest.fixture
+def fresh_mirror_url(mirror_url: str) -> Callable[[], str]:
+    """Makes another empty database of the same kind as ``mirror_url`` (for rebuilds)."""
+    return _DATABASES[mirror_url].new
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def open_store(url: str, deployment: Deployment, *, rebuild: bool = False) -> MirrorStore:
+    store = MirrorStore(url)
+    _STORES.append(store)
+    store.open(deployment, rebuild=rebuild)
+    return store
+
+
+def indexer_for(rpc_url: str, deployment: Deployment, store: MirrorStore, **config: Any) -> Indexer:
+    return Indexer(rpc_url, deployment, store, IndexerConfig(**config))
+
+
+def index_to_head(rpc_url: str, deployment: Deployment, url: str, **config: Any) -> tuple[MirrorStore, MirrorQueries]:
+    """Open (or create) the mirror at ``url`` and catch it up to the chain's head."""
+    store = open_store(url, deployment)
+    indexer_for(rpc_url, deployment, store, **config).catch_up()
+    return store, MirrorQueries(store)
+
+
+def rebuild_dump(rpc_url: str, deployment: Deployment, url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """A mirror built from scratch (deployment block to head) by a new indexer, dumped."""
+    store = open_store(url, deployment)
+    assert store.checkpoint()[0] == deployment.deployment_block - 1, "the rebuild database is not empty"
+    indexer_for(rpc_url, deployment, store).catch_up()
+    return store.dump()
+
+
+def assert_same_mirror(actual: dict[str, list[tuple[Any, ...]]], expected: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Table by table, so that a failure names the table and the differing rows."""
+    assert set(actual) == set(expected)
+    for table in expected:
+        got, want = actual[table], expected[table]
+        if got != want:
+            missing = sorted(set(want) - set(got))[:5]
+            extra = sorted(set(got) - set(want))[:5]
+            dupes = len(got) - len(set(got))
+            pytest.fail(
+                f"table {table}: {len(got)} rows, rebuild has {len(want)}; "
+                f"missing {missing!r}, extra {extra!r}, duplicated rows {dupes}",
+                pytrace=False,
+            )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, interval: float = 0.1, what: str = "condition") -> None:
+    """Poll ``predicate`` until true; generous timeouts, no wall-clock assertions."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
+
+
+class Follower:
+    """``Indexer.run`` in a thread; ``stop()`` ends it and re-raises whatever ended it early."""
+
+    def __init__(self, indexer: Indexer) -> None:
+        self.indexer = indexer
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True, name="mirror-follower")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.indexer.run()
+        except BaseException as exc:  # noqa: BLE001 - reported by stop()/alive()
+            self.error = exc
+
+    def alive(self) -> bool:
+        if self.error is not None:
+            raise AssertionError(f"the indexer's run() ended with {self.error!r}") from self.error
+        return self.thread.is_alive()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        self.indexer.stop()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "run() did not return after stop()"
+        if self.error is not None:
+            raise AssertionError(f"the indexer's run() ended with {self.error!r}") from self.error
+
+
+def mirrored_up_to(store: MirrorStore, block: int) -> Callable[[], bool]:
+    return lambda: store.checkpoint()[0] >= block
