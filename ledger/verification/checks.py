@@ -7,7 +7,7 @@ never turns into REVOKED or INVALID.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
 
 from eth_utils import to_checksum_address
@@ -194,8 +194,12 @@ class CurrentStatus:
         return _ok(self.name, "active" + (f", reinstated{how}" if ev is not None else ""))
 
 
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
 class ValidityPeriod:
-    """The asked time is within validFrom .. validUntil (dates, in the document only)."""
+    """The asked time is within validFrom .. validUntil: calendar dates in China Standard Time
+    (UTC+8), valid from the start of validFrom through the end of validUntil."""
 
     name = "validity_period"
 
@@ -203,7 +207,7 @@ class ValidityPeriod:
         doc = case.document
         if doc is None:
             return _skip(self.name, "the validity dates are in the document, not on the ledger")
-        today = datetime.fromtimestamp(case.as_of, UTC).date()
+        today = datetime.fromtimestamp(case.as_of, CHINA_STANDARD_TIME).date()
         if today < date.fromisoformat(doc.valid_from):
             return _fail(self.name, "EXPIRED", "NOT_YET_VALID", f"not valid before {doc.valid_from}")
         if doc.valid_until and today > date.fromisoformat(doc.valid_until):
