@@ -297,9 +297,23 @@ def test_source_chain_with_payloads(world: World, client: TestClient) -> None:
     cert = world.cert("id", 1)
     body = post_verify(client, {"payload": full_payload(cert)}, source="chain").json()
     assert body["verdict"] == "REVOKED" and body["source"]["kind"] == "chain"
-    # A compact payload is a hash only: the chain cannot look it up, so it cannot decide.
-    body = post_verify(client, {"payload": compact_payload(cert.compute_hash(), "ID_CARD", GD)}, source="chain").json()
-    assert body["verdict"] == "ERROR"
+    # A compact payload is a hash only: the chain cannot look it up, so it cannot decide
+    # (ERROR today; 422 NEEDS_DOCUMENT, as GET by hash answers, would be as right).
+    r = post_verify(client, {"payload": compact_payload(cert.compute_hash(), "ID_CARD", GD)}, source="chain")
+    if r.status_code == 422:
+        assert r.json()["error"]["code"] == "NEEDS_DOCUMENT"
+    else:
+        assert r.status_code == 200 and r.json()["verdict"] == "ERROR"
+
+
+def test_source_chain_as_of_a_past_time_is_not_answered_with_the_current_status(world: World, client: TestClient) -> None:
+    """The chain only knows current statuses: asked about a time before the revocation, the
+    answer must be the status then (VALID) or a refusal (422) — not today's REVOKED."""
+    r = post_verify(client, {"document": world.doc("id", 1)}, source="chain", as_of=str(world.times["issued"]))
+    if r.status_code == 422:
+        assert r.json()["error"]["code"]
+    else:
+        assert r.json()["verdict"] in ("VALID", "ERROR"), failing(r.json())
 
 
 # ---------------------------------------------------------------------- history

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import io
 import socket
-import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -473,20 +472,47 @@ def test_unknown_path_and_method(client: TestClient) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_url(world: World) -> Iterator[str]:
-    import uvicorn
+def live_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API in a real uvicorn process (a subprocess: an in-process server thread logging
+    tracebacks while pytest formats its own trips a CPython 3.11 ast bug)."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(world.app("sqlite"), host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    log = tmp_path_factory.mktemp("live") / "uvicorn.log"
+    env = {
+        **os.environ,
+        "CERTLEDGER_HOME": str(world.home),
+        "CERTLEDGER_DEPLOYMENT": str(world.home / "deployment.json"),
+        "CERTLEDGER_RPC_URL": world.node.url,
+        "CERTLEDGER_DB_URL": world.mirror("sqlite").url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parents[1], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                httpx.get(url + "/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "uvicorn did not start:\n" + log.read_text()
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _raw_post(url: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
