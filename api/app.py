@@ -53,7 +53,7 @@ class ApiSettings(Settings):
     max_body_bytes: int = 64 * 1024  # JSON documents and payloads
     max_image_bytes: int = 4 * 1024 * 1024  # uploaded QR images
     max_lag_blocks: int = 5  # a mirror further behind answers ERROR
-    max_staleness_seconds: float = 60.0  # ... as does one whose indexer lost the chain this long ago
+    max_staleness_seconds: float = 10.0  # ... as does one whose indexer last reached the chain this long ago
 
 
 class ApiError(Exception):
@@ -98,7 +98,12 @@ class AppState:
         self.store = MirrorStore(settings.mirror_url)
         self.queries = MirrorQueries(self.store)
         self.mirror_verifier = Verifier(
-            MirrorSource(self.queries, max_lag_blocks=settings.max_lag_blocks, max_staleness_seconds=settings.max_staleness_seconds),
+            MirrorSource(
+                self.queries,
+                max_lag_blocks=settings.max_lag_blocks,
+                max_staleness_seconds=settings.max_staleness_seconds,
+                live_head=lambda: self.chain.block_number(),
+            ),
             self.deployment,
         )
         self.metrics = Metrics.create()
@@ -116,7 +121,8 @@ class AppState:
 
 
 class BodyLimit:
-    """Refuse bodies over the limit with 413 before reading them whole."""
+    """Refuse bodies over the limit with 413: by Content-Length when given, else by reading at
+    most limit + 1 bytes before the application sees anything (chunked or lying uploads)."""
 
     def __init__(self, app: ASGIApp, limit_for: Any) -> None:
         self.app, self.limit_for = app, limit_for
@@ -128,26 +134,36 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         limit = self.limit_for(content_type)
-        length = headers.get(b"content-length")
         too_large = error_response(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes")
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             await too_large(scope, receive, send)
             return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise ApiError(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes")
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        try:
-            await self.app(scope, limited, send)
-        except ApiError as exc:
-            await error_response(exc.status, exc.code, exc.message)(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:

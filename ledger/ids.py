@@ -8,9 +8,12 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 from .errors import InvalidInput
+
+# Validity dates (validFrom / validUntil) are calendar days in Beijing time.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 REGION_NAMES: dict[int, str] = {
     110000: "Beijing 北京市",

@@ -27,7 +27,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from . import qr as qrcodes
 from .contracts import KeyState, Status
 from .document import Anchor, Certificate, new_salts
 from .errors import ContractRejected, InvalidInput, LedgerError
-from .ids import agency_id, type_id
+from .ids import CHINA_STANDARD_TIME, agency_id, type_id
 from .merkle import build_tree
 from .registry import Registry
 from .schema import CertificateSchema, FieldError, canonical_date
@@ -410,7 +410,7 @@ def issue(
             request.agency,
             request.cert_type,
             agency.region,
-            canonical_date(request.valid_from) if request.valid_from else date.today().isoformat(),
+            canonical_date(request.valid_from) if request.valid_from else datetime.now(CHINA_STANDARD_TIME).date().isoformat(),
             canonical_date(request.valid_until) if request.valid_until else None,
             state,
         )

@@ -207,3 +207,41 @@ class Follower:
 
 def mirrored_up_to(store: MirrorStore, block: int) -> Callable[[], bool]:
     return lambda: store.checkpoint()[0] >= block
+
+
+def settled(q: MirrorQueries, store: MirrorStore, timeout: float = 30.0) -> MirrorQueries:
+    """Wait until ``q`` sees the store's current checkpoint (MirrorQueries trusts its last
+    read of the head, and the caches kept for it, for a short while)."""
+    want = store.checkpoint()
+    wait_for(lambda: (q.head().block, q.head().block_hash) == want, timeout=timeout, interval=0.02,
+             what=f"the queries to see checkpoint {want[0]}")
+    return q
+
+
+def signed_anchor(c: Any, agency: str, cert_type: str, n: int) -> tuple[str, Any]:
+    """A raw, signed anchorBatch transaction from a fresh submitter (nonce 0, free gas), for
+    ``anvil_reorg``; returns (raw hex, the batch tree)."""
+    from eth_account import Account
+
+    from ledger.ids import agency_id, type_id
+    from ledger.issuance import anchor_calldata
+    from ledger.merkle import build_tree
+    from ledger.signing import sign_batch
+
+    chain, deployment = c.chain, c.deployment
+    tree = build_tree([os.urandom(32) for _ in range(n)])
+    aid, tid = agency_id(agency), type_id(cert_type)
+    sig = sign_batch(c.agency_keys[agency], tree.root, tid, aid, chain.chain_id, deployment.certificate_registry)
+    raw = Account.create().sign_transaction({
+        "to": deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
+        "gas": 200_000 + 2_000 * n, "gasPrice": 0, "nonce": 0, "chainId": chain.chain_id, "value": 0,
+    }).raw_transaction
+    return "0x" + bytes(raw).hex(), tree
+
+
+def anvil_reorg(chain: Any, depth: int, raw_txs: list[str]) -> None:
+    """anvil's ``anvil_reorg``: replace the last ``depth`` blocks by as many new ones, the
+    given transactions in the first of them."""
+    answer = chain.w3.provider.make_request("anvil_reorg", [depth, [[tx, 0] for tx in raw_txs]])
+    assert "error" not in answer, answer
+    chain._nonces.clear()  # the client's nonce cache still counts the dropped transactions

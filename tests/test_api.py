@@ -253,7 +253,9 @@ def test_verify_as_of(world: World, client: TestClient) -> None:
     doc = world.doc("id", 1)
     assert post_verify(client, {"document": doc}, as_of=str(world.times["issued"])).json()["verdict"] == "VALID"
     assert post_verify(client, {"document": doc}).json()["verdict"] == "REVOKED"
-    assert post_verify(client, {"document": world.doc("expired")}, as_of="2020-07-01T00:00:00Z").json()["verdict"] == "VALID"
+    before_anchoring = post_verify(client, {"document": world.doc("expired")}, as_of="2020-07-01T00:00:00Z").json()
+    assert before_anchoring["verdict"] == "UNKNOWN"
+    assert [c["code"] for c in before_anchoring["checks"] if c["ok"] is False] == ["NOT_YET_ANCHORED"]
 
 
 # ---------------------------------------------------------------------- source=chain

@@ -201,7 +201,7 @@ def test_node_going_away_is_retried_and_caught_up_after(own_node, mirror_url, fr
     follower = Follower(indexer)
     try:
         wait_for(mirrored_up_to(store, c.chain.block_number()), what="the initial catch-up")
-        mirrored_head = q.head().block
+        mirrored_head = store.checkpoint()[0]
 
         own_node["node"].stop()
         own_node["node"] = None

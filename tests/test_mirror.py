@@ -21,6 +21,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be registered
     Follower,
+    anvil_reorg,
     assert_same_mirror,
     fresh_mirror_url,
     index_to_head,
@@ -29,6 +30,8 @@ from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be regist
     mirrored_up_to,
     open_store,
     rebuild_dump,
+    settled,
+    signed_anchor,
     wait_for,
 )
 from sqlalchemy import update
@@ -37,7 +40,7 @@ from ledger.chain import Chain, SentTransaction
 from ledger.contracts import Status
 from ledger.errors import ConfigError
 from ledger.ids import iso_time, text_of
-from ledger.mirror import MirrorQueries, MirrorStore
+from ledger.mirror import MirrorQueries
 from ledger.mirror import schema as mirror_schema
 from ledger.registry import AnchoredBatch, canonical_schema
 
@@ -434,6 +437,7 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
     finally:
         follower.stop()
 
+    settled(q, store)
     orphans_absent(q, orphaned)
     assert all(q.batch(b.root) is not None for b in [kept, *replacing])
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
@@ -472,6 +476,7 @@ def test_reorg_to_a_shorter_chain(issuing, mirror_url, fresh_mirror_url, new_blo
     indexer.catch_up()
     assert store.checkpoint() == new_head
 
+    settled(q, store)
     orphans_absent(q, orphaned)
     assert all(q.batch(b.root) is not None for b in [kept, *replacing])
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
@@ -547,23 +552,8 @@ def test_anvil_reorg_replacing_recent_blocks(issuing, mirror_url, fresh_mirror_u
     indexer.catch_up()
     old_head = head_of(chain)
 
-    # a transaction for the replacing chain, signed by a fresh submitter (nonce 0)
-    from ledger.ids import agency_id, type_id
-    from ledger.issuance import anchor_calldata
-    from ledger.merkle import build_tree
-    from ledger.signing import sign_batch
-
-    tree = build_tree([Account.create().key for _ in range(3)])
-    sig = sign_batch(issuing.agency_keys["ZJ-EDU"], tree.root, type_id("DEGREE"), agency_id("ZJ-EDU"),
-                     chain.chain_id, issuing.deployment.certificate_registry)
-    submitter = Account.create()
-    raw = submitter.sign_transaction({
-        "to": issuing.deployment.certificate_registry, "data": anchor_calldata(agency_id("ZJ-EDU"), type_id("DEGREE"), tree.cert_hashes, sig),
-        "gas": 1_000_000, "gasPrice": 0, "nonce": 0, "chainId": chain.chain_id, "value": 0,
-    }).raw_transaction
-    answer = chain.w3.provider.make_request("anvil_reorg", [3, [["0x" + raw.hex(), 0]]])
-    assert "error" not in answer, answer
-    chain._nonces.clear()
+    raw, tree = signed_anchor(issuing, "ZJ-EDU", "DEGREE", 3)
+    anvil_reorg(chain, 3, [raw])
     new_head = head_of(chain)
     assert new_head[0] == old_head[0] and new_head[1] != old_head[1]
     indexer.catch_up()

@@ -8,10 +8,21 @@ Every test runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from conftest import REGIONS, Consortium, advance, chain_now
 from eth_account import Account
-from mirror_fixtures import index_to_head, indexer_for, mirror_url, open_store  # noqa: F401
+from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be registered
+    anvil_reorg,
+    index_to_head,
+    indexer_for,
+    mirror_url,
+    open_store,
+    settled,
+    signed_anchor,
+    wait_for,
+)
 from sqlalchemy import select
 
 from ledger.chain import Chain
@@ -257,7 +268,7 @@ def test_key_state_at_matches_the_contracts_key_state_at(issuing, mirror_url):
 
     def compare(expected: dict[int, KeyState] | None = None) -> None:
         indexer.catch_up()
-        record = q.key(key.address)
+        record = settled(q, store).key(key.address)
         assert record is not None
         got = {at: record.state_at(at) for at in times}
         assert got == {at: reg.key_state_at(key.address, at) for at in times}
@@ -329,7 +340,7 @@ def test_head_and_lag(issuing, mirror_url):
     indexer = indexer_for(chain.url, issuing.deployment, store)
     indexer.catch_up()
     latest = chain.w3.eth.get_block("latest")
-    head = q.head()
+    head = settled(q, store).head()
     assert (head.block, head.block_hash, head.block_time) == (latest["number"], bytes(latest["hash"]), latest["timestamp"])
     assert head.chain_head == latest["number"] and head.lag_blocks == 0 and head.last_error == ""
     assert head.chain_head_seen_at is not None
@@ -337,18 +348,19 @@ def test_head_and_lag(issuing, mirror_url):
     for _ in range(3):
         chain.w3.provider.make_request("evm_mine", [])
     indexer.target_block()  # the indexer looked at the chain but has not indexed yet
+    wait_for(lambda: q.head().chain_head == latest["number"] + 3, interval=0.02, what="the head to be re-read")
     moved = q.head()
-    assert moved.block == latest["number"] and moved.chain_head == latest["number"] + 3
-    assert moved.lag_blocks == 3
+    assert moved.block == latest["number"] and moved.lag_blocks == 3
     indexer.catch_up()
-    assert q.head().lag_blocks == 0
+    assert settled(q, store).head().lag_blocks == 0
 
     behind = indexer_for(chain.url, issuing.deployment, store, confirmations=2)
     chain.w3.provider.make_request("evm_mine", [])
     chain.w3.provider.make_request("evm_mine", [])
     chain.w3.provider.make_request("evm_mine", [])
     behind.catch_up()
-    assert q.head().lag_blocks == 2 and q.head().block == chain.block_number() - 2
+    head = settled(q, store).head()
+    assert head.lag_blocks == 2 and head.block == chain.block_number() - 2
 
 
 def test_head_time_is_the_checkpoint_blocks_time(issuing, mirror_url):
@@ -371,3 +383,67 @@ def test_lists_of_an_empty_mirror_are_empty(consortium, mirror_url, what):
         assert result == {"quorum": None, "members": 0, "regions": []}
     else:
         assert result == []
+
+
+# ---------------------------------------------------------------------- answers after a reorg
+
+
+def test_answers_after_a_reorg_at_the_same_height_are_the_new_chains(issuing, mirror_url):
+    """A reorg can leave the mirror's checkpoint at the same block number with other contents
+    (anvil_reorg here; any same-height fork on a real chain). A reader that already answered
+    for that block number must not keep answering from the orphaned block."""
+    reg, chain = issuing.registry, issuing.chain
+    key = issuing.agency_keys["GD-PSB"]
+    store = open_store(mirror_url, issuing.deployment)
+    indexer = indexer_for(chain.url, issuing.deployment, store)
+    # the block that will be replaced: a compromise report and a new recognition rule
+    reg.set_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", GD)
+    reg.report_compromised(issuing.admins[GD], key.address, chain_now(chain))
+    indexer.catch_up()
+    q = settled(MirrorQueries(store), store)
+    old_block = q.head().block
+    assert q.key(key.address).compromised_since != 0
+    assert q.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is not None
+
+    raw, _ = signed_anchor(issuing, "ZJ-EDU", "DEGREE", 2)
+    anvil_reorg(chain, 2, [raw])  # both blocks replaced; the head keeps its number
+    assert chain.block_number() == old_block
+    assert reg.key(key.address).compromised_since == 0
+    assert not reg.is_recognized(ZJ, "ID_CARD", GD)
+    indexer.catch_up()
+    assert store.checkpoint()[0] == old_block
+    fresh = MirrorQueries(store)  # the mirror itself holds the new chain ...
+    assert fresh.key(key.address).compromised_since == 0
+    assert fresh.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is None
+    settled(q, store)  # ... and once the old reader has seen the new checkpoint hash, so must it
+    assert q.key(key.address).compromised_since == 0, "a cached key from the orphaned block"
+    assert q.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is None, "a cached rule from the orphaned block"
+
+
+# ---------------------------------------------------------------------- many readers
+
+
+def test_many_reader_threads_share_the_mirror(issuing, mirror_url):
+    """The API reads from a pool of threads (uvicorn/anyio: 40). Each thread's reads must not
+    hold on to a database connection the others then wait for."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch = anchor(issuing, "GD-PSB", "ID_CARD", 4)
+    _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
+    threads = 24  # more than the engine's pool (5 + 10 overflow)
+    barrier = threading.Barrier(threads, timeout=120)
+
+    def read(i: int) -> bytes | Exception:
+        barrier.wait()  # every thread alive at once, as in a busy server's thread pool
+        try:
+            return q.certificate(batch.cert_hashes[i % 4]).root
+        except Exception as exc:  # noqa: BLE001 - reported below
+            return exc
+        finally:
+            barrier.wait()  # and still alive (idle, as pool threads are) while the others read
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(pool.map(read, range(threads), timeout=600))
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, f"{len(errors)} of {threads} reader threads failed, e.g. {errors[0]!r}"
+    assert results == [batch.root] * threads

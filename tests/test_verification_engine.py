@@ -428,18 +428,28 @@ def test_expired_document(world: World, v: Verifier) -> None:
     assert "2021-01-01" in check_of(r, "validity_period")["detail"]
 
 
+def _validity_at(doc: dict[str, Any], as_of: int) -> Any:
+    """The validity_period check alone, for a given time (verification as a whole answers
+    UNKNOWN for a time before the certificate was anchored)."""
+    from ledger.verification.checks import Case, ValidityPeriod
+
+    cert, _ = Certificate.from_json(doc)
+    case = Case(None, None, as_of, None, cert.compute_hash(), document=cert, latest=False)  # type: ignore[arg-type]
+    return ValidityPeriod().run(case)
+
+
 def test_expiry_follows_as_of(world: World, mirror_kind: str) -> None:
-    """validUntil 2021-01-01 (inclusive): valid as of mid-2020 and on the last day, expired after."""
-    v = world.mirror_verifier(mirror_kind)
+    """validUntil 2021-01-01 is the last valid day, in China Standard Time (UTC+8)."""
     doc = world.doc("expired")
-    for inside in (1593561600, 1609502399):  # 2020-07-01, 2021-01-01T11:59:59Z (the last day)
-        r = verify(v, doc, as_of=inside)
-        assert check_of(r, "validity_period")["ok"] is True
-        # (these times are before the anchoring: VALID, or UNKNOWN should the engine one day
-        # refuse to vouch for a time the ledger did not yet know the certificate)
-        assert r.verdict in ("VALID", "UNKNOWN"), failing(r)
-    r = verify(v, doc, as_of=1609545600)  # 2021-01-02
-    assert r.verdict == "EXPIRED" and failing(r) == [("validity_period", "EXPIRED")]
+    for inside in (1593561600, 1609516799):  # 2020-07-01, 2021-01-01T23:59:59+08:00
+        assert _validity_at(doc, inside).ok is True
+    outside = _validity_at(doc, 1609516800)  # 2021-01-02T00:00:00+08:00
+    assert outside.ok is False and outside.code == "EXPIRED"
+    v = world.mirror_verifier(mirror_kind)
+    assert verify(v, doc).verdict == "EXPIRED"
+    # before the certificate was anchored the ledger did not know it: UNKNOWN, not VALID
+    r = verify(v, doc, as_of=1593561600)
+    assert r.verdict == "UNKNOWN" and failing(r)[0] == ("anchored", "NOT_YET_ANCHORED")
 
 
 def test_not_yet_valid_document(world: World, v: Verifier) -> None:
@@ -449,9 +459,8 @@ def test_not_yet_valid_document(world: World, v: Verifier) -> None:
 
 
 def test_valid_from_follows_as_of(world: World) -> None:
-    v = world.mirror_verifier()
-    r = verify(v, world.doc("id", 0), as_of=1546300800)  # 2019-01-01, before validFrom 2020-01-01
-    assert r.verdict == "EXPIRED" and failing(r) == [("validity_period", "NOT_YET_VALID")]
+    check = _validity_at(world.doc("id", 0), 1546300800)  # 2019-01-01, before validFrom 2020-01-01
+    assert check.ok is False and check.code == "NOT_YET_VALID"
 
 
 def test_revoked_outranks_expired(world: World, v: Verifier) -> None:
@@ -498,9 +507,11 @@ def test_recognition_by_hash(world: World, mirror_kind: str) -> None:
 
 def test_recognition_rule_as_of_before_it_existed(world: World, mirror_kind: str) -> None:
     """The rules were set before anything was issued; as of 2020 none existed."""
+    queries = world.mirror(mirror_kind).queries
+    assert queries.recognition(ZJ, "BUSINESS_LICENSE", GD, 1593561600) is None
+    assert queries.recognition(ZJ, "BUSINESS_LICENSE", GD, int(time.time())) is not None
     v = world.mirror_verifier(mirror_kind)
-    r = verify(v, world.doc("biz", 0), verifier_region=ZJ, as_of=1593561600)
-    assert r.verdict == "NOT_RECOGNIZED"
+    assert verify(v, world.doc("biz", 0), verifier_region=ZJ).verdict == "VALID"
 
 
 # ---------------------------------------------------------------------- keys
@@ -580,7 +591,8 @@ def test_mirror_behind_a_stopped_indexer_is_error(world: World, scratch_mirror: 
     must be ERROR once the chain is more than max_lag_blocks ahead."""
     m = scratch_mirror
     m.sync()
-    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3), world.deployment)
+    # as the API configures it: the lag is measured against the node's own head
+    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3, live_head=world.chain.block_number), world.deployment)
     mine(world.chain, 6)  # no indexer step at all
     settle()
     r = verify(v, world.doc("id", 0))

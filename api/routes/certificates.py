@@ -10,7 +10,7 @@ from ledger.errors import InvalidInput
 
 from ..app import ApiError
 from ..models import ErrorResponse, HistoryModel, VerificationModel
-from .common import AsOf, SourceParam, VerifierRegion, parse_as_of, parse_hash, parse_region, state_of
+from .common import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_hash, parse_region, state_of
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 ERRORS: dict[int | str, dict[str, Any]] = {422: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 503: {"model": ErrorResponse}}
@@ -26,6 +26,7 @@ async def certificate(
     region = parse_region(verifier_region)
     when = parse_as_of(as_of)
     state = state_of(request)
+    check_source(source, when)
     if source == "chain":
         raise ApiError(422, "NEEDS_DOCUMENT", "the chain keeps batch roots, not certificate hashes: POST the document to /v1/verify?source=chain")
     try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated
 
 from fastapi import Query, Request
 
 from ledger.errors import InvalidInput
 from ledger.ids import parse_time, region_code
+from ledger.verification.engine import MAX_CLOCK_SKEW
 
 from ..app import ApiError, AppState
 
@@ -51,4 +53,11 @@ def parse_as_of(text: str | None) -> int | None:
         raise ApiError(422, "BAD_TIME", str(exc)) from None
     if value < 0 or value > 2**40:
         raise ApiError(422, "BAD_TIME", "as_of is out of range")
+    if value > time.time() + MAX_CLOCK_SKEW:
+        raise ApiError(422, "BAD_TIME", "as_of is in the future")
     return value
+
+
+def check_source(source: str, as_of: int | None) -> None:
+    if source == "chain" and as_of is not None:
+        raise ApiError(422, "AS_OF_UNSUPPORTED", "source=chain answers for now only: leave out as_of, or use the mirror")

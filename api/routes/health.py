@@ -32,6 +32,8 @@ def healthz(request: Request) -> Any:
         reference = chain_head if chain_head is not None else head.chain_head
         lag = None if reference is None else max(0, reference - head.block)
         state.mirror_verifier.source.head()  # the same test verification applies
+        if lag is not None and lag > state.settings.max_lag_blocks:
+            problems.append(f"the mirror is {lag} blocks behind the chain")
     except Exception as exc:
         problems.append(str(exc) if str(exc) else type(exc).__name__)
     status = "ok" if not problems else ("degraded" if mirror_block is not None else "down")

@@ -13,7 +13,7 @@ from ledger.qr import read_image
 
 from ..app import ApiError
 from ..models import ErrorResponse, VerificationModel
-from .common import AsOf, SourceParam, VerifierRegion, parse_as_of, parse_region, state_of
+from .common import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region, state_of
 
 router = APIRouter(tags=["verify"])
 
@@ -60,7 +60,10 @@ def _decode_image(data: bytes) -> str:
 async def _read_input(request: Request) -> tuple[str, Any]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await request.form(max_files=1, max_fields=10)
+        except Exception:  # starlette refuses a malformed multipart body with its own 400
+            raise ApiError(422, "MALFORMED_MULTIPART", "the multipart body is malformed") from None
         upload = form.get("image")
         if upload is None or isinstance(upload, str):
             raise ApiError(422, "MISSING_IMAGE", "multipart requests carry the QR image in the field 'image'")
@@ -97,6 +100,7 @@ async def verify(request: Request, verifier_region: VerifierRegion = None, as_of
     status as of the asked time, validity period and recognition for your region."""
     region = parse_region(verifier_region)
     when = parse_as_of(as_of)
+    check_source(source, when)
     kind, value = await _read_input(request)
     state = state_of(request)
     verifier = state.verifier(source)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..chain import Chain
 from ..errors import InvalidInput
 from ..ids import parse_time, region_code
 from ..issuance import load_document
@@ -43,7 +44,9 @@ def verify_cmd(
 
         deployment = Deployment.load(c.settings.deployment_path)
         store = MirrorStore(db or c.settings.mirror_url)
-        verifier = Verifier(MirrorSource(MirrorQueries(store)), deployment)
+        node = Chain(c.settings.node_url, timeout=3.0)
+        mirror = MirrorSource(MirrorQueries(store), live_head=node.block_number)  # lag measured against the node
+        verifier = Verifier(mirror, deployment)
     path = Path(target)
     if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
         try:

@@ -232,7 +232,8 @@ class MirrorQueries:
 
     def certificate(self, cert_hash: bytes) -> CertificateRecord | None:
         row = self.read.one(
-            f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ?",
+            f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? "
+            "ORDER BY b.id LIMIT 1",  # a hash anchored twice: its first anchoring
             (bytes(cert_hash),),
         )
         if row is None:
@@ -241,6 +242,13 @@ class MirrorQueries:
         return CertificateRecord(
             bytes(cert_hash), bytes(root), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency)
         )
+
+    def in_batch(self, root: bytes, cert_hash: bytes) -> bool:
+        """Whether the batch with this root lists the certificate hash."""
+        return self.read.one(
+            "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? AND b.root = ?",
+            (bytes(cert_hash), bytes(root)),
+        ) is not None
 
     def batch(self, root: bytes) -> BatchRecord | None:
         row = self.read.one(f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.root = ?", (bytes(root),))
@@ -428,10 +436,10 @@ class MirrorQueries:
             ),
         )
 
-    def _rule(self, verifier: int, cert_type: str, issuer: int, at: int) -> dict[str, Any] | None:
+    def _rule(self, verifier: int, cert_type: str, issuer: int, at: int, latest: bool) -> dict[str, Any] | None:
         current = None
         for t, removed, valid_from, valid_until in self._rule_events(verifier, cert_type, issuer):
-            if t > at:
+            if t > at and not latest:
                 break
             current = None if removed else (valid_from, valid_until)
         if current is None:
@@ -442,12 +450,15 @@ class MirrorQueries:
         return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer or "any",
                 "valid_from": iso_time(valid_from), "valid_until": iso_time(valid_until)}
 
-    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> dict[str, Any] | None:
+    def recognition(
+        self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False
+    ) -> dict[str, Any] | None:
         """The rule by which ``verifier`` recognises ``cert_type`` from ``issuer`` at ``at``,
-        as the contract's isRecognized (a region recognises its own), or None."""
+        as the contract's isRecognized (a region recognises its own), or None. ``latest``:
+        by the rules in force now, else by the rules as they stood at ``at``."""
         if verifier == issuer:
             return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer, "rule": "own region"}
-        return self._rule(verifier, cert_type, issuer, at) or self._rule(verifier, cert_type, 0, at)
+        return self._rule(verifier, cert_type, issuer, at, latest) or self._rule(verifier, cert_type, 0, at, latest)
 
     def recognitions(self) -> list[dict[str, Any]]:
         e = s.recognition_events

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: a certificate hash may be in several batches
 
 metadata = MetaData()
 
@@ -66,11 +66,13 @@ batches = Table(
     Index("ix_batches_block", "block"),
 )
 
+# The contract cannot stop a hash from being anchored again in another batch (it stores roots
+# only), so a hash may appear in several batches: one row per (hash, batch).
 certificates = Table(
     "certificates",
     metadata,
     Column("hash", LargeBinary(32), primary_key=True),
-    Column("batch_id", Integer, nullable=False),
+    Column("batch_id", Integer, primary_key=True, autoincrement=False),
     Index("ix_certificates_batch", "batch_id"),
     sqlite_with_rowid=False,
 )

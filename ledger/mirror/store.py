@@ -162,8 +162,8 @@ class MirrorStore:
             for b in batches:
                 words = b["hashes"]
                 bid = b["id"]
-                # The first anchoring of a hash wins; the contract cannot stop a hash being
-                # anchored again in another batch, the mirror keeps one row per hash.
+                # OR IGNORE: a batch that lists the same hash twice cannot be anchored (the
+                # contract requires strictly ascending leaves), so this only guards a re-write.
                 cur.executemany(
                     "INSERT OR IGNORE INTO certificates (hash, batch_id) VALUES (?, ?)",
                     ((words[i : i + 32], bid) for i in range(0, len(words), 32)),
@@ -179,8 +179,8 @@ class MirrorStore:
                     for i in range(0, len(words), 32):
                         copy.write_row((words[i : i + 32], bid))
             cur.execute(
-                "INSERT INTO certificates (hash, batch_id) SELECT hash, min(batch_id) FROM certificates_in "
-                "GROUP BY hash ON CONFLICT (hash) DO NOTHING"
+                "INSERT INTO certificates (hash, batch_id) SELECT hash, batch_id FROM certificates_in "
+                "ON CONFLICT (hash, batch_id) DO NOTHING"
             )
 
     def rollback_to(self, block: int) -> None:

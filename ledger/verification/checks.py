@@ -7,7 +7,7 @@ never turns into REVOKED or INVALID.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Protocol
 
 from eth_utils import to_checksum_address
@@ -16,7 +16,7 @@ from ..contracts import KeyState, Status
 from ..deployment import Deployment
 from ..document import Certificate
 from ..errors import LedgerError
-from ..ids import agency_id, iso_time, type_id
+from ..ids import CHINA_STANDARD_TIME, agency_id, iso_time, type_id
 from ..signing import recover_batch_signer
 from .sources import AnchorFacts, Source, SourceUnavailable
 
@@ -41,9 +41,10 @@ class Case:
 
     source: Source
     deployment: Deployment
-    as_of: int
+    as_of: int  # the time asked about (now when ``latest``)
     verifier_region: int | None
     cert_hash: bytes
+    latest: bool = True  # no as_of given: the latest mirrored state, whatever the block times
     document: Certificate | None = None
     stated_hash: bytes | None = None
     claimed_type: str | None = None  # from a compact QR payload
@@ -112,6 +113,8 @@ class Anchored:
             facts = case.source.anchor_of_hash(case.cert_hash)
             if facts is None:
                 return _fail(self.name, "UNKNOWN", "NOT_ANCHORED", "this certificate hash was never anchored on the ledger")
+        if not case.latest and facts.anchored_at > case.as_of:
+            return _fail(self.name, "UNKNOWN", "NOT_YET_ANCHORED", f"not anchored yet at {iso_time(case.as_of)}")
         case.anchor = facts
         when = iso_time(facts.anchored_at)
         where = f"block {facts.block}" if facts.block is not None else "the chain"
@@ -161,7 +164,7 @@ class KeyValid:
                     doc.anchor.signature, doc.anchor.root, type_id(a.cert_type), agency_id(a.agency),
                     doc.anchor.chain_id, doc.anchor.registry,
                 )
-            except (ValueError, TypeError):
+            except Exception:  # any signature that does not recover is malformed: decided offline
                 return _fail(self.name, "INVALID", "BAD_SIGNATURE", "the batch signature is malformed")
             if signer != to_checksum_address(a.key):
                 return _fail(self.name, "INVALID", "FORGED_SIGNATURE", f"the batch signature is by {signer}, not by the anchoring key {a.key}")
@@ -184,7 +187,7 @@ class CurrentStatus:
         a = case.anchor
         if a is None:
             return _skip(self.name, "not anchored")
-        st = case.source.status(case.cert_hash, a.agency, a.root, case.as_of)
+        st = case.source.status(case.cert_hash, a.agency, a.root, None if case.latest else case.as_of)
         ev = st.event
         how = f" ({ev.scope}, reason {ev.reason}, {iso_time(ev.time)})" if ev is not None else ""
         if st.status is Status.REVOKED:
@@ -192,9 +195,6 @@ class CurrentStatus:
         if st.status is Status.SUSPENDED:
             return _fail(self.name, "SUSPENDED", "SUSPENDED", f"suspended{how}")
         return _ok(self.name, "active" + (f", reinstated{how}" if ev is not None else ""))
-
-
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 
 class ValidityPeriod:
@@ -228,7 +228,7 @@ class Recognition:
             return _skip(self.name, "no verifier region given")
         if a.issuer_region is None:
             return _fail(self.name, "ERROR", "UNKNOWN_ISSUER_REGION", f"the region of {a.agency} is not known")
-        if case.source.recognition(case.verifier_region, a.cert_type, a.issuer_region, case.as_of):
+        if case.source.recognition(case.verifier_region, a.cert_type, a.issuer_region, case.as_of, latest=case.latest):
             how = "its own certificates" if case.verifier_region == a.issuer_region else f"{a.cert_type} from {a.issuer_region}"
             return _ok(self.name, f"{case.verifier_region} recognises {how}")
         return _fail(self.name, "NOT_RECOGNIZED", "NO_RULE",

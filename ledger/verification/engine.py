@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ..deployment import Deployment
@@ -22,6 +23,13 @@ from ..ids import iso_time
 from ..qr import CompactPayload, decode
 from .checks import DEFAULT_CHECKS, Case, Check, CheckUnit, run_check
 from .sources import Source, SourceHead, SourceUnavailable
+
+
+MAX_CLOCK_SKEW = 300  # seconds an as_of may lie ahead of this server's clock
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -42,7 +50,7 @@ class VerificationResult:
             "checks": [c.to_json() for c in self.checks],
             "certificate": self.certificate,
             "verifier_region": self.verifier_region,
-            "as_of": iso_time(self.as_of),
+            "as_of": _iso(self.as_of),
             "source": self.source,
         }
         if self.disclosed_fields is not None:
@@ -104,9 +112,13 @@ class Verifier:
 
     def _case(self, cert_hash: bytes, verifier_region: int | None, as_of: int | None) -> Case:
         now = int(self.clock())
-        if as_of is not None and as_of > now + 300:
-            raise InvalidInput("as_of is in the future")
-        return Case(self.source, self.deployment, now if as_of is None else int(as_of), verifier_region, cert_hash)
+        if as_of is not None:
+            if as_of > now + MAX_CLOCK_SKEW:
+                raise InvalidInput("as_of is in the future")
+            if not self.source.supports_as_of:
+                raise InvalidInput(f"source={self.source.kind} answers for now only; leave out as_of or use the mirror")
+        return Case(self.source, self.deployment, now if as_of is None else int(as_of), verifier_region, cert_hash,
+                     latest=as_of is None)
 
     def _run(self, case: Case) -> VerificationResult:
         head: SourceHead | None = None

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Protocol
 
 from ..contracts import KeyState, Status
 from ..errors import ChainUnavailable, LedgerError
 from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt
 from ..registry import Registry
+
+
+LIVE_HEAD_SECONDS = 0.5  # how long a head read from the node is reused
 
 
 class SourceUnavailable(LedgerError):
@@ -44,6 +48,7 @@ class SourceHead:
 
 class Source(Protocol):
     kind: str
+    supports_as_of: bool  # can answer "as of a past time"
 
     def head(self) -> SourceHead: ...
 
@@ -57,20 +62,45 @@ class Source(Protocol):
 
     def key(self, address: str) -> KeyRecord | None: ...
 
-    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int) -> StatusAt: ...
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
+        """The status at time ``at``, or the latest known (None)."""
 
-    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> bool: ...
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> bool:
+        """Whether a rule covers ``at``; ``latest``: by the rules in force now (whatever their
+        block times), else by the rules as they stood at ``at``."""
 
 
 class MirrorSource:
     """The mirror database, refusing to answer when it is too far behind the chain."""
 
     kind = "mirror"
+    supports_as_of = True
 
-    def __init__(self, queries: MirrorQueries, *, max_lag_blocks: int = 5, max_staleness_seconds: float = 60.0) -> None:
+    def __init__(
+        self,
+        queries: MirrorQueries,
+        *,
+        max_lag_blocks: int = 5,
+        max_staleness_seconds: float = 10.0,
+        live_head: Callable[[], int] | None = None,
+    ) -> None:
         self.q = queries
         self.max_lag_blocks = max_lag_blocks
         self.max_staleness_seconds = max_staleness_seconds
+        self._live_head = live_head  # the node's head, to measure the lag against the chain itself
+        self._live: tuple[float, int | None] = (0.0, None)
+
+    def _chain_head(self) -> int | None:
+        if self._live_head is None:
+            return None
+        at, head = self._live
+        if time.monotonic() - at > LIVE_HEAD_SECONDS:
+            try:
+                head = int(self._live_head())
+            except Exception:  # node down: fall back on what the indexer last saw
+                head = None
+            self._live = (time.monotonic(), head)
+        return head
 
     def head(self) -> SourceHead:
         head = self.q.head()
@@ -79,7 +109,8 @@ class MirrorSource:
         age = time.time() - head.chain_head_seen_at
         if age > self.max_staleness_seconds:
             raise SourceUnavailable(f"the indexer last reached the chain {age:.0f} s ago: {head.last_error or 'indexer not running'}")
-        lag = head.lag_blocks or 0
+        live = self._chain_head()
+        lag = max(0, (live if live is not None else head.chain_head) - head.block)
         if lag > self.max_lag_blocks:
             raise SourceUnavailable(f"the mirror is {lag} blocks behind the chain (more than {self.max_lag_blocks})")
         return SourceHead(self.kind, head.block, lag)
@@ -96,17 +127,16 @@ class MirrorSource:
         return None if rec is None else self._facts(rec)
 
     def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
-        rec = self.q.certificate(cert_hash)
-        return rec is not None and rec.root == root
+        return self.q.in_batch(root, cert_hash)
 
     def key(self, address: str) -> KeyRecord | None:
         return self.q.key(address)
 
-    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int) -> StatusAt:
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         return self.q.status_as_of(cert_hash, agency, root, at=at)
 
-    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> bool:
-        return self.q.recognition(verifier, cert_type, issuer, at) is not None
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> bool:
+        return self.q.recognition(verifier, cert_type, issuer, at, latest=latest) is not None
 
 
 class ChainSource:
@@ -117,6 +147,7 @@ class ChainSource:
     """
 
     kind = "chain"
+    supports_as_of = False  # contract views answer for the current block only
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
@@ -153,7 +184,9 @@ class ChainSource:
             return None
         return KeyRecord(info.address, info.agency, info.active_from, info.retired_at, info.compromised_since)
 
-    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int) -> StatusAt:
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
+        if at is not None:
+            raise SourceUnavailable("the chain's views answer for now only: ask the mirror about a past time")
         cert = self.registry.certificate_status(agency, cert_hash)
         whole = self.registry.batch_status(root)
         for wanted in (Status.REVOKED, Status.SUSPENDED):
@@ -161,7 +194,7 @@ class ChainSource:
                 return StatusAt(wanted, None)
         return StatusAt(Status.ACTIVE, None)
 
-    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int) -> bool:
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> bool:
         return self.registry.is_recognized(verifier, cert_type, issuer, at)
 
 
