@@ -53,6 +53,9 @@ def anvil_args(port: int, chain_id: int, state_file: Path | None, *, block_time:
         "--gas-price", "0",
         "--gas-limit", "30000000",
         "--accounts", "1",
+        # Anvil moves old block states to ~/.foundry/anvil/tmp and leaves them there after a
+        # kill -9: tens of GB over a test run. Keep history in memory only.
+        "--max-persisted-states", "0",
     ]
     if state_file is not None:
         args += ["--state", str(state_file), "--state-interval", "1"]
