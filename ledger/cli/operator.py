@@ -20,6 +20,30 @@ key_app = typer.Typer(help="Signing keys: create, import, rotate, retire, report
 type_app = typer.Typer(help="Certificate types and their field schemas.", no_args_is_help=True)
 
 
+# ---------------------------------------------------------------------- shared look-ups
+
+
+def _agency(c: Any, code: str) -> Any:
+    info = c.registry.agency(code)
+    if info is None:
+        raise InvalidInput(f"unknown agency {code!r}")
+    return info
+
+
+def _signing_key(c: Any, target: str) -> tuple[str, Any]:
+    """(address, on-chain key record) of a keystore name or address that must be a signing key."""
+    address = c.keystore.resolve_address(target)
+    info = c.registry.key(address)
+    if not info.agency:
+        raise InvalidInput(f"{target} ({address}) is not a registered signing key")
+    return address, info
+
+
+def _agency_admin(c: Any, agency: str, key: str | None) -> Any:
+    """The acting admin of the agency's region."""
+    return c.admin_key(_agency(c, agency).region, key)
+
+
 # ---------------------------------------------------------------------- deploy
 
 
@@ -183,10 +207,7 @@ def agency_suspend(
 ) -> None:
     """Suspend an agency (it can no longer anchor); --lift reactivates it."""
     c = ctx_of(ctx)
-    info = c.registry.agency(code)
-    if info is None:
-        raise InvalidInput(f"unknown agency {code!r}")
-    actor = c.admin_key(info.region, key)
+    actor = _agency_admin(c, code, key)
     sent = c.registry.reactivate_agency(actor, code) if lift else c.registry.suspend_agency(actor, code)
     emit({"agency": code, "suspended": not lift, "tx": sent.tx_hash}, as_json,
          done("agency {agency}: " + ("reactivated" if lift else "suspended")))
@@ -203,12 +224,9 @@ def agency_types(
 ) -> None:
     """Allow or forbid certificate types for an agency."""
     c = ctx_of(ctx)
-    info = c.registry.agency(code)
-    if info is None:
-        raise InvalidInput(f"unknown agency {code!r}")
     if not allow and not forbid:
         raise InvalidInput("give --allow and/or --forbid")
-    actor = c.admin_key(info.region, key)
+    actor = _agency_admin(c, code, key)
     if allow:
         c.registry.set_agency_types(actor, code, split_list(allow), True)
     if forbid:
@@ -290,11 +308,8 @@ def key_import(
 
 
 def _register_key(c: Any, agency: str, address: str, active_from: str | None, key: str | None) -> dict[str, Any]:
-    info = c.registry.agency(agency)
-    if info is None:
-        raise InvalidInput(f"unknown agency {agency!r}")
     start = parse_time(active_from) if active_from else 0
-    sent = c.registry.add_key(c.admin_key(info.region, key), agency, address, start)
+    sent = c.registry.add_key(_agency_admin(c, agency, key), agency, address, start)
     return {"agency": agency, "active_from": iso_time(start) or "now", "tx": sent.tx_hash}
 
 
@@ -308,14 +323,10 @@ def key_rotate(
 ) -> None:
     """Replace a signing key: the new one is active now, the old one retired now."""
     c = ctx_of(ctx)
-    old_address = c.keystore.resolve_address(old)
-    info = c.registry.key(old_address)
-    if not info.agency:
-        raise InvalidInput(f"{old} ({old_address}) is not a registered signing key")
+    old_address, info = _signing_key(c, old)
     created = not c.keystore.exists(new)
     new_address = c.keystore.create(new) if created else c.keystore.address(new)
-    agency = c.registry.agency(info.agency)
-    sent = c.registry.rotate_key(c.admin_key(agency.region if agency else None, key), old_address, new_address)
+    sent = c.registry.rotate_key(_agency_admin(c, info.agency, key), old_address, new_address)
     emit({"agency": info.agency, "retired": old_address, "active": new_address, "created": created, "tx": sent.tx_hash},
          as_json, done("{agency}: {active} active, {retired} retired"))
 
@@ -330,13 +341,9 @@ def key_retire(
 ) -> None:
     """Retire a signing key (it cannot sign from then on; earlier anchors stay valid)."""
     c = ctx_of(ctx)
-    address = c.keystore.resolve_address(target)
-    info = c.registry.key(address)
-    if not info.agency:
-        raise InvalidInput(f"{target} ({address}) is not a registered signing key")
-    agency = c.registry.agency(info.agency)
+    address, info = _signing_key(c, target)
     when = parse_time(at) if at else 0
-    sent = c.registry.retire_key(c.admin_key(agency.region if agency else None, key), address, when)
+    sent = c.registry.retire_key(_agency_admin(c, info.agency, key), address, when)
     emit({"key": address, "retired_at": iso_time(when) or "now", "tx": sent.tx_hash}, as_json, done("{key} retired at {retired_at}"))
 
 
@@ -351,15 +358,8 @@ def key_compromise(
 ) -> None:
     """Report a key compromised: every anchor it made at or after SINCE becomes invalid."""
     c = ctx_of(ctx)
-    address = c.keystore.resolve_address(target)
-    info = c.registry.key(address)
-    if not info.agency:
-        raise InvalidInput(f"{target} ({address}) is not a registered signing key")
-    if self_report:
-        actor = c.keystore.load(target)
-    else:
-        agency = c.registry.agency(info.agency)
-        actor = c.admin_key(agency.region if agency else None, key)
+    address, info = _signing_key(c, target)
+    actor = c.keystore.load(target) if self_report else _agency_admin(c, info.agency, key)
     when = parse_time(since, now=c.registry.now())
     sent = c.registry.report_compromised(actor, address, when)
     emit({"key": address, "agency": info.agency, "compromised_since": iso_time(when), "tx": sent.tx_hash}, as_json,
