@@ -12,12 +12,14 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import Chain
+from ledger.errors import ContractRejected
 from ledger.deployment import Deployment, deploy
 from ledger.node import anvil_args, wait_for_rpc
 from ledger.registry import Registry
@@ -145,3 +147,21 @@ def random_hashes() -> callable:
         return [os.urandom(32) for _ in range(n)]
 
     return make
+
+
+# ---------------------------------------------------------------------- assertions
+
+
+def expect(name: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Run ``fn``, require the contract to reject it with custom error ``name``; returns the
+    error's decoded arguments."""
+    with pytest.raises(ContractRejected) as exc:
+        fn(*args, **kwargs)
+    assert exc.value.error_name == name, f"expected {name}, got {exc.value}"
+    return exc.value.error_args
+
+
+def same(address: str, account: LocalAccount | str) -> bool:
+    """Two addresses are equal, whatever their letter case."""
+    other = account if isinstance(account, str) else account.address
+    return address.lower() == other.lower()

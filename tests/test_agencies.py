@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import REGIONS, Consortium
+from conftest import Consortium, REGIONS, expect, same
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
 
 from ledger.contracts import Reason, Status, Verdict
-from ledger.errors import ContractRejected
 from ledger.ids import agency_id, type_id
 from ledger.merkle import build_tree
 from ledger.registry import AnchoredBatch
@@ -26,17 +25,8 @@ GD, ZJ, BJ = REGIONS
 # ---------------------------------------------------------------------- helpers
 
 
-def expect(name: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run ``fn``, require the custom error ``name``, return its decoded arguments."""
-    with pytest.raises(ContractRejected) as exc:
-        fn(*args, **kwargs)
-    assert exc.value.error_name == name, f"expected {name}, got {exc.value}"
-    return exc.value.error_args
 
 
-def same(address: str, account: LocalAccount | str) -> bool:
-    other = account if isinstance(account, str) else account.address
-    return address.lower() == other.lower()
 
 
 def agency_events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:

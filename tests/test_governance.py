@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import REGIONS, SCHEMA, Consortium, advance, chain_now, new_consortium
+from conftest import Consortium, REGIONS, SCHEMA, advance, chain_now, expect, new_consortium, same
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -41,16 +41,8 @@ def rejected(fn: Any, *args: Any, **kwargs: Any) -> ContractRejected:
     return exc.value
 
 
-def expect(name: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run ``fn``, require the custom error ``name``, return its decoded arguments."""
-    err = rejected(fn, *args, **kwargs)
-    assert err.error_name == name, f"expected {name}, got {err}"
-    return err.error_args
 
 
-def same(address: str, account: LocalAccount | str) -> bool:
-    other = account if isinstance(account, str) else account.address
-    return address.lower() == other.lower()
 
 
 def send(c: Consortium, account: LocalAccount, fn_name: str, *args: Any):

@@ -10,13 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import REGIONS, Consortium, advance, chain_now
+from conftest import Consortium, REGIONS, advance, chain_now, expect, same
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
 
 from ledger.contracts import Reason, Status, Verdict
-from ledger.errors import ContractRejected
 from ledger.ids import type_id
 from ledger.merkle import build_tree
 from ledger.registry import ANY_REGION, AnchoredBatch, RecognitionInfo
@@ -31,17 +29,8 @@ NOT_RECOGNIZED = (Verdict.NOT_RECOGNIZED, Reason.NO_RECOGNITION_RULE)
 # ---------------------------------------------------------------------- helpers
 
 
-def expect(name: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run ``fn``, require the custom error ``name``, return its decoded arguments."""
-    with pytest.raises(ContractRejected) as exc:
-        fn(*args, **kwargs)
-    assert exc.value.error_name == name, f"expected {name}, got {exc.value}"
-    return exc.value.error_args
 
 
-def same(address: str, account: LocalAccount | str) -> bool:
-    other = account if isinstance(account, str) else account.address
-    return address.lower() == other.lower()
 
 
 def events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:
