@@ -319,16 +319,22 @@ def test_logs_of_other_deployments_on_the_same_chain_are_ignored(issuing, chain,
 
 
 @pytest.mark.parametrize("span", [1, 64], ids=["range-per-block", "one-range"])
-def test_a_hash_anchored_twice_is_mirrored_once_first_anchoring_wins(issuing, mirror_url, fresh_mirror_url, span):
-    shared = Account.create().key
-    first = issuing.registry.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
-                                          [shared, Account.create().key])
-    second = issuing.registry.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
-                                           [shared, Account.create().key, Account.create().key])
+def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url, fresh_mirror_url, span):
+    """The contract stores roots only, so nothing stops a hash from being anchored again (by
+    the same agency re-issuing, or by another): the mirror keeps every (hash, batch), and
+    ``certificate()`` answers with the first anchoring. Both batches in one range or apart."""
+    shared, reg = Account.create().key, issuing.registry
+    first = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
+                             [shared, Account.create().key])
+    second = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
+                              [shared, Account.create().key, Account.create().key])
+    other = reg.anchor_batch(issuing.deployer, issuing.agency_keys["ZJ-EDU"], "ZJ-EDU", "DEGREE", [shared])
     store, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url, initial_span=span, max_span=span)
-    assert q.certificate(shared).root == first.root
-    assert q.certificate_count() == 4
-    assert q.batch(second.root).size == 3  # the batch still says how many it anchored
+    assert q.certificate(shared).root == first.root and q.certificate(shared).agency == "GD-PSB"
+    assert all(q.in_batch(b.root, shared) for b in (first, second, other))
+    assert shared in q.batch_hashes(second.root) and q.batch_hashes(other.root) == [shared]
+    assert (q.batch(second.root).size, q.batch(other.root).size) == (3, 1)
+    assert sorted(r for h, r in store.dump()["certificates"] if h == shared) == sorted([first.root, second.root, other.root])
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
 
 

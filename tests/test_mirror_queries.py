@@ -245,7 +245,13 @@ def test_recognition_honours_windows_replacement_removal_and_any_region(issuing,
     assert q.recognition(BJ, "DEGREE", ZJ, n + 1010)["issuer_region"] == ZJ
     assert q.recognition(BJ, "DEGREE", ZJ, n + 1200)["issuer_region"] == "any"
     assert q.recognition(GD, "ID_CARD", GD, 0)["rule"] == "own region"
-    # before the last change: the rule in force then (the state at time t is the events up to t)
+    # latest=True: by the rules in force now, for any time - exactly isRecognized
+    for v, t, i, times in [*cases, (ZJ, "BUSINESS_LICENSE", GD, [set_at, removed_at - 1, removed_at]),
+                           (BJ, "DEGREE", ZJ, [n - 100, n, n + 1000])]:
+        for at in times:
+            got = q.recognition(v, t, i, at, latest=True) is not None
+            assert got == reg.is_recognized(v, t, i, at), ("latest", v, t, i, at - n)
+    # by default: the rule in force then (the state at time t is the events up to t)
     assert q.recognition(ZJ, "BUSINESS_LICENSE", GD, set_at) is not None
     assert q.recognition(ZJ, "BUSINESS_LICENSE", GD, removed_at - 1) is not None
     assert q.recognition(ZJ, "BUSINESS_LICENSE", GD, removed_at) is None
