@@ -67,7 +67,10 @@ def demo_cmd(
         }
         emit(summary, as_json, _show)
         if serve:
-            _serve(c, store, indexer, port)
+            try:
+                _serve(c, store, indexer, port)
+            except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a clean stop
+                pass
     finally:
         if started_chain and serve:
             c.node.stop()

@@ -18,11 +18,14 @@ event into the database.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..deployment import Deployment
 from ..errors import ChainUnavailable
@@ -33,6 +36,11 @@ from .rpc import RawRpc, RpcError
 from .store import MirrorStore, RangeData
 
 log = logging.getLogger("certledger.indexer")
+MAX_REORG_RETRIES = 5
+
+
+class ReorgInProgress(ChainUnavailable):
+    """The chain changed while a range was being read: check for a reorg and read again."""
 
 CatchUpProgress = Callable[[int, int, int], None]  # (checkpoint block, target block, certificates so far)
 
@@ -45,6 +53,7 @@ class IndexerConfig:
     min_span: int = 1
     max_span: int = 100_000
     max_hashes_per_range: int = 250_000  # bounds memory: shrink the span when a range brings more
+    backoff_min: float = 0.2
     backoff_max: float = 30.0
 
 
@@ -67,13 +76,13 @@ class Indexer:
         self.config = config or IndexerConfig()
         self.decoder = LogDecoder(deployment)
         self.span = self.config.initial_span
-        self._stop = False
+        self._stop = threading.Event()
 
     # -------------------------------------------------------------- one step
 
     def target_block(self) -> int:
         head = self.rpc.block_number()
-        self.store.set_status({"chain_head": head, "chain_head_seen_at": int(time.time()), "last_error": ""})
+        self.store.set_status({"chain_head": head, "chain_head_seen_at": int(time.time())})
         return head - self.config.confirmations
 
     def check_reorg(self) -> int | None:
@@ -103,8 +112,16 @@ class Indexer:
 
     def step(self, target: int) -> StepResult | None:
         """Index the next range up to ``target``; None when already there."""
+        for _ in range(MAX_REORG_RETRIES):
+            try:
+                return self._step(target)
+            except ReorgInProgress as exc:
+                log.warning("%s: checking for a reorg and trying again", exc)
+        raise ChainUnavailable("the chain keeps reorganising under the indexer")
+
+    def _step(self, target: int) -> StepResult | None:
         reorg_to = self.check_reorg()
-        checkpoint, _ = self.store.checkpoint()
+        checkpoint, checkpoint_hash = self.store.checkpoint()
         first = max(checkpoint + 1, self.deployment.deployment_block)
         if first > target:
             return StepResult(first, checkpoint, 0, 0, reorg_to) if reorg_to is not None else None
@@ -120,7 +137,8 @@ class Indexer:
                 continue
             break
         logs = [d for d in (self.decoder.decode(r) for r in raw_logs) if d is not None]
-        data = self._range_data(first, last, logs)
+        parent = (first - 1, checkpoint_hash) if checkpoint_hash is not None and first - 1 == checkpoint else None
+        data = self._range_data(first, last, logs, parent)
         self.store.write(data)
         certs = data.certificate_count
         # Adapt: shrink after a heavy range, grow while ranges stay light.
@@ -130,17 +148,21 @@ class Indexer:
             self.span = min(self.config.max_span, self.span * 2)
         return StepResult(first, last, certs, len(logs), reorg_to)
 
-    def _range_data(self, first: int, last: int, logs: list[Log]) -> RangeData:
-        numbers = sorted({lg.block for lg in logs} | {last})
+    def _range_data(self, first: int, last: int, logs: list[Log], parent: tuple[int, bytes] | None) -> RangeData:
+        numbers = sorted({lg.block for lg in logs} | {last} | ({parent[0]} if parent else set()))
         blocks = {}
         for i in range(0, len(numbers), 500):
             blocks.update(self.rpc.blocks(numbers[i : i + 500]))
         if last not in blocks:
-            raise ChainUnavailable(f"node does not have block {last} (reorg in progress?)")
+            raise ReorgInProgress(f"node does not have block {last}")
+        if parent is not None and blocks.get(parent[0], (None,))[0] != parent[1]:
+            # the chain changed under the checkpoint since check_reorg looked
+            raise ReorgInProgress(f"block {parent[0]} changed while indexing")
         for lg in logs:  # the hash the log came with is the block we index
             if lg.block in blocks and blocks[lg.block][0] != lg.block_hash:
-                raise ChainUnavailable(f"block {lg.block} changed while indexing (reorg in progress)")
-        data = RangeData(first, last, blocks[last][0], blocks={n: blocks[n] for n in numbers})
+                raise ReorgInProgress(f"block {lg.block} changed while indexing")
+        own = {n: blocks[n] for n in numbers if n >= first}  # the parent is stored already
+        data = RangeData(first, last, blocks[last][0], blocks=own)
         rows: dict[Any, list[dict[str, Any]]] = defaultdict(list)
         for lg in logs:
             base = {"block": lg.block, "log_index": lg.log_index, "tx": lg.tx, "time": blocks[lg.block][1]}
@@ -217,7 +239,7 @@ class Indexer:
         """Index up to the current target block; returns the number of certificates mirrored."""
         target = self.target_block()
         total = 0
-        while not self._stop:
+        while not self._stop.is_set():
             result = self.step(target)
             if result is None:
                 break
@@ -226,24 +248,27 @@ class Indexer:
                 progress(result.last, target, total)
             if result.last >= target and result.reorg_to is None:
                 break
+        self.store.set_status({"last_error": ""})
         return total
 
     def run(self, progress: CatchUpProgress | None = None, *, until: Callable[[], bool] | None = None) -> None:
-        """Catch up, then follow the head until stopped; node outages are retried with backoff."""
-        delay = 0.5
-        while not self._stop and not (until and until()):
+        """Catch up, then follow the head until stopped. An unreachable node or database is
+        retried with exponential backoff; the error is kept in the mirror for /healthz."""
+        delay = self.config.backoff_min
+        while not self._stop.is_set() and not (until and until()):
             try:
                 self.catch_up(progress)
-                delay = 0.5
-                time.sleep(self.config.poll_interval)
-            except ChainUnavailable as exc:
-                log.warning("node unavailable: %s; retrying in %.1f s", exc, delay)
+                delay = self.config.backoff_min
+                self._stop.wait(self.config.poll_interval)
+            except (ChainUnavailable, SQLAlchemyError) as exc:
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning("indexer: %s; retrying in %.1f s", message, delay)
                 try:
-                    self.store.set_status({"last_error": str(exc), "last_error_at": int(time.time())})
-                except Exception:  # the database may be the thing that is down
-                    log.exception("cannot record the error")
-                time.sleep(delay)
+                    self.store.set_status({"last_error": message, "last_error_at": int(time.time())})
+                except SQLAlchemyError:  # the database may be the thing that is down
+                    pass
+                self._stop.wait(delay)
                 delay = min(self.config.backoff_max, delay * 2)
 
     def stop(self) -> None:
-        self._stop = True
+        self._stop.set()

@@ -7,6 +7,7 @@ latest event at or before ``t``.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from sqlalchemy import and_, func, or_, select
 from ..contracts import KeyState, Status
 from ..ids import iso_time
 from . import schema as s
-from .store import MirrorStore
+from .store import MirrorStore, make_engine
 
 
 @dataclass(frozen=True)
@@ -129,48 +130,59 @@ def _status_event(row: Any) -> StatusEvent:
 
 
 class _Reader:
-    """One raw driver connection per thread, plain SQL: the verification hot path costs a few
-    tens of microseconds per query instead of SQLAlchemy's statement building."""
+    """Plain SQL on raw driver connections from a small pool of its own: the verification
+    hot path costs tens of microseconds per query instead of SQLAlchemy's statement building,
+    and any number of threads share at most ``size`` connections."""
 
-    def __init__(self, store: MirrorStore) -> None:
-        self.store = store
+    def __init__(self, store: MirrorStore, size: int = 8) -> None:
         self.postgres = store.dialect == "postgresql"
-        self._local = threading.local()
+        self._engine = make_engine(store.url, pooled=False)
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._open = 0
+        self._size = size
+        self._lock = threading.Lock()
 
-    def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.store.engine.raw_connection()
-            if self.postgres:
-                conn.driver_connection.autocommit = True  # plain reads: no idle transactions
-            self._local.conn = conn
-        return conn
+    def _acquire(self) -> Any:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._open < self._size:
+                self._open += 1
+                try:
+                    conn = self._engine.raw_connection()
+                except Exception:
+                    self._open -= 1
+                    raise
+                if self.postgres:
+                    conn.driver_connection.autocommit = True  # plain reads: no idle transactions
+                return conn
+        return self._idle.get(timeout=30)
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self.postgres:
             sql = sql.replace("?", "%s")
+        conn = self._acquire()
         try:
-            cur = self._conn().cursor()
+            cur = conn.cursor()
             cur.execute(sql, params)
             out = cur.fetchall()
             cur.close()
-            return out
         except Exception:
-            self.reset()
-            raise
-
-    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        rows = self.rows(sql, params)
-        return rows[0] if rows else None
-
-    def reset(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
+            with self._lock:
+                self._open -= 1
             try:
                 conn.invalidate()
             except Exception:  # already gone
                 pass
+            raise
+        self._idle.put(conn)
+        return out
+
+    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
 
 
 CACHE_SECONDS = 0.1  # how long the checkpoint read by head() is trusted before it is read again
@@ -184,7 +196,7 @@ class MirrorQueries:
         # Keys, agency regions and recognition rules change only with new blocks: cached per
         # mirror checkpoint, dropped as soon as the checkpoint moves.
         self._cache: dict[Any, Any] = {}
-        self._cache_block: int | None = None
+        self._cache_block: tuple[int, str] | None = None
         self._checked_at = 0.0
         self._head: MirrorHead | None = None
 
@@ -213,9 +225,9 @@ class MirrorQueries:
             block, bytes.fromhex(h) if h else None, int(row[0]) if row else None,
             int(head) if head else None, int(seen) if seen else None, meta.get("last_error", ""),
         )
-        if block != self._cache_block:
+        if (block, h) != self._cache_block:  # the hash too: a reorg may keep the height
             self._cache = {}
-            self._cache_block = block
+            self._cache_block = (block, h)
         self._head, self._checked_at = result, time.monotonic()
         return result
 
@@ -364,7 +376,8 @@ class MirrorQueries:
         with self.engine.connect() as conn:
             codes = [r[0] for r in conn.execute(select(a.c.agency).where(a.c.kind == "registered").order_by(a.c.block, a.c.log_index))]
         out = []
-        now = int(time.time())
+        head = self.head()
+        now = head.block_time or int(time.time())  # key states as of the chain's own clock
         for code in codes:
             info = self.agency(code)
             if info is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -27,9 +28,10 @@ class RpcError(LedgerError):
 
 
 class RawRpc:
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, timeout: float = 60.0, retries: int = 3) -> None:
         self.url = url
         self.timeout = timeout
+        self.retries = retries  # a transient failure (connection, 5xx) is retried this often
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._session: requests.Session | None = None
@@ -38,6 +40,16 @@ class RawRpc:
     # -------------------------------------------------------------- transport
 
     def _send(self, payload: Any) -> Any:
+        for attempt in range(self.retries + 1):
+            try:
+                return self._send_once(payload)
+            except ChainUnavailable:
+                if attempt == self.retries:
+                    raise
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _send_once(self, payload: Any) -> Any:
         body = orjson.dumps(payload)
         try:
             if self.url.startswith(("ws://", "wss://")):

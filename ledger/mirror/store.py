@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, select
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.engine import Connection
 
 from ..deployment import Deployment
@@ -23,11 +25,21 @@ from . import schema as s
 DEFAULT_KEEP_BLOCKS = 4096  # block hashes kept for reorg detection
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """An engine for the mirror URL (``postgresql://`` means psycopg 3). ``pooled=False``:
+    every raw_connection() is a new driver connection, for callers that pool their own."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        return _make_engine(url, pooled)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(f"invalid mirror database URL {url!r}: {str(exc).splitlines()[0]}") from None
+
+
+def _make_engine(url: str, pooled: bool) -> Engine:
+    pool = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -42,6 +54,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
+    if not pooled:
+        return create_engine(url, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
@@ -81,6 +95,17 @@ class MirrorStore:
         """Create the schema, or check the existing one: another schema version is rebuilt
         (a mirror can always be rebuilt from the chain); another deployment is refused unless
         ``rebuild``."""
+        try:
+            self._open(deployment, rebuild)
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise ConfigError(f"cannot open the mirror database {self.safe_url}: {reason}") from None
+
+    @property
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _open(self, deployment: Deployment, rebuild: bool) -> None:
         identity = json.dumps(
             {"chain_id": deployment.chain_id, "contracts": [a.lower() for a in deployment.addresses]}, sort_keys=True
         )
