@@ -47,9 +47,17 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
+def lua_delay(mean_ms: float | None) -> str:
+    """Exponentially distributed pauses between a response and a connection's next request:
+    arrivals spread like independent clients (fixed pauses make all connections fire at once)."""
+    if not mean_ms:
+        return ""
+    return f"function delay() return -math.log(1 - math.random()) * {mean_ms} end\n"
+
+
 def lua_get(hashes: list[str], delay_ms: float | None) -> str:
     table = ",".join(f'"{h}"' for h in hashes)
-    delay = f"function delay() return {delay_ms} end\n" if delay_ms else ""
+    delay = lua_delay(delay_ms)
     return (
         f"local hashes = {{{table}}}\nmath.randomseed(os.time())\n{delay}"
         "request = function()\n"
@@ -60,7 +68,7 @@ def lua_get(hashes: list[str], delay_ms: float | None) -> str:
 
 def lua_post(bodies: list[str], path: str, delay_ms: float | None) -> str:
     table = ",".join("[==[" + b + "]==]" for b in bodies)
-    delay = f"function delay() return {delay_ms} end\n" if delay_ms else ""
+    delay = lua_delay(delay_ms)
     return (
         f"local bodies = {{{table}}}\nmath.randomseed(os.time())\n{delay}"
         'wrk.headers["Content-Type"] = "application/json"\n'
@@ -93,7 +101,7 @@ def run_wrk(wrk: str, base: str, script: str, seconds: int, connections: int, tm
     path = tmp / f"s{random.randrange(1 << 30)}.lua"
     path.write_text(script)
     out = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(path), base],
+        [wrk, f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(path), base],
         capture_output=True, text=True, check=True,
     )
     return parse_wrk(out.stdout)

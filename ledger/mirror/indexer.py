@@ -37,6 +37,7 @@ from .store import MirrorStore, RangeData
 
 log = logging.getLogger("certledger.indexer")
 MAX_REORG_RETRIES = 5
+HEAD_REFRESH_SECONDS = 2.0
 
 
 class ReorgInProgress(ChainUnavailable):
@@ -77,12 +78,19 @@ class Indexer:
         self.decoder = LogDecoder(deployment)
         self.span = self.config.initial_span
         self._stop = threading.Event()
+        self._seen: tuple[int | None, float] = (None, 0.0)  # last chain head written, and when
+        self._had_error = True  # clear any error left in the mirror by an earlier run
 
     # -------------------------------------------------------------- one step
 
     def target_block(self) -> int:
         head = self.rpc.block_number()
-        self.store.set_status({"chain_head": head, "chain_head_seen_at": int(time.time())})
+        now = time.time()
+        # Written when the head moves, else every couple of seconds: enough for readers to tell
+        # a live indexer from a stopped one, without a write transaction per poll.
+        if head != self._seen[0] or now - self._seen[1] >= HEAD_REFRESH_SECONDS:
+            self.store.set_status({"chain_head": head, "chain_head_seen_at": int(now)})
+            self._seen = (head, now)
         return head - self.config.confirmations
 
     def check_reorg(self) -> int | None:
@@ -248,7 +256,9 @@ class Indexer:
                 progress(result.last, target, total)
             if result.last >= target and result.reorg_to is None:
                 break
-        self.store.set_status({"last_error": ""})
+        if self._had_error:
+            self.store.set_status({"last_error": ""})
+            self._had_error = False
         return total
 
     def run(self, progress: CatchUpProgress | None = None, *, until: Callable[[], bool] | None = None) -> None:
@@ -263,6 +273,7 @@ class Indexer:
             except (ChainUnavailable, SQLAlchemyError) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning("indexer: %s; retrying in %.1f s", message, delay)
+                self._had_error = True
                 try:
                     self.store.set_status({"last_error": message, "last_error_at": int(time.time())})
                 except SQLAlchemyError:  # the database may be the thing that is down

@@ -5,6 +5,7 @@ in the same shapes, so every check runs unchanged on either.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -88,19 +89,32 @@ class MirrorSource:
         self.max_lag_blocks = max_lag_blocks
         self.max_staleness_seconds = max_staleness_seconds
         self._live_head = live_head  # the node's head, to measure the lag against the chain itself
-        self._live: tuple[float, int | None] = (0.0, None)
+        self._live: int | None = None
+        self._poller: threading.Thread | None = None
+        self._poller_lock = threading.Lock()
 
     def _chain_head(self) -> int | None:
+        """The node's head as last polled by a background thread (never a network call on the
+        request path); None when there is no node or it does not answer."""
         if self._live_head is None:
             return None
-        at, head = self._live
-        if time.monotonic() - at > LIVE_HEAD_SECONDS:
-            try:
-                head = int(self._live_head())
-            except Exception:  # node down: fall back on what the indexer last saw
-                head = None
-            self._live = (time.monotonic(), head)
-        return head
+        with self._poller_lock:
+            if self._poller is None:
+                self._poll_once()
+                self._poller = threading.Thread(target=self._poll, name="live-head", daemon=True)
+                self._poller.start()
+        return self._live
+
+    def _poll_once(self) -> None:
+        try:
+            self._live = int(self._live_head())  # type: ignore[misc]
+        except Exception:  # node down: fall back on what the indexer last saw
+            self._live = None
+
+    def _poll(self) -> None:
+        while True:
+            time.sleep(LIVE_HEAD_SECONDS)
+            self._poll_once()
 
     def head(self) -> SourceHead:
         head = self.q.head()
