@@ -15,38 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from eth_account import Account
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import CHAIN_ID, ROOT, anvil, anvil_version, machine, now_iso, one_agency
 
-from ledger.chain import Chain  # noqa: E402
-from ledger.contracts import artifact  # noqa: E402
-from ledger.deployment import deploy  # noqa: E402
-from ledger.node import HARDFORK, anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
-from ledger.registry import Registry  # noqa: E402
+from ledger.chain import Chain
+from ledger.contracts import artifact
+from ledger.node import HARDFORK
 
 DEFAULT_SIZES = (1, 100, 1_000, 10_000)
 TARGET_GAS_PER_CERT = 1_500
-REGION = 440000
 AGENCY = "GD-PSB"
 CERT_TYPE = "ID_CARD"
-CHAIN_ID = 31337
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def calldata_floor(data: bytes) -> int:
@@ -56,47 +38,14 @@ def calldata_floor(data: bytes) -> int:
     return 21_000 + 10 * (zeros + 4 * (len(data) - zeros))
 
 
-def anvil_version() -> str:
-    try:
-        out = subprocess.run([anvil_binary(), "--version"], capture_output=True, text=True, timeout=10, check=False)
-        return out.stdout.strip().splitlines()[0] if out.stdout.strip() else "?"
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-
-
 def run(sizes: list[int]) -> dict:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory(prefix="certledger-gas-") as tmp:
-        log = Path(tmp) / "anvil.log"
-        with log.open("ab") as log_fh:
-            process = subprocess.Popen(
-                anvil_args(port, CHAIN_ID, None),
-                stdout=log_fh,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        try:
-            chain = wait_for_rpc(url, timeout=60, process=process)
-            return measure(chain, sizes)
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with anvil() as chain:
+        return measure(chain, sizes)
 
 
 def measure(chain: Chain, sizes: list[int]) -> dict:
-    deployer, admin, key = Account.create(), Account.create(), Account.create()
-    deployment = deploy(chain, deployer, [(REGION, admin.address)], 1)
-    registry = Registry(chain, deployment)
-    proposal = registry.propose_add_type(admin, CERT_TYPE, {"fields": [{"name": "name", "type": "string"}]})
-    if not proposal.executed:
-        registry.execute(admin, proposal.id)
-    registry.register_agency(admin, AGENCY, REGION, [CERT_TYPE])
-    registry.add_key(admin, AGENCY, key.address)
+    setup = one_agency(chain)
+    registry, deployer, key = setup.registry, setup.deployer, setup.key
 
     rows: list[dict] = []
     for n in sizes:
@@ -137,8 +86,8 @@ def measure(chain: Chain, sizes: list[int]) -> dict:
         "chain_id": CHAIN_ID,
         "block_gas_limit": int(chain.w3.eth.get_block("latest")["gasLimit"]),
         "target_gas_per_certificate": TARGET_GAS_PER_CERT,
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "measured_at": now_iso(),
+        "machine": machine(),
         "results": rows,
     }
 

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from _common import PG_DEFAULT, ROOT, anchor_many, anvil, anvil_version, machine, now_iso, one_agency, pg_database
