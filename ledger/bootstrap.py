@@ -176,20 +176,16 @@ def ensure_sample_certificates(
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = folder / "id-cards.csv"
-    if not rows.exists():
-        write_id_cards(rows, id_cards)
-    ids = issue(
-        registry, keystore.load("GD-PSB-1"), keystore.load("GD-PSB-1"),
-        IssueRequest("GD-PSB", "ID_CARD", rows, folder / "id-cards", qr=True),
-        schema_for(registry, "ID_CARD"),
-    )
-    bl_rows = folder / "business-licences.csv"
-    if not bl_rows.exists():
-        write_business_licences(bl_rows, licences)
-    bls = issue(
-        registry, keystore.load("GD-AMR-1"), keystore.load("GD-AMR-1"),
-        IssueRequest("GD-AMR", "BUSINESS_LICENSE", bl_rows, folder / "business-licences", qr=True),
-        schema_for(registry, "BUSINESS_LICENSE"),
-    )
+    results = []
+    for agency, cert_type, name, write, count in (
+        ("GD-PSB", "ID_CARD", "id-cards", write_id_cards, id_cards),
+        ("GD-AMR", "BUSINESS_LICENSE", "business-licences", write_business_licences, licences),
+    ):
+        rows = folder / f"{name}.csv"
+        if not rows.exists():  # the same rows on every run: the journal finds the issuance done
+            write(rows, count)
+        key = keystore.load(f"{agency}-1")
+        request = IssueRequest(agency, cert_type, rows, folder / name, qr=True)
+        results.append(issue(registry, key, key, request, schema_for(registry, cert_type)))
+    ids, bls = results
     return SampleIssuance(folder, ids, bls)

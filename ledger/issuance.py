@@ -490,16 +490,6 @@ def _preflight(registry: Registry, signer: LocalAccount, request: IssueRequest, 
         raise InvalidInput(f"region {region} of {request.agency} is not a consortium member")
 
 
-def _find_anchor_tx(registry: Registry, root: bytes) -> tuple[str | None, int | None]:
-    event = registry.certificates.events.BatchAnchored()
-    logs = registry.chain.rpc(
-        lambda: event.get_logs(from_block=registry.deployment.deployment_block, argument_filters={"root": root})
-    )
-    if not logs:
-        return None, None
-    return "0x" + bytes(logs[0]["transactionHash"]).hex(), int(logs[0]["blockNumber"])
-
-
 def anchor_calldata(agency: bytes, cert_type: bytes, leaf_order: Sequence[bytes] | bytes, signature: bytes) -> bytes:
     """ABI encoding of ``anchorBatch(bytes32,bytes32,bytes32[],bytes)``, written out: eth-abi
     takes ~0.3 s for 10,000 hashes, this takes ~1 ms (tests compare both)."""

@@ -31,10 +31,7 @@ state (``new_deployment``) or run on a node of their own (``start_anvil``).
 from __future__ import annotations
 
 import copy
-import functools
-import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +39,17 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import REGIONS, Consortium, Node, free_port, new_consortium
+from conftest import (
+    REGIONS,
+    Consortium,
+    Node,
+    create_pg_database,
+    drop_pg_databases,
+    free_port,
+    new_consortium,
+    postgres_problem,
+    require_postgres,
+)
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
@@ -63,7 +70,6 @@ from ledger.signing import sign_batch
 from ledger.verification import ChainSource, MirrorSource, Verifier
 
 GD, ZJ, BJ = REGIONS  # 440000, 330000, 110000
-PG_ADMIN_URL = os.environ.get("CERTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 VALID_FROM = "2020-01-01"  # explicit: the default ("today", local time) is not what these tests are about
 
 RULES: tuple[tuple[int, str, int | None], ...] = (
@@ -227,44 +233,14 @@ def wait_for_next_second(chain: Chain, after: int) -> None:
 # ---------------------------------------------------------------------- databases
 
 
-@functools.cache
-def postgres_problem() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
-        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
-    return None
-
-
-def require_postgres() -> None:
-    problem = postgres_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: the PostgreSQL tests must run, not skip)", pytrace=False)
-    pytest.skip(problem)
-
-
 class PgDatabase:
     """A fresh PostgreSQL database, dropped (WITH (FORCE)) by ``drop``."""
 
     def __init__(self) -> None:
-        import psycopg
-
-        self.name = f"certledger_api_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
-        base = PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
-        self.url = f"postgresql+psycopg://{base}/{self.name}"
+        self.name, self.url = create_pg_database("certledger_api")
 
     def drop(self) -> None:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        drop_pg_databases(self.name)
 
 
 @dataclass

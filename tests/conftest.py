@@ -6,8 +6,10 @@ gets its own deployment (deploying takes ~50 ms), so tests never see each other'
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import uuid
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -165,3 +167,49 @@ def same(address: str, account: LocalAccount | str) -> bool:
     """Two addresses are equal, whatever their letter case."""
     other = account if isinstance(account, str) else account.address
     return address.lower() == other.lower()
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+PG_ADMIN_URL = os.environ.get("CERTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@functools.cache
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it can (asked once per process)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
+    return None
+
+
+def require_postgres() -> None:
+    """Skip without PostgreSQL locally; in CI (CI=true) fail: a CI run must never pass by skipping."""
+    problem = postgres_problem()
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{problem} (CI=true: the PostgreSQL tests must run, not skip)", pytrace=False)
+    pytest.skip(problem)
+
+
+def create_pg_database(prefix: str) -> tuple[str, str]:
+    """A fresh PostgreSQL database: (name, SQLAlchemy URL)."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, "postgresql+psycopg://" + PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_databases(*names: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

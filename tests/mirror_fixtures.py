@@ -14,48 +14,21 @@ except in CI (``CI=true``), where it fails: a CI run must never pass by skipping
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from conftest import create_pg_database, drop_pg_databases, require_postgres
 
 from ledger.deployment import Deployment
 from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
 
-PG_ADMIN_URL = os.environ.get("CERTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
 # Every store a test opened through these helpers, so that teardown can close its
 # connections before the database is dropped.
 _STORES: list[MirrorStore] = []
-
-
-@functools.cache
-def postgres_problem() -> str | None:
-    """Why PostgreSQL cannot be used here, or None when it can (asked once per process)."""
-    try:
-        import psycopg
-    except ImportError as exc:  # pragma: no cover - psycopg is a project dependency
-        return f"psycopg is not installed: {exc}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
-        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
-    return None
-
-
-def _require_postgres() -> None:
-    problem = postgres_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: the PostgreSQL suite must run, not skip)", pytrace=False)
-    pytest.skip(problem)
 
 
 def _dispose_stores(url: str) -> None:
@@ -77,13 +50,8 @@ class MirrorDatabases:
         if self.kind == "sqlite":
             url = f"sqlite:///{self.directory}/mirror-{len(self.urls)}.db"
         else:
-            import psycopg
-
-            name = f"certledger_t_{uuid.uuid4().hex[:12]}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
+            name, url = create_pg_database("certledger_t")
             self._pg_names.append(name)
-            url = "postgresql+psycopg://" + PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
         self.urls.append(url)
         return url
 
@@ -91,11 +59,7 @@ class MirrorDatabases:
         for url in self.urls:
             _dispose_stores(url)
         if self._pg_names:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                for name in self._pg_names:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_pg_databases(*self._pg_names)
 
 
 _DATABASES: dict[str, MirrorDatabases] = {}  # mirror_url -> the databases of its test
@@ -105,7 +69,7 @@ _DATABASES: dict[str, MirrorDatabases] = {}  # mirror_url -> the databases of it
 def mirror_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
     """A fresh, empty mirror database URL: SQLite, then PostgreSQL."""
     if request.param == "postgresql":
-        _require_postgres()
+        require_postgres()
     dbs = MirrorDatabases(request.param, tmp_path)
     url = dbs.new()
     _DATABASES[url] = dbs
