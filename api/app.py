@@ -14,6 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 import orjson
@@ -54,12 +56,31 @@ class ApiSettings(Settings):
     max_image_bytes: int = 4 * 1024 * 1024  # uploaded QR images
     max_lag_blocks: int = 5  # a mirror further behind answers ERROR
     max_staleness_seconds: float = 10.0  # ... as does one whose indexer last reached the chain this long ago
+    image_workers: int = 2  # QR images decoded at once, off the event loop (CPU-bound)
+    chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
+    max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
 
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+class BlockingPool:
+    """Blocking work (QR image decoding, node round trips) runs in worker threads, at most
+    ``workers`` at once, so that it never stalls the event loop that serves everyone else; when
+    more than ``max_queued`` jobs already wait, a new one is refused with 503 BUSY."""
+
+    def __init__(self, workers: int, max_queued: int, what: str) -> None:
+        self.limiter = anyio.CapacityLimiter(workers)
+        self.max_queued = max_queued
+        self.what = what
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        if self.limiter.statistics().tasks_waiting >= self.max_queued:
+            raise ApiError(503, "BUSY", f"too many requests waiting for {self.what}: try again shortly")
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -111,6 +132,14 @@ class AppState:
     @cached_property
     def chain(self) -> Chain:
         return Chain(self.settings.node_url, timeout=5.0)
+
+    @cached_property
+    def image_pool(self) -> BlockingPool:
+        return BlockingPool(self.settings.image_workers, self.settings.max_queued, "QR image decoding")
+
+    @cached_property
+    def chain_pool(self) -> BlockingPool:
+        return BlockingPool(self.settings.chain_workers, self.settings.max_queued, "chain verification")
 
     @cached_property
     def chain_verifier(self) -> Verifier:

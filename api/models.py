@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Verdict = Literal["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "ERROR"]
+Verdict = Literal["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR"]
+Role = Literal["AGENCY_KEY", "REGION_ADMIN", "CONSORTIUM"]
 
 
 class ErrorBody(BaseModel):
@@ -21,8 +22,12 @@ class ErrorResponse(BaseModel):
 class CheckModel(BaseModel):
     name: Literal["integrity", "anchored", "issuer_authorized", "key_valid", "status", "validity_period", "recognition"]
     ok: bool | None = Field(description="true passed, false failed, null skipped or could not be decided")
-    detail: str
-    code: str
+    outcome: Literal["PASS", "FAIL", "SKIPPED", "ERROR"] = Field(
+        description="PASS, FAIL, SKIPPED (nothing to check with this input) or ERROR (the source could not answer)"
+    )
+    code: str = Field(description="why, as a stable code (see docs/verification.md)", examples=["KEY_COMPROMISED"])
+    detail: str = Field(description="why, in English")
+    params: dict[str, Any] = Field(description="the facts behind the detail, for messages in other languages")
 
 
 class AnchoredAt(BaseModel):
@@ -76,6 +81,7 @@ class StatusEventModel(BaseModel):
     status: Literal["ACTIVE", "SUSPENDED", "REVOKED"]
     reason: str
     actor: str
+    role: Role = Field(description="who acted: an agency key, an admin of its region, or the consortium (M-of-N)")
     time: str | None
     block: int
     tx: str
@@ -97,6 +103,7 @@ class BatchModel(BaseModel):
     size: int
     anchored_at: AnchoredAt
     status: Literal["ACTIVE", "SUSPENDED", "REVOKED"]
+    status_changed: StatusEventModel | None = None
 
 
 class HealthModel(BaseModel):

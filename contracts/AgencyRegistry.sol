@@ -8,6 +8,12 @@ import {IConsortium} from "./interfaces/IConsortium.sol";
 /// @notice Issuing agencies and their signing keys. A region's admins register the agencies
 /// of their own region, choose which certificate types each may issue, suspend them, and
 /// manage their keys. Agency ids are short ASCII codes, left-aligned and zero-padded.
+///
+/// When a region is removed and later admitted again, its agencies and keys do not come back
+/// by themselves: each stays disabled until a region admin enables it again
+/// (reactivateAgency, enableKey). A key may report itself compromised only "since now";
+/// backdating a report is for the region's admins, and the consortium (M-of-N) can correct a
+/// report made by mistake or in bad faith (correctKeyCompromise).
 contract AgencyRegistry is IAgencyRegistry {
     /// @notice The consortium whose regions and types this registry follows.
     IConsortium public immutable consortium;
@@ -20,6 +26,11 @@ contract AgencyRegistry is IAgencyRegistry {
     /// @param consortium_ the deployed Consortium
     constructor(IConsortium consortium_) {
         consortium = consortium_;
+    }
+
+    modifier onlyConsortium() {
+        if (msg.sender != address(consortium)) revert IConsortium.NotConsortium(msg.sender);
+        _;
     }
 
     modifier onlyAgencyAdmin(bytes32 agencyId) {
@@ -39,7 +50,7 @@ contract AgencyRegistry is IAgencyRegistry {
         if (agencyId == bytes32(0)) revert InvalidAgencyId(agencyId);
         if (!consortium.isRegionAdmin(region, msg.sender)) revert IConsortium.NotAdminOfRegion(msg.sender, region);
         if (_agencies[agencyId].registeredAt != 0) revert AgencyAlreadyRegistered(agencyId);
-        _agencies[agencyId] = Agency(region, false, uint64(block.timestamp));
+        _agencies[agencyId] = Agency(region, false, uint64(block.timestamp), consortium.regionEpoch(region));
         _agencyIds.push(agencyId);
         emit AgencyRegistered(agencyId, region);
         for (uint256 i = 0; i < typeIds.length; ++i) {
@@ -71,12 +82,14 @@ contract AgencyRegistry is IAgencyRegistry {
         emit AgencySuspendedSet(agencyId, true);
     }
 
-    /// @notice Lift an agency's suspension.
+    /// @notice Lift an agency's suspension, or enable it again after its region was re-admitted.
     /// @param agencyId the agency
     function reactivateAgency(bytes32 agencyId) external onlyAgencyAdmin(agencyId) {
         Agency storage a = _agencies[agencyId];
-        if (!a.suspended) revert AgencyNotSuspended(agencyId);
+        uint32 epoch = consortium.regionEpoch(a.region);
+        if (!a.suspended && a.epoch == epoch) revert AgencyNotSuspended(agencyId);
         a.suspended = false;
+        a.epoch = epoch;
         emit AgencySuspendedSet(agencyId, false);
     }
 
@@ -111,24 +124,52 @@ contract AgencyRegistry is IAgencyRegistry {
         _retire(k, oldKey, uint64(block.timestamp));
     }
 
-    /// @notice Report a key compromised since `since`: every anchor it made at or after that time
-    /// is invalid. A region admin of the key's agency or the key itself may report; a second
-    /// report can only move the time earlier.
+    /// @notice Re-enable a key after its region was removed and admitted again.
+    /// @param account the key
+    function enableKey(address account) external {
+        Key storage k = _keys[account];
+        _checkKeyAdmin(k, account);
+        uint32 epoch = consortium.regionEpoch(_agencies[k.agency].region);
+        if (k.epoch == epoch) revert KeyAlreadyEnabled(account);
+        k.epoch = epoch;
+        emit KeyEnabled(k.agency, account, epoch);
+    }
+
+    /// @notice The calling key reports itself compromised from now on: anchors it makes from
+    /// this moment are invalid, earlier ones stay valid. A key can never backdate its own
+    /// report (a leaked archived key must not be able to void what it signed years ago).
+    function reportOwnKeyCompromised() external {
+        Key storage k = _keys[msg.sender];
+        if (k.agency == bytes32(0)) revert UnknownKey(msg.sender);
+        _report(k, msg.sender, uint64(block.timestamp), Role.AgencyKey);
+    }
+
+    /// @notice A region admin of the key's agency reports the key compromised since `since`:
+    /// every anchor it made at or after that time is invalid. A second report can only move the
+    /// time earlier; the consortium can correct a report (correctKeyCompromise).
     /// @param account the key
     /// @param since the time from which the key is not trusted (unix seconds, not in the future;
     /// 0 means since ever: every anchor of the key is invalid)
     function reportKeyCompromised(address account, uint64 since) external {
         Key storage k = _keys[account];
-        if (k.agency == bytes32(0)) revert UnknownKey(account);
-        if (msg.sender != account) _checkKeyAdmin(k, account);
+        _checkKeyAdmin(k, account);
         if (since > block.timestamp) revert CompromiseInFuture(since);
         // compromisedSince == 0 means "never compromised", so "since ever" is stored as 1.
-        if (since == 0) since = 1;
-        if (k.compromisedSince != 0 && k.compromisedSince <= since) {
-            revert KeyAlreadyCompromised(account, k.compromisedSince);
-        }
+        _report(k, account, since == 0 ? 1 : since, Role.RegionAdmin);
+    }
+
+    /// @notice The consortium (an executed M-of-N proposal) corrects a key's compromise report:
+    /// `since` replaces the reported time, 0 clears it. The history stays in the events.
+    /// @param account the key
+    /// @param since the corrected time (not in the future), or 0: not compromised
+    function correctKeyCompromise(address account, uint64 since) external onlyConsortium {
+        Key storage k = _keys[account];
+        if (k.agency == bytes32(0)) revert UnknownKey(account);
+        if (since > block.timestamp) revert CompromiseInFuture(since);
+        uint64 previous = k.compromisedSince;
+        if (previous == since) revert CompromiseUnchanged(account, since);
         k.compromisedSince = since;
-        emit KeyCompromised(k.agency, account, since);
+        emit KeyCompromiseCorrected(k.agency, account, previous, since);
     }
 
     // ------------------------------------------------------------------ views
@@ -164,12 +205,27 @@ contract AgencyRegistry is IAgencyRegistry {
     }
 
     /// @inheritdoc IAgencyRegistry
-    function canManageStatus(bytes32 agencyId, address account) external view returns (bool) {
+    function agencyEnabled(bytes32 agencyId) public view returns (bool) {
         Agency storage a = _agencies[agencyId];
-        if (a.registeredAt == 0) return false;
-        if (consortium.isRegionAdmin(a.region, account)) return true;
-        return !a.suspended && consortium.isMember(a.region) && _keys[account].agency == agencyId
+        return a.registeredAt != 0 && !a.suspended && consortium.isMember(a.region)
+            && a.epoch == consortium.regionEpoch(a.region);
+    }
+
+    /// @inheritdoc IAgencyRegistry
+    function keyEnabled(address account) public view returns (bool) {
+        Key storage k = _keys[account];
+        if (k.agency == bytes32(0) || !agencyEnabled(k.agency)) return false;
+        return k.epoch == consortium.regionEpoch(_agencies[k.agency].region)
             && keyStateAt(account, uint64(block.timestamp)) == KeyState.Active;
+    }
+
+    /// @inheritdoc IAgencyRegistry
+    function statusRole(bytes32 agencyId, address account) external view returns (Role) {
+        Agency storage a = _agencies[agencyId];
+        if (a.registeredAt == 0) return Role.None;
+        if (consortium.isRegionAdmin(a.region, account)) return Role.RegionAdmin;
+        if (_keys[account].agency == agencyId && keyEnabled(account)) return Role.AgencyKey;
+        return Role.None;
     }
 
     // ------------------------------------------------------------------ internals
@@ -186,8 +242,16 @@ contract AgencyRegistry is IAgencyRegistry {
         // A key is never active before it was registered: its record must not suggest that
         // it could have signed anything earlier.
         uint64 from = activeFrom < block.timestamp ? uint64(block.timestamp) : activeFrom;
-        _keys[account] = Key(agencyId, from, 0, 0);
+        _keys[account] = Key(agencyId, from, 0, 0, consortium.regionEpoch(_agencies[agencyId].region));
         emit KeyAdded(agencyId, account, from);
+    }
+
+    function _report(Key storage k, address account, uint64 since, Role role) private {
+        if (k.compromisedSince != 0 && k.compromisedSince <= since) {
+            revert KeyAlreadyCompromised(account, k.compromisedSince);
+        }
+        k.compromisedSince = since;
+        emit KeyCompromised(k.agency, account, since, msg.sender, role);
     }
 
     function _retire(Key storage k, address account, uint64 at) private {

@@ -12,14 +12,21 @@ import {BatchMerkle} from "./lib/BatchMerkle.sol";
 /// @title CertificateRegistry
 /// @notice Agencies anchor batches of certificate hashes here: the Merkle root is stored, the
 /// hashes go to the event log. The batch root is signed (EIP-712) by an agency key; anyone
-/// may submit the transaction, so signing can happen offline. Statuses (suspension,
-/// reinstatement, revocation) are kept per certificate and per batch. `verify` lets anyone
-/// with a node check a certificate without trusting a mirror.
+/// may submit the transaction, so signing can happen offline. A batch is identified by
+/// (agency, root), and statuses (suspension, reinstatement, revocation) are kept per
+/// (agency, certificate) and per (agency, batch): one agency can never anchor, block, shadow or
+/// change the status of another agency's batches or certificates. `verify` lets anyone with a
+/// node check a certificate without trusting a mirror.
+///
+/// Who may change a status: an enabled key of the agency (role AgencyKey), an admin of its
+/// region (RegionAdmin), or the consortium through an executed M-of-N proposal (Consortium),
+/// which is how the certificates of a removed region can still be revoked. A suspension is
+/// lifted only by the role that imposed it or a stronger one; revocation is final.
 contract CertificateRegistry is ICertificateRegistry {
     /// @notice EIP-712 domain name and version; chain id and this contract's address complete
     /// the domain, so a signature cannot be replayed on another chain or deployment.
     string public constant DOMAIN_NAME = "CertLedger";
-    string public constant DOMAIN_VERSION = "1";
+    string public constant DOMAIN_VERSION = "2";
 
     bytes32 private constant _DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
@@ -33,10 +40,9 @@ contract CertificateRegistry is ICertificateRegistry {
     /// @notice The agency and key registry.
     IAgencyRegistry public immutable agencies;
 
-    mapping(bytes32 root => Batch) private _batches;
-    mapping(bytes32 root => Status) private _batchStatus;
-    // Keyed by agency first: an agency can only ever affect the status of its own certificates.
-    mapping(bytes32 agency => mapping(bytes32 certHash => Status)) private _certStatus;
+    mapping(bytes32 agency => mapping(bytes32 root => Batch)) private _batches;
+    mapping(bytes32 agency => mapping(bytes32 root => StatusRecord)) private _batchStatus;
+    mapping(bytes32 agency => mapping(bytes32 certHash => StatusRecord)) private _certStatus;
 
     /// @param consortium_ the deployed Consortium
     /// @param agencies_ the deployed AgencyRegistry
@@ -45,11 +51,18 @@ contract CertificateRegistry is ICertificateRegistry {
         agencies = agencies_;
     }
 
+    modifier onlyConsortium() {
+        if (msg.sender != address(consortium)) revert IConsortium.NotConsortium(msg.sender);
+        _;
+    }
+
     // ------------------------------------------------------------------ anchoring
 
-    /// @notice Anchor a batch of certificate hashes. The root is computed here from
-    /// `certHashes`, which must be in ascending leaf order (see BatchMerkle), and must be
-    /// signed by an active key of `agency`.
+    /// @notice Anchor a batch of certificate hashes for `agency`. The root is computed here
+    /// from `certHashes`, which must be in ascending leaf order (see BatchMerkle), and must be
+    /// signed by an enabled, active key of `agency`. The same (agency, root) can be anchored
+    /// again only if its earlier anchoring is void (see anchoringVoid): after a key compromise,
+    /// the agency re-anchors the same certificates with a new key.
     /// @param agency the issuing agency
     /// @param certType the certificate type, which the agency must be allowed to issue
     /// @param certHashes the batch's certificate hashes in leaf order
@@ -62,10 +75,13 @@ contract CertificateRegistry is ICertificateRegistry {
         uint256 n = certHashes.length;
         if (n == 0) revert EmptyBatch();
         root = BatchMerkle.rootOf(certHashes);
-        if (_batches[root].anchoredAt != 0) revert BatchAlreadyAnchored(root);
+        Batch storage existing = _batches[agency][root];
+        if (existing.anchoredAt != 0 && anchoringVoid(agency, root) == Reason.None) {
+            revert BatchAlreadyAnchored(agency, root);
+        }
         address signer = ECDSA.recover(batchDigest(root, certType, agency), signature);
         _checkCanAnchor(signer, agency, certType);
-        _batches[root] = Batch(signer, uint64(block.timestamp), uint32(n), certType);
+        _batches[agency][root] = Batch(signer, uint64(block.timestamp), uint32(n), certType);
         emit BatchAnchored(root, agency, certType, signer, certHashes);
     }
 
@@ -121,73 +137,100 @@ contract CertificateRegistry is ICertificateRegistry {
     // ------------------------------------------------------------------ status
 
     /// @notice Suspend (Suspended), reinstate (Active) or revoke (Revoked, final) one of an
-    /// agency's certificates. Callable by an active key of the agency or an admin of its region.
+    /// agency's certificates. Callable by an enabled key of the agency or an admin of its region.
     /// @param agency the issuing agency
     /// @param certHash the certificate hash
     /// @param status the new status
     /// @param reason a reason code (ASCII, left-aligned), e.g. "HOLDER_REQUEST"
     function setCertificateStatus(bytes32 agency, bytes32 certHash, Status status, bytes32 reason) external {
-        _checkStatusActor(agency);
-        _certStatus[agency][certHash] = _transition(certHash, _certStatus[agency][certHash], status);
-        emit CertificateStatusChanged(certHash, agency, status, reason, msg.sender, uint64(block.timestamp));
+        _setCertificateStatus(agency, certHash, status, reason, _actorRole(agency));
     }
 
-    /// @notice Suspend, reinstate or revoke every certificate of a batch at once.
+    /// @notice Suspend, reinstate or revoke every certificate of one of the agency's batches.
+    /// @param agency the agency that anchored the batch
     /// @param root the batch root
     /// @param status the new status
     /// @param reason a reason code
-    function setBatchStatus(bytes32 root, Status status, bytes32 reason) external {
-        Batch storage b = _batches[root];
-        if (b.anchoredAt == 0) revert UnknownBatch(root);
-        bytes32 agency = agencies.key(b.key).agency;
-        _checkStatusActor(agency);
-        _batchStatus[root] = _transition(root, _batchStatus[root], status);
-        emit BatchStatusChanged(root, agency, status, reason, msg.sender, uint64(block.timestamp));
+    function setBatchStatus(bytes32 agency, bytes32 root, Status status, bytes32 reason) external {
+        _setBatchStatus(agency, root, status, reason, _actorRole(agency));
+    }
+
+    /// @notice The consortium (an executed M-of-N proposal) changes a certificate's status: for
+    /// any agency, including one of a removed region.
+    function setCertificateStatusByConsortium(bytes32 agency, bytes32 certHash, Status status, bytes32 reason)
+        external
+        onlyConsortium
+    {
+        _setCertificateStatus(agency, certHash, status, reason, IAgencyRegistry.Role.Consortium);
+    }
+
+    /// @notice The consortium (an executed M-of-N proposal) changes a whole batch's status.
+    function setBatchStatusByConsortium(bytes32 agency, bytes32 root, Status status, bytes32 reason)
+        external
+        onlyConsortium
+    {
+        _setBatchStatus(agency, root, status, reason, IAgencyRegistry.Role.Consortium);
     }
 
     // ------------------------------------------------------------------ views
 
-    /// @notice An anchored batch (anchoredAt == 0 when unknown).
+    /// @notice A batch of `agency` (anchoredAt == 0 when unknown).
+    /// @param agency the agency
     /// @param root the batch root
-    function batch(bytes32 root) external view returns (Batch memory) {
-        return _batches[root];
+    function batch(bytes32 agency, bytes32 root) external view returns (Batch memory) {
+        return _batches[agency][root];
     }
 
-    /// @notice The status of batch `root` as a whole.
-    function batchStatus(bytes32 root) external view returns (Status) {
-        return _batchStatus[root];
+    /// @notice The status of the agency's batch `root` as a whole, and who set it.
+    function batchStatus(bytes32 agency, bytes32 root) external view returns (StatusRecord memory) {
+        return _batchStatus[agency][root];
     }
 
-    /// @notice The status of certificate `certHash` of `agency`, not counting its batch's status.
-    function certificateStatus(bytes32 agency, bytes32 certHash) external view returns (Status) {
+    /// @notice The status of certificate `certHash` of `agency` (not counting its batch's), and
+    /// who set it.
+    function certificateStatus(bytes32 agency, bytes32 certHash) external view returns (StatusRecord memory) {
         return _certStatus[agency][certHash];
     }
 
-    /// @notice Verify a certificate hash against the chain alone: anchored in `root` (by the
-    /// Merkle proof), signed by a key not compromised at anchoring, current status, and
-    /// whether `verifierRegion` recognises it now (0 skips the recognition check).
+    /// @notice Whether the anchoring of (agency, root) is void, and why: its key was reported
+    /// compromised at or before the anchoring (KeyCompromised), or its region was removed with a
+    /// cut-off at or before it (RegionRemoved). None for a sound or unknown anchoring.
+    function anchoringVoid(bytes32 agency, bytes32 root) public view returns (Reason) {
+        Batch storage b = _batches[agency][root];
+        if (b.anchoredAt == 0) return Reason.None;
+        if (agencies.keyStateAt(b.key, b.anchoredAt) == IAgencyRegistry.KeyState.Compromised) {
+            return Reason.KeyCompromised;
+        }
+        (bool voided,) = consortium.anchorVoid(agencies.agency(agency).region, b.anchoredAt);
+        return voided ? Reason.RegionRemoved : Reason.None;
+    }
+
+    /// @notice What the chain alone can tell about a certificate of `agency` that claims to be in
+    /// batch `root`: anchored (by the Merkle proof), the anchoring not void (key compromise,
+    /// region removal), its current status and the batch's, and whether `verifierRegion`
+    /// recognises it now (0 skips the recognition check). `Ok` is not "valid": the validity
+    /// dates are in the document and are the caller's to check.
+    /// @param agency the issuing agency
     /// @param certHash the certificate hash
     /// @param root the root of the batch the certificate claims to be in
     /// @param proof the Merkle proof (sorted pairs, as OpenZeppelin MerkleProof)
     /// @param verifierRegion the verifying region, or 0
     /// @return verdict the verdict
     /// @return reason why
-    function verify(bytes32 certHash, bytes32 root, bytes32[] calldata proof, uint32 verifierRegion)
+    function verify(bytes32 agency, bytes32 certHash, bytes32 root, bytes32[] calldata proof, uint32 verifierRegion)
         external
         view
         returns (Verdict verdict, Reason reason)
     {
-        Batch storage b = _batches[root];
+        Batch storage b = _batches[agency][root];
         if (b.anchoredAt == 0) return (Verdict.Unknown, Reason.NotAnchored);
         if (!MerkleProof.verifyCalldata(proof, root, BatchMerkle.leafOf(certHash))) {
             return (Verdict.Invalid, Reason.ProofMismatch);
         }
-        if (agencies.keyStateAt(b.key, b.anchoredAt) == IAgencyRegistry.KeyState.Compromised) {
-            return (Verdict.Invalid, Reason.KeyCompromised);
-        }
-        bytes32 agency = agencies.key(b.key).agency;
-        Status certStatus = _certStatus[agency][certHash];
-        Status wholeBatch = _batchStatus[root];
+        Reason void = anchoringVoid(agency, root);
+        if (void != Reason.None) return (Verdict.Invalid, void);
+        Status certStatus = _certStatus[agency][certHash].status;
+        Status wholeBatch = _batchStatus[agency][root].status;
         if (certStatus == Status.Revoked) return (Verdict.Revoked, Reason.CertificateRevoked);
         if (wholeBatch == Status.Revoked) return (Verdict.Revoked, Reason.BatchRevoked);
         if (certStatus == Status.Suspended) return (Verdict.Suspended, Reason.CertificateSuspended);
@@ -198,7 +241,7 @@ contract CertificateRegistry is ICertificateRegistry {
                 return (Verdict.NotRecognized, Reason.NoRecognitionRule);
             }
         }
-        return (Verdict.Valid, Reason.None);
+        return (Verdict.Ok, Reason.None);
     }
 
     // ------------------------------------------------------------------ internals
@@ -214,16 +257,51 @@ contract CertificateRegistry is ICertificateRegistry {
         IAgencyRegistry.Agency memory a = agencies.agency(agency);
         if (a.suspended) revert IAgencyRegistry.AgencySuspended(agency);
         if (!consortium.isMember(a.region)) revert IConsortium.RegionNotMember(a.region);
+        uint32 epoch = consortium.regionEpoch(a.region);
+        if (a.epoch != epoch) revert AgencyDisabled(agency);
+        if (k.epoch != epoch) revert KeyDisabled(signer);
         if (!agencies.isTypeAllowed(agency, certType)) revert TypeNotAllowed(agency, certType);
     }
 
-    function _checkStatusActor(bytes32 agency) private view {
-        if (!agencies.canManageStatus(agency, msg.sender)) revert NotAuthorized(msg.sender, agency);
+    function _actorRole(bytes32 agency) private view returns (IAgencyRegistry.Role role) {
+        role = agencies.statusRole(agency, msg.sender);
+        if (role == IAgencyRegistry.Role.None) revert NotAuthorized(msg.sender, agency);
     }
 
-    function _transition(bytes32 subject, Status from, Status to) private pure returns (Status) {
+    function _setCertificateStatus(
+        bytes32 agency,
+        bytes32 certHash,
+        Status status,
+        bytes32 reason,
+        IAgencyRegistry.Role role
+    ) private {
+        StatusRecord storage record = _certStatus[agency][certHash];
+        _transition(certHash, record, status, role);
+        emit CertificateStatusChanged(certHash, agency, status, reason, msg.sender, role, uint64(block.timestamp));
+    }
+
+    function _setBatchStatus(bytes32 agency, bytes32 root, Status status, bytes32 reason, IAgencyRegistry.Role role)
+        private
+    {
+        if (_batches[agency][root].anchoredAt == 0) revert UnknownBatch(agency, root);
+        StatusRecord storage record = _batchStatus[agency][root];
+        _transition(root, record, status, role);
+        emit BatchStatusChanged(root, agency, status, reason, msg.sender, role, uint64(block.timestamp));
+    }
+
+    /// @dev Revoked is final. A suspension can be lifted (Active) only by the role that imposed
+    /// it or a stronger one, and taken over (Suspended again) only by a stronger role, so that
+    /// an agency key cannot undo what its region admin or the consortium decided.
+    function _transition(bytes32 subject, StatusRecord storage record, Status to, IAgencyRegistry.Role role) private {
+        Status from = record.status;
         if (from == Status.Revoked) revert AlreadyRevoked(subject);
-        if (from == to) revert InvalidStatusTransition(subject, from, to);
-        return to;
+        if (from == Status.Suspended && to != Status.Revoked && role < record.role) {
+            revert SuspensionHeldByStrongerRole(subject, record.role, role);
+        }
+        if (from == to && !(to == Status.Suspended && role > record.role)) {
+            revert InvalidStatusTransition(subject, from, to);
+        }
+        record.status = to;
+        record.role = role;
     }
 }

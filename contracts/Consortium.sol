@@ -6,15 +6,22 @@ import {IConsortium} from "./interfaces/IConsortium.sol";
 /// @title Consortium
 /// @notice The member regions of the ledger and what they decide together. Regions are
 /// identified by their 6-digit administrative division code (440000 = Guangdong). Admitting
-/// or removing a region, adding a certificate type and changing the quorum need the approval
-/// of `quorum` of the current member regions (one vote per region, whichever of its admins
-/// casts it). Each region's admins set that region's recognition rules on their own.
+/// or removing a region, adding a certificate type, changing the quorum rule and consortium
+/// actions on the other contracts (correcting a key-compromise report, changing the status of
+/// any certificate or batch) need approvals from more than `quorumNumerator/quorumDenominator`
+/// of the current member regions (one vote per region, whichever of its admins casts it). The
+/// rule is a fraction, so the quorum follows the membership: more than half of 3 regions is 2,
+/// of 4 it is 3. Each region's admins set that region's recognition rules on their own.
 contract Consortium is IConsortium {
     /// @notice Seconds a proposal stays open for approval; after that it is stale.
     uint64 public immutable proposalTtl;
 
-    /// @notice Approvals (by distinct current member regions) a proposal needs to execute.
-    uint32 public quorum;
+    /// @notice A proposal needs approvals from more than quorumNumerator/quorumDenominator of
+    /// the member regions (0/1: one approval is enough).
+    uint32 public quorumNumerator;
+
+    /// @notice See quorumNumerator.
+    uint32 public quorumDenominator;
 
     /// @notice Number of current member regions.
     uint32 public memberCount;
@@ -32,7 +39,7 @@ contract Consortium is IConsortium {
     }
 
     mapping(address admin => AdminRecord) private _admins;
-    mapping(uint32 region => uint32 epoch) private _epochs;
+    mapping(uint32 region => VoidWindow[]) private _voidWindows;
     mapping(uint256 id => Proposal) private _proposals;
     mapping(uint256 id => uint32[] regions) private _approvers;
     // epoch + 1 of the region when it approved (0 = never): an approval given before a region
@@ -44,17 +51,24 @@ contract Consortium is IConsortium {
 
     /// @param regions_ the founding member regions
     /// @param admins_ one admin address per founding region (same order)
-    /// @param quorum_ approvals needed for a proposal, 1 <= quorum <= regions
+    /// @param quorumNumerator_ with quorumDenominator_, the quorum rule: a proposal needs
+    /// approvals from more than numerator/denominator of the members (1/2: a majority)
+    /// @param quorumDenominator_ see quorumNumerator_
     /// @param proposalTtl_ seconds a proposal stays open
-    constructor(uint32[] memory regions_, address[] memory admins_, uint32 quorum_, uint64 proposalTtl_) {
+    constructor(
+        uint32[] memory regions_,
+        address[] memory admins_,
+        uint32 quorumNumerator_,
+        uint32 quorumDenominator_,
+        uint64 proposalTtl_
+    ) {
         if (regions_.length != admins_.length) revert FoundingListMismatch(regions_.length, admins_.length);
+        if (regions_.length == 0) revert FoundingListMismatch(0, 0);
         for (uint256 i = 0; i < regions_.length; ++i) {
             _admitRegion(regions_[i], admins_[i]);
         }
-        if (quorum_ == 0 || quorum_ > memberCount) revert InvalidQuorum(quorum_, memberCount);
-        quorum = quorum_;
+        _setQuorumRule(quorumNumerator_, quorumDenominator_);
         proposalTtl = proposalTtl_;
-        emit QuorumChanged(0, quorum_);
     }
 
     // ------------------------------------------------------------------ modifiers
@@ -80,13 +94,17 @@ contract Consortium is IConsortium {
     }
 
     /// @notice Propose removing member `region`. Its agencies can no longer anchor or change
-    /// statuses once it is removed; what they anchored before stays verifiable.
+    /// statuses once it is removed. What they anchored before `cutoff` stays verifiable (and
+    /// recognised wherever a rule recognises it); anchors made at or after `cutoff` become void
+    /// (verdict INVALID), for a region whose keys were abused before it could be removed.
     /// @param region the member region to remove
+    /// @param cutoff 0: nothing becomes void; else a time not in the future
     /// @return id the proposal id
-    function proposeRemoveRegion(uint32 region) external returns (uint256 id) {
+    function proposeRemoveRegion(uint32 region, uint64 cutoff) external returns (uint256 id) {
         if (!_regions[region].member) revert RegionNotMember(region);
-        _checkRemovable();
-        return _propose(ProposalKind.RemoveRegion, abi.encode(region));
+        if (memberCount <= 1) revert LastMember(region);
+        if (cutoff > block.timestamp) revert InvalidCutoff(cutoff, uint64(block.timestamp));
+        return _propose(ProposalKind.RemoveRegion, abi.encode(region, cutoff));
     }
 
     /// @notice Propose a new certificate type with its field schema (JSON text, kept in the
@@ -101,12 +119,27 @@ contract Consortium is IConsortium {
         return _propose(ProposalKind.AddType, abi.encode(typeId, schema));
     }
 
-    /// @notice Propose a new quorum (approvals needed), 1 <= newQuorum <= member count.
-    /// @param newQuorum the proposed quorum
+    /// @notice Propose a new quorum rule: more than numerator/denominator of the members must
+    /// approve (0 <= numerator < denominator <= 100; 1/2 = a majority, 2/3 = more than two thirds).
+    /// @param numerator the fraction's numerator
+    /// @param denominator the fraction's denominator
     /// @return id the proposal id
-    function proposeQuorum(uint32 newQuorum) external returns (uint256 id) {
-        if (newQuorum == 0 || newQuorum > memberCount) revert InvalidQuorum(newQuorum, memberCount);
-        return _propose(ProposalKind.SetQuorum, abi.encode(newQuorum));
+    function proposeQuorumRule(uint32 numerator, uint32 denominator) external returns (uint256 id) {
+        _checkQuorumRule(numerator, denominator);
+        return _propose(ProposalKind.SetQuorum, abi.encode(numerator, denominator));
+    }
+
+    /// @notice Propose a consortium action: when the proposal executes, this contract calls
+    /// `target` with `data`. The other contracts accept certain calls only from the consortium
+    /// (e.g. AgencyRegistry.correctKeyCompromise, CertificateRegistry.setCertificateStatusByConsortium).
+    /// @param target the contract to call
+    /// @param data the call (selector and arguments)
+    /// @return id the proposal id
+    function proposeCall(address target, bytes calldata data) external returns (uint256 id) {
+        if (target == address(0) || target == address(this) || target.code.length == 0) {
+            revert InvalidCallTarget(target);
+        }
+        return _propose(ProposalKind.Call, abi.encode(target, data));
     }
 
     /// @notice Approve proposal `id` on behalf of the caller's region. Executes the proposal
@@ -120,7 +153,7 @@ contract Consortium is IConsortium {
         _recordApproval(id, region);
         uint32 approvals = approvalCount(id);
         emit ProposalApproved(id, region, approvals);
-        if (approvals >= quorum) _execute(id, p);
+        if (approvals >= quorum()) _execute(id, p);
     }
 
     /// @notice Execute proposal `id` if the approvals of current members reach the quorum (for
@@ -129,8 +162,14 @@ contract Consortium is IConsortium {
     function execute(uint256 id) external {
         Proposal storage p = _openProposal(id);
         uint32 approvals = approvalCount(id);
-        if (approvals < quorum) revert QuorumNotReached(id, approvals, quorum);
+        uint32 needed = quorum();
+        if (approvals < needed) revert QuorumNotReached(id, approvals, needed);
         _execute(id, p);
+    }
+
+    /// @notice Approvals a proposal needs now: more than numerator/denominator of the members.
+    function quorum() public view returns (uint32) {
+        return uint32((uint256(memberCount) * quorumNumerator) / quorumDenominator) + 1;
     }
 
     /// @notice Approvals of proposal `id` that count now: those of regions that are still
@@ -141,7 +180,7 @@ contract Consortium is IConsortium {
         uint32[] storage approvers = _approvers[id];
         for (uint256 i = 0; i < approvers.length; ++i) {
             uint32 r = approvers[i];
-            if (_regions[r].member && _approvalEpoch[id][r] == _epochs[r] + 1) ++n;
+            if (_regions[r].member && _approvalEpoch[id][r] == _regions[r].epoch + 1) ++n;
         }
     }
 
@@ -161,7 +200,7 @@ contract Consortium is IConsortium {
     function addRegionAdmin(uint32 region, address admin) external onlyAdminOf(region) {
         if (admin == address(0)) revert ZeroAddress();
         _checkAdminFree(admin);
-        _admins[admin] = AdminRecord(region, _epochs[region]);
+        _admins[admin] = AdminRecord(region, _regions[region].epoch);
         ++_regions[region].adminCount;
         emit RegionAdminAdded(region, admin);
     }
@@ -235,7 +274,27 @@ contract Consortium is IConsortium {
     /// @inheritdoc IConsortium
     function isRegionAdmin(uint32 region, address account) public view returns (bool) {
         AdminRecord storage a = _admins[account];
-        return region != 0 && a.region == region && a.epoch == _epochs[region] && _regions[region].member;
+        return region != 0 && a.region == region && a.epoch == _regions[region].epoch && _regions[region].member;
+    }
+
+    /// @inheritdoc IConsortium
+    function regionEpoch(uint32 region) external view returns (uint32) {
+        return _regions[region].epoch;
+    }
+
+    /// @inheritdoc IConsortium
+    function anchorVoid(uint32 region, uint64 at) external view returns (bool voided, uint64 cutoff) {
+        VoidWindow[] storage windows = _voidWindows[region];
+        for (uint256 i = 0; i < windows.length; ++i) {
+            VoidWindow storage w = windows[i];
+            if (at >= w.cutoff && at < w.removedAt) return (true, w.cutoff);
+        }
+        return (false, 0);
+    }
+
+    /// @notice Every void window of a region's removals (anchors in [cutoff, removedAt) are void).
+    function voidWindows(uint32 region) external view returns (VoidWindow[] memory) {
+        return _voidWindows[region];
     }
 
     /// @notice The member region `account` is currently an admin of (0 if none).
@@ -280,11 +339,11 @@ contract Consortium is IConsortium {
         emit ProposalCreated(id, kind, region_, payload, expiresAt);
         _recordApproval(id, region_);
         emit ProposalApproved(id, region_, 1);
-        if (quorum <= 1) _execute(id, _proposals[id]);
+        if (quorum() <= 1) _execute(id, _proposals[id]);
     }
 
     function _recordApproval(uint256 id, uint32 region_) private {
-        uint32 current = _epochs[region_] + 1;
+        uint32 current = _regions[region_].epoch + 1;
         uint32 recorded = _approvalEpoch[id][region_];
         if (recorded == current) revert AlreadyApproved(id, region_);
         if (recorded == 0) _approvers[id].push(region_);
@@ -305,17 +364,8 @@ contract Consortium is IConsortium {
             (uint32 region_, address admin) = abi.decode(p.payload, (uint32, address));
             _admitRegion(region_, admin);
         } else if (kind == ProposalKind.RemoveRegion) {
-            uint32 region_ = abi.decode(p.payload, (uint32));
-            if (!_regions[region_].member) revert RegionNotMember(region_);
-            _checkRemovable();
-            _regions[region_].member = false;
-            _regions[region_].removedAt = uint64(block.timestamp);
-            ++_epochs[region_];
-            // Unchecked: the region is a member, so memberCount >= 1.
-            unchecked {
-                --memberCount;
-            }
-            emit RegionRemoved(region_);
+            (uint32 region_, uint64 cutoff) = abi.decode(p.payload, (uint32, uint64));
+            _removeRegion(region_, cutoff);
         } else if (kind == ProposalKind.AddType) {
             (bytes32 typeId, string memory schema) = abi.decode(p.payload, (bytes32, string));
             if (_types[typeId] != bytes32(0)) revert TypeAlreadyExists(typeId);
@@ -323,13 +373,51 @@ contract Consortium is IConsortium {
             _types[typeId] = schemaHash;
             _typeIds.push(typeId);
             emit CertificateTypeAdded(typeId, schemaHash, schema);
+        } else if (kind == ProposalKind.SetQuorum) {
+            (uint32 numerator, uint32 denominator) = abi.decode(p.payload, (uint32, uint32));
+            _setQuorumRule(numerator, denominator);
         } else {
-            uint32 newQuorum = abi.decode(p.payload, (uint32));
-            if (newQuorum == 0 || newQuorum > memberCount) revert InvalidQuorum(newQuorum, memberCount);
-            emit QuorumChanged(quorum, newQuorum);
-            quorum = newQuorum;
+            (address target, bytes memory data) = abi.decode(p.payload, (address, bytes));
+            // The proposal is marked executed first: a call back into approve/execute finds it closed.
+            (bool ok, bytes memory result) = target.call(data);
+            if (!ok) {
+                // Bubble the target's own error up, so the approval fails with its reason.
+                assembly ("memory-safe") {
+                    revert(add(result, 0x20), mload(result))
+                }
+            }
         }
         emit ProposalExecuted(id, kind);
+    }
+
+    function _removeRegion(uint32 region_, uint64 cutoff) private {
+        Region storage r = _regions[region_];
+        if (!r.member) revert RegionNotMember(region_);
+        if (memberCount <= 1) revert LastMember(region_);
+        uint64 now_ = uint64(block.timestamp);
+        if (cutoff == 0 || cutoff > now_) cutoff = now_;
+        r.member = false;
+        r.removedAt = now_;
+        ++r.epoch;
+        if (cutoff < now_) _voidWindows[region_].push(VoidWindow(cutoff, now_));
+        // Unchecked: the region is a member, so memberCount >= 1.
+        unchecked {
+            --memberCount;
+        }
+        emit RegionRemoved(region_, cutoff);
+    }
+
+    function _setQuorumRule(uint32 numerator, uint32 denominator) private {
+        _checkQuorumRule(numerator, denominator);
+        quorumNumerator = numerator;
+        quorumDenominator = denominator;
+        emit QuorumRuleChanged(numerator, denominator);
+    }
+
+    function _checkQuorumRule(uint32 numerator, uint32 denominator) private pure {
+        if (denominator == 0 || denominator > 100 || numerator >= denominator) {
+            revert InvalidQuorumRule(numerator, denominator);
+        }
     }
 
     function _admitRegion(uint32 region_, address admin) private {
@@ -343,14 +431,9 @@ contract Consortium is IConsortium {
         r.adminCount = 1;
         r.admittedAt = uint64(block.timestamp);
         r.removedAt = 0;
-        _admins[admin] = AdminRecord(region_, _epochs[region_]);
+        _admins[admin] = AdminRecord(region_, r.epoch);
         ++memberCount;
-        emit RegionAdmitted(region_, admin);
-    }
-
-    function _checkRemovable() private view {
-        // Removing a member must leave enough members to reach the quorum.
-        if (memberCount <= quorum) revert QuorumUnreachable(quorum, memberCount - 1);
+        emit RegionAdmitted(region_, admin, r.epoch);
     }
 
     function _callerRegion() private view returns (uint32 region_) {

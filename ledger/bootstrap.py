@@ -13,13 +13,13 @@ from importlib import resources
 from typing import Any
 
 from .chain import Chain
-from .deployment import Deployment, deploy
+from .deployment import MAJORITY, Deployment, deploy
 from .errors import ConfigError
 from .keystore import Keystore
 from .registry import Registry
 
 FOUNDING = (440000, 330000, 110000)  # Guangdong, Zhejiang, Beijing
-QUORUM = 2
+QUORUM_RULE = MAJORITY  # more than half of the members: 2 of 3, 3 of 4
 
 # agency code -> (region, types it may issue)
 AGENCIES: dict[str, tuple[int, tuple[str, ...]]] = {
@@ -103,9 +103,9 @@ def ensure_default_consortium(
         except ConfigError:
             deployment = None
     if deployment is None:
-        deployment = deploy(chain, keystore.load("deployer"), [(r, admins[r]) for r in FOUNDING], QUORUM)
+        deployment = deploy(chain, keystore.load("deployer"), [(r, admins[r]) for r in FOUNDING], QUORUM_RULE)
         deployment.save(deployment_path)
-        note(True, f"deployment {deployment.certificate_registry} on chain {deployment.chain_id} (quorum {QUORUM} of 3)")
+        note(True, f"deployment {deployment.certificate_registry} on chain {deployment.chain_id} (quorum: a majority)")
     registry = Registry(chain, deployment)
 
     def admin(region: int) -> Any:

@@ -26,7 +26,7 @@ from web3.providers import HTTPProvider, JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse, TxReceipt
 
 from .contracts import abi, artifact, decode_error
-from .errors import ChainUnavailable, ContractRejected, LedgerError
+from .errors import ChainUnavailable, ContractRejected, LedgerError, redact_url
 
 T = TypeVar("T")
 
@@ -65,9 +65,12 @@ class WebSocketSyncProvider(JSONBaseProvider):
                     response = self.decode_rpc_response(raw if isinstance(raw, bytes) else raw.encode())
                     if response.get("id") == request_id:  # skip subscription notifications
                         return response
-            except Exception:
+            except (OSError, TimeoutError):
                 self.close()
                 raise
+            except Exception as exc:  # handshake refused, invalid URI, ...: never echo the URL
+                self.close()
+                raise ConnectionError(f"WebSocket failure: {type(exc).__name__}") from None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -117,12 +120,21 @@ class Chain:
 
     # -------------------------------------------------------------- basics
 
+    @property
+    def public_url(self) -> str:
+        """The node's URL without credentials or query string, for messages."""
+        return redact_url(self.url)
+
     def rpc(self, fn: Callable[[], T]) -> T:
-        """Run a node call, turning transport failures into ChainUnavailable."""
+        """Run a node call, turning transport failures into ChainUnavailable (whose message never
+        carries the URL's credentials)."""
         try:
             return fn()
-        except (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError, OSError) as exc:
-            raise ChainUnavailable(f"node at {self.url} unreachable: {type(exc).__name__}") from exc
+        except requests.HTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else "error"
+            raise ChainUnavailable(f"node at {self.public_url} answered HTTP {status}") from None
+        except (requests.RequestException, ConnectionError, TimeoutError, OSError) as exc:
+            raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None
 
     @property
     def chain_id(self) -> int:

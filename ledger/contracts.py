@@ -27,15 +27,15 @@ class Status(IntEnum):
 
 
 class Verdict(IntEnum):
-    """On-chain verdict codes, numbered as ICertificateRegistry.Verdict."""
+    """What the on-chain ``verify`` view can tell, numbered as ICertificateRegistry.Verdict.
+    OK is not VALID: the validity dates and the document's integrity are not on chain."""
 
-    VALID = 0
+    OK = 0
     REVOKED = 1
     SUSPENDED = 2
-    EXPIRED = 3
-    NOT_RECOGNIZED = 4
-    INVALID = 5
-    UNKNOWN = 6
+    NOT_RECOGNIZED = 3
+    INVALID = 4
+    UNKNOWN = 5
 
 
 class Reason(IntEnum):
@@ -43,11 +43,12 @@ class Reason(IntEnum):
     NOT_ANCHORED = 1
     PROOF_MISMATCH = 2
     KEY_COMPROMISED = 3
-    CERTIFICATE_REVOKED = 4
-    BATCH_REVOKED = 5
-    CERTIFICATE_SUSPENDED = 6
-    BATCH_SUSPENDED = 7
-    NO_RECOGNITION_RULE = 8
+    REGION_REMOVED = 4
+    CERTIFICATE_REVOKED = 5
+    BATCH_REVOKED = 6
+    CERTIFICATE_SUSPENDED = 7
+    BATCH_SUSPENDED = 8
+    NO_RECOGNITION_RULE = 9
 
 
 class ProposalKind(IntEnum):
@@ -55,6 +56,16 @@ class ProposalKind(IntEnum):
     REMOVE_REGION = 1
     ADD_TYPE = 2
     SET_QUORUM = 3
+    CALL = 4
+
+
+class Role(IntEnum):
+    """Who changed a status, weakest first (IAgencyRegistry.Role)."""
+
+    NONE = 0
+    AGENCY_KEY = 1
+    REGION_ADMIN = 2
+    CONSORTIUM = 3
 
 
 class KeyState(IntEnum):

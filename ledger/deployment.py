@@ -17,7 +17,10 @@ from .errors import ConfigError, InvalidInput
 from .ids import region_code
 
 DEFAULT_PROPOSAL_TTL = 7 * 24 * 3600
-FORMAT = 1
+MAJORITY = (1, 2)  # the default quorum rule: approvals from more than half of the member regions
+# 2: batches keyed by (agency, root), status roles, consortium actions, fractional quorum. The
+# contracts of format 1 are not compatible with this code: a format-1 file is refused.
+FORMAT = 2
 
 
 @dataclass
@@ -55,6 +58,14 @@ class Deployment:
             raise ConfigError(f"no deployment file at {path}: run `certledger deploy` first") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"deployment file {path} is unreadable: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"deployment file {path} is not a JSON object")
+        if data.get("format") != FORMAT:
+            raise ConfigError(
+                f"deployment file {path} describes contracts of format {data.get('format', 1)}, which this version "
+                f"cannot use (it needs format {FORMAT}: batches keyed by agency and root); deploy again "
+                "with `certledger deploy` (or `certledger demo` on a fresh CERTLEDGER_HOME)"
+            )
         try:
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         except TypeError as exc:
@@ -71,26 +82,47 @@ class Deployment:
             )
 
 
+def parse_quorum_rule(text: str | tuple[int, int]) -> tuple[int, int]:
+    """A quorum rule "N/D" (approvals from more than N/D of the members): "1/2" is a majority,
+    "2/3" more than two thirds, "0/1" any one region."""
+    if isinstance(text, tuple):
+        num, den = text
+    else:
+        parts = str(text).strip().split("/")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise InvalidInput(f"invalid quorum rule {text!r}: expected a fraction such as 1/2 (more than half)")
+        num, den = (int(p) for p in parts)
+    if not (0 < den <= 100 and 0 <= num < den):
+        raise InvalidInput(f"invalid quorum rule {num}/{den}: need 0 <= numerator < denominator <= 100")
+    return num, den
+
+
+def quorum_for(members: int, rule: tuple[int, int]) -> int:
+    """Approvals a proposal needs with ``members`` member regions (as Consortium.quorum)."""
+    num, den = rule
+    return members * num // den + 1
+
+
 def deploy(
     chain: Chain,
     deployer: LocalAccount,
     founding: list[tuple[int, str]],
-    quorum: int,
+    quorum_rule: tuple[int, int] = MAJORITY,
     proposal_ttl: int = DEFAULT_PROPOSAL_TTL,
 ) -> Deployment:
     """Deploy Consortium, AgencyRegistry and CertificateRegistry.
 
-    ``founding`` lists (region code, admin address) of the founding regions.
+    ``founding`` lists (region code, admin address) of the founding regions; ``quorum_rule``
+    (N, D) makes proposals need approvals from more than N/D of the member regions.
     """
     if not founding:
         raise InvalidInput("at least one founding region is needed")
     codes = [region_code(c) for c, _ in founding]
     if len(set(codes)) != len(codes):
         raise InvalidInput("founding regions repeat a code")
-    if not 1 <= quorum <= len(codes):
-        raise InvalidInput(f"quorum {quorum} must be between 1 and {len(codes)} (the founding regions)")
+    num, den = parse_quorum_rule(quorum_rule)
     admins = [a for _, a in founding]
-    consortium, first = chain.deploy(deployer, "Consortium", codes, admins, quorum, proposal_ttl)
+    consortium, first = chain.deploy(deployer, "Consortium", codes, admins, num, den, proposal_ttl)
     agencies, _ = chain.deploy(deployer, "AgencyRegistry", consortium)
     certificates, _ = chain.deploy(deployer, "CertificateRegistry", consortium, agencies)
     return Deployment(

@@ -47,3 +47,21 @@ class ContractRejected(LedgerError):
         self.raw = raw
         shown = ", ".join(f"{k}={v}" for k, v in args.items())
         super().__init__(f"contract rejected the call: {error_name}({shown})", code=error_name)
+
+
+def redact_url(url: str | None) -> str:
+    """A node or database URL safe to show anyone: scheme, host, port and path only. User names,
+    passwords, query strings (API keys) and fragments are dropped."""
+    if not url:
+        return ""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:  # IPv6
+            host = f"[{host}]"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "<unparseable URL>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -484,6 +484,10 @@ def _preflight(registry: Registry, signer: LocalAccount, request: IssueRequest, 
     agency = registry.agency(request.agency)
     if agency is not None and agency.suspended:
         raise InvalidInput(f"agency {request.agency} is suspended")
+    if agency is not None and not agency.enabled:
+        raise InvalidInput(f"agency {request.agency} is disabled since its region was re-admitted: a region admin must reactivate it")
+    if not info.enabled:
+        raise InvalidInput(f"key {signer.address} of {request.agency} is disabled: a region admin must enable it again")
     if request.cert_type not in (agency.types if agency else []):
         raise InvalidInput(f"agency {request.agency} may not issue {request.cert_type}")
     if not registry.chain.call(registry.consortium.functions.isMember(region)):
@@ -520,14 +524,44 @@ def _anchor_selector() -> bytes:
 _ANCHOR_SELECTOR = _anchor_selector()
 
 
-def _find_anchor_tx(registry: Registry, root: bytes) -> tuple[str | None, int | None]:
+def _find_anchor_tx(registry: Registry, agency: str, root: bytes) -> tuple[str | None, int | None]:
+    """The transaction that anchored the agency's batch (its newest anchoring)."""
     event = registry.certificates.events.BatchAnchored()
     logs = registry.chain.rpc(
-        lambda: event.get_logs(from_block=registry.deployment.deployment_block, argument_filters={"root": root})
+        lambda: event.get_logs(
+            from_block=registry.deployment.deployment_block, argument_filters={"root": root, "agency": agency_id(agency)}
+        )
     )
     if not logs:
         return None, None
-    return "0x" + bytes(logs[0]["transactionHash"]).hex(), int(logs[0]["blockNumber"])
+    return "0x" + bytes(logs[-1]["transactionHash"]).hex(), int(logs[-1]["blockNumber"])
+
+
+class BatchMismatch(LedgerError):
+    """The chain holds this issuance's batch root for its agency, but not as this issuance anchors it."""
+
+    code = "BATCH_MISMATCH"
+
+
+def check_found_batch(registry: Registry, agency: str, cert_type: str, signer: str, root: bytes) -> bool:
+    """Whether the agency's batch ``root`` is on chain as this issuance anchors it (True), or not
+    on chain at all (False). Raises BatchMismatch when the chain has the root for the agency with
+    another type or another key, or with a void anchoring: the documents written would not verify."""
+    info = registry.batch(agency, root)
+    if info is None:
+        return False
+    where = f"batch 0x{root.hex()} of {agency}"
+    if info.cert_type != cert_type:
+        raise BatchMismatch(f"{where} is on chain as type {info.cert_type}, not {cert_type}: its documents would not verify")
+    if info.key.lower() != signer.lower():
+        raise BatchMismatch(
+            f"{where} is on chain signed by key {info.key}, not by this issuance's key {signer}: "
+            "its documents would not verify"
+        )
+    void = registry.anchoring_void(agency, root)
+    if void.value:
+        raise BatchMismatch(f"{where} is on chain but void ({void.name.lower().replace('_', ' ')}): re-anchor it with a new key")
+    return True
 
 
 def _anchor_all(
@@ -548,8 +582,10 @@ def _anchor_all(
         if record.state == "anchored":
             continue
         root = bytes.fromhex(record.root[2:])
-        if registry.batch(root) is not None:  # anchored before a crash cut the journal short
-            record.tx, record.block = _find_anchor_tx(registry, root)
+        # Anchored before a crash cut the journal short? Only if the chain has it exactly as this
+        # issuance anchors it: same agency (the key of the lookup), type and signing key.
+        if check_found_batch(registry, request.agency, request.cert_type, journal.identity["signer"], root):
+            record.tx, record.block = _find_anchor_tx(registry, request.agency, root)
             record.state = "anchored"
             journal.save()
             continue
@@ -648,7 +684,9 @@ def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tup
             if qr_kind == "full":
                 payload = qrcodes.full_payload(Certificate.from_json(doc)[0])
             else:
-                payload = qrcodes.compact_payload(bytes.fromhex(cert_hash[2:]), doc["type"], doc["issuer"]["region"])
+                payload = qrcodes.compact_payload(
+                    bytes.fromhex(cert_hash[2:]), doc["type"], doc["issuer"]["region"], doc["issuer"]["agency"]
+                )
             qrcodes.render_png(payload, out_dir / "qr" / f"{stem}.png")
             n_qr += 1
     return n_files, n_qr
@@ -818,16 +856,25 @@ def change_status(
     if (cert_hash is None) == (batch_root is None):
         raise InvalidInput("give a certificate hash or a batch root")
     if batch_root is not None:
-        info = registry.batch(batch_root)
-        if info is None:
-            raise InvalidInput(f"no batch with root 0x{batch_root.hex()} on chain")
-        key = registry.key(info["key"])
-        sent = registry.set_batch_status(actor, batch_root, status, reason)
-        return StatusChange("0x" + batch_root.hex(), "batch", key.agency, status.name, reason, sent.tx_hash, sent.block_number)
+        agency = agency or batch_agency(registry, batch_root)
+        if registry.batch(agency, batch_root) is None:
+            raise InvalidInput(f"{agency} anchored no batch with root 0x{batch_root.hex()}")
+        sent = registry.set_batch_status(actor, agency, batch_root, status, reason)
+        return StatusChange("0x" + batch_root.hex(), "batch", agency, status.name, reason, sent.tx_hash, sent.block_number)
     if not agency:
         raise InvalidInput("a certificate hash needs its agency (--agency), or give the certificate file")
     sent = registry.set_certificate_status(actor, agency, cert_hash, status, reason)  # type: ignore[arg-type]
     return StatusChange("0x" + cert_hash.hex(), "certificate", agency, status.name, reason, sent.tx_hash, sent.block_number)  # type: ignore[union-attr]
+
+
+def batch_agency(registry: Registry, root: bytes) -> str:
+    """The agency of a batch root, when exactly one agency anchored it."""
+    agencies = registry.agencies_with_batch(root)
+    if not agencies:
+        raise InvalidInput(f"no batch with root 0x{root.hex()} on chain")
+    if len(agencies) > 1:
+        raise InvalidInput(f"several agencies anchored root 0x{root.hex()} ({', '.join(agencies)}): pass --agency")
+    return agencies[0]
 
 
 def load_document(path: Path) -> tuple[Certificate, bytes | None]:

@@ -1,7 +1,9 @@
 """QR payloads for certificates, built from standard parts as the EU Digital COVID
 Certificate is: CBOR, zlib, Base45 (RFC 9285), behind a short prefix.
 
-- **compact** ``CLC1:`` + Base45(CBOR([certHash, type, region])) — verified online, by hash.
+- **compact** ``CLC2:`` + Base45(CBOR([certHash, type, region, agency])) — verified online, by
+  hash, within the issuing agency it names. (``CLC1:`` — the same without the agency — is still
+  read; a hash anchored by several agencies then never verifies VALID.)
 - **full** ``CLF1:`` + Base45(zlib(CBOR(document))) — the (disclosed) fields, salts, proof and
   signature: verifiable offline against a cached trust list. Salts and proof elements travel
   as one byte string each (16-byte salts in the order of the fields, 32-byte proof elements in
@@ -29,9 +31,10 @@ from eth_utils import to_checksum_address
 
 from .document import Anchor, Certificate
 from .errors import InvalidInput
-from .ids import region_code
+from .ids import agency_id, region_code, type_id
 
-COMPACT_PREFIX = "CLC1:"
+COMPACT_PREFIX = "CLC2:"
+COMPACT_V1_PREFIX = "CLC1:"  # read only: no agency
 FULL_PREFIX = "CLF1:"
 MAX_PAYLOAD = 8192  # characters; a version-40 QR holds 4,296 alphanumeric characters
 MAX_INFLATED = 65536  # bytes of CBOR a full payload may inflate to
@@ -47,10 +50,12 @@ class CompactPayload:
     cert_hash: bytes
     type: str
     region: int
+    agency: str | None = None  # None: a CLC1 payload, which does not name its issuer
 
 
-def compact_payload(cert_hash: bytes, cert_type: str, region: int) -> str:
-    return COMPACT_PREFIX + base45.b45encode(cbor2.dumps([bytes(cert_hash), cert_type, int(region)])).decode()
+def compact_payload(cert_hash: bytes, cert_type: str, region: int, agency: str) -> str:
+    body = [bytes(cert_hash), cert_type, int(region), agency]
+    return COMPACT_PREFIX + base45.b45encode(cbor2.dumps(body)).decode()
 
 
 def full_payload(cert: Certificate) -> str:
@@ -85,20 +90,27 @@ def decode(payload: str) -> CompactPayload | Certificate:
     if len(text) > MAX_PAYLOAD:
         raise InvalidInput(f"QR payload longer than {MAX_PAYLOAD} characters")
     try:
-        if text.startswith(COMPACT_PREFIX):
-            items = _cbor_exact(base45.b45decode(text[len(COMPACT_PREFIX) :]))
+        if text.startswith((COMPACT_PREFIX, COMPACT_V1_PREFIX)):
+            v1 = text.startswith(COMPACT_V1_PREFIX)
+            items = _cbor_exact(_b45(text[len(COMPACT_PREFIX) :]))
             if (
                 not isinstance(items, list)
-                or len(items) != 3
+                or len(items) != (3 if v1 else 4)
                 or not isinstance(items[0], bytes)
                 or len(items[0]) != 32
                 or not isinstance(items[1], str)
+                or not isinstance(items[2], int)
+                or (not v1 and not isinstance(items[3], str))
             ):
-                raise InvalidInput("malformed compact QR payload")
-            return CompactPayload(items[0], items[1], region_code(items[2]))
+                raise InvalidInput("malformed compact QR payload: expected certificate hash, type, region and agency")
+            agency = None if v1 else items[3]
+            if agency is not None:
+                agency_id(agency)  # a well-formed agency code, or InvalidInput
+            type_id(items[1])
+            return CompactPayload(items[0], items[1], region_code(items[2]), agency)
         if text.startswith(FULL_PREFIX):
             inflater = zlib.decompressobj()
-            raw = inflater.decompress(base45.b45decode(text[len(FULL_PREFIX) :]), MAX_INFLATED)
+            raw = inflater.decompress(_b45(text[len(FULL_PREFIX) :]), MAX_INFLATED)
             if inflater.unconsumed_tail:
                 raise InvalidInput(f"full QR payload inflates to more than {MAX_INFLATED} bytes")
             if not inflater.eof or inflater.unused_data:
@@ -106,9 +118,31 @@ def decode(payload: str) -> CompactPayload | Certificate:
             return _certificate(_cbor_exact(raw))
     except InvalidInput:
         raise
-    except (ValueError, zlib.error, cbor2.CBORDecodeError, TypeError, KeyError, AttributeError) as exc:
-        raise InvalidInput(f"QR payload does not decode: {type(exc).__name__}") from None
+    except zlib.error:
+        raise InvalidInput("QR payload does not decode: its compressed data is damaged") from None
+    except cbor2.CBORDecodeError:
+        raise InvalidInput("QR payload does not decode: its data is not valid CBOR (damaged or cut short)") from None
+    except KeyError as exc:
+        raise InvalidInput(f"full QR payload lacks entry {exc.args[0]}") from None
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput("QR payload does not decode: malformed content") from None
     raise InvalidInput(f"not a CertLedger QR payload (expected {COMPACT_PREFIX} or {FULL_PREFIX} prefix)")
+
+
+_BASE45 = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+
+
+def _b45(text: str) -> bytes:
+    """Base45 (RFC 9285) with errors that say what is wrong."""
+    bad = next((ch for ch in text if ch not in _BASE45), None)
+    if bad is not None:
+        raise InvalidInput(f"QR payload does not decode: {bad!r} is not a Base45 character (was it retyped or cut?)")
+    if len(text) % 3 == 1:
+        raise InvalidInput("QR payload does not decode: its length is not valid Base45 (a character is missing or extra)")
+    try:
+        return base45.b45decode(text)
+    except ValueError:
+        raise InvalidInput("QR payload does not decode: a Base45 group is out of range (damaged payload)") from None
 
 
 def _cbor_exact(raw: bytes) -> Any:
@@ -176,11 +210,15 @@ def qr_version(payload: str, error: str = "m") -> int:
 __all__ = ["Anchor", "CompactPayload", "compact_payload", "decode", "full_payload", "qr_version", "render_png"]
 
 
-MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_PIXELS = 16_000_000  # a 12 MP phone photo or a 4000 x 4000 scan; larger images are refused
+DECODE_MAX_SIDE = 2000  # images are shrunk to this longest side before the QR decoder sees them
 
 
 def read_image(data: bytes) -> str:
-    """The text of the first QR code in a PNG/JPEG image (zxing-cpp); InvalidInput otherwise."""
+    """The text of the first QR code in a PNG/JPEG image (zxing-cpp); InvalidInput otherwise.
+
+    The pixel count is checked from the header before anything is decoded, and large images are
+    shrunk (JPEG while decoding, by DCT scaling) so that one upload costs a bounded amount of work."""
     import io
 
     import zxingcpp
@@ -188,12 +226,23 @@ def read_image(data: bytes) -> str:
 
     try:
         image = Image.open(io.BytesIO(data))
+        if image.format not in ("PNG", "JPEG"):
+            raise InvalidInput("not a PNG or JPEG image")
         if image.width * image.height > MAX_IMAGE_PIXELS:
-            raise InvalidInput("image too large")
+            raise InvalidInput(
+                f"image too large: {image.width} x {image.height} pixels (at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels)"
+            )
+        if max(image.size) > DECODE_MAX_SIDE:
+            image.draft("L", (DECODE_MAX_SIDE, DECODE_MAX_SIDE))  # JPEG: decode at a reduced scale
         image.load()
+        gray = image.convert("L")
+        if max(gray.size) > DECODE_MAX_SIDE:
+            gray.thumbnail((DECODE_MAX_SIDE, DECODE_MAX_SIDE))
+    except InvalidInput:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise InvalidInput("not a readable PNG or JPEG image") from None
-    results = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
     if not results:
         raise InvalidInput("no QR code found in the image")
     return results[0].text

@@ -19,7 +19,7 @@ from eth_utils import keccak, to_checksum_address
 from web3.logs import DISCARD
 
 from .chain import Chain, SentTransaction
-from .contracts import KeyState, ProposalKind, Reason, Status, Verdict
+from .contracts import KeyState, ProposalKind, Reason, Role, Status, Verdict
 from .deployment import Deployment
 from .errors import InvalidInput
 from .ids import agency_id, iso_time, reason_code, region_code, text_of, type_id
@@ -39,6 +39,7 @@ class RegionInfo:
     admin_count: int
     admitted_at: int
     removed_at: int
+    epoch: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +48,7 @@ class RegionInfo:
             "admins": self.admin_count,
             "admitted_at": iso_time(self.admitted_at),
             "removed_at": iso_time(self.removed_at),
+            "epoch": self.epoch,
         }
 
 
@@ -92,6 +94,7 @@ class KeyInfo:
     retired_at: int
     compromised_since: int
     state: KeyState
+    enabled: bool = True  # may sign now (active, enabled in the region's current epoch, agency enabled)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +104,7 @@ class KeyInfo:
             "retired_at": iso_time(self.retired_at),
             "compromised_since": iso_time(self.compromised_since),
             "state": self.state.name,
+            "enabled": self.enabled,
         }
 
 
@@ -112,12 +116,14 @@ class AgencyInfo:
     registered_at: int
     types: list[str] = field(default_factory=list)
     keys: list[KeyInfo] = field(default_factory=list)
+    enabled: bool = True  # not suspended, region a member, enabled in the region's current epoch
 
     def to_json(self) -> dict[str, Any]:
         return {
             "agency": self.code,
             "region": self.region,
             "suspended": self.suspended,
+            "enabled": self.enabled,
             "registered_at": iso_time(self.registered_at),
             "types": self.types,
             "keys": [k.to_json() for k in self.keys],
@@ -150,6 +156,18 @@ class RecognitionInfo:
             "valid_from": iso_time(self.valid_from) or "always",
             "valid_until": iso_time(self.valid_until),
         }
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """An anchored batch as the contract keeps it (keyed by agency and root)."""
+
+    agency: str
+    root: bytes
+    key: str
+    anchored_at: int
+    size: int
+    cert_type: str
 
 
 @dataclass
@@ -212,17 +230,56 @@ class Registry:
         fn = self.consortium.functions.proposeAddRegion(region_code(region), to_checksum_address(new_admin))
         return self._proposal_result(self.chain.transact(admin, fn))
 
-    def propose_remove_region(self, admin: LocalAccount, region: int | str) -> ProposalResult:
-        fn = self.consortium.functions.proposeRemoveRegion(region_code(region))
+    def propose_remove_region(self, admin: LocalAccount, region: int | str, cutoff: int = 0) -> ProposalResult:
+        """Propose removing ``region``; its anchors made at or after ``cutoff`` become void
+        (0: none do)."""
+        fn = self.consortium.functions.proposeRemoveRegion(region_code(region), int(cutoff))
         return self._proposal_result(self.chain.transact(admin, fn))
 
     def propose_add_type(self, admin: LocalAccount, code: str, schema: dict[str, Any] | str) -> ProposalResult:
         fn = self.consortium.functions.proposeAddType(type_id(code), canonical_schema(schema))
         return self._proposal_result(self.chain.transact(admin, fn))
 
-    def propose_quorum(self, admin: LocalAccount, quorum: int) -> ProposalResult:
-        fn = self.consortium.functions.proposeQuorum(int(quorum))
+    def propose_quorum_rule(self, admin: LocalAccount, numerator: int, denominator: int) -> ProposalResult:
+        """Propose that proposals need approvals from more than numerator/denominator of the members."""
+        fn = self.consortium.functions.proposeQuorumRule(int(numerator), int(denominator))
         return self._proposal_result(self.chain.transact(admin, fn))
+
+    def propose_call(self, admin: LocalAccount, target: str, data: bytes) -> ProposalResult:
+        """Propose a consortium action: the call ``data`` to ``target`` once approved."""
+        fn = self.consortium.functions.proposeCall(to_checksum_address(target), bytes(data))
+        return self._proposal_result(self.chain.transact(admin, fn))
+
+    def propose_key_correction(self, admin: LocalAccount, address: str, since: int) -> ProposalResult:
+        """Propose correcting a key's compromise report: ``since`` replaces it, 0 clears it."""
+        data = self._calldata(self.agencies, "correctKeyCompromise", to_checksum_address(address), int(since))
+        return self.propose_call(admin, self.deployment.agency_registry, data)
+
+    def propose_status(
+        self,
+        admin: LocalAccount,
+        agency: str,
+        status: Status,
+        reason: str,
+        *,
+        cert_hash: bytes | None = None,
+        batch_root: bytes | None = None,
+    ) -> ProposalResult:
+        """Propose that the consortium set the status of a certificate or a whole batch of
+        ``agency`` (any agency, also of a removed region)."""
+        if (cert_hash is None) == (batch_root is None):
+            raise InvalidInput("give a certificate hash or a batch root")
+        if cert_hash is not None:
+            data = self._calldata(self.certificates, "setCertificateStatusByConsortium",
+                                  agency_id(agency), bytes(cert_hash), int(status), reason_code(reason))
+        else:
+            data = self._calldata(self.certificates, "setBatchStatusByConsortium",
+                                  agency_id(agency), bytes(batch_root), int(status), reason_code(reason))  # type: ignore[arg-type]
+        return self.propose_call(admin, self.deployment.certificate_registry, data)
+
+    @staticmethod
+    def _calldata(contract: Any, name: str, *args: Any) -> bytes:
+        return bytes.fromhex(contract.encode_abi(name, args=list(args))[2:])
 
     def approve(self, admin: LocalAccount, proposal_id: int) -> ProposalResult:
         return self._proposal_result(self.chain.transact(admin, self.consortium.functions.approve(int(proposal_id))))
@@ -235,7 +292,13 @@ class Registry:
         return self.chain.transact(admin, fn)
 
     def quorum(self) -> int:
+        """Approvals a proposal needs now (more than the quorum rule's fraction of the members)."""
         return int(self.chain.call(self.consortium.functions.quorum()))
+
+    def quorum_rule(self) -> tuple[int, int]:
+        num = self.chain.call(self.consortium.functions.quorumNumerator())
+        den = self.chain.call(self.consortium.functions.quorumDenominator())
+        return int(num), int(den)
 
     def member_count(self) -> int:
         return int(self.chain.call(self.consortium.functions.memberCount()))
@@ -246,7 +309,11 @@ class Registry:
 
     def region(self, code: int | str) -> RegionInfo:
         r = self.chain.call(self.consortium.functions.regionInfo(region_code(code)))
-        return RegionInfo(region_code(code), r[0], r[1], r[2], r[3])
+        return RegionInfo(region_code(code), r[0], r[1], r[2], r[3], r[4])
+
+    def void_windows(self, code: int | str) -> list[tuple[int, int]]:
+        """(cutoff, removed_at) of each removal of ``code`` that voided anchors."""
+        return [(int(w[0]), int(w[1])) for w in self.chain.call(self.consortium.functions.voidWindows(region_code(code)))]
 
     def admin_region(self, address: str) -> int:
         return int(self.chain.call(self.consortium.functions.adminRegion(to_checksum_address(address))))
@@ -337,6 +404,7 @@ class Registry:
         return self.chain.transact(admin, self.agencies.functions.suspendAgency(agency_id(code)))
 
     def reactivate_agency(self, admin: LocalAccount, code: str) -> SentTransaction:
+        """Lift an agency's suspension, or enable it again after its region was re-admitted."""
         return self.chain.transact(admin, self.agencies.functions.reactivateAgency(agency_id(code)))
 
     def agency(self, code: str) -> AgencyInfo | None:
@@ -346,7 +414,12 @@ class Registry:
             return None
         types = [t.code for t in self.types() if self.chain.call(self.agencies.functions.isTypeAllowed(aid, type_id(t.code)))]
         keys = [self.key(log["args"]["key"]) for log in self._logs(self.agencies.events.KeyAdded(), agency=aid)]
-        return AgencyInfo(code, a[0], a[1], a[2], types, keys)
+        enabled = bool(self.chain.call(self.agencies.functions.agencyEnabled(aid)))
+        return AgencyInfo(code, a[0], a[1], a[2], types, keys, enabled)
+
+    def agency_region(self, code: str) -> int | None:
+        a = self.chain.call(self.agencies.functions.agency(agency_id(code)))
+        return int(a[0]) if a[2] else None
 
     def agency_codes(self) -> list[str]:
         return [text_of(a) for a in self.chain.call(self.agencies.functions.agencyIds())]
@@ -368,15 +441,25 @@ class Registry:
         fn = self.agencies.functions.rotateKey(to_checksum_address(old), to_checksum_address(new))
         return self.chain.transact(admin, fn)
 
-    def report_compromised(self, actor: LocalAccount, address: str, since: int) -> SentTransaction:
+    def report_compromised(self, admin: LocalAccount, address: str, since: int) -> SentTransaction:
+        """A region admin reports a key of its region compromised since ``since`` (0 = ever)."""
         fn = self.agencies.functions.reportKeyCompromised(to_checksum_address(address), int(since))
-        return self.chain.transact(actor, fn)
+        return self.chain.transact(admin, fn)
+
+    def report_own_compromise(self, key: LocalAccount) -> SentTransaction:
+        """The key reports itself compromised from now on (a key can never backdate)."""
+        return self.chain.transact(key, self.agencies.functions.reportOwnKeyCompromised())
+
+    def enable_key(self, admin: LocalAccount, address: str) -> SentTransaction:
+        """Re-enable a key after its region was removed and admitted again."""
+        return self.chain.transact(admin, self.agencies.functions.enableKey(to_checksum_address(address)))
 
     def key(self, address: str) -> KeyInfo:
         address = to_checksum_address(address)
         k = self.chain.call(self.agencies.functions.key(address))
         state = KeyState(self.chain.call(self.agencies.functions.keyStateAt(address, self.now())))
-        return KeyInfo(address, text_of(k[0]) if any(k[0]) else "", k[1], k[2], k[3], state)
+        enabled = bool(self.chain.call(self.agencies.functions.keyEnabled(address)))
+        return KeyInfo(address, text_of(k[0]) if any(k[0]) else "", k[1], k[2], k[3], state, enabled)
 
     def key_state_at(self, address: str, at: int) -> KeyState:
         return KeyState(self.chain.call(self.agencies.functions.keyStateAt(to_checksum_address(address), int(at))))
@@ -407,27 +490,40 @@ class Registry:
         fn = self.certificates.functions.setCertificateStatus(agency_id(agency), bytes(cert_hash), int(status), reason_code(reason))
         return self.chain.transact(actor, fn)
 
-    def set_batch_status(self, actor: LocalAccount, root: bytes, status: Status, reason: str) -> SentTransaction:
-        fn = self.certificates.functions.setBatchStatus(bytes(root), int(status), reason_code(reason))
+    def set_batch_status(self, actor: LocalAccount, agency: str, root: bytes, status: Status, reason: str) -> SentTransaction:
+        fn = self.certificates.functions.setBatchStatus(agency_id(agency), bytes(root), int(status), reason_code(reason))
         return self.chain.transact(actor, fn)
 
-    def batch(self, root: bytes) -> dict[str, Any] | None:
-        b = self.chain.call(self.certificates.functions.batch(bytes(root)))
+    def batch(self, agency: str, root: bytes) -> BatchInfo | None:
+        """The agency's batch with this root, or None."""
+        b = self.chain.call(self.certificates.functions.batch(agency_id(agency), bytes(root)))
         if b[1] == 0:
             return None
-        return {"key": b[0], "anchored_at": b[1], "size": b[2], "type": text_of(b[3])}
+        return BatchInfo(agency, bytes(root), to_checksum_address(b[0]), int(b[1]), int(b[2]), text_of(b[3]))
 
-    def certificate_status(self, agency: str, cert_hash: bytes) -> Status:
-        return Status(self.chain.call(self.certificates.functions.certificateStatus(agency_id(agency), bytes(cert_hash))))
+    def agencies_with_batch(self, root: bytes) -> list[str]:
+        """The agencies that anchored a batch with this root (from the BatchAnchored events)."""
+        logs = self._logs(self.certificates.events.BatchAnchored(), root=bytes(root))
+        return list(dict.fromkeys(text_of(log["args"]["agency"]) for log in logs))
 
-    def batch_status(self, root: bytes) -> Status:
-        return Status(self.chain.call(self.certificates.functions.batchStatus(bytes(root))))
+    def certificate_status(self, agency: str, cert_hash: bytes) -> tuple[Status, Role]:
+        s, role = self.chain.call(self.certificates.functions.certificateStatus(agency_id(agency), bytes(cert_hash)))
+        return Status(s), Role(role)
+
+    def batch_status(self, agency: str, root: bytes) -> tuple[Status, Role]:
+        s, role = self.chain.call(self.certificates.functions.batchStatus(agency_id(agency), bytes(root)))
+        return Status(s), Role(role)
+
+    def anchoring_void(self, agency: str, root: bytes) -> Reason:
+        return Reason(self.chain.call(self.certificates.functions.anchoringVoid(agency_id(agency), bytes(root))))
 
     def verify_onchain(
-        self, cert_hash: bytes, root: bytes, proof: Sequence[bytes], verifier_region: int = 0
+        self, agency: str, cert_hash: bytes, root: bytes, proof: Sequence[bytes], verifier_region: int = 0
     ) -> tuple[Verdict, Reason]:
         v, r = self.chain.call(
-            self.certificates.functions.verify(bytes(cert_hash), bytes(root), [bytes(p) for p in proof], int(verifier_region))
+            self.certificates.functions.verify(
+                agency_id(agency), bytes(cert_hash), bytes(root), [bytes(p) for p in proof], int(verifier_region)
+            )
         )
         return Verdict(v), Reason(r)
 
@@ -443,10 +539,51 @@ def _decode_payload(kind: ProposalKind, payload: bytes) -> dict[str, Any]:
         region, admin = abi_decode(["uint32", "address"], payload)
         return {"region": region, "admin": to_checksum_address(admin)}
     if kind is ProposalKind.REMOVE_REGION:
-        (region,) = abi_decode(["uint32"], payload)
-        return {"region": region}
+        region, cutoff = abi_decode(["uint32", "uint64"], payload)
+        return {"region": region, "cutoff": iso_time(cutoff)}
     if kind is ProposalKind.ADD_TYPE:
         tid, schema = abi_decode(["bytes32", "string"], payload)
         return {"type": text_of(tid), "schema_hash": "0x" + keccak(text=schema).hex()}
-    (quorum,) = abi_decode(["uint32"], payload)
-    return {"quorum": quorum}
+    if kind is ProposalKind.SET_QUORUM:
+        num, den = abi_decode(["uint32", "uint32"], payload)
+        return {"quorum_rule": f"{num}/{den}"}
+    target, data = abi_decode(["address", "bytes"], payload)
+    return {"target": to_checksum_address(target), **describe_call(bytes(data))}
+
+
+# The consortium actions the CLI proposes, decoded for display.
+_CALLS = {
+    "correctKeyCompromise": (["address", "uint64"], ("key", "since")),
+    "setCertificateStatusByConsortium": (["bytes32", "bytes32", "uint8", "bytes32"], ("agency", "certificate", "status", "reason")),
+    "setBatchStatusByConsortium": (["bytes32", "bytes32", "uint8", "bytes32"], ("agency", "batch", "status", "reason")),
+}
+_CALL_SELECTORS = {
+    keccak(text=f"{name}({','.join(types)})")[:4]: (name, types, names) for name, (types, names) in _CALLS.items()
+}
+
+
+def describe_call(data: bytes) -> dict[str, Any]:
+    """The action a consortium call proposal would take, decoded when it is one we know."""
+    known = _CALL_SELECTORS.get(bytes(data[:4]))
+    if known is None:
+        return {"action": "call", "data": "0x" + bytes(data).hex()}
+    name, types, names = known
+    try:
+        values = abi_decode(types, bytes(data[4:]))
+    except Exception:  # malformed arguments: show the raw call
+        return {"action": name, "data": "0x" + bytes(data).hex()}
+    out: dict[str, Any] = {"action": name}
+    for n, t, v in zip(names, types, values, strict=True):
+        if n == "status":
+            out[n] = Status(v).name
+        elif n == "since":
+            out[n] = iso_time(v) or "not compromised"
+        elif t == "bytes32" and n in ("certificate", "batch"):
+            out[n] = "0x" + bytes(v).hex()
+        elif t == "bytes32":
+            out[n] = text_of(v)
+        elif t == "address":
+            out[n] = to_checksum_address(v)
+        else:
+            out[n] = v
+    return out

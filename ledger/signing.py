@@ -1,5 +1,5 @@
 """EIP-712 signatures over batch roots: AnchorBatch(root, certType, agency) in the domain
-(name "CertLedger", version "1", chainId, verifyingContract = the CertificateRegistry).
+(name "CertLedger", version "2", chainId, verifyingContract = the CertificateRegistry).
 
 The chain id and contract address in the domain stop a signature from being replayed on
 another chain or another deployment.
@@ -15,7 +15,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 
 DOMAIN_NAME = "CertLedger"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 ANCHOR_TYPES = {
     "AnchorBatch": [
         {"name": "root", "type": "bytes32"},

@@ -73,7 +73,7 @@ def chain(anvil: Node) -> Chain:
 
 @dataclass
 class Consortium:
-    """A fresh deployment: three founding regions (quorum 2), one admin key each."""
+    """A fresh deployment: three founding regions (quorum: a majority, 2 of 3), one admin key each."""
 
     registry: Registry
     deployer: LocalAccount
@@ -103,16 +103,17 @@ class Consortium:
         return key
 
 
-def new_consortium(chain: Chain, quorum: int = 2) -> Consortium:
+def new_consortium(chain: Chain, quorum_rule: tuple[int, int] = (1, 2)) -> Consortium:
+    """Deploy for the three founding regions; ``quorum_rule`` (N, D): more than N/D must approve."""
     deployer = Account.create()
     admins = {r: Account.create() for r in REGIONS}
-    deployment = deploy(chain, deployer, [(r, admins[r].address) for r in REGIONS], quorum)
+    deployment = deploy(chain, deployer, [(r, admins[r].address) for r in REGIONS], quorum_rule)
     return Consortium(Registry(chain, deployment), deployer, admins)
 
 
 @pytest.fixture
 def consortium(chain: Chain) -> Consortium:
-    """Three regions, quorum 2, no types or agencies yet."""
+    """Three regions, quorum 2 (a majority), no types or agencies yet."""
     return new_consortium(chain)
 
 

@@ -50,7 +50,7 @@ def verdict(
 
 
 def all_valid(c: Consortium, batch: AnchoredBatch, verifier: int = 0) -> bool:
-    return all(verdict(c, batch, h, verifier) == (Verdict.VALID, Reason.NONE) for h in batch.cert_hashes)
+    return all(verdict(c, batch, h, verifier) == (Verdict.OK, Reason.NONE) for h in batch.cert_hashes)
 
 
 def can_manage(c: Consortium, agency: str, account: LocalAccount) -> bool:
@@ -298,7 +298,7 @@ def test_suspended_agencys_key_cannot_change_statuses_but_region_admin_can(issui
     args = expect("NotAuthorized", reg.set_certificate_status, key, "GD-PSB", h0, Status.REVOKED, "KEY_LOST")
     assert same(args["account"], key) and args["agency"] == "GD-PSB"
     expect("NotAuthorized", reg.set_batch_status, key, batch.root, Status.SUSPENDED, "AUDIT")
-    assert verdict(issuing, batch, h0) == (Verdict.VALID, Reason.NONE)
+    assert verdict(issuing, batch, h0) == (Verdict.OK, Reason.NONE)
 
     # the region admin still can, for certificates and whole batches
     reg.set_certificate_status(admin, "GD-PSB", h0, Status.REVOKED, "FORGED")
@@ -312,7 +312,7 @@ def test_suspended_agencys_key_cannot_change_statuses_but_region_admin_can(issui
     assert can_manage(issuing, "GD-PSB", key)
     reg.set_batch_status(key, batch.root, Status.ACTIVE, "AUDIT_DONE")
     reg.set_certificate_status(key, "GD-PSB", h2, Status.SUSPENDED, "HOLDER_REQUEST")
-    assert verdict(issuing, batch, h1) == (Verdict.VALID, Reason.NONE)
+    assert verdict(issuing, batch, h1) == (Verdict.OK, Reason.NONE)
     assert verdict(issuing, batch, h2) == (Verdict.SUSPENDED, Reason.CERTIFICATE_SUSPENDED)
 
 

@@ -13,6 +13,7 @@ from eth_utils import keccak, to_checksum_address
 
 from ledger.errors import ContractRejected
 from ledger.ids import agency_id, type_id
+from ledger.registry import BatchInfo
 from ledger.merkle import build_tree, leaf_of
 from ledger.signing import batch_digest, recover_batch_signer, sign_batch
 
@@ -110,13 +111,10 @@ def test_anchor_batch_stores_batch_and_emits_every_hash_in_leaf_order(issuing, r
     assert bytes(decoded["args"]["root"]) == tree.root
     assert [bytes(h) for h in decoded["args"]["certHashes"]] == tree.cert_hashes
 
-    stored = reg.batch(tree.root)
-    assert stored == {
-        "key": to_checksum_address(key.address),
-        "anchored_at": _block_time(issuing, batch.tx.receipt),
-        "size": size,
-        "type": "ID_CARD",
-    }
+    stored = reg.batch("GD-PSB", tree.root)
+    assert stored == BatchInfo("GD-PSB", tree.root, to_checksum_address(key.address),
+                               _block_time(issuing, batch.tx.receipt), size, "ID_CARD")
+    assert reg.batch("GD-AMR", tree.root) is None  # a batch belongs to its agency
 
 
 def test_anchor_batch_returns_the_root_it_computed(issuing, random_hashes):
@@ -128,7 +126,7 @@ def test_anchor_batch_returns_the_root_it_computed(issuing, random_hashes):
 
 
 def test_unknown_root_has_no_batch(issuing, random_hashes):
-    assert issuing.registry.batch(random_hashes(1)[0]) is None
+    assert issuing.registry.batch("GD-PSB", random_hashes(1)[0]) is None
 
 
 def test_random_account_may_submit_a_batch_signed_by_the_agency_key(issuing, random_hashes):
@@ -137,15 +135,15 @@ def test_random_account_may_submit_a_batch_signed_by_the_agency_key(issuing, ran
     stranger = Account.create()  # no role anywhere, no balance (gas is free)
     batch = reg.anchor_batch(stranger, key, "ZJ-EDU", "DEGREE", random_hashes(5))
     assert _same_address(batch.tx.receipt["from"], stranger.address)
-    stored = reg.batch(batch.root)
-    assert _same_address(stored["key"], key.address)  # the batch is the signer's, not the submitter's
-    assert stored["type"] == "DEGREE"
+    stored = reg.batch("ZJ-EDU", batch.root)
+    assert _same_address(stored.key, key.address)  # the batch is the signer's, not the submitter's
+    assert stored.cert_type == "DEGREE"
 
 
 def test_agency_key_may_submit_its_own_batch(issuing, random_hashes):
     key = issuing.agency_keys["GD-AMR"]
     batch = issuing.registry.anchor_batch(key, key, "GD-AMR", "BUSINESS_LICENSE", random_hashes(3))
-    assert _same_address(issuing.registry.batch(batch.root)["key"], key.address)
+    assert _same_address(issuing.registry.batch("GD-AMR", batch.root).key, key.address)
 
 
 def test_second_key_of_an_agency_can_anchor(issuing, random_hashes):
@@ -153,7 +151,7 @@ def test_second_key_of_an_agency_can_anchor(issuing, random_hashes):
     second = Account.create()
     reg.add_key(issuing.admins[440000], "GD-PSB", second.address)
     batch = reg.anchor_batch(issuing.deployer, second, "GD-PSB", "ID_CARD", random_hashes(2))
-    assert _same_address(reg.batch(batch.root)["key"], second.address)
+    assert _same_address(reg.batch("GD-PSB", batch.root).key, second.address)
 
 
 # ---------------------------------------------------------------------- batch shape
@@ -172,6 +170,7 @@ def test_same_batch_cannot_be_anchored_twice(issuing, random_hashes):
     first = reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes)
     err = _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes), "BatchAlreadyAnchored")
     assert err.error_args["root"] == "0x" + first.root.hex()
+    assert err.error_args["agency"] == "GD-PSB"
 
 
 def test_same_hashes_in_another_submission_order_are_the_same_batch(issuing, random_hashes):
@@ -185,15 +184,18 @@ def test_same_hashes_in_another_submission_order_are_the_same_batch(issuing, ran
     assert err.error_args["root"] == "0x" + first.root.hex()
 
 
-def test_same_hashes_cannot_be_anchored_again_by_another_agency_or_type(issuing, random_hashes):
-    """Batches are keyed by root alone: the set of hashes is taken once, whoever anchors it."""
+def test_another_agency_anchoring_the_same_root_gets_its_own_batch_and_touches_nothing(issuing, random_hashes):
+    """Batches are keyed by (agency, root): another agency anchoring the same hashes first (say,
+    copied from the pending transaction) neither blocks nor takes nor shadows the issuer's batch."""
     reg = issuing.registry
     hashes = random_hashes(4)
-    reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", hashes)
-    _rejected(
-        lambda: reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-AMR"], "GD-AMR", "BUSINESS_LICENSE", hashes),
-        "BatchAlreadyAnchored",
-    )
+    interloper = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-AMR"], "GD-AMR", "BUSINESS_LICENSE", hashes)
+    issuer = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", hashes)
+    assert issuer.root == interloper.root
+    mine, theirs = reg.batch("GD-PSB", issuer.root), reg.batch("GD-AMR", issuer.root)
+    assert (mine.cert_type, theirs.cert_type) == ("ID_CARD", "BUSINESS_LICENSE")
+    assert _same_address(mine.key, issuing.agency_keys["GD-PSB"].address)
+    assert sorted(reg.agencies_with_batch(issuer.root)) == ["GD-AMR", "GD-PSB"]
 
 
 def test_subset_of_an_anchored_batch_is_a_new_batch(issuing, random_hashes):
@@ -202,7 +204,7 @@ def test_subset_of_an_anchored_batch_is_a_new_batch(issuing, random_hashes):
     hashes = random_hashes(5)
     a = reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes)
     b = reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes[:4])
-    assert a.root != b.root and reg.batch(b.root)["size"] == 4
+    assert a.root != b.root and reg.batch("GD-PSB", b.root).size == 4
 
 
 def _first_unsorted_index(hashes: list[bytes]) -> int:
@@ -222,7 +224,7 @@ def test_hashes_not_in_leaf_order_are_rejected_even_with_a_valid_signature(issui
         assert err.error_args["index"] == _first_unsorted_index(unordered)
     # in leaf order, the same signature anchors
     _anchor_raw(issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, sig)
-    assert issuing.registry.batch(tree.root) is not None
+    assert issuing.registry.batch("GD-PSB", tree.root) is not None
 
 
 def test_hashes_sorted_by_value_rather_than_by_leaf_are_rejected(issuing, random_hashes):
@@ -341,7 +343,7 @@ def test_compromised_key_is_rejected(issuing, random_hashes):
 def test_key_reported_compromised_by_itself_is_rejected(issuing, random_hashes):
     reg = issuing.registry
     key = issuing.agency_keys["GD-PSB"]
-    reg.report_compromised(key, key.address, chain_now(issuing.chain))
+    reg.report_own_compromise(key)
     _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyCompromised")
 
 
@@ -408,7 +410,7 @@ def test_signature_over_another_root_type_or_agency_is_rejected(issuing, random_
         _sign(issuing, key, tree.root, "GD-AMR", "ID_CARD"),
     ):
         _rejected(lambda: _anchor_raw(issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, sig), "UnknownKey")
-    assert reg.batch(tree.root) is None
+    assert reg.batch("GD-PSB", tree.root) is None
 
 
 def test_signature_over_a_batch_cannot_anchor_a_superset(issuing, random_hashes):
@@ -435,7 +437,7 @@ def test_tampered_signature_is_rejected(issuing, random_hashes, where):
     with pytest.raises(ContractRejected) as info:
         _anchor_raw(issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, bytes(sig))
     assert info.value.error_name in expected
-    assert issuing.registry.batch(tree.root) is None
+    assert issuing.registry.batch("GD-PSB", tree.root) is None
 
 
 def test_malleable_high_s_signature_is_rejected(issuing, random_hashes):
@@ -460,7 +462,7 @@ def test_signature_of_wrong_length_is_rejected(issuing, random_hashes):
         malformed = (sig * 3)[:length]
         err = _rejected(lambda: _anchor_raw(issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, malformed), "ECDSAInvalidSignatureLength")
         assert err.error_args["length"] == length
-    assert issuing.registry.batch(tree.root) is None
+    assert issuing.registry.batch("GD-PSB", tree.root) is None
 
 
 # ---------------------------------------------------------------------- EIP-712 domain
@@ -484,7 +486,7 @@ def test_domain_separator_and_eip712_domain_views_are_consistent(issuing):
     address = reg.deployment.certificate_registry
     fields, name, version, chain_id, verifying, salt, extensions = reg.chain.call(c.eip712Domain())
     assert bytes(fields) == b"\x0f"  # name, version, chainId, verifyingContract
-    assert (name, version) == ("CertLedger", "1")
+    assert (name, version) == ("CertLedger", "2")
     assert (reg.chain.call(c.DOMAIN_NAME()), reg.chain.call(c.DOMAIN_VERSION())) == (name, version)
     assert chain_id == reg.chain.chain_id
     assert _same_address(verifying, address)
@@ -530,4 +532,4 @@ def test_batch_that_fits_in_a_block_is_anchored_by_the_client(issuing, random_ha
     assert estimate < block_limit
     batch = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", hashes)
     assert batch.tx.gas_used <= block_limit
-    assert reg.batch(tree.root)["size"] == 20_000
+    assert reg.batch("GD-PSB", tree.root).size == 20_000

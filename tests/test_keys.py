@@ -15,7 +15,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
 
-from ledger.contracts import KeyState, Reason, Status, Verdict
+from ledger.contracts import Role, KeyState, Reason, Status, Verdict
 from ledger.ids import agency_id
 from ledger.merkle import build_tree
 from ledger.registry import AnchoredBatch
@@ -44,16 +44,16 @@ def anchor(
     )
 
 
-def anchored_at(c: Consortium, batch: AnchoredBatch) -> int:
-    return int(c.registry.batch(batch.root)["anchored_at"])
+def anchored_at(c: Consortium, batch: AnchoredBatch, agency: str = "GD-PSB") -> int:
+    return c.registry.batch(agency, batch.root).anchored_at
 
 
-def verdicts(c: Consortium, batch: AnchoredBatch, verifier: int = 0) -> set[tuple[Verdict, Reason]]:
+def verdicts(c: Consortium, batch: AnchoredBatch, verifier: int = 0, agency: str = "GD-PSB") -> set[tuple[Verdict, Reason]]:
     tree = build_tree(batch.cert_hashes)
-    return {c.registry.verify_onchain(h, batch.root, tree.proof(h), verifier) for h in batch.cert_hashes}
+    return {c.registry.verify_onchain(agency, h, batch.root, tree.proof(h), verifier) for h in batch.cert_hashes}
 
 
-VALID = {(Verdict.VALID, Reason.NONE)}
+VALID = {(Verdict.OK, Reason.NONE)}
 COMPROMISED = {(Verdict.INVALID, Reason.KEY_COMPROMISED)}
 
 
@@ -310,18 +310,52 @@ def test_rotate_key_only_by_admin_of_key_region(issuing: Consortium) -> None:
 def test_compromise_can_be_reported_by_region_admin_or_key_itself(issuing: Consortium, reporter: str) -> None:
     reg = issuing.registry
     key = issuing.agency_keys["GD-PSB"]
-    actor = issuing.admins[GD] if reporter == "region_admin" else key
-    since = chain_now(issuing.chain)
-    sent = reg.report_compromised(actor, key.address, since)
+    if reporter == "region_admin":
+        since = chain_now(issuing.chain) - 5
+        sent = reg.report_compromised(issuing.admins[GD], key.address, since)
+        actor, role = issuing.admins[GD], Role.REGION_ADMIN
+    else:
+        sent = reg.report_own_compromise(key)
+        since = int(issuing.chain.w3.eth.get_block(sent.block_number)["timestamp"])  # "from now on"
+        actor, role = key, Role.AGENCY_KEY
     reported = agency_events(issuing, "KeyCompromised", sent)
     assert len(reported) == 1
     assert (
         reported[0]["agency"] == agency_id("GD-PSB")
         and same(reported[0]["key"], key)
         and reported[0]["since"] == since
+        and same(reported[0]["reporter"], actor)
+        and reported[0]["role"] == role
     )
     assert reg.key(key.address).compromised_since == since
     assert reg.key(key.address).state is KeyState.COMPROMISED
+
+
+def test_a_key_cannot_backdate_its_own_compromise_report(issuing: Consortium) -> None:
+    """The attack: one leaked archived key reports itself compromised "since 0" and voids
+    everything it ever signed. A key may only report "from now on"; backdating is for the
+    region admin."""
+    reg = issuing.registry
+    key = issuing.agency_keys["GD-PSB"]
+    old = anchor(issuing, key, n=3)
+    advance(issuing.chain, 3600)
+    reg.retire_key(issuing.admins[GD], key.address)  # archived
+    advance(issuing.chain, 3600)
+    for since in (0, anchored_at(issuing, old), chain_now(issuing.chain)):
+        args = expect("NotAdminOfRegion", reg.report_compromised, key, key.address, since)
+        assert same(args["account"], key)
+    assert reg.key(key.address).compromised_since == 0
+    reg.report_own_compromise(key)  # allowed, and harmless to what it signed before
+    assert reg.key(key.address).compromised_since > anchored_at(issuing, old)
+    assert verdicts(issuing, old) == VALID
+    args = expect("KeyAlreadyCompromised", reg.report_own_compromise, key)  # no second report
+    assert same(args["key"], key)
+
+
+def test_unregistered_account_cannot_report_itself(issuing: Consortium) -> None:
+    stranger = Account.create()
+    args = expect("UnknownKey", issuing.registry.report_own_compromise, stranger)
+    assert same(args["key"], stranger)
 
 
 def test_compromise_report_by_others_is_rejected(issuing: Consortium) -> None:
@@ -345,10 +379,9 @@ def test_compromise_report_of_unknown_key_is_rejected(issuing: Consortium) -> No
 def test_compromise_in_the_future_is_rejected(issuing: Consortium) -> None:
     key = issuing.agency_keys["GD-PSB"]
     since = chain_now(issuing.chain) + 3600
-    for actor in (issuing.admins[GD], key):
-        assert expect(
-            "CompromiseInFuture", issuing.registry.report_compromised, actor, key.address, since
-        ) == {"since": since}
+    assert expect(
+        "CompromiseInFuture", issuing.registry.report_compromised, issuing.admins[GD], key.address, since
+    ) == {"since": since}
     assert issuing.registry.key(key.address).state is KeyState.ACTIVE
 
 
@@ -361,7 +394,7 @@ def test_second_compromise_report_may_only_move_time_earlier(issuing: Consortium
     for later in (first + 50, first):  # later or equal: rejected
         args = expect("KeyAlreadyCompromised", reg.report_compromised, issuing.admins[GD], key.address, later)
         assert same(args["key"], key) and args["since"] == first
-    sent = reg.report_compromised(key, key.address, first - 300)  # earlier: accepted
+    sent = reg.report_compromised(issuing.admins[GD], key.address, first - 300)  # earlier: accepted
     assert agency_events(issuing, "KeyCompromised", sent)[0]["since"] == first - 300
     assert reg.key(key.address).compromised_since == first - 300
 
@@ -396,7 +429,7 @@ def test_compromise_from_exactly_the_first_batch_invalidates_both(issuing: Conso
     first = anchor(issuing, key)
     advance(issuing.chain, 100)
     second = anchor(issuing, key)
-    reg.report_compromised(key, key.address, anchored_at(issuing, first))
+    reg.report_compromised(issuing.admins[GD], key.address, anchored_at(issuing, first))
     assert verdicts(issuing, first) == verdicts(issuing, second) == COMPROMISED
 
 
@@ -466,9 +499,11 @@ def test_compromised_key_cannot_clear_its_compromise_with_since_zero(issuing: Co
     reg.report_compromised(issuing.admins[GD], key.address, since)
     assert verdicts(issuing, second) == COMPROMISED
 
-    # whoever stole the key tries to whitewash it (the key itself may report): 0 = "since
-    # ever" moves the time earlier, it never clears it
-    reg.report_compromised(key, key.address, 0)
+    # whoever stole the key tries to whitewash it: the key can neither backdate nor clear
+    expect("NotAdminOfRegion", reg.report_compromised, key, key.address, 0)
+    expect("KeyAlreadyCompromised", reg.report_own_compromise, key)
+    # the region admin's 0 = "since ever" moves the time earlier; it never clears it
+    reg.report_compromised(issuing.admins[GD], key.address, 0)
     assert verdicts(issuing, second) == COMPROMISED
     assert reg.key(key.address).state is KeyState.COMPROMISED
     assert reg.key(key.address).compromised_since != 0
@@ -561,3 +596,67 @@ def test_key_is_never_active_before_it_was_registered(issuing: Consortium) -> No
     assert registered == reg.key(key.address).active_from
     assert registered >= chain_now(issuing.chain) - 1
     assert state(issuing, key, registered - 1) is KeyState.NOT_YET_ACTIVE
+
+
+# ---------------------------------------------------------------------- correcting a report
+
+
+def _correct(c: Consortium, key: LocalAccount, since: int):
+    """The consortium corrects a key's compromise report: proposed by 440000, approved by 330000."""
+    proposed = c.registry.propose_key_correction(c.admins[GD], key.address, since)
+    assert not proposed.executed  # one region alone is not the quorum
+    return c.registry.approve(c.admins[ZJ], proposed.id)
+
+
+def test_consortium_corrects_a_bad_faith_compromise_report(issuing: Consortium) -> None:
+    """A report made by mistake or in bad faith ("since ever") voids everything the key signed;
+    the consortium (M-of-N) corrects it, with an event, and the history is kept."""
+    reg = issuing.registry
+    key = issuing.agency_keys["GD-PSB"]
+    first = anchor(issuing, key)
+    advance(issuing.chain, 100)
+    second = anchor(issuing, key)
+    reg.report_compromised(issuing.admins[GD], key.address, 0)
+    assert verdicts(issuing, first) == verdicts(issuing, second) == COMPROMISED
+
+    t2 = anchored_at(issuing, second)
+    approved = _correct(issuing, key, t2)  # really compromised only from the second batch on
+    assert approved.executed
+    corrected = agency_events(issuing, "KeyCompromiseCorrected", approved.tx)
+    assert len(corrected) == 1 and same(corrected[0]["key"], key)
+    assert (corrected[0]["previousSince"], corrected[0]["since"]) == (1, t2)
+    assert verdicts(issuing, first) == VALID
+    assert verdicts(issuing, second) == COMPROMISED
+
+    approved = _correct(issuing, key, 0)  # never compromised after all
+    assert approved.executed and reg.key(key.address).compromised_since == 0
+    assert verdicts(issuing, first) == verdicts(issuing, second) == VALID
+    # the whole story stays in the events
+    history = [e["args"]["since"] for e in reg._logs(reg.agencies.events.KeyCompromised())]
+    assert history == [1]
+    assert [dict(e["args"])["since"] for e in reg._logs(reg.agencies.events.KeyCompromiseCorrected())] == [t2, 0]
+
+
+def test_only_the_consortium_can_correct_a_compromise_report(issuing: Consortium) -> None:
+    reg = issuing.registry
+    key = issuing.agency_keys["GD-PSB"]
+    reg.report_compromised(issuing.admins[GD], key.address, 0)
+    fn = reg.agencies.functions.correctKeyCompromise(key.address, 0)
+    for caller in (issuing.admins[GD], key, issuing.deployer, Account.create()):
+        args = expect("NotConsortium", issuing.chain.transact, caller, fn)
+        assert same(args["caller"], caller)
+    # a proposal that has not reached the quorum changes nothing
+    proposed = reg.propose_key_correction(issuing.admins[GD], key.address, 0)
+    assert not proposed.executed
+    assert reg.key(key.address).state is KeyState.COMPROMISED
+
+
+def test_correction_must_change_something_and_not_lie_in_the_future(issuing: Consortium) -> None:
+    reg = issuing.registry
+    key = issuing.agency_keys["GD-PSB"]
+    proposed = reg.propose_key_correction(issuing.admins[GD], key.address, 0)  # it was never reported
+    args = expect("CompromiseUnchanged", reg.approve, issuing.admins[ZJ], proposed.id)
+    assert same(args["key"], key)
+    future = chain_now(issuing.chain) + 3600
+    proposed = reg.propose_key_correction(issuing.admins[GD], key.address, future)
+    expect("CompromiseInFuture", reg.approve, issuing.admins[ZJ], proposed.id)

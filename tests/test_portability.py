@@ -189,9 +189,9 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
 
     sample = [tree.cert_hashes[i] for i in (0, 1, BATCH_SIZE // 2, BATCH_SIZE - 1)]
     for cert in sample:
-        assert registry.verify_onchain(cert, batch.root, tree.proof(cert)) == (Verdict.VALID, Reason.NONE)
+        assert registry.verify_onchain(cert, batch.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
         # 440000 recognises its own agencies without a rule
-        assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 440000)[0] is Verdict.VALID
+        assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 440000)[0] is Verdict.OK
     cert, other = sample[0], sample[1]
 
     # Zhejiang has no recognition rule for Guangdong's ID cards yet
@@ -200,7 +200,7 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
         Reason.NO_RECOGNITION_RULE,
     )
     registry.set_recognition(agency.admins[330000], 330000, "ID_CARD", 440000)
-    assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 330000) == (Verdict.VALID, Reason.NONE)
+    assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 330000) == (Verdict.OK, Reason.NONE)
 
     # wrong proof, unknown root
     assert registry.verify_onchain(cert, batch.root, tree.proof(other)) == (Verdict.INVALID, Reason.PROOF_MISMATCH)
@@ -212,7 +212,7 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
         Verdict.REVOKED,
         Reason.CERTIFICATE_REVOKED,
     )
-    assert registry.verify_onchain(other, batch.root, tree.proof(other), 330000) == (Verdict.VALID, Reason.NONE)
+    assert registry.verify_onchain(other, batch.root, tree.proof(other), 330000) == (Verdict.OK, Reason.NONE)
     with pytest.raises(ContractRejected) as again:
         registry.set_certificate_status(key, "GD-PSB", cert, Status.ACTIVE, "REINSTATED")
     assert again.value.error_name == "AlreadyRevoked"
@@ -274,7 +274,7 @@ def test_key_compromise_invalidates_later_batches(agency: Consortium) -> None:
 
     cert = before.cert_hashes[7]
     tree = build_tree(before.cert_hashes)
-    assert registry.verify_onchain(cert, before.root, tree.proof(cert)) == (Verdict.VALID, Reason.NONE)
+    assert registry.verify_onchain(cert, before.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
     cert = after.cert_hashes[7]
     tree = build_tree(after.cert_hashes)
     assert registry.verify_onchain(cert, after.root, tree.proof(cert)) == (Verdict.INVALID, Reason.KEY_COMPROMISED)

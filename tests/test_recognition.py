@@ -22,7 +22,7 @@ from ledger.registry import ANY_REGION, AnchoredBatch, RecognitionInfo
 GD, ZJ, BJ = REGIONS
 JS = 320000  # not a member
 
-VALID = (Verdict.VALID, Reason.NONE)
+VALID = (Verdict.OK, Reason.NONE)
 NOT_RECOGNIZED = (Verdict.NOT_RECOGNIZED, Reason.NO_RECOGNITION_RULE)
 
 

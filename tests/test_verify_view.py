@@ -10,7 +10,7 @@ from eth_account import Account
 from ledger.contracts import Reason, Verdict
 from ledger.merkle import build_tree, hash_pair, leaf_of, root_from_proof, verify_proof
 
-VALID = (Verdict.VALID, Reason.NONE)
+VALID = (Verdict.OK, Reason.NONE)
 MISMATCH = (Verdict.INVALID, Reason.PROOF_MISMATCH)
 UNKNOWN = (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
 COMPROMISED = (Verdict.INVALID, Reason.KEY_COMPROMISED)

@@ -6,15 +6,24 @@ import re
 import time
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 
 from ledger.errors import InvalidInput
-from ledger.ids import parse_time, region_code
+from ledger.ids import agency_id, parse_time, region_code
 from ledger.verification.engine import MAX_CLOCK_SKEW
 
 from ..app import ApiError, AppState
 
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
+
+CertHash = Annotated[str, Path(description="Certificate hash: 0x and 64 hex digits.", examples=["0x" + "ab" * 32])]
+RootParam = Annotated[str, Path(description="Batch root: 0x and 64 hex digits.", examples=["0x" + "cd" * 32])]
+AgencyParam = Annotated[
+    str | None,
+    Query(description="The issuing agency's code (a current compact QR names it). A hash anchored by several agencies "
+                      "is never VALID without it.", examples=["GD-PSB"]),
+]
 
 VerifierRegion = Annotated[
     str | None, Query(description="Your region's 6-digit code: checks recognition for it (omit to skip).", examples=["330000"])
@@ -33,6 +42,16 @@ def parse_hash(text: str, what: str = "certificate hash") -> bytes:
     if not _HASH.fullmatch(text):
         raise ApiError(422, "MALFORMED_HASH", f"{what} must be 0x followed by 64 hex digits")
     return bytes.fromhex(text[2:])
+
+
+def parse_agency(text: str | None) -> str | None:
+    if text is None or text == "":
+        return None
+    try:
+        agency_id(text)
+    except InvalidInput as exc:
+        raise ApiError(422, "BAD_AGENCY", str(exc)) from None
+    return text
 
 
 def parse_region(text: str | None) -> int | None:

@@ -24,7 +24,7 @@ def healthz(request: Request) -> Any:
     try:
         chain_head = state.chain.block_number()
     except Exception as exc:
-        problems.append(f"node unreachable: {type(exc).__name__}")
+        problems.append(f"node at {state.chain.public_url} unreachable: {type(exc).__name__}")
     mirror_block = lag = None
     try:
         head = state.queries.head()

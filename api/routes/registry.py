@@ -10,7 +10,7 @@ from ledger.ids import iso_time
 
 from ..app import ApiError
 from ..models import BatchModel, ErrorResponse
-from .common import parse_hash, state_of
+from .common import AgencyParam, RootParam, parse_agency, parse_hash, state_of
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
@@ -39,15 +39,29 @@ def recognitions(request: Request) -> list[dict[str, Any]]:
     return state_of(request).queries.recognitions()
 
 
-@router.get("/batches/{root}", response_model=BatchModel, responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
-async def batch(request: Request, root: str) -> Any:
-    """An anchored batch: agency, type, key, size, anchoring block and its batch-level status."""
+@router.get(
+    "/batches/{root}",
+    response_model=BatchModel,
+    responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+async def batch(request: Request, root: RootParam, agency: AgencyParam = None) -> Any:
+    """An anchored batch: agency, type, key, size, anchoring block and its batch-level status
+    (from batch-wide status changes only). A batch is identified by (agency, root): when several
+    agencies anchored the same root, name the `agency`."""
     r = parse_hash(root, "batch root")
+    issuer = parse_agency(agency)
     q = state_of(request).queries
-    record = q.batch(r)
-    if record is None:
-        raise ApiError(404, "NOT_FOUND", "no batch with this root (or the mirror has not seen it yet)")
-    st = q.status_as_of(b"\0" * 32, record.agency, r)
+    found = q.batches_with_root(r)
+    if issuer is not None:
+        found = [b for b in found if b.agency == issuer]
+    if not found:
+        by = f" by {issuer}" if issuer else ""
+        raise ApiError(404, "NOT_FOUND", f"no batch with this root{by} (or the mirror has not seen it yet)")
+    if len(found) > 1:
+        raise ApiError(409, "AMBIGUOUS_BATCH",
+                       f"several agencies anchored this root ({', '.join(b.agency for b in found)}): add ?agency=")
+    record = found[0]
+    st = q.batch_status_as_of(record.agency, r)
     return {
         "root": root.lower(),
         "agency": record.agency,
@@ -57,4 +71,5 @@ async def batch(request: Request, root: str) -> Any:
         "size": record.size,
         "anchored_at": {"block": record.block, "tx": "0x" + record.tx.hex(), "time": iso_time(record.time)},
         "status": st.status.name,
+        "status_changed": st.event.to_json() if st.event is not None else None,
     }

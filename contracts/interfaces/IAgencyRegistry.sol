@@ -4,20 +4,25 @@ pragma solidity ^0.8.24;
 /// @title IAgencyRegistry
 /// @notice Issuing agencies, the certificate types each may issue, and their signing keys.
 interface IAgencyRegistry {
-    /// @notice An issuing agency, registered by an admin of its region.
+    /// @notice An issuing agency, registered by an admin of its region. `epoch` is the region's
+    /// epoch in which the agency was last enabled: after the region is removed and admitted
+    /// again, the agency stays disabled until a region admin reactivates it.
     struct Agency {
         uint32 region;
         bool suspended;
         uint64 registeredAt;
+        uint32 epoch;
     }
 
     /// @notice A signing key's life: it may anchor in [activeFrom, retiredAt); anchors made at or
     /// after compromisedSince are invalid. Zero retiredAt / compromisedSince means "never".
+    /// `epoch` is the region epoch in which the key was last enabled (see Agency).
     struct Key {
         bytes32 agency;
         uint64 activeFrom;
         uint64 retiredAt;
         uint64 compromisedSince;
+        uint32 epoch;
     }
 
     /// @notice A key's standing at a given time.
@@ -29,6 +34,15 @@ interface IAgencyRegistry {
         Compromised
     }
 
+    /// @notice Who changed a status, from weakest to strongest. A suspension can be lifted only
+    /// by the role that imposed it or a stronger one.
+    enum Role {
+        None,
+        AgencyKey,
+        RegionAdmin,
+        Consortium
+    }
+
     // ---------------------------------------------------------------- errors
     error InvalidAgencyId(bytes32 agency);
     error AgencyAlreadyRegistered(bytes32 agency);
@@ -38,9 +52,11 @@ interface IAgencyRegistry {
     error KeyAlreadyRegistered(address key);
     error UnknownKey(address key);
     error KeyAlreadyRetired(address key, uint64 retiredAt);
+    error KeyAlreadyEnabled(address key);
     error RetirementInPast(address key, uint64 at);
     error CompromiseInFuture(uint64 since);
     error KeyAlreadyCompromised(address key, uint64 since);
+    error CompromiseUnchanged(address key, uint64 since);
 
     // ---------------------------------------------------------------- events
     event AgencyRegistered(bytes32 indexed agency, uint32 indexed region);
@@ -48,7 +64,13 @@ interface IAgencyRegistry {
     event AgencySuspendedSet(bytes32 indexed agency, bool suspended);
     event KeyAdded(bytes32 indexed agency, address indexed key, uint64 activeFrom);
     event KeyRetired(bytes32 indexed agency, address indexed key, uint64 retiredAt);
-    event KeyCompromised(bytes32 indexed agency, address indexed key, uint64 since);
+    /// @notice A key re-enabled by its region admin after the region was admitted again.
+    event KeyEnabled(bytes32 indexed agency, address indexed key, uint32 epoch);
+    /// @notice A key was reported compromised since `since` by `reporter` acting as `role`
+    /// (the key itself reports as AgencyKey and only ever "since now").
+    event KeyCompromised(bytes32 indexed agency, address indexed key, uint64 since, address reporter, Role role);
+    /// @notice The consortium corrected a key's compromise report (0 = not compromised).
+    event KeyCompromiseCorrected(bytes32 indexed agency, address indexed key, uint64 previousSince, uint64 since);
 
     // ---------------------------------------------------------------- views used by the other contracts
     /// @notice An agency's record (registeredAt == 0 when unknown).
@@ -63,7 +85,16 @@ interface IAgencyRegistry {
     /// @notice The standing of `account` as a signing key at time `at`.
     function keyStateAt(address account, uint64 at) external view returns (KeyState);
 
-    /// @notice Whether `account` is a region admin of the agency's region or one of its keys
-    /// active now, so that it may change the statuses of the agency's certificates.
-    function canManageStatus(bytes32 agencyId, address account) external view returns (bool);
+    /// @notice Whether the agency may act now: registered, not suspended, its region a member
+    /// and the agency enabled in the region's current epoch.
+    function agencyEnabled(bytes32 agencyId) external view returns (bool);
+
+    /// @notice Whether `account` may sign for its agency now: active now, enabled in the region's
+    /// current epoch, and its agency enabled.
+    function keyEnabled(address account) external view returns (bool);
+
+    /// @notice The role in which `account` may change the statuses of the agency's certificates
+    /// now: RegionAdmin (an admin of the agency's region), AgencyKey (an enabled key of the
+    /// agency), or None.
+    function statusRole(bytes32 agencyId, address account) external view returns (Role);
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IAgencyRegistry} from "./IAgencyRegistry.sol";
+
 /// @title ICertificateRegistry
 /// @notice Anchored batches of certificate hashes, certificate and batch statuses, and the
-/// on-chain verification view.
+/// on-chain verification view. Everything is keyed by the issuing agency first: a batch is
+/// identified by (agency, root), and no agency can anchor, block, shadow or change the status
+/// of another agency's batches or certificates.
 interface ICertificateRegistry {
     /// @notice A certificate's or batch's status. Revoked is final; Suspended is reversible.
     enum Status {
@@ -12,13 +16,14 @@ interface ICertificateRegistry {
         Revoked
     }
 
-    /// @notice Verification verdicts, numbered as in the product specification. EXPIRED needs
-    /// the document's validity dates, which the chain does not hold: the view never returns it.
+    /// @notice What the chain alone can tell about a certificate. `Ok` means every check the
+    /// chain can make passed (anchored, proof, key, issuing region, status, recognition); it is
+    /// not "valid": the validity dates and the document's integrity are in the document, and the
+    /// caller must check them (CertLedger's verification engine does).
     enum Verdict {
-        Valid,
+        Ok,
         Revoked,
         Suspended,
-        Expired,
         NotRecognized,
         Invalid,
         Unknown
@@ -30,6 +35,7 @@ interface ICertificateRegistry {
         NotAnchored,
         ProofMismatch,
         KeyCompromised,
+        RegionRemoved,
         CertificateRevoked,
         BatchRevoked,
         CertificateSuspended,
@@ -37,8 +43,8 @@ interface ICertificateRegistry {
         NoRecognitionRule
     }
 
-    /// @notice An anchored batch. The agency is the signing key's (a key belongs to one agency
-    /// for ever).
+    /// @notice An anchored batch of `agency` (the mapping key): the signing key, when, how many
+    /// certificates, which type.
     struct Batch {
         address key;
         uint64 anchoredAt;
@@ -46,31 +52,55 @@ interface ICertificateRegistry {
         bytes32 certType;
     }
 
+    /// @notice A status and the role of whoever set it.
+    struct StatusRecord {
+        Status status;
+        IAgencyRegistry.Role role;
+    }
+
     // ---------------------------------------------------------------- errors
     error EmptyBatch();
-    error BatchAlreadyAnchored(bytes32 root);
-    error UnknownBatch(bytes32 root);
+    error BatchAlreadyAnchored(bytes32 agency, bytes32 root);
+    error UnknownBatch(bytes32 agency, bytes32 root);
     error KeyNotOfAgency(address key, bytes32 agency);
     error KeyNotYetActive(address key, uint64 activeFrom);
     error KeyRetired(address key, uint64 retiredAt);
     error KeyCompromised(address key, uint64 since);
+    error KeyDisabled(address key);
+    error AgencyDisabled(bytes32 agency);
     error TypeNotAllowed(bytes32 agency, bytes32 typeId);
     error NotAuthorized(address account, bytes32 agency);
     error AlreadyRevoked(bytes32 subject);
     error InvalidStatusTransition(bytes32 subject, Status from, Status to);
+    error SuspensionHeldByStrongerRole(bytes32 subject, IAgencyRegistry.Role heldBy, IAgencyRegistry.Role actor);
 
     // ---------------------------------------------------------------- events
     /// @notice A batch was anchored. `certHashes` lists every certificate hash of the batch in
-    /// leaf order, so that a mirror learns each one from the log alone.
+    /// leaf order, so that a mirror learns each one from the log alone. The same (agency, root)
+    /// is anchored again only when its earlier anchoring is void (its key was compromised at
+    /// anchoring time, or its region was removed with a cut-off before it): the newer anchoring
+    /// replaces it.
     event BatchAnchored(
         bytes32 indexed root, bytes32 indexed agency, bytes32 indexed certType, address key, bytes32[] certHashes
     );
-    /// @notice A certificate's status changed.
+    /// @notice A certificate's status changed, by `actor` acting as `role`.
     event CertificateStatusChanged(
-        bytes32 indexed certHash, bytes32 indexed agency, Status status, bytes32 reason, address actor, uint64 time
+        bytes32 indexed certHash,
+        bytes32 indexed agency,
+        Status status,
+        bytes32 reason,
+        address actor,
+        IAgencyRegistry.Role role,
+        uint64 time
     );
-    /// @notice A whole batch's status changed.
+    /// @notice A whole batch's status changed, by `actor` acting as `role`.
     event BatchStatusChanged(
-        bytes32 indexed root, bytes32 indexed agency, Status status, bytes32 reason, address actor, uint64 time
+        bytes32 indexed root,
+        bytes32 indexed agency,
+        Status status,
+        bytes32 reason,
+        address actor,
+        IAgencyRegistry.Role role,
+        uint64 time
     );
 }

@@ -8,9 +8,10 @@ interface IConsortium {
     /// @notice What a governance proposal does when it executes.
     enum ProposalKind {
         AddRegion, // payload: abi.encode(uint32 region, address admin)
-        RemoveRegion, // payload: abi.encode(uint32 region)
+        RemoveRegion, // payload: abi.encode(uint32 region, uint64 cutoff)
         AddType, // payload: abi.encode(bytes32 typeId, string schema)
-        SetQuorum // payload: abi.encode(uint32 quorum)
+        SetQuorum, // payload: abi.encode(uint32 numerator, uint32 denominator)
+        Call // payload: abi.encode(address target, bytes data): a consortium action on another contract
     }
 
     /// @notice A governance proposal; it executes when approvals of current members reach the
@@ -24,11 +25,19 @@ interface IConsortium {
         bytes payload;
     }
 
-    /// @notice A region's membership record.
+    /// @notice A region's membership record. `epoch` counts removals: agencies and keys enabled
+    /// in an earlier epoch stay disabled after a re-admission until enabled again.
     struct Region {
         bool member;
         uint32 adminCount;
         uint64 admittedAt;
+        uint64 removedAt;
+        uint32 epoch;
+    }
+
+    /// @notice Anchors made by a removed region's agencies in [cutoff, removedAt) are void.
+    struct VoidWindow {
+        uint64 cutoff;
         uint64 removedAt;
     }
 
@@ -47,10 +56,11 @@ interface IConsortium {
     error NotAdminOfRegion(address account, uint32 region);
     error AdminAlreadyAssigned(address admin, uint32 region);
     error LastAdmin(uint32 region);
+    error LastMember(uint32 region);
     error ZeroAddress();
     error FoundingListMismatch(uint256 regions, uint256 admins);
-    error InvalidQuorum(uint32 quorum, uint32 members);
-    error QuorumUnreachable(uint32 quorum, uint32 remainingMembers);
+    error InvalidQuorumRule(uint32 numerator, uint32 denominator);
+    error InvalidCutoff(uint64 cutoff, uint64 latest);
     error UnknownProposal(uint256 id);
     error ProposalAlreadyExecuted(uint256 id);
     error ProposalExpired(uint256 id, uint64 expiredAt);
@@ -62,10 +72,14 @@ interface IConsortium {
     error EmptySchema(bytes32 typeId);
     error InvalidValidityWindow(uint64 validFrom, uint64 validUntil);
     error UnknownRecognitionRule(uint32 verifier, bytes32 typeId, uint32 issuer);
+    error InvalidCallTarget(address target);
+    error NotConsortium(address caller);
 
     // ---------------------------------------------------------------- events
-    event RegionAdmitted(uint32 indexed region, address indexed admin);
-    event RegionRemoved(uint32 indexed region);
+    event RegionAdmitted(uint32 indexed region, address indexed admin, uint32 epoch);
+    /// @notice A region left the consortium; its agencies' anchors made at or after `cutoff`
+    /// are void (cutoff == removal time: none).
+    event RegionRemoved(uint32 indexed region, uint64 cutoff);
     event RegionAdminAdded(uint32 indexed region, address indexed admin);
     event RegionAdminRemoved(uint32 indexed region, address indexed admin);
     event ProposalCreated(
@@ -73,7 +87,9 @@ interface IConsortium {
     );
     event ProposalApproved(uint256 indexed id, uint32 indexed region, uint32 approvals);
     event ProposalExecuted(uint256 indexed id, ProposalKind kind);
-    event QuorumChanged(uint32 previousQuorum, uint32 newQuorum);
+    /// @notice The quorum rule changed: a proposal needs approvals from more than
+    /// numerator/denominator of the member regions.
+    event QuorumRuleChanged(uint32 numerator, uint32 denominator);
     event CertificateTypeAdded(bytes32 indexed typeId, bytes32 schemaHash, string schema);
     event RecognitionSet(
         uint32 indexed verifier, bytes32 indexed typeId, uint32 indexed issuer, uint64 validFrom, uint64 validUntil
@@ -86,6 +102,13 @@ interface IConsortium {
 
     /// @notice Whether `account` is an admin of `region` and `region` is a current member.
     function isRegionAdmin(uint32 region, address account) external view returns (bool);
+
+    /// @notice The region's epoch: how many times it has been removed.
+    function regionEpoch(uint32 region) external view returns (uint32);
+
+    /// @notice Whether an anchor made at `at` by an agency of `region` falls in a void window of
+    /// the region's removals, and that window's cutoff.
+    function anchorVoid(uint32 region, uint64 at) external view returns (bool voided, uint64 cutoff);
 
     /// @notice Whether the certificate type `typeId` exists.
     function typeExists(bytes32 typeId) external view returns (bool);

@@ -17,7 +17,7 @@ from rich.table import Table
 from ..chain import Chain
 from ..config import Settings
 from ..deployment import Deployment
-from ..errors import ConfigError
+from ..errors import ConfigError, redact_url
 from ..keystore import Keystore
 from ..node import EmbeddedNode
 from ..registry import Registry
@@ -52,7 +52,7 @@ class Context:
         chain = Chain(self.settings.node_url, timeout=self.settings.rpc_timeout, gas_price=self.settings.gas_price)
         if not chain.is_up():
             hint = "start it with `certledger chain up`" if self.settings.embedded else "check CERTLEDGER_RPC_URL"
-            raise ConfigError(f"no node answers at {self.settings.node_url}: {hint}")
+            raise ConfigError(f"no node answers at {redact_url(self.settings.node_url)}: {hint}")
         return chain
 
     @cached_property

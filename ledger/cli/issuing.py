@@ -15,7 +15,7 @@ from .. import qr as qrcodes
 from ..contracts import Status
 from ..errors import InvalidInput
 from ..ids import agency_id
-from ..issuance import IssuanceRejected, IssueRequest, change_status, issue, load_document, schema_for
+from ..issuance import IssuanceRejected, IssueRequest, batch_agency, change_status, issue, load_document, schema_for
 from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console, split_list
 
 STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
@@ -113,6 +113,10 @@ def _status_cmd(status: Status, verb: str) -> Any:
         reason: Annotated[str, typer.Option(help="Reason code, e.g. HOLDER_REQUEST, DATA_ERROR, FRAUD, COURT_ORDER.")],
         agency: Annotated[str | None, typer.Option(help="Issuing agency (needed with a bare certificate hash).")] = None,
         batch: Annotated[bool, typer.Option("--batch", help="TARGET is a batch root: change the whole batch.")] = False,
+        consortium: Annotated[
+            bool,
+            typer.Option("--consortium", help="Propose it as a consortium action (M-of-N), e.g. for a removed region's certificates."),
+        ] = False,
         key: KeyOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
@@ -121,10 +125,9 @@ def _status_cmd(status: Status, verb: str) -> Any:
         path = Path(target)
         if batch:
             root = _hash32(target, "batch root")
-            info = c.registry.batch(root)
-            if info is None:
-                raise InvalidInput(f"no batch with root {target} on chain")
-            agency = c.registry.key(info["key"]).agency
+            agency = agency or batch_agency(c.registry, root)
+            if c.registry.batch(agency, root) is None:
+                raise InvalidInput(f"{agency} anchored no batch with root {target}")
         elif path.suffix == ".json" or path.exists():
             cert, stated = load_document(path)
             cert_hash = cert.compute_hash()
@@ -137,6 +140,14 @@ def _status_cmd(status: Status, verb: str) -> Any:
             cert_hash = _hash32(target, "certificate hash")
             if not agency:
                 raise InvalidInput("a bare certificate hash needs --agency (or give the certificate file)")
+        if consortium:
+            result = c.registry.propose_status(c.admin_key(None, key), agency, status, reason,  # type: ignore[arg-type]
+                                               cert_hash=cert_hash, batch_root=root)
+            emit({"agency": agency, "subject": "0x" + (cert_hash or root).hex(), "status": status.name,  # type: ignore[union-attr]
+                  "reason": reason, **result.to_json()}, as_json,
+                 lambda d: console.print(f"consortium proposal {d['proposal']} to set {d['subject']} of {d['agency']} "
+                                         f"{d['status']}: {'executed' if d['executed'] else 'waiting for approvals'}"))
+            return
         actor = _status_actor(c, agency, key)  # type: ignore[arg-type]
         change = change_status(c.registry, actor, status, reason, cert_hash=cert_hash, agency=agency, batch_root=root)
         emit(change.to_json(), as_json, lambda d: console.print(
@@ -202,10 +213,10 @@ def qr_cmd(
     full: Annotated[bool, typer.Option("--full", help="Carry the document itself (offline check) instead of its hash.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render a certificate's QR code (compact: hash, type, region; --full: the document)."""
+    """Render a certificate's QR code (compact: hash, type, region, agency; --full: the document)."""
     cert, _ = load_document(file)
     cert_hash = cert.compute_hash()
-    payload = qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region)
+    payload = qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region, cert.agency)
     version = qrcodes.render_png(payload, out)
     emit({"file": str(out), "payload": payload, "qr_version": version, "kind": "full" if full else "compact"}, as_json,
          lambda d: console.print(f"wrote {d['file']} (QR version {d['qr_version']}, {d['kind']} payload)"))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy
+from ..deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy, parse_quorum_rule, quorum_for
 from ..errors import ConfigError, InvalidInput
 from ..ids import REGION_NAMES, iso_time, parse_time, region_code
 from ..registry import canonical_schema
@@ -52,7 +52,9 @@ def deploy_cmd(
     regions: Annotated[
         str, typer.Option("--regions", help="Founding regions, comma-separated 6-digit codes.")
     ] = "440000,330000,110000",
-    quorum: Annotated[int | None, typer.Option(help="Approvals a proposal needs (default: majority).")] = None,
+    quorum: Annotated[
+        str, typer.Option(help="Quorum rule N/D: a proposal needs approvals from more than N/D of the member regions.")
+    ] = "1/2",
     admin: Annotated[
         list[str] | None,
         typer.Option("--admin", help="REGION=KEY_OR_ADDRESS for a founding admin (default: key admin-REGION, created if missing)."),
@@ -90,16 +92,26 @@ def deploy_cmd(
     if not c.keystore.exists("deployer"):
         c.keystore.create("deployer")
     deployer = c.keystore.load("deployer")
-    q = quorum if quorum is not None else len(codes) // 2 + 1
-    deployment = deploy(c.chain, deployer, founding, q, int(ttl_days * 86400))
+    rule = _quorum_rule(quorum)
+    q = quorum_for(len(codes), rule)
+    deployment = deploy(c.chain, deployer, founding, rule, int(ttl_days * 86400))
     deployment.rpc_url = c.settings.rpc_url
     if path.exists():
         path.replace(path.with_suffix(f".{deployment.deployment_block}.bak"))
     deployment.save(path)
-    emit({"deployed": True, "file": str(path), "quorum": q, "founding": [{"region": r, "admin": a} for r, a in founding],
-          **deployment.to_json()}, as_json,
+    emit({"deployed": True, "file": str(path), "quorum": q, "quorum_rule": f"{rule[0]}/{rule[1]}",
+          "founding": [{"region": r, "admin": a} for r, a in founding], **deployment.to_json()}, as_json,
          done("deployed on chain {chain_id} at block {deployment_block}: CertificateRegistry {certificate_registry}, "
-              "quorum {quorum}; wrote {file}"))
+              "quorum {quorum} (more than {quorum_rule} of the members); wrote {file}"))
+
+
+def _quorum_rule(text: str) -> tuple[int, int]:
+    if text.strip().isdigit():
+        raise InvalidInput(
+            f"--quorum {text}: the quorum is a rule N/D (more than N/D of the member regions must approve), "
+            "so that it follows the membership; e.g. 1/2 for a majority, 2/3 for more than two thirds"
+        )
+    return parse_quorum_rule(text)
 
 
 # ---------------------------------------------------------------------- regions
@@ -109,10 +121,13 @@ def deploy_cmd(
 def region_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List regions (members and removed ones) and the quorum."""
     reg = ctx_of(ctx).registry
-    data = {"quorum": reg.quorum(), "members": reg.member_count(), "regions": [r.to_json() for r in reg.regions()]}
+    num, den = reg.quorum_rule()
+    data = {"quorum": reg.quorum(), "quorum_rule": f"{num}/{den}", "members": reg.member_count(),
+            "regions": [r.to_json() for r in reg.regions()]}
 
     def show(d: dict[str, Any]) -> None:
-        table(f"Regions (quorum {d['quorum']} of {d['members']})", ["region", "name", "member", "admins", "admitted"],
+        title = f"Regions (quorum: {d['quorum']} of {d['members']} members, i.e. more than {d['quorum_rule']})"
+        table(title, ["region", "name", "member", "admins", "admitted"],
               [[r["region"], REGION_NAMES.get(r["region"], ""), "yes" if r["member"] else f"removed {r['removed_at']}",
                 r["admins"], r["admitted_at"]] for r in d["regions"]])
 
@@ -125,21 +140,28 @@ def region_propose(
     region: Annotated[str | None, typer.Argument(help="Region code to admit (or to remove with --remove).")] = None,
     admin: Annotated[str | None, typer.Option(help="First admin of the new region: keystore name or address.")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Propose removing REGION.")] = False,
-    quorum: Annotated[int | None, typer.Option(help="Propose a new quorum instead.")] = None,
+    cutoff: Annotated[
+        str | None,
+        typer.Option(help="With --remove: its anchors made from this time on become void (ISO 8601 or unix; default none)."),
+    ] = None,
+    quorum: Annotated[str | None, typer.Option(help="Propose a new quorum rule N/D instead (more than N/D of the members).")] = None,
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Propose admitting a region (REGION --admin X), removing one (REGION --remove) or a new quorum (--quorum M)."""
+    """Propose admitting a region (REGION --admin X), removing one (REGION --remove) or a quorum rule (--quorum N/D)."""
     c = ctx_of(ctx)
     actor = c.admin_key(None, key)
+    if cutoff is not None and not remove:
+        raise InvalidInput("--cutoff goes with --remove")
     if quorum is not None:
         if region or remove or admin:
             raise InvalidInput("--quorum is a proposal of its own: give no REGION, --admin or --remove with it")
-        result = c.registry.propose_quorum(actor, quorum)
+        num, den = _quorum_rule(quorum)
+        result = c.registry.propose_quorum_rule(actor, num, den)
     elif region is None:
-        raise InvalidInput("give a REGION to admit or remove, or --quorum M")
+        raise InvalidInput("give a REGION to admit or remove, or --quorum N/D")
     elif remove:
-        result = c.registry.propose_remove_region(actor, region)
+        result = c.registry.propose_remove_region(actor, region, parse_time(cutoff) if cutoff else 0)
     else:
         if not admin:
             raise InvalidInput("admitting a region needs --admin KEY_OR_ADDRESS (its first admin)")
@@ -154,7 +176,7 @@ def region_approve(
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Approve a proposal (regions, types, quorum) for your region; it executes at the quorum."""
+    """Approve a proposal (regions, types, quorum, consortium actions) for your region; it executes at the quorum."""
     c = ctx_of(ctx)
     result = c.registry.approve(c.admin_key(None, key), proposal)
     emit(result.to_json(), as_json, _show_proposal)
@@ -205,7 +227,7 @@ def agency_suspend(
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Suspend an agency (it can no longer anchor); --lift reactivates it."""
+    """Suspend an agency (it can no longer anchor); --lift reactivates it (also after its region was re-admitted)."""
     c = ctx_of(ctx)
     actor = _agency_admin(c, code, key)
     sent = c.registry.reactivate_agency(actor, code) if lift else c.registry.suspend_agency(actor, code)
@@ -244,8 +266,10 @@ def agency_list(
     """List agencies with their types and keys."""
     items = [a.to_json() for a in ctx_of(ctx).registry.agencies_list(region_code(region) if region else None)]
     emit(items, as_json, lambda d: table("Agencies", ["agency", "region", "status", "types", "keys"], [
-        [a["agency"], a["region"], "suspended" if a["suspended"] else "active", ", ".join(a["types"]),
-         "\n".join(f"{k['address']} {k['state']}" for k in a["keys"])] for a in d]))
+        [a["agency"], a["region"], "suspended" if a["suspended"] else "active" if a["enabled"] else "disabled",
+         ", ".join(a["types"]),
+         "\n".join(f"{k['address']} {k['state']}{'' if k['enabled'] or k['state'] != 'ACTIVE' else ' (disabled)'}"
+                   for k in a["keys"])] for a in d]))
 
 
 # ---------------------------------------------------------------------- keys
@@ -351,19 +375,67 @@ def key_retire(
 def key_compromise(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Keystore name or address of the compromised key.")],
-    since: Annotated[str, typer.Option(help="Since when it is not trusted (ISO 8601 or unix seconds, or 'now').")],
-    self_report: Annotated[bool, typer.Option("--self", help="Sign the report with the compromised key itself.")] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Since when it is not trusted (ISO 8601, unix seconds, or 'now'); a region admin's report only."),
+    ] = None,
+    self_report: Annotated[
+        bool, typer.Option("--self", help="The key reports itself, from now on (a key can never backdate its report).")
+    ] = False,
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Report a key compromised: every anchor it made at or after SINCE becomes invalid."""
+    """Report a key compromised: every anchor it made at or after SINCE becomes invalid.
+
+    A region admin of the key's agency may backdate (--since); the key itself (--self) reports
+    only "from now on". A wrong report is corrected by the consortium: `key correct`."""
     c = ctx_of(ctx)
     address, info = _signing_key(c, target)
-    actor = c.keystore.load(target) if self_report else _agency_admin(c, info.agency, key)
-    when = parse_time(since, now=c.registry.now())
-    sent = c.registry.report_compromised(actor, address, when)
+    if self_report:
+        if since not in (None, "now"):
+            raise InvalidInput("--self reports from now on only: a key cannot backdate its own report (a region admin can)")
+        sent = c.registry.report_own_compromise(c.keystore.load(target))
+        when = c.registry.now()
+    else:
+        if since is None:
+            raise InvalidInput("give --since TIME (a region admin's report), or --self for the key's own report from now on")
+        when = parse_time(since, now=c.registry.now())
+        sent = c.registry.report_compromised(_agency_admin(c, info.agency, key), address, when)
     emit({"key": address, "agency": info.agency, "compromised_since": iso_time(when), "tx": sent.tx_hash}, as_json,
          done("{key} ({agency}) compromised since {compromised_since}: its anchors from then on are invalid"))
+
+
+@key_app.command("correct")
+def key_correct(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Keystore name or address of the key.")],
+    since: Annotated[str | None, typer.Option(help="The corrected time from which it is not trusted.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="The key was never compromised: clear the report.")] = False,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose that the consortium correct a key's compromise report (M-of-N; approve with `region approve`)."""
+    c = ctx_of(ctx)
+    if clear == (since is not None):
+        raise InvalidInput("give exactly one of --since TIME or --clear")
+    address, _ = _signing_key(c, target)
+    when = 0 if clear else parse_time(since, now=c.registry.now())
+    result = c.registry.propose_key_correction(c.admin_key(None, key), address, when)
+    emit({"key": address, "since": iso_time(when), **result.to_json()}, as_json, _show_proposal)
+
+
+@key_app.command("enable")
+def key_enable(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Keystore name or address of the key.")],
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Enable a signing key again after its region was removed and re-admitted."""
+    c = ctx_of(ctx)
+    address, info = _signing_key(c, target)
+    sent = c.registry.enable_key(_agency_admin(c, info.agency, key), address)
+    emit({"key": address, "agency": info.agency, "tx": sent.tx_hash}, as_json, done("{key} ({agency}) enabled"))
 
 
 @key_app.command("list")

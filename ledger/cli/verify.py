@@ -11,28 +11,33 @@ import typer
 
 from ..chain import Chain
 from ..errors import InvalidInput
-from ..ids import parse_time, region_code
+from ..ids import agency_id, parse_time, region_code
 from ..issuance import load_document
 from ..mirror import MirrorQueries, MirrorStore
 from ..qr import read_image
-from ..verification import ChainSource, MirrorSource, Verifier
+from ..verification import ChainSource, MirrorSource, Verdict, Verifier
 from .common import JsonOpt, console, ctx_of, emit
 
 EXIT_NOT_VALID = 3
-MARKS = {"VALID": "[bold green]✓ VALID[/]", "ERROR": "[bold]! ERROR[/]"}
+MARKS = {"VALID": "[bold green]✓ VALID[/]", "ERROR": "[bold]! ERROR[/]", "INCOMPLETE": "[bold yellow]? INCOMPLETE[/]"}
 
 
 def verify_cmd(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC1:/CLF1:) or a certificate hash.")],
+    target: Annotated[str, typer.Argument(help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC2:/CLF1:) or a certificate hash.")],
     verifier_region: Annotated[str | None, typer.Option(help="Your region: checks recognition for it.")] = None,
+    agency: Annotated[str | None, typer.Option(help="With a bare hash: the issuing agency (a hash anchored by several is never VALID without it).")] = None,
     as_of: Annotated[str | None, typer.Option(help="Status as of this time (ISO 8601 or unix).")] = None,
     source: Annotated[str, typer.Option(help="mirror (default) or chain (the contracts' views, no mirror).")] = "mirror",
     db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify a certificate; exit code 0 when VALID, 3 for any other verdict."""
+    """Verify a certificate; exit code 0 when VALID, 3 for any other verdict.
+
+    A bare hash (or a compact QR) carries no validity dates: its best verdict is INCOMPLETE."""
     c = ctx_of(ctx)
+    if agency is not None:
+        agency_id(agency)
     if source not in ("mirror", "chain"):
         raise InvalidInput("--source must be mirror or chain")
     region = region_code(verifier_region) if verifier_region else None
@@ -58,19 +63,26 @@ def verify_cmd(
         cert, stated = load_document(path)
         result = verifier.verify_document(cert, stated, verifier_region=region, as_of=when)
     elif re.fullmatch(r"0x[0-9a-fA-F]{64}", target):
-        result = verifier.verify_hash(bytes.fromhex(target[2:]), verifier_region=region, as_of=when)
+        result = verifier.verify_hash(bytes.fromhex(target[2:]), verifier_region=region, as_of=when, agency=agency)
     else:
         result = verifier.verify_payload(target, verifier_region=region, as_of=when)
     emit(result.to_json(), as_json, _show)
-    if result.verdict != "VALID":
+    if result.verdict is not Verdict.VALID:
         raise typer.Exit(EXIT_NOT_VALID)
+
+
+OUTCOME_MARKS = {"PASS": "✓", "FAIL": "✗", "SKIPPED": "–", "ERROR": "!"}
 
 
 def _show(d: dict[str, Any]) -> None:
     console.print(MARKS.get(d["verdict"], f"[bold red]✗ {d['verdict']}[/]"))
     for check in d["checks"]:
-        mark = {True: "✓", False: "✗", None: "–"}[check["ok"]]
+        mark = OUTCOME_MARKS[check["outcome"]]
         console.print(f"  {mark} {check['name']:<18} {check['detail']}", markup=False, highlight=False)
+    skipped = [c["name"] for c in d["checks"] if c["outcome"] == "SKIPPED"]
+    if d["verdict"] == "INCOMPLETE":
+        console.print(f"  not checked: {', '.join(skipped)} — verify the certificate file or its full QR code for a complete answer",
+                      markup=False, highlight=False)
     cert = d.get("certificate") or {}
     if cert.get("type"):
         console.print(f"  {cert['type']} from {cert.get('agency')} ({cert.get('issuer_region')}), hash {cert['hash']}")

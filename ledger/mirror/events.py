@@ -82,7 +82,7 @@ WATCHED = {
         "RegionRemoved",
         "RegionAdminAdded",
         "RegionAdminRemoved",
-        "QuorumChanged",
+        "QuorumRuleChanged",
         "CertificateTypeAdded",
         "RecognitionSet",
         "RecognitionRemoved",
@@ -94,6 +94,8 @@ WATCHED = {
         "KeyAdded",
         "KeyRetired",
         "KeyCompromised",
+        "KeyCompromiseCorrected",
+        "KeyEnabled",
     ),
     "CertificateRegistry": ("BatchAnchored", "CertificateStatusChanged", "BatchStatusChanged"),
 }

@@ -197,14 +197,17 @@ class Indexer:
                         "status": int(a["status"]),
                         "reason": text_of(a["reason"]),
                         "actor": a["actor"],
+                        "role": int(a["role"]),
                         **{**base, "time": int(a["time"])},
                     }
                 )
-            elif e in ("KeyAdded", "KeyRetired", "KeyCompromised"):
+            elif e in ("KeyAdded", "KeyRetired", "KeyCompromised", "KeyCompromiseCorrected", "KeyEnabled"):
                 kind, field = {"KeyAdded": ("added", "activeFrom"), "KeyRetired": ("retired", "retiredAt"),
-                               "KeyCompromised": ("compromised", "since")}[e]
+                               "KeyCompromised": ("compromised", "since"), "KeyCompromiseCorrected": ("corrected", "since"),
+                               "KeyEnabled": ("enabled", "epoch")}[e]
                 rows[s.key_events].append(
-                    {"address": a["key"], "agency": text_of(a["agency"]), "kind": kind, "value": int(a[field]), **base}
+                    {"address": a["key"], "agency": text_of(a["agency"]), "kind": kind, "value": int(a[field]),
+                     "actor": a.get("reporter"), "role": int(a["role"]) if "role" in a else None, **base}
                 )
             elif e == "AgencyRegistered":
                 rows[s.agency_events].append(
@@ -222,11 +225,14 @@ class Indexer:
                 )
             elif e in ("RegionAdmitted", "RegionAdminAdded", "RegionAdminRemoved"):
                 kind = {"RegionAdmitted": "admitted", "RegionAdminAdded": "admin_added", "RegionAdminRemoved": "admin_removed"}[e]
-                rows[s.region_events].append({"region": int(a["region"]), "kind": kind, "admin": a["admin"], "value": None, **base})
+                rows[s.region_events].append({"region": int(a["region"]), "kind": kind, "admin": a["admin"],
+                                              "value": int(a["epoch"]) if "epoch" in a else None, "value2": None, **base})
             elif e == "RegionRemoved":
-                rows[s.region_events].append({"region": int(a["region"]), "kind": "removed", "admin": None, "value": None, **base})
-            elif e == "QuorumChanged":
-                rows[s.region_events].append({"region": 0, "kind": "quorum", "admin": None, "value": int(a["newQuorum"]), **base})
+                rows[s.region_events].append({"region": int(a["region"]), "kind": "removed", "admin": None,
+                                              "value": int(a["cutoff"]), "value2": None, **base})
+            elif e == "QuorumRuleChanged":
+                rows[s.region_events].append({"region": 0, "kind": "quorum", "admin": None, "value": int(a["numerator"]),
+                                              "value2": int(a["denominator"]), **base})
             elif e == "CertificateTypeAdded":
                 rows[s.type_events].append(
                     {"cert_type": text_of(a["typeId"]), "schema_hash": a["schemaHash"], "schema": a["schema"], **base}

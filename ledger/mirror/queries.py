@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from ..contracts import KeyState, Status
+from ..contracts import KeyState, Role, Status
 from ..ids import iso_time
+from ..rules import effective_status, in_void_window, key_state_at, rule_window_in_force
 from . import schema as s
 from .store import MirrorStore, make_engine
 
@@ -59,6 +60,20 @@ class BatchRecord:
 
 
 @dataclass(frozen=True)
+class HashLookup:
+    """What the mirror knows of a certificate hash: the anchoring a verification uses (within
+    one agency), and every agency that anchored the hash. With several agencies and none named,
+    ``record`` is None: the hash alone does not say whose certificate it is."""
+
+    record: CertificateRecord | None
+    agencies: tuple[str, ...]
+
+    @property
+    def ambiguous(self) -> bool:
+        return self.record is None and len(self.agencies) > 1
+
+
+@dataclass(frozen=True)
 class StatusEvent:
     subject: bytes
     scope: str  # "certificate" or "batch"
@@ -69,6 +84,7 @@ class StatusEvent:
     block: int
     tx: bytes
     time: int
+    role: Role = Role.AGENCY_KEY
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +93,7 @@ class StatusEvent:
             "status": self.status.name,
             "reason": self.reason,
             "actor": self.actor,
+            "role": self.role.name,
             "time": iso_time(self.time),
             "block": self.block,
             "tx": "0x" + self.tx.hex(),
@@ -87,6 +104,11 @@ class StatusEvent:
 class StatusAt:
     status: Status
     event: StatusEvent | None  # the event that set it (None: never changed, ACTIVE)
+    role: Role | None = None  # who set it, when known without an event (the chain's views)
+
+    @property
+    def by(self) -> Role | None:
+        return self.event.role if self.event is not None else self.role
 
 
 @dataclass(frozen=True)
@@ -99,13 +121,7 @@ class KeyRecord:
 
     def state_at(self, at: int) -> KeyState:
         """As the contract's keyStateAt."""
-        if self.compromised_since and at >= self.compromised_since:
-            return KeyState.COMPROMISED
-        if at < self.active_from:
-            return KeyState.NOT_YET_ACTIVE
-        if self.retired_at and at >= self.retired_at:
-            return KeyState.RETIRED
-        return KeyState.ACTIVE
+        return key_state_at(self.active_from, self.retired_at, self.compromised_since, at)
 
 
 @dataclass(frozen=True)
@@ -122,10 +138,17 @@ class MirrorHead:
         return None if self.chain_head is None else max(0, self.chain_head - self.block)
 
 
+def schema_field_names(schema: str | dict[str, Any]) -> frozenset[str]:
+    """The field names a type's schema JSON declares (``{"fields": [{"name": ...}, ...]}``)."""
+    data = json.loads(schema) if isinstance(schema, str) else schema
+    fields = data.get("fields", []) if isinstance(data, dict) else []
+    return frozenset(f["name"] for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str))
+
+
 def _status_event(row: Any) -> StatusEvent:
     return StatusEvent(
         bytes(row.subject), "certificate" if row.kind == 0 else "batch", row.agency, Status(row.status),
-        row.reason, row.actor, row.block, bytes(row.tx), row.time,
+        row.reason, row.actor, row.block, bytes(row.tx), row.time, Role(row.role),
     )
 
 
@@ -240,44 +263,107 @@ class MirrorQueries:
 
         return self._cached(("region", agency), compute)
 
-    _BATCH_COLUMNS = "b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time"
+    _BATCH_COLUMNS = "b.id, b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time"
 
-    def certificate(self, cert_hash: bytes) -> CertificateRecord | None:
-        row = self.read.one(
-            f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? "
-            "ORDER BY b.id LIMIT 1",  # a hash anchored twice: its first anchoring
+    def _batch_record(self, row: tuple[Any, ...]) -> BatchRecord:
+        _, root, agency, cert_type, key, size, block, tx, t = row
+        return BatchRecord(bytes(root), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency))
+
+    def lookup(self, cert_hash: bytes, agency: str | None = None) -> HashLookup:
+        """Resolve a certificate hash within its issuing agency.
+
+        Every anchoring of the hash is found; only those of ``agency`` count when it is given.
+        When several agencies anchored the hash and none is named, nothing is chosen (another
+        agency can copy a hash into a batch of its own: the hash alone cannot say whose it is).
+        Within the agency, a re-anchored (agency, root) counts in its newest anchoring (as on
+        chain), and the first anchoring that is not void (key compromised at anchoring, region
+        removed with a cut-off before it) is used — else the newest, so that the verdict names
+        why it is void.
+        """
+        rows = self.read.rows(
+            f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id "
+            "WHERE c.hash = ? ORDER BY b.id",
             (bytes(cert_hash),),
         )
-        if row is None:
-            return None
-        root, agency, cert_type, key, size, block, tx, t = row
-        return CertificateRecord(
-            bytes(cert_hash), bytes(root), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency)
+        agencies = tuple(dict.fromkeys(r[2] for r in rows))
+        if agency is not None:
+            rows = [r for r in rows if r[2] == agency]
+        elif len(agencies) > 1:
+            return HashLookup(None, agencies)
+        if not rows:
+            return HashLookup(None, agencies)
+        newest: dict[bytes, tuple[Any, ...]] = {}
+        for r in rows:  # ordered by id: later anchorings of the same root replace earlier ones
+            newest[bytes(r[1])] = r
+        candidates = sorted(newest.values(), key=lambda r: r[0])
+        chosen = next((r for r in candidates if self.void_reason(r[2], r[4], r[8]) is None), candidates[-1])
+        b = self._batch_record(chosen)
+        record = CertificateRecord(
+            bytes(cert_hash), b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time, b.issuer_region
+        )
+        return HashLookup(record, agencies)
+
+    def certificate(self, cert_hash: bytes, agency: str | None = None) -> CertificateRecord | None:
+        """The anchoring a verification of this hash uses (see ``lookup``), or None."""
+        return self.lookup(cert_hash, agency).record
+
+    def void_reason(self, agency: str, key: str, anchored_at: int) -> str | None:
+        """Why an anchoring is void, or None: "KEY_COMPROMISED" (its key was compromised at or
+        before it) or "REGION_REMOVED" (its region was removed with a cut-off at or before it)."""
+        k = self.key(key)
+        if k is not None and k.state_at(anchored_at) is KeyState.COMPROMISED:
+            return "KEY_COMPROMISED"
+        region = self.region_of(agency)
+        if region is not None and self.region_void(region, anchored_at) is not None:
+            return "REGION_REMOVED"
+        return None
+
+    def region_void(self, region: int, at: int) -> int | None:
+        """The cut-off of the removal of ``region`` that voids an anchor made at ``at``, or None."""
+        return in_void_window(self.void_windows(region), at)
+
+    def void_windows(self, region: int) -> list[tuple[int, int]]:
+        """(cutoff, removed_at) of the removals of ``region`` that voided anchors."""
+        return self._cached(
+            ("void", region),
+            lambda: [
+                (int(cutoff), int(t))
+                for cutoff, t in self.read.rows(
+                    "SELECT value, time FROM region_events WHERE region = ? AND kind = 'removed' ORDER BY block, log_index",
+                    (region,),
+                )
+                if cutoff is not None and int(cutoff) < int(t)
+            ],
         )
 
-    def in_batch(self, root: bytes, cert_hash: bytes) -> bool:
-        """Whether the batch with this root lists the certificate hash."""
+    def in_batch(self, agency: str, root: bytes, cert_hash: bytes) -> bool:
+        """Whether the agency's batch with this root lists the certificate hash."""
         return self.read.one(
-            "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? AND b.root = ?",
-            (bytes(cert_hash), bytes(root)),
+            "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? AND b.root = ? AND b.agency = ?",
+            (bytes(cert_hash), bytes(root), agency),
         ) is not None
 
-    def batch(self, root: bytes) -> BatchRecord | None:
-        row = self.read.one(f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.root = ?", (bytes(root),))
-        if row is None:
-            return None
-        r, agency, cert_type, key, size, block, tx, t = row
-        return BatchRecord(bytes(r), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency))
+    def batch(self, agency: str, root: bytes) -> BatchRecord | None:
+        """The agency's batch with this root (its newest anchoring), or None."""
+        row = self.read.one(
+            f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.agency = ? AND b.root = ? ORDER BY b.id DESC LIMIT 1",
+            (agency, bytes(root)),
+        )
+        return None if row is None else self._batch_record(row)
 
-    def batch_hashes(self, root: bytes) -> list[bytes]:
-        b = s.batches
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(s.certificates.c.hash)
-                .select_from(s.certificates.join(b, s.certificates.c.batch_id == b.c.id))
-                .where(b.c.root == root)
-            )
-            return [bytes(r[0]) for r in rows]
+    def batches_with_root(self, root: bytes) -> list[BatchRecord]:
+        """Every agency's batch with this root (the newest anchoring of each), oldest first."""
+        rows = self.read.rows(f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.root = ? ORDER BY b.id", (bytes(root),))
+        newest: dict[str, tuple[Any, ...]] = {}
+        for r in rows:
+            newest[r[2]] = r
+        return [self._batch_record(r) for r in sorted(newest.values(), key=lambda r: r[0])]
+
+    def batch_hashes(self, agency: str, root: bytes) -> list[bytes]:
+        record = self.read.one("SELECT id FROM batches WHERE agency = ? AND root = ? ORDER BY id DESC LIMIT 1", (agency, bytes(root)))
+        if record is None:
+            return []
+        return [bytes(r[0]) for r in self.read.rows("SELECT hash FROM certificates WHERE batch_id = ?", (record[0],))]
 
     def certificate_count(self) -> int:
         with self.engine.connect() as conn:
@@ -285,7 +371,7 @@ class MirrorQueries:
 
     # -------------------------------------------------------------- status
 
-    _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time"
+    _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time, role"
 
     def _latest_status(self, subject: bytes, kind: int, agency: str, at: int | None, block: int | None) -> StatusEvent | None:
         sql = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
@@ -299,8 +385,15 @@ class MirrorQueries:
         row = self.read.one(sql + " ORDER BY block DESC, log_index DESC LIMIT 1", params)
         if row is None:
             return None
-        subj, k, ag, status, reason, actor, blk, tx, t = row
-        return StatusEvent(bytes(subj), "certificate" if k == 0 else "batch", ag, Status(status), reason, actor, blk, bytes(tx), t)
+        subj, k, ag, status, reason, actor, blk, tx, t, role = row
+        return StatusEvent(
+            bytes(subj), "certificate" if k == 0 else "batch", ag, Status(status), reason, actor, blk, bytes(tx), t, Role(role)
+        )
+
+    def batch_status_as_of(self, agency: str, root: bytes, *, at: int | None = None) -> StatusAt:
+        """The status of the agency's batch as a whole (batch-scope events only)."""
+        ev = self._latest_status(root, 1, agency, at, None)
+        return StatusAt(ev.status if ev is not None else Status.ACTIVE, ev)
 
     def status_as_of(
         self, cert_hash: bytes, agency: str, root: bytes, *, at: int | None = None, block: int | None = None
@@ -309,19 +402,18 @@ class MirrorQueries:
         it or its batch is revoked, else SUSPENDED if either is suspended, else ACTIVE."""
         cert = self._latest_status(cert_hash, 0, agency, at, block)
         whole = self._latest_status(root, 1, agency, at, block)
-        for wanted in (Status.REVOKED, Status.SUSPENDED):
-            for ev in (cert, whole):
-                if ev is not None and ev.status is wanted:
-                    return StatusAt(wanted, ev)
-        return StatusAt(Status.ACTIVE, cert or whole)
+        status, event = effective_status(
+            (cert.status if cert else Status.ACTIVE, cert), (whole.status if whole else Status.ACTIVE, whole)
+        )
+        return StatusAt(status, event)
 
-    def history(self, cert_hash: bytes) -> list[StatusEvent]:
-        """Every status change of the certificate and of its batch, oldest first."""
-        record = self.certificate(cert_hash)
+    def history(self, record: CertificateRecord) -> list[StatusEvent]:
+        """Every status change of the certificate and of its batch (within its agency), oldest first."""
         e = s.status_events
-        cond = and_(e.c.subject == cert_hash, e.c.kind == 0)
-        if record is not None:
-            cond = and_(e.c.agency == record.agency, or_(cond, and_(e.c.subject == record.root, e.c.kind == 1)))
+        cond = and_(
+            e.c.agency == record.agency,
+            or_(and_(e.c.subject == record.hash, e.c.kind == 0), and_(e.c.subject == record.root, e.c.kind == 1)),
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(select(e).where(cond).order_by(e.c.block, e.c.log_index))
             return [_status_event(r) for r in rows]
@@ -337,35 +429,68 @@ class MirrorQueries:
                 return None
             values = {"added": 0, "retired": 0, "compromised": 0}
             for _, kind, value in rows:
-                values[kind] = int(value)
+                if kind == "corrected":  # the consortium's correction replaces the reported time
+                    values["compromised"] = int(value)
+                elif kind in values:
+                    values[kind] = int(value)
             return KeyRecord(address, rows[0][0], values["added"], values["retired"], values["compromised"])
 
         return self._cached(("key", address), compute)
 
+    def _region_timeline(self) -> dict[int, list[tuple[int, int, str]]]:
+        """(block, log_index, kind) of every admission and removal, per region."""
+        r = s.region_events
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(r.c.region, r.c.block, r.c.log_index, r.c.kind)
+                .where(r.c.kind.in_(("admitted", "removed")))
+                .order_by(r.c.block, r.c.log_index)
+            ).all()
+        out: dict[int, list[tuple[int, int, str]]] = {}
+        for region, block, log_index, kind in rows:
+            out.setdefault(region, []).append((block, log_index, kind))
+        return out
+
+    @staticmethod
+    def _removals_after(timeline: list[tuple[int, int, str]], block: int, log_index: int) -> int:
+        return sum(1 for b, i, kind in timeline if kind == "removed" and (b, i) > (block, log_index))
+
     def agency(self, code: str, at: int | None = None) -> dict[str, Any] | None:
-        """An agency's region, suspension and allowed types at time ``at`` (None = now)."""
+        """An agency's region, suspension, allowed types and keys at time ``at`` (None = now).
+        ``enabled``: it may act (not suspended, its region a member, and enabled again after
+        the region's last re-admission)."""
         a = s.agency_events
         q = select(a).where(a.c.agency == code)
         if at is not None:
             q = q.where(a.c.time <= at)
+        k = s.key_events
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(a.c.block, a.c.log_index)).all()
-            keys = conn.execute(select(s.key_events.c.address).where(s.key_events.c.agency == code, s.key_events.c.kind == "added").order_by(s.key_events.c.block)).all()
+            keys = conn.execute(
+                select(k.c.address).where(k.c.agency == code, k.c.kind == "added").order_by(k.c.block, k.c.log_index)
+            ).all()
         if not rows or rows[0].kind != "registered":
             return None
+        region = rows[0].region
         suspended = False
+        enabled_at = (rows[0].block, rows[0].log_index)
         types: dict[str, bool] = {}
         for r in rows:
             if r.kind == "suspended":
                 suspended = True
             elif r.kind == "reactivated":
                 suspended = False
+                enabled_at = (r.block, r.log_index)
             elif r.kind in ("type_allowed", "type_forbidden"):
                 types[r.cert_type] = r.kind == "type_allowed"
+        timeline = self._region_timeline().get(region, [])
+        member = bool(timeline) and timeline[-1][2] == "admitted"
+        disabled_by_removal = self._removals_after(timeline, *enabled_at) > 0
         return {
             "agency": code,
-            "region": rows[0].region,
+            "region": region,
             "suspended": suspended,
+            "enabled": member and not suspended and not disabled_by_removal,
             "registered_at": iso_time(rows[0].time),
             "types": sorted(t for t, ok in types.items() if ok),
             "keys": [r[0] for r in keys],
@@ -373,8 +498,16 @@ class MirrorQueries:
 
     def agencies(self) -> list[dict[str, Any]]:
         a = s.agency_events
+        k = s.key_events
         with self.engine.connect() as conn:
             codes = [r[0] for r in conn.execute(select(a.c.agency).where(a.c.kind == "registered").order_by(a.c.block, a.c.log_index))]
+            key_rows = conn.execute(
+                select(k.c.address, k.c.kind, k.c.block, k.c.log_index).where(k.c.kind.in_(("added", "enabled")))
+            ).all()
+        enabled_at: dict[str, tuple[int, int]] = {}
+        for address, _, block, log_index in key_rows:
+            enabled_at[address] = max(enabled_at.get(address, (0, 0)), (block, log_index))
+        timelines = self._region_timeline()
         out = []
         head = self.head()
         now = head.block_time or int(time.time())  # key states as of the chain's own clock
@@ -382,43 +515,59 @@ class MirrorQueries:
             info = self.agency(code)
             if info is None:
                 continue
+            timeline = timelines.get(info["region"], [])
             keys = []
             for address in info.pop("keys"):
-                k = self.key(address)
-                if k is not None:
-                    keys.append({
-                        "address": address,
-                        "active_from": iso_time(k.active_from),
-                        "retired_at": iso_time(k.retired_at),
-                        "compromised_since": iso_time(k.compromised_since),
-                        "state": k.state_at(now).name,
-                    })
+                rec = self.key(address)
+                if rec is None:
+                    continue
+                state = rec.state_at(now)
+                since_enable = self._removals_after(timeline, *enabled_at.get(address, (0, 0)))
+                keys.append({
+                    "address": address,
+                    "active_from": iso_time(rec.active_from),
+                    "retired_at": iso_time(rec.retired_at),
+                    "compromised_since": iso_time(rec.compromised_since),
+                    "state": state.name,
+                    "enabled": info["enabled"] and state is KeyState.ACTIVE and since_enable == 0,
+                })
             out.append({**info, "keys": keys})
         return out
 
     # -------------------------------------------------------------- regions, types, recognition
 
     def regions(self) -> dict[str, Any]:
+        """Regions ever admitted, their admins, and the quorum: the rule (more than N/D of the
+        members must approve) and the approvals it takes now."""
         r = s.region_events
         with self.engine.connect() as conn:
             rows = conn.execute(select(r).order_by(r.c.block, r.c.log_index)).all()
         regions: dict[int, dict[str, Any]] = {}
-        quorum = None
+        rule: tuple[int, int] | None = None
         for row in rows:
             if row.kind == "quorum":
-                quorum = row.value
+                rule = (int(row.value), int(row.value2))
                 continue
-            info = regions.setdefault(row.region, {"region": row.region, "member": False, "admitted_at": None, "removed_at": None, "admins": []})
+            info = regions.setdefault(row.region, {"region": row.region, "member": False, "admitted_at": None,
+                                                   "removed_at": None, "cutoff": None, "epoch": 0, "admins": []})
             if row.kind == "admitted":
-                info.update(member=True, admitted_at=iso_time(row.time), removed_at=None, admins=[row.admin])
+                info.update(member=True, admitted_at=iso_time(row.time), removed_at=None, cutoff=None, admins=[row.admin])
             elif row.kind == "removed":
-                info.update(member=False, removed_at=iso_time(row.time), admins=[])
+                cutoff = int(row.value) if row.value is not None else row.time
+                info.update(member=False, removed_at=iso_time(row.time), admins=[], epoch=info["epoch"] + 1,
+                            cutoff=iso_time(cutoff) if cutoff < row.time else None)
             elif row.kind == "admin_added":
                 info["admins"].append(row.admin)
             elif row.kind == "admin_removed" and row.admin in info["admins"]:
                 info["admins"].remove(row.admin)
-        members = [x for x in regions.values() if x["member"]]
-        return {"quorum": quorum, "members": len(members), "regions": list(regions.values())}
+        members = sum(1 for x in regions.values() if x["member"])
+        quorum = None if rule is None else members * rule[0] // rule[1] + 1
+        return {
+            "quorum": quorum,
+            "quorum_rule": None if rule is None else f"more than {rule[0]}/{rule[1]} of the members",
+            "members": members,
+            "regions": list(regions.values()),
+        }
 
     def is_member(self, region: int, at: int | None = None) -> bool:
         r = s.region_events
@@ -439,6 +588,15 @@ class MirrorQueries:
             for r in rows
         ]
 
+    def type_fields(self, cert_type: str) -> frozenset[str] | None:
+        """The field names of a certificate type's schema (None: no such type)."""
+
+        def compute() -> frozenset[str] | None:
+            row = self.read.one("SELECT schema FROM type_events WHERE cert_type = ?", (cert_type,))
+            return None if row is None else schema_field_names(row[0])
+
+        return self._cached(("fields", cert_type), compute)
+
     def _rule_events(self, verifier: int, cert_type: str, issuer: int) -> list[tuple[Any, ...]]:
         return self._cached(
             ("rule", verifier, cert_type, issuer),
@@ -450,16 +608,10 @@ class MirrorQueries:
         )
 
     def _rule(self, verifier: int, cert_type: str, issuer: int, at: int, latest: bool) -> dict[str, Any] | None:
-        current = None
-        for t, removed, valid_from, valid_until in self._rule_events(verifier, cert_type, issuer):
-            if t > at and not latest:
-                break
-            current = None if removed else (valid_from, valid_until)
-        if current is None:
+        window = rule_window_in_force(self._rule_events(verifier, cert_type, issuer), at, latest=latest)
+        if window is None:
             return None
-        valid_from, valid_until = current
-        if at < valid_from or (valid_until and at >= valid_until):
-            return None
+        valid_from, valid_until = window
         return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer or "any",
                 "valid_from": iso_time(valid_from), "valid_until": iso_time(valid_until)}
 

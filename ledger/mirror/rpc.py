@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import requests
 
-from ..errors import ChainUnavailable, LedgerError
+from ..errors import ChainUnavailable, LedgerError, redact_url
 
 
 class RpcError(LedgerError):
@@ -30,6 +30,7 @@ class RpcError(LedgerError):
 class RawRpc:
     def __init__(self, url: str, timeout: float = 60.0, retries: int = 3) -> None:
         self.url = url
+        self.public_url = redact_url(url)  # for messages: no credentials, no query string
         self.timeout = timeout
         self.retries = retries  # a transient failure (connection, 5xx) is retried this often
         self._ids = itertools.count(1)
@@ -71,13 +72,13 @@ class RawRpc:
                 self.url, data=body, headers={"Content-Type": "application/json"}, timeout=self.timeout
             )
             if response.status_code >= 500 or response.status_code in (408, 429):
-                raise ChainUnavailable(f"node at {self.url} answered HTTP {response.status_code}")
+                raise ChainUnavailable(f"node at {self.public_url} answered HTTP {response.status_code}")
             return orjson.loads(response.content)
-        except (requests.ConnectionError, requests.Timeout, OSError, TimeoutError) as exc:
+        except (requests.RequestException, OSError, TimeoutError) as exc:
             self.close()
-            raise ChainUnavailable(f"node at {self.url} unreachable: {type(exc).__name__}") from exc
+            raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None
         except orjson.JSONDecodeError as exc:
-            raise ChainUnavailable(f"node at {self.url} sent an unreadable answer") from exc
+            raise ChainUnavailable(f"node at {self.public_url} sent an unreadable answer") from None
 
     def close(self) -> None:
         if self._ws is not None:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 2  # 2: a certificate hash may be in several batches
+SCHEMA_VERSION = 3  # 3: batches keyed by (agency, root), status roles, consortium actions, region void windows
 
 metadata = MetaData()
 
@@ -53,21 +53,27 @@ def _event_columns() -> list[Column]:
     ]
 
 
+# One row per anchoring. A batch is identified by (agency, root): other agencies may anchor the
+# same root (they never affect this agency's), and the same agency anchors a root again only
+# when its earlier anchoring is void (key compromised at anchoring, region removed with a
+# cut-off): the newest anchoring of (agency, root) is the batch, as on chain.
 batches = Table(
     "batches",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("root", LargeBinary(32), nullable=False, unique=True),
+    Column("root", LargeBinary(32), nullable=False),
     Column("agency", String(32), nullable=False),
     Column("cert_type", String(32), nullable=False),
     Column("key", String(42), nullable=False),
     Column("size", Integer, nullable=False),
     *_event_columns(),
+    Index("ix_batches_agency_root", "agency", "root"),
+    Index("ix_batches_root", "root"),
     Index("ix_batches_block", "block"),
 )
 
-# The contract cannot stop a hash from being anchored again in another batch (it stores roots
-# only), so a hash may appear in several batches: one row per (hash, batch).
+# The contract stores roots only, so a hash may appear in several batches (of the same agency,
+# or anchored by other agencies): one row per (hash, batch).
 certificates = Table(
     "certificates",
     metadata,
@@ -77,7 +83,8 @@ certificates = Table(
     sqlite_with_rowid=False,
 )
 
-# kind: 0 = one certificate (subject = certificate hash), 1 = a whole batch (subject = root)
+# kind: 0 = one certificate (subject = certificate hash), 1 = a whole batch (subject = root);
+# role: who acted (ledger.contracts.Role: agency key, region admin, consortium)
 status_events = Table(
     "status_events",
     metadata,
@@ -88,12 +95,15 @@ status_events = Table(
     Column("status", SmallInteger, nullable=False),
     Column("reason", String(32), nullable=False),
     Column("actor", String(42), nullable=False),
+    Column("role", SmallInteger, nullable=False),
     *_event_columns(),
     Index("ix_status_subject", "subject", "block", "log_index"),
     Index("ix_status_block", "block"),
 )
 
-# kind: added (value = activeFrom), retired (value = retiredAt), compromised (value = since)
+# kind: added (value = activeFrom), retired (value = retiredAt), compromised (value = since;
+# actor, role = who reported), corrected (value = the consortium's corrected since, 0 = cleared),
+# enabled (value = the region epoch it was enabled in again)
 key_events = Table(
     "key_events",
     metadata,
@@ -102,6 +112,8 @@ key_events = Table(
     Column("agency", String(32), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("value", BigInteger, nullable=False),
+    Column("actor", String(42), nullable=True),
+    Column("role", SmallInteger, nullable=True),
     *_event_columns(),
     Index("ix_key_events_address", "address"),
     Index("ix_key_events_agency", "agency"),
@@ -122,7 +134,9 @@ agency_events = Table(
     Index("ix_agency_events_block", "block"),
 )
 
-# kind: admitted (admin), removed, admin_added / admin_removed (admin), quorum (value)
+# kind: admitted (admin; value = epoch), removed (value = cutoff: anchors in [cutoff, time) are
+# void), admin_added / admin_removed (admin), quorum (region 0; value / value2 = the rule's
+# numerator / denominator)
 region_events = Table(
     "region_events",
     metadata,
@@ -130,7 +144,8 @@ region_events = Table(
     Column("region", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("admin", String(42), nullable=True),
-    Column("value", Integer, nullable=True),
+    Column("value", BigInteger, nullable=True),
+    Column("value2", BigInteger, nullable=True),
     *_event_columns(),
     Index("ix_region_events_region", "region"),
     Index("ix_region_events_block", "block"),

@@ -1,14 +1,20 @@
 """The verification checks. Each is a small unit with the same shape — ``run(case) -> Check`` —
 and the engine composes them in order; a new check is a new class, not an edit of a long
-function. A check that cannot get an answer from its source says so (verdict ERROR): an outage
-never turns into REVOKED or INVALID.
+function. A check that cannot get an answer from its source says so (outcome ERROR, verdict
+ERROR): an outage never turns into REVOKED or INVALID. A check that has nothing to check
+(no document, no verifier region) says so too (outcome SKIPPED), and the engine never answers
+VALID when a check VALID depends on was skipped.
+
+Every check reports a stable ``code`` and the ``params`` behind its English ``detail``, so that
+pages and clients can say the same thing in their own language.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 from eth_utils import to_checksum_address
 
@@ -20,19 +26,54 @@ from ..ids import CHINA_STANDARD_TIME, agency_id, iso_time, type_id
 from ..signing import recover_batch_signer
 from .sources import AnchorFacts, Source, SourceUnavailable
 
-VERDICTS = ("VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "ERROR")
+
+class Verdict(StrEnum):
+    """The answer of a verification, strongest first when checks disagree (see the engine)."""
+
+    VALID = "VALID"
+    REVOKED = "REVOKED"
+    SUSPENDED = "SUSPENDED"
+    EXPIRED = "EXPIRED"
+    NOT_RECOGNIZED = "NOT_RECOGNIZED"
+    INVALID = "INVALID"
+    UNKNOWN = "UNKNOWN"
+    INCOMPLETE = "INCOMPLETE"  # every check that ran passed, but one VALID depends on could not run
+    ERROR = "ERROR"
+
+
+class Outcome(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SKIPPED = "SKIPPED"  # nothing to check with this input (no document, no verifier region)
+    ERROR = "ERROR"  # the source could not answer
+
+
+VERDICTS = tuple(v.value for v in Verdict)
 
 
 @dataclass
 class Check:
     name: str
-    ok: bool | None  # None: skipped, or could not be decided
+    outcome: Outcome
+    code: str
     detail: str
-    code: str = "OK"
-    verdict: str | None = None  # what a failure of this check makes the overall verdict
+    params: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None  # what this check makes the overall verdict (FAIL, ERROR)
+
+    @property
+    def ok(self) -> bool | None:
+        """True passed, False failed, None skipped or undecided."""
+        return True if self.outcome is Outcome.PASS else False if self.outcome is Outcome.FAIL else None
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "code": self.code}
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "outcome": self.outcome.value,
+            "code": self.code,
+            "detail": self.detail,
+            "params": self.params,
+        }
 
 
 @dataclass
@@ -47,10 +88,16 @@ class Case:
     latest: bool = True  # no as_of given: the latest mirrored state, whatever the block times
     document: Certificate | None = None
     stated_hash: bytes | None = None
-    claimed_type: str | None = None  # from a compact QR payload
+    claimed_type: str | None = None  # from a compact QR payload or the request
     claimed_region: int | None = None
+    claimed_agency: str | None = None
     anchor: AnchorFacts | None = None
     facts: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def agency(self) -> str | None:
+        """The issuing agency the input names (bound in the document's hash, or claimed)."""
+        return self.document.agency if self.document is not None else self.claimed_agency
 
 
 class CheckUnit(Protocol):
@@ -59,92 +106,146 @@ class CheckUnit(Protocol):
     def run(self, case: Case) -> Check: ...
 
 
-def _ok(name: str, detail: str) -> Check:
-    return Check(name, True, detail)
+def passed(name: str, code: str, detail: str, **params: Any) -> Check:
+    return Check(name, Outcome.PASS, code, detail, params)
 
 
-def _fail(name: str, verdict: str, code: str, detail: str) -> Check:
-    return Check(name, False, detail, code, verdict)
+def failed(name: str, verdict: Verdict, code: str, detail: str, **params: Any) -> Check:
+    return Check(name, Outcome.FAIL, code, detail, params, verdict)
 
 
-def _skip(name: str, detail: str) -> Check:
-    return Check(name, None, detail, "SKIPPED")
+def skipped(name: str, code: str, detail: str, **params: Any) -> Check:
+    return Check(name, Outcome.SKIPPED, code, detail, params)
+
+
+def errored(name: str, code: str, detail: str, **params: Any) -> Check:
+    return Check(name, Outcome.ERROR, code, detail, params, Verdict.ERROR)
+
+
+def _not_anchored(name: str) -> Check:
+    return skipped(name, "NOT_ANCHORED", "not checked: the certificate is not anchored")
 
 
 class Integrity:
-    """The document hashes to its stated hash, and its Merkle proof leads to its batch root."""
+    """The document hashes to its stated hash, its Merkle proof leads to its batch root, and
+    the names of its hidden fields are fields of its type."""
 
     name = "integrity"
 
     def run(self, case: Case) -> Check:
         doc = case.document
         if doc is None:
-            return _skip(self.name, "verified by certificate hash only: no document to check")
+            return skipped(self.name, "NO_DOCUMENT", "not checked: only the certificate hash was given, no document")
         if case.stated_hash is not None and case.stated_hash != case.cert_hash:
-            return _fail(self.name, "INVALID", "HASH_MISMATCH", "the document's fields do not produce its stated hash: it was altered")
+            return failed(self.name, Verdict.INVALID, "HASH_MISMATCH",
+                          "the document's fields do not produce its stated hash: it was altered")
         if doc.anchor is None:
-            return _fail(self.name, "INVALID", "NO_ANCHOR", "the document carries no batch root and proof")
-        root = doc.computed_root(case.cert_hash)
-        if root != doc.anchor.root:
-            return _fail(self.name, "INVALID", "PROOF_MISMATCH", "the Merkle proof does not lead from the certificate to its batch root")
-        shown = f"{len(doc.fields)} field(s) shown" + (f", {len(doc.hidden)} hidden" if doc.hidden else "")
-        return _ok(self.name, f"hash and Merkle proof check out ({shown})")
+            return failed(self.name, Verdict.INVALID, "NO_ANCHOR", "the document carries no batch root and proof")
+        if doc.computed_root(case.cert_hash) != doc.anchor.root:
+            return failed(self.name, Verdict.INVALID, "PROOF_MISMATCH",
+                          "the Merkle proof does not lead from the certificate to its batch root")
+        if doc.hidden:
+            # Hidden entries are only hashes: their names are labels the holder could change. A
+            # name that is not a field of the type is refused; the rest are shown as "not shown".
+            known = case.source.type_fields(doc.type)
+            if known is not None:
+                stray = sorted(n for n in doc.hidden if n not in known)
+                if stray:
+                    return failed(self.name, Verdict.INVALID, "UNKNOWN_FIELD_NAME",
+                                  f"hidden entry {stray[0]!r} is not a field of {doc.type}: the labels were altered",
+                                  field=stray[0], type=doc.type)
+        shown, hidden = len(doc.fields), len(doc.hidden)
+        what = f"{shown} field(s) shown" + (f", {hidden} hidden" if hidden else "")
+        return passed(self.name, "OK", f"hash and Merkle proof check out ({what})", shown=shown, hidden=hidden)
 
 
 class Anchored:
-    """The ledger has the batch (and, for the mirror, lists the certificate in it)."""
+    """The issuing agency anchored the certificate: its batch (agency, root) for a document,
+    or a batch of the agency listing the hash for a bare hash."""
 
     name = "anchored"
 
     def run(self, case: Case) -> Check:
         doc = case.document
+        facts: AnchorFacts | None
         if doc is not None and doc.anchor is not None:
-            if doc.anchor.chain_id != case.deployment.chain_id or doc.anchor.registry.lower() != case.deployment.certificate_registry.lower():
-                return _fail(
-                    self.name, "INVALID", "OTHER_LEDGER",
-                    f"the document was anchored on chain {doc.anchor.chain_id} at {doc.anchor.registry}, not on this ledger",
-                )
-            facts = case.source.batch(doc.anchor.root)
+            anchor = doc.anchor
+            if anchor.chain_id != case.deployment.chain_id or anchor.registry.lower() != case.deployment.certificate_registry.lower():
+                return failed(self.name, Verdict.INVALID, "OTHER_LEDGER",
+                              f"the document was anchored on chain {anchor.chain_id} at {anchor.registry}, not on this ledger",
+                              chain_id=anchor.chain_id, registry=anchor.registry)
+            facts = case.source.batch(doc.agency, anchor.root)
             if facts is None:
-                return _fail(self.name, "UNKNOWN", "NOT_ANCHORED", "no batch with this root is anchored on the ledger")
-            if case.source.contains(doc.anchor.root, case.cert_hash) is False:
-                return _fail(self.name, "INVALID", "NOT_IN_BATCH", "the batch does not list this certificate hash")
+                return failed(self.name, Verdict.UNKNOWN, "NOT_ANCHORED",
+                              f"{doc.agency} anchored no batch with this root on the ledger", agency=doc.agency)
+            if case.source.contains(doc.agency, anchor.root, case.cert_hash) is False:
+                return failed(self.name, Verdict.INVALID, "NOT_IN_BATCH", "the batch does not list this certificate hash")
         else:
-            facts = case.source.anchor_of_hash(case.cert_hash)
+            found = case.source.resolve_hash(case.cert_hash, case.claimed_agency)
+            facts = found.facts
+            if facts is None and case.claimed_agency is None and len(found.agencies) > 1:
+                agencies = list(found.agencies)
+                return failed(self.name, Verdict.INVALID, "AMBIGUOUS_ISSUER",
+                              f"this hash was anchored by several agencies ({', '.join(agencies)}): name the issuing "
+                              "agency (a current QR code does) to verify it", agencies=agencies)
             if facts is None:
-                return _fail(self.name, "UNKNOWN", "NOT_ANCHORED", "this certificate hash was never anchored on the ledger")
+                others = [a for a in found.agencies if a != case.claimed_agency]
+                by = f" by {case.claimed_agency}" if case.claimed_agency else ""
+                also = f" (other agencies anchored it: {', '.join(others)})" if others else ""
+                return failed(self.name, Verdict.UNKNOWN, "NOT_ANCHORED",
+                              f"this certificate hash was never anchored{by} on the ledger{also}",
+                              agency=case.claimed_agency, others=others)
         if not case.latest and facts.anchored_at > case.as_of:
-            return _fail(self.name, "UNKNOWN", "NOT_YET_ANCHORED", f"not anchored yet at {iso_time(case.as_of)}")
+            return failed(self.name, Verdict.UNKNOWN, "NOT_YET_ANCHORED", f"not anchored yet at {iso_time(case.as_of)}",
+                          time=iso_time(case.as_of))
         case.anchor = facts
         when = iso_time(facts.anchored_at)
         where = f"block {facts.block}" if facts.block is not None else "the chain"
-        return _ok(self.name, f"anchored in {where} at {when} by {facts.agency}")
+        return passed(self.name, "OK", f"anchored in {where} at {when} by {facts.agency}",
+                      agency=facts.agency, block=facts.block, time=when)
 
 
 class IssuerAuthorized:
-    """The batch was anchored by the agency, type and region the certificate claims."""
+    """The batch was anchored by the agency, type and region the certificate claims, and no
+    removal of that region voids the anchoring."""
 
     name = "issuer_authorized"
 
     def run(self, case: Case) -> Check:
         a = case.anchor
         if a is None:
-            return _skip(self.name, "not anchored")
+            return _not_anchored(self.name)
         doc = case.document
         claims = {
-            "agency": doc.agency if doc else None,
+            "agency": case.agency,
             "type": doc.type if doc else case.claimed_type,
             "region": doc.region if doc else case.claimed_region,
         }
         if claims["agency"] is not None and claims["agency"] != a.agency:
-            return _fail(self.name, "INVALID", "WRONG_AGENCY", f"claims issuer {claims['agency']}, but the batch was anchored by {a.agency}")
+            return failed(self.name, Verdict.INVALID, "WRONG_AGENCY",
+                          f"claims issuer {claims['agency']}, but the batch was anchored by {a.agency}",
+                          claimed=claims["agency"], actual=a.agency)
         if claims["type"] is not None and claims["type"] != a.cert_type:
-            return _fail(self.name, "INVALID", "WRONG_TYPE", f"claims type {claims['type']}, but the batch is of type {a.cert_type}")
-        if claims["region"] is not None and a.issuer_region is not None and claims["region"] != a.issuer_region:
-            return _fail(self.name, "INVALID", "WRONG_REGION", f"claims region {claims['region']}, but {a.agency} is in {a.issuer_region}")
-        # The contract accepted the batch only from an active key of an active agency allowed
+            return failed(self.name, Verdict.INVALID, "WRONG_TYPE",
+                          f"claims type {claims['type']}, but the batch is of type {a.cert_type}",
+                          claimed=claims["type"], actual=a.cert_type)
+        if a.issuer_region is None:
+            return errored(self.name, "AGENCY_UNKNOWN", f"the region of {a.agency} is not known", agency=a.agency)
+        if claims["region"] is not None and claims["region"] != a.issuer_region:
+            return failed(self.name, Verdict.INVALID, "WRONG_REGION",
+                          f"claims region {claims['region']}, but {a.agency} is in {a.issuer_region}",
+                          claimed=claims["region"], actual=a.issuer_region)
+        cutoff = case.source.region_void(a.issuer_region, a.anchored_at)
+        if cutoff is not None:
+            return failed(self.name, Verdict.INVALID, "REGION_REMOVED",
+                          f"region {a.issuer_region} was removed from the consortium, voiding its anchors made from "
+                          f"{iso_time(cutoff)} on; this one was made at {iso_time(a.anchored_at)}",
+                          region=a.issuer_region, cutoff=iso_time(cutoff))
+        # The contract accepted the batch only from an enabled key of an enabled agency allowed
         # this type, so being anchored is the authorisation at anchoring time.
-        return _ok(self.name, f"{a.agency} ({a.issuer_region}) was authorised to issue {a.cert_type} when it anchored")
+        return passed(self.name, "OK",
+                      f"{a.agency} ({a.issuer_region}) was authorised to issue {a.cert_type} when it anchored",
+                      agency=a.agency, region=a.issuer_region, type=a.cert_type)
 
 
 class KeyValid:
@@ -156,7 +257,7 @@ class KeyValid:
     def run(self, case: Case) -> Check:
         a = case.anchor
         if a is None:
-            return _skip(self.name, "not anchored")
+            return _not_anchored(self.name)
         doc = case.document
         if doc is not None and doc.anchor is not None:
             try:
@@ -165,17 +266,19 @@ class KeyValid:
                     doc.anchor.chain_id, doc.anchor.registry,
                 )
             except Exception:  # any signature that does not recover is malformed: decided offline
-                return _fail(self.name, "INVALID", "BAD_SIGNATURE", "the batch signature is malformed")
+                return failed(self.name, Verdict.INVALID, "BAD_SIGNATURE", "the batch signature is malformed")
             if signer != to_checksum_address(a.key):
-                return _fail(self.name, "INVALID", "FORGED_SIGNATURE", f"the batch signature is by {signer}, not by the anchoring key {a.key}")
+                return failed(self.name, Verdict.INVALID, "FORGED_SIGNATURE",
+                              f"the batch signature is by {signer}, not by the anchoring key {a.key}", signer=signer, key=a.key)
         key = case.source.key(a.key)
         if key is None or key.agency != a.agency:
-            return _fail(self.name, "INVALID", "UNKNOWN_KEY", f"key {a.key} is not a key of {a.agency}")
-        state = key.state_at(a.anchored_at)
-        if state is KeyState.COMPROMISED:
-            return _fail(self.name, "INVALID", "KEY_COMPROMISED",
-                         f"key {a.key} is reported compromised since {iso_time(key.compromised_since)}, before this anchor")
-        return _ok(self.name, f"signed by {a.key}, valid at anchoring time")
+            return failed(self.name, Verdict.INVALID, "UNKNOWN_KEY", f"key {a.key} is not a key of {a.agency}",
+                          key=a.key, agency=a.agency)
+        if key.state_at(a.anchored_at) is KeyState.COMPROMISED:
+            since = iso_time(key.compromised_since)
+            return failed(self.name, Verdict.INVALID, "KEY_COMPROMISED",
+                          f"key {a.key} is reported compromised since {since}, before this anchor", key=a.key, since=since)
+        return passed(self.name, "OK", f"signed by {a.key}, valid at anchoring time", key=a.key)
 
 
 class CurrentStatus:
@@ -186,15 +289,21 @@ class CurrentStatus:
     def run(self, case: Case) -> Check:
         a = case.anchor
         if a is None:
-            return _skip(self.name, "not anchored")
+            return _not_anchored(self.name)
         st = case.source.status(case.cert_hash, a.agency, a.root, None if case.latest else case.as_of)
         ev = st.event
+        role = st.by.name if st.by is not None else None
+        params: dict[str, Any] = {"scope": ev.scope if ev else None, "reason": ev.reason if ev else None,
+                                  "time": iso_time(ev.time) if ev else None, "role": role}
         how = f" ({ev.scope}, reason {ev.reason}, {iso_time(ev.time)})" if ev is not None else ""
+        by = f" by the {role.lower().replace('_', ' ')}" if role else ""
         if st.status is Status.REVOKED:
-            return _fail(self.name, "REVOKED", "REVOKED", f"revoked{how}")
+            return failed(self.name, Verdict.REVOKED, "REVOKED", f"revoked{by}{how}", **params)
         if st.status is Status.SUSPENDED:
-            return _fail(self.name, "SUSPENDED", "SUSPENDED", f"suspended{how}")
-        return _ok(self.name, "active" + (f", reinstated{how}" if ev is not None else ""))
+            return failed(self.name, Verdict.SUSPENDED, "SUSPENDED", f"suspended{by}{how}", **params)
+        if ev is not None:
+            return passed(self.name, "REINSTATED", f"active, reinstated{by}{how}", **params)
+        return passed(self.name, "OK", "active")
 
 
 class ValidityPeriod:
@@ -206,13 +315,17 @@ class ValidityPeriod:
     def run(self, case: Case) -> Check:
         doc = case.document
         if doc is None:
-            return _skip(self.name, "the validity dates are in the document, not on the ledger")
+            return skipped(self.name, "NO_DATES",
+                           "not checked: the validity dates are in the certificate, and only its hash was given")
         today = datetime.fromtimestamp(case.as_of, CHINA_STANDARD_TIME).date()
         if today < date.fromisoformat(doc.valid_from):
-            return _fail(self.name, "EXPIRED", "NOT_YET_VALID", f"not valid before {doc.valid_from}")
+            return failed(self.name, Verdict.EXPIRED, "NOT_YET_VALID", f"not valid before {doc.valid_from}",
+                          valid_from=doc.valid_from)
         if doc.valid_until and today > date.fromisoformat(doc.valid_until):
-            return _fail(self.name, "EXPIRED", "EXPIRED", f"expired on {doc.valid_until}")
-        return _ok(self.name, f"valid from {doc.valid_from}" + (f" until {doc.valid_until}" if doc.valid_until else ", no end date"))
+            return failed(self.name, Verdict.EXPIRED, "EXPIRED", f"expired on {doc.valid_until}", valid_until=doc.valid_until)
+        until = f" until {doc.valid_until}" if doc.valid_until else ", no end date"
+        return passed(self.name, "OK", f"valid from {doc.valid_from}{until}",
+                      valid_from=doc.valid_from, valid_until=doc.valid_until)
 
 
 class Recognition:
@@ -223,16 +336,18 @@ class Recognition:
     def run(self, case: Case) -> Check:
         a = case.anchor
         if a is None:
-            return _skip(self.name, "not anchored")
+            return _not_anchored(self.name)
         if case.verifier_region is None:
-            return _skip(self.name, "no verifier region given")
+            return skipped(self.name, "NO_VERIFIER_REGION", "not checked: no verifier region given")
         if a.issuer_region is None:
-            return _fail(self.name, "ERROR", "UNKNOWN_ISSUER_REGION", f"the region of {a.agency} is not known")
-        if case.source.recognition(case.verifier_region, a.cert_type, a.issuer_region, case.as_of, latest=case.latest):
-            how = "its own certificates" if case.verifier_region == a.issuer_region else f"{a.cert_type} from {a.issuer_region}"
-            return _ok(self.name, f"{case.verifier_region} recognises {how}")
-        return _fail(self.name, "NOT_RECOGNIZED", "NO_RULE",
-                     f"{case.verifier_region} has no rule recognising {a.cert_type} issued in {a.issuer_region}")
+            return errored(self.name, "UNKNOWN_ISSUER_REGION", f"the region of {a.agency} is not known", agency=a.agency)
+        v, t, i = case.verifier_region, a.cert_type, a.issuer_region
+        if case.source.recognition(v, t, i, case.as_of, latest=case.latest):
+            if v == i:
+                return passed(self.name, "OWN_REGION", f"{v} recognises its own certificates", region=v)
+            return passed(self.name, "OK", f"{v} recognises {t} from {i}", verifier_region=v, type=t, issuer_region=i)
+        return failed(self.name, Verdict.NOT_RECOGNIZED, "NO_RULE", f"{v} has no rule recognising {t} issued in {i}",
+                      verifier_region=v, type=t, issuer_region=i)
 
 
 DEFAULT_CHECKS: tuple[CheckUnit, ...] = (
@@ -245,12 +360,15 @@ DEFAULT_CHECKS: tuple[CheckUnit, ...] = (
     Recognition(),
 )
 
+# A verification that skipped one of these never answers VALID (it answers INCOMPLETE).
+REQUIRED_FOR_VALID = frozenset({"integrity", "validity_period"})
+
 
 def run_check(unit: CheckUnit, case: Case) -> Check:
     """Run one check; an unavailable source or a failing database makes it ERROR, never a verdict."""
     try:
         return unit.run(case)
     except (SourceUnavailable, LedgerError) as exc:
-        return Check(unit.name, None, f"could not check: {exc}", "UNAVAILABLE", "ERROR")
+        return errored(unit.name, "UNAVAILABLE", f"could not check: {exc}", reason=str(exc))
     except Exception as exc:  # a database or transport failure we did not foresee
-        return Check(unit.name, None, f"could not check: {type(exc).__name__}", "UNAVAILABLE", "ERROR")
+        return errored(unit.name, "UNAVAILABLE", f"could not check: {type(exc).__name__}", reason=type(exc).__name__)

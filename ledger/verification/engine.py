@@ -1,11 +1,13 @@
-"""The verifier: composes the checks into the result of SPEC §3.
+"""The verifier: composes the checks into a verification result.
 
-    verdict: VALID | REVOKED | SUSPENDED | EXPIRED | NOT_RECOGNIZED | INVALID | UNKNOWN | ERROR
+    verdict: VALID | REVOKED | SUSPENDED | EXPIRED | NOT_RECOGNIZED | INVALID | UNKNOWN | INCOMPLETE | ERROR
 
 The verdict is the one implied by the first failing check, in the order integrity, anchored,
 issuer_authorized, key_valid, status, validity_period, recognition — which makes INVALID
 outrank UNKNOWN outrank REVOKED outrank SUSPENDED outrank EXPIRED outrank NOT_RECOGNIZED.
-A check that could not reach its source yields ERROR, never REVOKED or INVALID.
+A check that could not reach its source yields ERROR, never REVOKED or INVALID. When every
+check that ran passed but one that VALID depends on (integrity, validity_period) was skipped
+— a bare hash carries no validity dates — the verdict is INCOMPLETE, never VALID.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..document import Certificate
 from ..errors import InvalidInput
 from ..ids import iso_time
 from ..qr import CompactPayload, decode
-from .checks import DEFAULT_CHECKS, Case, Check, CheckUnit, run_check
+from .checks import DEFAULT_CHECKS, REQUIRED_FOR_VALID, Case, Check, CheckUnit, Outcome, Verdict, errored, run_check
 from .sources import Source, SourceHead, SourceUnavailable
 
 
@@ -34,7 +36,7 @@ def _iso(ts: int) -> str:
 
 @dataclass
 class VerificationResult:
-    verdict: str
+    verdict: Verdict
     checks: list[Check]
     certificate: dict[str, Any] | None
     verifier_region: int | None
@@ -46,7 +48,7 @@ class VerificationResult:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "verdict": self.verdict,
+            "verdict": self.verdict.value,
             "checks": [c.to_json() for c in self.checks],
             "certificate": self.certificate,
             "verifier_region": self.verifier_region,
@@ -57,6 +59,17 @@ class VerificationResult:
             out["disclosed_fields"] = self.disclosed_fields
             out["hidden_fields"] = self.hidden_fields or []
         return out
+
+
+def combine(checks: Sequence[Check]) -> Verdict:
+    """The verdict of a list of checks: the first failure's (or error's), else INCOMPLETE if a
+    check VALID depends on was skipped, else VALID."""
+    for c in checks:
+        if c.outcome in (Outcome.FAIL, Outcome.ERROR) and c.verdict is not None:
+            return c.verdict
+    if any(c.outcome is Outcome.SKIPPED and c.name in REQUIRED_FOR_VALID for c in checks):
+        return Verdict.INCOMPLETE
+    return Verdict.VALID
 
 
 class Verifier:
@@ -93,9 +106,13 @@ class Verifier:
         as_of: int | None = None,
         claimed_type: str | None = None,
         claimed_region: int | None = None,
+        agency: str | None = None,
     ) -> VerificationResult:
+        """By hash alone: the ledger's record of the certificate within ``agency`` (the issuing
+        agency; without it, a hash anchored by several agencies is never VALID). The validity
+        dates are not in a hash, so the best this answers is INCOMPLETE."""
         case = self._case(cert_hash, verifier_region, as_of)
-        case.claimed_type, case.claimed_region = claimed_type, claimed_region
+        case.claimed_type, case.claimed_region, case.claimed_agency = claimed_type, claimed_region, agency
         return self._run(case)
 
     def verify_payload(self, payload: str, *, verifier_region: int | None = None, as_of: int | None = None) -> VerificationResult:
@@ -104,7 +121,7 @@ class Verifier:
         if isinstance(decoded, CompactPayload):
             return self.verify_hash(
                 decoded.cert_hash, verifier_region=verifier_region, as_of=as_of,
-                claimed_type=decoded.type, claimed_region=decoded.region,
+                claimed_type=decoded.type, claimed_region=decoded.region, agency=decoded.agency,
             )
         return self.verify_document(decoded, None, verifier_region=verifier_region, as_of=as_of)
 
@@ -132,10 +149,10 @@ class Verifier:
         checks: list[Check] = []
         for unit in self.checks:
             if head_error is not None and unit.name != "integrity":
-                checks.append(Check(unit.name, None, f"could not check: {head_error}", "UNAVAILABLE", "ERROR"))
+                checks.append(errored(unit.name, "UNAVAILABLE", f"could not check: {head_error}", reason=head_error))
                 continue
             checks.append(run_check(unit, case))
-        verdict = next((c.verdict for c in checks if c.ok is False or c.verdict == "ERROR"), None) or "VALID"
+        verdict = combine(checks)
         certificate = self._certificate(case)
         source = {"kind": self.source.kind, "block": head.block if head else None, "lag_blocks": head.lag_blocks if head else None}
         if head_error is not None:
@@ -149,7 +166,7 @@ class Verifier:
             "hash": "0x" + case.cert_hash.hex(),
             "type": a.cert_type if a else (doc.type if doc else case.claimed_type),
             "issuer_region": a.issuer_region if a else (doc.region if doc else case.claimed_region),
-            "agency": a.agency if a else (doc.agency if doc else None),
+            "agency": a.agency if a else case.agency,
             "batch_root": "0x" + a.root.hex() if a else ("0x" + doc.anchor.root.hex() if doc and doc.anchor else None),
             "anchored_at": (
                 {"block": a.block, "tx": "0x" + a.tx.hex() if a.tx else None, "time": iso_time(a.anchored_at)} if a else None

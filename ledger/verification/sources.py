@@ -13,8 +13,9 @@ from typing import Protocol
 
 from ..contracts import KeyState, Status
 from ..errors import ChainUnavailable, LedgerError
-from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt
+from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt, schema_field_names
 from ..registry import Registry
+from ..rules import effective_status
 
 
 LIVE_HEAD_SECONDS = 0.5  # how long a head read from the node is reused
@@ -47,21 +48,37 @@ class SourceHead:
     lag_blocks: int
 
 
+@dataclass(frozen=True)
+class HashAnchor:
+    """A certificate hash resolved within its issuing agency: the anchoring to verify against
+    (None when not anchored by the agency asked for, or when several agencies anchored the hash
+    and none was named), and every agency that anchored it."""
+
+    facts: AnchorFacts | None
+    agencies: tuple[str, ...]
+
+
 class Source(Protocol):
     kind: str
     supports_as_of: bool  # can answer "as of a past time"
 
     def head(self) -> SourceHead: ...
 
-    def anchor_of_hash(self, cert_hash: bytes) -> AnchorFacts | None:
-        """The batch holding ``cert_hash`` (by hash alone), or None if never anchored."""
+    def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
+        """The anchoring of ``cert_hash`` within ``agency`` (by hash alone)."""
 
-    def batch(self, root: bytes) -> AnchorFacts | None: ...
+    def batch(self, agency: str, root: bytes) -> AnchorFacts | None: ...
 
-    def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
-        """Whether the batch lists the hash (None: this source cannot tell without a proof)."""
+    def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
+        """Whether the agency's batch lists the hash (None: this source cannot tell without a proof)."""
 
     def key(self, address: str) -> KeyRecord | None: ...
+
+    def region_void(self, region: int, at: int) -> int | None:
+        """The cut-off of a removal of ``region`` that voids its anchors made at ``at``, or None."""
+
+    def type_fields(self, cert_type: str) -> frozenset[str] | None:
+        """The field names of the type's schema (None: no such type)."""
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         """The status at time ``at``, or the latest known (None)."""
@@ -132,19 +149,25 @@ class MirrorSource:
     def _facts(self, rec: object) -> AnchorFacts:
         return AnchorFacts(rec.root, rec.agency, rec.cert_type, rec.key, rec.time, rec.block, rec.tx, rec.issuer_region)  # type: ignore[attr-defined]
 
-    def anchor_of_hash(self, cert_hash: bytes) -> AnchorFacts | None:
-        rec = self.q.certificate(cert_hash)
+    def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
+        found = self.q.lookup(cert_hash, agency)
+        return HashAnchor(None if found.record is None else self._facts(found.record), found.agencies)
+
+    def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
+        rec = self.q.batch(agency, root)
         return None if rec is None else self._facts(rec)
 
-    def batch(self, root: bytes) -> AnchorFacts | None:
-        rec = self.q.batch(root)
-        return None if rec is None else self._facts(rec)
-
-    def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
-        return self.q.in_batch(root, cert_hash)
+    def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
+        return self.q.in_batch(agency, root, cert_hash)
 
     def key(self, address: str) -> KeyRecord | None:
         return self.q.key(address)
+
+    def region_void(self, region: int, at: int) -> int | None:
+        return self.q.region_void(region, at)
+
+    def type_fields(self, cert_type: str) -> frozenset[str] | None:
+        return self.q.type_fields(cert_type)
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         return self.q.status_as_of(cert_hash, agency, root, at=at)
@@ -166,6 +189,7 @@ class ChainSource:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._regions: dict[str, int | None] = {}
+        self._fields: dict[str, frozenset[str] | None] = {}
 
     def head(self) -> SourceHead:
         try:
@@ -174,23 +198,31 @@ class ChainSource:
             raise SourceUnavailable(str(exc)) from exc
 
     def _region(self, agency: str) -> int | None:
-        if agency not in self._regions:
-            info = self.registry.agency(agency)
-            self._regions[agency] = info.region if info else None
+        if agency not in self._regions:  # an agency's region never changes
+            self._regions[agency] = self.registry.agency_region(agency)
         return self._regions[agency]
 
-    def anchor_of_hash(self, cert_hash: bytes) -> AnchorFacts | None:
+    def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
         raise SourceUnavailable("the chain keeps batch roots, not certificate hashes: give the document (or use the mirror)")
 
-    def batch(self, root: bytes) -> AnchorFacts | None:
-        info = self.registry.batch(root)
+    def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
+        info = self.registry.batch(agency, root)
         if info is None:
             return None
-        agency = self.registry.key(info["key"]).agency
-        return AnchorFacts(root, agency, info["type"], info["key"], info["anchored_at"], None, None, self._region(agency))
+        return AnchorFacts(root, agency, info.cert_type, info.key, info.anchored_at, None, None, self._region(agency))
 
-    def contains(self, root: bytes, cert_hash: bytes) -> bool | None:
+    def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
         return None  # the proof decides
+
+    def region_void(self, region: int, at: int) -> int | None:
+        voided, cutoff = self.registry.chain.call(self.registry.consortium.functions.anchorVoid(int(region), int(at)))
+        return int(cutoff) if voided else None
+
+    def type_fields(self, cert_type: str) -> frozenset[str] | None:
+        if cert_type not in self._fields:  # a type's schema never changes once added
+            schema = next((t.schema for t in self.registry.types() if t.code == cert_type), None)
+            self._fields[cert_type] = None if schema is None else schema_field_names(schema)
+        return self._fields[cert_type]
 
     def key(self, address: str) -> KeyRecord | None:
         info = self.registry.key(address)
@@ -201,15 +233,13 @@ class ChainSource:
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         if at is not None:
             raise SourceUnavailable("the chain's views answer for now only: ask the mirror about a past time")
-        cert = self.registry.certificate_status(agency, cert_hash)
-        whole = self.registry.batch_status(root)
-        for wanted in (Status.REVOKED, Status.SUSPENDED):
-            if wanted in (cert, whole):
-                return StatusAt(wanted, None)
-        return StatusAt(Status.ACTIVE, None)
+        status, role = effective_status(
+            self.registry.certificate_status(agency, cert_hash), self.registry.batch_status(agency, root)
+        )
+        return StatusAt(status, None, role if status is not Status.ACTIVE else None)
 
     def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> bool:
         return self.registry.is_recognized(verifier, cert_type, issuer, at)
 
 
-__all__ = ["AnchorFacts", "ChainSource", "KeyState", "MirrorSource", "Source", "SourceHead", "SourceUnavailable"]
+__all__ = ["AnchorFacts", "ChainSource", "HashAnchor", "KeyState", "MirrorSource", "Source", "SourceHead", "SourceUnavailable"]
