@@ -175,9 +175,11 @@ class AnchoredBatch:
     root: bytes
     cert_hashes: list[bytes]
     tx: SentTransaction
+    agency: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "agency": self.agency,
             "root": "0x" + self.root.hex(),
             "size": len(self.cert_hashes),
             "tx": self.tx.tx_hash,
@@ -482,7 +484,7 @@ class Registry:
         signature = sign_batch(signer, tree.root, tid, aid, self.chain.chain_id, self.deployment.certificate_registry)
         fn = self.certificates.functions.anchorBatch(aid, tid, tree.cert_hashes, signature)
         sent = self.chain.transact(submitter, fn, gas=gas)
-        return AnchoredBatch(tree.root, tree.cert_hashes, sent)
+        return AnchoredBatch(tree.root, tree.cert_hashes, sent, agency)
 
     def set_certificate_status(
         self, actor: LocalAccount, agency: str, cert_hash: bytes, status: Status, reason: str

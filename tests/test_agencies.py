@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.logs import DISCARD
 
-from ledger.contracts import Reason, Status, Verdict
+from ledger.contracts import Role, Reason, Status, Verdict
 from ledger.ids import agency_id, type_id
 from ledger.merkle import build_tree
 from ledger.registry import AnchoredBatch
@@ -46,7 +46,7 @@ def verdict(
     c: Consortium, batch: AnchoredBatch, cert_hash: bytes, verifier: int = 0
 ) -> tuple[Verdict, Reason]:
     tree = build_tree(batch.cert_hashes)
-    return c.registry.verify_onchain(cert_hash, batch.root, tree.proof(cert_hash), verifier)
+    return c.registry.verify_onchain(batch.agency, cert_hash, batch.root, tree.proof(cert_hash), verifier)
 
 
 def all_valid(c: Consortium, batch: AnchoredBatch, verifier: int = 0) -> bool:
@@ -54,9 +54,11 @@ def all_valid(c: Consortium, batch: AnchoredBatch, verifier: int = 0) -> bool:
 
 
 def can_manage(c: Consortium, agency: str, account: LocalAccount) -> bool:
-    return bool(
-        c.chain.call(c.registry.agencies.functions.canManageStatus(agency_id(agency), account.address))
-    )
+    return role(c, agency, account) is not Role.NONE
+
+
+def role(c: Consortium, agency: str, account: LocalAccount) -> Role:
+    return Role(c.chain.call(c.registry.agencies.functions.statusRole(agency_id(agency), account.address)))
 
 
 # ---------------------------------------------------------------------- registration
@@ -297,20 +299,21 @@ def test_suspended_agencys_key_cannot_change_statuses_but_region_admin_can(issui
 
     args = expect("NotAuthorized", reg.set_certificate_status, key, "GD-PSB", h0, Status.REVOKED, "KEY_LOST")
     assert same(args["account"], key) and args["agency"] == "GD-PSB"
-    expect("NotAuthorized", reg.set_batch_status, key, batch.root, Status.SUSPENDED, "AUDIT")
+    expect("NotAuthorized", reg.set_batch_status, key, batch.agency, batch.root, Status.SUSPENDED, "AUDIT")
     assert verdict(issuing, batch, h0) == (Verdict.OK, Reason.NONE)
 
     # the region admin still can, for certificates and whole batches
     reg.set_certificate_status(admin, "GD-PSB", h0, Status.REVOKED, "FORGED")
-    assert reg.certificate_status("GD-PSB", h0) is Status.REVOKED
+    assert reg.certificate_status("GD-PSB", h0)[0] is Status.REVOKED
     assert verdict(issuing, batch, h0) == (Verdict.REVOKED, Reason.CERTIFICATE_REVOKED)
-    reg.set_batch_status(admin, batch.root, Status.SUSPENDED, "AUDIT")
+    reg.set_batch_status(admin, batch.agency, batch.root, Status.SUSPENDED, "AUDIT")
     assert verdict(issuing, batch, h1) == (Verdict.SUSPENDED, Reason.BATCH_SUSPENDED)
 
-    # after reactivation the key may act again
+    # after reactivation the key may act again (but not lift what its region admin imposed)
     reg.reactivate_agency(admin, "GD-PSB")
     assert can_manage(issuing, "GD-PSB", key)
-    reg.set_batch_status(key, batch.root, Status.ACTIVE, "AUDIT_DONE")
+    expect("SuspensionHeldByStrongerRole", reg.set_batch_status, key, batch.agency, batch.root, Status.ACTIVE, "AUDIT_DONE")
+    reg.set_batch_status(admin, batch.agency, batch.root, Status.ACTIVE, "AUDIT_DONE")
     reg.set_certificate_status(key, "GD-PSB", h2, Status.SUSPENDED, "HOLDER_REQUEST")
     assert verdict(issuing, batch, h1) == (Verdict.OK, Reason.NONE)
     assert verdict(issuing, batch, h2) == (Verdict.SUSPENDED, Reason.CERTIFICATE_SUSPENDED)
@@ -332,9 +335,9 @@ def test_only_own_keys_and_region_admins_may_change_an_agencys_statuses(issuing:
             "NotAuthorized", reg.set_certificate_status, actor, "GD-PSB", h, Status.REVOKED, "FORGED"
         )
         assert same(args["account"], actor)
-        expect("NotAuthorized", reg.set_batch_status, actor, batch.root, Status.REVOKED, "FORGED")
+        expect("NotAuthorized", reg.set_batch_status, actor, batch.agency, batch.root, Status.REVOKED, "FORGED")
     reg.set_certificate_status(issuing.agency_keys["GD-PSB"], "GD-PSB", h, Status.SUSPENDED, "HOLDER_REQUEST")
-    assert reg.certificate_status("GD-PSB", h) is Status.SUSPENDED
+    assert reg.certificate_status("GD-PSB", h)[0] is Status.SUSPENDED
 
 
 def test_unknown_agency_cannot_be_managed(issuing: Consortium) -> None:

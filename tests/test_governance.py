@@ -19,7 +19,7 @@ from web3.logs import DISCARD
 
 from ledger.chain import Chain
 from ledger.contracts import ProposalKind, Reason, Status, Verdict
-from ledger.deployment import DEFAULT_PROPOSAL_TTL
+from ledger.deployment import DEFAULT_PROPOSAL_TTL, quorum_for
 from ledger.errors import ContractRejected
 from ledger.ids import type_id
 from ledger.merkle import build_tree
@@ -67,9 +67,18 @@ def is_member(c: Consortium, region: int) -> bool:
     return bool(view(c, "isMember", region))
 
 
-def deploy_consortium(chain: Chain, regions: list[int], admins: list[str], quorum: int, ttl: int = TTL):
+def deploy_consortium(chain: Chain, regions: list[int], admins: list[str], rule: tuple[int, int] = (1, 2), ttl: int = TTL):
     """Deploy a Consortium directly (bypassing ledger.deployment's own input checks)."""
-    return chain.deploy(Account.create(), "Consortium", regions, admins, quorum, ttl)
+    return chain.deploy(Account.create(), "Consortium", regions, admins, rule[0], rule[1], ttl)
+
+
+# With 3 members: more than 0/1 = 1 approval, more than 1/2 = 2, more than 2/3 = 3.
+RULE_FOR_3 = {1: (0, 1), 2: (1, 2), 3: (2, 3)}
+
+
+def propose_quorum(reg: Any, admin: LocalAccount, approvals_of_3: int):
+    """Propose the rule that needs ``approvals_of_3`` approvals of 3 members."""
+    return reg.propose_quorum_rule(admin, *RULE_FOR_3[approvals_of_3])
 
 
 def open_type_proposal(c: Consortium, proposer: int = GD, code: str = "DEGREE") -> int:
@@ -80,17 +89,21 @@ def open_type_proposal(c: Consortium, proposer: int = GD, code: str = "DEGREE") 
 
 
 def set_quorum(c: Consortium, quorum: int, proposer: int = ZJ, approver: int = BJ) -> None:
-    result = c.registry.propose_quorum(c.admins[proposer], quorum)
+    """Set the rule that needs ``quorum`` approvals while there are 3 members."""
+    result = propose_quorum(c.registry, c.admins[proposer], quorum)
     if not result.executed:
         result = c.registry.approve(c.admins[approver], result.id)
     assert result.executed
     assert c.registry.quorum() == quorum
 
 
-def remove_region(c: Consortium, region: int, proposer: int = GD, approver: int = ZJ):
-    result = c.registry.propose_remove_region(c.admins[proposer], region)
+def remove_region(c: Consortium, region: int, proposer: int = GD, approver: int = ZJ, third: int | None = None,
+                  cutoff: int = 0):
+    result = c.registry.propose_remove_region(c.admins[proposer], region, cutoff)
     assert not result.executed
     approved = c.registry.approve(c.admins[approver], result.id)
+    if third is not None and not approved.executed:
+        approved = c.registry.approve(c.admins[third], result.id)
     assert approved.executed
     assert not is_member(c, region)
     return approved
@@ -125,12 +138,12 @@ def test_founding_regions_quorum_and_ttl_come_from_constructor(consortium: Conso
     assert not is_member(consortium, JS)
 
 
-def test_constructor_emits_quorum_changed_and_region_admitted(chain: Chain) -> None:
+def test_constructor_emits_quorum_rule_and_region_admitted(chain: Chain) -> None:
     admins = [Account.create().address for _ in REGIONS]
-    address, sent = deploy_consortium(chain, list(REGIONS), admins, 3)
+    address, sent = deploy_consortium(chain, list(REGIONS), admins, (2, 3))
     contract = chain.contract("Consortium", address)
-    changed = contract.events.QuorumChanged().process_receipt(sent.receipt, errors=DISCARD)
-    assert [(e["args"]["previousQuorum"], e["args"]["newQuorum"]) for e in changed] == [(0, 3)]
+    changed = contract.events.QuorumRuleChanged().process_receipt(sent.receipt, errors=DISCARD)
+    assert [(e["args"]["numerator"], e["args"]["denominator"]) for e in changed] == [(2, 3)]
     admitted = contract.events.RegionAdmitted().process_receipt(sent.receipt, errors=DISCARD)
     assert [(e["args"]["region"], e["args"]["admin"]) for e in admitted] == list(
         zip(REGIONS, admins, strict=True)
@@ -139,43 +152,43 @@ def test_constructor_emits_quorum_changed_and_region_admitted(chain: Chain) -> N
     assert contract.functions.memberCount().call() == 3
 
 
-@pytest.mark.parametrize("quorum", [0, 4])
-def test_constructor_rejects_quorum_outside_one_to_region_count(chain: Chain, quorum: int) -> None:
+@pytest.mark.parametrize("rule", [(1, 0), (2, 2), (3, 2), (1, 101)])
+def test_constructor_rejects_a_quorum_rule_that_is_not_a_proper_fraction(chain: Chain, rule: tuple[int, int]) -> None:
     admins = [Account.create().address for _ in REGIONS]
-    args = expect("InvalidQuorum", deploy_consortium, chain, list(REGIONS), admins, quorum)
-    assert args == {"quorum": quorum, "members": 3}
+    args = expect("InvalidQuorumRule", deploy_consortium, chain, list(REGIONS), admins, rule)
+    assert args == {"numerator": rule[0], "denominator": rule[1]}
 
 
 def test_constructor_rejects_no_founding_regions(chain: Chain) -> None:
-    args = expect("InvalidQuorum", deploy_consortium, chain, [], [], 1)
-    assert args == {"quorum": 1, "members": 0}
+    args = expect("FoundingListMismatch", deploy_consortium, chain, [], [])
+    assert args == {"regions": 0, "admins": 0}
 
 
 @pytest.mark.parametrize("bad", [0, 99999, 1000000, 4294967295])
 def test_constructor_rejects_invalid_region_code(chain: Chain, bad: int) -> None:
     admins = [Account.create().address for _ in range(3)]
-    args = expect("InvalidRegionCode", deploy_consortium, chain, [GD, bad, BJ], admins, 2)
+    args = expect("InvalidRegionCode", deploy_consortium, chain, [GD, bad, BJ], admins)
     assert args == {"region": bad}
 
 
 def test_constructor_rejects_same_admin_for_two_regions(chain: Chain) -> None:
     shared = Account.create().address
-    args = expect("AdminAlreadyAssigned", deploy_consortium, chain, [GD, ZJ], [shared, shared], 1)
+    args = expect("AdminAlreadyAssigned", deploy_consortium, chain, [GD, ZJ], [shared, shared])
     assert same(args["admin"], shared) and args["region"] == GD
 
 
 def test_constructor_rejects_duplicate_region(chain: Chain) -> None:
     admins = [Account.create().address for _ in range(3)]
-    args = expect("RegionAlreadyMember", deploy_consortium, chain, [GD, ZJ, GD], admins, 2)
+    args = expect("RegionAlreadyMember", deploy_consortium, chain, [GD, ZJ, GD], admins)
     assert args == {"region": GD}
 
 
 def test_constructor_rejects_zero_admin(chain: Chain) -> None:
-    expect("ZeroAddress", deploy_consortium, chain, [GD, ZJ], [Account.create().address, ZERO], 1)
+    expect("ZeroAddress", deploy_consortium, chain, [GD, ZJ], [Account.create().address, ZERO])
 
 
 def test_constructor_rejects_regions_and_admins_of_different_lengths(chain: Chain) -> None:
-    err = rejected(deploy_consortium, chain, [GD, ZJ], [Account.create().address], 1)
+    err = rejected(deploy_consortium, chain, [GD, ZJ], [Account.create().address])
     assert err.error_name == "FoundingListMismatch"
     assert err.error_args == {"regions": 2, "admins": 1}
 
@@ -210,7 +223,7 @@ def test_add_region_executes_at_quorum_and_new_admin_can_act(consortium: Consort
     assert reg.proposal(proposed.id).executed
 
     # the new admin acts for its region: votes, proposes, registers agencies
-    vote = reg.propose_quorum(new_admin, 3)
+    vote = reg.propose_quorum_rule(new_admin, 2, 3)
     assert reg.proposal(vote.id).proposer_region == JS
     reg.register_agency(new_admin, "JS-PSB", JS, [])
     assert reg.agency("JS-PSB").region == JS
@@ -281,7 +294,7 @@ def test_non_member_account_cannot_propose(consortium: Consortium) -> None:
     reg = consortium.registry
     stranger = Account.create()
     expect("NotRegionAdmin", reg.propose_add_type, stranger, "DEGREE", SCHEMA)
-    expect("NotRegionAdmin", reg.propose_quorum, stranger, 1)
+    expect("NotRegionAdmin", reg.propose_quorum_rule, stranger, 0, 1)
     expect("NotRegionAdmin", reg.propose_add_region, stranger, JS, Account.create().address)
     expect("NotRegionAdmin", reg.propose_remove_region, stranger, BJ)
     assert int(view(consortium, "proposalCount")) == 0
@@ -376,9 +389,25 @@ def test_competing_add_region_proposals_second_fails_at_execution(consortium: Co
     first = reg.propose_add_region(consortium.admins[GD], JS, Account.create().address)
     second = reg.propose_add_region(consortium.admins[ZJ], JS, Account.create().address)
     assert reg.approve(consortium.admins[BJ], first.id).executed
-    args = expect("RegionAlreadyMember", reg.approve, consortium.admins[BJ], second.id)
+    # 4 members now: a majority is 3, so BJ's approval alone does not execute the second one
+    assert reg.quorum() == 3
+    assert not reg.approve(consortium.admins[BJ], second.id).executed
+    args = expect("RegionAlreadyMember", reg.approve, consortium.admins[GD], second.id)
     assert args == {"region": JS}
     assert reg.member_count() == 4
+
+
+def test_quorum_follows_the_membership(consortium: Consortium) -> None:
+    """The quorum is a rule, not a number: with a fourth region 2 approvals no longer pass."""
+    reg = consortium.registry
+    assert (reg.quorum_rule(), reg.quorum()) == ((1, 2), 2)
+    admit_region(consortium, JS, Account.create().address)
+    assert reg.quorum() == 3
+    proposed = reg.propose_add_type(consortium.admins[GD], "DEGREE", SCHEMA)
+    assert not reg.approve(consortium.admins[ZJ], proposed.id).executed  # 2 of 4: not a majority
+    assert reg.approve(consortium.admins[BJ], proposed.id).executed  # 3 of 4
+    remove_region(consortium, JS, proposer=GD, approver=ZJ, third=BJ)
+    assert (reg.member_count(), reg.quorum()) == (3, 2)
 
 
 # ---------------------------------------------------------------------- removing a region
@@ -390,7 +419,10 @@ def test_remove_region_executes_at_quorum(consortium: Consortium) -> None:
     assert not proposed.executed and is_member(consortium, BJ)
     approved = reg.approve(consortium.admins[ZJ], proposed.id)
     assert approved.executed
-    assert events(consortium, "RegionRemoved", approved.tx) == [{"region": BJ}]
+    removed_at = int(consortium.chain.w3.eth.get_block(approved.tx.block_number)["timestamp"])
+    # no cut-off given: the cut-off is the removal itself, nothing anchored before becomes void
+    assert events(consortium, "RegionRemoved", approved.tx) == [{"region": BJ, "cutoff": removed_at}]
+    assert reg.void_windows(BJ) == []
     assert not is_member(consortium, BJ)
     assert reg.member_count() == 2
     info = reg.region(BJ)
@@ -405,21 +437,26 @@ def test_propose_remove_region_rejects_non_member(consortium: Consortium) -> Non
     assert args == {"region": JS}
 
 
-def test_removal_that_would_make_quorum_unreachable_is_rejected(chain: Chain) -> None:
-    c = new_consortium(chain, quorum=3)
-    args = expect("QuorumUnreachable", c.registry.propose_remove_region, c.admins[GD], BJ)
-    assert args == {"quorum": 3, "remainingMembers": 2}
-
-
-def test_removal_quorum_check_is_repeated_at_execution(consortium: Consortium) -> None:
+def test_the_last_member_cannot_be_removed(consortium: Consortium) -> None:
+    """Removals proposed while 3 regions were members: the one that would leave none fails when
+    it executes (the quorum, a fraction, is always reachable by the members left)."""
     reg = consortium.registry
     first = reg.propose_remove_region(consortium.admins[GD], BJ)
-    second = reg.propose_remove_region(consortium.admins[GD], ZJ)  # fine while 3 members remain
+    second = reg.propose_remove_region(consortium.admins[GD], ZJ)
+    last = reg.propose_remove_region(consortium.admins[ZJ], GD)
     assert reg.approve(consortium.admins[ZJ], first.id).executed
-    # now 2 members with quorum 2: removing ZJ would leave 1 member, below the quorum
-    args = expect("QuorumUnreachable", reg.approve, consortium.admins[ZJ], second.id)
-    assert args == {"quorum": 2, "remainingMembers": 1}
-    assert is_member(consortium, ZJ) and reg.member_count() == 2
+    assert reg.approve(consortium.admins[ZJ], second.id).executed  # 2 of 2 members
+    assert reg.member_count() == 1 and reg.quorum() == 1
+    args = expect("LastMember", reg.approve, consortium.admins[GD], last.id)
+    assert args == {"region": GD}
+    assert is_member(consortium, GD)
+    assert expect("LastMember", reg.propose_remove_region, consortium.admins[GD], GD) == {"region": GD}
+
+
+def test_removal_cutoff_cannot_lie_in_the_future(consortium: Consortium) -> None:
+    future = chain_now(consortium.chain) + 3600
+    args = expect("InvalidCutoff", consortium.registry.propose_remove_region, consortium.admins[GD], BJ, future)
+    assert args["cutoff"] == future
 
 
 def test_removal_of_already_removed_region_fails_at_execution(consortium: Consortium) -> None:
@@ -465,9 +502,9 @@ def test_removed_regions_agency_cannot_anchor_but_its_earlier_batch_stays_valid(
 
     root = beijing["batch"].root
     for h in hashes:
-        assert reg.verify_onchain(h, root, tree.proof(h), 0) == (Verdict.OK, Reason.NONE)
+        assert reg.verify_onchain("BJ-PSB", h, root, tree.proof(h), 0) == (Verdict.OK, Reason.NONE)
     # the batch record is untouched
-    assert reg.batch(root)["size"] == 3
+    assert reg.batch("BJ-PSB", root).size == 3
 
 
 def test_removed_regions_agency_key_and_admin_cannot_change_statuses(
@@ -479,7 +516,7 @@ def test_removed_regions_agency_key_and_admin_cannot_change_statuses(
     for actor in (beijing["key"], issuing.admins[BJ]):
         args = expect("NotAuthorized", reg.set_certificate_status, actor, "BJ-PSB", h, Status.REVOKED, "TEST")
         assert same(args["account"], actor) and args["agency"] == "BJ-PSB"
-    assert reg.certificate_status("BJ-PSB", h) is Status.ACTIVE
+    assert reg.certificate_status("BJ-PSB", h)[0] is Status.ACTIVE
 
 
 def test_removed_regions_admin_loses_every_power(issuing: Consortium, beijing: dict[str, Any]) -> None:
@@ -498,7 +535,7 @@ def test_removed_regions_admin_loses_every_power(issuing: Consortium, beijing: d
 
     args = expect("NotRegionAdmin", reg.approve, bj_admin, open_pid)
     assert same(args["account"], bj_admin)
-    expect("NotRegionAdmin", reg.propose_quorum, bj_admin, 1)
+    expect("NotRegionAdmin", reg.propose_quorum_rule, bj_admin, 0, 1)
     assert approval_count(issuing, open_pid) == 1
 
 
@@ -542,7 +579,7 @@ def test_readmitted_region_old_admin_keys_have_no_power(consortium: Consortium) 
     for old in (old_admin, old_second):
         assert reg.admin_region(old.address) == 0
         assert not view(consortium, "isRegionAdmin", BJ, old.address)
-        expect("NotRegionAdmin", reg.propose_quorum, old, 1)
+        expect("NotRegionAdmin", reg.propose_quorum_rule, old, 0, 1)
         expect("NotAdminOfRegion", reg.register_agency, old, "BJ-OLD", BJ, [])
         expect("NotAdminOfRegion", reg.add_region_admin, old, BJ, Account.create().address)
         expect("NotAdminOfRegion", send, consortium, old, "removeRegionAdmin", BJ, new_admin.address)
@@ -576,30 +613,31 @@ def test_removed_regions_old_admin_may_become_admin_elsewhere(consortium: Consor
 # ---------------------------------------------------------------------- quorum
 
 
-@pytest.mark.parametrize("quorum", [0, 4])
-def test_propose_quorum_outside_one_to_member_count_is_rejected(consortium: Consortium, quorum: int) -> None:
-    args = expect("InvalidQuorum", consortium.registry.propose_quorum, consortium.admins[GD], quorum)
-    assert args == {"quorum": quorum, "members": 3}
+@pytest.mark.parametrize("rule", [(1, 0), (1, 1), (3, 2), (0, 101)])
+def test_propose_quorum_rule_that_is_not_a_proper_fraction_is_rejected(consortium: Consortium, rule: tuple[int, int]) -> None:
+    args = expect("InvalidQuorumRule", consortium.registry.propose_quorum_rule, consortium.admins[GD], *rule)
+    assert args == {"numerator": rule[0], "denominator": rule[1]}
 
 
-def test_set_quorum_executes_and_emits_quorum_changed(consortium: Consortium) -> None:
+def test_set_quorum_rule_executes_and_emits_the_rule(consortium: Consortium) -> None:
     reg = consortium.registry
-    proposed = reg.propose_quorum(consortium.admins[GD], 3)
+    proposed = reg.propose_quorum_rule(consortium.admins[GD], 2, 3)
     assert not proposed.executed and reg.quorum() == 2
     approved = reg.approve(consortium.admins[BJ], proposed.id)
     assert approved.executed
-    assert events(consortium, "QuorumChanged", approved.tx) == [{"previousQuorum": 2, "newQuorum": 3}]
-    assert reg.quorum() == 3
-    assert reg.proposal(proposed.id).params == {"quorum": 3}
+    assert events(consortium, "QuorumRuleChanged", approved.tx) == [{"numerator": 2, "denominator": 3}]
+    assert reg.quorum_rule() == (2, 3) and reg.quorum() == 3  # more than two thirds of 3
+    assert reg.proposal(proposed.id).params == {"quorum_rule": "2/3"}
 
 
-def test_set_quorum_is_rechecked_against_members_at_execution(consortium: Consortium) -> None:
-    reg = consortium.registry
-    raise_to_3 = reg.propose_quorum(consortium.admins[GD], 3)
-    remove_region(consortium, BJ, proposer=ZJ, approver=GD)
-    args = expect("InvalidQuorum", reg.approve, consortium.admins[ZJ], raise_to_3.id)
-    assert args == {"quorum": 3, "members": 2}
-    assert reg.quorum() == 2
+@pytest.mark.parametrize(("members", "rule", "needed"), [
+    (1, (1, 2), 1), (2, (1, 2), 2), (3, (1, 2), 2), (4, (1, 2), 3), (5, (1, 2), 3),
+    (3, (2, 3), 3), (4, (2, 3), 3), (6, (2, 3), 5), (4, (0, 1), 1),
+])
+def test_quorum_formula_matches_the_contract(chain: Chain, members: int, rule: tuple[int, int], needed: int) -> None:
+    codes = [110000 + 10000 * i for i in range(members)]
+    address, _ = deploy_consortium(chain, codes, [Account.create().address for _ in codes], rule)
+    assert chain.contract("Consortium", address).functions.quorum().call() == needed == quorum_for(members, rule)
 
 
 def test_with_quorum_one_a_proposal_executes_when_proposed(consortium: Consortium) -> None:
@@ -742,7 +780,7 @@ def test_add_region_admin_gives_the_new_key_its_regions_power(consortium: Consor
     assert reg.region(GD).admin_count == 2
     assert reg.admin_region(second.address) == GD
     reg.register_agency(second, "GD-PSB", GD, [])
-    proposed = reg.propose_quorum(second, 3)
+    proposed = reg.propose_quorum_rule(second, 2, 3)
     assert reg.proposal(proposed.id).proposer_region == GD
 
 
@@ -779,7 +817,7 @@ def test_remove_region_admin(consortium: Consortium) -> None:
     assert len(removed) == 1 and removed[0]["region"] == GD and same(removed[0]["admin"], first)
     assert reg.region(GD).admin_count == 1
     assert reg.admin_region(first.address) == 0
-    expect("NotRegionAdmin", reg.propose_quorum, first, 3)
+    expect("NotRegionAdmin", reg.propose_quorum_rule, first, 2, 3)
     expect("NotAdminOfRegion", reg.register_agency, first, "GD-PSB", GD, [])
     reg.register_agency(second, "GD-PSB", GD, [])
 
@@ -840,3 +878,72 @@ def test_approval_given_before_removal_does_not_count_after_readmission(consorti
     assert approval_count(c, pid) == 1 and not result.executed
     expect("AlreadyApproved", c.registry.approve, new_admin, pid)
     assert c.registry.approve(c.admins[GD], pid).executed
+
+
+# ---------------------------------------------------------------------- removal cut-off, re-admission
+
+
+def test_removal_with_a_cutoff_voids_the_regions_anchors_from_then_on(issuing: Consortium, random_hashes) -> None:
+    """A region whose keys were abused before it could be removed: the consortium removes it
+    with a cut-off, and its anchors from then on are void; earlier ones stay valid (and
+    recognised wherever a rule recognises them)."""
+    reg = issuing.registry
+    key = issuing.add_agency("BJ-PSB", BJ, ["ID_CARD"])
+    early_hashes, late_hashes = random_hashes(2), random_hashes(2)
+    early = reg.anchor_batch(issuing.deployer, key, "BJ-PSB", "ID_CARD", early_hashes)
+    advance(issuing.chain, 600)
+    cutoff = chain_now(issuing.chain)
+    late = reg.anchor_batch(issuing.deployer, key, "BJ-PSB", "ID_CARD", late_hashes)
+    reg.set_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", BJ)
+    approved = remove_region(issuing, BJ, cutoff=cutoff)
+    removed_at = int(issuing.chain.w3.eth.get_block(approved.tx.block_number)["timestamp"])
+    assert events(issuing, "RegionRemoved", approved.tx) == [{"region": BJ, "cutoff": cutoff}]
+    assert reg.void_windows(BJ) == [(cutoff, removed_at)]
+    e, lt = build_tree(early_hashes), build_tree(late_hashes)
+    assert reg.verify_onchain("BJ-PSB", early_hashes[0], early.root, e.proof(early_hashes[0]), ZJ) == (Verdict.OK, Reason.NONE)
+    assert reg.verify_onchain("BJ-PSB", late_hashes[0], late.root, lt.proof(late_hashes[0]), ZJ) == (
+        Verdict.INVALID, Reason.REGION_REMOVED)
+    assert reg.anchoring_void("BJ-PSB", late.root) is Reason.REGION_REMOVED
+    assert reg.anchoring_void("BJ-PSB", early.root) is Reason.NONE
+
+
+def test_readmitted_regions_agencies_and_keys_come_back_disabled(issuing: Consortium, random_hashes) -> None:
+    """The attack: re-admission silently revived the region's old agencies and keys. They come
+    back disabled and must be enabled explicitly, agency and key alike."""
+    reg = issuing.registry
+    key = issuing.add_agency("BJ-PSB", BJ, ["ID_CARD"])
+    remove_region(issuing, BJ)
+    new_admin = Account.create()
+    admit_region(issuing, BJ, new_admin.address)
+    assert reg.region(BJ).epoch == 1
+    info = reg.agency("BJ-PSB")
+    assert not info.suspended and not info.enabled
+    assert not reg.key(key.address).enabled
+    assert expect("AgencyDisabled", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", random_hashes(1)) == {
+        "agency": "BJ-PSB"}
+    batch_hash = random_hashes(1)[0]
+    expect("NotAuthorized", reg.set_certificate_status, key, "BJ-PSB", batch_hash, Status.SUSPENDED, "X")
+
+    reg.reactivate_agency(new_admin, "BJ-PSB")  # the agency, explicitly
+    assert reg.agency("BJ-PSB").enabled
+    args = expect("KeyDisabled", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", random_hashes(1))
+    assert same(args["key"], key)
+    sent = reg.enable_key(new_admin, key.address)  # and the key, explicitly
+    assert [e["epoch"] for e in [dict(x["args"]) for x in reg.agencies.events.KeyEnabled().process_receipt(sent.receipt)]] == [1]
+    assert reg.key(key.address).enabled
+    reg.anchor_batch(issuing.deployer, key, "BJ-PSB", "ID_CARD", random_hashes(2))
+    expect("KeyAlreadyEnabled", reg.enable_key, new_admin, key.address)
+    # a key added after the re-admission is enabled from the start
+    fresh = Account.create()
+    reg.add_key(new_admin, "BJ-PSB", fresh.address)
+    assert reg.key(fresh.address).enabled
+
+
+def test_enabling_needs_an_admin_of_the_region(issuing: Consortium) -> None:
+    reg = issuing.registry
+    key = issuing.add_agency("BJ-PSB", BJ, ["ID_CARD"])
+    remove_region(issuing, BJ)
+    admit_region(issuing, BJ, Account.create().address)
+    for caller in (issuing.admins[BJ], issuing.admins[GD], key):  # the old admin has no power
+        expect("NotAdminOfRegion", reg.enable_key, caller, key.address)
+        expect("NotAdminOfRegion", reg.reactivate_agency, caller, "BJ-PSB")

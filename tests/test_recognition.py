@@ -55,7 +55,7 @@ def anchor(c: Consortium, agency: str, cert_type: str) -> AnchoredBatch:
 
 def verdict(c: Consortium, batch: AnchoredBatch, verifier: int) -> tuple[Verdict, Reason]:
     h = batch.cert_hashes[0]
-    return c.registry.verify_onchain(h, batch.root, build_tree(batch.cert_hashes).proof(h), verifier)
+    return c.registry.verify_onchain(batch.agency, h, batch.root, build_tree(batch.cert_hashes).proof(h), verifier)
 
 
 # ---------------------------------------------------------------------- setting and removing
@@ -289,7 +289,7 @@ def test_status_verdicts_come_before_recognition(issuing: Consortium) -> None:
 def test_unanchored_root_is_unknown_for_any_verifier(issuing: Consortium) -> None:
     h = b"\x07" * 32
     for verifier in (0, GD, ZJ):
-        assert issuing.registry.verify_onchain(h, b"\x08" * 32, [], verifier) == (
+        assert issuing.registry.verify_onchain("GD-PSB", h, b"\x08" * 32, [], verifier) == (
             Verdict.UNKNOWN,
             Reason.NOT_ANCHORED,
         )
