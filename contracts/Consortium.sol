@@ -287,12 +287,12 @@ contract Consortium is IConsortium {
         VoidWindow[] storage windows = _voidWindows[region];
         for (uint256 i = 0; i < windows.length; ++i) {
             VoidWindow storage w = windows[i];
-            if (at >= w.cutoff && at < w.removedAt) return (true, w.cutoff);
+            if (at >= w.cutoff && at <= w.removedAt) return (true, w.cutoff);
         }
         return (false, 0);
     }
 
-    /// @notice Every void window of a region's removals (anchors in [cutoff, removedAt) are void).
+    /// @notice Every void window of a region's removals (anchors in [cutoff, removedAt] are void).
     function voidWindows(uint32 region) external view returns (VoidWindow[] memory) {
         return _voidWindows[region];
     }

@@ -43,10 +43,10 @@ def key_state_at(active_from: int, retired_at: int, compromised_since: int, at: 
 
 
 def in_void_window(windows: Iterable[tuple[int, int]], at: int) -> int | None:
-    """The cut-off of the removal window [cutoff, removed_at) holding ``at``, or None
-    (Consortium.anchorVoid)."""
+    """The cut-off of the removal window [cutoff, removed_at] holding ``at``, or None
+    (Consortium.anchorVoid). A removal without a cut-off has no window."""
     for cutoff, removed_at in windows:
-        if cutoff <= at < removed_at:
+        if cutoff <= at <= removed_at:
             return cutoff
     return None
 

@@ -895,6 +895,7 @@ def test_removal_with_a_cutoff_voids_the_regions_anchors_from_then_on(issuing: C
     cutoff = chain_now(issuing.chain)
     late = reg.anchor_batch(issuing.deployer, key, "BJ-PSB", "ID_CARD", late_hashes)
     reg.set_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", BJ)
+    advance(issuing.chain, 60)
     approved = remove_region(issuing, BJ, cutoff=cutoff)
     removed_at = int(issuing.chain.w3.eth.get_block(approved.tx.block_number)["timestamp"])
     assert events(issuing, "RegionRemoved", approved.tx) == [{"region": BJ, "cutoff": cutoff}]

@@ -35,7 +35,8 @@ interface IConsortium {
         uint32 epoch;
     }
 
-    /// @notice Anchors made by a removed region's agencies in [cutoff, removedAt) are void.
+    /// @notice Anchors made by a removed region's agencies in [cutoff, removedAt] are void (the
+    /// removal's own second included: an anchor in the same block as the removal came first).
     struct VoidWindow {
         uint64 cutoff;
         uint64 removedAt;

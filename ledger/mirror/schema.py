@@ -134,7 +134,7 @@ agency_events = Table(
     Index("ix_agency_events_block", "block"),
 )
 
-# kind: admitted (admin; value = epoch), removed (value = cutoff: anchors in [cutoff, time) are
+# kind: admitted (admin; value = epoch), removed (value = cutoff: anchors in [cutoff, time] are
 # void), admin_added / admin_removed (admin), quorum (region 0; value / value2 = the rule's
 # numerator / denominator)
 region_events = Table(
