@@ -103,5 +103,5 @@ def test_revert_in_a_mined_transaction_is_decoded(consortium):
     registry = consortium.registry
     stranger = Account.create()
     with pytest.raises(ContractRejected) as exc:
-        registry.chain.transact(stranger, registry.consortium.functions.proposeQuorum(1), gas=200_000)
+        registry.chain.transact(stranger, registry.consortium.functions.proposeQuorumRule(0, 1), gas=200_000)
     assert exc.value.error_name == "NotRegionAdmin"

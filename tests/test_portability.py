@@ -183,36 +183,36 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
     assert batch.root == tree.root
     assert batch.cert_hashes == tree.cert_hashes
     record_gas(record_property, node_kind, f"anchor_{BATCH_SIZE}", batch.tx.gas_used, BATCH_SIZE)
-    stored = registry.batch(batch.root)
+    stored = registry.batch(batch.agency, batch.root)
     assert stored is not None
-    assert (stored["key"], stored["size"], stored["type"]) == (key.address, BATCH_SIZE, "ID_CARD")
+    assert (stored.key, stored.size, stored.cert_type) == (key.address, BATCH_SIZE, "ID_CARD")
 
     sample = [tree.cert_hashes[i] for i in (0, 1, BATCH_SIZE // 2, BATCH_SIZE - 1)]
     for cert in sample:
-        assert registry.verify_onchain(cert, batch.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
+        assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
         # 440000 recognises its own agencies without a rule
-        assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 440000)[0] is Verdict.OK
+        assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert), 440000)[0] is Verdict.OK
     cert, other = sample[0], sample[1]
 
     # Zhejiang has no recognition rule for Guangdong's ID cards yet
-    assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 330000) == (
+    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert), 330000) == (
         Verdict.NOT_RECOGNIZED,
         Reason.NO_RECOGNITION_RULE,
     )
     registry.set_recognition(agency.admins[330000], 330000, "ID_CARD", 440000)
-    assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 330000) == (Verdict.OK, Reason.NONE)
+    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert), 330000) == (Verdict.OK, Reason.NONE)
 
     # wrong proof, unknown root
-    assert registry.verify_onchain(cert, batch.root, tree.proof(other)) == (Verdict.INVALID, Reason.PROOF_MISMATCH)
-    assert registry.verify_onchain(cert, os.urandom(32), []) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
+    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(other)) == (Verdict.INVALID, Reason.PROOF_MISMATCH)
+    assert registry.verify_onchain(batch.agency, cert, os.urandom(32), []) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
 
     # revocation by the agency key (which has no balance either)
     registry.set_certificate_status(key, "GD-PSB", cert, Status.REVOKED, "HOLDER_REQUEST")
-    assert registry.verify_onchain(cert, batch.root, tree.proof(cert), 330000) == (
+    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert), 330000) == (
         Verdict.REVOKED,
         Reason.CERTIFICATE_REVOKED,
     )
-    assert registry.verify_onchain(other, batch.root, tree.proof(other), 330000) == (Verdict.OK, Reason.NONE)
+    assert registry.verify_onchain(batch.agency, other, batch.root, tree.proof(other), 330000) == (Verdict.OK, Reason.NONE)
     with pytest.raises(ContractRejected) as again:
         registry.set_certificate_status(key, "GD-PSB", cert, Status.ACTIVE, "REINSTATED")
     assert again.value.error_name == "AlreadyRevoked"
@@ -256,7 +256,7 @@ def test_mined_revert_decodes_the_same(agency: Consortium) -> None:
     with pytest.raises(ContractRejected) as exc:
         registry.anchor_batch(submitter, key, "GD-PSB", "ID_CARD", certs, gas=500_000)
     assert exc.value.error_name == "BatchAlreadyAnchored"
-    assert exc.value.error_args == {"root": "0x" + batch.root.hex()}
+    assert exc.value.error_args == {"agency": "GD-PSB", "root": "0x" + batch.root.hex()}
     assert agency.chain.w3.eth.get_transaction_count(submitter.address) == 2  # both were mined
 
 
@@ -265,8 +265,8 @@ def test_key_compromise_invalidates_later_batches(agency: Consortium) -> None:
     before = registry.anchor_batch(agency.deployer, key, "GD-PSB", "ID_CARD", hashes(BATCH_SIZE))
     advance(chain, 3600)
     after = registry.anchor_batch(agency.deployer, key, "GD-PSB", "ID_CARD", hashes(BATCH_SIZE))
-    t_before = registry.batch(before.root)["anchored_at"]
-    t_after = registry.batch(after.root)["anchored_at"]
+    t_before = registry.batch(before.agency, before.root).anchored_at
+    t_after = registry.batch(after.agency, after.root).anchored_at
     assert t_after >= t_before + 3600
 
     # the key was stolen just before the second batch was anchored
@@ -274,10 +274,10 @@ def test_key_compromise_invalidates_later_batches(agency: Consortium) -> None:
 
     cert = before.cert_hashes[7]
     tree = build_tree(before.cert_hashes)
-    assert registry.verify_onchain(cert, before.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
+    assert registry.verify_onchain(before.agency, cert, before.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
     cert = after.cert_hashes[7]
     tree = build_tree(after.cert_hashes)
-    assert registry.verify_onchain(cert, after.root, tree.proof(cert)) == (Verdict.INVALID, Reason.KEY_COMPROMISED)
+    assert registry.verify_onchain(after.agency, cert, after.root, tree.proof(cert)) == (Verdict.INVALID, Reason.KEY_COMPROMISED)
 
     with pytest.raises(ContractRejected) as exc:
         registry.anchor_batch(agency.deployer, key, "GD-PSB", "ID_CARD", hashes(3))

@@ -83,14 +83,37 @@ def _bare(cert: Certificate) -> Certificate:
 
 def test_compact_payload_round_trip(card):
     cert, h = card
-    payload = qr.compact_payload(h, cert.type, cert.region)
-    assert payload.startswith("CLC1:")
+    payload = qr.compact_payload(h, cert.type, cert.region, cert.agency)
+    assert payload.startswith("CLC2:")
     assert set(payload) <= QR_ALPHANUMERIC
     decoded = qr.decode(payload)
-    assert decoded == qr.CompactPayload(h, "ID_CARD", 440000)
-    # the layout of docs/qr-payloads.md: CBOR [hash, type, region]
-    assert cbor2.loads(base45.b45decode(payload[5:])) == [h, "ID_CARD", 440000]
+    assert decoded == qr.CompactPayload(h, "ID_CARD", 440000, "GD-PSB")
+    # the layout of docs/qr-payloads.md: CBOR [hash, type, region, agency]
+    assert cbor2.loads(base45.b45decode(payload[5:])) == [h, "ID_CARD", 440000, "GD-PSB"]
     assert qr.decode(f"  {payload}\n") == decoded  # scanners may add whitespace around it
+
+
+def test_version_1_compact_payload_is_still_read_without_an_agency(card):
+    """QR codes printed before the compact payload named its agency still decode; the hash
+    alone then cannot say whose certificate it is (see the verification tests)."""
+    cert, h = card
+    v1 = "CLC1:" + base45.b45encode(cbor2.dumps([h, "ID_CARD", 440000])).decode()
+    assert qr.decode(v1) == qr.CompactPayload(h, "ID_CARD", 440000, None)
+    # a CLC1 prefix on a 4-element body, or CLC2 on a 3-element one, is malformed
+    for bad in ("CLC1:" + payload_body([h, "ID_CARD", 440000, "GD-PSB"]), "CLC2:" + payload_body([h, "ID_CARD", 440000])):
+        with pytest.raises(InvalidInput, match="malformed compact"):
+            qr.decode(bad)
+
+
+@pytest.mark.parametrize("agency", ["", "GD PSB", "x" * 40, "张"])
+def test_compact_payload_with_a_malformed_agency_is_refused(card, agency):
+    _, h = card
+    with pytest.raises(InvalidInput, match="agency"):
+        qr.decode("CLC2:" + payload_body([h, "ID_CARD", 440000, agency]))
+
+
+def payload_body(items: list) -> str:
+    return base45.b45encode(cbor2.dumps(items)).decode()
 
 
 def test_full_payload_round_trip(card):
@@ -136,11 +159,13 @@ def test_documented_example_payload_decodes():
     text = (ROOT / "docs" / "qr-payloads.md").read_text("utf-8")
     vectors = json.loads((ROOT / "docs" / "vectors" / "certificate-hashes.json").read_text("ascii"))
     case = vectors["cases"][0]
-    expected = qr.compact_payload(bytes.fromhex(case["certificateHash"][2:]), case["type"], case["issuer"]["region"])
+    expected = qr.compact_payload(
+        bytes.fromhex(case["certificateHash"][2:]), case["type"], case["issuer"]["region"], case["issuer"]["agency"]
+    )
     assert expected in text
     decoded = qr.decode(expected)
     assert "0x" + decoded.cert_hash.hex() == case["certificateHash"]
-    cbor_hex = cbor2.dumps([decoded.cert_hash, decoded.type, decoded.region]).hex()
+    cbor_hex = cbor2.dumps([decoded.cert_hash, decoded.type, decoded.region, decoded.agency]).hex()
     assert cbor_hex in text.replace(" ", "").replace("\n", "")
 
 
@@ -149,8 +174,8 @@ def test_documented_example_payload_decodes():
 
 def test_realistic_id_card_compact_payload_fits_version_6(card):
     cert, h = card
-    compact = qr.compact_payload(h, cert.type, cert.region)
-    assert len(compact) == 77
+    compact = qr.compact_payload(h, cert.type, cert.region, cert.agency)
+    assert len(compact) == 88
     assert qr.qr_version(compact, "m") <= 6
 
 
@@ -260,7 +285,7 @@ def test_compact_structure_is_checked():
 
 def test_wrong_prefix_for_the_body_is_refused(card):
     cert, h = card
-    compact = qr.compact_payload(h, cert.type, cert.region)
+    compact = qr.compact_payload(h, cert.type, cert.region, cert.agency)
     full = qr.full_payload(cert)
     _refused(qr.FULL_PREFIX + compact[5:])
     _refused(qr.COMPACT_PREFIX + full[5:])
@@ -270,7 +295,7 @@ def test_wrong_prefix_for_the_body_is_refused(card):
 
 def test_every_truncation_is_refused(card):
     cert, h = card
-    for payload in (qr.compact_payload(h, cert.type, cert.region), qr.full_payload(cert)):
+    for payload in (qr.compact_payload(h, cert.type, cert.region, cert.agency), qr.full_payload(cert)):
         for n in range(len(payload)):
             _refused(payload[:n])
 
@@ -347,7 +372,7 @@ def test_full_structure_is_checked(card):
 def test_random_corruption_never_raises_anything_but_invalid_input(card, kind):
     """Flip, insert and delete characters and bytes: decode answers or says InvalidInput."""
     cert, h = card
-    payload = qr.compact_payload(h, cert.type, cert.region) if kind == "compact" else qr.full_payload(cert)
+    payload = qr.compact_payload(h, cert.type, cert.region, cert.agency) if kind == "compact" else qr.full_payload(cert)
     prefix, data = payload[:5], payload[5:]
     raw = base45.b45decode(data)
     inner = zlib.decompress(raw) if kind == "full" else raw
@@ -465,7 +490,7 @@ def test_zxing_reads_back_every_issued_png(cli_home, tmp_path, capsys, kind):
         doc = json.loads((out / file).read_text("utf-8"))
         cert, stated = Certificate.from_json(doc)
         assert stated == cert.compute_hash() == bytes.fromhex(cert_hash[2:])
-        expected = qr.full_payload(cert) if kind == "full" else qr.compact_payload(stated, cert.type, cert.region)
+        expected = qr.full_payload(cert) if kind == "full" else qr.compact_payload(stated, cert.type, cert.region, cert.agency)
         found = _read_qr(out / png)
         assert len(found) == 1, png
         barcode = found[0]
