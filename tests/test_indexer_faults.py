@@ -83,7 +83,7 @@ def some_history(c: Consortium, rounds: int = 6) -> None:
         batch = reg.anchor_batch(c.deployer, key, "GD-PSB", "ID_CARD", [Account.create().key for _ in range(3 + i)])
         reg.set_certificate_status(key, "GD-PSB", batch.cert_hashes[0], 1, "HOLDER_REQUEST")
         if i % 2:
-            reg.set_batch_status(key, batch.root, 2, "ISSUER_ERROR")
+            reg.set_batch_status(key, "GD-PSB", batch.root, 2, "ISSUER_ERROR")
         reg.set_recognition(c.admins[330000], 330000, "ID_CARD", 440000, 0, 10**10 + i)
         c.chain.w3.provider.make_request("evm_mine", [])
     reg.add_key(c.admins[440000], "GD-PSB", Account.create().address)

@@ -120,18 +120,18 @@ def test_every_certificate_is_mirrored_with_batch_agency_type_block_tx_and_time(
         root, agency, cert_type = bytes(a["root"]), text_of(a["agency"]), text_of(a["certType"])
         hashes = [bytes(h) for h in a["certHashes"]]
         total += len(hashes)
-        on_chain = issuing.registry.batch(root)
+        on_chain = issuing.registry.batch(agency, root)
         t = block_time(issuing.chain, log["blockNumber"])
-        assert on_chain["anchored_at"] == t
+        assert on_chain.anchored_at == t
         region = {"GD-PSB": GD, "GD-AMR": GD, "ZJ-EDU": ZJ}[agency]
 
-        record = q.batch(root)
+        record = q.batch(agency, root)
         assert record is not None
-        assert (record.agency, record.cert_type, record.key, record.size) == (agency, on_chain["type"], on_chain["key"], on_chain["size"])
+        assert (record.agency, record.cert_type, record.key, record.size) == (agency, on_chain.cert_type, on_chain.key, on_chain.size)
         assert record.cert_type == cert_type and record.key == a["key"]
         assert (record.block, record.tx, record.time, record.issuer_region) == (
             log["blockNumber"], bytes(log["transactionHash"]), t, region)
-        assert sorted(q.batch_hashes(root)) == sorted(hashes)
+        assert sorted(q.batch_hashes(agency, root)) == sorted(hashes)
         for h in hashes:
             cert = q.certificate(h)
             assert cert is not None, f"certificate 0x{h.hex()} of batch 0x{root.hex()} is not mirrored"
@@ -156,23 +156,25 @@ def test_certificate_and_batch_status_changes_are_kept_as_history(issuing, mirro
     for actor, status, reason in ((key, SUSPENDED, "HOLDER_REQUEST"), (key, ACTIVE, "RESOLVED"), (admin, REVOKED, "FRAUD")):
         sent = reg.set_certificate_status(actor, "GD-PSB", h, status, reason)
         expected_h.append(expected_status(issuing, sent, "certificate", h, status, reason, actor, "GD-PSB"))
-    for actor, status, reason in ((key, SUSPENDED, "AUDIT"), (admin, ACTIVE, "AUDIT_DONE"), (key, REVOKED, "ISSUER_ERROR")):
-        sent = reg.set_batch_status(actor, root, status, reason)
+    for actor, status, reason in ((key, SUSPENDED, "AUDIT"), (admin, ACTIVE, "AUDIT_DONE"), (key, REVOKED, "ISSUER_ERROR")):  # noqa: E501
+        sent = reg.set_batch_status(actor, "GD-PSB", root, status, reason)
         expected_batch.append(expected_status(issuing, sent, "batch", root, status, reason, actor, "GD-PSB"))
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
-    assert [as_tuple(e) for e in q.history(h)] == expected_h + expected_batch
-    assert [as_tuple(e) for e in q.history(other)] == expected_batch  # the batch's events only
-    assert q.history(batch.cert_hashes[2]) == q.history(other)
+    history = lambda cert_hash: q.history(q.certificate(cert_hash, "GD-PSB"))  # noqa: E731
+    assert [as_tuple(e) for e in history(h)] == expected_h + expected_batch
+    assert [as_tuple(e) for e in history(other)] == expected_batch  # the batch's events only
+    assert history(batch.cert_hashes[2]) == history(other)
     # the same events as the chain's logs, one for one
     logs = status_logs(issuing)
     assert [(bytes(lg["args"].get("certHash", lg["args"].get("root"))), lg["args"]["status"], bytes(lg["transactionHash"]))
             for lg in logs] == [(e[1], int(e[3]), e[7]) for e in expected_h + expected_batch]
-    assert reg.certificate_status("GD-PSB", h) is REVOKED and reg.batch_status(root) is REVOKED
+    assert reg.certificate_status("GD-PSB", h)[0] is REVOKED and reg.batch_status("GD-PSB", root)[0] is REVOKED
     assert q.status_as_of(h, "GD-PSB", root).status is REVOKED
     assert q.status_as_of(other, "GD-PSB", root).status is REVOKED  # revoked with its batch
-    json_event = q.history(h)[0].to_json()
+    json_event = history(h)[0].to_json()
     assert json_event["scope"] == "certificate" and json_event["status"] == "SUSPENDED"
+    assert json_event["role"] == "AGENCY_KEY" and history(h)[2].to_json()["role"] == "REGION_ADMIN"
     assert json_event["reason"] == "HOLDER_REQUEST" and json_event["tx"] == "0x" + expected_h[0][7].hex()
 
 
@@ -184,7 +186,9 @@ def test_regions_admins_and_quorum_are_mirrored(issuing, mirror_url):
     proposal = reg.propose_add_region(admins[GD], JS, js_admin.address)
     assert reg.approve(admins[ZJ], proposal.id).executed
     reg.add_region_admin(admins[GD], GD, gd_second.address)
-    assert reg.approve(admins[ZJ], reg.propose_quorum(admins[GD], 3).id).executed
+    rule = reg.propose_quorum_rule(admins[GD], 2, 3)
+    assert not reg.approve(admins[ZJ], rule.id).executed  # 4 members: a majority is 3
+    assert reg.approve(js_admin, rule.id).executed
     removal = reg.propose_remove_region(admins[GD], BJ)
     reg.approve(admins[ZJ], removal.id)
     assert reg.approve(js_admin, removal.id).executed
@@ -194,7 +198,8 @@ def test_regions_admins_and_quorum_are_mirrored(issuing, mirror_url):
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     mirrored = q.regions()
-    assert mirrored["quorum"] == reg.quorum() == 3
+    assert mirrored["quorum"] == reg.quorum() == 3  # more than 2/3 of 3 members
+    assert mirrored["quorum_rule"] == "more than 2/3 of the members"
     assert mirrored["members"] == reg.member_count() == 3
     by_code = {r["region"]: r for r in mirrored["regions"]}
     assert set(by_code) == {r.code for r in reg.regions()} == {GD, ZJ, BJ, JS}
@@ -259,7 +264,7 @@ def test_key_life_cycle_is_mirrored(issuing, mirror_url):
     reg.rotate_key(admin, old.address, rotated_to.address)          # old retired now, new added
     advance(issuing.chain, 50)
     reg.report_compromised(admin, later.address, chain_now(issuing.chain) - 10)
-    reg.report_compromised(later, later.address, 0)                 # "since ever", reported by the key itself
+    reg.report_compromised(admin, later.address, 0)                 # "since ever"
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     for account in (old, scheduled, later, rotated_to, issuing.agency_keys["ZJ-EDU"]):
@@ -312,8 +317,8 @@ def test_logs_of_other_deployments_on_the_same_chain_are_ignored(issuing, chain,
     other.add_agency("GD-PSB", GD, ["ID_CARD"])  # same codes, other contracts
     foreign = anchor(other, "GD-PSB", "ID_CARD", 3)
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
-    assert q.batch(mine_batch.root) is not None
-    assert q.batch(foreign.root) is None and all(q.certificate(h) is None for h in foreign.cert_hashes)
+    assert q.batch("GD-PSB", mine_batch.root) is not None
+    assert q.batch("GD-PSB", foreign.root) is None and all(q.certificate(h) is None for h in foreign.cert_hashes)
     assert q.certificate_count() == 2
     assert [t["type"] for t in q.types()] == ["ID_CARD", "DEGREE", "BUSINESS_LICENSE"]
 
@@ -321,8 +326,10 @@ def test_logs_of_other_deployments_on_the_same_chain_are_ignored(issuing, chain,
 @pytest.mark.parametrize("span", [1, 64], ids=["range-per-block", "one-range"])
 def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url, fresh_mirror_url, span):
     """The contract stores roots only, so nothing stops a hash from being anchored again (by
-    the same agency re-issuing, or by another): the mirror keeps every (hash, batch), and
-    ``certificate()`` answers with the first anchoring. Both batches in one range or apart."""
+    the same agency re-issuing, or by another): the mirror keeps every (hash, batch);
+    ``certificate()`` answers within the agency asked for (its first sound anchoring), and with
+    nothing when several agencies anchored the hash and none is named. Both batches in one
+    range or apart."""
     shared, reg = Account.create().key, issuing.registry
     first = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
                              [shared, Account.create().key])
@@ -330,10 +337,16 @@ def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url,
                               [shared, Account.create().key, Account.create().key])
     other = reg.anchor_batch(issuing.deployer, issuing.agency_keys["ZJ-EDU"], "ZJ-EDU", "DEGREE", [shared])
     store, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url, initial_span=span, max_span=span)
-    assert q.certificate(shared).root == first.root and q.certificate(shared).agency == "GD-PSB"
-    assert all(q.in_batch(b.root, shared) for b in (first, second, other))
-    assert shared in q.batch_hashes(second.root) and q.batch_hashes(other.root) == [shared]
-    assert (q.batch(second.root).size, q.batch(other.root).size) == (3, 1)
+    assert q.certificate(shared) is None  # GD-PSB and ZJ-EDU anchored it: whose is it?
+    found = q.lookup(shared)
+    assert found.ambiguous and found.agencies == ("GD-PSB", "ZJ-EDU")
+    assert q.certificate(shared, "GD-PSB").root == first.root and q.certificate(shared, "GD-PSB").agency == "GD-PSB"
+    assert q.certificate(shared, "ZJ-EDU").root == other.root
+    assert q.certificate(shared, "GD-AMR") is None
+    assert all(q.in_batch(b.agency, b.root, shared) for b in (first, second, other))
+    assert not q.in_batch("GD-PSB", other.root, shared)
+    assert shared in q.batch_hashes("GD-PSB", second.root) and q.batch_hashes("ZJ-EDU", other.root) == [shared]
+    assert (q.batch("GD-PSB", second.root).size, q.batch("ZJ-EDU", other.root).size) == (3, 1)
     assert sorted(r for h, r in store.dump()["certificates"] if h == shared) == sorted([first.root, second.root, other.root])
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
 
@@ -349,7 +362,7 @@ def test_indexing_block_by_block_equals_a_rebuild_in_one_go(issuing, mirror_url,
         reg.set_certificate_status(key, "GD-PSB", batch.cert_hashes[0], SUSPENDED, "HOLDER_REQUEST")
         reg.set_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", GD, 0, 10**10 + i)
         indexer.catch_up()
-    reg.set_batch_status(key, batch.root, REVOKED, "ISSUER_ERROR")
+    reg.set_batch_status(key, "GD-PSB", batch.root, REVOKED, "ISSUER_ERROR")
     indexer.catch_up()
     assert store.checkpoint()[0] == issuing.chain.block_number()
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
@@ -389,7 +402,7 @@ def test_confirmations_keep_the_newest_blocks_out_until_buried(issuing, mirror_u
             return head.chain_head == chain_head and head.block == chain_head - 2
 
         wait_for(lambda: polled(n), what="the follower to index up to head - 2")
-        assert q.certificate(batch.cert_hashes[0]) is None and q.batch(batch.root) is None
+        assert q.certificate(batch.cert_hashes[0]) is None and q.batch(batch.agency, batch.root) is None
         assert q.head().lag_blocks == 2
         mine(issuing.chain)
         wait_for(lambda: polled(n + 1), what="the follower to see one more block")
@@ -406,7 +419,7 @@ def test_confirmations_keep_the_newest_blocks_out_until_buried(issuing, mirror_u
 
 def orphans_absent(q: MirrorQueries, orphaned: list[AnchoredBatch]) -> None:
     for batch in orphaned:
-        assert q.batch(batch.root) is None, f"orphaned batch 0x{batch.root.hex()} still mirrored"
+        assert q.batch(batch.agency, batch.root) is None, f"orphaned batch 0x{batch.root.hex()} still mirrored"
         assert all(q.certificate(h) is None for h in batch.cert_hashes)
 
 
@@ -426,7 +439,7 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
         reg.add_key(issuing.admins[GD], "GD-PSB", Account.create().address)
         old_head = head_of(chain)
         wait_for(lambda: store.checkpoint() == old_head, what="the follower to index the soon-orphaned chain")
-        assert q.batch(orphaned[0].root) is not None
+        assert q.batch(orphaned[0].agency, orphaned[0].root) is not None
         assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is REVOKED
 
         revert(chain, fork)
@@ -445,9 +458,9 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
 
     settled(q, store)
     orphans_absent(q, orphaned)
-    assert all(q.batch(b.root) is not None for b in [kept, *replacing])
+    assert all(q.batch(b.agency, b.root) is not None for b in [kept, *replacing])
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
-    assert [e.status for e in q.history(kept.cert_hashes[0])] == []
+    assert [e.status for e in q.history(q.certificate(kept.cert_hashes[0]))] == []
     assert q.status_as_of(kept.cert_hashes[1], "GD-PSB", kept.root).status is SUSPENDED
     assert q.agency("ZJ-EDU")["suspended"] is False
     assert q.agency("GD-AMR")["types"] == ["BUSINESS_LICENSE", "DEGREE"]
@@ -467,7 +480,7 @@ def test_reorg_to_a_shorter_chain(issuing, mirror_url, fresh_mirror_url, new_blo
     fork_block = chain.block_number()
     fork = snapshot(chain)
     orphaned = [anchor(issuing, "GD-PSB", "ID_CARD", 3) for _ in range(3)]
-    reg.set_batch_status(key, kept.root, SUSPENDED, "AUDIT")
+    reg.set_batch_status(key, "GD-PSB", kept.root, SUSPENDED, "AUDIT")
     reg.report_compromised(issuing.admins[GD], key.address, chain_now(chain))
     indexer.catch_up()
     old_head = chain.block_number()
@@ -484,9 +497,9 @@ def test_reorg_to_a_shorter_chain(issuing, mirror_url, fresh_mirror_url, new_blo
 
     settled(q, store)
     orphans_absent(q, orphaned)
-    assert all(q.batch(b.root) is not None for b in [kept, *replacing])
+    assert all(q.batch(b.agency, b.root) is not None for b in [kept, *replacing])
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
-    assert q.history(kept.cert_hashes[0]) == []
+    assert q.history(q.certificate(kept.cert_hashes[0])) == []
     assert q.key(key.address).compromised_since == 0
     assert q.head().block == new_head[0]
     assert_same_mirror(store.dump(), rebuild_dump(chain.url, issuing.deployment, fresh_mirror_url()))
@@ -523,7 +536,7 @@ def test_reorg_between_the_checkpoint_check_and_the_log_query_is_not_missed(issu
     fork = snapshot(chain)
     orphaned = [anchor(issuing, "GD-PSB", "ID_CARD", 3)]
     indexer.catch_up()  # the mirror now holds the soon-orphaned batch at its checkpoint
-    assert MirrorQueries(store).batch(orphaned[0].root) is not None
+    assert MirrorQueries(store).batch(orphaned[0].agency, orphaned[0].root) is not None
     mine(chain, 2)  # more blocks to index on the old chain
 
     real_logs = indexer.rpc.logs
@@ -566,7 +579,7 @@ def test_anvil_reorg_replacing_recent_blocks(issuing, mirror_url, fresh_mirror_u
     assert store.checkpoint() == new_head
     q = MirrorQueries(store)
     orphans_absent(q, orphaned)
-    assert q.batch(tree.root) is not None
+    assert q.batch("ZJ-EDU", tree.root) is not None
     assert_same_mirror(store.dump(), rebuild_dump(chain.url, issuing.deployment, fresh_mirror_url()))
 
 

@@ -26,7 +26,7 @@ from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be regist
 from sqlalchemy import select
 
 from ledger.chain import Chain
-from ledger.contracts import KeyState, Status
+from ledger.contracts import Role, KeyState, Status
 from ledger.ids import agency_id, iso_time
 from ledger.mirror import MirrorQueries
 from ledger.mirror import schema as mirror_schema
@@ -48,8 +48,8 @@ def block_time(chain: Chain, number: int) -> int:
 def chain_status_at_block(c: Consortium, agency: str, cert_hash: bytes, root: bytes, block: int) -> Status:
     """The effective status the contracts report at a past block: REVOKED over SUSPENDED over ACTIVE."""
     certs = c.registry.certificates.functions
-    cert = Status(c.chain.call(certs.certificateStatus(agency_id(agency), cert_hash), block))
-    whole = Status(c.chain.call(certs.batchStatus(root), block))
+    cert = Status(c.chain.call(certs.certificateStatus(agency_id(agency), cert_hash), block)[0])
+    whole = Status(c.chain.call(certs.batchStatus(agency_id(agency), root), block)[0])
     return max(cert, whole)  # the enum is ordered ACTIVE < SUSPENDED < REVOKED
 
 
@@ -66,8 +66,8 @@ def test_certificate_by_hash_and_unknown_hashes(issuing, mirror_url):
     unknown = Account.create().key
     assert q.certificate(unknown) is None
     assert q.certificate(batch.root) is None  # a root is not a certificate
-    assert q.batch(unknown) is None and q.batch_hashes(unknown) == []
-    assert q.history(unknown) == []
+    assert q.batch("ZJ-EDU", unknown) is None and q.batch_hashes("ZJ-EDU", unknown) == []
+    assert q.lookup(unknown).agencies == ()
     assert q.status_as_of(unknown, "ZJ-EDU", unknown).status is ACTIVE  # no event: nothing to report
 
 
@@ -135,7 +135,7 @@ def test_batch_status_combines_with_certificate_status(issuing, mirror_url):
         if scope == "cert":
             sent = reg.set_certificate_status(key, "GD-PSB", h, status, "CHECK")
         else:
-            sent = reg.set_batch_status(key, root, status, "CHECK")
+            sent = reg.set_batch_status(key, "GD-PSB", root, status, "CHECK")
         blocks.append(sent.block_number)
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
@@ -157,19 +157,20 @@ def test_history_is_oldest_first_and_includes_the_batch(issuing, mirror_url):
     h, root = batch.cert_hashes[0], batch.root
     sent = [
         ("certificate", reg.set_certificate_status(key, "GD-PSB", h, SUSPENDED, "HOLDER_REQUEST")),
-        ("batch", reg.set_batch_status(admin, root, SUSPENDED, "AUDIT")),
-        (None, reg.set_batch_status(key, other.root, SUSPENDED, "AUDIT")),  # another batch: not in h's history
+        ("batch", reg.set_batch_status(admin, "GD-PSB", root, SUSPENDED, "AUDIT")),
+        (None, reg.set_batch_status(key, "GD-PSB", other.root, SUSPENDED, "AUDIT")),  # another batch: not in h's history
         ("certificate", reg.set_certificate_status(admin, "GD-PSB", h, ACTIVE, "RESOLVED")),
-        ("batch", reg.set_batch_status(key, root, ACTIVE, "AUDIT_DONE")),
+        ("batch", reg.set_batch_status(admin, "GD-PSB", root, ACTIVE, "AUDIT_DONE")),
         (None, reg.set_certificate_status(key, "GD-PSB", batch.cert_hashes[1], REVOKED, "FRAUD")),  # a sibling
-        ("batch", reg.set_batch_status(key, root, REVOKED, "ISSUER_ERROR")),
+        ("batch", reg.set_batch_status(key, "GD-PSB", root, REVOKED, "ISSUER_ERROR")),
     ]
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
-    history = q.history(h)
+    history = q.history(q.certificate(h))
     expected = [(scope, s.block_number, bytes.fromhex(s.tx_hash[2:])) for scope, s in sent if scope]
     assert [(e.scope, e.block, e.tx) for e in history] == expected
     assert [e.status for e in history] == [SUSPENDED, SUSPENDED, ACTIVE, ACTIVE, REVOKED]
-    assert [e.actor for e in history] == [key.address, admin.address, admin.address, key.address, key.address]
+    assert [e.actor for e in history] == [key.address, admin.address, admin.address, admin.address, key.address]
+    assert [e.role for e in history] == [Role.AGENCY_KEY, Role.REGION_ADMIN, Role.REGION_ADMIN, Role.REGION_ADMIN, Role.AGENCY_KEY]
     assert [e.time for e in history] == sorted(e.time for e in history)
     assert [e.to_json()["scope"] for e in history] == ["certificate", "batch", "certificate", "batch", "batch"]
 
@@ -182,9 +183,9 @@ def test_another_agencys_status_for_the_same_hash_does_not_count(issuing, mirror
     h = batch.cert_hashes[0]
     reg.set_certificate_status(issuing.agency_keys["GD-AMR"], "GD-AMR", h, REVOKED, "FRAUD")
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
-    assert reg.certificate_status("GD-PSB", h) is ACTIVE
+    assert reg.certificate_status("GD-PSB", h)[0] is ACTIVE
     assert q.status_as_of(h, "GD-PSB", batch.root).status is ACTIVE
-    assert q.history(h) == []
+    assert q.history(q.certificate(h)) == []
 
 
 def test_a_status_set_before_anchoring_is_honoured(issuing, mirror_url):
@@ -195,9 +196,9 @@ def test_a_status_set_before_anchoring_is_honoured(issuing, mirror_url):
     reg.set_certificate_status(key, "GD-PSB", early, REVOKED, "WITHDRAWN")
     batch = reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", [early, Account.create().key])
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
-    assert reg.certificate_status("GD-PSB", early) is REVOKED
+    assert reg.certificate_status("GD-PSB", early)[0] is REVOKED
     assert q.status_as_of(early, "GD-PSB", batch.root).status is REVOKED
-    assert [e.reason for e in q.history(early)] == ["WITHDRAWN"]
+    assert [e.reason for e in q.history(q.certificate(early))] == ["WITHDRAWN"]
 
 
 # ---------------------------------------------------------------------- recognition
@@ -285,7 +286,7 @@ def test_key_state_at_matches_the_contracts_key_state_at(issuing, mirror_url):
     advance(issuing.chain, 300)
     reg.report_compromised(admin, key.address, n + 150)
     compare({n + 149: KeyState.ACTIVE, n + 150: KeyState.COMPROMISED, n + 250: KeyState.COMPROMISED})
-    reg.report_compromised(key, key.address, n + 50)  # moved earlier, by the key itself
+    reg.report_compromised(admin, key.address, n + 50)  # moved earlier
     compare({n + 49: KeyState.NOT_YET_ACTIVE, n + 50: KeyState.COMPROMISED, n + 100: KeyState.COMPROMISED})
     reg.report_compromised(admin, key.address, 0)  # since ever
     compare({0: KeyState.NOT_YET_ACTIVE, 1: KeyState.COMPROMISED})
@@ -386,7 +387,7 @@ def test_lists_of_an_empty_mirror_are_empty(consortium, mirror_url, what):
     q = MirrorQueries(store)
     result = getattr(q, what)()
     if what == "regions":
-        assert result == {"quorum": None, "members": 0, "regions": []}
+        assert result == {"quorum": None, "quorum_rule": None, "members": 0, "regions": []}
     else:
         assert result == []
 
