@@ -39,7 +39,7 @@ from ledger.bootstrap import default_schemas
 from ledger.ids import iso_time
 from ledger.qr import compact_payload, full_payload, render_png
 
-VERDICTS = {"VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "ERROR"}
+VERDICTS = {"VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR"}
 CHECK_NAMES = ["integrity", "anchored", "issuer_authorized", "key_valid", "status", "validity_period", "recognition"]
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
@@ -94,39 +94,47 @@ def test_certificate_by_hash_valid(world: World, client: TestClient) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert_result(body)
-    assert body["verdict"] == "VALID"
+    # every ledger check passed; a hash carries no validity dates: INCOMPLETE, never VALID
+    assert body["verdict"] == "INCOMPLETE"
     cert = body["certificate"]
     assert cert == {
         **cert,
         "hash": doc["hash"], "type": "ID_CARD", "issuer_region": GD, "agency": "GD-PSB", "batch_root": doc["anchor"]["root"],
     }
     assert body["verifier_region"] is None
-    assert {c["name"]: c["ok"] for c in body["checks"]} == {
-        "integrity": None, "anchored": True, "issuer_authorized": True, "key_valid": True, "status": True,
-        "validity_period": None, "recognition": None,
+    assert {c["name"]: c["outcome"] for c in body["checks"]} == {
+        "integrity": "SKIPPED", "anchored": "PASS", "issuer_authorized": "PASS", "key_valid": "PASS", "status": "PASS",
+        "validity_period": "SKIPPED", "recognition": "SKIPPED",
     }
+    assert {c["name"]: c["code"] for c in body["checks"] if c["outcome"] == "SKIPPED"} == {
+        "integrity": "NO_DOCUMENT", "validity_period": "NO_DATES", "recognition": "NO_VERIFIER_REGION"}
+    # naming the issuing agency gives the same answer; naming another one does not find it
+    assert client.get(f"/v1/certificates/{doc['hash']}", params={"agency": "GD-PSB"}).json()["verdict"] == "INCOMPLETE"
+    other = client.get(f"/v1/certificates/{doc['hash']}", params={"agency": "GD-AMR"}).json()
+    assert other["verdict"] == "UNKNOWN" and failing(other)[0] == ("anchored", "NOT_ANCHORED")
     assert body["source"]["lag_blocks"] == 0 and body["source"]["block"] >= cert["anchored_at"]["block"]
 
 
 def test_certificate_by_hash_accepts_upper_case_hex(world: World, client: TestClient) -> None:
     h = world.hash("id", 0)
     body = client.get(f"/v1/certificates/0x{h[2:].upper()}").json()
-    assert body["verdict"] == "VALID" and body["certificate"]["hash"] == h
+    assert body["verdict"] == "INCOMPLETE" and body["certificate"]["hash"] == h
 
 
 @pytest.mark.parametrize(
     ("name", "i", "region", "verdict"),
     [
-        ("biz", 0, ZJ, "VALID"),
+        ("biz", 0, ZJ, "INCOMPLETE"),
         ("biz", 0, BJ, "NOT_RECOGNIZED"),
-        ("biz", 0, GD, "VALID"),
+        ("biz", 0, GD, "INCOMPLETE"),
         ("id", 1, ZJ, "REVOKED"),
         ("id", 2, ZJ, "SUSPENDED"),
-        ("id", 3, ZJ, "VALID"),
+        ("id", 3, ZJ, "INCOMPLETE"),
         ("batch_revoked", 2, None, "REVOKED"),
         ("batch_suspended", 0, None, "SUSPENDED"),
         ("cmp_late", 0, ZJ, "INVALID"),
-        ("cmp_early", 0, ZJ, "VALID"),
+        ("cmp_early", 0, ZJ, "INCOMPLETE"),
+        ("expired", 0, ZJ, "INCOMPLETE"),
     ],
 )
 def test_certificate_by_hash_verdicts(world: World, client: TestClient, name: str, i: int, region: int | None, verdict: str) -> None:
@@ -151,7 +159,7 @@ def test_certificate_as_of(world: World, client: TestClient) -> None:
     iso = iso_time(before)
     for value in (str(before), iso):
         body = client.get(f"/v1/certificates/{h}", params={"as_of": value}).json()
-        assert body["verdict"] == "VALID", (value, failing(body))
+        assert body["verdict"] == "INCOMPLETE", (value, failing(body))
         assert body["as_of"] == iso
     assert client.get(f"/v1/certificates/{h}", params={"as_of": str(world.times["revoked"])}).json()["verdict"] == "REVOKED"
     assert client.get(f"/v1/certificates/{h}").json()["verdict"] == "REVOKED"
@@ -166,7 +174,7 @@ def test_certificate_by_hash_with_source_chain_needs_the_document(world: World, 
 
 def test_certificate_explicit_source_mirror(world: World, client: TestClient) -> None:
     body = client.get(f"/v1/certificates/{world.hash('id', 0)}", params={"source": "mirror"}).json()
-    assert body["verdict"] == "VALID" and body["source"]["kind"] == "mirror"
+    assert body["verdict"] == "INCOMPLETE" and body["source"]["kind"] == "mirror"
 
 
 # ---------------------------------------------------------------------- POST /v1/verify: every input form
@@ -175,7 +183,7 @@ def test_certificate_explicit_source_mirror(world: World, client: TestClient) ->
 def _inputs(world: World, tmp_path: Path) -> dict[str, dict[str, Any]]:
     doc = world.doc("id", 0)
     cert = world.cert("id", 0)
-    compact = compact_payload(cert.compute_hash(), "ID_CARD", GD)
+    compact = compact_payload(cert.compute_hash(), "ID_CARD", GD, "GD-PSB")
     full = full_payload(cert)
     png = png_of(compact, tmp_path)
     return {
@@ -206,11 +214,11 @@ def test_verify_every_input_form(world: World, client: TestClient, tmp_path: Pat
     assert r.status_code == 200, r.text
     body = r.json()
     assert_result(body)
-    assert body["verdict"] == "VALID", failing(body)
+    by_hash_only = kind in ("compact-payload", "json-string-payload", "payload-with-whitespace", "qr-png", "qr-jpeg")
+    assert body["verdict"] == ("INCOMPLETE" if by_hash_only else "VALID"), failing(body)
     assert body["verifier_region"] == ZJ
     assert body["certificate"]["hash"] == world.hash("id", 0)
     assert body["certificate"]["batch_root"] == world.doc("id", 0)["anchor"]["root"]
-    by_hash_only = kind in ("compact-payload", "json-string-payload", "payload-with-whitespace", "qr-png", "qr-jpeg")
     integrity = next(c for c in body["checks"] if c["name"] == "integrity")
     assert integrity["ok"] is (None if by_hash_only else True)
     if kind == "disclosed-document":
@@ -301,7 +309,7 @@ def test_source_chain_with_payloads(world: World, client: TestClient) -> None:
     assert body["verdict"] == "REVOKED" and body["source"]["kind"] == "chain"
     # A compact payload is a hash only: the chain cannot look it up, so it cannot decide
     # (ERROR today; 422 NEEDS_DOCUMENT, as GET by hash answers, would be as right).
-    r = post_verify(client, {"payload": compact_payload(cert.compute_hash(), "ID_CARD", GD)}, source="chain")
+    r = post_verify(client, {"payload": compact_payload(cert.compute_hash(), "ID_CARD", GD, "GD-PSB")}, source="chain")
     if r.status_code == 422:
         assert r.json()["error"]["code"] == "NEEDS_DOCUMENT"
     else:
@@ -520,7 +528,7 @@ def test_metrics(world: World, client: TestClient) -> None:
     def delta(**labels: str) -> float:
         return _metric(text, "certledger_verifications_total", **labels) - _metric(before, "certledger_verifications_total", **labels)
 
-    assert delta(verdict="VALID", source="mirror") == 1
+    assert delta(verdict="INCOMPLETE", source="mirror") == 1
     assert delta(verdict="REVOKED", source="mirror") == 2
     assert delta(verdict="EXPIRED") == 1
     assert delta(verdict="VALID", source="chain") == 1

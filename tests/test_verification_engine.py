@@ -23,6 +23,7 @@ from api_fixtures import (  # noqa: F401 - fixtures are imported to be registere
     check_of,
     dead_url,
     failing,
+    skipped_checks,
     flip_hex,
     forge_signature,
     id_rows,
@@ -149,25 +150,33 @@ def test_payloads_full_and_compact(world: World, source: str, v: Verifier) -> No
     full = v.verify_payload(full_payload(cert), verifier_region=ZJ)
     assert full.verdict == "VALID", failing(full)
     assert check_of(full, "integrity")["ok"] is True
-    compact = compact_payload(cert.compute_hash(), "ID_CARD", GD)
+    compact = compact_payload(cert.compute_hash(), "ID_CARD", GD, "GD-PSB")
     if source == "chain":
         # The chain keeps batch roots, not certificate hashes: a bare hash cannot be decided.
         r = v.verify_payload(compact)
         assert r.verdict == "ERROR"
         return
     r = v.verify_payload(compact, verifier_region=ZJ)
-    assert r.verdict == "VALID", failing(r)
-    assert check_of(r, "integrity")["ok"] is None and check_of(r, "validity_period")["ok"] is None
+    # every ledger check passes, but a compact QR carries no validity dates: never VALID
+    assert r.verdict == "INCOMPLETE", failing(r)
+    assert failing(r) == []
+    assert skipped_checks(r) == ["integrity", "validity_period"]
+    assert check_of(r, "validity_period")["code"] == "NO_DATES"
     assert r.certificate["batch_root"] == world.docs["id"][0]["anchor"]["root"]
+    assert r.certificate["agency"] == "GD-PSB"
 
 
 def test_compact_payload_claims_are_checked(world: World) -> None:
     v = world.mirror_verifier()
     h = world.cert("id", 0).compute_hash()
-    wrong_type = v.verify_payload(compact_payload(h, "DEGREE", GD))
+    wrong_type = v.verify_payload(compact_payload(h, "DEGREE", GD, "GD-PSB"))
     assert wrong_type.verdict == "INVALID" and ("issuer_authorized", "WRONG_TYPE") in failing(wrong_type)
-    wrong_region = v.verify_payload(compact_payload(h, "ID_CARD", ZJ))
+    wrong_region = v.verify_payload(compact_payload(h, "ID_CARD", ZJ, "GD-PSB"))
     assert wrong_region.verdict == "INVALID" and ("issuer_authorized", "WRONG_REGION") in failing(wrong_region)
+    # a hash is looked up within the agency the payload names: not GD-AMR's certificate
+    wrong_agency = v.verify_payload(compact_payload(h, "ID_CARD", GD, "GD-AMR"))
+    assert wrong_agency.verdict == "UNKNOWN" and failing(wrong_agency)[0] == ("anchored", "NOT_ANCHORED")
+    assert check_of(wrong_agency, "anchored")["params"] == {"agency": "GD-AMR", "others": ["GD-PSB"]}
 
 
 # ---------------------------------------------------------------------- INVALID: tampering
@@ -338,7 +347,7 @@ def test_never_anchored_hash_is_unknown(world: World, mirror_kind: str) -> None:
     v = world.mirror_verifier(mirror_kind)
     r = v.verify_hash(Account.create().key, verifier_region=ZJ)
     assert r.verdict == "UNKNOWN" and failing(r)[0] == ("anchored", "NOT_ANCHORED")
-    r = v.verify_payload(compact_payload(bytes(Account.create().key), "ID_CARD", GD))
+    r = v.verify_payload(compact_payload(bytes(Account.create().key), "ID_CARD", GD, "GD-PSB"))
     assert r.verdict == "UNKNOWN"
 
 
@@ -378,10 +387,26 @@ def test_status_detail_names_scope_and_reason(world: World) -> None:
 
 def test_status_by_hash_alone(world: World, mirror_kind: str) -> None:
     v = world.mirror_verifier(mirror_kind)
-    for name, i, verdict in [("id", 0, "VALID"), ("id", 1, "REVOKED"), ("id", 2, "SUSPENDED"), ("id", 3, "VALID"),
-                             ("batch_revoked", 1, "REVOKED"), ("batch_suspended", 0, "SUSPENDED"), ("cmp_late", 0, "INVALID")]:
+    for name, i, verdict in [("id", 0, "INCOMPLETE"), ("id", 1, "REVOKED"), ("id", 2, "SUSPENDED"), ("id", 3, "INCOMPLETE"),
+                             ("batch_revoked", 1, "REVOKED"), ("batch_suspended", 0, "SUSPENDED"), ("cmp_late", 0, "INVALID"),
+                             ("expired", 0, "INCOMPLETE")]:
         r = v.verify_hash(bytes.fromhex(world.hash(name, i)[2:]))
         assert r.verdict == verdict, (name, i, failing(r))
+
+
+def test_expired_certificate_is_never_valid_by_hash_or_compact_qr(world: World, mirror_kind: str) -> None:
+    """The attack: an expired certificate verified VALID by its compact QR (or bare hash), since
+    the validity dates are in the document. Without the dates the answer is INCOMPLETE, and it
+    says which checks did not run; with the document it is EXPIRED."""
+    v = world.mirror_verifier(mirror_kind)
+    cert = world.cert("expired", 0)
+    h = cert.compute_hash()
+    for r in (v.verify_hash(h, verifier_region=ZJ, agency="GD-PSB"),
+              v.verify_payload(compact_payload(h, "ID_CARD", GD, "GD-PSB"), verifier_region=ZJ)):
+        assert r.verdict == "INCOMPLETE", failing(r)
+        assert check_of(r, "validity_period")["outcome"] == "SKIPPED"
+        assert check_of(r, "integrity")["outcome"] == "SKIPPED"
+    assert verify(v, world.doc("expired", 0), verifier_region=ZJ).verdict == "EXPIRED"
 
 
 def test_status_as_of_a_past_time(world: World, mirror_kind: str) -> None:
@@ -397,7 +422,7 @@ def test_status_as_of_a_past_time(world: World, mirror_kind: str) -> None:
         assert r.to_json()["as_of"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before))
         assert verify(v, world.doc(name, i)).verdict == now_verdict
         h = bytes.fromhex(world.hash(name, i)[2:])
-        assert v.verify_hash(h, as_of=before).verdict == "VALID"
+        assert v.verify_hash(h, as_of=before).verdict == "INCOMPLETE"
     assert verify(v, world.doc("id", 1), as_of=at).verdict == "REVOKED"
 
 
@@ -501,7 +526,7 @@ def test_recognition(world: World, v: Verifier, name: str, region: int, verdict:
 def test_recognition_by_hash(world: World, mirror_kind: str) -> None:
     v = world.mirror_verifier(mirror_kind)
     h = bytes.fromhex(world.hash("biz", 0)[2:])
-    assert v.verify_hash(h, verifier_region=ZJ).verdict == "VALID"
+    assert v.verify_hash(h, verifier_region=ZJ).verdict == "INCOMPLETE"
     assert v.verify_hash(h, verifier_region=BJ).verdict == "NOT_RECOGNIZED"
 
 
