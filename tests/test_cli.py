@@ -99,9 +99,12 @@ def test_region_governance(deployed):
     # the new region's admin can act for its region
     cli.ok("agency", "add", "FJ-PSB", "--region", "350000", "--types", "ID_CARD")
     # quorum proposal
-    q = cli.ok("region", "propose", "--quorum", "3", "--key", "admin-440000")
-    cli.ok("region", "approve", str(q["proposal"]), "--key", "admin-350000")
+    assert cli.ok("region", "list")["quorum"] == 3  # 4 members now: a majority is 3
+    q = cli.ok("region", "propose", "--quorum", "2/3", "--key", "admin-440000")
+    assert not cli.ok("region", "approve", str(q["proposal"]), "--key", "admin-350000")["executed"]
+    assert cli.ok("region", "approve", str(q["proposal"]), "--key", "admin-330000")["executed"]
     assert cli.ok("region", "list")["quorum"] == 3
+    assert cli.ok("region", "list")["quorum_rule"] == "2/3"
 
 
 def test_agency_and_key_life_cycle(deployed):

@@ -117,7 +117,7 @@ def verdict(registry: Registry, doc: dict[str, Any], region: int = 0) -> tuple[V
     cert, stated = Certificate.from_json(doc)
     h = cert.compute_hash()
     assert h == stated
-    return registry.verify_onchain(h, cert.anchor.root, cert.anchor.proof, region)
+    return registry.verify_onchain(cert.agency, h, cert.anchor.root, cert.anchor.proof, region)
 
 
 def doc_ok(doc: dict[str, Any]) -> bool:
@@ -295,10 +295,10 @@ def test_csv_one_file_per_row(gd, tmp_path):
         assert doc["fields"] == {k: v for k, v in row.items() if k != "reference" and v}
         assert doc["issuer"] == {"agency": "GD-PSB", "region": 440000}
         assert doc["anchor"]["key"] == key.address and doc["anchor"]["chainId"] == gd.chain.chain_id
-        assert verdict(gd.registry, doc) == (Verdict.VALID, Reason.NONE)
+        assert verdict(gd.registry, doc) == (Verdict.OK, Reason.NONE)
     for b in result.batches:
-        info = gd.registry.batch(bytes.fromhex(b.root[2:]))
-        assert info["size"] == b.size and info["type"] == "ID_CARD" and info["key"] == key.address
+        info = gd.registry.batch("GD-PSB", bytes.fromhex(b.root[2:]))
+        assert info.size == b.size and info.cert_type == "ID_CARD" and info.key == key.address
     assert_exactly_once(gd.registry, out.hashes)
 
 
@@ -538,7 +538,7 @@ def test_crash_and_rerun_anchors_exactly_once(home, tmp_path, crash_at):
     assert_complete(output, 25, qr=True)
     assert_exactly_once(home.c.registry, output.hashes)
     for doc in output.docs.values():
-        assert verdict(home.c.registry, doc) == (Verdict.VALID, Reason.NONE)
+        assert verdict(home.c.registry, doc) == (Verdict.OK, Reason.NONE)
 
     third = home.run(*args)
     assert third.returncode == 0 and json.loads(third.stdout)["anchored_now"] == 0
@@ -691,8 +691,8 @@ def test_anchor_after_a_reported_compromise_is_invalid(gd, tmp_path):
     early = _issued_docs(gd, tmp_path, 3, "early", seed=21)
     advance(gd.chain, 100)
     late = _issued_docs(gd, tmp_path, 3, "late", seed=22)
-    t_early = reg.batch(bytes.fromhex(early[0]["anchor"]["root"][2:]))["anchored_at"]
-    t_late = reg.batch(bytes.fromhex(late[0]["anchor"]["root"][2:]))["anchored_at"]
+    t_early = reg.batch("GD-PSB", bytes.fromhex(early[0]["anchor"]["root"][2:])).anchored_at
+    t_late = reg.batch("GD-PSB", bytes.fromhex(late[0]["anchor"]["root"][2:])).anchored_at
     assert t_late - t_early >= 100
     advance(gd.chain, 100)
 
@@ -703,7 +703,7 @@ def test_anchor_after_a_reported_compromise_is_invalid(gd, tmp_path):
         assert verdict(reg, doc) == (Verdict.INVALID, Reason.KEY_COMPROMISED)
         assert verdict(reg, doc, 330000) == (Verdict.INVALID, Reason.KEY_COMPROMISED)
     for doc in early:  # anchored before the compromise: still valid
-        assert verdict(reg, doc) == (Verdict.VALID, Reason.NONE)
+        assert verdict(reg, doc) == (Verdict.OK, Reason.NONE)
 
     reg.report_compromised(admin, key.address, t_early)  # at the very anchor time: invalid too
     for doc in early:
@@ -725,7 +725,7 @@ def test_revoke_suspend_reinstate_by_hash_file_and_batch(cli, home, tmp_path):
     files = [tmp_path / "out" / r["file"] for r in out.index]
     docs = [out.docs[r["hash"]] for r in out.index]
     first_batch, second_batch = result["batches"][0]["root"], result["batches"][1]["root"]
-    assert all(verdict(reg, d) == (Verdict.VALID, Reason.NONE) for d in docs)
+    assert all(verdict(reg, d) == (Verdict.OK, Reason.NONE) for d in docs)
 
     # by hash + --agency
     change = cli.ok("revoke", docs[0]["hash"], "--agency", "GD-PSB", "--reason", "FRAUD")
@@ -739,10 +739,10 @@ def test_revoke_suspend_reinstate_by_hash_file_and_batch(cli, home, tmp_path):
     # by certificate file
     assert cli.ok("suspend", str(files[1]), "--reason", "HOLDER_REQUEST")["status"] == "SUSPENDED"
     assert verdict(reg, docs[1]) == (Verdict.SUSPENDED, Reason.CERTIFICATE_SUSPENDED)
-    assert verdict(reg, docs[2]) == (Verdict.VALID, Reason.NONE)  # its batch-mates are untouched
+    assert verdict(reg, docs[2]) == (Verdict.OK, Reason.NONE)  # its batch-mates are untouched
     assert cli.ok("reinstate", str(files[1]), "--reason", "HOLDER_REQUEST")["status"] == "ACTIVE"
-    assert verdict(reg, docs[1]) == (Verdict.VALID, Reason.NONE)
-    assert reg.certificate_status("GD-PSB", bytes.fromhex(docs[1]["hash"][2:])) is Status.ACTIVE
+    assert verdict(reg, docs[1]) == (Verdict.OK, Reason.NONE)
+    assert reg.certificate_status("GD-PSB", bytes.fromhex(docs[1]["hash"][2:]))[0] is Status.ACTIVE
 
     # by batch root
     change = cli.ok("suspend", second_batch, "--batch", "--reason", "COURT_ORDER")
@@ -750,13 +750,13 @@ def test_revoke_suspend_reinstate_by_hash_file_and_batch(cli, home, tmp_path):
     for doc in docs[3:]:
         assert verdict(reg, doc) == (Verdict.SUSPENDED, Reason.BATCH_SUSPENDED)
     for doc in docs[1:3]:
-        assert verdict(reg, doc) == (Verdict.VALID, Reason.NONE)
+        assert verdict(reg, doc) == (Verdict.OK, Reason.NONE)
     cli.ok("reinstate", second_batch, "--batch", "--reason", "COURT_ORDER")
-    assert all(verdict(reg, d) == (Verdict.VALID, Reason.NONE) for d in docs[3:])
+    assert all(verdict(reg, d) == (Verdict.OK, Reason.NONE) for d in docs[3:])
     cli.ok("revoke", second_batch, "--batch", "--reason", "DATA_ERROR")
     assert all(verdict(reg, d) == (Verdict.REVOKED, Reason.BATCH_REVOKED) for d in docs[3:])
-    assert reg.batch_status(bytes.fromhex(second_batch[2:])) is Status.REVOKED
-    assert reg.batch_status(bytes.fromhex(first_batch[2:])) is Status.ACTIVE
+    assert reg.batch_status("GD-PSB", bytes.fromhex(second_batch[2:]))[0] is Status.REVOKED
+    assert reg.batch_status("GD-PSB", bytes.fromhex(first_batch[2:]))[0] is Status.ACTIVE
 
     # refusals, one line each, nothing changed
     head = home.c.chain.block_number()
@@ -769,7 +769,7 @@ def test_revoke_suspend_reinstate_by_hash_file_and_batch(cli, home, tmp_path):
     assert "tampered" in cli.fails("revoke", str(tmp_path / "tampered.json"), "--reason", "FRAUD")
     assert "not GD-AMR" in cli.fails("revoke", str(files[2]), "--agency", "GD-AMR", "--reason", "FRAUD")
     assert home.c.chain.block_number() == head
-    assert verdict(reg, docs[2]) == (Verdict.VALID, Reason.NONE)
+    assert verdict(reg, docs[2]) == (Verdict.OK, Reason.NONE)
 
 
 # ====================================================================== 100,000 certificates
@@ -802,7 +802,7 @@ def test_100000_certificates_sampled_proofs_verify_on_chain(gd, tmp_path):
         h = cert.compute_hash()
         assert h == stated == hashes[i]
         depths.add(len(cert.anchor.proof))
-        assert reg.verify_onchain(h, cert.anchor.root, cert.anchor.proof, 0) == (Verdict.VALID, Reason.NONE), i
+        assert reg.verify_onchain("GD-PSB", h, cert.anchor.root, cert.anchor.proof, 0) == (Verdict.OK, Reason.NONE), i
     assert depths <= {13, 14}
 
     # one 100,000-leaf tree, "anchored" by a state override copying a real batch's record
@@ -810,22 +810,25 @@ def test_100000_certificates_sampled_proofs_verify_on_chain(gd, tmp_path):
     real_root = bytes.fromhex(result.batches[0].root[2:])
     address = reg.deployment.certificate_registry
 
-    def slot(root: bytes) -> int:  # _batches is the first state variable: mapping(bytes32 => Batch) at slot 0
-        return int.from_bytes(keccak(root + bytes(32)), "big")
+    def slot(root: bytes) -> int:
+        # _batches is the first state variable: mapping(bytes32 agency => mapping(bytes32 root => Batch)) at slot 0
+        inner = keccak(agency_id("GD-PSB") + bytes(32))
+        return int.from_bytes(keccak(root + inner), "big")
 
     words = [bytes(reg.chain.w3.eth.get_storage_at(address, slot(real_root) + i)) for i in (0, 1)]
-    info = reg.batch(real_root)  # layout as assumed: [size u32 | anchoredAt u64 | key address], then certType
-    assert int.from_bytes(words[0][:4], "big") == info["size"] and int.from_bytes(words[0][4:12], "big") == info["anchored_at"]
-    assert words[0][12:] == bytes.fromhex(info["key"][2:]) and words[1] == type_id("ID_CARD")
+    info = reg.batch("GD-PSB", real_root)  # layout as assumed: [size u32 | anchoredAt u64 | key address], then certType
+    assert int.from_bytes(words[0][:4], "big") == info.size and int.from_bytes(words[0][4:12], "big") == info.anchored_at
+    assert words[0][12:] == bytes.fromhex(info.key[2:]) and words[1] == type_id("ID_CARD")
     override = {address: {"stateDiff": {"0x%064x" % (slot(tree.root) + i): "0x" + words[i].hex() for i in (0, 1)}}}
     f = reg.certificates.functions
-    assert tuple(f.verify(hashes[0], tree.root, tree.proof(hashes[0]), 0).call()) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
+    aid = agency_id("GD-PSB")
+    assert tuple(f.verify(aid, hashes[0], tree.root, tree.proof(hashes[0]), 0).call()) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
     for i in sample:
         proof = tree.proof(hashes[i])
         assert len(proof) in (16, 17)
-        got = f.verify(hashes[i], tree.root, proof, 0).call(state_override=override)
-        assert tuple(got) == (Verdict.VALID, Reason.NONE), i
+        got = f.verify(aid, hashes[i], tree.root, proof, 0).call(state_override=override)
+        assert tuple(got) == (Verdict.OK, Reason.NONE), i
     bad = list(tree.proof(hashes[sample[0]]))
     bad[5] = os.urandom(32)
-    assert tuple(f.verify(hashes[sample[0]], tree.root, bad, 0).call(state_override=override)) == (
+    assert tuple(f.verify(aid, hashes[sample[0]], tree.root, bad, 0).call(state_override=override)) == (
         Verdict.INVALID, Reason.PROOF_MISMATCH)

@@ -29,7 +29,7 @@ def node(tmp_path):
 def _deploy_and_anchor(url: str) -> tuple[Registry, bytes, int]:
     chain = Chain(url)
     admin = Account.create()
-    registry = Registry(chain, deploy(chain, Account.create(), [(440000, admin.address)], 1))
+    registry = Registry(chain, deploy(chain, Account.create(), [(440000, admin.address)]))
     registry.propose_add_type(admin, "ID_CARD", {"fields": []})
     registry.register_agency(admin, "GD-PSB", 440000, ["ID_CARD"])
     key = Account.create()
@@ -68,7 +68,7 @@ def test_state_survives_clean_restart(node):
     chain = Chain(node.url)
     assert chain.block_number() == head
     reopened = Registry(chain, registry.deployment)
-    assert reopened.batch(root) is not None
+    assert reopened.batch("GD-PSB", root) is not None
     logs = reopened.certificates.events.BatchAnchored().get_logs(from_block=0)
     assert [bytes(log["args"]["root"]) for log in logs] == [root]
 
@@ -83,7 +83,7 @@ def test_state_survives_kill_9(node):
     node.start()
     chain = Chain(node.url)
     assert chain.block_number() == head
-    assert Registry(chain, registry.deployment).batch(root) is not None
+    assert Registry(chain, registry.deployment).batch("GD-PSB", root) is not None
 
 
 def test_corrupt_state_falls_back_to_last_good_copy(node):
@@ -94,7 +94,7 @@ def test_corrupt_state_falls_back_to_last_good_copy(node):
     node.stop()
     node.state_file.write_text(node.state_file.read_text()[:100])  # a write cut short
     node.start()
-    assert Registry(Chain(node.url), registry.deployment).batch(root) is not None
+    assert Registry(Chain(node.url), registry.deployment).batch("GD-PSB", root) is not None
 
 
 def test_port_taken_by_another_node_is_reported(node, tmp_path, anvil):
