@@ -22,7 +22,7 @@ from .demo import demo_cmd
 from .mirror import index_cmd
 from .serve import serve_cmd
 from .verify import verify_cmd
-from .issuing import disclose_cmd, issue_cmd, qr_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
+from .issuing import disclose_cmd, issue_cmd, qr_cmd, reanchor_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
 from .operator import (
     agency_app,
     deploy_cmd,
@@ -96,6 +96,7 @@ app.add_typer(type_app, name="type")
 app.command("recognize")(recognize_cmd)
 app.command("recognitions")(recognitions_cmd)
 app.command("issue")(issue_cmd)
+app.command("reanchor")(reanchor_cmd)
 app.command("revoke")(revoke_cmd)
 app.command("suspend")(suspend_cmd)
 app.command("reinstate")(reinstate_cmd)

@@ -103,6 +103,29 @@ def issue_cmd(
     emit(result.to_json(), as_json, show)
 
 
+def reanchor_cmd(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Argument(help="The issuance folder (the --out of `certledger issue`).")],
+    key: Annotated[str, typer.Option("--key", "-k", help="Keystore name of the new signing key of the agency.")],
+    submitter: Annotated[str | None, typer.Option(help="Keystore name of the account sending the transactions (default: the key).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """After a key compromise: re-anchor an issuance's void batches with a new key, and rewrite
+    its documents (and full QR codes) with the new signature. Hashes and proofs stay the same."""
+    from ..reanchor import reanchor
+
+    c = ctx_of(ctx)
+    signer = c.keystore.load(key)
+    sender = c.keystore.load(submitter) if submitter else signer
+    result = reanchor(c.registry, signer, sender, out)
+
+    def show(d: dict[str, Any]) -> None:
+        console.print(f"{d['agency']}: re-anchored {d['reanchored']} of {len(d['batches'])} batch(es) with {d['key']}; "
+                      f"rewrote {d['documents_rewritten']} document(s) and {d['qr_codes_rewritten']} QR code(s)")
+
+    emit(result.to_json(), as_json, show)
+
+
 # ---------------------------------------------------------------------- status changes
 
 
