@@ -1,5 +1,5 @@
 """The citizens' page in a real headless Chromium (Debian's, driven by Playwright): a QR made
-by `certledger issue --qr` uploaded on /verify shows VALID; after `certledger revoke` it shows
+by `certledger issue --qr --qr-payload full` uploaded on /verify shows VALID; after `certledger revoke` it shows
 REVOKED. Screenshots of the run are kept in .artifacts/screenshots/.
 """
 
@@ -98,7 +98,7 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack):
     out = stack["tmp"] / "issued"
     issued = subprocess.run(
         [CLI, "issue", str(_licence_rows(stack["tmp"] / "licences.csv")), "--agency", "GD-TPB", "--type",
-         "DRIVING_LICENCE", "--out", str(out), "--qr", "--json"],
+         "DRIVING_LICENCE", "--out", str(out), "--qr", "--qr-payload", "full", "--json"],
         capture_output=True, text=True, env=stack["env"],
     )
     assert issued.returncode == 0, issued.stderr
