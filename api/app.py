@@ -7,7 +7,11 @@ behind a load balancer.
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -83,6 +87,49 @@ class BlockingPool:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
 
+def _lower_priority() -> None:
+    """Worker processes yield the CPU to the event loops that serve everyone else."""
+    try:
+        os.nice(10)
+    except OSError:  # not permitted here: run at the same priority
+        pass
+
+
+class ProcessPool:
+    """CPU-bound work (decoding QR images) in worker processes of lower priority: it holds
+    neither the event loop nor the interpreter lock of the process that serves requests, and
+    the operating system prefers the serving processes when the cores are busy. At most
+    ``workers`` jobs run at once; when ``max_queued`` already wait, a new one gets 503 BUSY."""
+
+    def __init__(self, workers: int, max_queued: int, what: str) -> None:
+        self.workers, self.max_queued, self.what = workers, max_queued, what
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending = 0
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:  # created in the serving process, after any fork by the server
+            # Workers fork from a clean server process (never from this one, which runs threads);
+            # the server keeps the decoder imported, so a new pool starts in milliseconds.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["ledger.qr", "PIL.Image", "zxingcpp"])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_lower_priority)
+        return self._pool
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        if self._pending >= self.workers + self.max_queued:
+            raise ApiError(503, "BUSY", f"too many requests waiting for {self.what}: try again shortly")
+        self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor(), fn, *args)
+        finally:
+            self._pending -= 1
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
@@ -134,8 +181,8 @@ class AppState:
         return Chain(self.settings.node_url, timeout=5.0)
 
     @cached_property
-    def image_pool(self) -> BlockingPool:
-        return BlockingPool(self.settings.image_workers, self.settings.max_queued, "QR image decoding")
+    def image_pool(self) -> ProcessPool:
+        return ProcessPool(self.settings.image_workers, self.settings.max_queued, "QR image decoding")
 
     @cached_property
     def chain_pool(self) -> BlockingPool:
@@ -203,6 +250,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> Any:
         yield
         state.store.dispose()
+        if "image_pool" in state.__dict__:
+            state.image_pool.shutdown()
 
     app = FastAPI(
         title="CertLedger",

@@ -99,9 +99,9 @@ class Setup:
 
 
 def one_agency(chain: Chain, schema: dict[str, Any] | None = None) -> Setup:
-    """Deploy with one region (quorum 1), one type, one agency with one key."""
+    """Deploy with one region (a majority of one: its own approval), one type, one agency with one key."""
     deployer, admin, key = Account.create(), Account.create(), Account.create()
-    registry = Registry(chain, deploy(chain, deployer, [(REGION, admin.address)], 1))
+    registry = Registry(chain, deploy(chain, deployer, [(REGION, admin.address)]))
     registry.propose_add_type(admin, CERT_TYPE, schema or {"fields": [{"name": "name", "kind": "text"}]})
     registry.register_agency(admin, AGENCY, REGION, [CERT_TYPE])
     registry.add_key(admin, AGENCY, key.address)

@@ -86,4 +86,13 @@ def _show(d: dict[str, Any]) -> None:
     cert = d.get("certificate") or {}
     if cert.get("type"):
         console.print(f"  {cert['type']} from {cert.get('agency')} ({cert.get('issuer_region')}), hash {cert['hash']}")
+    region = d.get("verifier_region")
+    console.print(f"  checked for region {region}" if region else "  no verifier region given: recognition not checked",
+                  markup=False, highlight=False)
+    if d.get("disclosed_fields") is not None:
+        for name, value in d["disclosed_fields"].items():
+            console.print(f"  {name}: {value}", markup=False, highlight=False)
+        if d.get("hidden_fields"):
+            # only hashes: their names are the holder's labels, their values are not shown
+            console.print(f"  not shown: {', '.join(d['hidden_fields'])}", markup=False, highlight=False)
     sys.stdout.flush()
