@@ -258,3 +258,18 @@ def test_demo_as_a_new_user_runs_it(tmp_path):
         assert Path(report["sample_certificate"]).is_file() and Path(report["sample_qr"]).is_file()
     finally:
         subprocess.run([exe, "chain", "down"], env=env, capture_output=True, timeout=60)
+
+
+def test_deployment_file_of_the_old_contracts_is_refused(deployed):
+    """A deployment file written for the contracts of format 1 (batches keyed by root alone)
+    cannot be used with this version: every command says so in one line, and nothing is sent."""
+    path = deployed.home / "deployment.json"
+    data = json.loads(path.read_text())
+    data["format"] = 1
+    path.write_text(json.dumps(data))
+    for args in (("agency", "list"), ("region", "list"), ("verify", "0x" + "ab" * 32)):
+        line = deployed.fails(*args)
+        assert "format 1" in line and "deploy again" in line, line
+    del data["format"]  # files older still had no format field at all
+    path.write_text(json.dumps(data))
+    assert "format 1" in deployed.fails("agency", "list")

@@ -693,3 +693,29 @@ def test_cli_index_with_a_bad_database_url_fails_with_one_line(issuing, cli_env,
     assert done.returncode == 1, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
+
+
+def test_a_batch_anchored_again_after_a_key_compromise_counts_in_its_newest_anchoring(issuing, mirror_url, fresh_mirror_url):
+    """After its key is reported compromised, the agency re-anchors the same hashes (the same
+    root) with a new key. The mirror keeps both anchorings, as the chain's log does; the batch
+    is the newest, and lookups use the sound anchoring. A removal with a cut-off voids too."""
+    reg, admin = issuing.registry, issuing.admins[GD]
+    old = issuing.agency_keys["GD-PSB"]
+    hashes = [Account.create().key for _ in range(3)]
+    first = reg.anchor_batch(issuing.deployer, old, "GD-PSB", "ID_CARD", hashes)
+    reg.report_compromised(admin, old.address, reg.batch("GD-PSB", first.root).anchored_at - 10)
+    store, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
+    assert q.void_reason("GD-PSB", old.address, q.batch("GD-PSB", first.root).time) == "KEY_COMPROMISED"
+    assert q.certificate(hashes[0]).key == old.address  # void, but the only anchoring: the verdict says why
+
+    new = Account.create()
+    reg.add_key(admin, "GD-PSB", new.address)
+    again = reg.anchor_batch(issuing.deployer, new, "GD-PSB", "ID_CARD", hashes)
+    assert again.root == first.root
+    store, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
+    assert q.batch("GD-PSB", first.root).key == new.address
+    assert [b.key for b in q.batches_with_root(first.root)] == [new.address]
+    record = q.certificate(hashes[1], "GD-PSB")
+    assert record.key == new.address and q.void_reason("GD-PSB", new.address, record.time) is None
+    assert sum(1 for _, r in store.dump()["certificates"] if r == first.root) == 6  # both anchorings kept
+    assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
