@@ -13,7 +13,7 @@ export const LANGS = [
   { code: "ug", name: "ئۇيغۇرچە", dir: "rtl" },
   { code: "bo", name: "བོད་ཡིག", dir: "ltr" },
   { code: "mn-Mong", name: "ᠮᠣᠩᠭᠣᠯ", dir: "ltr" },
-  { code: "ko", name: "한국어", dir: "ltr" },
+  { code: "ko", name: "조선어", dir: "ltr" },
   { code: "za", name: "Vahcuengh", dir: "ltr" },
 ];
 export const DEFAULT_LANG = "zh-CN";

@@ -643,7 +643,7 @@ function renderResult(v) {
   for (const [label, value, code] of keyFacts(b)) {
     const dd = addPair(el.keyfacts, tr(label), value);
     dd.dataset.fact = label.replace("facts.", "");
-    if (code) dd.dir = "ltr";
+    if (code) isolateLtr(dd);
   }
   el.keyfacts.hidden = el.keyfacts.childElementCount === 0;
 
@@ -771,8 +771,16 @@ function fact(key, value, mono) {
   dd.dataset.fact = key.replace("facts.", "");
   if (mono) {
     dd.classList.add("mono");
-    dd.dir = "ltr";
+    isolateLtr(dd);
   }
+}
+
+/** Codes and hashes keep left-to-right order inside right-to-left text, aligned with it. */
+function isolateLtr(node) {
+  const b = document.createElement("bdi");
+  b.dir = "ltr";
+  b.textContent = node.textContent;
+  node.replaceChildren(b);
 }
 
 function addPair(dl, label, value) {
