@@ -1018,7 +1018,7 @@ function playTone(valid) {
       const osc = audioCtx.createOscillator();
       const gain = audioCtx.createGain();
       osc.type = wave;
-      osc.frequency.setValueAtTime(freq, now + at);
+      osc.frequency.value = freq;
       gain.gain.setValueAtTime(0.0001, now + at);
       gain.gain.exponentialRampToValueAtTime(valid ? 0.3 : 0.15, now + at + 0.02);
       gain.gain.exponentialRampToValueAtTime(0.0001, now + at + dur);
