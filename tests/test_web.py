@@ -1,6 +1,6 @@
-"""The citizens' page in a real headless Chromium (Debian's, driven by Playwright): a QR made
-by `certledger issue --qr` uploaded on /verify shows VALID; after `certledger revoke` it shows
-REVOKED. Screenshots of the run are kept in .artifacts/screenshots/.
+"""The citizens' page in a real headless Chromium (Debian's, driven by Playwright) against the
+real stack: a full QR made by `certledger issue --qr --qr-payload full` uploaded on /verify shows
+VALID for the region it names beside the verdict; after `certledger revoke` it shows REVOKED. Screenshots of the run are kept in .artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack):
     out = stack["tmp"] / "issued"
     issued = subprocess.run(
         [CLI, "issue", str(_licence_rows(stack["tmp"] / "licences.csv")), "--agency", "GD-TPB", "--type",
-         "DRIVING_LICENCE", "--out", str(out), "--qr", "--json"],
+         "DRIVING_LICENCE", "--out", str(out), "--qr", "--qr-payload", "full", "--json"],
         capture_output=True, text=True, env=stack["env"],
     )
     assert issued.returncode == 0, issued.stderr
@@ -112,9 +112,13 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack):
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{stack['base']}/verify?verifier_region=330000&lang=zh-CN")
+        page.wait_for_selector("[data-testid=region][data-loaded=true]")
+        # the region list comes from the real /v1/regions, names included
+        assert "浙江省 330000" in page.inner_text("[data-testid=region]")
         page.set_input_files("[data-testid=upload]", str(qr))
-        _verdict(page, "VALID")
+        _verdict(page, "VALID")  # a full QR carries the document: nothing left unchecked
         assert "有效" in page.inner_text("[data-testid=verdict]")
+        assert page.inner_text("[data-testid=verdict-region]") == "核验地区：浙江省（330000）"
         page.screenshot(path=str(SHOTS / "web-valid-zh.png"), full_page=True)
 
         revoked = subprocess.run([CLI, "revoke", str(certificate), "--reason", "FRAUD"], capture_output=True,
@@ -130,8 +134,9 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack):
             time.sleep(0.3)
         _verdict(page, "REVOKED")
         assert "已撤销" in page.inner_text("[data-testid=verdict]")
-        page.click("[data-testid=lang-toggle]")
-        assert page.evaluate("document.documentElement.lang") == "en"
+        page.click("[data-testid=lang-button]")
+        page.click("[data-lang=en]")
+        page.wait_for_function("() => document.documentElement.lang === 'en'")
         assert "Revoked" in page.inner_text("[data-testid=verdict]")
         page.screenshot(path=str(SHOTS / "web-revoked-en.png"), full_page=True)
 

@@ -300,6 +300,19 @@ OVERFLOW_JS = r"""
 """
 
 
+def shoot(page, name: str, height: int = 1100) -> None:
+    """The top of the result (verdict, region, key facts, first checks) as a small PNG."""
+    from PIL import Image
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    box = page.locator("#result").bounding_box()
+    scroll = page.evaluate("window.scrollY")
+    clip = {"x": box["x"], "y": box["y"] + scroll, "width": box["width"], "height": min(box["height"], height)}
+    path = SHOTS / name
+    page.screenshot(path=str(path), clip=clip, full_page=True)
+    Image.open(path).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
 def set_clear_seconds(page, seconds: int) -> None:
     page.fill("[data-testid=clear-seconds]", str(seconds))
     page.dispatch_event("[data-testid=clear-seconds]", "change")
@@ -561,8 +574,7 @@ def test_nothing_overflows_at_phone_width(open_page, lang: str, large: bool) -> 
     assert page.evaluate(OVERFLOW_JS) == []  # the open language menu fits too
     page.keyboard.press("Escape")
     if not large:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.locator("#result").screenshot(path=str(SHOTS / f"verify-{lang}.png"))
+        shoot(page, f"verify-{lang}.png")
 
 
 def test_the_overflow_check_fails_for_a_too_wide_element(open_page) -> None:
@@ -589,8 +601,7 @@ def test_mongolian_verdict_and_key_facts_are_set_vertically(open_page, large: bo
     assert word["h"] > 1.5 * word["w"], word  # a column, not a line
     assert page.evaluate("getComputedStyle(document.querySelector('.check-name')).writingMode") == "horizontal-tb"
     if large:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.locator("#result").screenshot(path=str(SHOTS / "verify-mn-Mong-large.png"))
+        shoot(page, "verify-mn-Mong-large.png")
 
 
 # ---------------------------------------------------------------------- regions

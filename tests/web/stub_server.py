@@ -1,5 +1,5 @@
 """A tiny stand-in for the CertLedger API, for trying the /verify page by hand and with
-Playwright (tests/web/drive.py). Not part of the product; stdlib only.
+Playwright (tests/test_web_page.py). Not part of the product; stdlib only.
 
     python tests/web/stub_server.py [--port 8765]
 
