@@ -93,6 +93,7 @@ def test_text_is_never_taken_for_an_option(speech_client: TestClient) -> None:
         ({"lang": "en"}, "VALIDATION_ERROR"),
         ({"lang": "en", "text": "hi", "voice": "x"}, "VALIDATION_ERROR"),
         ({"lang": 3, "text": "hi"}, "VALIDATION_ERROR"),
+        (["en", "hi"], "VALIDATION_ERROR"),
     ],
 )
 def test_bad_speech_requests_are_422(speech_client: TestClient, body: dict, code: str) -> None:
@@ -103,7 +104,9 @@ def test_bad_speech_requests_are_422(speech_client: TestClient, body: dict, code
 
 def test_malformed_json_is_422(speech_client: TestClient) -> None:
     r = speech_client.post("/v1/speech", content=b'{"lang": "en", "text": ', headers={"Content-Type": "application/json"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert r.status_code == 422 and r.json()["error"]["code"] == "MALFORMED_JSON"
+    r = speech_client.post("/v1/speech", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "MALFORMED_JSON"
 
 
 def test_missing_espeak_is_503(speech_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,4 +120,5 @@ def test_speech_is_in_the_openapi_document(speech_client: TestClient) -> None:
     op = doc["paths"]["/v1/speech"]["post"]
     assert "audio/wav" in op["responses"]["200"]["content"]
     assert {"422", "503"} <= set(op["responses"])
-    assert "SpeechRequest" in doc["components"]["schemas"]
+    schema = op["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["text"]["maxLength"] == 400 and set(schema["required"]) == {"lang", "text"}

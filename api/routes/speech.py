@@ -19,9 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..app import ApiError
 from ..models import ErrorResponse
@@ -130,9 +131,23 @@ def speaker_of(request: Request) -> Speaker:
     return app_state.speaker
 
 
+def _read_request(raw: bytes) -> SpeechRequest:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError(422, "MALFORMED_JSON", "the body is not valid JSON (UTF-8)") from None
+    try:
+        return SpeechRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ApiError(422, "VALIDATION_ERROR", f"{where}: {first.get('msg')}" if where else str(first.get("msg"))) from None
+
+
 @router.post(
     "/v1/speech",
     response_class=Response,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": SpeechRequest.model_json_schema()}}}},
     responses={
         200: {"content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
               "description": "The text read aloud (WAV, mono)"},
@@ -140,9 +155,10 @@ def speaker_of(request: Request) -> Speaker:
         503: {"model": ErrorResponse, "description": "espeak-ng is not installed, failed or is busy"},
     },
 )
-async def speech(request: Request, body: SpeechRequest) -> Any:
+async def speech(request: Request) -> Any:
     """The verdict and key facts read aloud in the page's language (espeak-ng, WAV), for
     browsers that have no voice for it. Languages: zh-CN (Mandarin), en, ug, ko."""
+    body = _read_request(await request.body())
     if body.lang not in VOICES:
         known = ", ".join(VOICES)
         raise ApiError(422, "UNSUPPORTED_LANGUAGE", f"no voice for language {body.lang!r}; voices: {known}")
