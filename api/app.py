@@ -265,6 +265,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     for module in (certificates, verify, registry, health):
         app.include_router(module.router)
+    from .routes import speech
+
+    app.include_router(speech.router)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> Response:

@@ -27,6 +27,7 @@ from ledger.node import anvil_args, wait_for_rpc
 from ledger.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["web_fixtures"]  # the browser tests' shared Chromium
 REGIONS = (440000, 330000, 110000)  # Guangdong, Zhejiang, Beijing
 SCHEMA = {"fields": [{"name": "name", "type": "string", "required": True}]}
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ledger.ids import iso_time
+from ledger.regions import region_name
 
 from ..app import ApiError
 from ..models import BatchModel, ErrorResponse
@@ -17,8 +18,12 @@ router = APIRouter(prefix="/v1", tags=["registry"])
 
 @router.get("/regions")
 def regions(request: Request) -> dict[str, Any]:
-    """Member regions (and removed ones), their admins, and the governance quorum."""
-    return state_of(request).queries.regions()
+    """Member regions (and removed ones), their admins, and the governance quorum. Each entry
+    has ``name`` ({"zh", "en"}) for provincial-level codes, else null."""
+    body = state_of(request).queries.regions()
+    for entry in body["regions"]:
+        entry["name"] = region_name(entry["region"])
+    return body
 
 
 @router.get("/agencies")

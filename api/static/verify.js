@@ -1,24 +1,47 @@
 // CertLedger verification page (GET /verify). Plain ES module, no build step, no framework.
 //
 // Inputs: camera (getUserMedia + jsQR on frames), an uploaded image (jsQR on a canvas; if that
-// finds nothing, the image is POSTed as multipart field "image"), or pasted text (a CLC1:/CLF1:
-// QR payload, a URL carrying ?payload=, or a JSON certificate document).
+// finds nothing, the image is POSTed as multipart field "image"), pasted text (a CLC1:/CLF1:
+// QR payload, a URL carrying ?payload=, or a JSON certificate document), or — in counter mode —
+// a handheld scanner typing the payload and Enter into an always-focused field.
 // Output: POST /v1/verify?verifier_region=R and the verdict, shown large with colour, icon and
-// word; a network failure or 5xx is the ERROR state ("try again"), never INVALID/REVOKED.
-// Every string comes from /static/i18n.js; data is only ever inserted with textContent.
+// word, with the region it was checked for beside it; a network failure or 5xx is the ERROR
+// state ("try again"), never INVALID/REVOKED.
+//
+// The verifying region is a setting of the device (or the user's explicit choice). It is never
+// taken from a URL that also carries a payload: a holder could otherwise print a QR whose link
+// names the issuer's own region and so turn NOT_RECOGNIZED into VALID at another counter.
+//
+// Every string comes from /static/i18n/<lang>.json (see i18n.js); check details are rendered
+// from each check's code and params. Data is only ever inserted with textContent.
 
-import { DEFAULT_LANG, fieldLabel, has, normalizeLang, segments, t as translate } from "/static/i18n.js";
+import {
+  DEFAULT_LANG, LANGS, has, langInfo, loadLang, lookup, normalizeLang, preferredLang, regionFromFile, segments,
+  t as translate,
+} from "/static/i18n.js";
 
 const JSQR_URL = "/static/vendor/jsQR.js";
 const VERIFY_URL = "/v1/verify";
 const TYPES_URL = "/v1/types";
-const STORE = { lang: "certledger.verify.lang", region: "certledger.verify.region", large: "certledger.verify.large" };
+const REGIONS_URL = "/v1/regions";
+const SPEECH_URL = "/v1/speech";
+const STORE = {
+  lang: "certledger.verify.lang",
+  region: "certledger.verify.region",
+  large: "certledger.verify.large",
+  mode: "certledger.verify.mode",
+  clear: "certledger.verify.counter.clear_seconds",
+  counts: "certledger.verify.counter.counts",
+};
 const MAX_UPLOAD_MB = 30; // a picture this large is refused outright
 const SERVER_IMAGE_BYTES = 3.5 * 1024 * 1024; // the API takes at most 4 MiB: larger pictures are shrunk first
 const SERVER_IMAGE_DIM = 2400;
 const DECODE_BUDGET_MS = 1500; // local decoding of one picture; then the server tries
 const TIMEOUT_MS = 20000;
+const SPEECH_MAX_CHARS = 400; // as the API's limit
+const DEFAULT_CLEAR_SECONDS = 15;
 const PAYLOAD_RE = /^CL[A-Z][0-9]+:/; // CLC1:, CLF1:, and later versions: the server decides
+const REGION_RE = /^\d{6}$/;
 
 const VERDICTS = {
   VALID: { tone: "ok", icon: "check" },
@@ -28,8 +51,11 @@ const VERDICTS = {
   NOT_RECOGNIZED: { tone: "warn", icon: "ban" },
   INVALID: { tone: "bad", icon: "cross" },
   UNKNOWN: { tone: "grey", icon: "question" },
+  INCOMPLETE: { tone: "incomplete", icon: "info" },
   ERROR: { tone: "error", icon: "bang" },
 };
+// verdicts after which what the document says has been verified
+const TRUSTED_FIELDS = ["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INCOMPLETE"];
 
 const RING = '<circle cx="24" cy="24" r="20.5" fill="none" stroke="currentColor" stroke-width="4"/>';
 const ICONS = {
@@ -39,8 +65,27 @@ const ICONS = {
   clock: RING + '<path d="M24 12.5V25l8 5" fill="none" stroke="currentColor" stroke-width="4.5" stroke-linecap="round" stroke-linejoin="round"/>',
   ban: RING + '<path d="M10.5 10.5l27 27" fill="none" stroke="currentColor" stroke-width="4.5" stroke-linecap="round"/>',
   question: RING + '<path d="M18 18.5a6.2 6.2 0 1 1 8.6 5.7c-1.8.8-2.6 2-2.6 3.8v1.5" fill="none" stroke="currentColor" stroke-width="4.5" stroke-linecap="round"/><circle cx="24" cy="35.5" r="2.8" fill="currentColor"/>',
+  info: RING + '<circle cx="24" cy="14" r="3" fill="currentColor"/><path d="M24 21v14" fill="none" stroke="currentColor" stroke-width="5" stroke-linecap="round"/>',
   bang: RING + '<path d="M24 12.5v14" fill="none" stroke="currentColor" stroke-width="5" stroke-linecap="round"/><circle cx="24" cy="34.5" r="3" fill="currentColor"/>',
   dash: RING + '<path d="M15 24h18" fill="none" stroke="currentColor" stroke-width="5" stroke-linecap="round"/>',
+  eyeoff: '<path d="M4 24s7-11 20-11 20 11 20 11-7 11-20 11S4 24 4 24z" fill="none" stroke="currentColor" stroke-width="3.5"/><circle cx="24" cy="24" r="5.5" fill="none" stroke="currentColor" stroke-width="3.5"/><path d="M9 39L39 9" stroke="currentColor" stroke-width="3.5" stroke-linecap="round"/>',
+};
+
+// how each check parameter is shown (per "check.CODE.param" when the name alone is ambiguous)
+const PARAM_KINDS = {
+  region: "region", verifier_region: "region", issuer_region: "region",
+  type: "type", time: "time", since: "time", cutoff: "time",
+  valid_from: "date", valid_until: "date", scope: "scope", role: "role", reason: "reason",
+  agencies: "list", agency: "code", key: "code", signer: "code", registry: "code", chain_id: "code",
+  field: "code", block: "number", shown: "number", hidden: "number",
+  "issuer_authorized.WRONG_REGION.claimed": "region", "issuer_authorized.WRONG_REGION.actual": "region",
+  "issuer_authorized.WRONG_TYPE.claimed": "type", "issuer_authorized.WRONG_TYPE.actual": "type",
+  "issuer_authorized.WRONG_AGENCY.claimed": "code", "issuer_authorized.WRONG_AGENCY.actual": "code",
+};
+// an older API's checks carried code "SKIPPED" without a reason: the reason each check implies
+const SKIP_CODES = {
+  integrity: "NO_DOCUMENT", anchored: "NOT_CHECKED", issuer_authorized: "NOT_ANCHORED", key_valid: "NOT_ANCHORED",
+  status: "NOT_ANCHORED", validity_period: "NO_DATES", recognition: "NO_VERIFIER_REGION",
 };
 
 const $ = (id) => document.getElementById(id);
@@ -49,22 +94,41 @@ const el = {};
 const state = {
   lang: DEFAULT_LANG,
   large: false,
+  counter: false,
+  region: "", // the verifying region: "" or 6 digits
+  regions: null, // [{region, member, name:{zh,en}}] from GET /v1/regions
+  regionNames: {}, // code -> {zh, en} from the API
   view: null, // null | {kind:"busy"} | {kind:"error", ...} | {kind:"result", body, message}
   lastInput: null,
+  sentRegion: "",
   seq: 0,
   scanStatus: null, // {key, vars, error}
   uploadStatus: null,
+  speakStatus: null,
+  regionNote: null, // {key, vars}
   types: null, // type code -> {title:{zh,en}, fields:{name:{zh,en}}, order:[names]}
   typesLoading: false,
+  clearTimer: 0,
 };
 
 let cam = null; // {stream, timer, canvas, ctx, frame, lastBad}
 let jsqrPromise = null;
+let audioCtx = null;
+let speechAudio = null;
 
 // ------------------------------------------------------------------ small helpers
 
 function tr(key, vars) {
   return translate(state.lang, key, vars);
+}
+
+/** Set node's text to key's string, marking the node with the language it came in when a
+ * fallback was used (a key missing from the page's language). */
+function setText(node, key, vars) {
+  node.textContent = tr(key, vars);
+  const found = lookup(state.lang, key);
+  if (found && found.lang !== state.lang) node.lang = found.lang;
+  else node.removeAttribute("lang");
 }
 
 function store(key, value) {
@@ -121,20 +185,35 @@ function removeParams(names) {
   }
 }
 
+
 function svg(name) {
   return '<svg viewBox="0 0 48 48" aria-hidden="true" focusable="false">' + ICONS[name] + "</svg>";
 }
 
+/** {text, lang} naming a region in the page's language: the language file, else the API's
+ * Chinese or English name, else the Chinese/English files; null when nothing names it. */
 function regionName(code) {
   const c = String(code);
-  return has(state.lang, "region." + c) ? tr("region." + c) : null;
+  const own = regionFromFile(state.lang, c);
+  if (own) return { text: own, lang: state.lang };
+  const api = state.regionNames[c];
+  const second = state.lang === "en" ? "en" : "zh-CN";
+  if (api) {
+    const text = second === "en" ? api.en || api.zh : api.zh || api.en;
+    if (text) return { text, lang: second === "en" && api.en ? "en" : "zh-CN" };
+  }
+  for (const l of [second, second === "en" ? "zh-CN" : "en"]) {
+    const name = regionFromFile(l, c);
+    if (name) return { text: name, lang: l };
+  }
+  return null;
 }
 
 function regionText(code) {
   if (code === null || code === undefined || code === "" || code === 0) return null;
   const name = regionName(code);
-  if (!name) return String(code);
-  return state.lang === "en" ? `${name} (${code})` : `${name}（${code}）`;
+  if (!name) return tr("region.other", { code });
+  return tr("region.named", { name: name.text, code });
 }
 
 function typeText(type) {
@@ -145,16 +224,22 @@ function typeText(type) {
   return title || String(type);
 }
 
+function reasonText(code) {
+  if (!code) return "";
+  return has(state.lang, "reason." + code) ? tr("reason." + code) : String(code);
+}
+
+/** A time as YYYY-MM-DD HH:MM in China Standard Time: the same digits in every language. */
 function fmtTime(iso) {
   if (!iso) return "";
-  const d = new Date(iso);
+  const d = new Date(typeof iso === "number" ? iso * 1000 : iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   try {
-    return new Intl.DateTimeFormat(state.lang, {
-      year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit",
-      hour12: false, timeZoneName: "short",
-    }).format(d);
+    const parts = {};
+    for (const p of new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    }).formatToParts(d)) parts[p.type] = p.value;
+    return tr("time.format", { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` });
   } catch {
     return String(iso);
   }
@@ -203,15 +288,11 @@ function classify(text, notOursKey) {
   return { error: notOursKey };
 }
 
+
 // ------------------------------------------------------------------ verification request
 
-function currentRegion() {
-  return el.region.value || "";
-}
-
-function verifyUrl() {
-  const r = currentRegion();
-  return r ? `${VERIFY_URL}?verifier_region=${encodeURIComponent(r)}` : VERIFY_URL;
+function verifyUrl(region) {
+  return region ? `${VERIFY_URL}?verifier_region=${encodeURIComponent(region)}` : VERIFY_URL;
 }
 
 async function fetchWithTimeout(url, opts) {
@@ -229,14 +310,25 @@ function errorState(message, extra) {
   return { kind: "result", body: { verdict: "ERROR", checks: [] }, message, ...(extra || {}) };
 }
 
+function acceptLanguage() {
+  const l = state.lang;
+  if (l === "en") return "en";
+  if (l === "zh-CN") return "zh-CN,zh;q=0.9";
+  return `${l},zh-CN;q=0.8,zh;q=0.7`;
+}
+
 /** input: {kind:"payload", payload} | {kind:"document", document} | {kind:"image", file} */
 async function runVerify(input, { focusResult = true } = {}) {
   const my = ++state.seq;
+  clearTimeout(state.clearTimer);
   state.lastInput = input;
+  // the verifying region: the device's setting or the user's choice, never the input's
+  const region = state.region;
+  state.sentRegion = region;
   setView({ kind: "busy" });
   announce(tr("result.checking"));
 
-  const headers = { Accept: "application/json", "Accept-Language": state.lang === "en" ? "en" : "zh-CN,zh;q=0.9" };
+  const headers = { Accept: "application/json", "Accept-Language": acceptLanguage() };
   let opts;
   if (input.kind === "image") {
     const form = new FormData();
@@ -249,7 +341,7 @@ async function runVerify(input, { focusResult = true } = {}) {
 
   let res;
   try {
-    res = await fetchWithTimeout(verifyUrl(), opts);
+    res = await fetchWithTimeout(verifyUrl(region), opts);
   } catch (e) {
     if (my !== state.seq) return;
     finish(errorState({ key: e && e.name === "AbortError" ? "error.timeout" : "error.network" }), focusResult);
@@ -296,15 +388,18 @@ function finish(view, focusResult) {
   renderStatuses();
   setView(view);
   if (view.kind === "result") {
-    const b = view.body;
-    const key = VERDICTS[b.verdict] ? "verdict." + b.verdict : "verdict.OTHER";
-    announce(tr("result.announce", { word: tr(key), explain: explainText(b) }));
+    announce(spokenSummary(view.body, false));
   } else {
     announce("");
   }
-  const target = view.kind === "result" ? el.verdict : el.error;
-  if (focusResult) {
-    target.focus({ preventScroll: true });
+  if (state.counter) {
+    if (view.kind === "result") countVerdict(view.body.verdict);
+    playTone(view.kind === "result" && view.body.verdict === "VALID");
+    scheduleClear();
+    focusScanner();
+  } else {
+    const target = view.kind === "result" ? el.verdict : el.error;
+    if (focusResult) target.focus({ preventScroll: true });
   }
   scrollIntoViewIfNeeded(el.result);
   if (view.kind === "result" && view.body.disclosed_fields) loadTypes();
@@ -329,6 +424,102 @@ function showLocalError(key, vars) {
   scrollIntoViewIfNeeded(el.result);
 }
 
+// ------------------------------------------------------------------ checks: code + params -> sentence
+
+/** A check in the current contract's shape, whatever the API's age. */
+function normCheck(c) {
+  const name = String(c.name || "");
+  let code = c.code ? String(c.code) : "OK";
+  let outcome = ["PASS", "FAIL", "SKIPPED", "ERROR"].includes(c.outcome) ? c.outcome : null;
+  if (!outcome) {
+    if (code === "UNAVAILABLE") outcome = "ERROR";
+    else if (c.ok === true) outcome = "PASS";
+    else if (c.ok === false) outcome = "FAIL";
+    else outcome = "SKIPPED";
+  }
+  if (code === "SKIPPED") code = SKIP_CODES[name] || "NOT_CHECKED";
+  const params = c.params && typeof c.params === "object" && !Array.isArray(c.params) ? c.params : {};
+  return { name, outcome, code, params, detail: typeof c.detail === "string" ? c.detail : "" };
+}
+
+/** Facts a check's sentence may name, from the result when the check's params lack them. */
+function contextParams(b) {
+  const cert = b.certificate && typeof b.certificate === "object" ? b.certificate : {};
+  const a = cert.anchored_at && typeof cert.anchored_at === "object" ? cert.anchored_at : {};
+  return {
+    agency: cert.agency, block: a.block, time: a.time, region: cert.issuer_region, type: cert.type,
+    issuer_region: cert.issuer_region, valid_from: cert.valid_from, valid_until: cert.valid_until,
+    verifier_region: b.verifier_region,
+  };
+}
+
+function paramValue(kind, v) {
+  if (v === null || v === undefined || v === "") return null;
+  switch (kind) {
+    case "region": {
+      const name = regionName(v);
+      return { text: regionText(v), lang: name && name.lang !== state.lang ? name.lang : null };
+    }
+    case "type": return { text: typeText(v) };
+    case "time": return { text: fmtTime(v) };
+    case "scope": return { text: has(state.lang, "scope." + v) ? tr("scope." + v) : String(v) };
+    case "role": return { text: has(state.lang, "role." + v) ? tr("role." + v) : String(v) };
+    case "reason": return { text: reasonText(v) };
+    case "list": return { text: Array.isArray(v) ? v.map(String).join(tr("list.sep")) : String(v), code: true };
+    case "code": return { text: String(v), code: true };
+    default: return { text: typeof v === "object" ? JSON.stringify(v) : String(v) };
+  }
+}
+
+/** The sentence for a check: {template, lang, values} or null (unknown code, missing facts). */
+function checkSentence(c, b) {
+  let key = `detail.${c.name}.${c.code}`;
+  if (!has(state.lang, key)) key = `detail.any.${c.code}`;
+  if (c.name === "validity_period" && c.code === "OK") {
+    const until = "valid_until" in c.params ? c.params.valid_until : contextParams(b).valid_until;
+    if (!until) key = "detail.validity_period.OK.open";
+  }
+  const found = lookup(state.lang, key);
+  if (!found) return null;
+  const ctx = contextParams(b);
+  const values = {};
+  for (const m of found.text.matchAll(/\{(\w+)\}/g)) {
+    const p = m[1];
+    const raw = p in c.params ? c.params[p] : ctx[p];
+    const kind = PARAM_KINDS[`${c.name}.${c.code}.${p}`] || PARAM_KINDS[p] || "text";
+    const value = paramValue(kind, raw);
+    if (!value) return null; // an older API without params: its English detail is shown instead
+    values[p] = value;
+  }
+  return { template: found.text, lang: found.lang, values };
+}
+
+function sentenceText(s) {
+  return s.template.replace(/\{(\w+)\}/g, (m, k) => (s.values[k] ? s.values[k].text : m));
+}
+
+/** Fill node with a template: literal text, and each value in a <bdi> (isolated, so that
+ * codes and numbers keep their order inside right-to-left text). */
+function renderSentence(node, s) {
+  node.replaceChildren();
+  if (s.lang && s.lang !== state.lang) node.lang = s.lang;
+  const re = /\{(\w+)\}/g;
+  let last = 0;
+  let m;
+  while ((m = re.exec(s.template))) {
+    if (m.index > last) node.append(s.template.slice(last, m.index));
+    const v = s.values[m[1]];
+    const b = document.createElement("bdi");
+    b.className = "param" + (v && v.code ? " code" : "");
+    if (v && v.code) b.dir = "ltr";
+    if (v && v.lang) b.lang = v.lang;
+    b.textContent = v ? v.text : m[0];
+    node.append(b);
+    last = re.lastIndex;
+  }
+  if (last < s.template.length) node.append(s.template.slice(last));
+}
+
 // ------------------------------------------------------------------ rendering
 
 function setView(view) {
@@ -339,11 +530,13 @@ function setView(view) {
 function render() {
   const v = state.view;
   el.empty.hidden = !!v;
+  el.empty.textContent = tr(state.counter ? "counter.ready" : "result.none");
   el.busy.hidden = !(v && v.kind === "busy");
   el.error.hidden = !(v && v.kind === "error");
   const isResult = !!(v && v.kind === "result");
   el.verdict.hidden = !isResult;
-  el.explain.hidden = !isResult;
+  el.verdictMore.hidden = !isResult;
+  el.speakRow.hidden = !isResult;
   el.details.hidden = true;
   el.message.hidden = true;
   el.retryRow.hidden = true;
@@ -352,6 +545,8 @@ function render() {
   if (!isResult) {
     el.verdict.dataset.verdict = "";
     el.verdict.removeAttribute("data-tone");
+    state.speakStatus = null;
+    renderStatuses();
   }
   if (v && v.kind === "error") {
     el.errorTitle.textContent = msgText(v.title);
@@ -364,12 +559,63 @@ function render() {
   if (isResult) renderResult(v);
 }
 
+function checksOf(b) {
+  return (Array.isArray(b.checks) ? b.checks : []).filter((c) => c && typeof c === "object").map(normCheck);
+}
+
 function explainText(b) {
   const verdict = VERDICTS[b.verdict] ? b.verdict : "OTHER";
-  const region = regionText(b.verifier_region);
+  const region = regionText(checkedRegion(b));
   if (verdict === "VALID" && region) return tr("explain.VALID.region", { region });
   if (verdict === "NOT_RECOGNIZED") return region ? tr("explain.NOT_RECOGNIZED", { region }) : tr("explain.NOT_RECOGNIZED.noregion");
+  if (verdict === "INCOMPLETE") {
+    const skipped = new Set(checksOf(b).filter((c) => c.outcome === "SKIPPED").map((c) => c.name));
+    const i = skipped.has("integrity");
+    const v = skipped.has("validity_period");
+    return tr(i && v ? "explain.INCOMPLETE.both" : i ? "explain.INCOMPLETE.integrity" : "explain.INCOMPLETE.validity_period");
+  }
   return tr("explain." + verdict);
+}
+
+/** The region the result was checked for: the API's word, else what this page sent. */
+function checkedRegion(b) {
+  if (b && Object.prototype.hasOwnProperty.call(b, "verifier_region")) return b.verifier_region ? String(b.verifier_region) : "";
+  return state.sentRegion || "";
+}
+
+function regionSentence(b) {
+  const code = checkedRegion(b);
+  if (!code) return { template: tr("result.region.none"), values: {} };
+  const name = regionName(code);
+  return {
+    template: tr("result.region", { region: "{region}" }),
+    values: { region: { text: regionText(code), lang: name && name.lang !== state.lang ? name.lang : null } },
+  };
+}
+
+/** The key facts: what a person at the counter needs (also read aloud). [label, value][] */
+function keyFacts(b) {
+  const cert = b.certificate && typeof b.certificate === "object" ? b.certificate : null;
+  if (!cert) return [];
+  const out = [];
+  if (cert.type) out.push(["facts.type", typeText(cert.type)]);
+  if (cert.issuer_region) out.push(["facts.issuer_region", regionText(cert.issuer_region)]);
+  if (cert.agency) out.push(["facts.agency", String(cert.agency), true]);
+  if (cert.valid_from) {
+    out.push(["facts.valid", cert.valid_until
+      ? tr("facts.valid.range", { from: cert.valid_from, until: cert.valid_until })
+      : tr("facts.valid.open", { from: cert.valid_from })]);
+  }
+  return out;
+}
+
+/** What is announced to screen readers and read aloud. */
+function spokenSummary(b, withFacts) {
+  const key = VERDICTS[b.verdict] ? "verdict." + b.verdict : "verdict.OTHER";
+  const parts = [tr("result.announce", { word: tr(key), explain: explainText(b) })];
+  parts.push(sentenceText(regionSentence(b)));
+  if (withFacts) for (const [label, value] of keyFacts(b)) parts.push(tr("facts.spoken", { label: tr(label), value }));
+  return parts.join(" ");
 }
 
 function renderResult(v) {
@@ -387,8 +633,19 @@ function renderResult(v) {
     el.verdictWord.append(part);
   });
   el.verdictCode.textContent = String(b.verdict);
-  el.verdictCode.lang = "en";
+  const region = checkedRegion(b);
+  el.verdictRegion.dataset.region = region;
+  el.verdictRegion.classList.toggle("none", !region);
+  renderSentence(el.verdictRegion, regionSentence(b));
   el.explain.textContent = explainText(b);
+
+  el.keyfacts.replaceChildren();
+  for (const [label, value, code] of keyFacts(b)) {
+    const dd = addPair(el.keyfacts, tr(label), value);
+    dd.dataset.fact = label.replace("facts.", "");
+    if (code) isolateLtr(dd);
+  }
+  el.keyfacts.hidden = el.keyfacts.childElementCount === 0;
 
   let message = msgText(v.message);
   if (!message && b.verdict === "ERROR" && b.source && b.source.error) message = String(b.source.error);
@@ -398,45 +655,36 @@ function renderResult(v) {
 
   // checks
   el.checks.replaceChildren();
-  const checks = Array.isArray(b.checks) ? b.checks : [];
+  const checks = checksOf(b);
   for (const c of checks) {
-    if (!c || typeof c !== "object") continue;
-    const ok = c.ok === true ? "true" : c.ok === false ? "false" : "null";
     const li = document.createElement("li");
     li.className = "check";
-    li.dataset.check = String(c.name || "");
-    li.dataset.ok = ok;
+    li.dataset.check = c.name;
+    li.dataset.outcome = c.outcome;
+    li.dataset.code = c.code;
+    li.dataset.ok = c.outcome === "PASS" ? "true" : c.outcome === "FAIL" ? "false" : "null";
     const icon = document.createElement("span");
     icon.className = "check-icon";
-    icon.innerHTML = svg(ok === "true" ? "check" : ok === "false" ? "cross" : "dash");
+    icon.innerHTML = svg(c.outcome === "PASS" ? "check" : c.outcome === "FAIL" ? "cross" : c.outcome === "ERROR" ? "bang" : "dash");
     const head = document.createElement("span");
     const name = document.createElement("span");
     name.className = "check-name";
-    name.textContent = has(state.lang, "check." + c.name) ? tr("check." + c.name) : String(c.name || "");
-    const sep = document.createTextNode(state.lang === "en" ? ": " : "：");
+    name.textContent = has(state.lang, "check." + c.name) ? tr("check." + c.name) : c.name;
+    const sep = document.createTextNode(tr("check.sep"));
     const st = document.createElement("span");
     st.className = "check-state";
-    st.textContent = tr(ok === "true" ? "check.ok" : ok === "false" ? "check.fail" : "check.skip");
+    st.textContent = tr("outcome." + c.outcome);
     head.append(name, sep, st);
     li.append(icon, head);
-    const { main, technical } = checkTexts(c, b);
-    if (main) {
-      const d = document.createElement("span");
-      d.className = "check-detail";
-      d.textContent = main;
-      li.append(d);
+    const d = document.createElement("span");
+    d.className = "check-detail";
+    const s = checkSentence(c, b);
+    if (s) renderSentence(d, s);
+    else if (c.detail) {
+      d.lang = "en"; // an unknown code: the API's own English words
+      d.textContent = c.detail;
     }
-    if (technical) {
-      const d = document.createElement("span");
-      d.className = "check-tech";
-      const label = document.createElement("span");
-      label.textContent = tr("check.technical");
-      const text = document.createElement("span");
-      text.lang = "en";
-      text.textContent = technical;
-      d.append(label, text);
-      li.append(d);
-    }
+    if (d.textContent) li.append(d);
     el.checks.append(li);
   }
   el.checksHeading.hidden = checks.length === 0;
@@ -446,22 +694,11 @@ function renderResult(v) {
   el.facts.replaceChildren();
   const cert = b.certificate && typeof b.certificate === "object" ? b.certificate : null;
   if (cert) {
-    fact("facts.type", typeText(cert.type));
-    fact("facts.issuer_region", regionText(cert.issuer_region));
-    fact("facts.agency", cert.agency);
-    if (cert.valid_from) {
-      fact("facts.valid", cert.valid_until
-        ? tr("facts.valid.range", { from: cert.valid_from, until: cert.valid_until })
-        : tr("facts.valid.open", { from: cert.valid_from }));
-    }
     const a = cert.anchored_at && typeof cert.anchored_at === "object" ? cert.anchored_at : null;
     if (a) {
       if (a.block !== undefined && a.block !== null) fact("facts.anchored_block", tr("facts.block", { block: a.block }));
       if (a.time) fact("facts.anchored_time", fmtTime(a.time));
     }
-  }
-  if (b.verdict !== "ERROR" || b.verifier_region) {
-    fact("facts.verifier_region", regionText(b.verifier_region) || tr("facts.verifier_region.none"));
   }
   if (b.as_of) fact("facts.as_of", fmtTime(b.as_of));
   const src = b.source && typeof b.source === "object" ? b.source : null;
@@ -477,15 +714,12 @@ function renderResult(v) {
   }
   el.factsBlock.hidden = el.facts.childElementCount === 0;
 
-  // disclosed and hidden fields
+  // disclosed fields: facts with values
   el.fields.replaceChildren();
   const disclosed = b.disclosed_fields && typeof b.disclosed_fields === "object" ? b.disclosed_fields : {};
-  let hidden = [];
-  if (Array.isArray(b.hidden_fields)) hidden = b.hidden_fields.map(String);
-  else if (b.hidden_fields && typeof b.hidden_fields === "object") hidden = Object.keys(b.hidden_fields);
   const type = cert ? cert.type : null;
   // after INVALID/UNKNOWN/ERROR the fields are only what the document claims: say so
-  const untrusted = !["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED"].includes(b.verdict);
+  const untrusted = !TRUSTED_FIELDS.includes(b.verdict);
   el.fieldsBlock.classList.toggle("untrusted", untrusted);
   el.fieldsHeading.textContent = tr(untrusted ? "fields.heading.untrusted" : "fields.heading");
   if (untrusted && Object.keys(disclosed).length) {
@@ -495,51 +729,33 @@ function renderResult(v) {
     el.fields.append(warn);
   }
   for (const name of orderFields(type, Object.keys(disclosed))) {
-    const value = disclosed[name];
-    addPair(el.fields, labelFor(type, name), valueText(name, value));
-  }
-  if (hidden.length && !untrusted) {
-    const note = document.createElement("p");
-    note.className = "hidden-note";
-    note.textContent = tr("fields.hidden.note");
-    el.fields.append(note);
-    for (const name of orderFields(type, hidden)) {
-      const dd = addPair(el.fields, labelFor(type, name), tr("fields.hidden"));
-      dd.classList.add("hidden-value");
-      dd.dataset.hidden = "true";
-    }
+    const dd = addPair(el.fields, labelFor(type, name), valueText(name, disclosed[name]));
+    dd.dataset.field = name;
   }
   el.fieldsBlock.hidden = el.fields.childElementCount === 0;
-  el.details.hidden = checks.length === 0 && el.factsBlock.hidden && el.fieldsBlock.hidden;
-}
 
-/** What to say about one check: a sentence in the page's language (from the check's code) and
- * the API's own detail (English, with the facts: blocks, keys, dates) as a technical note. */
-function checkTexts(c, body) {
-  const name = String(c.name || "");
-  const api = localized(c.detail);
-  if (c.detail && typeof c.detail === "object") return { main: api, technical: "" }; // already localised
-  let known = null;
-  if (c.code === "SKIPPED") {
-    if (name === "integrity") known = tr("skip.integrity");
-    else if (name === "validity_period") known = tr("skip.validity_period");
-    else if (name === "recognition" && !body.verifier_region) known = tr("skip.recognition.noregion");
-    else known = tr("skip.other");
-  } else if (c.ok === true && (!c.code || c.code === "OK")) {
-    known = has(state.lang, "ok." + name) ? tr("ok." + name) : null;
-  } else if (c.code && has(state.lang, "code." + c.code)) {
-    known = tr("code." + c.code);
+  // hidden fields: names only, never values, and never among the facts
+  el.hiddenList.replaceChildren();
+  let hidden = [];
+  if (Array.isArray(b.hidden_fields)) hidden = b.hidden_fields.map(String);
+  else if (b.hidden_fields && typeof b.hidden_fields === "object") hidden = Object.keys(b.hidden_fields);
+  for (const name of orderFields(type, hidden)) {
+    const li = document.createElement("li");
+    li.dataset.hiddenField = name;
+    const icon = document.createElement("span");
+    icon.className = "hidden-icon";
+    icon.innerHTML = svg("eyeoff");
+    const label = document.createElement("span");
+    label.className = "hidden-label";
+    label.textContent = labelFor(type, name);
+    const word = document.createElement("span");
+    word.className = "hidden-word";
+    word.textContent = tr("hidden.value");
+    li.append(icon, label, word);
+    el.hiddenList.append(li);
   }
-  if (state.lang === "en") return { main: api || known || "", technical: "" };
-  return known ? { main: known, technical: api } : { main: api, technical: "" };
-}
-
-/** Text the API may give as a string or as {"zh-CN"|"zh": ..., "en": ...}. */
-function localized(value) {
-  if (value === null || value === undefined || value === "") return "";
-  if (typeof value !== "object") return String(value);
-  const v = state.lang === "en" ? value.en : value["zh-CN"] ?? value.zh;
-  return String(v ?? value.en ?? value["zh-CN"] ?? value.zh ?? Object.values(value)[0] ?? "");
+  el.hiddenBlock.hidden = hidden.length === 0;
+  el.details.hidden = checks.length === 0 && el.factsBlock.hidden && el.fieldsBlock.hidden && el.hiddenBlock.hidden;
 }
 
 function valueText(name, value) {
@@ -555,8 +771,16 @@ function fact(key, value, mono) {
   dd.dataset.fact = key.replace("facts.", "");
   if (mono) {
     dd.classList.add("mono");
-    dd.lang = "en";
+    isolateLtr(dd);
   }
+}
+
+/** Codes and hashes keep left-to-right order inside right-to-left text, aligned with it. */
+function isolateLtr(node) {
+  const b = document.createElement("bdi");
+  b.dir = "ltr";
+  b.textContent = node.textContent;
+  node.replaceChildren(b);
 }
 
 function addPair(dl, label, value) {
@@ -569,10 +793,11 @@ function addPair(dl, label, value) {
 }
 
 function labelFor(type, name) {
+  if (has(state.lang, "field." + name) && lookup(state.lang, "field." + name).lang === state.lang) return tr("field." + name);
   const info = state.types && type && state.types[type];
   const label = info && info.fields[name];
   const text = label && (state.lang === "en" ? label.en : label.zh);
-  return text || fieldLabel(state.lang, name) || name;
+  return text || (has(state.lang, "field." + name) ? tr("field." + name) : name);
 }
 
 function orderFields(type, names) {
@@ -621,10 +846,12 @@ async function loadTypes() {
 }
 
 function renderStatuses() {
-  for (const [node, st] of [[el.scanStatus, state.scanStatus], [el.uploadStatus, state.uploadStatus]]) {
+  for (const [node, st] of [[el.scanStatus, state.scanStatus], [el.uploadStatus, state.uploadStatus], [el.speakStatus, state.speakStatus]]) {
     node.textContent = st ? tr(st.key, st.vars) : "";
     node.classList.toggle("status-error", !!(st && st.error));
   }
+  el.regionNote.hidden = !state.regionNote;
+  el.regionNote.textContent = state.regionNote ? tr(state.regionNote.key, state.regionNote.vars) : "";
 }
 
 function setScanStatus(key, error = false) {
@@ -637,29 +864,291 @@ function setUploadStatus(key, vars, error = false) {
   renderStatuses();
 }
 
-// ------------------------------------------------------------------ language and contrast
+function setSpeakStatus(key, error = false) {
+  state.speakStatus = key ? { key, error } : null;
+  renderStatuses();
+}
+
+// ------------------------------------------------------------------ reading aloud
+
+function voiceFor(lang) {
+  if (!("speechSynthesis" in window)) return null;
+  let voices = [];
+  try {
+    voices = window.speechSynthesis.getVoices() || [];
+  } catch {
+    return null;
+  }
+  const want = lang.toLowerCase();
+  const primary = want.split("-")[0];
+  return voices.find((v) => (v.lang || "").toLowerCase().replace("_", "-") === want)
+    || voices.find((v) => (v.lang || "").toLowerCase().split(/[-_]/)[0] === primary)
+    || null;
+}
+
+async function readAloud() {
+  const v = state.view;
+  if (!v || v.kind !== "result") return;
+  const text = spokenSummary(v.body, true).slice(0, SPEECH_MAX_CHARS);
+  const lang = state.lang;
+  const voice = voiceFor(lang);
+  if (speechAudio) speechAudio.pause();
+  if (voice) {
+    window.speechSynthesis.cancel();
+    const u = new SpeechSynthesisUtterance(text);
+    u.voice = voice;
+    u.lang = voice.lang;
+    u.rate = 0.9;
+    window.speechSynthesis.speak(u);
+    el.speakButton.dataset.engine = "browser";
+    setSpeakStatus("speak.speaking");
+    return;
+  }
+  // no voice for this language in this browser: the server reads it (espeak-ng)
+  el.speakButton.dataset.engine = "server";
+  setSpeakStatus("speak.loading");
+  let res;
+  try {
+    res = await fetchWithTimeout(SPEECH_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "audio/wav, application/json" },
+      body: JSON.stringify({ lang, text }),
+    });
+  } catch {
+    setSpeakStatus("speak.error", true);
+    return;
+  }
+  if (lang !== state.lang) return;
+  if (!res.ok) {
+    let code = "";
+    try {
+      code = (await res.json()).error.code;
+    } catch {
+      /* no JSON */
+    }
+    setSpeakStatus(code === "UNSUPPORTED_LANGUAGE" ? "speak.unsupported" : "speak.error", true);
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  speechAudio = new Audio(url);
+  speechAudio.addEventListener("ended", () => URL.revokeObjectURL(url), { once: true });
+  try {
+    await speechAudio.play();
+    setSpeakStatus("speak.speaking");
+  } catch {
+    setSpeakStatus("speak.error", true);
+  }
+}
+
+// ------------------------------------------------------------------ service counter
+
+function localDate() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+/** Today's counts by verdict (kept in this browser only; a new day starts from zero). */
+function todaysCounts() {
+  let data = null;
+  try {
+    data = JSON.parse(recall(STORE.counts) || "null");
+  } catch {
+    data = null;
+  }
+  if (!data || data.date !== localDate() || typeof data.counts !== "object" || !data.counts) return { date: localDate(), counts: {} };
+  return data;
+}
+
+function countVerdict(verdict) {
+  const data = todaysCounts();
+  const v = VERDICTS[verdict] ? verdict : "OTHER";
+  data.counts[v] = (Number(data.counts[v]) || 0) + 1;
+  store(STORE.counts, JSON.stringify(data));
+  renderCounts();
+}
+
+function renderCounts() {
+  const { counts } = todaysCounts();
+  let total = 0;
+  el.counts.replaceChildren();
+  for (const v of [...Object.keys(VERDICTS), "OTHER"]) {
+    const n = Number(counts[v]) || 0;
+    total += n;
+    if (!n) continue;
+    const dd = addPair(el.counts, tr("verdict." + v), String(n));
+    dd.dataset.verdict = v;
+    dd.previousSibling.dataset.verdict = v;
+  }
+  el.countsTotal.textContent = tr("counter.total", { n: total });
+  el.countsTotal.dataset.total = String(total);
+}
+
+function clearSeconds() {
+  const n = Number(recall(STORE.clear));
+  return recall(STORE.clear) !== null && Number.isFinite(n) && n >= 0 ? Math.min(600, Math.round(n)) : DEFAULT_CLEAR_SECONDS;
+}
+
+function scheduleClear() {
+  clearTimeout(state.clearTimer);
+  const seconds = clearSeconds();
+  if (!seconds) return;
+  const my = state.seq;
+  state.clearTimer = setTimeout(() => {
+    if (my !== state.seq || !state.counter) return;
+    state.lastInput = null;
+    el.payload.value = "";
+    setView(null);
+    announce("");
+    focusScanner();
+  }, seconds * 1000);
+}
+
+/** Two rising notes for VALID, two low buzzes for anything else (Web Audio, no files). */
+function playTone(valid) {
+  const AC = window.AudioContext || window.webkitAudioContext;
+  if (!AC) return;
+  try {
+    if (!audioCtx) audioCtx = new AC();
+    if (audioCtx.state === "suspended") audioCtx.resume().catch(() => {});
+    const now = audioCtx.currentTime + 0.01;
+    const notes = valid
+      ? [[660, 0, 0.14, "sine"], [990, 0.16, 0.24, "sine"]]
+      : [[196, 0, 0.22, "square"], [196, 0.3, 0.22, "square"]];
+    for (const [freq, at, dur, wave] of notes) {
+      const osc = audioCtx.createOscillator();
+      const gain = audioCtx.createGain();
+      osc.type = wave;
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, now + at);
+      gain.gain.exponentialRampToValueAtTime(valid ? 0.3 : 0.15, now + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, now + at + dur);
+      osc.connect(gain);
+      gain.connect(audioCtx.destination);
+      osc.start(now + at);
+      osc.stop(now + at + dur + 0.02);
+    }
+  } catch {
+    /* no sound: the verdict is still on the screen */
+  }
+}
+
+function focusScanner() {
+  if (!state.counter || el.langList.hidden === false) return;
+  const a = document.activeElement;
+  // settings the staff are using keep their focus; anything else gives it back to the scanner field
+  if (a === el.scanInput || a === el.region || a === el.clearSeconds) return;
+  el.scanInput.focus({ preventScroll: true });
+}
+
+function setCounter(on, remember) {
+  state.counter = !!on;
+  document.documentElement.classList.toggle("counter", state.counter);
+  el.counter.hidden = !state.counter;
+  el.counterToggle.setAttribute("aria-pressed", state.counter ? "true" : "false");
+  if (remember) store(STORE.mode, state.counter ? "counter" : "citizen");
+  if (!state.counter) clearTimeout(state.clearTimer);
+  el.clearSeconds.value = String(clearSeconds());
+  renderCounts();
+  render();
+  if (state.counter) el.scanInput.focus({ preventScroll: true });
+}
+
+function submitScan() {
+  const text = el.scanInput.value;
+  el.scanInput.value = "";
+  const found = classify(text, "paste.notours");
+  if (found.error) {
+    if (!text.trim()) return;
+    showLocalError(found.error);
+    playTone(false);
+    scheduleClear();
+    return;
+  }
+  runVerify(found, { focusResult: false });
+}
+
+// ------------------------------------------------------------------ regions
+
+/** The member regions from GET /v1/regions (names in zh/en); the list is not written here. */
+async function loadRegions() {
+  try {
+    const res = await fetchWithTimeout(REGIONS_URL, { headers: { Accept: "application/json" } });
+    if (!res.ok) throw new Error(String(res.status));
+    const data = await res.json();
+    const list = Array.isArray(data && data.regions) ? data.regions : [];
+    state.regions = list.filter((r) => r && REGION_RE.test(String(r.region)));
+    for (const r of state.regions) {
+      if (r.name && typeof r.name === "object") state.regionNames[String(r.region)] = { zh: r.name.zh, en: r.name.en };
+    }
+  } catch {
+    state.regions = null; // the chosen region (if any) stays selectable
+  }
+  renderRegionOptions();
+  if (state.view && state.view.kind === "result") render();
+  el.region.dataset.loaded = state.regions ? "true" : "failed";
+}
+
+function renderRegionOptions() {
+  const codes = new Set();
+  for (const r of state.regions || []) if (r.member) codes.add(String(r.region));
+  if (state.region) codes.add(state.region);
+  const none = el.region.options[0];
+  el.region.replaceChildren(none);
+  for (const code of [...codes].sort()) {
+    const opt = document.createElement("option");
+    opt.value = code;
+    const name = regionName(code);
+    opt.textContent = name ? tr("region.option", { name: name.text, code }) : tr("region.other", { code });
+    if (name && name.lang !== state.lang) opt.lang = name.lang;
+    el.region.append(opt);
+  }
+  el.region.value = state.region;
+}
+
+function setRegion(value, remember) {
+  state.region = REGION_RE.test(value || "") ? value : "";
+  if (remember) store(STORE.region, state.region || "any");
+  renderRegionOptions();
+}
+
+// ------------------------------------------------------------------ language, contrast
 
 function applyLang() {
   const lang = state.lang;
+  const info = langInfo(lang);
   document.documentElement.lang = lang;
-  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = tr(node.dataset.i18n);
+  document.documentElement.dir = info ? info.dir : "ltr";
+  document.title = tr("page.title");
+  for (const node of document.querySelectorAll("[data-i18n]")) setText(node, node.dataset.i18n);
   for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = tr(node.dataset.i18nPlaceholder);
   for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", tr(node.dataset.i18nAriaLabel));
   for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = tr(node.dataset.i18nTitle);
-  for (const opt of el.region.options) {
-    if (!opt.value) continue;
-    const name = regionName(opt.value);
-    opt.textContent = name ? `${name} ${opt.value}` : tr("region.other", { code: opt.value });
+  el.langCurrent.textContent = info ? info.name : lang;
+  el.langCurrent.lang = lang;
+  el.langCurrent.dir = info ? info.dir : "ltr";
+  el.langButton.setAttribute("aria-label", tr("lang.button", { name: info ? info.name : lang }));
+  el.langList.setAttribute("aria-label", tr("lang.menu"));
+  for (const item of el.langList.querySelectorAll("[role=menuitemradio]")) {
+    item.setAttribute("aria-checked", item.dataset.lang === lang ? "true" : "false");
   }
-  el.langToggle.lang = lang === "en" ? "zh-CN" : "en";
   el.live.textContent = ""; // an announcement in the other language is stale
+  renderRegionOptions();
+  renderCounts();
   renderStatuses();
   render();
 }
 
-function setLang(lang, remember) {
-  state.lang = normalizeLang(lang) || DEFAULT_LANG;
+async function setLang(lang, remember) {
+  const code = normalizeLang(lang) || DEFAULT_LANG;
+  try {
+    await loadLang(code);
+    state.lang = code;
+  } catch {
+    await loadLang(DEFAULT_LANG).catch(() => {});
+    state.lang = DEFAULT_LANG;
+  }
   if (remember) store(STORE.lang, state.lang);
+  if (speechAudio) speechAudio.pause();
   applyLang();
 }
 
@@ -670,14 +1159,74 @@ function setLarge(on, remember) {
   if (remember) store(STORE.large, state.large ? "1" : "0");
 }
 
-function setRegion(value) {
-  let v = value || "";
-  if (v && !Array.from(el.region.options).some((o) => o.value === v)) {
-    const opt = document.createElement("option");
-    opt.value = v;
-    el.region.append(opt);
+// the language menu: a menu button with radio items (WAI-ARIA menu button pattern)
+function buildLangMenu() {
+  for (const l of LANGS) {
+    const li = document.createElement("li");
+    li.setAttribute("role", "none");
+    const item = document.createElement("button");
+    item.type = "button";
+    item.className = "lang-item";
+    item.setAttribute("role", "menuitemradio");
+    item.setAttribute("aria-checked", "false");
+    item.tabIndex = -1;
+    item.lang = l.code;
+    item.dir = l.dir;
+    item.dataset.lang = l.code;
+    item.dataset.testid = "lang-" + l.code;
+    item.textContent = l.name;
+    item.addEventListener("click", () => {
+      closeLangMenu(true);
+      if (l.code !== state.lang) setLang(l.code, true);
+    });
+    li.append(item);
+    el.langList.append(li);
   }
-  el.region.value = v;
+}
+
+function langItems() {
+  return Array.from(el.langList.querySelectorAll("[role=menuitemradio]"));
+}
+
+function openLangMenu(which) {
+  el.langList.hidden = false;
+  el.langButton.setAttribute("aria-expanded", "true");
+  const items = langItems();
+  const checked = items.find((i) => i.dataset.lang === state.lang) || items[0];
+  (which === "last" ? items[items.length - 1] : which === "first" ? items[0] : checked).focus();
+}
+
+function closeLangMenu(returnFocus) {
+  if (el.langList.hidden) return;
+  el.langList.hidden = true;
+  el.langButton.setAttribute("aria-expanded", "false");
+  if (returnFocus) el.langButton.focus();
+}
+
+function onLangMenuKey(e) {
+  const items = langItems();
+  const i = items.indexOf(document.activeElement);
+  let next = null;
+  if (e.key === "ArrowDown") next = items[(i + 1) % items.length];
+  else if (e.key === "ArrowUp") next = items[(i - 1 + items.length) % items.length];
+  else if (e.key === "Home") next = items[0];
+  else if (e.key === "End") next = items[items.length - 1];
+  else if (e.key === "Escape") {
+    e.preventDefault();
+    closeLangMenu(true);
+    return;
+  } else if (e.key === "Tab") {
+    closeLangMenu(false);
+    return;
+  } else if (e.key.length === 1 && /\S/.test(e.key)) {
+    // type-ahead on the language's own name or its code
+    const k = e.key.toLowerCase();
+    next = items.slice(i + 1).concat(items.slice(0, i + 1)).find((it) => it.textContent.toLowerCase().startsWith(k) || it.dataset.lang.toLowerCase().startsWith(k)) || null;
+  }
+  if (next) {
+    e.preventDefault();
+    next.focus();
+  }
 }
 
 // ------------------------------------------------------------------ QR decoding (jsQR)
@@ -944,6 +1493,7 @@ function stopCamera() {
   if (document.activeElement === document.body) el.scanStart.focus({ preventScroll: true });
 }
 
+
 // ------------------------------------------------------------------ paste
 
 function submitPasted(focusResult) {
@@ -964,6 +1514,7 @@ function clearAll() {
   stopCamera();
   state.seq++;
   state.lastInput = null;
+  clearTimeout(state.clearTimer);
   el.payload.value = "";
   setScanStatus(null);
   setUploadStatus(null);
@@ -974,11 +1525,20 @@ function clearAll() {
 
 // ------------------------------------------------------------------ start
 
-function init() {
+async function init() {
   Object.assign(el, {
-    langToggle: $("lang-toggle"),
+    langButton: $("lang-button"),
+    langList: $("lang-list"),
+    langCurrent: $("lang-current"),
+    counterToggle: $("counter-toggle"),
     contrastToggle: $("contrast-toggle"),
     region: $("region"),
+    regionNote: $("region-note"),
+    counter: $("counter"),
+    scanInput: $("scan-input"),
+    clearSeconds: $("clear-seconds"),
+    counts: $("counts"),
+    countsTotal: $("counts-total"),
     scanStart: $("scan-start"),
     scanStop: $("scan-stop"),
     scanView: $("scan-view"),
@@ -1001,8 +1561,14 @@ function init() {
     verdictIcon: $("verdict-icon"),
     verdictWord: $("verdict-word"),
     verdictCode: $("verdict-code"),
+    verdictMore: $("verdict-more"),
+    verdictRegion: $("verdict-region"),
     explain: $("verdict-explain"),
+    keyfacts: $("keyfacts"),
     message: $("verdict-message"),
+    speakRow: $("speak-row"),
+    speakButton: $("speak-button"),
+    speakStatus: $("speak-status"),
     retryRow: $("retry-row"),
     retryButton: $("retry-button"),
     details: $("details"),
@@ -1013,30 +1579,84 @@ function init() {
     fields: $("fields"),
     fieldsBlock: $("fields-block"),
     fieldsHeading: $("fields-heading"),
+    hiddenBlock: $("hidden-block"),
+    hiddenList: $("hidden-list"),
     live: $("live"),
   });
   el.error.tabIndex = -1;
 
   const search = location.search;
   const hash = location.hash;
+  const urlPayload = rawParam(search, "payload") ?? rawParam(hash, "payload");
+  const urlRegion = rawParam(search, "verifier_region") ?? rawParam(hash, "verifier_region");
 
-  // preferences: URL first (this visit only), then what was remembered, then defaults
-  setLarge(recall(STORE.large) === "1", false);
-  const urlRegion = rawParam(search, "verifier_region");
-  let region = recall(STORE.region);
+  // The verifying region: this device's setting (or the user's choice). A link may preset it
+  // for this visit only when it carries no payload; a link with a payload never chooses it.
+  const stored = recall(STORE.region);
+  let region = stored && REGION_RE.test(stored) ? stored : "";
   if (urlRegion !== null) {
-    const r = urlRegion.trim().toLowerCase();
-    region = /^\d{6}$/.test(r) ? r : r === "" || r === "any" || r === "none" ? "any" : region;
+    const r = urlRegion.trim();
+    if (urlPayload !== null) {
+      if (r && r !== region) state.regionNote = { key: "region.ignored", vars: { code: r } };
+      removeParams(["verifier_region"]);
+    } else if (REGION_RE.test(r)) {
+      region = r;
+    } else if (r === "" || r === "any" || r === "none") {
+      region = "";
+    }
   }
-  setRegion(region && region !== "any" && /^\d{6}$/.test(region) ? region : "");
-  setLang(normalizeLang(rawParam(search, "lang")) || normalizeLang(recall(STORE.lang)) || DEFAULT_LANG, false);
+  state.region = region;
 
-  el.langToggle.addEventListener("click", () => setLang(state.lang === "en" ? "zh-CN" : "en", true));
+  setLarge(recall(STORE.large) === "1", false);
+  const urlMode = rawParam(search, "mode");
+  const counterOn = urlMode === "counter" ? true : urlMode === "citizen" ? false : recall(STORE.mode) === "counter";
+  const initialLang = normalizeLang(rawParam(search, "lang")) || normalizeLang(recall(STORE.lang))
+    || preferredLang(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]) || DEFAULT_LANG;
+  buildLangMenu();
+  await setLang(initialLang, false);
+  setCounter(counterOn, false);
+
+  el.langButton.addEventListener("click", () => (el.langList.hidden ? openLangMenu() : closeLangMenu(true)));
+  el.langButton.addEventListener("keydown", (e) => {
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      openLangMenu(e.key === "ArrowUp" ? "last" : null);
+    }
+  });
+  el.langList.addEventListener("keydown", onLangMenuKey);
+  document.addEventListener("pointerdown", (e) => {
+    if (!el.langList.hidden && !e.target.closest(".lang-menu")) closeLangMenu(false);
+  });
+  el.counterToggle.addEventListener("click", () => setCounter(!state.counter, true));
   el.contrastToggle.addEventListener("click", () => setLarge(!state.large, true));
   el.region.addEventListener("change", () => {
-    store(STORE.region, el.region.value || "any");
+    setRegion(el.region.value, true); // an explicit choice: remembered on this device
+    state.regionNote = null;
+    renderStatuses();
     if (state.lastInput && state.view && state.view.kind === "result") runVerify(state.lastInput, { focusResult: false });
   });
+  el.scanInput.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.isComposing) {
+      e.preventDefault();
+      submitScan();
+    }
+  });
+  el.scanInput.addEventListener("focusout", (e) => {
+    // always focused in counter mode: only another control may take the focus
+    if (!e.relatedTarget) setTimeout(focusScanner, 0);
+  });
+  document.addEventListener("keydown", (e) => {
+    // a scanner typing while nothing is focused: give its keys to the scanner field
+    if (state.counter && (document.activeElement === document.body || document.activeElement === el.verdict) && e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      el.scanInput.focus({ preventScroll: true });
+    }
+  });
+  el.clearSeconds.addEventListener("change", () => {
+    const n = Math.round(Number(el.clearSeconds.value));
+    if (Number.isFinite(n) && n >= 0 && n <= 600) store(STORE.clear, String(n));
+    el.clearSeconds.value = String(clearSeconds());
+  });
+  el.speakButton.addEventListener("click", readAloud);
   el.scanStart.addEventListener("click", startCamera);
   el.scanStop.addEventListener("click", stopCamera);
   el.upload.addEventListener("change", onFileChosen);
@@ -1059,12 +1679,14 @@ function init() {
   document.addEventListener("visibilitychange", () => document.hidden && stopCamera());
   window.addEventListener("pagehide", stopCamera);
 
+  loadRegions();
+  document.documentElement.dataset.ready = "true";
+
   // ?payload=... (or #payload=...): verify at once; then drop it from the address bar
-  const urlPayload = rawParam(search, "payload") ?? rawParam(hash, "payload");
   if (urlPayload !== null) {
     removeParams(["payload"]);
     el.payload.value = urlPayload.trim();
-    if (urlPayload.trim()) submitPasted(true);
+    if (urlPayload.trim()) submitPasted(!state.counter);
   }
 }
 

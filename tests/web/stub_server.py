@@ -1,17 +1,21 @@
 """A tiny stand-in for the CertLedger API, for trying the /verify page by hand and with
-Playwright (tests/web/drive.py). Not part of the product; stdlib only.
+Playwright (tests/test_web_page.py). Not part of the product; stdlib only.
 
     python tests/web/stub_server.py [--port 8765]
 
 Serves GET /verify (api/static/verify.html), GET /static/... (api/static/), GET /v1/types
-(ledger/certtypes/*.json) and answers POST /v1/verify with canned results:
+(ledger/certtypes/*.json), GET /v1/regions (four members, one of them admitted late, and a
+removed region), POST /v1/speech (the API's own espeak-ng runner) and answers POST /v1/verify
+with canned results in the API's result contract (outcome, code, params per check):
 
 - payload "CLC1:DEMO-<VERDICT>" (VALID, REVOKED, SUSPENDED, EXPIRED, NOT_RECOGNIZED, INVALID,
-  UNKNOWN, ERROR) -> that verdict; "CLC1:DEMO-HTTP400" (422 MALFORMED_PAYLOAD) / "-HTTP418" (an unknown code) /
+  UNKNOWN, INCOMPLETE, ERROR) -> that verdict; "CLC1:DEMO-NEWCODE" -> INVALID with a check code
+  the page does not know; "CLC1:DEMO-HTTP400" (422 MALFORMED_PAYLOAD) / "-HTTP418" (an unknown code) /
   "-HTTP500" / "-HTTP503" -> that error; larger bodies than the API takes -> 413;
   "CLC1:DEMO-SLOW" -> VALID after 1.5 s; "CLC1:DEMO-HTML500" -> 500 with an HTML body.
 - any other CLC1:/CLF1: payload -> decoded with ledger.qr when importable (run with the
-  project's .venv), else a VALID result; undecodable -> 422 MALFORMED_PAYLOAD like the API.
+  project's .venv): a compact CLC1: payload (the hash only) is INCOMPLETE, a full CLF1: one VALID;
+  without ledger.qr a VALID result; undecodable -> 422 MALFORMED_PAYLOAD like the API.
 - {"document": {...}} -> VALID with disclosed fields (or {"document": {"demo": "REVOKED"}}).
 - multipart "image" -> decoded with zxing-cpp when importable, then as a payload; no QR -> 422.
 
@@ -45,7 +49,7 @@ CSP = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 
-VERDICTS = ("VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "ERROR")
+VERDICTS = ("VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR", "NEWCODE")
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # as api/app.py
 MAX_BODY_BYTES = 64 * 1024
 REQUESTS: list[dict] = []
@@ -69,71 +73,71 @@ def certificate(cert_type="ID_CARD", region=440000, agency="GD-PSB", cert_hash=H
     }
 
 
-def checks_for(verdict: str, verifier_region: int | None, issuer_region: int, cert_type: str) -> list[dict]:
-    """Checks worded and coded as ledger/verification/checks.py words them."""
-    ok = {
-        "integrity": (True, "OK", "hash and Merkle proof check out (3 field(s) shown, 3 hidden)"),
-        "anchored": (True, "OK", "anchored in block 12 at 2026-11-28T08:00:00Z by GD-PSB"),
-        "issuer_authorized": (
-            True,
-            "OK",
-            f"GD-PSB ({issuer_region}) was authorised to issue {cert_type} when it anchored",
-        ),
-        "key_valid": (
-            True,
-            "OK",
-            "signed by 0x71C7656EC7ab88b098defB751B7401B5f6d8976F, valid at anchoring time",
-        ),
-        "status": (True, "OK", "active"),
-        "validity_period": (True, "OK", "valid from 2026-01-01 until 2036-01-01"),
+KEY = "0x71C7656EC7ab88b098defB751B7401B5f6d8976F"
+
+
+def check(name, outcome, code="OK", detail="", **params):
+    ok = {"PASS": True, "FAIL": False}.get(outcome)
+    return {"name": name, "ok": ok, "outcome": outcome, "code": code, "detail": detail, "params": params}
+
+
+def checks_for(verdict: str, verifier_region: int | None, issuer_region: int, cert_type: str,
+               until: str | None = "2036-01-01", shown: int = 3, hidden: int = 3) -> list[dict]:
+    """Checks in the API's result contract: outcome, code and params (the detail is English)."""
+    anchored_at = "2026-11-28T08:00:00Z"
+    c = {
+        "integrity": check("integrity", "PASS", "OK", f"hash and Merkle proof check out ({shown} field(s) shown, {hidden} hidden)",
+                           shown=shown, hidden=hidden),
+        "anchored": check("anchored", "PASS", "OK", f"anchored in block 12 at {anchored_at} by GD-PSB",
+                          agency="GD-PSB", block=12, time=anchored_at),
+        "issuer_authorized": check("issuer_authorized", "PASS", "OK",
+                                   f"GD-PSB ({issuer_region}) was authorised to issue {cert_type} when it anchored",
+                                   agency="GD-PSB", region=issuer_region, type=cert_type),
+        "key_valid": check("key_valid", "PASS", "OK", f"signed by {KEY}, valid at anchoring time", key=KEY),
+        "status": check("status", "PASS", "OK", "active"),
+        "validity_period": check("validity_period", "PASS", "OK", f"valid from 2026-01-01 until {until}",
+                                 valid_from="2026-01-01", valid_until=until),
         "recognition": (
-            (True, "OK", f"{verifier_region} recognises {cert_type} from {issuer_region}")
+            check("recognition", "PASS", "OK", f"{verifier_region} recognises {cert_type} from {issuer_region}",
+                  verifier_region=verifier_region, type=cert_type, issuer_region=issuer_region)
+            if verifier_region and verifier_region != issuer_region
+            else check("recognition", "PASS", "OWN_REGION", f"issued in {issuer_region} itself", region=issuer_region)
             if verifier_region
-            else (None, "SKIPPED", "no verifier region given")
+            else check("recognition", "SKIPPED", "NO_VERIFIER_REGION", "no verifier region given")
         ),
     }
-    not_anchored = (None, "SKIPPED", "not anchored")
     if verdict == "REVOKED":
-        ok["status"] = (
-            False,
-            "REVOKED",
-            "revoked (certificate, reason CERTIFICATE_WITHDRAWN, 2026-10-02T03:00:00Z)",
-        )
+        c["status"] = check("status", "FAIL", "REVOKED", "revoked (certificate, reason FRAUD, 2026-10-02T03:00:00Z)",
+                            scope="certificate", reason="FRAUD", time="2026-10-02T03:00:00Z", role="AGENCY_KEY")
     elif verdict == "SUSPENDED":
-        # an extension the page accepts: a detail already localised
-        ok["status"] = (
-            False,
-            "SUSPENDED",
-            {
-                "zh-CN": "自 2026-11-01 起暂停，原因：UNDER_INVESTIGATION",
-                "en": "suspended (certificate, reason UNDER_INVESTIGATION, 2026-11-01T00:00:00Z)",
-            },
-        )
+        c["status"] = check("status", "FAIL", "SUSPENDED", "suspended (batch, reason UNDER_INVESTIGATION, 2026-11-01T00:00:00Z)",
+                            scope="batch", reason="UNDER_INVESTIGATION", time="2026-11-01T00:00:00Z", role="REGION_ADMIN")
     elif verdict == "EXPIRED":
-        ok["validity_period"] = (False, "EXPIRED", "expired on 2025-12-31")
+        c["validity_period"] = check("validity_period", "FAIL", "EXPIRED", "expired on 2025-12-31", valid_until="2025-12-31")
     elif verdict == "NOT_RECOGNIZED":
-        ok["recognition"] = (
-            False,
-            "NO_RULE",
-            f"{verifier_region or 330000} has no rule recognising {cert_type} issued in {issuer_region}",
-        )
+        vr = verifier_region or 330000
+        c["recognition"] = check("recognition", "FAIL", "NO_RULE", f"{vr} has no rule recognising {cert_type} issued in {issuer_region}",
+                                 verifier_region=vr, type=cert_type, issuer_region=issuer_region)
     elif verdict == "INVALID":
-        ok["integrity"] = (
-            False,
-            "HASH_MISMATCH",
-            "the document's fields do not produce its stated hash: it was altered",
-        )
+        c["integrity"] = check("integrity", "FAIL", "HASH_MISMATCH", "the document's fields do not produce its stated hash: it was altered")
     elif verdict == "UNKNOWN":
-        ok["anchored"] = (False, "NOT_ANCHORED", "this certificate hash was never anchored on the ledger")
-        for k in ("issuer_authorized", "key_valid", "status", "recognition"):
-            ok[k] = not_anchored
-        ok["validity_period"] = (None, "SKIPPED", "the validity dates are in the document, not on the ledger")
+        c["anchored"] = check("anchored", "FAIL", "NOT_ANCHORED", "this certificate hash was never anchored on the ledger")
+        for k in ("issuer_authorized", "key_valid", "status"):
+            c[k] = check(k, "SKIPPED", "NOT_ANCHORED", "not anchored")
+        c["validity_period"] = check("validity_period", "SKIPPED", "NO_DATES", "the validity dates are in the document, not on the ledger")
+        if verifier_region:
+            c["recognition"] = check("recognition", "SKIPPED", "NOT_ANCHORED", "not anchored")
+    elif verdict == "INCOMPLETE":  # a compact QR: only the hash
+        c["integrity"] = check("integrity", "SKIPPED", "NO_DOCUMENT", "verified by certificate hash only: no document to check")
+        c["validity_period"] = check("validity_period", "SKIPPED", "NO_DATES", "a compact QR carries no validity dates")
     elif verdict == "ERROR":
-        why = "could not check: mirror is 240 blocks behind the chain (limit 5)"
-        for k in ok:
+        why = "mirror is 240 blocks behind the chain (limit 5)"
+        for k in c:
             if k != "integrity":
-                ok[k] = (None, "UNAVAILABLE", why)
-    return [{"name": k, "ok": v[0], "code": v[1], "detail": v[2]} for k, v in ok.items()]
+                c[k] = check(k, "ERROR", "UNAVAILABLE", f"could not check: {why}", reason=why)
+    elif verdict == "NEWCODE":  # a code this page does not know: the English detail is shown
+        c["key_valid"] = check("key_valid", "FAIL", "QUANTUM_BROKEN", "the signing key was broken by a quantum computer")
+    return list(c.values())
 
 
 def result(
@@ -146,27 +150,69 @@ def result(
     disclosed=None,
     hidden=None,
 ):
+    until = "2025-12-31" if verdict == "EXPIRED" else "2036-01-01"
+    shown, n_hidden = len(disclosed or {}) or 3, len(hidden or []) or 3
     body = {
-        "verdict": verdict,
-        "checks": checks_for(verdict, verifier_region, region, cert_type),
+        "verdict": "INVALID" if verdict == "NEWCODE" else verdict,
+        "checks": checks_for(verdict, verifier_region, region, cert_type, until, shown, n_hidden),
         "certificate": None
         if verdict == "ERROR"
-        else certificate(
-            cert_type,
-            region,
-            cert_hash=cert_hash,
-            until="2025-12-31" if verdict == "EXPIRED" else "2036-01-01",
-        ),
+        else certificate(cert_type, region, cert_hash=cert_hash, until=None if verdict == "INCOMPLETE" else until),
         "verifier_region": verifier_region,
         "as_of": "2026-11-28T09:00:00Z",
         "source": {"kind": "mirror", "block": 120, "lag_blocks": 240 if verdict == "ERROR" else 0},
     }
+    if verdict == "INCOMPLETE":
+        body["certificate"].pop("valid_from")
+        body["certificate"].pop("valid_until")
     if verdict == "ERROR":
         body["source"]["error"] = "mirror is 240 blocks behind the chain (limit 5)"
     if disclosed is not None:
         body["disclosed_fields"] = disclosed
         body["hidden_fields"] = hidden or []
     return body
+
+
+# GET /v1/regions, as the API answers it: 350000 (Fujian) was admitted after the page was
+# written; 460000 (Hainan) was admitted and later removed (not a member: not listed).
+REGIONS = {
+    "quorum": 2,
+    "members": 4,
+    "regions": [
+        {"region": 440000, "member": True, "admitted_at": "2026-01-01T00:00:00Z", "removed_at": None, "admins": [],
+         "name": {"zh": "广东省", "en": "Guangdong"}},
+        {"region": 330000, "member": True, "admitted_at": "2026-01-01T00:00:00Z", "removed_at": None, "admins": [],
+         "name": {"zh": "浙江省", "en": "Zhejiang"}},
+        {"region": 110000, "member": True, "admitted_at": "2026-01-01T00:00:00Z", "removed_at": None, "admins": [],
+         "name": {"zh": "北京市", "en": "Beijing"}},
+        {"region": 460000, "member": False, "admitted_at": None, "removed_at": "2026-06-01T00:00:00Z", "admins": [],
+         "name": {"zh": "海南省", "en": "Hainan"}},
+        {"region": 350000, "member": True, "admitted_at": "2026-11-29T00:00:00Z", "removed_at": None, "admins": [],
+         "name": {"zh": "福建省", "en": "Fujian"}},
+    ],
+}
+
+
+def speech(raw: bytes):
+    """POST /v1/speech through the API's own espeak-ng runner (503 when it cannot be imported)."""
+    try:
+        from api.routes.speech import MAX_CHARS, VOICES, SpeechUnavailable, clean_text, synthesize  # type: ignore
+    except Exception:  # noqa: BLE001 - run without the project's venv
+        return error(503, "SPEECH_UNAVAILABLE", "the stub cannot import api.routes.speech")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return error(422, "VALIDATION_ERROR", "body is not JSON")
+    if not isinstance(body, dict) or not isinstance(body.get("text"), str) or not isinstance(body.get("lang"), str):
+        return error(422, "VALIDATION_ERROR", "expected {lang, text}")
+    if len(body["text"]) > MAX_CHARS:
+        return error(422, "VALIDATION_ERROR", f"text: at most {MAX_CHARS} characters")
+    if body["lang"] not in VOICES:
+        return error(422, "UNSUPPORTED_LANGUAGE", f"no voice for language {body['lang']!r}")
+    try:
+        return 200, synthesize(body["lang"], clean_text(body["text"]))
+    except SpeechUnavailable as exc:
+        return error(503, "SPEECH_UNAVAILABLE", str(exc))
 
 
 def error(status: int, code: str, message: str):
@@ -212,9 +258,9 @@ def verify_payload(payload: str, verifier_region: int | None):
         decoded = qr.decode(payload)
     except InvalidInput as exc:
         return error(422, "MALFORMED_PAYLOAD", str(exc))
-    if isinstance(decoded, qr.CompactPayload):
+    if isinstance(decoded, qr.CompactPayload):  # only the hash: validity and content not checked
         return 200, result(
-            "VALID",
+            "INCOMPLETE",
             verifier_region,
             cert_type=decoded.type,
             region=decoded.region,
@@ -324,11 +370,14 @@ class Handler(BaseHTTPRequestHandler):
                 ".js": "text/javascript; charset=utf-8",
                 ".mjs": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8",
+                ".json": "application/json; charset=utf-8",
             }.get(path.suffix) or (mimetypes.guess_type(path.name)[0] or "application/octet-stream")
             return self.send(200, path.read_bytes(), ctype)
         if url.path == "/v1/types":
             types = [json.loads(p.read_text()) for p in sorted(CERTTYPES.glob("*.json"))]
             return self.send(200, types)
+        if url.path == "/v1/regions":
+            return self.send(200, REGIONS)
         if url.path == "/_stub/requests":
             with LOCK:
                 return self.send(200, list(REQUESTS))
@@ -340,6 +389,19 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 REQUESTS.clear()
             return self.send(200, {"ok": True})
+        if url.path == "/v1/speech":
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                lang = json.loads(raw).get("lang")
+            except Exception:  # noqa: BLE001
+                lang = None
+            with LOCK:
+                REQUESTS.append({"method": "POST", "path": url.path, "query": url.query, "kind": "speech",
+                                 "body": json.loads(raw) if lang else raw.decode("utf-8", "replace")})
+            status, answer = speech(raw)
+            if isinstance(answer, bytes):
+                return self.send(status, answer, "audio/wav")
+            return self.send(status, answer)
         if url.path != "/v1/verify":
             return self.send(404, {"error": {"code": "not_found", "message": f"no route {url.path}"}})
         query = parse_qs(url.query, keep_blank_values=True)
