@@ -8,7 +8,8 @@ Mongolian, no horizontal overflow at phone width in both text sizes), the langua
 verifying region (from /v1/regions; never from a URL that carries a payload), reading aloud
 (browser voice, else the server's espeak-ng), the service counter (scanner wedge, tones,
 auto-clear, today's counts), uploads, the camera, errors and accessibility. Screenshots of each
-language go to docs/screenshots/verify-<lang>.png.
+language go to .artifacts/screenshots/verify-<lang>.png (docs/screenshots/ with
+CERTLEDGER_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import pytest
 from conftest import ROOT, free_port
 from web_fixtures import require_browser
 
-SHOTS = ROOT / "docs" / "screenshots"
+# Screenshots go to .artifacts/screenshots/ on every run; CERTLEDGER_UPDATE_SCREENSHOTS=1 writes
+# them to docs/screenshots/ instead (the committed ones), so that a test run never edits the tree.
+SHOTS = ROOT / ("docs" if os.environ.get("CERTLEDGER_UPDATE_SCREENSHOTS") == "1" else ".artifacts") / "screenshots"
 LANGS = ["zh-CN", "en", "ug", "bo", "mn-Mong", "ko", "za"]
 VERDICT_WORDS_ZH = {"VALID": "有效", "REVOKED": "已撤销", "SUSPENDED": "已暂停", "EXPIRED": "已过期",
                     "NOT_RECOGNIZED": "本地区不予认可", "INVALID": "无效/被篡改", "UNKNOWN": "未登记",

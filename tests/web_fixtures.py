@@ -58,7 +58,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from ledger.qr import compact_payload
 
     tmp = tmp_path_factory.mktemp("web-assets")
-    payload = compact_payload(bytes(range(32)), "ID_CARD", 440000)
+    payload = compact_payload(bytes(range(32)), "ID_CARD", 440000, "GD-PSB")
     segno.make_qr(payload, error="m").save(str(tmp / "qr.png"), scale=4)
     img = Image.open(tmp / "qr.png").convert("RGB")
     photo = Image.new("RGB", (1600, 1200), (170, 168, 160))
@@ -75,7 +75,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict:
         f.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
         for _ in range(2):
             f.write(b"FRAME\n" + y.tobytes() + cb.resize((320, 240)).tobytes() + cr.resize((320, 240)).tobytes())
-    tricky = next(p for p in (compact_payload(hashlib.sha256(bytes([i])).digest(), "ID_CARD", 440000) for i in range(256))
+    tricky = next(p for p in (compact_payload(hashlib.sha256(bytes([i])).digest(), "ID_CARD", 440000, "GD-PSB") for i in range(256))
                   if "+" in p and " " in p)  # Base45 with both "+" and " ": URL encodings must keep them apart
     return {"dir": tmp, "payload": payload, "tricky": tricky}
 

@@ -13,8 +13,8 @@ with canned results in the API's result contract (outcome, code, params per chec
   the page does not know; "CLC1:DEMO-HTTP400" (422 MALFORMED_PAYLOAD) / "-HTTP418" (an unknown code) /
   "-HTTP500" / "-HTTP503" -> that error; larger bodies than the API takes -> 413;
   "CLC1:DEMO-SLOW" -> VALID after 1.5 s; "CLC1:DEMO-HTML500" -> 500 with an HTML body.
-- any other CLC1:/CLF1: payload -> decoded with ledger.qr when importable (run with the
-  project's .venv): a compact CLC1: payload (the hash only) is INCOMPLETE, a full CLF1: one VALID;
+- any other CLC2:/CLC1:/CLF1: payload -> decoded with ledger.qr when importable (run with the
+  project's .venv): a compact CLC2:/CLC1: payload (the hash only) is INCOMPLETE, a full CLF1: one VALID;
   without ledger.qr a VALID result; undecodable -> 422 MALFORMED_PAYLOAD like the API.
 - {"document": {...}} -> VALID with disclosed fields (or {"document": {"demo": "REVOKED"}}).
 - multipart "image" -> decoded with zxing-cpp when importable, then as a payload; no QR -> 422.
@@ -237,7 +237,7 @@ def verify_payload(payload: str, verifier_region: int | None):
             return 200, result("VALID", verifier_region)
         if word == "HTTP400":  # as the API answers a payload it cannot decode
             return error(
-                422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC1: or CLF1: prefix)"
+                422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC2: or CLF1: prefix)"
             )
         if word == "HTTP418":  # an error code this page does not know: its message is shown as is
             return error(400, "SOMETHING_NEW", "a new kind of input problem")
@@ -251,9 +251,9 @@ def verify_payload(payload: str, verifier_region: int | None):
         from ledger import qr  # type: ignore
         from ledger.errors import InvalidInput  # type: ignore
     except Exception:  # noqa: BLE001 - run without the project's venv
-        if payload.startswith(("CLC1:", "CLF1:")):
+        if payload.startswith(("CLC2:", "CLC1:", "CLF1:")):
             return 200, result("VALID", verifier_region)
-        return error(422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC1: or CLF1: prefix)")
+        return error(422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC2: or CLF1: prefix)")
     try:
         decoded = qr.decode(payload)
     except InvalidInput as exc:
