@@ -36,7 +36,8 @@ from ledger.deployment import Deployment
 from ledger.errors import LedgerError
 from ledger.mirror import MirrorQueries, MirrorStore
 from ledger.registry import Registry
-from ledger.verification import ChainSource, MirrorSource, Verifier
+from ledger.verification import Verifier
+from ledger.verification.factory import chain_verifier, mirror_verifier, node_watch
 
 STATIC = Path(__file__).parent / "static"
 disable_created_metrics()  # no *_created series: counters and histograms only
@@ -58,8 +59,6 @@ class ApiSettings(Settings):
 
     max_body_bytes: int = 64 * 1024  # JSON documents and payloads
     max_image_bytes: int = 4 * 1024 * 1024  # uploaded QR images
-    max_lag_blocks: int = 5  # a mirror further behind answers ERROR
-    max_staleness_seconds: float = 10.0  # ... as does one whose indexer last reached the chain this long ago
     image_workers: int = 2  # QR images decoded at once, off the event loop (CPU-bound)
     chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
     max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
@@ -165,20 +164,13 @@ class AppState:
         self.deployment = Deployment.load(settings.deployment_path)
         self.store = MirrorStore(settings.mirror_url)
         self.queries = MirrorQueries(self.store)
-        self.mirror_verifier = Verifier(
-            MirrorSource(
-                self.queries,
-                max_lag_blocks=settings.max_lag_blocks,
-                max_staleness_seconds=settings.max_staleness_seconds,
-                live_head=lambda: self.chain.block_number(),
-            ),
-            self.deployment,
-        )
+        self.watch = node_watch(settings, self.deployment)  # the node, polled off the request path
+        self.mirror_verifier = mirror_verifier(settings, self.deployment, self.queries, self.watch)
         self.metrics = Metrics.create()
 
     @cached_property
     def chain(self) -> Chain:
-        return Chain(self.settings.node_url, timeout=5.0)
+        return Chain(self.settings.node_url, timeout=self.settings.rpc_timeout)
 
     @cached_property
     def image_pool(self) -> ProcessPool:
@@ -190,7 +182,7 @@ class AppState:
 
     @cached_property
     def chain_verifier(self) -> Verifier:
-        return Verifier(ChainSource(Registry(self.chain, self.deployment)), self.deployment)
+        return chain_verifier(self.settings, self.deployment, Registry(self.chain, self.deployment), self.watch)
 
     def verifier(self, source: str) -> Verifier:
         return self.chain_verifier if source == "chain" else self.mirror_verifier
@@ -250,6 +242,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> Any:
         yield
         state.store.dispose()
+        state.watch.stop()
         if "image_pool" in state.__dict__:
             state.image_pool.shutdown()
 

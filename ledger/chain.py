@@ -80,13 +80,18 @@ class WebSocketSyncProvider(JSONBaseProvider):
                 self._conn = None
 
 
-def make_web3(url: str, timeout: float = 30.0) -> Web3:
+DEFAULT_TIMEOUT = 10.0  # seconds one call to the node may take (CERTLEDGER_RPC_TIMEOUT)
+
+
+def make_web3(url: str, timeout: float = DEFAULT_TIMEOUT) -> Web3:
     if url.startswith(("ws://", "wss://")):
         provider: Any = WebSocketSyncProvider(url, timeout)
     elif url.startswith(("http://", "https://")):
-        provider = HTTPProvider(url, request_kwargs={"timeout": timeout})
+        # No retries: web3 would retry a timed-out call five times, turning a frozen node into
+        # minutes of silence. One timeout is one clear failure.
+        provider = HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
     else:
-        raise LedgerError(f"unsupported RPC URL {url!r}: expected http(s):// or ws(s)://", code="INVALID_INPUT")
+        raise LedgerError(f"unsupported RPC URL {redact_url(url)!r}: expected http(s):// or ws(s)://", code="INVALID_INPUT")
     w3 = Web3(provider)
     # PoA chains put signatures in extraData (> 32 bytes); harmless elsewhere.
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
@@ -110,8 +115,12 @@ class SentTransaction:
 class Chain:
     """A connection to one EVM chain."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, gas_price: int | None = None) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = DEFAULT_TIMEOUT, tx_timeout: float = 60.0, gas_price: int | None = None
+    ) -> None:
         self.url = url
+        self.timeout = timeout
+        self.tx_timeout = tx_timeout
         self.w3 = make_web3(url, timeout)
         self._chain_id: int | None = None
         self._gas_price = gas_price
@@ -133,7 +142,9 @@ class Chain:
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else "error"
             raise ChainUnavailable(f"node at {self.public_url} answered HTTP {status}") from None
-        except (requests.RequestException, ConnectionError, TimeoutError, OSError) as exc:
+        except (requests.Timeout, TimeoutError):
+            raise ChainUnavailable(f"node at {self.public_url} does not answer (no reply within {self.timeout:g} s)") from None
+        except (requests.RequestException, ConnectionError, OSError) as exc:
             raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None
 
     @property
@@ -144,6 +155,13 @@ class Chain:
 
     def block_number(self) -> int:
         return self.rpc(lambda: int(self.w3.eth.block_number))
+
+    def raw(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC call, its ``result`` as the node sent it (hex strings)."""
+        response = self.rpc(lambda: self.w3.provider.make_request(RPCEndpoint(method), params))
+        if response.get("error"):
+            raise LedgerError(f"node refused {method}: {response['error']}", code="RPC_ERROR")
+        return response.get("result")
 
     def is_up(self) -> bool:
         try:
@@ -220,7 +238,8 @@ class Chain:
             self.raise_for_failed(tx, receipt)
         return SentTransaction("0x" + bytes(tx_hash).hex(), receipt)
 
-    def wait(self, tx_hash: Any, timeout: float = 120.0) -> TxReceipt:
+    def wait(self, tx_hash: Any, timeout: float | None = None) -> TxReceipt:
+        timeout = self.tx_timeout if timeout is None else timeout
         try:
             return self.rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))
         except TimeExhausted as exc:

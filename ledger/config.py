@@ -12,6 +12,11 @@
 | CERTLEDGER_DB_URL | sqlite:///$HOME/mirror.db | the mirror database (SQLite or postgresql://...) |
 | CERTLEDGER_CONFIRMATIONS | 0 | blocks the indexer stays behind the head |
 | CERTLEDGER_POLL_INTERVAL | 0.25 | seconds between head polls of the indexer |
+| CERTLEDGER_RPC_TIMEOUT | 10 | seconds any one call to the node may take; then it fails (no retries) |
+| CERTLEDGER_TX_TIMEOUT | 60 | seconds a sent transaction may take to be mined |
+| CERTLEDGER_MAX_LAG_BLOCKS | 5 | a mirror further behind the node answers ERROR |
+| CERTLEDGER_MAX_STALENESS_SECONDS | 10 | ... as does one whose indexer last reached the node this long ago |
+| CERTLEDGER_MAX_REORG_DEPTH | 64 | a reorganisation deeper than this stops the indexer instead of rewriting the mirror |
 """
 
 from __future__ import annotations
@@ -33,10 +38,14 @@ class Settings(BaseSettings):
     password: SecretStr | None = None
     keystore_scrypt_n: int = 2**18
     gas_price: int | None = None
-    rpc_timeout: float = 30.0
+    rpc_timeout: float = 10.0
+    tx_timeout: float = 60.0
     db_url: str | None = None
     confirmations: int = 0
     poll_interval: float = 0.25
+    max_lag_blocks: int = 5
+    max_staleness_seconds: float = 10.0
+    max_reorg_depth: int = 64
 
     @property
     def mirror_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,21 @@ MAJORITY = (1, 2)  # the default quorum rule: approvals from more than half of t
 FORMAT = 2
 
 
+class ChainMismatch(ConfigError):
+    """The node does not serve the chain this deployment lives on: another chain, or one that
+    lost its history (reset, restored from nothing, reorganised below the deployment)."""
+
+    code = "CHAIN_MISMATCH"
+
+
+RpcCall = Callable[[str, list[Any]], Any]  # (method, params) -> the JSON-RPC result
+
+
 @dataclass
 class Deployment:
-    """Where the contracts live: chain id, addresses, deployment block."""
+    """Where the contracts live: chain id, addresses, deployment block, and the hashes of the
+    chain's genesis block and of the deployment block, by which a node is recognised as serving
+    this very chain (and not one that was reset or replaced)."""
 
     chain_id: int
     consortium: str
@@ -33,6 +46,8 @@ class Deployment:
     certificate_registry: str
     deployment_block: int
     deployer: str
+    genesis_hash: str = ""
+    deployment_block_hash: str = ""
     rpc_url: str | None = None
     code_hashes: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT
@@ -67,19 +82,37 @@ class Deployment:
                 "with `certledger deploy` (or `certledger demo` on a fresh CERTLEDGER_HOME)"
             )
         try:
-            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+            deployment = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         except TypeError as exc:
             raise ConfigError(f"deployment file {path} is incomplete: {exc}") from None
+        if not (deployment.genesis_hash and deployment.deployment_block_hash):
+            raise ConfigError(f"deployment file {path} is incomplete: no genesis or deployment block hash")
+        return deployment
+
+    def identity_problem(self, call: RpcCall) -> str | None:
+        """Why the node behind ``call`` does not serve this deployment's chain, or None when it
+        does: same chain id, same genesis block, same deployment block, code at every contract."""
+        chain_id = int(call("eth_chainId", []), 16)
+        if chain_id != self.chain_id:
+            return f"the node serves chain id {chain_id}, not the deployment's {self.chain_id}"
+        genesis = call("eth_getBlockByNumber", ["0x0", False])
+        if not genesis or str(genesis.get("hash", "")).lower() != self.genesis_hash.lower():
+            return "the node's genesis block is not the deployment's: another chain, or one that was reset"
+        block = call("eth_getBlockByNumber", [hex(self.deployment_block), False])
+        if not block:
+            return f"the node does not have the deployment block {self.deployment_block}: the chain lost its history"
+        if str(block.get("hash", "")).lower() != self.deployment_block_hash.lower():
+            return f"the node's block {self.deployment_block} is not the deployment's: the chain lost its history"
+        for name, address in zip(("Consortium", "AgencyRegistry", "CertificateRegistry"), self.addresses, strict=True):
+            if call("eth_getCode", [address, "latest"]) in (None, "0x", "0x0", ""):
+                return f"no contract code at the {name} {address}: the chain lost its history"
+        return None
 
     def check(self, chain: Chain) -> None:
-        """Fail clearly when the file does not describe the chain we are connected to."""
-        if chain.chain_id != self.chain_id:
-            raise ConfigError(f"deployment is for chain id {self.chain_id}, node reports {chain.chain_id}")
-        if not chain.has_code(self.certificate_registry):
-            raise ConfigError(
-                f"no contract at {self.certificate_registry} on chain {self.chain_id}: the chain was reset; "
-                "deploy again"
-            )
+        """Fail clearly when the node does not serve the chain this deployment lives on."""
+        problem = self.identity_problem(chain.raw)
+        if problem is not None:
+            raise ChainMismatch(f"{problem}; refusing to use it (redeploy only if this is meant to be a new ledger)")
 
 
 def parse_quorum_rule(text: str | tuple[int, int]) -> tuple[int, int]:
@@ -132,6 +165,8 @@ def deploy(
         certificate_registry=certificates,
         deployment_block=first.block_number,
         deployer=deployer.address,
+        genesis_hash=chain.raw("eth_getBlockByNumber", ["0x0", False])["hash"],
+        deployment_block_hash="0x" + bytes(first.receipt["blockHash"]).hex(),
         code_hashes={
             name: "0x" + keccak(hexstr=artifact(name)["deployedBytecode"]).hex()
             for name in ("Consortium", "AgencyRegistry", "CertificateRegistry")

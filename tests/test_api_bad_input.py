@@ -680,7 +680,7 @@ def _openapi_document() -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="certledger-openapi-"))
     try:
         zero = "0x" + "00" * 20
-        Deployment(31337, zero, zero, zero, 0, zero).save(home / "deployment.json")
+        Deployment(31337, zero, zero, zero, 0, zero, "0x" + "11" * 32, "0x" + "22" * 32).save(home / "deployment.json")
         placeholder = create_app(ApiSettings(home=home, deployment=home / "deployment.json", rpc_url="http://127.0.0.1:9", db_url=f"sqlite:///{home}/m.db"))
         return _steer(copy.deepcopy(placeholder.openapi()))
     finally:

@@ -36,7 +36,7 @@ def speech_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClie
     from api.app import ApiSettings, create_app
 
     home = tmp_path_factory.mktemp("speech")
-    Deployment(31337, ZERO, ZERO, ZERO, 0, ZERO).save(home / "deployment.json")
+    Deployment(31337, ZERO, ZERO, ZERO, 0, ZERO, "0x" + "11" * 32, "0x" + "22" * 32).save(home / "deployment.json")
     app = create_app(ApiSettings(home=home, rpc_url="http://127.0.0.1:9", db_url=f"sqlite:///{home}/mirror.db"))
     with TestClient(app) as client:
         yield client

@@ -51,6 +51,7 @@ from ledger.mirror import MirrorQueries, MirrorStore
 from ledger.qr import compact_payload, full_payload
 from ledger.signing import sign_batch
 from ledger.verification import MirrorSource, Verifier
+from ledger.watch import NodeWatch
 
 CHECK_NAMES = ["integrity", "anchored", "issuer_authorized", "key_valid", "status", "validity_period", "recognition"]
 
@@ -617,7 +618,7 @@ def test_mirror_behind_a_stopped_indexer_is_error(world: World, scratch_mirror: 
     m = scratch_mirror
     m.sync()
     # as the API configures it: the lag is measured against the node's own head
-    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3, live_head=world.chain.block_number), world.deployment)
+    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3, watch=NodeWatch(world.chain.raw)), world.deployment)
     mine(world.chain, 6)  # no indexer step at all
     settle()
     r = verify(v, world.doc("id", 0))

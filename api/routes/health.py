@@ -13,18 +13,25 @@ from ..models import HealthModel
 from .common import state_of
 
 router = APIRouter(tags=["operations"])
+STALE_AFTER = 2.0  # seconds without an answer from the node before it counts as not answering
 
 
 @router.get("/healthz", response_model=HealthModel, responses={503: {"model": HealthModel}})
-def healthz(request: Request) -> Any:
-    """Chain head, mirror head and lag. 200 when the mirror can answer verifications, else 503."""
+async def healthz(request: Request) -> Any:
+    """Chain head, mirror head and lag. 200 when the mirror can answer verifications, else 503
+    with the reason: the node does not answer, serves another chain (or one that lost its
+    history), the indexer stopped or fell behind. Answers at once: the node is watched by a
+    background poller, never called from here."""
     state = state_of(request)
-    chain_head = None
     problems = []
-    try:
-        chain_head = state.chain.block_number()
-    except Exception as exc:
-        problems.append(f"node at {state.chain.public_url} unreachable: {type(exc).__name__}")
+    node = state.watch.snapshot()
+    answering = node.answering(STALE_AFTER)
+    chain_head = node.head if answering else None
+    if not answering:
+        why = node.error or "no answer yet"
+        problems.append(f"node at {state.chain.public_url} does not answer: {why}")
+    if node.identity_problem:
+        problems.append(node.identity_problem)
     mirror_block = lag = None
     try:
         head = state.queries.head()
@@ -32,10 +39,10 @@ def healthz(request: Request) -> Any:
         reference = chain_head if chain_head is not None else head.chain_head
         lag = None if reference is None else max(0, reference - head.block)
         state.mirror_verifier.source.head()  # the same test verification applies
-        if lag is not None and lag > state.settings.max_lag_blocks:
-            problems.append(f"the mirror is {lag} blocks behind the chain")
     except Exception as exc:
-        problems.append(str(exc) if str(exc) else type(exc).__name__)
+        message = str(exc) if str(exc) else type(exc).__name__
+        if message not in problems:
+            problems.append(message)
     status = "ok" if not problems else ("degraded" if mirror_block is not None else "down")
     body = {
         "status": status,

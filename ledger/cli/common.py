@@ -49,7 +49,8 @@ class Context:
 
     @cached_property
     def chain(self) -> Chain:
-        chain = Chain(self.settings.node_url, timeout=self.settings.rpc_timeout, gas_price=self.settings.gas_price)
+        chain = Chain(self.settings.node_url, timeout=self.settings.rpc_timeout, tx_timeout=self.settings.tx_timeout,
+                      gas_price=self.settings.gas_price)
         if not chain.is_up():
             hint = "start it with `certledger chain up`" if self.settings.embedded else "check CERTLEDGER_RPC_URL"
             raise ConfigError(f"no node answers at {redact_url(self.settings.node_url)}: {hint}")

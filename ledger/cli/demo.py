@@ -46,7 +46,9 @@ def demo_cmd(
         samples = ensure_sample_certificates(registry, c.keystore, settings.home / "demo")
         store = MirrorStore(settings.mirror_url)
         store.open(c.deployment)
-        indexer = Indexer(settings.node_url, c.deployment, store, IndexerConfig(poll_interval=settings.poll_interval))
+        config = IndexerConfig(poll_interval=settings.poll_interval, max_reorg_depth=settings.max_reorg_depth,
+                               rpc_timeout=settings.rpc_timeout)
+        indexer = Indexer(settings.node_url, c.deployment, store, config)
         indexed = indexer.catch_up()
         sample_file, sample_qr = samples.sample_files()
         base = f"http://127.0.0.1:{port}"

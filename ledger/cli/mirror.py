@@ -30,6 +30,8 @@ def index_cmd(
     config = IndexerConfig(
         confirmations=settings.confirmations if confirmations is None else confirmations,
         poll_interval=settings.poll_interval if poll_interval is None else poll_interval,
+        max_reorg_depth=settings.max_reorg_depth,
+        rpc_timeout=settings.rpc_timeout,
     )
     indexer = Indexer(settings.node_url, c.deployment, store, config)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from ..chain import Chain
 from ..errors import InvalidInput
 from ..ids import agency_id, parse_time, region_code
 from ..issuance import load_document
 from ..mirror import MirrorQueries, MirrorStore
 from ..qr import read_image
-from ..verification import ChainSource, MirrorSource, Verdict, Verifier
+from ..verification import Verdict
+from ..verification.factory import chain_verifier, mirror_verifier, node_watch
 from .common import JsonOpt, console, ctx_of, emit
 
 EXIT_NOT_VALID = 3
@@ -43,15 +43,14 @@ def verify_cmd(
     region = region_code(verifier_region) if verifier_region else None
     when = parse_time(as_of) if as_of else None
     if source == "chain":
-        verifier = Verifier(ChainSource(c.registry), c.deployment)
+        verifier = chain_verifier(c.settings, c.deployment, c.registry)
     else:
         from ..deployment import Deployment
 
         deployment = Deployment.load(c.settings.deployment_path)
         store = MirrorStore(db or c.settings.mirror_url)
-        node = Chain(c.settings.node_url, timeout=3.0)
-        mirror = MirrorSource(MirrorQueries(store), live_head=node.block_number)  # lag measured against the node
-        verifier = Verifier(mirror, deployment)
+        # the lag is measured against the node itself, and a node of another chain is ERROR
+        verifier = mirror_verifier(c.settings, deployment, MirrorQueries(store), node_watch(c.settings, deployment))
     path = Path(target)
     if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
         try:

@@ -10,7 +10,14 @@ event into the database.
   final), polling every ``poll_interval`` seconds.
 - **Reorgs**: before each range the checkpoint block's hash is compared with the chain's; on a
   mismatch the mirror rolls back to the newest block whose hash the chain still has and
-  re-reads from there.
+  re-reads from there — at most ``max_reorg_depth`` blocks (default 64; the last blocks of every
+  range are recorded, so the common ancestor is found exactly).
+- **A chain that lost its history is not followed**: the node's genesis block, the deployment
+  block and the contracts' code are checked on start and every few seconds. A node that fails
+  (reset, replaced, another chain) or a reorganisation deeper than the limit stops the indexer:
+  the mirror stays as it was, the reason is kept in its meta table (``chain_problem``) so that
+  verification answers ERROR and ``/healthz`` 503, and the indexer keeps checking until the
+  node serves the deployment's chain again.
 - **Faults**: an unreachable node is retried with exponential backoff; the health facts
   (chain head, last error) are kept in the mirror's meta table for ``/healthz``.
 """
@@ -43,6 +50,13 @@ HEAD_REFRESH_SECONDS = 2.0
 class ReorgInProgress(ChainUnavailable):
     """The chain changed while a range was being read: check for a reorg and read again."""
 
+
+class ChainHistoryLost(ChainUnavailable):
+    """The node does not serve the deployment's chain any more (reset, replaced, reorganised
+    deeper than the limit): the indexer stops following and changes nothing."""
+
+    code = "CHAIN_HISTORY_LOST"
+
 CatchUpProgress = Callable[[int, int, int], None]  # (checkpoint block, target block, certificates so far)
 
 
@@ -56,6 +70,9 @@ class IndexerConfig:
     max_hashes_per_range: int = 250_000  # bounds memory: shrink the span when a range brings more
     backoff_min: float = 0.2
     backoff_max: float = 30.0
+    max_reorg_depth: int = 64  # a deeper reorganisation stops the indexer instead of rewriting the mirror
+    identity_interval: float = 5.0  # seconds between checks that the node still serves the deployment's chain
+    rpc_timeout: float = 10.0  # seconds one call to the node may take
 
 
 @dataclass
@@ -71,15 +88,39 @@ class Indexer:
     def __init__(
         self, rpc_url: str, deployment: Deployment, store: MirrorStore, config: IndexerConfig | None = None
     ) -> None:
-        self.rpc = RawRpc(rpc_url)
+        self.config = config or IndexerConfig()
+        self.rpc = RawRpc(rpc_url, timeout=self.config.rpc_timeout)
         self.deployment = deployment
         self.store = store
-        self.config = config or IndexerConfig()
         self.decoder = LogDecoder(deployment)
         self.span = self.config.initial_span
         self._stop = threading.Event()
         self._seen: tuple[int | None, float] = (None, 0.0)  # last chain head written, and when
         self._had_error = True  # clear any error left in the mirror by an earlier run
+        self._identity_at: float | None = None  # when the chain's identity was last confirmed
+        self._halted = True  # clear a chain problem left by an earlier run once the chain checks out
+
+    # -------------------------------------------------------------- the chain's identity
+
+    def check_identity(self, *, force: bool = False) -> None:
+        """Raise ChainHistoryLost unless the node serves the deployment's chain (checked every
+        ``identity_interval`` seconds, or now with ``force``)."""
+        now = time.monotonic()
+        if not force and self._identity_at is not None and now - self._identity_at < self.config.identity_interval:
+            return
+        problem = self.deployment.identity_problem(self.rpc.call)
+        if problem is not None:
+            raise ChainHistoryLost(problem)
+        self._identity_at = now
+        if self._halted:
+            self.store.set_status({"chain_problem": ""})
+            self._halted = False
+
+    def _halt(self, reason: str) -> None:
+        log.error("indexer stopped following the chain: %s (the mirror is kept as it is)", reason)
+        self._identity_at = None
+        self._halted = True
+        self.store.set_status({"chain_problem": reason, "last_error": reason, "last_error_at": int(time.time())})
 
     # -------------------------------------------------------------- one step
 
@@ -94,26 +135,28 @@ class Indexer:
         return head - self.config.confirmations
 
     def check_reorg(self) -> int | None:
-        """Roll back if the chain no longer has our checkpoint block; returns the new checkpoint."""
+        """Roll back if the chain no longer has our checkpoint block; returns the new checkpoint.
+        Never deeper than ``max_reorg_depth`` blocks, never below the deployment block: a chain
+        that changed more than that is not believed (ChainHistoryLost)."""
         checkpoint, checkpoint_hash = self.store.checkpoint()
         if checkpoint_hash is None or checkpoint < self.deployment.deployment_block:
             return None
         chain = self.rpc.blocks([checkpoint]).get(checkpoint)
         if chain is not None and chain[0] == checkpoint_hash:
             return None
+        # The chain changed under us: first make sure it is still the deployment's chain.
+        self.check_identity(force=True)
         # Walk back through the block hashes we kept until the chain agrees with one.
-        below = checkpoint
-        while True:
-            known = self.store.known_blocks(below)
-            if not known:
-                ancestor = self.deployment.deployment_block - 1
-                break
-            on_chain = self.rpc.blocks([n for n, _ in known])
-            match = next((n for n, h in known if on_chain.get(n, (None,))[0] == h), None)
-            if match is not None:
-                ancestor = match
-                break
-            below = known[-1][0] - 1
+        limit = self.config.max_reorg_depth
+        floor = max(self.deployment.deployment_block, checkpoint - limit)
+        known = [(n, h) for n, h in self.store.known_blocks(checkpoint, limit=limit + 1) if n >= floor]
+        on_chain = self.rpc.blocks([n for n, _ in known])
+        ancestor = next((n for n, h in known if on_chain.get(n, (None,))[0] == h), None)
+        if ancestor is None:
+            raise ChainHistoryLost(
+                f"the chain no longer has any block the mirror holds in the last {limit} blocks below {checkpoint}: "
+                f"a reorganisation deeper than the limit of {limit} blocks"
+            )
         log.warning("reorg: block %d changed; rolling back to %d", checkpoint, ancestor)
         self.store.rollback_to(ancestor)
         return ancestor
@@ -157,7 +200,9 @@ class Indexer:
         return StepResult(first, last, certs, len(logs), reorg_to)
 
     def _range_data(self, first: int, last: int, logs: list[Log], parent: tuple[int, bytes] | None) -> RangeData:
-        numbers = sorted({lg.block for lg in logs} | {last} | ({parent[0]} if parent else set()))
+        # The range's last blocks too, so that a reorg near the head finds its exact ancestor.
+        tail = set(range(max(first, last - self.config.max_reorg_depth + 1), last + 1))
+        numbers = sorted({lg.block for lg in logs} | tail | ({parent[0]} if parent else set()))
         blocks = {}
         for i in range(0, len(numbers), 500):
             blocks.update(self.rpc.blocks(numbers[i : i + 500]))
@@ -250,7 +295,17 @@ class Indexer:
     # -------------------------------------------------------------- loops
 
     def catch_up(self, progress: CatchUpProgress | None = None) -> int:
-        """Index up to the current target block; returns the number of certificates mirrored."""
+        """Index up to the current target block; returns the number of certificates mirrored.
+        Raises ChainHistoryLost (having recorded why) when the node does not serve the
+        deployment's chain."""
+        try:
+            return self._catch_up(progress)
+        except ChainHistoryLost as exc:
+            self._halt(str(exc))
+            raise
+
+    def _catch_up(self, progress: CatchUpProgress | None) -> int:
+        self.check_identity()
         target = self.target_block()
         total = 0
         while not self._stop.is_set():
@@ -276,6 +331,9 @@ class Indexer:
                 self.catch_up(progress)
                 delay = self.config.backoff_min
                 self._stop.wait(self.config.poll_interval)
+            except ChainHistoryLost:
+                # Recorded by catch_up; keep checking (the node may be restored), slowly.
+                self._stop.wait(self.config.identity_interval)
             except (ChainUnavailable, SQLAlchemyError) as exc:
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning("indexer: %s; retrying in %.1f s", message, delay)

@@ -132,6 +132,7 @@ class MirrorHead:
     chain_head: int | None
     chain_head_seen_at: int | None
     last_error: str
+    chain_problem: str = ""  # set by the indexer when the node does not serve the deployment's chain
 
     @property
     def lag_blocks(self) -> int | None:
@@ -247,6 +248,7 @@ class MirrorQueries:
         result = MirrorHead(
             block, bytes.fromhex(h) if h else None, int(row[0]) if row else None,
             int(head) if head else None, int(seen) if seen else None, meta.get("last_error", ""),
+            meta.get("chain_problem", ""),
         )
         if (block, h) != self._cache_block:  # the hash too: a reorg may keep the height
             self._cache = {}

@@ -27,8 +27,12 @@ class RpcError(LedgerError):
         super().__init__(f"node error {rpc_code}: {message}")
 
 
+class NodeTimeout(ChainUnavailable):
+    """The node accepted the request but did not answer in time."""
+
+
 class RawRpc:
-    def __init__(self, url: str, timeout: float = 60.0, retries: int = 3) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, retries: int = 3) -> None:
         self.url = url
         self.public_url = redact_url(url)  # for messages: no credentials, no query string
         self.timeout = timeout
@@ -41,9 +45,13 @@ class RawRpc:
     # -------------------------------------------------------------- transport
 
     def _send(self, payload: Any) -> Any:
+        """Send, retrying quick transport failures (a refused connection, a 5xx); a call that
+        timed out is not retried: the node is frozen or overloaded, and the caller decides."""
         for attempt in range(self.retries + 1):
             try:
                 return self._send_once(payload)
+            except NodeTimeout:
+                raise
             except ChainUnavailable:
                 if attempt == self.retries:
                     raise
@@ -74,7 +82,10 @@ class RawRpc:
             if response.status_code >= 500 or response.status_code in (408, 429):
                 raise ChainUnavailable(f"node at {self.public_url} answered HTTP {response.status_code}")
             return orjson.loads(response.content)
-        except (requests.RequestException, OSError, TimeoutError) as exc:
+        except (requests.Timeout, TimeoutError):
+            self.close()
+            raise NodeTimeout(f"node at {self.public_url} does not answer (no reply within {self.timeout:g} s)") from None
+        except (requests.RequestException, OSError) as exc:
             self.close()
             raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None
         except orjson.JSONDecodeError as exc:

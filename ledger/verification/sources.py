@@ -5,10 +5,8 @@ in the same shapes, so every check runs unchanged on either.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
-from collections.abc import Callable
 from typing import Protocol
 
 from ..contracts import KeyState, Status
@@ -16,9 +14,7 @@ from ..errors import ChainUnavailable, LedgerError
 from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt, schema_field_names
 from ..registry import Registry
 from ..rules import effective_status
-
-
-LIVE_HEAD_SECONDS = 0.5  # how long a head read from the node is reused
+from ..watch import NodeWatch
 
 
 class SourceUnavailable(LedgerError):
@@ -89,7 +85,8 @@ class Source(Protocol):
 
 
 class MirrorSource:
-    """The mirror database, refusing to answer when it is too far behind the chain."""
+    """The mirror database, refusing to answer when it is too far behind the chain, when its
+    indexer has gone silent, or when the node no longer serves the deployment's chain."""
 
     kind = "mirror"
     supports_as_of = True
@@ -100,47 +97,28 @@ class MirrorSource:
         *,
         max_lag_blocks: int = 5,
         max_staleness_seconds: float = 10.0,
-        live_head: Callable[[], int] | None = None,
+        watch: NodeWatch | None = None,
+        stale_after: float = 2.0,
     ) -> None:
         self.q = queries
         self.max_lag_blocks = max_lag_blocks
         self.max_staleness_seconds = max_staleness_seconds
-        self._live_head = live_head  # the node's head, to measure the lag against the chain itself
-        self._live: int | None = None
-        self._poller: threading.Thread | None = None
-        self._poller_lock = threading.Lock()
-
-    def _chain_head(self) -> int | None:
-        """The node's head as last polled by a background thread (never a network call on the
-        request path); None when there is no node or it does not answer."""
-        if self._live_head is None:
-            return None
-        with self._poller_lock:
-            if self._poller is None:
-                self._poll_once()
-                self._poller = threading.Thread(target=self._poll, name="live-head", daemon=True)
-                self._poller.start()
-        return self._live
-
-    def _poll_once(self) -> None:
-        try:
-            self._live = int(self._live_head())  # type: ignore[misc]
-        except Exception:  # node down: fall back on what the indexer last saw
-            self._live = None
-
-    def _poll(self) -> None:
-        while True:
-            time.sleep(LIVE_HEAD_SECONDS)
-            self._poll_once()
+        self.watch = watch  # the node's head and identity, polled off the request path
+        self.stale_after = stale_after
 
     def head(self) -> SourceHead:
         head = self.q.head()
+        if head.chain_problem:
+            raise SourceUnavailable(f"the mirror's indexer stopped: {head.chain_problem}")
+        node = self.watch.snapshot() if self.watch is not None else None
+        if node is not None and node.identity_problem:
+            raise SourceUnavailable(node.identity_problem)
         if head.chain_head is None or head.chain_head_seen_at is None:
             raise SourceUnavailable("the mirror has not seen the chain yet (is the indexer running?)")
         age = time.time() - head.chain_head_seen_at
         if age > self.max_staleness_seconds:
             raise SourceUnavailable(f"the indexer last reached the chain {age:.0f} s ago: {head.last_error or 'indexer not running'}")
-        live = self._chain_head()
+        live = node.head if node is not None and node.answering(self.stale_after) else None
         lag = max(0, (live if live is not None else head.chain_head) - head.block)
         if lag > self.max_lag_blocks:
             raise SourceUnavailable(f"the mirror is {lag} blocks behind the chain (more than {self.max_lag_blocks})")
@@ -181,17 +159,26 @@ class ChainSource:
 
     The chain stores batch roots, not certificate hashes, so a bare hash cannot be looked up
     here (a document with its proof can); statuses are the current ones (``as_of`` must be now).
+    With a ``watch``, a node that stopped answering or lost its chain is ERROR at once.
     """
 
     kind = "chain"
     supports_as_of = False  # contract views answer for the current block only
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, watch: NodeWatch | None = None, stale_after: float = 2.0) -> None:
         self.registry = registry
+        self.watch = watch
+        self.stale_after = stale_after
         self._regions: dict[str, int | None] = {}
         self._fields: dict[str, frozenset[str] | None] = {}
 
     def head(self) -> SourceHead:
+        if self.watch is not None:
+            node = self.watch.snapshot()
+            if node.identity_problem:
+                raise SourceUnavailable(node.identity_problem)
+            if not node.answering(self.stale_after):
+                raise SourceUnavailable(f"the node does not answer: {node.error or 'no reply yet'}")
         try:
             return SourceHead(self.kind, self.registry.chain.block_number(), 0)
         except ChainUnavailable as exc:
