@@ -69,6 +69,23 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def git_commit() -> str:
+    """The commit the benchmark ran on (with "+dirty" when the tree has uncommitted changes)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def provenance() -> dict[str, str]:
+    """Where a figure comes from: the commit, the machine, when."""
+    return {"commit": git_commit(), "machine": machine(), "measured_at": now_iso()}
+
+
 @contextlib.contextmanager
 def anvil(extra_args: list[str] | None = None) -> Iterator[Chain]:
     """A private anvil for the benchmark, stopped afterwards."""

@@ -47,6 +47,22 @@ MAX_REORG_RETRIES = 5
 HEAD_REFRESH_SECONDS = 2.0
 
 
+def _malloc_trim() -> Callable[[], None]:
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return lambda: None
+    return lambda: None if trim(0) else None
+
+
+# A range of 10,000 certificate hashes brings a few MB of JSON and bytes that Python frees at
+# once; glibc keeps the freed pages in its arenas unless told to return them, and a following
+# indexer's memory then creeps up with every batch. Returning them keeps it flat.
+release_memory = _malloc_trim()
+
+
 class ReorgInProgress(ChainUnavailable):
     """The chain changed while a range was being read: check for a reorg and read again."""
 
@@ -192,12 +208,16 @@ class Indexer:
         data = self._range_data(first, last, logs, parent)
         self.store.write(data)
         certs = data.certificate_count
+        n_raw, n_logs = len(raw_logs), len(logs)
+        del raw_logs, logs, data
+        if certs:
+            release_memory()
         # Adapt: shrink after a heavy range, grow while ranges stay light.
         if certs > self.config.max_hashes_per_range:
             self.span = max(self.config.min_span, self.span // 2)
-        elif certs < self.config.max_hashes_per_range // 4 and len(raw_logs) < 1_000 and last < target:
+        elif certs < self.config.max_hashes_per_range // 4 and n_raw < 1_000 and last < target:
             self.span = min(self.config.max_span, self.span * 2)
-        return StepResult(first, last, certs, len(logs), reorg_to)
+        return StepResult(first, last, certs, n_logs, reorg_to)
 
     def _range_data(self, first: int, last: int, logs: list[Log], parent: tuple[int, bytes] | None) -> RangeData:
         # The range's last blocks too, so that a reorg near the head finds its exact ancestor.

@@ -19,24 +19,24 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.engine import Connection
 
 from ..deployment import Deployment
-from ..errors import ConfigError
+from ..errors import ConfigError, redact_url
 from . import schema as s
 
 DEFAULT_KEEP_BLOCKS = 4096  # block hashes kept for reorg detection
 
 
-def make_engine(url: str, *, pooled: bool = True) -> Engine:
+def make_engine(url: str, *, pooled: bool = True, cache_kib: int = 65536) -> Engine:
     """An engine for the mirror URL (``postgresql://`` means psycopg 3). ``pooled=False``:
     every raw_connection() is a new driver connection, for callers that pool their own."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     try:
-        return _make_engine(url, pooled)
+        return _make_engine(url, pooled, cache_kib)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise ConfigError(f"invalid mirror database URL {url!r}: {str(exc).splitlines()[0]}") from None
+        raise ConfigError(f"invalid mirror database URL {redact_url(url)!r}: {type(exc).__name__}") from None
 
 
-def _make_engine(url: str, pooled: bool) -> Engine:
+def _make_engine(url: str, pooled: bool, cache_kib: int) -> Engine:
     pool = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
@@ -49,7 +49,9 @@ def _make_engine(url: str, pooled: bool) -> Engine:
             # last commits, which the indexer then re-reads from the chain.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA cache_size=-65536")
+            # Page cache per connection: readers (verification) keep hot pages of a large mirror;
+            # the writer appends and needs little, and its memory stays flat while it follows.
+            cur.execute(f"PRAGMA cache_size=-{cache_kib}")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
@@ -75,10 +77,13 @@ class RangeData:
         return sum(len(b["hashes"]) // 32 for b in self.batches)
 
 
+WRITER_CACHE_KIB = 4096  # the indexer's SQLite page cache
+
+
 class MirrorStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, cache_kib=WRITER_CACHE_KIB)
         self.dialect = self.engine.dialect.name
 
     # -------------------------------------------------------------- schema and identity
