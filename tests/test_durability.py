@@ -245,8 +245,9 @@ def test_a_following_indexers_memory_stays_flat(tmp_path: Path) -> None:
         setup.registry.deployment.save(home / "deployment.json")
         url = f"sqlite:///{tmp_path}/mirror.db"
         env = {**os.environ, "CERTLEDGER_HOME": str(home), "CERTLEDGER_RPC_URL": node.url, "CERTLEDGER_DB_URL": url}
-        indexer = subprocess.Popen([CLI, "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         store = MirrorStore(url)
+        store.open(setup.registry.deployment)
+        indexer = subprocess.Popen([CLI, "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rss = []
         for _ in range(14):
             anchor_many(setup, 5_000, 5_000)
