@@ -23,7 +23,10 @@ import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from .errors import InvalidInput
 from .ids import region_code
@@ -284,3 +287,15 @@ class Certificate:
             return cert, stated
         except KeyError as exc:
             raise InvalidInput(f"malformed document: missing {exc.args[0]}") from None
+
+
+def load_document(path: Path) -> tuple[Certificate, bytes | None]:
+    """A certificate document from a JSON file, with the hash it states."""
+    try:
+        data = orjson.loads(Path(path).read_bytes())
+    except FileNotFoundError:
+        raise InvalidInput(f"no such file: {path}") from None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"{Path(path).name}: not JSON ({exc.msg})") from None
+    return Certificate.from_json(data)
+

@@ -38,6 +38,8 @@ from ledger.registry import Registry
 from ledger.signing import recover_batch_signer, sign_batch
 
 PASSWORD = "test-password"
+CRASH_ISSUE = Path(__file__).parent / "crash_issue.py"
+CRASH_ISSUE = Path(__file__).parent / "crash_issue.py"
 CERTLEDGER = Path(sys.executable).parent / "certledger"
 ID_COLUMNS = ["name", "sex", "ethnicity", "birthDate", "address", "idNumber", "reference"]
 CRASH_POINTS = ["journal-written", "batch-sent", "batch-anchored", "output-written"]
@@ -216,9 +218,8 @@ class Home:
         return {**env, **self.env, **extra}
 
     def run(self, *args: str, crash_at: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-        extra = {"CERTLEDGER_CRASH_AT": crash_at} if crash_at else {}
-        return subprocess.run([str(CERTLEDGER), *args], env=self.process_env(**extra), capture_output=True,
-                              text=True, timeout=timeout)
+        command = [sys.executable, str(CRASH_ISSUE), crash_at] if crash_at else [str(CERTLEDGER)]
+        return subprocess.run([*command, *args], env=self.process_env(), capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture
@@ -226,7 +227,7 @@ def home(gd: Consortium, anvil, tmp_path: Path, monkeypatch) -> Home:
     h = Home(gd, tmp_path / "home", anvil.url)
     for k, v in h.env.items():
         monkeypatch.setenv(k, v)
-    for var in ("CERTLEDGER_KEY", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_PORT", "CERTLEDGER_CRASH_AT"):
+    for var in ("CERTLEDGER_KEY", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_PORT"):
         monkeypatch.delenv(var, raising=False)
     return h
 

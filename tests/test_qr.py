@@ -449,7 +449,7 @@ def cli_home(consortium, anvil, tmp_path, monkeypatch):
     monkeypatch.setenv("CERTLEDGER_RPC_URL", anvil.url)
     monkeypatch.setenv("CERTLEDGER_PASSWORD", PASSWORD)
     monkeypatch.setenv("CERTLEDGER_KEYSTORE_SCRYPT_N", "1024")
-    for var in ("CERTLEDGER_KEY", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_PORT", "CERTLEDGER_CRASH_AT"):
+    for var in ("CERTLEDGER_KEY", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_PORT"):
         monkeypatch.delenv(var, raising=False)
     return consortium
 

@@ -282,8 +282,7 @@ def test_taking_the_exact_root_first_does_not_stop_the_issuer(stack: Stack) -> N
     rows_path = s.directory / "rows.jsonl"
     rows_path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     request = IssueRequest("GD-PSB", "ID_CARD", rows_path, out, bundle=True, valid_from="2020-01-01", workers=1)
-    env = {**os.environ, "CERTLEDGER_CRASH_AT": "journal-written"}
-    _crash_issue(s, env, rows_path, out)  # the journal holds the roots; nothing is anchored
+    _crash_issue(s, rows_path, out, "journal-written")  # the journal holds the roots; nothing is anchored
     journal = json.loads((out / ".certledger" / "journal.json").read_text())
     root = bytes.fromhex(journal["batches"][0]["root"][2:])
     staged = [json.loads(line) for line in (out / ".certledger" / "batch-00000.jsonl").read_text().splitlines()]
@@ -298,13 +297,14 @@ def test_taking_the_exact_root_first_does_not_stop_the_issuer(stack: Stack) -> N
         assert s.verify_doc(json.loads(line))["verdict"] == "VALID"
 
 
-def _crash_issue(s: Stack, env: dict[str, str], rows_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def _crash_issue(s: Stack, rows_path: Path, out: Path, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
     keystore = Keystore(s.home / "keys", "pw", 1024)
     if not keystore.exists("psb"):
         keystore.import_private_key("psb", s.c.agency_keys["GD-PSB"].key.hex())
-    full_env = {**env, "CERTLEDGER_HOME": str(s.home), "CERTLEDGER_RPC_URL": s.node.url, "CERTLEDGER_PASSWORD": "pw"}
+    full_env = {**os.environ, "CERTLEDGER_HOME": str(s.home), "CERTLEDGER_RPC_URL": s.node.url, "CERTLEDGER_PASSWORD": "pw"}
+    command = [sys.executable, str(Path(__file__).parent / "crash_issue.py"), crash_at] if crash_at else [CLI]
     proc = subprocess.run(
-        [CLI, "issue", str(rows_path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(out), "--bundle",
+        [*command, "issue", str(rows_path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(out), "--bundle",
          "--valid-from", "2020-01-01", "--workers", "1", "--key", "psb"],
         env=full_env, capture_output=True, text=True, timeout=120,
     )
@@ -319,14 +319,14 @@ def test_issue_rerun_fails_loudly_when_its_root_was_anchored_with_another_key_or
     rows_path = s.directory / "rows.jsonl"
     rows_path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in id_rows(3)) + "\n", encoding="utf-8")
     out = s.directory / "issued"
-    crashed = _crash_issue(s, {**os.environ, "CERTLEDGER_CRASH_AT": "journal-written"}, rows_path, out)
+    crashed = _crash_issue(s, rows_path, out, "journal-written")
     assert crashed.returncode == -9, crashed.stderr
     staged = [json.loads(line) for line in (out / ".certledger" / "batch-00000.jsonl").read_text().splitlines()]
     other_key = Account.create()
     s.reg.add_key(s.c.admins[GD], "GD-PSB", other_key.address)
     s.reg.anchor_batch(s.c.deployer, other_key, "GD-PSB", "DRIVING_LICENCE", [_h(d) for d in staged])
 
-    rerun = _crash_issue(s, dict(os.environ), rows_path, out)
+    rerun = _crash_issue(s, rows_path, out)
     assert rerun.returncode == 1, rerun.stdout + rerun.stderr
     lines = rerun.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")

@@ -15,7 +15,9 @@ from .. import qr as qrcodes
 from ..contracts import Status
 from ..errors import InvalidInput
 from ..ids import agency_id
-from ..issuance import IssuanceRejected, IssueRequest, batch_agency, change_status, issue, load_document, schema_for
+from ..document import load_document
+from ..issuance import IssuanceRejected, IssueRequest, issue, schema_for
+from ..status import batch_agency, change_status
 from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console, split_list
 
 STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
@@ -112,7 +114,7 @@ def reanchor_cmd(
 ) -> None:
     """After a key compromise: re-anchor an issuance's void batches with a new key, and rewrite
     its documents (and full QR codes) with the new signature. Hashes and proofs stay the same."""
-    from ..reanchor import reanchor
+    from ..issuance import reanchor
 
     c = ctx_of(ctx)
     signer = c.keystore.load(key)

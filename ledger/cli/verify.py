@@ -11,7 +11,7 @@ import typer
 
 from ..errors import InvalidInput
 from ..ids import agency_id, parse_time, region_code
-from ..issuance import load_document
+from ..document import load_document
 from ..mirror import MirrorQueries, MirrorStore
 from ..qr import read_image
 from ..verification import Verdict

@@ -23,15 +23,16 @@ from typing import Any
 import orjson
 from eth_account.signers.local import LocalAccount
 
-from . import qr as qrcodes
-from .contracts import Reason
-from .document import Certificate
-from .errors import InvalidInput, LedgerError
-from .ids import agency_id, type_id
-from .issuance import STATE_DIR, Journal, Progress, _noop, _write_json_atomic
-from .merkle import build_tree
-from .registry import Registry
-from .signing import sign_batch
+from .. import qr as qrcodes
+from ..contracts import Reason
+from ..document import Certificate
+from ..errors import InvalidInput, LedgerError
+from ..ids import agency_id, type_id
+from ..merkle import build_tree
+from ..registry import Registry
+from ..signing import sign_batch
+from .journal import JOURNAL, Journal, write_json_atomic
+from .model import STATE_DIR, Progress, no_progress
 
 
 @dataclass
@@ -56,12 +57,12 @@ class ReanchorResult:
 
 
 def reanchor(
-    registry: Registry, signer: LocalAccount, submitter: LocalAccount, out_dir: Path, progress: Progress = _noop
+    registry: Registry, signer: LocalAccount, submitter: LocalAccount, out_dir: Path, progress: Progress = no_progress
 ) -> ReanchorResult:
     """Re-anchor with ``signer`` every batch of the issuance in ``out_dir`` whose anchoring is
     void, and rewrite its documents with the new signature."""
     out = Path(out_dir)
-    journal = Journal.load(out / STATE_DIR / "journal.json")
+    journal = Journal.load(out / STATE_DIR / JOURNAL)
     if journal is None or not journal.complete:
         raise InvalidInput(f"{out} holds no completed issuance (no journal): nothing to re-anchor")
     manifest = _read_json(out / "manifest.json")
@@ -114,7 +115,7 @@ def reanchor(
             {**b, **{k: v for k, v in vars(r).items() if k in ("tx", "block", "gas_used")}}
             for b, r in zip(manifest["batches"], journal.batches, strict=True)
         ]
-        _write_json_atomic(out / "manifest.json", manifest)
+        write_json_atomic(out / "manifest.json", manifest)
     return result
 
 
@@ -168,7 +169,7 @@ def _rewrite_outputs(out: Path, manifest: dict[str, Any], signatures: dict[str, 
                 path = out / row["file"]
                 doc = orjson.loads(path.read_bytes())
                 if _resign(doc, signatures, key):
-                    _write_json_atomic(path, doc)
+                    write_json_atomic(path, doc)
                     documents += 1
             if full_qr and row["qr"]:
                 if doc is None:

@@ -1,0 +1,127 @@
+"""Building batches, in worker processes: validate each row against the type's schema, salt
+and hash every field, build the batch's Merkle tree, sign its root with the agency key, and
+stage the documents (with proofs and signature) under the output folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+from eth_account.signers.local import LocalAccount
+
+from ..document import Anchor, Certificate, new_salts
+from ..ids import agency_id, type_id
+from ..merkle import build_tree
+from ..schema import CertificateSchema, FieldError, canonical_date
+from ..signing import sign_batch
+from .journal import write_durable
+from .model import BadRow
+
+
+@dataclass
+class BuildContext:
+    schema: CertificateSchema
+    signer: LocalAccount
+    chain_id: int
+    registry: str
+    agency: str
+    cert_type: str
+    region: int
+    valid_from: str
+    valid_until: str | None
+    staging: Path
+
+
+_CTX: BuildContext | None = None  # each worker's, set by its pool initializer
+
+
+def _init_worker(ctx: BuildContext) -> None:
+    global _CTX
+    _CTX = ctx
+
+
+def _build_certificate(ctx: BuildContext, row: dict[str, Any]) -> Certificate:
+    fields = ctx.schema.canonical_fields(row)
+    valid_from = canonical_date(row["validFrom"]) if row.get("validFrom") else ctx.valid_from
+    until = row.get("validUntil") or ctx.valid_until
+    valid_until = canonical_date(until) if until else None
+    if valid_until is not None and valid_until <= valid_from:
+        raise FieldError(f"validUntil {valid_until} is not after validFrom {valid_from}")
+    return Certificate(ctx.cert_type, ctx.agency, ctx.region, valid_from, valid_until, fields, new_salts(list(fields)))
+
+@dataclass
+class Built:
+    index: int
+    root: str | None
+    size: int
+    part: str
+    bad: list[BadRow]
+    leaf_order: bytes = b""  # the batch's certificate hashes in leaf order, concatenated
+    signature: bytes = b""
+
+def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
+    """Validate, hash, tree, sign and stage one batch (runs in a worker).
+
+    Stages ``batch-N.jsonl`` (one document per line: the bundle format) and ``batch-N.index``
+    (row, reference, hash per line), fsynced, before the parent journals the root.
+    """
+    index, rows = task
+    ctx = _CTX
+    assert ctx is not None
+    bad: list[BadRow] = []
+    built: list[tuple[int, str, Certificate, bytes]] = []
+    for line, row in rows:
+        try:
+            cert = _build_certificate(ctx, row)
+        except FieldError as exc:
+            bad.append(BadRow(line, str(exc)))
+            continue
+        h = cert.compute_hash()
+        built.append((line, str(row.get("reference") or ""), cert, h))
+    if not built:
+        return Built(index, None, 0, "", bad)
+    tree = build_tree([h for *_, h in built])
+    aid, tid = agency_id(ctx.agency), type_id(ctx.cert_type)
+    signature = sign_batch(ctx.signer, tree.root, tid, aid, ctx.chain_id, ctx.registry)
+    name = f"batch-{index:05d}"
+    docs = bytearray()
+    index_lines = io.StringIO()
+    index_csv = csv.writer(index_lines)
+    for line, reference, cert, h in built:
+        anchor = Anchor(ctx.chain_id, ctx.registry, tree.root, tuple(tree.proof(h)), signature, ctx.signer.address)
+        docs += orjson.dumps(replace(cert, anchor=anchor).to_json(h))
+        docs += b"\n"
+        index_csv.writerow([line, reference, "0x" + h.hex()])
+    write_durable(ctx.staging / f"{name}.index", index_lines.getvalue().encode())
+    write_durable(ctx.staging / f"{name}.jsonl", bytes(docs))
+    return Built(index, "0x" + tree.root.hex(), len(built), name, bad, b"".join(tree.cert_hashes), signature)
+
+
+def build_batches(ctx: BuildContext, chunks: Sequence[tuple[int, list[tuple[int, dict[str, Any]]]]], workers: int) -> Iterator[Built]:
+    """Build every chunk, in ``workers`` processes (0: one per CPU); results come as they finish."""
+    yield from run_parallel(_build_chunk, chunks, workers, _init_worker, (ctx,))
+
+
+def run_parallel(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Any]:
+    """``fn`` over ``items`` in a pool of forked workers (in this process when one suffices)."""
+    n = workers or os.cpu_count() or 1
+    if n <= 1 or len(items) <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        yield from map(fn, items)
+        return
+    with multiprocessing.get_context("fork").Pool(min(n, len(items)), initializer, initargs) as pool:
+        yield from pool.imap_unordered(fn, items)

@@ -1,0 +1,183 @@
+"""The issuance pipeline: rows in -> documents -> batches anchored on chain -> files, QR
+codes, a manifest. Each stage is safe to interrupt (see the package's docstring)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import datetime
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from ..errors import InvalidInput
+from ..ids import CHINA_STANDARD_TIME
+from ..registry import Registry
+from ..schema import CertificateSchema, canonical_date
+from .anchor import anchor_all, max_batch, preflight
+from .build import BuildContext, Built, build_batches
+from .journal import JOURNAL, Journal
+from .model import (
+    STATE_DIR,
+    BatchRecord,
+    CrashHook,
+    IssuanceRejected,
+    IssueRequest,
+    IssueResult,
+    Progress,
+    no_crash,
+    no_progress,
+)
+from .outputs import Outputs, existing_outputs, write_outputs
+from .rows import META_COLUMNS, read_rows
+
+
+def issue(
+    registry: Registry,
+    signer: LocalAccount,
+    submitter: LocalAccount,
+    request: IssueRequest,
+    schema: CertificateSchema,
+    progress: Progress = no_progress,
+    crash: CrashHook = no_crash,
+) -> IssueResult:
+    """Issue the rows of ``request.rows_path`` as certificates of ``request.agency``.
+    ``crash`` is called at each named point (journal-written, batch-sent, batch-anchored,
+    output-written): tests kill the process there and prove that a re-run heals it."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    out = Path(request.out_dir)
+    state = out / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    rows_bytes = Path(request.rows_path).read_bytes() if Path(request.rows_path).is_file() else None
+    if rows_bytes is None:
+        raise InvalidInput(f"no such file: {request.rows_path}")
+    identity = {
+        "input_sha256": hashlib.sha256(rows_bytes).hexdigest(),
+        "agency": request.agency,
+        "type": request.cert_type,
+        "chain_id": registry.chain.chain_id,
+        "registry": registry.deployment.certificate_registry,
+        "signer": signer.address,
+        "skip_invalid": request.skip_invalid,
+        "valid_from": request.valid_from,
+        "valid_until": request.valid_until,
+        "max_batch": request.max_batch,
+    }
+    journal = Journal.load(state / JOURNAL)
+    if journal is not None and journal.identity != identity:
+        raise InvalidInput(
+            f"{out} holds another issuance (different input or options); choose a new --out folder"
+        )
+    resumed = journal is not None
+    if journal is not None and journal.complete:
+        return _result(request, journal, out, resumed=True, anchored_now=0, timings=timings, outputs=existing_outputs(out))
+
+    agency = registry.agency(request.agency)
+    if agency is None:
+        raise InvalidInput(f"unknown agency {request.agency!r}")
+    preflight(registry, signer, request, agency.region)
+
+    if journal is None:
+        rows = read_rows(Path(request.rows_path))
+        if not rows:
+            raise InvalidInput(f"{Path(request.rows_path).name}: no rows")
+        columns: dict[str, None] = {}
+        for _, row in rows:  # JSONL rows may each have their own keys
+            columns.update(dict.fromkeys(row))
+        unknown = schema.unknown_columns(list(columns), META_COLUMNS)
+        if unknown:
+            raise InvalidInput(
+                f"unknown column(s) {', '.join(unknown)} for {request.cert_type}; expected {', '.join(schema.field_names)}"
+            )
+        timings["read"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        size = max_batch(registry, request.max_batch)
+        chunks = [(i, rows[s : s + size]) for i, s in enumerate(range(0, len(rows), size))]
+        for leftover in state.glob("batch-*"):
+            leftover.unlink()  # from a build that never reached the journal: nothing was anchored
+        ctx = BuildContext(
+            schema,
+            signer,
+            registry.chain.chain_id,
+            registry.deployment.certificate_registry,
+            request.agency,
+            request.cert_type,
+            agency.region,
+            canonical_date(request.valid_from) if request.valid_from else datetime.now(CHINA_STANDARD_TIME).date().isoformat(),
+            canonical_date(request.valid_until) if request.valid_until else None,
+            state,
+        )
+        results: list[Built] = []
+        for res in build_batches(ctx, chunks, request.workers):
+            results.append(res)
+            progress("build", sum(len(chunks[r.index][1]) for r in results), len(rows))
+        results.sort(key=lambda r: r.index)
+        bad = sorted((b for r in results for b in r.bad), key=lambda b: b.row)
+        if bad and not request.skip_invalid:
+            for r in results:
+                if r.part:
+                    (state / f"{r.part}.jsonl").unlink(missing_ok=True)
+                    (state / f"{r.part}.index").unlink(missing_ok=True)
+            raise IssuanceRejected(bad, len(rows))
+        batches = [BatchRecord(r.index, r.root, r.size, r.part) for r in results if r.root]
+        if not batches:
+            raise IssuanceRejected(bad, len(rows))
+        staged = {r.part: (r.leaf_order, r.signature) for r in results if r.root}
+        journal = Journal(state / JOURNAL, identity, batches, bad)
+        journal.save()  # every root is on disk before the first transaction is sent
+        crash("journal-written")
+        timings["build"] = time.perf_counter() - t1
+    else:
+        staged = {}
+
+    t2 = time.perf_counter()
+    anchored_now = anchor_all(registry, submitter, journal, request, staged, progress, crash)
+    timings["anchor"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    outputs = write_outputs(journal, request, state, progress)
+    crash("output-written")
+    timings["output"] = time.perf_counter() - t3
+    journal.complete = True
+    journal.save()
+    for b in journal.batches:
+        (state / f"{b.part}.jsonl").unlink(missing_ok=True)
+        (state / f"{b.part}.index").unlink(missing_ok=True)
+    timings["total"] = time.perf_counter() - t0
+    return _result(request, journal, out, resumed=resumed, anchored_now=anchored_now, timings=timings, outputs=outputs)
+
+def _result(
+    request: IssueRequest,
+    journal: Journal,
+    out: Path,
+    *,
+    resumed: bool,
+    anchored_now: int,
+    timings: dict[str, float],
+    outputs: Outputs,
+) -> IssueResult:
+    return IssueResult(
+        request.agency,
+        request.cert_type,
+        sum(b.size for b in journal.batches),
+        journal.bad_rows,
+        journal.batches,
+        out,
+        outputs.bundle,
+        outputs.files,
+        outputs.qr_codes,
+        resumed,
+        anchored_now,
+        timings,
+    )
+
+
+def schema_for(registry: Registry, cert_type: str) -> CertificateSchema:
+    """The type's schema as anchored on chain (the JSON in the CertificateTypeAdded event)."""
+    for t in registry.types():
+        if t.code == cert_type:
+            if t.schema is None:
+                raise InvalidInput(f"type {cert_type} has no schema on chain")
+            return CertificateSchema.compile(t.schema)
+    raise InvalidInput(f"unknown certificate type {cert_type!r}")
