@@ -244,6 +244,31 @@ contract CertificateRegistry is ICertificateRegistry {
         return (Verdict.Ok, Reason.None);
     }
 
+    /// @notice Everything a verification asks the chain about certificate `certHash` of
+    /// `agency`'s batch `root`, in one call: the batch, its key's life cycle, the agency's region,
+    /// whether a removal of that region voids the anchoring, the certificate's and the batch's
+    /// status (with who set them), and whether `verifierRegion` (0: none) recognises the batch's
+    /// type from that region at time `at`. The verifier applies the rules to these facts as it
+    /// does to the mirror's.
+    function inspect(bytes32 agency, bytes32 certHash, bytes32 root, uint32 verifierRegion, uint64 at)
+        external
+        view
+        returns (Inspection memory out)
+    {
+        out.batch = _batches[agency][root];
+        out.issuerRegion = agencies.agency(agency).region;
+        if (out.batch.anchoredAt != 0) {
+            out.key = agencies.key(out.batch.key);
+            (out.voided, out.cutoff) = consortium.anchorVoid(out.issuerRegion, out.batch.anchoredAt);
+            out.recognized = verifierRegion == 0
+                || consortium.isRecognized(verifierRegion, out.batch.certType, out.issuerRegion, at);
+        }
+        out.certificateStatus = _certStatus[agency][certHash];
+        out.batchStatus = _batchStatus[agency][root];
+        out.blockNumber = uint64(block.number);
+        out.blockTime = uint64(block.timestamp);
+    }
+
     // ------------------------------------------------------------------ internals
 
     function _checkCanAnchor(address signer, bytes32 agency, bytes32 certType) private view {

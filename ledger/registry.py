@@ -27,6 +27,7 @@ from .merkle import build_tree
 from .signing import sign_batch
 
 ANY_REGION = 0
+_INSPECTION = "((address,uint64,uint32,bytes32),(bytes32,uint64,uint64,uint64,uint32),uint32,bool,uint64,(uint8,uint8),(uint8,uint8),bool,uint64,uint64)"
 
 
 # ---------------------------------------------------------------------- results
@@ -168,6 +169,25 @@ class BatchInfo:
     anchored_at: int
     size: int
     cert_type: str
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the chain says about one certificate of one agency's batch, read in one call
+    (CertificateRegistry.inspect)."""
+
+    batch: BatchInfo | None
+    key_agency: str
+    key_active_from: int
+    key_retired_at: int
+    key_compromised_since: int
+    issuer_region: int | None
+    void_cutoff: int | None  # the cut-off of a removal of the region that voids the anchoring
+    certificate_status: tuple[Status, Role]
+    batch_status: tuple[Status, Role]
+    recognized: bool
+    block: int
+    block_time: int
 
 
 @dataclass
@@ -515,6 +535,23 @@ class Registry:
     def batch_status(self, agency: str, root: bytes) -> tuple[Status, Role]:
         s, role = self.chain.call(self.certificates.functions.batchStatus(agency_id(agency), bytes(root)))
         return Status(s), Role(role)
+
+    def inspect(self, agency: str, cert_hash: bytes, root: bytes, verifier_region: int | None, at: int) -> Inspection:
+        """Everything a verification asks the chain about this certificate, in one ``eth_call``
+        (encoded and decoded here, without web3's per-call round trips)."""
+        data = self.certificates.encode_abi(
+            "inspect", args=[agency_id(agency), bytes(cert_hash), bytes(root), int(verifier_region or 0), int(at)]
+        )
+        raw = self.chain.raw("eth_call", [{"to": self.deployment.certificate_registry, "data": data}, "latest"])
+        (out,) = abi_decode([_INSPECTION], bytes.fromhex(str(raw)[2:]))
+        (key, anchored_at, size, cert_type), key_record, region, voided, cutoff, cert, whole, recognized, block, t = out
+        batch = None if anchored_at == 0 else BatchInfo(agency, bytes(root), to_checksum_address(key), anchored_at, size,
+                                                        text_of(cert_type))
+        return Inspection(
+            batch, text_of(key_record[0]) if any(key_record[0]) else "", key_record[1], key_record[2], key_record[3],
+            region or None, cutoff if voided else None, (Status(cert[0]), Role(cert[1])), (Status(whole[0]), Role(whole[1])),
+            bool(recognized), block, t,
+        )
 
     def anchoring_void(self, agency: str, root: bytes) -> Reason:
         return Reason(self.chain.call(self.certificates.functions.anchoringVoid(agency_id(agency), bytes(root))))

@@ -577,19 +577,28 @@ def test_node_down_still_reports_a_tampered_document(world: World) -> None:
     assert r.verdict == "INVALID" and failing(r)[0] == ("integrity", "HASH_MISMATCH")
 
 
-def test_node_dies_after_the_head_check_is_error(world: World) -> None:
-    """The node answers the head query, then goes away: every later check is UNAVAILABLE."""
+def test_node_dies_during_a_chain_verification_is_error(world: World) -> None:
+    """The node answers the one call that reads a certificate's facts, then goes away before a
+    later question (the field names of a disclosed document's type): ERROR, never INVALID."""
     v = world.chain_verifier()
     src = v.source
-    real_batch = src.batch
+    real_inspect = src.registry.inspect
 
-    def flaky_batch(root: bytes) -> Any:
+    def inspect_then_die(*args: Any) -> Any:
+        answer = real_inspect(*args)
         src.registry = world.chain_verifier(dead_url()).source.registry
-        return real_batch(root)
+        return answer
 
-    src.batch = flaky_batch  # type: ignore[method-assign]
-    r = verify(v, world.doc("id", 1))
+    src.registry.inspect = inspect_then_die  # type: ignore[method-assign]
+    disclosed = world.cert("id", 1).disclose(["name"]).to_json()
+    r = verify(v, disclosed)
     assert r.verdict == "ERROR", [c.to_json() for c in r.checks]
+    assert failing(r)[0] == ("integrity", "UNAVAILABLE")
+
+
+def test_node_dead_before_a_chain_verification_is_error(world: World) -> None:
+    r = verify(world.chain_verifier(dead_url()), world.doc("id", 1))
+    assert r.verdict == "ERROR" and all(c["code"] == "UNAVAILABLE" for c in r.to_json()["checks"][1:])
 
 
 def test_mirror_too_far_behind_is_error(world: World, scratch_mirror: Mirror) -> None:

@@ -58,6 +58,21 @@ interface ICertificateRegistry {
         IAgencyRegistry.Role role;
     }
 
+    /// @notice Everything a verification asks the chain about one certificate of one agency's
+    /// batch, read in one call (see CertificateRegistry.inspect).
+    struct Inspection {
+        Batch batch; // anchoredAt == 0: the agency anchored no batch with this root
+        IAgencyRegistry.Key key; // the batch's signing key (its life cycle)
+        uint32 issuerRegion; // the agency's region (0: unknown agency)
+        bool voided; // the anchoring falls in a removal window of the agency's region
+        uint64 cutoff; // that window's cut-off
+        StatusRecord certificateStatus; // the certificate's own status, and who set it
+        StatusRecord batchStatus; // the batch's status, and who set it
+        bool recognized; // the verifier region recognises the batch's type from the issuer region at `at`
+        uint64 blockNumber; // the block the answer is for
+        uint64 blockTime;
+    }
+
     // ---------------------------------------------------------------- errors
     error EmptyBatch();
     error BatchAlreadyAnchored(bytes32 agency, bytes32 root);

@@ -140,8 +140,13 @@ class Verifier:
     def _run(self, case: Case) -> VerificationResult:
         head: SourceHead | None = None
         head_error: str | None = None
+        doc = case.document
         try:
-            head = self.source.head()
+            case.source = self.source.for_case(
+                case.agency, case.cert_hash, doc.anchor.root if doc is not None and doc.anchor is not None else None,
+                case.verifier_region, case.as_of,
+            )
+            head = case.source.head()
         except SourceUnavailable as exc:
             head_error = str(exc)
         except Exception as exc:  # the database itself is unreachable
@@ -154,7 +159,7 @@ class Verifier:
             checks.append(run_check(unit, case))
         verdict = combine(checks)
         certificate = self._certificate(case)
-        source = {"kind": self.source.kind, "block": head.block if head else None, "lag_blocks": head.lag_blocks if head else None}
+        source = {"kind": case.source.kind, "block": head.block if head else None, "lag_blocks": head.lag_blocks if head else None}
         if head_error is not None:
             source["error"] = head_error
         return VerificationResult(verdict, checks, certificate, case.verifier_region, case.as_of, source)

@@ -12,7 +12,7 @@ from typing import Protocol
 from ..contracts import KeyState, Status
 from ..errors import ChainUnavailable, LedgerError
 from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt, schema_field_names
-from ..registry import Registry
+from ..registry import Inspection, Registry
 from ..rules import effective_status
 from ..watch import NodeWatch
 
@@ -83,6 +83,9 @@ class Source(Protocol):
         """Whether a rule covers ``at``; ``latest``: by the rules in force now (whatever their
         block times), else by the rules as they stood at ``at``."""
 
+    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+        """The source to answer one verification (a source may read what it needs at once)."""
+
 
 class MirrorSource:
     """The mirror database, refusing to answer when it is too far behind the chain, when its
@@ -126,6 +129,9 @@ class MirrorSource:
 
     def _facts(self, rec: object) -> AnchorFacts:
         return AnchorFacts(rec.root, rec.agency, rec.cert_type, rec.key, rec.time, rec.block, rec.tx, rec.issuer_region)  # type: ignore[attr-defined]
+
+    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+        return self
 
     def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
         found = self.q.lookup(cert_hash, agency)
@@ -172,17 +178,31 @@ class ChainSource:
         self._regions: dict[str, int | None] = {}
         self._fields: dict[str, frozenset[str] | None] = {}
 
-    def head(self) -> SourceHead:
+    def _check_node(self) -> None:
         if self.watch is not None:
             node = self.watch.snapshot()
             if node.identity_problem:
                 raise SourceUnavailable(node.identity_problem)
             if not node.answering(self.stale_after):
                 raise SourceUnavailable(f"the node does not answer: {node.error or 'no reply yet'}")
+
+    def head(self) -> SourceHead:
+        self._check_node()
         try:
             return SourceHead(self.kind, self.registry.chain.block_number(), 0)
         except ChainUnavailable as exc:
             raise SourceUnavailable(str(exc)) from exc
+
+    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+        """For a document (agency and root known): everything in one call to the node."""
+        if agency is None or root is None:
+            return self
+        self._check_node()
+        try:
+            inspection = self.registry.inspect(agency, cert_hash, root, verifier_region, at)
+        except ChainUnavailable as exc:
+            raise SourceUnavailable(str(exc)) from exc
+        return _ChainView(self, agency, cert_hash, root, verifier_region, inspection)
 
     def _region(self, agency: str) -> int | None:
         if agency not in self._regions:  # an agency's region never changes
@@ -227,6 +247,70 @@ class ChainSource:
 
     def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> bool:
         return self.registry.is_recognized(verifier, cert_type, issuer, at)
+
+
+class _ChainView:
+    """The chain's answers for one verification, from one ``inspect`` call; questions about
+    anything else go to the chain source."""
+
+    kind = "chain"
+    supports_as_of = False
+
+    def __init__(self, parent: ChainSource, agency: str, cert_hash: bytes, root: bytes, verifier_region: int | None,
+                 inspection: Inspection) -> None:
+        self.parent, self.agency, self.cert_hash, self.root = parent, agency, cert_hash, root
+        self.verifier_region, self.i = verifier_region, inspection
+
+    def head(self) -> SourceHead:
+        return SourceHead(self.kind, self.i.block, 0)
+
+    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+        return self.parent.for_case(agency, cert_hash, root, verifier_region, at)
+
+    def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
+        return self.parent.resolve_hash(cert_hash, agency)
+
+    def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
+        if (agency, bytes(root)) != (self.agency, self.root):
+            return self.parent.batch(agency, root)
+        b = self.i.batch
+        if b is None:
+            return None
+        return AnchorFacts(b.root, agency, b.cert_type, b.key, b.anchored_at, None, None, self.i.issuer_region)
+
+    def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
+        return None  # the proof decides
+
+    def key(self, address: str) -> KeyRecord | None:
+        b = self.i.batch
+        if b is None or address.lower() != b.key.lower():
+            return self.parent.key(address)
+        if not self.i.key_agency:
+            return None
+        return KeyRecord(b.key, self.i.key_agency, self.i.key_active_from, self.i.key_retired_at, self.i.key_compromised_since)
+
+    def region_void(self, region: int, at: int) -> int | None:
+        b = self.i.batch
+        if b is None or (region, at) != (self.i.issuer_region, b.anchored_at):
+            return self.parent.region_void(region, at)
+        return self.i.void_cutoff
+
+    def type_fields(self, cert_type: str) -> frozenset[str] | None:
+        return self.parent.type_fields(cert_type)
+
+    def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
+        if at is not None:
+            raise SourceUnavailable("the chain's views answer for now only: ask the mirror about a past time")
+        if (bytes(cert_hash), agency, bytes(root)) != (self.cert_hash, self.agency, self.root):
+            return self.parent.status(cert_hash, agency, root, at)
+        status, role = effective_status(self.i.certificate_status, self.i.batch_status)
+        return StatusAt(status, None, role if status is not Status.ACTIVE else None)
+
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> bool:
+        b = self.i.batch
+        if b is None or (verifier, cert_type, issuer) != (self.verifier_region, b.cert_type, self.i.issuer_region):
+            return self.parent.recognition(verifier, cert_type, issuer, at, latest=latest)
+        return self.i.recognized
 
 
 __all__ = ["AnchorFacts", "ChainSource", "HashAnchor", "KeyState", "MirrorSource", "Source", "SourceHead", "SourceUnavailable"]
