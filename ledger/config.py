@@ -12,6 +12,9 @@
 | CERTLEDGER_DB_URL | sqlite:///$HOME/mirror.db | the mirror database (SQLite or postgresql://...) |
 | CERTLEDGER_CONFIRMATIONS | 0 | blocks the indexer stays behind the head |
 | CERTLEDGER_POLL_INTERVAL | 0.25 | seconds between head polls of the indexer |
+| CERTLEDGER_CHAIN_DUMP_INTERVAL | 1.0 | embedded chain: seconds between writes of new blocks to disk (the most a kill -9 loses, plus the write) |
+| CERTLEDGER_CHAIN_GENERATIONS | 3 | embedded chain: full state dumps kept on disk |
+| CERTLEDGER_CHAIN_DUMP_BUDGET | 0.1 | embedded chain: largest share of the node's time full dumps may take (they stall mining) |
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Settings(BaseSettings):
     db_url: str | None = None
     confirmations: int = 0
     poll_interval: float = 0.25
+    chain_dump_interval: float = Field(default=1.0, gt=0)
+    chain_generations: int = Field(default=3, ge=1)
+    chain_dump_budget: float = Field(default=0.1, gt=0, le=1)
 
     @property
     def mirror_url(self) -> str:
