@@ -141,7 +141,7 @@ class Soak:
     def kill(self, name: str) -> None:
         """SIGKILL this chain's anvil or keeper, checked by pid file, command line and port."""
         pid = self.pid(name)
-        if pid is None or not process_alive(pid, "anvil" if name == "anvil" else "node_keeper"):
+        if pid is None or not process_alive(pid, "anvil" if name == "anvil" else "ledger.node_keeper"):
             return
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         if str(self.port).encode() in cmdline:

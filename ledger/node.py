@@ -30,9 +30,21 @@ from .chain import Chain
 from .config import Settings
 from .errors import ChainUnavailable, ConfigError
 from .node_keeper import LOCK as KEEPER_LOCK
+from .node_keeper import MODULE as KEEPER_MODULE
 from .node_keeper import STATUS as KEEPER_STATUS
 from .node_keeper import process_alive, try_lock
-from .node_state import Generation, Replay, Rpc, Skipped, StateStore, StateUnrecoverable, header_block, replay
+from .node_state import (
+    Generation,
+    LogScan,
+    Replay,
+    Rpc,
+    Skipped,
+    StateStore,
+    StateUnrecoverable,
+    TornDump,
+    header_block,
+    replay,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HARDFORK = "prague"
@@ -200,7 +212,7 @@ class EmbeddedNode:
         return self._read_pid(self.pid_file, "anvil")
 
     def keeper_pid(self) -> int | None:
-        return self._read_pid(self.keeper_pid_file, "node_keeper")
+        return self._read_pid(self.keeper_pid_file, KEEPER_MODULE)
 
     def status(self) -> NodeStatus:
         pid = self._pid()
@@ -235,11 +247,7 @@ class EmbeddedNode:
         if pid is not None and self.restoring_marker.exists():
             _kill(pid)  # a restore was cut short: this anvil holds part of the chain only
             pid = None
-        if pid is not None:
-            try:
-                wait_for_rpc(self.url, timeout)
-            except ChainUnavailable:
-                raise ChainUnavailable(f"anvil (pid {pid}) runs but does not answer at {self.url}") from None
+        if pid is not None and self._answers_while_alive(pid, timeout):
             self._ensure_keeper(pid)
             return self.status()
         if Chain(self.url, timeout=1.0).is_up():
@@ -253,6 +261,19 @@ class EmbeddedNode:
         status = self.status()
         status.restored = restored
         return status
+
+    def _answers_while_alive(self, pid: int, timeout: float) -> bool:
+        """True once anvil ``pid`` answers; False if it dies first (killed a moment ago)."""
+        chain = Chain(self.url, timeout=1.0)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if chain.is_up():
+                return True
+            _reap(pid)
+            if not process_alive(pid, "anvil"):
+                return False
+            time.sleep(0.05)
+        raise ChainUnavailable(f"anvil (pid {pid}) runs but does not answer at {self.url}")
 
     def restore(self, timeout: float = 20.0, *, fresh: bool = False) -> dict[str, Any]:
         """Start anvil on the newest generation that passes its checks (older ones if anvil
@@ -269,16 +290,28 @@ class EmbeddedNode:
         generations = store.generations()
         had_state = bool(generations) or any(s.action != "removed" for s in skipped)
         self.restoring_marker.write_text(str(os.getpid()))
-        base = None
+        scan = store.log.scan()
+        rpc = Rpc(self.url)
+        base, replayed, note, torn = None, Replay(), None, []
         for generation in reversed(generations):
-            reason = store.check(generation)
+            reason = store.check(generation) or self._load(generation, timeout)
             if reason is None:
-                reason = self._load(generation, timeout)
-            if reason is None:
+                replayed, note = self._replay_log(rpc, generation, scan)
+                if replayed.stopped and not replayed.blocks:
+                    # its accounts already hold the log's next block: a torn dump (written by
+                    # an older keeper); an older generation plus more of the log may do better
+                    torn.append(generation)
+                    skipped.append(Skipped(generation.path.name, f"the block log does not apply to it "
+                                           f"({replayed.stopped})", "not used"))
+                    self._kill_anvil()
+                    continue
                 base = generation
                 break
             skipped.append(store.set_aside_generation(generation, reason))
-        rpc = Rpc(self.url)
+        if base is None and torn:  # better a torn state than none: it holds everything but the log
+            base, replayed = torn[0], Replay()
+            self._load(base, timeout)
+            note = f"generation {base.seq} restored without the block log, which does not apply to it"
         if base is None:
             if had_state and not fresh:
                 self.restoring_marker.unlink(missing_ok=True)
@@ -289,16 +322,6 @@ class EmbeddedNode:
                     f"they are kept in {store.aside_dir}; `certledger chain up --fresh` starts an empty chain"
                 )
             self._spawn_anvil(None, timeout)
-        scan = store.log.scan()
-        replayed = Replay()
-        note = None
-        if base is not None and base.block is not None:
-            entries = scan.after(base.block)
-            if entries:
-                if entries[0].number == base.block + 1 and entries[0].parent == rpc.block_hash(base.block):
-                    replayed = replay(rpc, entries)
-                else:
-                    note = f"the block log ({entries[0].number}..) does not continue generation {base.seq}"
         head = rpc.block_number()
         skipped += store.log.cut_after(scan, head if base is not None else None)
         self.restoring_marker.unlink(missing_ok=True)
@@ -314,11 +337,29 @@ class EmbeddedNode:
             "head": head,
             "head_age_seconds": round(head_age, 1) if head_age is not None else None,
             "replay": replayed.to_json() if replayed.blocks or replayed.stopped else None,
-            "note": note or (scan.stopped if scan.stopped and replayed.blocks else None),
+            "note": note,
             "skipped": [s.to_json() for s in skipped],
             "migrated_from": migrated,
             "empty_chain": base is None,
         }
+
+    @staticmethod
+    def _replay_log(rpc: Rpc, generation: Generation, scan: LogScan) -> tuple[Replay, str | None]:
+        """Replay the block log's blocks after ``generation`` (loaded); a note if it stops short."""
+        assert generation.block is not None
+        entries = scan.after(generation.block)
+        if not entries:
+            return Replay(), None
+        if entries[0].number != generation.block + 1 or entries[0].parent != rpc.block_hash(generation.block):
+            return Replay(), f"the block log ({entries[0].number}..) does not continue generation {generation.seq}"
+        replayed = replay(rpc, entries)
+        stop = replayed.stopped or (scan.stopped if replayed.blocks == len(entries) else None)
+        return replayed, f"the block log stops at block {replayed.head}: {stop}" if stop else None
+
+    def _kill_anvil(self) -> None:
+        pid = self._pid()
+        if pid is not None:
+            _kill(pid)
 
     def _load(self, generation: Generation, timeout: float) -> str | None:
         """Start anvil on ``generation``; why it failed, or None."""
@@ -334,9 +375,7 @@ class EmbeddedNode:
         elif generation.block_hash and rpc.block_hash(head) != generation.block_hash:
             problem = f"block {head} loaded with another hash than its sidecar's"
         if problem:
-            pid = self._pid()
-            if pid is not None:
-                _kill(pid)
+            self._kill_anvil()
         return problem
 
     def _spawn_anvil(self, load_state: Path | None, timeout: float) -> None:
@@ -386,7 +425,7 @@ class EmbeddedNode:
         with self.keeper_log_file.open("ab") as log:
             process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "ledger.node_keeper",
+                    sys.executable, "-m", KEEPER_MODULE,
                     "--dir", str(self.directory),
                     "--url", self.url,
                     "--anvil-pid", str(anvil_pid),
@@ -415,7 +454,7 @@ class EmbeddedNode:
         pid = self.keeper_pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
-            if not _wait_gone(pid, "node_keeper", grace):
+            if not _wait_gone(pid, KEEPER_MODULE, grace):
                 _kill(pid)
         self.keeper_pid_file.unlink(missing_ok=True)
 
@@ -444,7 +483,13 @@ class EmbeddedNode:
             if not self.restoring_marker.exists() and Chain(self.url, timeout=2.0).is_up():
                 self.state.clean_incomplete()
                 try:
-                    self.state.write_generation(Rpc(self.url))
+                    for attempt in range(3):  # a transaction landing mid-dump tears it: dump again
+                        try:
+                            self.state.write_generation(Rpc(self.url))
+                            break
+                        except TornDump:
+                            if attempt == 2:
+                                raise
                     self.state.prune(self.generations)
                     generations = self.state.generations()
                     if generations and generations[0].block is not None:
@@ -499,6 +544,7 @@ def _wait_gone(pid: int, name: str, timeout: float) -> bool:
 
 
 def _kill(pid: int) -> None:
+    """SIGKILL ``pid`` (one of ours, checked by the caller) and wait until it is gone."""
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -26,19 +26,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .errors import ChainUnavailable
-from .node_state import BlockLogWriter, Generation, Rpc, StateStore, fetch_blocks, write_atomically
+from .node_state import BlockLogWriter, Generation, Rpc, StateStore, fetch_blocks
 
+MODULE = "ledger.node_keeper"
 LOCK = "keeper.lock"
 STATUS = "keeper.json"
 FETCH_BLOCKS = 100  # blocks per batched request
 
 
 def process_alive(pid: int, name: str) -> bool:
-    """Whether ``pid`` runs (not a zombie) and its command line mentions ``name`` (a pid reused
-    by another program does not count)."""
+    """Whether ``pid`` runs (not a zombie) as program ``name`` (in its executable's name, or
+    the module of ``python -m``): a pid reused by another program does not count."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except FileNotFoundError:
         return False
     except OSError:  # no /proc: fall back to a signal probe
@@ -50,7 +51,7 @@ def process_alive(pid: int, name: str) -> bool:
             return True
         return True
     state = stat.rsplit(")", 1)[-1].split()[0]
-    return state not in ("Z", "X") and name.encode() in cmdline
+    return state not in ("Z", "X") and (name in Path(argv[0]).name or name in argv[1:3])
 
 
 def try_lock(directory: Path) -> int | None:
@@ -76,12 +77,14 @@ class Keeper:
         self.out = out
         self.stopping = threading.Event()
         self._rotate = threading.Event()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # one generation at a time
+        self._log_lock = threading.Lock()  # one writer of the block log at a time
         self.writer = BlockLogWriter(self.store.log)
         self.last: tuple[int, str] | None = None  # last logged block (number, hash)
         self.last_logged_at: float | None = None
         self.last_generation: Generation | None = None
         self.last_dump_seconds = 0.0
+        self.slowest_tick = 0.0  # seconds: the block log's window is the interval plus this
         self.error: str | None = None
 
     def say(self, message: str) -> None:
@@ -100,7 +103,11 @@ class Keeper:
         rpc = Rpc(self.url)
         if not self._wait_for_node(rpc):
             return
-        self._bootstrap(rpc)
+        try:
+            self._bootstrap(rpc)
+        except (ChainUnavailable, OSError) as exc:
+            self.say(f"cannot start the block log: {exc}")
+            return
         dumper = threading.Thread(target=self._dump_loop, name="dumper", daemon=True)
         dumper.start()
         try:
@@ -142,7 +149,7 @@ class Keeper:
         if newest and newest.block is not None and newest.block_hash and rpc.block_hash(newest.block) == newest.block_hash:
             self.last = (newest.block, newest.block_hash)
         else:
-            generation = self._write_generation(rpc)
+            generation = self._base_generation(rpc)
             assert generation.block is not None and generation.block_hash is not None
             self.last = (generation.block, generation.block_hash)
         self.say(f"starting the block log after block {self.last[0]}")
@@ -150,28 +157,33 @@ class Keeper:
     # ------------------------------------------------------------------ block log
 
     def _log_loop(self, rpc: Rpc) -> None:
+        next_tick = time.monotonic()
         while True:
             final = self.stopping.is_set()
+            started = time.monotonic()
             if not self.anvil_alive():
                 self.say(f"anvil (pid {self.anvil_pid}) is gone: keeper exits")
                 return
-            if self._rotate.is_set():
-                self._rotate.clear()
-                self.writer.rotate()
-                generations = self.store.generations()
-                if generations and generations[0].block is not None:
-                    self.store.log.prune(generations[0].block)
             try:
-                self._log_new_blocks(rpc)
+                with self._log_lock:
+                    if self._rotate.is_set():
+                        self._rotate.clear()
+                        self.writer.rotate()
+                        generations = self.store.generations()
+                        if generations and generations[0].block is not None:
+                            self.store.log.prune(generations[0].block)
+                    self._log_new_blocks(rpc)
                 self.error = None
             except (ChainUnavailable, OSError) as exc:
                 if self.error != str(exc):
                     self.say(f"block log: {exc}")
                 self.error = str(exc)
+            self.slowest_tick = max(self.slowest_tick, time.monotonic() - started)
             self._write_status()
             if final:
                 return
-            self.stopping.wait(self.interval)
+            next_tick = max(next_tick + self.interval, time.monotonic())  # a fixed rate, not interval + tick
+            self.stopping.wait(next_tick - time.monotonic())
 
     def _log_new_blocks(self, rpc: Rpc) -> None:
         assert self.last is not None
@@ -194,7 +206,7 @@ class Keeper:
         self.say(f"block log: {reason}; keeping it aside and dumping a new generation")
         self.writer.close()
         self.store.log.set_aside_all(reason)
-        generation = self._write_generation(rpc)
+        generation = self._base_generation(rpc)
         assert generation.block is not None and generation.block_hash is not None
         self.last = (generation.block, generation.block_hash)
 
@@ -215,12 +227,27 @@ class Keeper:
             try:
                 newest = self.last_generation
                 if newest is None or rpc.block_number() != newest.block:
+                    # anvil serves no block while it dumps: log the newest ones first, or they
+                    # would wait in anvil's memory alone for as long as the dump takes
+                    with self._log_lock:
+                        self._log_new_blocks(rpc)
                     self._write_generation(rpc)
             except (ChainUnavailable, OSError) as exc:
                 self.last_dump_seconds = max(self.last_dump_seconds, time.monotonic() - started)
                 self.say(f"full dump failed: {exc}")
             # a failed dump stalled anvil as long as a good one: back off the same way
             next_dump = time.monotonic() + self.full_dump_interval()
+
+    def _base_generation(self, rpc: Rpc) -> Generation:
+        """A new generation for the block log to start from: retried until one is written
+        (a dump can be torn by a block mined during it) or anvil is gone."""
+        while True:
+            try:
+                return self._write_generation(rpc)
+            except (ChainUnavailable, OSError) as exc:
+                self.say(f"full dump failed: {exc}")
+                if self.stopping.wait(self.interval) or not self.anvil_alive():
+                    raise
 
     def _write_generation(self, rpc: Rpc) -> Generation:
         with self._write_lock:
@@ -248,11 +275,14 @@ class Keeper:
             "generation": newest.seq if newest else None,
             "generation_block": newest.block if newest else None,
             "last_dump_seconds": round(self.last_dump_seconds, 3),
+            "slowest_log_write_seconds": round(self.slowest_tick, 3),
             "full_dump_interval": round(self.full_dump_interval(), 1),
             "error": self.error,
         }
-        try:
-            write_atomically(self.store.directory / STATUS, json.dumps(status).encode())
+        path = self.store.directory / STATUS
+        try:  # informational: renamed into place, not fsynced (the block log's fsync is the one that counts)
+            path.with_name(STATUS + ".tmp").write_text(json.dumps(status))
+            os.replace(path.with_name(STATUS + ".tmp"), path)
         except OSError:
             pass
 

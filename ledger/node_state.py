@@ -52,6 +52,8 @@ _SEGMENT_NAME = re.compile(r"^blocks-(\d{12})\.log$")
 # The dump starts with the block environment: {"block":{"number":"0x1a2",...
 _HEADER_BLOCK = re.compile(rb'^\s*\{\s*"block"\s*:\s*\{\s*"number"\s*:\s*"?(0x[0-9a-fA-F]+|\d+)"?')
 _RESULT = b'"result":"0x'
+_ACCOUNTS_END = b',"best_block_number"'  # the dump's keys come in this order: block, accounts, best_block_number, ...
+_ACCOUNTS_CAP = 256 << 20
 
 
 class StateUnrecoverable(LedgerError):
@@ -163,6 +165,7 @@ class DumpedState:
     sha256: str
     anvil_seconds: float  # until the first byte: anvil busy building the dump
     seconds: float
+    accounts: dict[str, Any] | None  # the dump's "accounts" section (None: too large to keep)
 
 
 def _inflate_dump(response: http.client.HTTPResponse, out: BinaryIO, started: float) -> DumpedState:
@@ -180,7 +183,8 @@ def _inflate_dump(response: http.client.HTTPResponse, out: BinaryIO, started: fl
         head += chunk
     pending = head[head.index(_RESULT) + len(_RESULT):]
     inflater = zlib.decompressobj(wbits=31)  # gzip; checks the gzip trailer's CRC-32 and length
-    digest, size, header, carry = hashlib.sha256(), 0, b"", b""
+    digest, size, carry = hashlib.sha256(), 0, b""
+    prefix, prefix_done = bytearray(), False  # up to the end of the "accounts" section
     while True:
         end = pending.find(b'"')
         data = carry + (pending if end < 0 else pending[:end])
@@ -191,8 +195,9 @@ def _inflate_dump(response: http.client.HTTPResponse, out: BinaryIO, started: fl
             out.write(plain)
             digest.update(plain)
             size += len(plain)
-            if len(header) < 256:
-                header += plain[:256]
+            if not prefix_done:
+                prefix += plain
+                prefix_done = _ACCOUNTS_END in prefix or len(prefix) > _ACCOUNTS_CAP
         if end >= 0:
             break
         pending = response.read(_CHUNK)
@@ -205,10 +210,44 @@ def _inflate_dump(response: http.client.HTTPResponse, out: BinaryIO, started: fl
     response.read()
     if carry or not inflater.eof:
         raise ChainUnavailable("state dump cut short (incomplete gzip stream)")
-    block = header_block(header)
+    block = header_block(bytes(prefix[:256]))
     if block is None:
         raise ChainUnavailable("state dump names no block")
-    return DumpedState(block, size, digest.hexdigest(), first_byte - started, time.monotonic() - started)
+    accounts = None
+    if _ACCOUNTS_END in prefix:
+        try:
+            accounts = json.loads(bytes(prefix[: prefix.index(_ACCOUNTS_END)]) + b"}").get("accounts")
+        except ValueError:
+            accounts = None
+    return DumpedState(block, size, digest.hexdigest(), first_byte - started, time.monotonic() - started, accounts)
+
+
+class TornDump(ChainUnavailable):
+    """A dump whose accounts already hold transactions of blocks it does not contain."""
+
+    code = "TORN_DUMP"
+
+
+def check_not_torn(rpc: Rpc, dumped: DumpedState) -> None:
+    """anvil_dumpState reads the blocks first and the accounts after, without stopping the
+    miner in between: a block mined in that instant is in the accounts but not in the blocks.
+    Such a state cannot take the block log's next block (its nonce is already used), so it
+    must not become a generation. Every transaction moves its sender's nonce: compare each
+    account's nonce with the node's at the dump's block."""
+    if dumped.accounts is None:
+        return  # an accounts section of more than _ACCOUNTS_CAP: not checked
+    senders = [(a, _as_int(v.get("nonce", 0))) for a, v in dumped.accounts.items() if _as_int(v.get("nonce", 0))]
+    for i in range(0, len(senders), 500):
+        part = senders[i:i + 500]
+        counts = rpc.batch([("eth_getTransactionCount", [a, hex(dumped.block)]) for a, _ in part])
+        for (address, nonce), count in zip(part, counts, strict=True):
+            if nonce > int(count, 16):
+                raise TornDump(f"torn dump: account {address} has nonce {nonce} in it, {int(count, 16)} at its "
+                               f"block {dumped.block} (a block was mined while anvil wrote it)")
+
+
+def _as_int(value: Any) -> int:
+    return int(value, 0) if isinstance(value, str) else int(value or 0)
 
 
 def header_block(header: bytes) -> int | None:
@@ -367,6 +406,7 @@ class StateStore:
         try:
             with tmp.open("wb") as out:
                 dumped = rpc.dump_state(out)
+                check_not_torn(rpc, dumped)
                 out.flush()
                 os.fsync(out.fileno())
             gen.block, gen.size, gen.sha256 = dumped.block, dumped.size, dumped.sha256

@@ -20,6 +20,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import Chain
+from ledger.cli import main
 from ledger.deployment import Deployment, deploy
 from ledger.errors import ConfigError
 from ledger.node import EmbeddedNode, anvil_args, wait_for_rpc
@@ -105,11 +106,33 @@ def _wait_logged(node: EmbeddedNode, block: int, timeout: float = 10.0) -> None:
 
 
 def _cli(home: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `certledger` command, in a process of its own."""
     env = {**os.environ, "CERTLEDGER_HOME": str(home), "CERTLEDGER_PORT": str(port),
            "CERTLEDGER_CHAIN_DUMP_INTERVAL": str(INTERVAL)}
     env.pop("CERTLEDGER_RPC_URL", None)
     exe = Path(sys.executable).parent / "certledger"
     return subprocess.run([str(exe), *args], check=False, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def certledger(monkeypatch, capsys, tmp_path):
+    """`certledger ...` run in this process (no interpreter start-up: the kill test stays short);
+    returns (exit code, stdout, stderr)."""
+    home, port = tmp_path / "home", free_port()
+    monkeypatch.setenv("CERTLEDGER_HOME", str(home))
+    monkeypatch.setenv("CERTLEDGER_PORT", str(port))
+    monkeypatch.setenv("CERTLEDGER_CHAIN_DUMP_INTERVAL", str(INTERVAL))
+    monkeypatch.delenv("CERTLEDGER_RPC_URL", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    run.node = EmbeddedNode(home / "chain", port=port, dump_interval=INTERVAL)  # type: ignore[attr-defined]
+    yield run
+    run("chain", "down")
 
 
 # ---------------------------------------------------------------------- restarts
@@ -273,23 +296,32 @@ def test_port_taken_by_another_node_is_reported(node, tmp_path, anvil):
         other.start()
 
 
-def test_chain_up_and_status_report_generations_as_json(tmp_path):
-    port = free_port()
-    try:
-        up = _cli(tmp_path, port, "chain", "up", "--json")
-        assert up.returncode == 0, up.stderr
-        report = json.loads(up.stdout)
-        assert report["running"] and report["restored"]["empty_chain"]
-        status = json.loads(_cli(tmp_path, port, "chain", "status", "--json").stdout)
-        assert status["keeper_pid"] and status["generations"][0]["block"] == 0
-        human = _cli(tmp_path, port, "chain", "status").stdout
-        assert "keeper: pid" in human and "generation 1: block 0" in human
-        os.kill(status["pid"], signal.SIGKILL)
-        again = _cli(tmp_path, port, "chain", "up")
-        assert again.returncode == 0, again.stderr
-        assert "restored generation" in again.stdout
-    finally:
-        _cli(tmp_path, port, "chain", "down")
+def test_chain_up_and_status_report_generations_as_json(certledger):
+    code, out, err = certledger("chain", "up", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["running"] and report["restored"]["empty_chain"]
+    status = json.loads(certledger("chain", "status", "--json")[1])
+    assert status["keeper_pid"] and status["generations"][0]["block"] == 0
+    human = certledger("chain", "status")[1]
+    assert "keeper: pid" in human and "generation 1: block 0" in human
+    os.kill(status["pid"], signal.SIGKILL)
+    code, out, err = certledger("chain", "up")
+    assert code == 0, err
+    assert "restored generation" in out
+
+
+def test_chain_up_with_only_damaged_state_fails_in_one_line(certledger):
+    certledger("chain", "up")
+    node = certledger.node
+    node.stop()
+    for generation in node.state.generations():
+        generation.path.write_bytes(b"")
+    code, _, err = certledger("chain", "up")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: no saved state of the chain can be restored") and "--fresh" in err
+    code, out, _ = certledger("chain", "up", "--fresh")
+    assert code == 0 and "started an empty chain" in out
 
 
 # ---------------------------------------------------------------------- kill -9 at random moments
@@ -308,18 +340,19 @@ def _traffic(issuer: Issuer, registry: Registry, stop: threading.Event, rng: ran
             return
 
 
-def test_kill_9_at_random_moments_loses_at_most_the_window(tmp_path):
+def test_kill_9_at_random_moments_loses_at_most_the_window(certledger, tmp_path):
     """Certificates are anchored while anvil, the keeper or both are SIGKILLed at random
     moments, some of them while a full dump is being written; after each `certledger chain
     up`, every batch mined more than the window before the kill is still anchored (events and
     the contract's view), and the contracts still have code."""
     seed = int(os.environ.get("CERTLEDGER_TEST_SEED") or random.randrange(1 << 30))
     rng = random.Random(seed)
-    print(f"seed {seed} (CERTLEDGER_TEST_SEED={seed} replays these moments)")
-    home, port = tmp_path / "home", free_port()
-    node = EmbeddedNode(home / "chain", port=port, dump_interval=INTERVAL)
-    up = _cli(home, port, "chain", "up", "--json")
+    trace = [f"seed {seed} (CERTLEDGER_TEST_SEED={seed} replays these moments)"]
+    node = certledger.node
+    # the first `chain up` is a process of its own: anvil and the keeper outlive it
+    up = _cli(tmp_path / "home", node.port, "chain", "up", "--json")
     assert up.returncode == 0, up.stderr
+    assert node.status().running and node.status().keeper_pid
     issuer = _setup(node.url)
     registry = issuer.registry(node.url)
     for _ in range(5):
@@ -327,39 +360,44 @@ def test_kill_9_at_random_moments_loses_at_most_the_window(tmp_path):
     mid_write_kills, worst_blocks = 0, 0
     # (what to kill, whether to wait for a generation being written)
     plan = [("anvil", False), ("both", True), ("anvil", True), ("keeper", True), ("both", False), ("both", True)]
-    try:
-        for target, during_dump in plan:
-            stop = threading.Event()
-            sender = threading.Thread(target=_traffic, args=(issuer, issuer.registry(node.url), stop, rng), daemon=True)
-            sender.start()
-            time.sleep(rng.uniform(2.2, 3.2))  # traffic older than the window must survive
-            status = node.status()
-            if during_dump:
-                deadline = time.monotonic() + 10
-                while not _write_in_progress(node) and time.monotonic() < deadline:
-                    time.sleep(0.0005)
-            for name, pid in (("anvil", status.pid), ("keeper", status.keeper_pid)):
-                if target in (name, "both") and pid:
-                    os.kill(pid, signal.SIGKILL)
-            killed_at = time.monotonic()
-            stop.set()
-            sender.join(30)
-            head_before = max(block for _, block, _ in issuer.anchored.values())
-            up = _cli(home, port, "chain", "up", "--json")
-            assert up.returncode == 0, up.stderr
-            report = json.loads(up.stdout)
-            restored = report["restored"] or {}
-            if any("incomplete dump" in s["reason"] for s in restored.get("skipped", [])):
-                mid_write_kills += 1
-            worst_blocks = max(worst_blocks, head_before - report["block"])
+    for target, during_dump in plan:
+        stop = threading.Event()
+        sender = threading.Thread(target=_traffic, args=(issuer, issuer.registry(node.url), stop, rng), daemon=True)
+        sender.start()
+        time.sleep(rng.uniform(2.2, 3.2))  # traffic older than the window must survive
+        status = node.status()
+        if during_dump:
+            deadline = time.monotonic() + 10
+            while not _write_in_progress(node) and time.monotonic() < deadline:
+                time.sleep(0.0005)
+        for name, pid in (("anvil", status.pid), ("keeper", status.keeper_pid)):
+            if target in (name, "both") and pid:
+                os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        stop.set()
+        sender.join(30)
+        head_before = max(block for _, block, _ in issuer.anchored.values())
+        code, out, err = certledger("chain", "up", "--json")
+        assert code == 0, err
+        report = json.loads(out)
+        restored = report["restored"] or {}
+        if any("incomplete dump" in s["reason"] for s in restored.get("skipped", [])):
+            mid_write_kills += 1
+        worst_blocks = max(worst_blocks, head_before - report["block"])
+        shown = {k: restored.get(k) for k in ("generation", "generation_block", "replayed_blocks", "skipped", "note")}
+        trace.append(f"kill {target} (waited for a dump: {during_dump}): head {head_before} -> {report['block']}; "
+                     f"restored {json.dumps(shown)}")
+        try:
             _assert_all_anchored(issuer, node.url, before=killed_at - WINDOW)
             if target == "keeper":  # anvil kept running: nothing at all may be lost
                 _assert_all_anchored(issuer, node.url)
-            for root, (_, block, _) in list(issuer.anchored.items()):
-                if block > report["block"]:  # lost in the window: forget it, the journal re-anchors
-                    del issuer.anchored[root]
-        assert sum(len(h) for h, _, _ in issuer.anchored.values()) >= 2_500
-        assert mid_write_kills >= 1, f"no kill landed while a generation was being written (seed {seed})"
-        print(f"kills {len(plan)}, mid-write {mid_write_kills}, worst head loss {worst_blocks} blocks")
-    finally:
-        _cli(home, port, "chain", "down")
+        except AssertionError as exc:
+            keeper_log = (node.directory / "keeper.log").read_text()[-3000:]
+            raise AssertionError("\n".join([str(exc), *trace, keeper_log])) from None
+        for root, (_, block, _) in list(issuer.anchored.items()):
+            if block > report["block"]:  # lost in the window: forget it, the journal re-anchors
+                del issuer.anchored[root]
+    assert sum(len(h) for h, _, _ in issuer.anchored.values()) >= 2_500
+    assert mid_write_kills >= 1, "no kill landed while a generation was being written\n" + "\n".join(trace)
+    sys.__stdout__.write(f"\n{trace[0]}: kills {len(plan)}, mid-write {mid_write_kills}, "
+                         f"worst head loss {worst_blocks} blocks\n")
