@@ -442,11 +442,12 @@ class EmbeddedNode:
             )
         self.keeper_pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and process.poll() is None:  # until it holds the lock
-            fd = try_lock(self.directory)
-            if fd is None:
-                return
-            os.close(fd)
+        while time.monotonic() < deadline and process.poll() is None:  # until its first status
+            try:
+                if json.loads((self.directory / KEEPER_STATUS).read_text()).get("pid") == process.pid:
+                    return
+            except (OSError, ValueError):
+                pass
             time.sleep(0.02)
 
     def _stop_keeper(self, grace: float = 5.0) -> None:

@@ -15,9 +15,10 @@ directory:
     hash, parent hash) under a CRC-32, appended and fsynced every ``interval`` seconds.
 
 A full dump costs time in proportion to the whole chain, and anvil neither mines nor serves
-blocks while it runs (about 5 s per million certificates on two cores); a log line costs only
-its own block. So full dumps become rarer as the chain grows (they may keep the node busy at
-most ``budget`` of the time) while the block log bounds the loss to the last interval.
+blocks while it runs (93 s for 10 million certificates on two cores, docs/reliability.md); a
+log line costs only its own block. So full dumps become rarer as the chain grows (they may
+keep the node busy at most ``budget`` of the time) while the block log bounds the loss to the
+last interval.
 Restoring loads the newest generation that passes its checks and replays the log on top of it:
 anvil mines the very same blocks again (same hashes) from the same transactions and timestamps.
 """
@@ -539,7 +540,6 @@ class LogScan:
 
     entries: list[LogEntry] = field(default_factory=list)
     stopped: str | None = None  # a problem after the last good line, if any
-    stop_segment: Path | None = None
 
     @property
     def last(self) -> LogEntry | None:
@@ -547,11 +547,6 @@ class LogScan:
 
     def after(self, block: int) -> list[LogEntry]:
         return [e for e in self.entries if e.number > block]
-
-    def at(self, block: int) -> LogEntry | None:
-        first = self.entries[0].number if self.entries else 0
-        i = block - first
-        return self.entries[i] if 0 <= i < len(self.entries) else None
 
 
 class BlockLog:
@@ -578,7 +573,7 @@ class BlockLog:
                     start, offset = offset, offset + len(raw)
                     problem = self._problem(raw, scan.last)
                     if problem:
-                        scan.stopped, scan.stop_segment = f"{segment.name}: {problem}", segment
+                        scan.stopped = f"{segment.name}: {problem}"
                         return scan
                     number, hash_, parent = raw.split(b" ", 4)[1:4]
                     scan.entries.append(LogEntry(int(number), hash_.decode(), parent.decode(), segment, start, offset))

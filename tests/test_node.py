@@ -364,7 +364,7 @@ def test_kill_9_at_random_moments_loses_at_most_the_window(certledger, tmp_path)
         stop = threading.Event()
         sender = threading.Thread(target=_traffic, args=(issuer, issuer.registry(node.url), stop, rng), daemon=True)
         sender.start()
-        time.sleep(rng.uniform(2.2, 3.2))  # traffic older than the window must survive
+        time.sleep(rng.uniform(2.1, 2.8))  # traffic older than the window must survive
         status = node.status()
         if during_dump:
             deadline = time.monotonic() + 10
@@ -392,7 +392,8 @@ def test_kill_9_at_random_moments_loses_at_most_the_window(certledger, tmp_path)
             if target == "keeper":  # anvil kept running: nothing at all may be lost
                 _assert_all_anchored(issuer, node.url)
         except AssertionError as exc:
-            keeper_log = (node.directory / "keeper.log").read_text()[-3000:]
+            log = node.directory / "keeper.log"
+            keeper_log = log.read_text()[-3000:] if log.exists() else "(no keeper.log)"
             raise AssertionError("\n".join([str(exc), *trace, keeper_log])) from None
         for root, (_, block, _) in list(issuer.anchored.items()):
             if block > report["block"]:  # lost in the window: forget it, the journal re-anchors
