@@ -8,7 +8,7 @@ For SQLite and for PostgreSQL, each with its own indexer following the chain (as
   POST /v1/verify (full document, proof check) at a fixed ~200 req/s (p50/p99)
 and POST /v1/verify?source=chain (the contracts' views through the node) at ~50 req/s.
 
-Targets (SPEC section 6): GET p50 <= 2 ms, p99 <= 10 ms at 1,000 req/s, >= 3,000 req/s peak
+Targets: GET p50 <= 2 ms, p99 <= 10 ms at 1,000 req/s, >= 3,000 req/s peak
 (SQLite); POST /v1/verify p50 <= 5 ms.
 """
 

@@ -7,7 +7,7 @@ bench/results/gas.json.
 
     .venv/bin/python bench/gas.py [--sizes 1,100,1000,10000] [--out bench/results/gas.json]
 
-Target (SPEC section 6): at most 1,500 gas per certificate in a batch.
+Target: at most 1,500 gas per certificate in a batch.
 """
 
 from __future__ import annotations

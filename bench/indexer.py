@@ -4,7 +4,7 @@ that its peak memory is its own.
 
     .venv/bin/python bench/indexer.py [--certificates 1000000] [--batch 10000] [--pg URL]
 
-Targets (SPEC section 6): >= 50,000 certificates/s into each database; a rebuild of 1 M
+Targets: >= 50,000 certificates/s into each database; a rebuild of 1 M
 certificates in <= 30 s; memory bounded (streaming by block ranges).
 """
 

@@ -4,7 +4,7 @@ signed, anchored on anvil -> certificate documents out. Reported per stage.
     .venv/bin/python bench/issuance.py [--rows 100000] [--qr-sample 2000]
 
 Runs (each on a fresh output folder, same chain):
-  bundle  -- one JSONL bundle (the SPEC target: >= 20,000 certificates/s on 2 cores)
+  bundle  -- one JSONL bundle (the target: >= 20,000 certificates/s on 2 cores)
   files   -- one JSON file per certificate
   qr      -- QR PNG rendering rate (compact payloads), on a sample of rows
 """

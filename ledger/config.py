@@ -17,6 +17,9 @@
 | CERTLEDGER_MAX_LAG_BLOCKS | 5 | a mirror further behind the node answers ERROR |
 | CERTLEDGER_MAX_STALENESS_SECONDS | 10 | ... as does one whose indexer last reached the node this long ago |
 | CERTLEDGER_MAX_REORG_DEPTH | 64 | a reorganisation deeper than this stops the indexer instead of rewriting the mirror |
+| CERTLEDGER_CHAIN_DUMP_INTERVAL | 1.0 | embedded chain: seconds between writes of new blocks to disk (the most a kill -9 loses, plus the write) |
+| CERTLEDGER_CHAIN_GENERATIONS | 3 | embedded chain: full state dumps kept on disk |
+| CERTLEDGER_CHAIN_DUMP_BUDGET | 0.1 | embedded chain: largest share of the node's time full dumps may take (they stall mining) |
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class Settings(BaseSettings):
     max_lag_blocks: int = 5
     max_staleness_seconds: float = 10.0
     max_reorg_depth: int = 64
+    chain_dump_interval: float = Field(default=1.0, gt=0)
+    chain_generations: int = Field(default=3, ge=1)
+    chain_dump_budget: float = Field(default=0.1, gt=0, le=1)
 
     @property
     def mirror_url(self) -> str:

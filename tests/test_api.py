@@ -1,5 +1,5 @@
-"""The REST API of SPEC §4 through FastAPI's TestClient, over a real chain and a real mirror:
-every endpoint, the verification result of SPEC §3, every way of handing in a certificate
+"""The REST API (README, docs/verification.md) through FastAPI's TestClient, over a real chain and a real mirror:
+every endpoint, the verification result (docs/verification.md), every way of handing in a certificate
 (document, disclosed document, compact and full QR payloads, a bare document, a JSON string,
 a QR image as PNG and as JPEG), source=chain, history, batches, the registers, /healthz,
 /metrics, the web page and the OpenAPI document.
@@ -46,7 +46,7 @@ HEX32 = re.compile(r"^0x[0-9a-f]{64}$")
 
 
 def assert_result(body: dict[str, Any], *, kind: str = "mirror") -> None:
-    """The verification result of SPEC §3, field by field."""
+    """The verification result (docs/verification.md), field by field."""
     assert set(body) >= {"verdict", "checks", "certificate", "verifier_region", "as_of", "source"}, body
     assert body["verdict"] in VERDICTS
     assert [c["name"] for c in body["checks"]] == CHECK_NAMES

@@ -1,5 +1,5 @@
 """Bad input to the REST API: every malformed request gets a 4xx with a clear error body
-``{"error": {"code", "message"}}`` (SPEC §4, §7: never a 500), and documents that are
+``{"error": {"code", "message"}}`` (never a 500), and documents that are
 well-formed but not genuine get a verdict of their own (200 INVALID / UNKNOWN with the failing
 check named). Ends with a Schemathesis run over the app's own OpenAPI document.
 """

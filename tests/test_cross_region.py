@@ -1,9 +1,9 @@
-"""Two regions' API instances over one chain (SPEC §5, consortium shape): each region runs its own
+"""Two regions' API instances over one chain (the consortium shape): each region runs its own
 indexer and its own API on its own mirror — 330000 (Zhejiang) on SQLite, 110000 (Beijing) on
 PostgreSQL — as real processes (``certledger index`` and ``certledger serve``) against one anvil
 node. A Guangdong business licence is VALID for Zhejiang (a rule recognises it) and
 NOT_RECOGNIZED for Beijing (no rule); once revoked on chain, both instances say REVOKED within
-one block plus one second (SPEC §6: anchoring -> visible in API <= 1 block + 1 s).
+one block plus one second (the target: anchoring -> visible in the API within 1 block + 1 s).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 providers that limit ``eth_getLogs`` ranges, and providers that fail requests with HTTP 503.
 
 After each, the mirror must equal a fresh rebuild from the chain: nothing lost, nothing twice
-(SPEC section 7). Every test runs on SQLite and on PostgreSQL.
+(a lost or duplicated certificate after a crash is never acceptable). Every test runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations

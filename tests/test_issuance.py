@@ -458,7 +458,7 @@ def test_gas_per_certificate_is_reported(gd, tmp_path, capsys, home):
     receipt = gd.chain.w3.eth.get_transaction_receipt(batch.tx)
     assert batch.gas_used == receipt["gasUsed"] and batch.block == receipt["blockNumber"]
     assert result.gas_per_certificate == pytest.approx(receipt["gasUsed"] / 2_000)
-    assert result.gas_per_certificate <= 1_500  # SPEC §6 target
+    assert result.gas_per_certificate <= 1_500  # the target: at most 1,500 gas per certificate
     assert result.to_json()["gas_per_certificate"] == result.gas_per_certificate
 
     cli = Cli(capsys)

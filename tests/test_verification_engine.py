@@ -2,7 +2,7 @@
 (SQLite and PostgreSQL) and the chain itself.
 
 Documents come from the real issuance pipeline (``api_fixtures.world``); every verdict of
-SPEC §3 is produced from a real chain state, and the failing check is named. Outages (node
+docs/verification.md is produced from a real chain state, and the failing check is named. Outages (node
 down, mirror behind or stale, database unreachable) must give ERROR, never REVOKED or INVALID.
 """
 

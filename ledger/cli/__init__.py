@@ -7,6 +7,7 @@ usage errors) and one line on stderr naming the problem.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +18,10 @@ from typer._click import exceptions as click_exc
 
 from ..config import Settings
 from ..errors import ConfigError, LedgerError
-from .common import JsonOpt, Context, console, ctx_of, emit
+from .common import Context, JsonOpt, console, ctx_of, emit
 from .demo import demo_cmd
-from .mirror import index_cmd
-from .serve import serve_cmd
-from .verify import verify_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reanchor_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
+from .mirror import index_cmd
 from .operator import (
     agency_app,
     deploy_cmd,
@@ -32,6 +31,8 @@ from .operator import (
     region_app,
     type_app,
 )
+from .serve import serve_cmd
+from .verify import verify_cmd
 
 app = typer.Typer(
     name="certledger",
@@ -61,29 +62,82 @@ def root(
 
 
 @chain_app.command("up")
-def chain_up(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Start the embedded node in the background with persistent state (reuses a running one)."""
+def chain_up(
+    ctx: typer.Context,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="If no saved state can be restored, start an empty chain instead of refusing "
+        "(damaged files stay in <home>/chain/kept-aside).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the embedded node in the background with persistent state (reuses a running one).
+
+    A stopped or killed node is restored from its newest good state generation plus the block
+    log, and the command says what it restored and what it skipped."""
     c = ctx_of(ctx)
     if not c.settings.embedded:
         raise ConfigError("CERTLEDGER_RPC_URL points at an external node; `chain up` starts only the embedded one")
-    status = c.node.start()
-    emit(status.__dict__, as_json, lambda s: console.print(
-        f"chain up: {s['url']} (pid {s['pid']}, block {s['block']}, state {s['state_file']})"))
+    status = c.node.start(fresh=fresh)
+    emit(status.__dict__, as_json, _show_up)
+
+
+def _show_up(s: dict[str, Any]) -> None:
+    console.print(f"chain up: {s['url']} (pid {s['pid']}, block {s['block']}, state {s['state_file']})")
+    r = s.get("restored")
+    if not r:
+        return
+    if r["empty_chain"]:
+        console.print("started an empty chain (no saved state)")
+    else:
+        replayed = f" + {r['replayed_blocks']} block(s) from the block log" if r["replayed_blocks"] else ""
+        console.print(
+            f"restored generation {r['generation']} (block {r['generation_block']}, written "
+            f"{_ago(r['generation_age_seconds'])}){replayed} -> block {r['head']}, "
+            f"newest block saved {_ago(r['head_age_seconds'])}"
+        )
+    if r["migrated_from"]:
+        console.print(f"migrated {r['migrated_from']} (older install) to a generation")
+    for skip in r["skipped"]:
+        console.print(f"skipped {skip['file']}: {skip['reason']} ({skip['action']})")
+    if r["note"]:
+        console.print(f"note: {r['note']}")
+
+
+def _ago(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds:.1f} s ago"
 
 
 @chain_app.command("down")
 def chain_down(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Stop the embedded node cleanly (its state is kept)."""
+    """Stop the embedded node cleanly: a last state generation is written first."""
     stopped = ctx_of(ctx).node.stop()
     emit({"stopped": stopped}, as_json, lambda d: console.print("chain stopped" if d["stopped"] else "chain was not running"))
 
 
 @chain_app.command("status")
 def chain_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Show whether the embedded node runs, and its head block."""
+    """Show whether the embedded node runs, its head block, its keeper and its saved generations."""
     status = ctx_of(ctx).node.status()
-    emit(status.__dict__, as_json, lambda s: console.print(
-        f"{'running' if s['running'] else 'stopped'}: {s['url']} block {s['block']} state {s['state_file']}"))
+    emit(status.__dict__, as_json, _show_status)
+
+
+def _show_status(s: dict[str, Any]) -> None:
+    console.print(f"{'running' if s['running'] else 'stopped'}: {s['url']} block {s['block']} state {s['state_file']}")
+    k = s.get("keeper")
+    if s.get("keeper_pid") is None:
+        console.print("keeper: not running" + (" (`certledger chain up` starts it)" if s["running"] else ""))
+    elif k:
+        logged = k.get("log_head_written_at") or k.get("checked_at")
+        age = f", checked {time.time() - k['checked_at']:.1f} s ago" if k.get("checked_at") else ""
+        console.print(
+            f"keeper: pid {s['keeper_pid']}, block log up to block {k.get('log_head')}{age}; full dumps every "
+            f">= {k.get('full_dump_interval')} s (last took {k.get('last_dump_seconds')} s)"
+            + (f"; error: {k['error']}" if k.get("error") else "")
+        ) if logged else console.print(f"keeper: pid {s['keeper_pid']}")
+    else:
+        console.print(f"keeper: pid {s['keeper_pid']} (starting)")
+    for g in s["generations"]:
+        size = f"{g['bytes'] / 1e6:.1f} MB" if g["bytes"] is not None else "? MB"
+        console.print(f"  generation {g['generation']}: block {g['block']}, {size}, written {_ago(g['age_seconds'])}")
 
 
 app.add_typer(chain_app, name="chain")

@@ -45,7 +45,7 @@ class Context:
 
     @cached_property
     def node(self) -> EmbeddedNode:
-        return EmbeddedNode(self.settings.chain_dir, self.settings.port, self.settings.chain_id)
+        return EmbeddedNode.from_settings(self.settings)
 
     @cached_property
     def chain(self) -> Chain:
