@@ -87,11 +87,15 @@ class BlockingPool:
 
 
 def _lower_priority() -> None:
-    """Worker processes yield the CPU to the event loops that serve everyone else."""
+    """Worker processes yield the CPU to the event loops that serve everyone else: they run
+    only when no other process wants the CPU (SCHED_IDLE), else at the lowest priority."""
     try:
-        os.nice(10)
-    except OSError:  # not permitted here: run at the same priority
-        pass
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):  # not Linux, or not permitted
+        try:
+            os.nice(19)
+        except OSError:
+            pass
 
 
 class ProcessPool:
