@@ -1,0 +1,106 @@
+"""The CertificateRegistry contract: batches anchored by (agency, root), certificate and batch
+statuses, the verification views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from ..chain import SentTransaction
+from ..contracts import Reason, Role, Status, Verdict
+from ..ids import agency_id, reason_code, text_of, type_id
+from ..merkle import build_tree
+from ..signing import sign_batch
+from .base import RegistryBase
+from .results import AnchoredBatch, BatchInfo, BatchStruct, Inspection, KeyStruct
+
+_INSPECTION = "((address,uint64,uint32,bytes32),(bytes32,uint64,uint64,uint64,uint32),uint32,bool,uint64,(uint8,uint8),(uint8,uint8),bool,uint64,uint64)"
+
+
+class CertificatesApi(RegistryBase):
+    # ------------------------------------------------------------------ anchoring and status
+
+    def anchor_batch(
+        self,
+        submitter: LocalAccount,
+        signer: LocalAccount,
+        agency: str,
+        cert_type: str,
+        cert_hashes: Sequence[bytes],
+        *,
+        gas: int | None = None,
+    ) -> AnchoredBatch:
+        """Build the batch tree, sign its root with the agency key, anchor it."""
+        tree = build_tree(cert_hashes)
+        aid, tid = agency_id(agency), type_id(cert_type)
+        signature = sign_batch(signer, tree.root, tid, aid, self.chain.chain_id, self.deployment.certificate_registry)
+        fn = self.certificates.functions.anchorBatch(aid, tid, tree.cert_hashes, signature)
+        sent = self.chain.transact(submitter, fn, gas=gas)
+        return AnchoredBatch(tree.root, tree.cert_hashes, sent, agency)
+
+    def set_certificate_status(
+        self, actor: LocalAccount, agency: str, cert_hash: bytes, status: Status, reason: str
+    ) -> SentTransaction:
+        fn = self.certificates.functions.setCertificateStatus(agency_id(agency), bytes(cert_hash), int(status), reason_code(reason))
+        return self.chain.transact(actor, fn)
+
+    def set_batch_status(self, actor: LocalAccount, agency: str, root: bytes, status: Status, reason: str) -> SentTransaction:
+        fn = self.certificates.functions.setBatchStatus(agency_id(agency), bytes(root), int(status), reason_code(reason))
+        return self.chain.transact(actor, fn)
+
+    def batch(self, agency: str, root: bytes) -> BatchInfo | None:
+        """The agency's batch with this root, or None."""
+        b = BatchStruct(*self.chain.call(self.certificates.functions.batch(agency_id(agency), bytes(root))))
+        if b.anchored_at == 0:
+            return None
+        return BatchInfo(agency, bytes(root), to_checksum_address(b.key), int(b.anchored_at), int(b.size), text_of(b.cert_type))
+
+    def agencies_with_batch(self, root: bytes) -> list[str]:
+        """The agencies that anchored a batch with this root (from the BatchAnchored events)."""
+        logs = self._logs(self.certificates.events.BatchAnchored(), root=bytes(root))
+        return list(dict.fromkeys(text_of(log["args"]["agency"]) for log in logs))
+
+    def certificate_status(self, agency: str, cert_hash: bytes) -> tuple[Status, Role]:
+        s, role = self.chain.call(self.certificates.functions.certificateStatus(agency_id(agency), bytes(cert_hash)))
+        return Status(s), Role(role)
+
+    def batch_status(self, agency: str, root: bytes) -> tuple[Status, Role]:
+        s, role = self.chain.call(self.certificates.functions.batchStatus(agency_id(agency), bytes(root)))
+        return Status(s), Role(role)
+
+    def inspect(self, agency: str, cert_hash: bytes, root: bytes, verifier_region: int | None, at: int) -> Inspection:
+        """Everything a verification asks the chain about this certificate, in one ``eth_call``
+        (encoded and decoded here, without web3's per-call round trips)."""
+        data = self.certificates.encode_abi(
+            "inspect", args=[agency_id(agency), bytes(cert_hash), bytes(root), int(verifier_region or 0), int(at)]
+        )
+        raw = self.chain.raw("eth_call", [{"to": self.deployment.certificate_registry, "data": data}, "latest"])
+        (out,) = abi_decode([_INSPECTION], bytes.fromhex(str(raw)[2:]))
+        raw_batch, raw_key, region, voided, cutoff, cert, whole, recognized, block, t = out
+        b, k = BatchStruct(*raw_batch), KeyStruct(*raw_key)
+        batch = None if b.anchored_at == 0 else BatchInfo(agency, bytes(root), to_checksum_address(b.key), b.anchored_at,
+                                                          b.size, text_of(b.cert_type))
+        return Inspection(
+            batch, text_of(k.agency) if any(k.agency) else "", k.active_from, k.retired_at, k.compromised_since,
+            region or None, cutoff if voided else None, (Status(cert[0]), Role(cert[1])), (Status(whole[0]), Role(whole[1])),
+            bool(recognized), block, t,
+        )
+
+    def anchoring_void(self, agency: str, root: bytes) -> Reason:
+        return Reason(self.chain.call(self.certificates.functions.anchoringVoid(agency_id(agency), bytes(root))))
+
+    def verify_onchain(
+        self, agency: str, cert_hash: bytes, root: bytes, proof: Sequence[bytes], verifier_region: int = 0
+    ) -> tuple[Verdict, Reason]:
+        v, r = self.chain.call(
+            self.certificates.functions.verify(
+                agency_id(agency), bytes(cert_hash), bytes(root), [bytes(p) for p in proof], int(verifier_region)
+            )
+        )
+        return Verdict(v), Reason(r)
+
+
+
