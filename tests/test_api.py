@@ -417,7 +417,7 @@ def test_malformed_batch_root_is_422(client: TestClient) -> None:
 
 def test_regions(world: World, client: TestClient) -> None:
     body = client.get("/v1/regions").json()
-    assert body["quorum"] == 2 and body["members"] == 3
+    assert body["quorum"] == 2 and body["members"] == 3 and body["quorum_rule"] == "1/2"
     by_code = {r["region"]: r for r in body["regions"]}
     assert set(by_code) == {GD, ZJ, BJ}
     for code, info in by_code.items():
@@ -451,7 +451,9 @@ def test_types(client: TestClient) -> None:
 def test_recognitions(client: TestClient) -> None:
     body = client.get("/v1/recognitions").json()
     got = {(r["verifier_region"], r["type"], r["issuer_region"]) for r in body}
-    assert got == {(v, t, i if i else "any") for v, t, i in RULES}
+    assert got == {(v, t, i or None) for v, t, i in RULES}
+    # open windows are null, never a word in place of a time
+    assert all(r["valid_from"] is None and r["valid_until"] is None for r in body)
 
 
 # ---------------------------------------------------------------------- healthz

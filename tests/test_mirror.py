@@ -198,20 +198,19 @@ def test_regions_admins_and_quorum_are_mirrored(issuing, mirror_url):
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     mirrored = q.regions()
-    assert mirrored["quorum"] == reg.quorum() == 3  # more than 2/3 of 3 members
-    assert mirrored["quorum_rule"] == "more than 2/3 of the members"
-    assert mirrored["members"] == reg.member_count() == 3
-    by_code = {r["region"]: r for r in mirrored["regions"]}
+    assert mirrored.quorum == reg.quorum() == 3  # more than 2/3 of 3 members
+    assert mirrored.rule == (2, 3)
+    assert mirrored.members == reg.member_count() == 3
+    by_code = {r.region: r for r in mirrored.regions}
     assert set(by_code) == {r.code for r in reg.regions()} == {GD, ZJ, BJ, JS}
     for info in reg.regions():
         m = by_code[info.code]
-        on_chain = info.to_json()
-        assert (m["member"], m["admitted_at"], m["removed_at"]) == (on_chain["member"], on_chain["admitted_at"], on_chain["removed_at"])
+        assert (m.member, m.admitted_at, m.removed_at, m.epoch) == (info.member, info.admitted_at, info.removed_at, info.epoch)
         if info.member:
-            assert len(m["admins"]) == info.admin_count
-    assert by_code[GD]["admins"] == [admins[GD].address]  # the second admin came and went
-    assert by_code[JS]["admins"] == [js_admin.address]
-    assert by_code[BJ]["admins"] == [] and by_code[BJ]["removed_at"] == iso_time(removed_at)
+            assert len(m.admins) == info.admin_count
+    assert by_code[GD].admins == (admins[GD].address,)  # the second admin came and went
+    assert by_code[JS].admins == (js_admin.address,)
+    assert by_code[BJ].admins == () and by_code[BJ].removed_at == removed_at and by_code[BJ].epoch == 1
     # membership over time
     assert q.is_member(JS, at=before_js) is False and q.is_member(JS) is True
     assert q.is_member(BJ, at=removed_at - 1) is True and q.is_member(BJ, at=removed_at) is False
@@ -233,22 +232,24 @@ def test_agencies_registration_suspension_and_types_are_mirrored(issuing, mirror
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     for code in ("GD-PSB", "GD-AMR", "ZJ-EDU", "BJ-NOTYPES"):
-        on_chain = reg.agency(code).to_json()
+        on_chain = reg.agency(code)
         mirrored = q.agency(code)
         assert mirrored is not None
-        for field in ("agency", "region", "suspended", "registered_at"):
-            assert mirrored[field] == on_chain[field], (code, field)
-        assert mirrored["types"] == sorted(on_chain["types"]), code
-        assert mirrored["keys"] == [k["address"] for k in on_chain["keys"]], code
-    assert q.agency("GD-PSB")["types"] == ["DEGREE"]
-    assert q.agency("GD-AMR")["suspended"] is True and q.agency("ZJ-EDU")["suspended"] is False
+        assert (mirrored.agency, mirrored.region, mirrored.suspended, mirrored.enabled, mirrored.registered_at) == (
+            on_chain.code, on_chain.region, on_chain.suspended, on_chain.enabled, on_chain.registered_at), code
+        assert list(mirrored.types) == sorted(on_chain.types), code
+        assert list(mirrored.keys) == [k.address for k in on_chain.keys], code
+    assert q.agency("GD-PSB").types == ("DEGREE",)
+    assert q.agency("GD-AMR").suspended is True and q.agency("ZJ-EDU").suspended is False
+    assert q.agency("GD-AMR").enabled is False and q.agency("ZJ-EDU").enabled is True
     assert q.agency("NO-SUCH") is None
     listed = q.agencies()
-    assert [a["agency"] for a in listed] == ["GD-PSB", "GD-AMR", "ZJ-EDU", "BJ-NOTYPES"]
+    assert [a.agency.agency for a in listed] == ["GD-PSB", "GD-AMR", "ZJ-EDU", "BJ-NOTYPES"]
     # each key's state now, "now" being the chain's time (as the contract's keyStateAt(now))
     for info in listed:
-        for k in info["keys"]:
-            assert k["state"] == reg.key(k["address"]).state.name, (info["agency"], k)
+        for k in info.keys:
+            on_chain_key = reg.key(k.address)
+            assert (k.state, k.enabled) == (on_chain_key.state, on_chain_key.enabled), (info.agency.agency, k)
 
 
 def test_key_life_cycle_is_mirrored(issuing, mirror_url):
@@ -277,7 +278,7 @@ def test_key_life_cycle_is_mirrored(issuing, mirror_url):
     assert q.key(later.address).compromised_since == 1
     assert q.key(Account.create().address) is None
     agency = q.agency("GD-PSB")
-    assert agency["keys"] == [old.address, scheduled.address, later.address, rotated_to.address]
+    assert agency.keys == (old.address, scheduled.address, later.address, rotated_to.address)
 
 
 def test_certificate_types_are_mirrored_with_their_schema(issuing, mirror_url):
@@ -287,11 +288,11 @@ def test_certificate_types_are_mirrored_with_their_schema(issuing, mirror_url):
 
     mirrored = q.types()
     on_chain = issuing.registry.types()
-    assert [(t["type"], t["schema_hash"], t["schema"]) for t in mirrored] == [(t.code, t.schema_hash, t.schema) for t in on_chain]
+    assert [(t.type, "0x" + t.schema_hash.hex(), t.schema) for t in mirrored] == [(t.code, t.schema_hash, t.schema) for t in on_chain]
     marriage = mirrored[-1]
-    assert marriage["type"] == "MARRIAGE_CERTIFICATE" and marriage["schema"] == schema
-    assert marriage["schema_hash"] == "0x" + keccak(text=canonical_schema(schema)).hex()
-    assert all(t["added_at"] for t in mirrored)
+    assert marriage.type == "MARRIAGE_CERTIFICATE" and marriage.schema == schema
+    assert marriage.schema_hash == keccak(text=canonical_schema(schema))
+    assert all(t.added_at for t in mirrored)
 
 
 def test_recognition_rules_set_replaced_and_removed_are_mirrored(issuing, mirror_url):
@@ -305,9 +306,10 @@ def test_recognition_rules_set_replaced_and_removed_are_mirrored(issuing, mirror
     reg.set_recognition(admins[GD], GD, "BUSINESS_LICENSE", BJ, n + 10)
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
-    assert q.recognitions() == [r.to_json() for r in reg.recognitions()]
-    assert {(r["verifier_region"], r["type"], r["issuer_region"]) for r in q.recognitions()} == {
-        (ZJ, "ID_CARD", GD), (ZJ, "DEGREE", "any"), (GD, "BUSINESS_LICENSE", BJ)}
+    assert [(r.verifier, r.type, r.issuer or 0, r.valid_from, r.valid_until) for r in q.recognitions()] == [
+        (r.verifier, r.type, r.issuer, r.valid_from, r.valid_until) for r in reg.recognitions()]
+    assert {(r.verifier, r.type, r.issuer) for r in q.recognitions()} == {
+        (ZJ, "ID_CARD", GD), (ZJ, "DEGREE", None), (GD, "BUSINESS_LICENSE", BJ)}
 
 
 def test_logs_of_other_deployments_on_the_same_chain_are_ignored(issuing, chain, mirror_url):
@@ -320,7 +322,7 @@ def test_logs_of_other_deployments_on_the_same_chain_are_ignored(issuing, chain,
     assert q.batch("GD-PSB", mine_batch.root) is not None
     assert q.batch("GD-PSB", foreign.root) is None and all(q.certificate(h) is None for h in foreign.cert_hashes)
     assert q.certificate_count() == 2
-    assert [t["type"] for t in q.types()] == ["ID_CARD", "DEGREE", "BUSINESS_LICENSE"]
+    assert [t.type for t in q.types()] == ["ID_CARD", "DEGREE", "BUSINESS_LICENSE"]
 
 
 @pytest.mark.parametrize("span", [1, 64], ids=["range-per-block", "one-range"])
@@ -462,11 +464,11 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
     assert [e.status for e in q.history(q.certificate(kept.cert_hashes[0]))] == []
     assert q.status_as_of(kept.cert_hashes[1], "GD-PSB", kept.root).status is SUSPENDED
-    assert q.agency("ZJ-EDU")["suspended"] is False
-    assert q.agency("GD-AMR")["types"] == ["BUSINESS_LICENSE", "DEGREE"]
+    assert q.agency("ZJ-EDU").suspended is False
+    assert q.agency("GD-AMR").types == ("BUSINESS_LICENSE", "DEGREE")
     assert q.recognition(BJ, "ID_CARD", GD, chain_now(chain)) is None
     assert q.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is not None
-    assert q.agency("GD-PSB")["keys"] == [key.address]
+    assert q.agency("GD-PSB").keys == (key.address,)
     assert_same_mirror(store.dump(), rebuild_dump(chain.url, issuing.deployment, fresh_mirror_url()))
 
 
@@ -628,7 +630,7 @@ def test_a_mirror_of_another_deployment_is_refused_unless_rebuilt(issuing, chain
     assert rebuilt.dump()["certificates"] == []
     indexer_for(chain.url, other.deployment, rebuilt).catch_up()
     assert rebuilt.dump()["certificates"] == []
-    assert len(MirrorQueries(rebuilt).regions()["regions"]) == 3
+    assert len(MirrorQueries(rebuilt).regions().regions) == 3
     with pytest.raises(ConfigError):  # and now the first deployment is the stranger
         open_store(mirror_url, issuing.deployment)
 

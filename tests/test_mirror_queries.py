@@ -243,9 +243,10 @@ def test_recognition_honours_windows_replacement_removal_and_any_region(issuing,
             assert mirror(v, t, i, at) == reg.is_recognized(v, t, i, at), (v, t, i, at - n)
     assert mirror(ZJ, "ID_CARD", GD, n + 1500) and not mirror(ZJ, "ID_CARD", GD, n + 1499)
     assert mirror(BJ, "DEGREE", ZJ, n + 1000) and mirror(BJ, "DEGREE", ZJ, n + 1100)  # specific, then any
-    assert q.recognition(BJ, "DEGREE", ZJ, n + 1010)["issuer_region"] == ZJ
-    assert q.recognition(BJ, "DEGREE", ZJ, n + 1200)["issuer_region"] == "any"
-    assert q.recognition(GD, "ID_CARD", GD, 0)["rule"] == "own region"
+    assert q.recognition(BJ, "DEGREE", ZJ, n + 1010).issuer == ZJ
+    assert q.recognition(BJ, "DEGREE", ZJ, n + 1200).issuer is None  # the any-region rule
+    own = q.recognition(GD, "ID_CARD", GD, 0)
+    assert own.own_region and not q.recognition(BJ, "DEGREE", ZJ, n + 1010).own_region
     # latest=True: by the rules in force now, for any time - exactly isRecognized
     for v, t, i, times in [*cases, (ZJ, "BUSINESS_LICENSE", GD, [set_at, removed_at - 1, removed_at]),
                            (BJ, "DEGREE", ZJ, [n - 100, n, n + 1000])]:
@@ -318,7 +319,7 @@ def test_agency_at_a_time(issuing, mirror_url):
 
     def at(t: int) -> tuple[bool, list[str]] | None:
         info = q.agency("BJ-PSB", t)
-        return None if info is None else (info["suspended"], info["types"])
+        return None if info is None else (info.suspended, list(info.types))
 
     assert at(before) is None and at(t_registered - 1) is None
     assert at(t_registered) == (False, ["ID_CARD"])
@@ -329,8 +330,8 @@ def test_agency_at_a_time(issuing, mirror_url):
     assert at(t_reactivated - 1) == (True, ["DEGREE"])
     assert at(t_reactivated) == (False, ["DEGREE"])
     now = q.agency("BJ-PSB")
-    assert (now["suspended"], now["types"], now["region"]) == (False, ["DEGREE"], BJ)
-    assert now["registered_at"] == iso_time(t_registered) == reg.agency("BJ-PSB").to_json()["registered_at"]
+    assert (now.suspended, now.types, now.region) == (False, ("DEGREE",), BJ)
+    assert now.registered_at == t_registered == reg.agency("BJ-PSB").registered_at
 
 
 # ---------------------------------------------------------------------- head and lag
@@ -387,7 +388,7 @@ def test_lists_of_an_empty_mirror_are_empty(consortium, mirror_url, what):
     q = MirrorQueries(store)
     result = getattr(q, what)()
     if what == "regions":
-        assert result == {"quorum": None, "quorum_rule": None, "members": 0, "regions": []}
+        assert (result.quorum, result.rule, result.members, result.regions) == (None, None, 0, ())
     else:
         assert result == []
 

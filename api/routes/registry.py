@@ -7,41 +7,39 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ledger.ids import iso_time
-from ledger.regions import region_name
 
 from ..app import ApiError
-from ..models import BatchModel, ErrorResponse
+from ..models import AgencyModel, BatchModel, ErrorResponse, RegionsModel, RuleModel, TypeModel
 from .common import AgencyParam, RootParam, parse_agency, parse_hash, state_of
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
 
-@router.get("/regions")
-def regions(request: Request) -> dict[str, Any]:
+@router.get("/regions", response_model=RegionsModel)
+def regions(request: Request) -> RegionsModel:
     """Member regions (and removed ones), their admins, and the governance quorum. Each entry
     has ``name`` ({"zh", "en"}) for provincial-level codes, else null."""
-    body = state_of(request).queries.regions()
-    for entry in body["regions"]:
-        entry["name"] = region_name(entry["region"])
-    return body
+    return RegionsModel.of(state_of(request).queries.regions())
 
 
-@router.get("/agencies")
-def agencies(request: Request) -> list[dict[str, Any]]:
+@router.get("/agencies", response_model=list[AgencyModel])
+def agencies(request: Request) -> list[AgencyModel]:
     """Issuing agencies: region, suspension, allowed types, signing keys and their life cycle."""
-    return state_of(request).queries.agencies()
+    return [AgencyModel.of(a) for a in state_of(request).queries.agencies()]
 
 
-@router.get("/types")
-def types(request: Request) -> list[dict[str, Any]]:
+@router.get("/types", response_model=list[TypeModel], response_model_by_alias=True)
+def types(request: Request) -> list[TypeModel]:
     """Certificate types with their field schema (as anchored on chain)."""
-    return state_of(request).queries.types()
+    return [TypeModel.of(t) for t in state_of(request).queries.types()]
 
 
-@router.get("/recognitions")
-def recognitions(request: Request) -> list[dict[str, Any]]:
-    """Recognition rules in force: verifier region recognises type from issuer region (or any)."""
-    return state_of(request).queries.recognitions()
+@router.get("/recognitions", response_model=list[RuleModel])
+def recognitions(request: Request) -> list[RuleModel]:
+    """Recognition rules in force: the verifier region recognises the type from the issuing
+    region (``issuer_region`` null: from any region), from ``valid_from`` (null: always) until
+    ``valid_until`` (exclusive; null: open-ended)."""
+    return [RuleModel.of(r) for r in state_of(request).queries.recognitions()]
 
 
 @router.get(

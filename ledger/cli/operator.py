@@ -501,7 +501,7 @@ def recognize_cmd(
         start = parse_time(valid_from) if valid_from else 0
         end = parse_time(valid_until) if valid_until else 0
         sent = c.registry.set_recognition(actor, v, cert_type, issuer_code, start, end)
-    data = {"verifier_region": v, "type": cert_type, "issuer_region": issuer_code or "any", "removed": remove, "tx": sent.tx_hash}
+    data = {"verifier_region": v, "type": cert_type, "issuer_region": issuer_code or None, "removed": remove, "tx": sent.tx_hash}
     emit(data, as_json, done("{verifier_region} " + ("no longer recognises" if remove else "recognises") + " {type} from {issuer_region}"))
 
 
@@ -509,4 +509,5 @@ def recognitions_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the recognition rules in force."""
     items = [r.to_json() for r in ctx_of(ctx).registry.recognitions()]
     emit(items, as_json, lambda d: table("Recognition rules", ["verifier", "recognises type", "issued in", "from", "until"], [
-        [r["verifier_region"], r["type"], r["issuer_region"], r["valid_from"], r["valid_until"] or "open"] for r in d]))
+        [r["verifier_region"], r["type"], r["issuer_region"] or "any region", r["valid_from"] or "always",
+         r["valid_until"] or "open-ended"] for r in d]))

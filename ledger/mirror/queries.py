@@ -139,6 +139,79 @@ class MirrorHead:
         return None if self.chain_head is None else max(0, self.chain_head - self.block)
 
 
+@dataclass(frozen=True)
+class RegionView:
+    """A region ever admitted, as the mirror knows it (times are unix seconds, 0 = never)."""
+
+    region: int
+    member: bool
+    admitted_at: int
+    removed_at: int
+    cutoff: int  # the last removal's cut-off: its anchors from then on are void (0: none)
+    epoch: int  # how many times it has been removed
+    admins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The consortium's members and its quorum: approvals from more than ``rule`` of the
+    members (numerator, denominator), which takes ``quorum`` approvals now."""
+
+    quorum: int | None
+    rule: tuple[int, int] | None
+    members: int
+    regions: tuple[RegionView, ...]
+
+
+@dataclass(frozen=True)
+class KeyView:
+    address: str
+    active_from: int
+    retired_at: int
+    compromised_since: int
+    state: KeyState  # as of the chain's clock
+    enabled: bool  # may sign now
+
+
+@dataclass(frozen=True)
+class AgencyView:
+    agency: str
+    region: int
+    suspended: bool
+    enabled: bool  # may act: not suspended, its region a member, enabled after the region's last re-admission
+    registered_at: int
+    types: tuple[str, ...]
+    keys: tuple[str, ...]  # key addresses, in the order they were added
+
+
+@dataclass(frozen=True)
+class AgencyListing:
+    agency: AgencyView
+    keys: tuple[KeyView, ...]
+
+
+@dataclass(frozen=True)
+class TypeView:
+    type: str
+    schema_hash: bytes
+    schema: dict[str, Any]
+    added_at: int
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """``verifier`` recognises ``type`` issued in ``issuer`` (None: any region) from
+    ``valid_from`` (0: always) until ``valid_until`` (0: open-ended); ``own_region``: a region
+    always recognises its own certificates."""
+
+    verifier: int
+    type: str
+    issuer: int | None
+    valid_from: int
+    valid_until: int
+    own_region: bool = False
+
+
 def schema_field_names(schema: str | dict[str, Any]) -> frozenset[str]:
     """The field names a type's schema JSON declares (``{"fields": [{"name": ...}, ...]}``)."""
     data = json.loads(schema) if isinstance(schema, str) else schema
@@ -457,10 +530,8 @@ class MirrorQueries:
     def _removals_after(timeline: list[tuple[int, int, str]], block: int, log_index: int) -> int:
         return sum(1 for b, i, kind in timeline if kind == "removed" and (b, i) > (block, log_index))
 
-    def agency(self, code: str, at: int | None = None) -> dict[str, Any] | None:
-        """An agency's region, suspension, allowed types and keys at time ``at`` (None = now).
-        ``enabled``: it may act (not suspended, its region a member, and enabled again after
-        the region's last re-admission)."""
+    def agency(self, code: str, at: int | None = None) -> AgencyView | None:
+        """An agency's region, suspension, allowed types and keys at time ``at`` (None = now)."""
         a = s.agency_events
         q = select(a).where(a.c.agency == code)
         if at is not None:
@@ -488,17 +559,13 @@ class MirrorQueries:
         timeline = self._region_timeline().get(region, [])
         member = bool(timeline) and timeline[-1][2] == "admitted"
         disabled_by_removal = self._removals_after(timeline, *enabled_at) > 0
-        return {
-            "agency": code,
-            "region": region,
-            "suspended": suspended,
-            "enabled": member and not suspended and not disabled_by_removal,
-            "registered_at": iso_time(rows[0].time),
-            "types": sorted(t for t, ok in types.items() if ok),
-            "keys": [r[0] for r in keys],
-        }
+        return AgencyView(
+            code, region, suspended, member and not suspended and not disabled_by_removal, rows[0].time,
+            tuple(sorted(t for t, ok in types.items() if ok)), tuple(r[0] for r in keys),
+        )
 
-    def agencies(self) -> list[dict[str, Any]]:
+    def agencies(self) -> list[AgencyListing]:
+        """Every agency with its keys' life cycles (key states as of the chain's own clock)."""
         a = s.agency_events
         k = s.key_events
         with self.engine.connect() as conn:
@@ -511,36 +578,28 @@ class MirrorQueries:
             enabled_at[address] = max(enabled_at.get(address, (0, 0)), (block, log_index))
         timelines = self._region_timeline()
         out = []
-        head = self.head()
-        now = head.block_time or int(time.time())  # key states as of the chain's own clock
+        now = self.head().block_time or int(time.time())
         for code in codes:
             info = self.agency(code)
             if info is None:
                 continue
-            timeline = timelines.get(info["region"], [])
+            timeline = timelines.get(info.region, [])
             keys = []
-            for address in info.pop("keys"):
+            for address in info.keys:
                 rec = self.key(address)
                 if rec is None:
                     continue
                 state = rec.state_at(now)
                 since_enable = self._removals_after(timeline, *enabled_at.get(address, (0, 0)))
-                keys.append({
-                    "address": address,
-                    "active_from": iso_time(rec.active_from),
-                    "retired_at": iso_time(rec.retired_at),
-                    "compromised_since": iso_time(rec.compromised_since),
-                    "state": state.name,
-                    "enabled": info["enabled"] and state is KeyState.ACTIVE and since_enable == 0,
-                })
-            out.append({**info, "keys": keys})
+                keys.append(KeyView(address, rec.active_from, rec.retired_at, rec.compromised_since, state,
+                                    info.enabled and state is KeyState.ACTIVE and since_enable == 0))
+            out.append(AgencyListing(info, tuple(keys)))
         return out
 
     # -------------------------------------------------------------- regions, types, recognition
 
-    def regions(self) -> dict[str, Any]:
-        """Regions ever admitted, their admins, and the quorum: the rule (more than N/D of the
-        members must approve) and the approvals it takes now."""
+    def regions(self) -> Membership:
+        """Regions ever admitted, their admins, and the quorum rule."""
         r = s.region_events
         with self.engine.connect() as conn:
             rows = conn.execute(select(r).order_by(r.c.block, r.c.log_index)).all()
@@ -550,26 +609,22 @@ class MirrorQueries:
             if row.kind == "quorum":
                 rule = (int(row.value), int(row.value2))
                 continue
-            info = regions.setdefault(row.region, {"region": row.region, "member": False, "admitted_at": None,
-                                                   "removed_at": None, "cutoff": None, "epoch": 0, "admins": []})
+            info = regions.setdefault(row.region, {"region": row.region, "member": False, "admitted_at": 0,
+                                                   "removed_at": 0, "cutoff": 0, "epoch": 0, "admins": []})
             if row.kind == "admitted":
-                info.update(member=True, admitted_at=iso_time(row.time), removed_at=None, cutoff=None, admins=[row.admin])
+                info.update(member=True, admitted_at=row.time, removed_at=0, cutoff=0, admins=[row.admin])
             elif row.kind == "removed":
                 cutoff = int(row.value) if row.value is not None else row.time
-                info.update(member=False, removed_at=iso_time(row.time), admins=[], epoch=info["epoch"] + 1,
-                            cutoff=iso_time(cutoff) if cutoff < row.time else None)
+                info.update(member=False, removed_at=row.time, admins=[], epoch=info["epoch"] + 1,
+                            cutoff=cutoff if cutoff < row.time else 0)
             elif row.kind == "admin_added":
                 info["admins"].append(row.admin)
             elif row.kind == "admin_removed" and row.admin in info["admins"]:
                 info["admins"].remove(row.admin)
-        members = sum(1 for x in regions.values() if x["member"])
+        views = tuple(RegionView(**{**x, "admins": tuple(x["admins"])}) for x in regions.values())
+        members = sum(1 for x in views if x.member)
         quorum = None if rule is None else members * rule[0] // rule[1] + 1
-        return {
-            "quorum": quorum,
-            "quorum_rule": None if rule is None else f"more than {rule[0]}/{rule[1]} of the members",
-            "members": members,
-            "regions": list(regions.values()),
-        }
+        return Membership(quorum, rule, members, views)
 
     def is_member(self, region: int, at: int | None = None) -> bool:
         r = s.region_events
@@ -580,15 +635,11 @@ class MirrorQueries:
             last = conn.execute(q.order_by(r.c.block.desc(), r.c.log_index.desc()).limit(1)).scalar()
         return last == "admitted"
 
-    def types(self) -> list[dict[str, Any]]:
+    def types(self) -> list[TypeView]:
         t = s.type_events
         with self.engine.connect() as conn:
             rows = conn.execute(select(t).order_by(t.c.block, t.c.log_index)).all()
-        return [
-            {"type": r.cert_type, "schema_hash": "0x" + bytes(r.schema_hash).hex(), "schema": json.loads(r.schema),
-             "added_at": iso_time(r.time)}
-            for r in rows
-        ]
+        return [TypeView(r.cert_type, bytes(r.schema_hash), json.loads(r.schema), r.time) for r in rows]
 
     def type_fields(self, cert_type: str) -> frozenset[str] | None:
         """The field names of a certificate type's schema (None: no such type)."""
@@ -609,34 +660,30 @@ class MirrorQueries:
             ),
         )
 
-    def _rule(self, verifier: int, cert_type: str, issuer: int, at: int, latest: bool) -> dict[str, Any] | None:
+    def _rule(self, verifier: int, cert_type: str, issuer: int, at: int, latest: bool) -> RuleView | None:
         window = rule_window_in_force(self._rule_events(verifier, cert_type, issuer), at, latest=latest)
         if window is None:
             return None
-        valid_from, valid_until = window
-        return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer or "any",
-                "valid_from": iso_time(valid_from), "valid_until": iso_time(valid_until)}
+        return RuleView(verifier, cert_type, issuer or None, window[0], window[1])
 
-    def recognition(
-        self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False
-    ) -> dict[str, Any] | None:
+    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> RuleView | None:
         """The rule by which ``verifier`` recognises ``cert_type`` from ``issuer`` at ``at``,
         as the contract's isRecognized (a region recognises its own), or None. ``latest``:
         by the rules in force now, else by the rules as they stood at ``at``."""
         if verifier == issuer:
-            return {"verifier_region": verifier, "type": cert_type, "issuer_region": issuer, "rule": "own region"}
+            return RuleView(verifier, cert_type, issuer, 0, 0, own_region=True)
         return self._rule(verifier, cert_type, issuer, at, latest) or self._rule(verifier, cert_type, 0, at, latest)
 
-    def recognitions(self) -> list[dict[str, Any]]:
+    def recognitions(self) -> list[RuleView]:
+        """The rules in force now, by verifier, type and issuer."""
         e = s.recognition_events
         with self.engine.connect() as conn:
             rows = conn.execute(select(e).order_by(e.c.block, e.c.log_index)).all()
-        rules: dict[tuple[int, str, int], dict[str, Any]] = {}
+        rules: dict[tuple[int, str, int], RuleView] = {}
         for r in rows:
             key = (r.verifier, r.cert_type, r.issuer)
             if r.removed:
                 rules.pop(key, None)
             else:
-                rules[key] = {"verifier_region": r.verifier, "type": r.cert_type, "issuer_region": r.issuer or "any",
-                              "valid_from": iso_time(r.valid_from) or "always", "valid_until": iso_time(r.valid_until)}
-        return [rules[k] for k in sorted(rules, key=lambda k: (k[0], k[1], k[2]))]
+                rules[key] = RuleView(r.verifier, r.cert_type, r.issuer or None, r.valid_from, r.valid_until)
+        return [rules[k] for k in sorted(rules)]

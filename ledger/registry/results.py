@@ -133,9 +133,9 @@ class RecognitionInfo:
         return {
             "verifier_region": self.verifier,
             "type": self.type,
-            "issuer_region": self.issuer or "any",
-            "valid_from": iso_time(self.valid_from) or "always",
-            "valid_until": iso_time(self.valid_until),
+            "issuer_region": self.issuer or None,  # None: any region
+            "valid_from": iso_time(self.valid_from),  # None: always
+            "valid_until": iso_time(self.valid_until),  # None: open-ended
         }
 
 
