@@ -601,7 +601,6 @@ def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_
 
         new = IndexerProcess(env, tmp_path / "new.log")
         wait_for(lambda: db.lease_holder() is not None, what="the new indexer to take the lock")
-        assert store.checkpoint()[0] < head  # it is working: catching up
         second = subprocess.run([str(CERTLEDGER), "index"], env=env, capture_output=True, text=True, timeout=120)
         assert second.returncode == 1
         lines = second.stderr.strip().splitlines()

@@ -175,6 +175,7 @@ class PostgresLease:
         while not self._try_lock(conn):
             row = conn.execute(_HOLDER).first()
             if row is None:  # released between the two queries: try again
+                time.sleep(0.05)
                 continue
             holder = _Holder(int(row.pid), row.application_name or "", row.state, row.state_change,
                              None if row.silent_for is None else float(row.silent_for), row.backend_start)
