@@ -26,7 +26,10 @@ def _or_empty(pattern: str) -> str:
 # The published patterns are the rules the parsers below apply.
 AGENCY_PATTERN = _or_empty(ids.AGENCY_PATTERN)
 REGION_PATTERN = _or_empty(ids.REGION_PATTERN)
-_DAY = r"(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"  # from 1970
+_DAY = (  # from 1970; February 29 of a common year is left to the parser
+    r"(19[7-9][0-9]|[2-9][0-9]{3})-"
+    r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-9]))"
+)
 _CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
 _ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
 TIME_PATTERN = rf"^(now|[0-9]{{1,12}}|{_DAY}(T{_CLOCK}{_ZONE}?)?)?$"  # unix seconds or ISO 8601
