@@ -259,6 +259,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.state.ledger = state
 
     from .routes import certificates, health, registry, verify
+    from .routes.common import parameter_error
 
     for module in (certificates, verify, registry, health):
         app.include_router(module.router)
@@ -278,13 +279,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
+        own = parameter_error(tuple(first.get("loc", ())))
+        if own is not None:  # a parameter that breaks its published pattern: the code its parser gives
+            return error_response(422, *own)
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         return error_response(422, "VALIDATION_ERROR", f"{where}: {first.get('msg', 'invalid request')}" if where else str(first.get("msg")))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
-        return error_response(exc.status_code, code, str(exc.detail))
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405 names the methods that are allowed (Allow)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:

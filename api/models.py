@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from ledger.document import FORMAT
+from ledger.ids import REGION_PATTERN
+from ledger.schema import FIELD_NAME_RE
 
 from ledger.ids import iso_time
 from ledger.mirror.queries import AgencyListing, KeyView, Membership, RegionView, RuleView, TypeView
@@ -77,6 +82,103 @@ class VerifyRequest(BaseModel):
 
     document: dict[str, Any] | None = None
     payload: str | None = Field(default=None, max_length=8192)
+
+
+# ---------------------------------------------------------------------- certificate documents
+
+# The shapes ``ledger.document.Certificate.from_json`` requires, as a schema: the API checks a
+# posted document against this model first, so the published schema and the refusals agree.
+# What no schema can state (one salt per shown field, at most 256 shown and hidden fields
+# together, a hidden field not also shown) is left to from_json; both refuse with MALFORMED_DOCUMENT.
+Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+FieldName = Annotated[str, Field(pattern=FIELD_NAME_RE.pattern)]
+_NAMES_ONLY = {"additionalProperties": False}  # with the names' patternProperties: no other names
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON has numbers, not integers: 440000.0 is the integer 440000 (as JSON Schema counts
+    it). True, "440000" and 440000.5 are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("expected an integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+RegionInt = Annotated[int, Field(ge=100000, le=999999), BeforeValidator(_json_integer)]  # constraints first: their schema keys
+ChainId = Annotated[int, Field(gt=0), BeforeValidator(_json_integer)]
+
+
+def _calendar_day(text: str) -> str:
+    date.fromisoformat(text)  # ValueError: not a day of the calendar
+    return text
+
+
+Day = Annotated[
+    str,
+    Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", json_schema_extra={"format": "date"}, examples=["2026-01-31"]),
+    AfterValidator(_calendar_day),
+]
+
+
+class IssuerModel(BaseModel):
+    agency: str = Field(min_length=1, max_length=32, examples=["GD-PSB"])
+    region: Annotated[str, Field(pattern=REGION_PATTERN)] | RegionInt = Field(
+        description="6-digit region code (a number or its text)", examples=[440000]
+    )
+
+
+class AnchorModel(BaseModel):
+    chainId: ChainId
+    registry: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the CertificateRegistry contract")
+    root: Hex32 = Field(description="the batch's Merkle root")
+    proof: list[Hex32] = Field(default=[], max_length=64, description="Merkle proof from the certificate hash to the root")
+    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the agency key's EIP-712 signature over the root")
+    key: str | None = None
+    block: JsonInt | None = None
+    tx: str | None = None
+    anchoredAt: JsonInt | None = None
+
+
+class CertificateDocument(BaseModel):
+    """A full or disclosed certificate document (docs/certificate-format.md)."""
+
+    format: Literal["certledger/1"] = Field(description=f"always {FORMAT}")
+    type: str = Field(min_length=1, max_length=32, examples=["ID_CARD"])
+    issuer: IssuerModel
+    validFrom: Day
+    validUntil: Day | None = None
+    fields: dict[FieldName, Annotated[str, Field(max_length=4096)]] = Field(
+        max_length=256, description="the shown holder fields (canonical text)", json_schema_extra=_NAMES_ONLY
+    )
+    salts: dict[FieldName, Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{32}$")]] = Field(
+        max_length=256, description="one 16-byte salt per shown field", json_schema_extra=_NAMES_ONLY
+    )
+    hidden: dict[FieldName, Hex32] = Field(
+        default={}, max_length=256, description="a disclosed document's hidden fields, as field hashes",
+        json_schema_extra=_NAMES_ONLY,
+    )
+    hash: Hex32 = Field(description="the certificate hash the document states")
+    anchor: AnchorModel
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its nested models written out (no $ref), to embed in an
+    operation's request body."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
 
 
 class StatusEventModel(BaseModel):

@@ -36,6 +36,12 @@ class ChainUnavailable(LedgerError):
     code = "CHAIN_UNAVAILABLE"
 
 
+class MirrorBusy(LedgerError):
+    """Another indexer holds the mirror database (or took it over from this one)."""
+
+    code = "MIRROR_BUSY"
+
+
 class ContractRejected(LedgerError):
     """A contract call reverted with a decoded custom error, e.g. ``AgencySuspended(agency=GD-PSB)``."""
 

@@ -30,9 +30,11 @@ REGION_NAMES: dict[int, str] = {
     510000: "Sichuan 四川省",
 }
 
-_REGION_RE = re.compile(r"^[1-9][0-9]{5}$")
+REGION_PATTERN = r"^[1-9][0-9]{5}$"
+AGENCY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$"  # also published in the API's OpenAPI document
+_REGION_RE = re.compile(REGION_PATTERN)
 _TYPE_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,31}$")
-_AGENCY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
+_AGENCY_RE = re.compile(AGENCY_PATTERN)
 _REASON_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +25,7 @@ import pytest
 import requests
 from conftest import Consortium, Node, free_port, new_consortium
 from eth_account import Account
+from sqlalchemy import text
 from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be registered
     Follower,
     assert_same_mirror,
@@ -41,6 +44,7 @@ from ledger.ids import agency_id, type_id
 from ledger.issuance import anchor_calldata
 from ledger.merkle import build_tree
 from ledger.mirror import MirrorQueries, MirrorStore
+from ledger.mirror.lease import INDEXER_APPLICATION_NAME, LOCK_KEY
 from ledger.node import anvil_args
 from ledger.signing import sign_batch
 
@@ -414,3 +418,239 @@ def test_a_write_failing_midway_leaves_no_trace(anvil, mirror_url, fresh_mirror_
     indexer.catch_up()
     assert store.checkpoint()[0] == c.chain.block_number()
     assert_same_mirror(store.dump(), rebuild_dump(anvil.url, c.deployment, fresh_mirror_url()))
+
+
+# ---------------------------------------------------------------------- (e) one indexer per mirror; a dead one taken over
+
+WIDE_BATCHES, WIDE_SIZE = 20, 10_000
+TERMINATED = re.compile(r"terminated database backend (\d+)")
+
+
+@pytest.fixture(scope="module")
+def wide_chain(anvil) -> Consortium:
+    """20 batches of 10,000 hashes: the indexer's first ranges are large writes."""
+    c = issuing_on(Chain(anvil.url))
+    anchor_many(c, WIDE_BATCHES, WIDE_SIZE)
+    return c
+
+
+class IndexerProcess:
+    """``certledger index`` as a real process, its stderr (the log) in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
+        self.log_path = log
+        with log.open("ab") as err:
+            self.process = subprocess.Popen([str(CERTLEDGER), "index", *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
+        self.pid = self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def terminated(self) -> set[int]:
+        """The database backends this indexer's log says it terminated."""
+        return {int(pid) for pid in TERMINATED.findall(self.log())}
+
+    def stop(self) -> int:
+        """SIGTERM (a clean stop), or SIGKILL after 30 s."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(30)
+        return self.process.returncode
+
+
+class Sessions:
+    """What the PostgreSQL server shows about the indexers' sessions on one mirror database;
+    also holds a row lock on the checkpoint, to keep an indexer's write open as long as a test needs."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        self.watch = psycopg.connect(dsn, autocommit=True)
+        self.blocker = psycopg.connect(dsn)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.watch.execute(sql).fetchall()
+
+    def indexer_sessions(self) -> dict[int, tuple[str, str | None, bool]]:
+        """pid -> (state, wait event type, has written in its open transaction)."""
+        return {pid: (state, wait, wrote) for pid, state, wait, wrote in self.rows(
+            f"SELECT pid, state, wait_event_type, backend_xid IS NOT NULL FROM pg_stat_activity "
+            f"WHERE datname = current_database() AND application_name = '{INDEXER_APPLICATION_NAME}'")}
+
+    def lease_holder(self) -> int | None:
+        rows = self.rows(
+            f"SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = {LOCK_KEY[0]} "
+            f"AND objid = {LOCK_KEY[1]} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        return rows[0][0] if rows else None
+
+    def alive(self, pids: set[int]) -> set[int]:
+        return {pid for (pid,) in self.rows("SELECT pid FROM pg_stat_activity") if pid in pids}
+
+    def writer_waiting_on_the_checkpoint(self) -> int | None:
+        """The indexer session that wrote a range and now waits for the checkpoint row."""
+        waiting = [pid for pid, (_, wait, wrote) in self.indexer_sessions().items() if wrote and wait == "Lock"]
+        return waiting[0] if waiting else None
+
+    def hold_checkpoint(self) -> None:
+        self.blocker.execute("SELECT value FROM meta WHERE key = 'checkpoint_block' FOR UPDATE")
+
+    def release_checkpoint(self) -> None:
+        self.blocker.rollback()
+
+    def close(self) -> None:
+        self.blocker.close()
+        self.watch.close()
+
+
+def _index_env(c: Consortium, home: Path, mirror_url: str) -> dict[str, str]:
+    c.deployment.save(home / "deployment.json")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLEDGER_")}
+    env.update(CERTLEDGER_HOME=str(home), CERTLEDGER_RPC_URL=c.chain.url, CERTLEDGER_DB_URL=mirror_url,
+               CERTLEDGER_POLL_INTERVAL="0.1")
+    return env
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@pytest.mark.parametrize("mirror_url", ["postgresql"], indirect=True)
+def test_indexer_stopped_mid_write_is_taken_over_and_cannot_write_when_it_resumes(
+    wide_chain, mirror_url, fresh_mirror_url, tmp_path
+):
+    """SIGSTOP the indexer while a large range's transaction is open on the server: nothing
+    on the server notices a stopped client. A new indexer sees the lock holder's heartbeat stop,
+    terminates its session and the open transaction, and takes over; the old one, resumed,
+    stops at its next write instead of writing beside the new one."""
+    c = wide_chain
+    head = c.chain.block_number()
+    env = _index_env(c, tmp_path, mirror_url)
+    store = open_store(mirror_url, c.deployment)  # the schema exists: the test can lock the checkpoint row
+    db = Sessions(mirror_url)
+    old = new = None
+    try:
+        db.hold_checkpoint()
+        old = IndexerProcess(env, tmp_path / "old.log")
+        wait_for(lambda: db.writer_waiting_on_the_checkpoint() is not None, what="the first indexer's range write")
+        writer, lease = db.writer_waiting_on_the_checkpoint(), db.lease_holder()
+        assert lease is not None and lease != writer
+        os.kill(old.pid, signal.SIGSTOP)
+        wait_for(lambda: _stopped(old.pid), what="the first indexer to stop")
+
+        new = IndexerProcess(env, tmp_path / "new.log")
+        # The takeover is an event: the new indexer names the backends it ended, and they are gone.
+        wait_for(lambda: {lease, writer} <= new.terminated(), timeout=60,
+                 what=f"the new indexer to terminate backends {lease} and {writer}; its log: {new.log()[-2000:]}")
+        assert db.alive({lease, writer}) == set()
+        assert _stopped(old.pid) and new.process.poll() is None
+        assert db.lease_holder() not in (None, lease)
+        db.release_checkpoint()
+        wait_for(mirrored_up_to(store, head), what="the new indexer to catch up")
+
+        os.kill(old.pid, signal.SIGCONT)
+        assert old.process.wait(60) == 1
+        last = old.log().strip().splitlines()[-1]
+        assert last.startswith("error: another indexer took over this mirror (pid "), old.log()[-2000:]
+        assert f"pid {new.pid} " in last
+        assert new.process.poll() is None, new.log()[-2000:]
+        assert new.stop() == 0, new.log()[-2000:]
+    finally:
+        for p in (old, new):
+            if p is not None:
+                p.process.kill()
+                p.process.wait(30)
+        db.close()
+    assert store.checkpoint()[0] == head
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM certificates")).scalar() == WIDE_BATCHES * WIDE_SIZE
+    assert_same_mirror(store.dump(), rebuild_dump(c.chain.url, c.deployment, fresh_mirror_url()))
+
+
+@pytest.mark.parametrize("mirror_url", ["postgresql"], indirect=True)
+def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_is_refused(
+    wide_chain, mirror_url, fresh_mirror_url, tmp_path
+):
+    """kill -9 while the range's statement is still running on the server (here: waiting for
+    a row lock the test holds, as a long INSERT would run on): the server ends the killed
+    client's sessions by itself within seconds, while the test still holds its lock (before,
+    the statement went on until it finished and only then noticed the client was gone). The
+    next indexer takes over at once; a second one, started while it works, is refused."""
+    c = wide_chain
+    head = c.chain.block_number()
+    env = _index_env(c, tmp_path, mirror_url)
+    store = open_store(mirror_url, c.deployment)
+    db = Sessions(mirror_url)
+    old = new = None
+    try:
+        db.hold_checkpoint()
+        old = IndexerProcess(env, tmp_path / "old.log")
+        wait_for(lambda: db.writer_waiting_on_the_checkpoint() is not None, what="the first indexer's range write")
+        sessions = set(db.indexer_sessions())
+        old.process.kill()
+        old.process.wait(30)
+        # Still holding the lock the killed statement waits for: only the server's check of
+        # the client connection can end it.
+        wait_for(lambda: db.alive(sessions) == set(), timeout=30, what=f"the server to end the killed indexer's sessions {sessions}")
+        db.release_checkpoint()
+
+        new = IndexerProcess(env, tmp_path / "new.log")
+        wait_for(lambda: db.lease_holder() is not None, what="the new indexer to take the lock")
+        second = subprocess.run([str(CERTLEDGER), "index"], env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: another indexer is running against this mirror (pid "), second.stderr
+        assert f"pid {new.pid} on " in lines[0] and ", since " in lines[0]
+        wait_for(mirrored_up_to(store, head), what="the new indexer to catch up")
+        assert new.process.poll() is None and new.terminated() == set(), new.log()[-2000:]
+        assert new.stop() == 0, new.log()[-2000:]
+    finally:
+        for p in (old, new):
+            if p is not None:
+                p.process.kill()
+                p.process.wait(30)
+        db.close()
+    assert_same_mirror(store.dump(), rebuild_dump(c.chain.url, c.deployment, fresh_mirror_url()))
+
+
+def test_second_indexer_on_the_same_mirror_is_refused_with_one_line(anvil, mirror_url, tmp_path):
+    c = issuing_on(Chain(anvil.url))
+    some_history(c, 2)
+    env = _index_env(c, tmp_path, mirror_url)
+    first = IndexerProcess(env, tmp_path / "first.log")
+    probe = MirrorStore(mirror_url)
+    try:
+        wait_for(lambda: (_checkpoint(probe) or 0) >= c.chain.block_number(), what="the first indexer to catch up")
+        second = subprocess.run([str(CERTLEDGER), "index", "--once"], env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines() == [second.stderr.strip()]
+        assert second.stderr.startswith(f"error: another indexer is running against this mirror (pid {first.pid} on ")
+        assert first.process.poll() is None
+    finally:
+        probe.dispose()
+        assert first.stop() == 0, first.log()[-2000:]
+    # once it stopped, the mirror is free again
+    again = subprocess.run([str(CERTLEDGER), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("mirror_url", ["postgresql"], indirect=True)
+def test_postgresql_sessions_are_set_to_drop_a_dead_client_within_seconds(mirror_url):
+    store = MirrorStore(mirror_url, indexer=True)
+    try:
+        with store.engine.connect() as conn:
+            shown = {name: conn.execute(text(f"SHOW {name}")).scalar() for name in (
+                "application_name", "idle_in_transaction_session_timeout", "client_connection_check_interval",
+                "tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
+            client = conn.connection.driver_connection.info.get_parameters()
+    finally:
+        store.dispose()
+    assert shown == {"application_name": INDEXER_APPLICATION_NAME, "idle_in_transaction_session_timeout": "5s",
+                     "client_connection_check_interval": "1s", "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
+                     "tcp_keepalives_count": "3"}
+    assert (client["keepalives"], client["keepalives_idle"], client["keepalives_interval"], client["keepalives_count"]) == ("1", "5", "2", "3")

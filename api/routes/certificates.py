@@ -14,7 +14,7 @@ from .common import (
     AgencyParam,
     CertHash,
     AsOf,
-    SourceParam,
+    MirrorOnlySourceParam,
     VerifierRegion,
     check_source,
     parse_agency,
@@ -34,10 +34,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 async def certificate(
     request: Request,
     cert_hash: CertHash,
-    verifier_region: VerifierRegion = None,
-    agency: AgencyParam = None,
-    as_of: AsOf = None,
-    source: SourceParam = "mirror",
+    verifier_region: VerifierRegion = "",
+    agency: AgencyParam = "",
+    as_of: AsOf = "",
+    source: MirrorOnlySourceParam = "mirror",
 ) -> Any:
     """The ledger's record of a certificate by its hash alone (what a compact QR carries):
     anchored by the issuing agency, its key, its status and recognition for your region.
@@ -63,7 +63,7 @@ async def certificate(
 
 
 @router.get("/{cert_hash}/history", response_model=HistoryModel, responses=ERRORS)
-async def history(request: Request, cert_hash: CertHash, agency: AgencyParam = None) -> Any:
+async def history(request: Request, cert_hash: CertHash, agency: AgencyParam = "") -> Any:
     """Every status change of the certificate and of its batch (within its issuing agency), oldest first."""
     h = parse_hash(cert_hash)
     issuer = parse_agency(agency)

@@ -47,7 +47,7 @@ def recognitions(request: Request) -> list[RuleModel]:
     response_model=BatchModel,
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
 )
-async def batch(request: Request, root: RootParam, agency: AgencyParam = None) -> Any:
+async def batch(request: Request, root: RootParam, agency: AgencyParam = "") -> Any:
     """An anchored batch: agency, type, key, size, anchoring block and its batch-level status
     (from batch-wide status changes only). A batch is identified by (agency, root): when several
     agencies anchored the same root, name the `agency`."""

@@ -43,8 +43,12 @@ UNSUPPORTED = ("bo", "mn-Mong", "za")
 class SpeechRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lang: str = Field(description="The page's language: zh-CN, en, ug or ko", examples=["zh-CN"], max_length=16)
-    text: str = Field(description=f"At most {MAX_CHARS} characters", examples=["核验结果：有效。"], max_length=MAX_CHARS)
+    # The published schema states the rules (the voices, some visible text); the handler
+    # applies them with their own error codes (UNSUPPORTED_LANGUAGE, EMPTY_TEXT).
+    lang: str = Field(description="The page's language: zh-CN, en, ug or ko", examples=["zh-CN"], max_length=16,
+                      json_schema_extra={"enum": list(VOICES)})
+    text: str = Field(description=f"At most {MAX_CHARS} characters, not only blanks", examples=["核验结果：有效。"],
+                      max_length=MAX_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"})
 
 
 class SpeechUnavailable(Exception):

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 
 from ledger.document import Certificate
 from ledger.errors import InvalidInput
 from ledger.qr import read_image
 
 from ..app import ApiError
-from ..models import ErrorResponse, VerificationModel
+from ..models import CertificateDocument, ErrorResponse, VerificationModel, inline_schema
 from .common import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region, state_of
 
 router = APIRouter(tags=["verify"])
+
+# The base45 text behind a CertLedger prefix (ledger.qr); whether it decodes is for the route to say.
+PAYLOAD_PATTERN = r"^(CLC2|CLC1|CLF1):[0-9A-Z $%*+./:-]+$"
+DOCUMENT_SCHEMA = inline_schema(CertificateDocument)
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_$]+")
 
 REQUEST_BODY = {
     "required": True,
@@ -25,16 +32,20 @@ REQUEST_BODY = {
                 "oneOf": [
                     {
                         "type": "object",
-                        "properties": {"payload": {"type": "string", "maxLength": 8192, "description": "QR payload (CLC2:…, CLC1:… or CLF1:…)"}},
+                        "properties": {
+                            "payload": {"type": "string", "maxLength": 8192, "pattern": PAYLOAD_PATTERN,
+                                        "description": "QR payload (CLC2:…, CLC1:… or CLF1:…)"},
+                        },
                         "required": ["payload"],
                         "additionalProperties": False,
                     },
                     {
                         "type": "object",
-                        "properties": {"document": {"type": "object", "description": "a full or disclosed certificate document"}},
+                        "properties": {"document": DOCUMENT_SCHEMA},
                         "required": ["document"],
                         "additionalProperties": False,
                     },
+                    DOCUMENT_SCHEMA,  # a bare document, recognised by its format tag
                 ]
             }
         },
@@ -47,6 +58,18 @@ REQUEST_BODY = {
         },
     },
 }
+
+
+def _checked_document(value: dict[str, Any]) -> dict[str, Any]:
+    """The document as the published shape reads it (440000.0 is 440000), or 422 naming the
+    first problem."""
+    try:
+        document = CertificateDocument.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"] if _PLAIN_NAME.fullmatch(str(p)))  # not pydantic's union tags
+        raise ApiError(422, "MALFORMED_DOCUMENT", f"{where}: {first['msg']}"[:240]) from None
+    return document.model_dump(exclude_unset=True)
 
 
 async def _decode_image(request: Request, data: bytes) -> str:
@@ -81,12 +104,12 @@ async def _read_input(request: Request) -> tuple[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(422, "MALFORMED_BODY", "expected {\"payload\": \"…\"} or {\"document\": {…}}")
     if "format" in body:  # a bare certificate document
-        return "document", body
+        return "document", _checked_document(body)
     keys = set(body)
     if keys == {"payload"} and isinstance(body["payload"], str):
         return "payload", body["payload"]
     if keys == {"document"} and isinstance(body["document"], dict):
-        return "document", body["document"]
+        return "document", _checked_document(body["document"])
     raise ApiError(422, "MALFORMED_BODY", "expected exactly one of {\"payload\": \"…\"} or {\"document\": {…}}")
 
 
@@ -96,7 +119,7 @@ async def _read_input(request: Request) -> tuple[str, Any]:
     responses={413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     openapi_extra={"requestBody": REQUEST_BODY},
 )
-async def verify(request: Request, verifier_region: VerifierRegion = None, as_of: AsOf = None, source: SourceParam = "mirror") -> Any:
+async def verify(request: Request, verifier_region: VerifierRegion = "", as_of: AsOf = "", source: SourceParam = "mirror") -> Any:
     """Full verification: integrity (document → hash, proof → root), anchoring, issuer, key,
     status as of the asked time, validity period and recognition for your region."""
     region = parse_region(verifier_region)

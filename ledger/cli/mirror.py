@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..config import Settings
+from ..deployment import Deployment
 from ..mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
 from .common import JsonOpt, console, ctx_of, emit, err_console
 
@@ -25,16 +27,26 @@ def index_cmd(
     """Mirror the chain into SQLite or PostgreSQL: catch up, then follow the head (Ctrl-C stops)."""
     c = ctx_of(ctx)
     settings = c.settings
-    store = MirrorStore(db or settings.mirror_url)
-    store.open(c.deployment, rebuild=rebuild)
+    deployment = c.deployment
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = MirrorStore(db or settings.mirror_url, indexer=True)
+    store.claim()  # one indexer per mirror: before touching it
+    try:
+        store.open(deployment, rebuild=rebuild)
+        _index(store, deployment, settings, once, confirmations, poll_interval, as_json)
+    finally:
+        store.dispose()
+
+
+def _index(store: MirrorStore, deployment: Deployment, settings: Settings, once: bool, confirmations: int | None,
+           poll_interval: float | None, as_json: bool) -> None:
     config = IndexerConfig(
         confirmations=settings.confirmations if confirmations is None else confirmations,
         poll_interval=settings.poll_interval if poll_interval is None else poll_interval,
         max_reorg_depth=settings.max_reorg_depth,
         rpc_timeout=settings.rpc_timeout,
     )
-    indexer = Indexer(settings.node_url, c.deployment, store, config)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    indexer = Indexer(settings.node_url, deployment, store, config)
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[certs]:,} certificates"), TimeElapsedColumn()]
     start, _ = store.checkpoint()
     with Progress(*columns, console=err_console, disable=as_json) as bar:

@@ -88,7 +88,7 @@ class RawRpc:
         except (requests.RequestException, OSError) as exc:
             self.close()
             raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None
-        except orjson.JSONDecodeError as exc:
+        except orjson.JSONDecodeError:
             raise ChainUnavailable(f"node at {self.public_url} sent an unreadable answer") from None
 
     def close(self) -> None:

@@ -4,6 +4,13 @@ range's events in one transaction together with the checkpoint, undoing reorgs.
 SQLite (default) and PostgreSQL share the schema; only the bulk insert of certificate hashes
 differs (``executemany`` with ``INSERT OR IGNORE`` on SQLite, ``COPY`` through a temporary
 table on PostgreSQL).
+
+On PostgreSQL every session is set up so that the server drops a dead client within seconds
+instead of holding its transaction (and row locks) until it happens to notice: TCP keepalives
+on both ends, ``client_connection_check_interval`` (a killed client's running statement is
+cancelled), ``idle_in_transaction_session_timeout`` (a stopped client's open transaction is
+ended). An indexer's store also claims the mirror (``claim``, see ``lease``): one indexer per
+mirror database, and a dead one's sessions are taken over at once.
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, select
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, make_url, select
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.engine import Connection
@@ -21,22 +29,45 @@ from sqlalchemy.engine import Connection
 from ..deployment import Deployment
 from ..errors import ConfigError, redact_url
 from . import schema as s
+from .lease import INDEXER_APPLICATION_NAME, OWNER_META_KEY, FileLease, Lease, PostgresLease, fenced_owner
 
 DEFAULT_KEEP_BLOCKS = 4096  # block hashes kept for reorg detection
+APPLICATION_NAME = "certledger"  # readers (the API, the CLI); the indexer's sessions: INDEXER_APPLICATION_NAME
+
+# libpq (client side): probe an idle connection after 5 s, every 2 s, give up after 3 misses;
+# unacknowledged data for 10 s also ends it.
+PG_CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                        "tcp_user_timeout": 10_000}
+# The server's side of the same, and how long a client may leave a transaction idle.
+PG_SESSION_SETTINGS = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 2, "tcp_keepalives_count": 3,
+                       "tcp_user_timeout": 10_000, "idle_in_transaction_session_timeout": 5_000}
+PG_CLIENT_CHECK_MS = 1_000  # client_connection_check_interval (PostgreSQL 14+)
 
 
-def make_engine(url: str, *, pooled: bool = True, cache_kib: int = 65536) -> Engine:
+def make_engine(
+    url: str, *, pooled: bool = True, cache_kib: int = 65536, application_name: str = APPLICATION_NAME
+) -> Engine:
     """An engine for the mirror URL (``postgresql://`` means psycopg 3). ``pooled=False``:
     every raw_connection() is a new driver connection, for callers that pool their own."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     try:
-        return _make_engine(url, pooled, cache_kib)
+        return _make_engine(url, pooled, cache_kib, application_name)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise ConfigError(f"invalid mirror database URL {redact_url(url)!r}: {type(exc).__name__}") from None
 
 
-def _make_engine(url: str, pooled: bool, cache_kib: int) -> Engine:
+def _pg_session(dbapi_conn: Any, _record: Any) -> None:
+    """Server-side settings for every new PostgreSQL session (see the module docstring)."""
+    settings = dict(PG_SESSION_SETTINGS)
+    if dbapi_conn.info.server_version >= 140000:
+        settings["client_connection_check_interval"] = PG_CLIENT_CHECK_MS
+    with dbapi_conn.cursor() as cur:  # one round trip
+        cur.execute("; ".join(f"SET {name} = {int(value)}" for name, value in settings.items()))
+    dbapi_conn.commit()
+
+
+def _make_engine(url: str, pooled: bool, cache_kib: int, application_name: str) -> Engine:
     pool = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
@@ -56,9 +87,15 @@ def _make_engine(url: str, pooled: bool, cache_kib: int) -> Engine:
             cur.close()
 
         return engine
+    given = make_url(url).query  # what the URL sets explicitly wins
+    connect_args = {k: v for k, v in {**PG_CLIENT_KEEPALIVES, "application_name": application_name}.items() if k not in given}
     if not pooled:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _pg_session)
+    return engine
 
 
 @dataclass
@@ -81,10 +118,52 @@ WRITER_CACHE_KIB = 4096  # the indexer's SQLite page cache
 
 
 class MirrorStore:
-    def __init__(self, url: str) -> None:
+    """The mirror database. ``indexer=True``: the store of the mirror's indexer, whose sessions
+    are named ``certledger-indexer``; it calls ``claim`` before anything else."""
+
+    def __init__(self, url: str, *, indexer: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, cache_kib=WRITER_CACHE_KIB)
+        self.engine = make_engine(
+            url, cache_kib=WRITER_CACHE_KIB, application_name=INDEXER_APPLICATION_NAME if indexer else APPLICATION_NAME
+        )
         self.dialect = self.engine.dialect.name
+        self.lease: Lease | None = None
+
+    # -------------------------------------------------------------- one indexer per mirror
+
+    def claim(self) -> None:
+        """Become the mirror's only indexer, before opening it: raises ``MirrorBusy`` when a
+        live indexer holds it; takes it over from a dead one (see ``lease``). From then on
+        every write checks that the mirror is still this store's."""
+        if self.lease is not None:
+            return
+        if self.dialect == "postgresql":
+            lease: Lease = PostgresLease(
+                make_engine(self.url, pooled=False, application_name=INDEXER_APPLICATION_NAME)
+            )
+        elif self.engine.url.database and self.engine.url.database != ":memory:":
+            lease = FileLease(Path(self.engine.url.database))
+        else:
+            return
+        try:
+            lease.acquire()
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise ConfigError(f"cannot open the mirror database {self.safe_url}: {reason}") from None
+        except OSError as exc:  # SQLite: the lock file beside the database
+            raise ConfigError(f"cannot open the mirror database {self.safe_url}: {exc.strerror or exc}") from None
+        self.lease = lease
+
+    def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    def _fence(self, conn: Connection) -> None:
+        """In a write transaction: go on only while the mirror is still this store's."""
+        if self.lease is not None:
+            row = select(s.meta.c.value).where(s.meta.c.key == OWNER_META_KEY).with_for_update()
+            fenced_owner(conn.execute(row).scalar(), self.lease)
 
     # -------------------------------------------------------------- schema and identity
 
@@ -128,6 +207,8 @@ class MirrorStore:
                 s.metadata.drop_all(conn)
                 tables = set()
             s.metadata.create_all(conn)
+            if self.lease is not None:
+                self._set_meta(conn, {OWNER_META_KEY: self.lease.owner.to_json()})
             meta = self.meta(conn)
             if "identity" not in meta:
                 self._set_meta(
@@ -150,6 +231,7 @@ class MirrorStore:
     def set_status(self, values: dict[str, Any]) -> None:
         """Health facts (chain head seen, last error) kept beside the data."""
         with self.engine.begin() as conn:
+            self._fence(conn)
             self._set_meta(conn, values)
 
     def known_blocks(self, below_or_at: int, limit: int = 64) -> list[tuple[int, bytes]]:
@@ -167,6 +249,7 @@ class MirrorStore:
     def write(self, data: RangeData, keep_blocks: int = DEFAULT_KEEP_BLOCKS) -> None:
         """Write one range and move the checkpoint, atomically."""
         with self.engine.begin() as conn:
+            self._fence(conn)
             if data.batches:
                 next_id = (conn.execute(select(func.max(s.batches.c.id))).scalar() or 0) + 1
                 for b in data.batches:
@@ -216,6 +299,7 @@ class MirrorStore:
     def rollback_to(self, block: int) -> None:
         """Undo everything above ``block`` (a reorg's common ancestor)."""
         with self.engine.begin() as conn:
+            self._fence(conn)
             doomed = select(s.batches.c.id).where(s.batches.c.block > block)
             conn.execute(delete(s.certificates).where(s.certificates.c.batch_id.in_(doomed)))
             conn.execute(delete(s.batches).where(s.batches.c.block > block))
@@ -242,4 +326,5 @@ class MirrorStore:
         return out
 
     def dispose(self) -> None:
+        self.release()
         self.engine.dispose()
