@@ -26,6 +26,7 @@ import orjson
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -59,7 +60,9 @@ class ApiSettings(Settings):
 
     max_body_bytes: int = 64 * 1024  # JSON documents and payloads
     max_image_bytes: int = 4 * 1024 * 1024  # uploaded QR images
-    image_workers: int = 2  # QR images decoded at once, off the event loop (CPU-bound)
+    # QR images decoded at once, off the event loop (CPU-bound): one core is left to the event
+    # loop, so that decoding never takes the CPU the other requests need
+    image_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
     max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
 
