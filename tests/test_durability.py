@@ -107,6 +107,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port, log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
         s = Stack(node, port, chain, c, home, tmp_path, store, indexer, f"http://127.0.0.1:{api_port}", docs)
+        wait_for(lambda: server.started, "the API listening")
         wait_for(lambda: s.get("/healthz").status_code == 200, "a healthy API")
         yield s
     finally:
