@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 
-from ledger.cli import issuing, main
+from cli import issuing, main
 
 
 def _crash_at(point: str, name: str) -> None:

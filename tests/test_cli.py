@@ -1,6 +1,6 @@
 """The operator CLI, run as a user runs it: real commands against a real node.
 
-Most tests call ``ledger.cli.main`` in-process (same code path as the installed
+Most tests call ``cli.main`` in-process (same code path as the installed
 ``certledger`` script, ten times faster); the demo test runs the installed script itself.
 """
 
@@ -18,7 +18,7 @@ import pytest
 from eth_account import Account
 
 from conftest import ROOT, free_port
-from ledger.cli import main
+from cli import main
 
 PASSWORD = "test-password"
 

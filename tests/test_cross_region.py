@@ -80,19 +80,22 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
     return subprocess.Popen(args, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def start_instance(region: int, db_url: str, home: Path, rpc_url: str, directory: Path) -> Instance:
+def start_instance(region: int, db_url: str, home: Path, rpc_url: str, directory: Path, workers: int = 1) -> Instance:
+    """``certledger index`` and ``certledger serve --workers N``; the mirror is given only as
+    ``--db`` (not in the environment), so each API worker answers from the right mirror only
+    if the settings ``serve`` resolved reach it."""
     env = {
         **os.environ,
         "CERTLEDGER_HOME": str(home),
         "CERTLEDGER_RPC_URL": rpc_url,
-        "CERTLEDGER_DB_URL": db_url,
         "CERTLEDGER_POLL_INTERVAL": "0.25",
     }
     env.pop("CERTLEDGER_DEPLOYMENT", None)
+    env.pop("CERTLEDGER_DB_URL", None)
     port = free_port()
     index_log, serve_log = directory / f"index-{region}.log", directory / f"serve-{region}.log"
     indexer = _spawn([str(CERTLEDGER), "index", "--db", db_url], env, index_log)
-    server = _spawn([str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url], env, serve_log)
+    server = _spawn([str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url, "--workers", str(workers)], env, serve_log)
     return Instance(region, db_url, f"http://127.0.0.1:{port}", indexer, server, [index_log, serve_log])
 
 
@@ -141,7 +144,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         pg = PgDatabase()
         zj = start_instance(ZJ, f"sqlite:///{directory}/mirror-330000.db", home, node.url, directory)
         instances.append(zj)
-        bj = start_instance(BJ, pg.url, home, node.url, directory)
+        bj = start_instance(BJ, pg.url, home, node.url, directory, workers=2)
         instances.append(bj)
         wait_healthy(zj)
         wait_healthy(bj)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from ledger.bootstrap import default_schemas
-from ledger.cli import main
+from cli import main
 from ledger.contracts import Reason, Verdict
 from ledger.document import META_FIELDS, Certificate
 from ledger.errors import InvalidInput

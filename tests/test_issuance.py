@@ -26,7 +26,7 @@ from eth_account import Account
 
 from conftest import Consortium, advance, new_consortium
 from ledger.bootstrap import default_schemas
-from ledger.cli import main
+from cli import main
 from ledger.contracts import KeyState, Reason, Status, Verdict
 from ledger.document import Certificate
 from ledger.errors import InvalidInput

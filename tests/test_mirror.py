@@ -650,7 +650,7 @@ def cli_env(issuing, tmp_path, monkeypatch):
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    from ledger.cli import main
+    from cli import main
 
     capsys.readouterr()
     code = main(list(args))

@@ -20,7 +20,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.chain import Chain
-from ledger.cli import main
+from cli import main
 from ledger.deployment import Deployment, deploy
 from ledger.errors import ConfigError
 from ledger.node import EmbeddedNode, anvil_args, wait_for_rpc

@@ -19,7 +19,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from ledger import qr
-from ledger.cli import main
+from cli import main
 from ledger.document import Anchor, Certificate
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id, type_id

@@ -11,13 +11,13 @@ import typer
 from eth_account.signers.local import LocalAccount
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .. import qr as qrcodes
-from ..contracts import Status
-from ..errors import InvalidInput
-from ..ids import agency_id
-from ..document import load_document
-from ..issuance import IssuanceRejected, IssueRequest, issue, schema_for
-from ..status import batch_agency, change_status
+from ledger import qr as qrcodes
+from ledger.contracts import Status
+from ledger.errors import InvalidInput
+from ledger.ids import agency_id
+from ledger.document import load_document
+from ledger.issuance import IssuanceRejected, IssueRequest, issue, schema_for
+from ledger.status import batch_agency, change_status
 from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console, split_list
 
 STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
@@ -114,7 +114,7 @@ def reanchor_cmd(
 ) -> None:
     """After a key compromise: re-anchor an issuance's void batches with a new key, and rewrite
     its documents (and full QR codes) with the new signature. Hashes and proofs stay the same."""
-    from ..issuance import reanchor
+    from ledger.issuance import reanchor
 
     c = ctx_of(ctx)
     signer = c.keystore.load(key)

@@ -9,13 +9,13 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import InvalidInput
-from ..ids import agency_id, parse_time, region_code
-from ..document import load_document
-from ..mirror import MirrorQueries, MirrorStore
-from ..qr import read_image
-from ..verification import Verdict
-from ..verification.factory import chain_verifier, mirror_verifier, node_watch
+from ledger.errors import InvalidInput
+from ledger.ids import agency_id, parse_time, region_code
+from ledger.document import load_document
+from ledger.mirror import MirrorQueries, MirrorStore
+from ledger.qr import read_image
+from ledger.verification import Verdict
+from ledger.verification.factory import chain_verifier, mirror_verifier, node_watch
 from .common import JsonOpt, console, ctx_of, emit
 
 EXIT_NOT_VALID = 3
@@ -45,7 +45,7 @@ def verify_cmd(
     if source == "chain":
         verifier = chain_verifier(c.settings, c.deployment, c.registry)
     else:
-        from ..deployment import Deployment
+        from ledger.deployment import Deployment
 
         deployment = Deployment.load(c.settings.deployment_path)
         store = MirrorStore(db or c.settings.mirror_url)

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config import Settings
-from ..deployment import Deployment
-from ..mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
+from ledger.config import Settings
+from ledger.deployment import Deployment
+from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
 from .common import JsonOpt, console, ctx_of, emit, err_console
 
 

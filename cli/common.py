@@ -14,13 +14,13 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 from rich.table import Table
 
-from ..chain import Chain
-from ..config import Settings
-from ..deployment import Deployment
-from ..errors import ConfigError, redact_url
-from ..keystore import Keystore
-from ..node import EmbeddedNode
-from ..registry import Registry
+from ledger.chain import Chain
+from ledger.config import Settings
+from ledger.deployment import Deployment
+from ledger.errors import ConfigError, redact_url
+from ledger.keystore import Keystore
+from ledger.node import EmbeddedNode
+from ledger.registry import Registry
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)

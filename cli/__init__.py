@@ -16,8 +16,8 @@ import typer
 # typer >= 0.25 vendors click; its exceptions live here.
 from typer._click import exceptions as click_exc
 
-from ..config import Settings
-from ..errors import ConfigError, LedgerError
+from ledger.config import Settings
+from ledger.errors import ConfigError, LedgerError
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .demo import demo_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reanchor_cmd, reinstate_cmd, revoke_cmd, suspend_cmd

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from ..deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy, parse_quorum_rule, quorum_for
-from ..errors import ConfigError, InvalidInput
-from ..ids import REGION_NAMES, iso_time, parse_time, region_code
-from ..registry import canonical_schema
+from ledger.deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy, parse_quorum_rule, quorum_for
+from ledger.errors import ConfigError, InvalidInput
+from ledger.ids import REGION_NAMES, iso_time, parse_time, region_code
+from ledger.registry import canonical_schema
 from .common import JsonOpt, KeyOpt, console, ctx_of, done, emit, split_list, table
 
 region_app = typer.Typer(help="Consortium membership: propose and approve regions, quorum.", no_args_is_help=True)

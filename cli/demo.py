@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from ..bootstrap import ensure_default_consortium, ensure_sample_certificates
-from ..config import Settings
-from ..mirror import Indexer, IndexerConfig, MirrorStore
+from ledger.bootstrap import ensure_default_consortium, ensure_sample_certificates
+from ledger.config import Settings
+from ledger.mirror import Indexer, IndexerConfig, MirrorStore
 from .common import Context, JsonOpt, console, ctx_of, emit
+from .serve import api_settings, run_api
 
 
 def demo_cmd(
@@ -27,7 +28,7 @@ def demo_cmd(
     overrides: dict[str, Any] = {}
     if c.settings.password is None:
         # Demo keys guard a throw-away local chain; real deployments set CERTLEDGER_PASSWORD.
-        overrides["password"] = os.environ.setdefault("CERTLEDGER_PASSWORD", "certledger-demo")
+        overrides["password"] = "certledger-demo"
     if "CERTLEDGER_KEYSTORE_SCRYPT_N" not in os.environ:
         overrides["keystore_scrypt_n"] = 2**12  # geth's light KDF, for throw-away demo keys
     settings = Settings(**{**c.settings.model_dump(), **overrides})
@@ -44,12 +45,17 @@ def demo_cmd(
         registry = c.registry
         say("[bold]sample certificates[/] (GD-PSB ID cards, GD-AMR business licences)")
         samples = ensure_sample_certificates(registry, c.keystore, settings.home / "demo")
-        store = MirrorStore(settings.mirror_url)
-        store.open(c.deployment)
+        store = MirrorStore(settings.mirror_url, indexer=True)
+        store.claim()  # one indexer per mirror, the demo's included; released by dispose()
         config = IndexerConfig(poll_interval=settings.poll_interval, max_reorg_depth=settings.max_reorg_depth,
                                rpc_timeout=settings.rpc_timeout)
-        indexer = Indexer(settings.node_url, c.deployment, store, config)
-        indexed = indexer.catch_up()
+        try:
+            store.open(c.deployment)
+            indexer = Indexer(settings.node_url, c.deployment, store, config)
+            indexed = indexer.catch_up()
+        except BaseException:
+            store.dispose()
+            raise
         sample_file, sample_qr = samples.sample_files()
         base = f"http://127.0.0.1:{port}"
         summary = {
@@ -68,11 +74,13 @@ def demo_cmd(
             "urls": {"web_page": f"{base}/verify", "api_docs": f"{base}/docs", "health": f"{base}/healthz"},
         }
         emit(summary, as_json, _show)
-        if serve:
-            try:
-                _serve(c, store, indexer, port)
-            except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a clean stop
-                pass
+        if not serve:
+            store.dispose()
+            return
+        try:
+            _serve(c, store, indexer, port)
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled: a clean stop
+            pass
     finally:
         if started_chain and serve:
             c.node.stop()
@@ -97,16 +105,11 @@ def _show(d: dict[str, Any]) -> None:
 
 
 def _serve(c: Context, store: MirrorStore, indexer: Indexer, port: int) -> None:
-    import uvicorn
-
-    from api.app import ApiSettings, create_app
-
-    app = create_app(ApiSettings(**c.settings.model_dump()))
     follower = threading.Thread(target=indexer.run, name="indexer", daemon=True)
     follower.start()
     console.print(f"\nserving on http://127.0.0.1:{port} — Ctrl-C stops everything")
     try:
-        uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")).run()
+        run_api(api_settings(c.settings), "127.0.0.1", port, workers=1)
     finally:
         indexer.stop()
         follower.join(timeout=10)

@@ -1,0 +1,60 @@
+"""``certledger serve``: run the REST API and the verification web page.
+
+The app is built by ``api.app.create_app`` with the settings this command resolved (options,
+environment, defaults), never through environment variables set on the way: each worker
+process gets the same settings object.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ledger.config import Settings
+
+from .common import ctx_of
+
+if TYPE_CHECKING:  # the API is imported when it is served, not for every command
+    from api.app import ApiSettings
+
+
+def api_settings(settings: Settings, **overrides: object) -> ApiSettings:
+    """The API's settings: the core settings this command resolved, the API's own (from the
+    environment: CERTLEDGER_IMAGE_WORKERS, ...), and ``overrides`` that are not None."""
+    from api.app import ApiSettings
+
+    return ApiSettings(**{**settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def run_api(settings: ApiSettings, host: str, port: int, *, workers: int = 1) -> None:
+    """Serve ``create_app(settings)`` with uvicorn: in this process, or in ``workers``
+    processes sharing one listening socket (each builds its app from the same settings)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from api.app import create_app
+
+    factory = functools.partial(create_app, settings)
+    config = uvicorn.Config(factory, factory=True, host=host, port=port, workers=workers,
+                            log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    if workers <= 1:
+        server.run()
+        return
+    socket = config.bind_socket()
+    Multiprocess(config, sockets=[socket]).run()
+
+
+def serve_cmd(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (stateless; scale out freely).")] = 1,
+    db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
+) -> None:
+    """Serve the REST API (OpenAPI at /docs) and the web page at /verify."""
+    c = ctx_of(ctx)
+    c.deployment  # fail early, with one line, if there is no deployment or no node  # noqa: B018
+    run_api(api_settings(c.settings, db_url=db), host, port, workers=workers)
