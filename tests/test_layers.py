@@ -63,3 +63,66 @@ def test_importing_the_core_loads_no_upper_layer() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == ""
+
+
+def package_graph(package: str) -> dict[str, set[str]]:
+    """Module -> modules of the same package it imports (``api.routes.verify`` -> ``api.deps``, ...)."""
+    base = ROOT / package
+    graph: dict[str, set[str]] = {}
+    for path in sorted(base.rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        name = ".".join(parts)
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    anchor = parts if is_package else parts[:-1]
+                    anchor = anchor[: len(anchor) - (node.level - 1)]
+                    target = ".".join(anchor + ([node.module] if node.module else []))
+                    names = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+                else:
+                    names = [node.module or ""]
+                found.update(n for n in names if n.split(".")[0] == package)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.split(".")[0] == package)
+        graph[name] = {m for m in found if m != name}
+    known = set(graph)
+    return {m: {d for d in deps if d in known} for m, deps in graph.items()}
+
+
+def cycle_in(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle (as a path that returns to its start), or [] when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(module: str) -> list[str]:
+        state[module] = 1
+        path.append(module)
+        for dep in sorted(graph.get(module, ())):
+            if state.get(dep) == 1:
+                return path[path.index(dep):] + [dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        path.pop()
+        state[module] = 2
+        return []
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module)):
+            return found
+    return []
+
+
+@pytest.mark.parametrize("package", ["ledger", "api", "cli"])
+def test_no_import_cycle_within_a_package(package: str) -> None:
+    """app.py assembles the API; the parts (errors, state, deps, routes) never import it."""
+    assert cycle_in(package_graph(package)) == []
+
+
+def test_the_cycle_finder_sees_a_cycle() -> None:
+    assert cycle_in({"api.app": {"api.routes.verify"}, "api.routes.verify": {"api.app"}}) == [
+        "api.app", "api.routes.verify", "api.app"]
+    assert cycle_in({"api.app": {"api.routes.verify"}, "api.routes.verify": {"api.errors"}, "api.errors": set()}) == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from ledger.errors import InvalidInput
 
-from ..app import ApiError
+from ..deps import State
+from ..errors import ApiError
 from ..models import ErrorResponse, HistoryModel, VerificationModel
-from .common import (
+from ..params import (
     AgencyParam,
     CertHash,
     AsOf,
@@ -21,7 +22,6 @@ from .common import (
     parse_as_of,
     parse_hash,
     parse_region,
-    state_of,
 )
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
@@ -32,7 +32,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.get("/{cert_hash}", response_model=VerificationModel, responses=ERRORS)
 async def certificate(
-    request: Request,
+    state: State,
     cert_hash: CertHash,
     verifier_region: VerifierRegion = "",
     agency: AgencyParam = "",
@@ -50,7 +50,6 @@ async def certificate(
     region = parse_region(verifier_region)
     issuer = parse_agency(agency)
     when = parse_as_of(as_of)
-    state = state_of(request)
     check_source(source, when)
     if source == "chain":
         raise ApiError(422, "NEEDS_DOCUMENT", "the chain keeps batch roots, not certificate hashes: POST the document to /v1/verify?source=chain")
@@ -63,11 +62,11 @@ async def certificate(
 
 
 @router.get("/{cert_hash}/history", response_model=HistoryModel, responses=ERRORS)
-async def history(request: Request, cert_hash: CertHash, agency: AgencyParam = "") -> Any:
+async def history(state: State, cert_hash: CertHash, agency: AgencyParam = "") -> Any:
     """Every status change of the certificate and of its batch (within its issuing agency), oldest first."""
     h = parse_hash(cert_hash)
     issuer = parse_agency(agency)
-    q = state_of(request).queries
+    q = state.queries
     found = q.lookup(h, issuer)
     if found.ambiguous:
         raise ApiError(409, "AMBIGUOUS_ISSUER",

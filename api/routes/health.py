@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..app import STATIC, error_response, json_response
+from ..deps import State
+from ..errors import error_response, json_response
+from ..settings import STATIC
 from ..models import HealthModel
-from .common import state_of
 
 router = APIRouter(tags=["operations"])
 STALE_AFTER = 2.0  # seconds without an answer from the node before it counts as not answering
 
 
 @router.get("/healthz", response_model=HealthModel, responses={503: {"model": HealthModel}})
-async def healthz(request: Request) -> Any:
+async def healthz(state: State) -> Any:
     """Chain head, mirror head and lag. 200 when the mirror can answer verifications, else 503
     with the reason: the node does not answer, serves another chain (or one that lost its
     history), the indexer stopped or fell behind. Answers at once: the node is watched by a
     background poller, never called from here."""
-    state = state_of(request)
     problems = []
     node = state.watch.snapshot()
     answering = node.answering(STALE_AFTER)
@@ -56,8 +56,8 @@ async def healthz(request: Request) -> Any:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    return Response(generate_latest(state_of(request).metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(state: State) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/verify", include_in_schema=False)

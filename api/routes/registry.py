@@ -4,42 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from ledger.ids import iso_time
 
-from ..app import ApiError
+from ..deps import State
+from ..errors import ApiError
 from ..models import AgencyModel, BatchModel, ErrorResponse, RegionsModel, RuleModel, TypeModel
-from .common import AgencyParam, RootParam, parse_agency, parse_hash, state_of
+from ..params import AgencyParam, RootParam, parse_agency, parse_hash
 
 router = APIRouter(prefix="/v1", tags=["registry"])
 
 
 @router.get("/regions", response_model=RegionsModel)
-def regions(request: Request) -> RegionsModel:
+def regions(state: State) -> RegionsModel:
     """Member regions (and removed ones), their admins, and the governance quorum. Each entry
     has ``name`` ({"zh", "en"}) for provincial-level codes, else null."""
-    return RegionsModel.of(state_of(request).queries.regions())
+    return RegionsModel.of(state.queries.regions())
 
 
 @router.get("/agencies", response_model=list[AgencyModel])
-def agencies(request: Request) -> list[AgencyModel]:
+def agencies(state: State) -> list[AgencyModel]:
     """Issuing agencies: region, suspension, allowed types, signing keys and their life cycle."""
-    return [AgencyModel.of(a) for a in state_of(request).queries.agencies()]
+    return [AgencyModel.of(a) for a in state.queries.agencies()]
 
 
 @router.get("/types", response_model=list[TypeModel], response_model_by_alias=True)
-def types(request: Request) -> list[TypeModel]:
+def types(state: State) -> list[TypeModel]:
     """Certificate types with their field schema (as anchored on chain)."""
-    return [TypeModel.of(t) for t in state_of(request).queries.types()]
+    return [TypeModel.of(t) for t in state.queries.types()]
 
 
 @router.get("/recognitions", response_model=list[RuleModel])
-def recognitions(request: Request) -> list[RuleModel]:
+def recognitions(state: State) -> list[RuleModel]:
     """Recognition rules in force: the verifier region recognises the type from the issuing
     region (``issuer_region`` null: from any region), from ``valid_from`` (null: always) until
     ``valid_until`` (exclusive; null: open-ended)."""
-    return [RuleModel.of(r) for r in state_of(request).queries.recognitions()]
+    return [RuleModel.of(r) for r in state.queries.recognitions()]
 
 
 @router.get(
@@ -47,13 +48,13 @@ def recognitions(request: Request) -> list[RuleModel]:
     response_model=BatchModel,
     responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
 )
-async def batch(request: Request, root: RootParam, agency: AgencyParam = "") -> Any:
+async def batch(state: State, root: RootParam, agency: AgencyParam = "") -> Any:
     """An anchored batch: agency, type, key, size, anchoring block and its batch-level status
     (from batch-wide status changes only). A batch is identified by (agency, root): when several
     agencies anchored the same root, name the `agency`."""
     r = parse_hash(root, "batch root")
     issuer = parse_agency(agency)
-    q = state_of(request).queries
+    q = state.queries
     found = q.batches_with_root(r)
     if issuer is not None:
         found = [b for b in found if b.agency == issuer]

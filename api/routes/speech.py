@@ -9,13 +9,10 @@ option), in a small thread pool with a timeout, so the event loop never waits on
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import tempfile
-import threading
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +21,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..app import ApiError
+from ..deps import State
+from ..errors import ApiError
 from ..models import ErrorResponse
 
 router = APIRouter(tags=["speech"])
 
 MAX_CHARS = 400
 TIMEOUT_SECONDS = 10.0
-WORKERS = 2
-QUEUE = 8  # requests waiting for a worker beyond this are refused with 503 BUSY
 
 # The page's language codes -> espeak-ng voices. Tibetan, Mongolian and Zhuang have no
 # espeak-ng voice: refused with 422, and the page says reading aloud is not available.
@@ -101,40 +97,6 @@ def synthesize(lang: str, text: str, *, timeout: float = TIMEOUT_SECONDS) -> byt
         return out.read_bytes()
 
 
-class Speaker:
-    """A bounded pool for espeak-ng runs: WORKERS at a time, QUEUE more may wait."""
-
-    def __init__(self) -> None:
-        self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="espeak")
-        self.slots = threading.BoundedSemaphore(WORKERS + QUEUE)
-
-    async def speak(self, lang: str, text: str) -> bytes:
-        if not self.slots.acquire(blocking=False):
-            raise ApiError(503, "SPEECH_BUSY", "too many texts are being read aloud; try again shortly")
-        try:
-            loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self.pool, synthesize, lang, text)
-            return await asyncio.wait_for(future, TIMEOUT_SECONDS + 2)
-        except SpeechUnavailable as exc:
-            raise ApiError(503, "SPEECH_UNAVAILABLE", str(exc)) from None
-        except TimeoutError:
-            raise ApiError(503, "SPEECH_UNAVAILABLE", "reading aloud took too long") from None
-        finally:
-            self.slots.release()
-
-
-_speaker_lock = threading.Lock()
-
-
-def speaker_of(request: Request) -> Speaker:
-    """The application's Speaker, made on first use."""
-    app_state = request.app.state
-    with _speaker_lock:
-        if not hasattr(app_state, "speaker"):
-            app_state.speaker = Speaker()
-    return app_state.speaker
-
-
 def _read_request(raw: bytes) -> SpeechRequest:
     try:
         body = orjson.loads(raw)
@@ -159,7 +121,7 @@ def _read_request(raw: bytes) -> SpeechRequest:
         503: {"model": ErrorResponse, "description": "espeak-ng is not installed, failed or is busy"},
     },
 )
-async def speech(request: Request) -> Any:
+async def speech(request: Request, state: State) -> Any:
     """The verdict and key facts read aloud in the page's language (espeak-ng, WAV), for
     browsers that have no voice for it. Languages: zh-CN (Mandarin), en, ug, ko."""
     body = _read_request(await request.body())
@@ -171,5 +133,8 @@ async def speech(request: Request) -> Any:
         raise ApiError(422, "EMPTY_TEXT", "text is empty")
     if espeak_binary() is None:
         raise ApiError(503, "SPEECH_UNAVAILABLE", "espeak-ng is not installed on the server")
-    audio = await speaker_of(request).speak(body.lang, text)
+    try:
+        audio = await state.speech_pool.run(synthesize, body.lang, text)
+    except SpeechUnavailable as exc:
+        raise ApiError(503, "SPEECH_UNAVAILABLE", str(exc)) from None
     return Response(audio, media_type="audio/wav", headers={"Cache-Control": "no-store"})

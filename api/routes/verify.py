@@ -13,9 +13,10 @@ from ledger.document import Certificate
 from ledger.errors import InvalidInput
 from ledger.qr import read_image
 
-from ..app import ApiError
+from ..deps import State
+from ..errors import ApiError
 from ..models import CertificateDocument, ErrorResponse, VerificationModel, inline_schema
-from .common import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region, state_of
+from ..params import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region
 
 router = APIRouter(tags=["verify"])
 
@@ -72,16 +73,16 @@ def _checked_document(value: dict[str, Any]) -> dict[str, Any]:
     return document.model_dump(exclude_unset=True)
 
 
-async def _decode_image(request: Request, data: bytes) -> str:
+async def _decode_image(state: State, data: bytes) -> str:
     """Decode the QR image in the bounded image pool: never on the event loop."""
     try:
-        return await state_of(request).image_pool.run(read_image, data)
+        return await state.image_pool.run(read_image, data)
     except InvalidInput as exc:
         code = "NO_QR_FOUND" if "no QR code" in str(exc) else "BAD_IMAGE"
         raise ApiError(422, code, str(exc)) from None
 
 
-async def _read_input(request: Request) -> tuple[str, Any]:
+async def _read_input(request: Request, state: State) -> tuple[str, Any]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         try:
@@ -91,7 +92,7 @@ async def _read_input(request: Request) -> tuple[str, Any]:
         upload = form.get("image")
         if upload is None or isinstance(upload, str):
             raise ApiError(422, "MISSING_IMAGE", "multipart requests carry the QR image in the field 'image'")
-        return "payload", await _decode_image(request, await upload.read())
+        return "payload", await _decode_image(state, await upload.read())
     if content_type and not content_type.startswith("application/json"):
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json ({payload} or {document}) or multipart/form-data with an image")
     raw = await request.body()
@@ -119,14 +120,13 @@ async def _read_input(request: Request) -> tuple[str, Any]:
     responses={413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
     openapi_extra={"requestBody": REQUEST_BODY},
 )
-async def verify(request: Request, verifier_region: VerifierRegion = "", as_of: AsOf = "", source: SourceParam = "mirror") -> Any:
+async def verify(request: Request, state: State, verifier_region: VerifierRegion = "", as_of: AsOf = "", source: SourceParam = "mirror") -> Any:
     """Full verification: integrity (document → hash, proof → root), anchoring, issuer, key,
     status as of the asked time, validity period and recognition for your region."""
     region = parse_region(verifier_region)
     when = parse_as_of(as_of)
     check_source(source, when)
-    kind, value = await _read_input(request)
-    state = state_of(request)
+    kind, value = await _read_input(request, state)
     verifier = state.verifier(source)
 
     def run() -> Any:

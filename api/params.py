@@ -1,4 +1,5 @@
-"""Parameters every route parses the same way, with 422 errors that name the problem."""
+"""Request parameters every route parses the same way: their published patterns (in the
+OpenAPI document) and their parsers, with 422 errors that name the problem."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import re
 import time
 from typing import Annotated, Literal
 
-from fastapi import Path, Query, Request
+from fastapi import Path, Query
 
 from ledger import ids
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id, parse_time, region_code
 from ledger.verification.engine import MAX_CLOCK_SKEW
 
-from ..app import ApiError, AppState
+from .errors import ApiError
 
 HASH_PATTERN = r"^0x[0-9a-fA-F]{64}$"
 _HASH = re.compile(HASH_PATTERN)
@@ -79,10 +80,6 @@ def parameter_error(location: tuple[object, ...]) -> tuple[str, str] | None:
     if len(location) == 2 and location[0] in ("path", "query"):
         return _PARAMETER_ERRORS.get(str(location[1]))
     return None
-
-
-def state_of(request: Request) -> AppState:
-    return request.app.state.ledger
 
 
 def parse_hash(text: str, what: str = "certificate hash") -> bytes:

@@ -1,0 +1,25 @@
+"""Errors as the API answers them: ``{"error": {"code", "message"}}`` with a 4xx or 503.
+Routes raise ``ApiError``; ``handlers`` turns every exception into such an answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+
+class ApiError(Exception):
+    """A refusal with its HTTP status, a stable code and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    return json_response({"error": {"code": code, "message": message}}, status)

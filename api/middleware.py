@@ -1,0 +1,115 @@
+"""ASGI middleware, written against the ASGI interface (no per-request task or stream
+wrapping): request-size limits, security headers, request latency metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
+
+# The page has no inline script or style and loads nothing from elsewhere; the camera is
+# for this origin only; a payload in the URL never leaks through a Referer.
+PAGE_HEADERS = [
+    (b"content-security-policy", (
+        b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )),
+    (b"permissions-policy", b"camera=(self)"),
+    (b"referrer-policy", b"no-referrer"),
+]
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+class BodyLimit:
+    """Refuse bodies over the limit with 413: by Content-Length when given, else by reading at
+    most limit + 1 bytes before the application sees anything (chunked or lying uploads)."""
+
+    def __init__(self, app: ASGIApp, limit_for: Any) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        limit = self.limit_for(content_type)
+        too_large = error_response(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes")
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+class HeadersAndTiming:
+    """Every response says ``nosniff``; the web page and its assets also carry the page's
+    policies (PAGE_HEADERS). Each request's latency is observed by method, route template
+    (never the raw path: hashes would make unbounded label sets) and status."""
+
+    def __init__(self, app: ASGIApp, latency: Histogram) -> None:
+        self.app, self.latency = app, latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path: str = scope["path"]
+        page = path == "/verify" or path.startswith("/static/")
+        status = 503  # until a response starts: an exception ends in the handler that answers 503
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append(NOSNIFF)
+                if page:
+                    headers.extend(PAGE_HEADERS)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.latency.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+
+
+def size_limits(max_body: int, max_image: int) -> Callable[[str], int]:
+    """The body limit for a content type: images (multipart uploads) may be larger than JSON."""
+
+    def limit_for(content_type: str) -> int:
+        return max_image if content_type.startswith(("multipart/", "image/")) else max_body
+
+    return limit_for

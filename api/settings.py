@@ -1,0 +1,26 @@
+"""The API's settings: the core's (``ledger.config.Settings``: home, node, mirror, lag and
+staleness limits) and its own limits, from ``CERTLEDGER_*`` environment variables or given."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from ledger.config import Settings
+
+STATIC = Path(__file__).parent / "static"  # the web page and its assets
+
+
+class ApiSettings(Settings):
+    model_config = SettingsConfigDict(env_prefix="CERTLEDGER_", extra="ignore")
+
+    max_body_bytes: int = 64 * 1024  # JSON documents and payloads
+    max_image_bytes: int = 4 * 1024 * 1024  # uploaded QR images
+    # QR images decoded at once, off the event loop (CPU-bound): one core is left to the event
+    # loop, so that decoding never takes the CPU the other requests need
+    image_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
+    chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
+    max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
