@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
+from ledger.contracts import KeyState
 from ledger.document import FORMAT
-from ledger.ids import REGION_PATTERN
-from ledger.schema import FIELD_NAME_RE
-
-from ledger.ids import iso_time
+from ledger.ids import REGION_PATTERN, iso_time
 from ledger.mirror.queries import AgencyListing, KeyView, Membership, RegionView, RuleView, TypeView
 from ledger.regions import region_name
+from ledger.schema import FIELD_NAME_RE
 
 Verdict = Literal["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR"]
 Role = Literal["AGENCY_KEY", "REGION_ADMIN", "CONSORTIUM"]
@@ -92,7 +91,7 @@ class VerifyRequest(BaseModel):
 # together, a hidden field not also shown) is left to from_json; both refuse with MALFORMED_DOCUMENT.
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 FieldName = Annotated[str, Field(pattern=FIELD_NAME_RE.pattern)]
-_NAMES_ONLY = {"additionalProperties": False}  # with the names' patternProperties: no other names
+_NAMES_ONLY: dict[str, JsonValue] = {"additionalProperties": False}  # with the names' patternProperties: no other names
 
 
 def _json_integer(value: Any) -> Any:
@@ -240,7 +239,8 @@ class RegionModel(BaseModel):
 
     @classmethod
     def of(cls, v: RegionView) -> RegionModel:
-        return cls(region=v.region, name=region_name(v.region), member=v.member, admitted_at=_iso(v.admitted_at),
+        name = region_name(v.region)
+        return cls(region=v.region, name=None if name is None else {"zh": name["zh"], "en": name["en"]}, member=v.member, admitted_at=_iso(v.admitted_at),
                    removed_at=_iso(v.removed_at), cutoff=_iso(v.cutoff), epoch=v.epoch, admins=list(v.admins))
 
 
@@ -262,7 +262,7 @@ class KeyModel(BaseModel):
     active_from: str | None
     retired_at: str | None
     compromised_since: str | None
-    state: Literal["UNKNOWN", "NOT_YET_ACTIVE", "ACTIVE", "RETIRED", "COMPROMISED"]
+    state: str = Field(description="as of the chain's clock", json_schema_extra={"enum": [s.name for s in KeyState]})
     enabled: bool = Field(description="may sign now (active, and enabled since its region's last re-admission)")
 
     @classmethod

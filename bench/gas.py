@@ -18,7 +18,6 @@ import os
 import time
 from pathlib import Path
 
-
 from _common import CHAIN_ID, ROOT, anvil, anvil_version, machine, now_iso, one_agency
 
 from ledger.chain import Chain

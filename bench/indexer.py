@@ -20,9 +20,6 @@ from pathlib import Path
 
 from _common import PG_DEFAULT, ROOT, anchor_many, anvil, anvil_version, machine, now_iso, one_agency, pg_database
 
-
-
-
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])

@@ -25,6 +25,7 @@ from ledger.issuance import IssueRequest, issue
 from ledger.samples import write_id_cards
 from ledger.schema import CertificateSchema
 
+
 def run_issue(setup, schema, rows: Path, out: Path, **options) -> dict:
     request = IssueRequest(AGENCY, CERT_TYPE, rows, out, **options)
     started = time.perf_counter()

@@ -163,7 +163,7 @@ class Soak:
             started = time.monotonic()
             try:
                 done = anchor(self.setup, chain, random_batches(TRAFFIC_BATCH, TRAFFIC_BATCH))
-            except Exception:  # noqa: BLE001 - the node was killed under it
+            except Exception:
                 return
             with self.lock:
                 self.batches += done

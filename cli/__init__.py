@@ -18,6 +18,7 @@ from typer._click import exceptions as click_exc
 
 from ledger.config import Settings
 from ledger.errors import ConfigError, LedgerError
+
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .demo import demo_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reanchor_cmd, reinstate_cmd, revoke_cmd, suspend_cmd

@@ -11,6 +11,7 @@ import typer
 from ledger.bootstrap import ensure_default_consortium, ensure_sample_certificates
 from ledger.config import Settings
 from ledger.mirror import Indexer, IndexerConfig, MirrorStore
+
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .serve import api_settings, run_api
 

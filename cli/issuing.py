@@ -13,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ledger import qr as qrcodes
 from ledger.contracts import Status
+from ledger.document import load_document
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id
-from ledger.document import load_document
 from ledger.issuance import IssuanceRejected, IssueRequest, issue, schema_for
 from ledger.status import batch_agency, change_status
+
 from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console, split_list
 
 STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
@@ -166,14 +167,14 @@ def _status_cmd(status: Status, verb: str) -> Any:
             if not agency:
                 raise InvalidInput("a bare certificate hash needs --agency (or give the certificate file)")
         if consortium:
-            result = c.registry.propose_status(c.admin_key(None, key), agency, status, reason,  # type: ignore[arg-type]
+            result = c.registry.propose_status(c.admin_key(None, key), agency, status, reason,
                                                cert_hash=cert_hash, batch_root=root)
             emit({"agency": agency, "subject": "0x" + (cert_hash or root).hex(), "status": status.name,  # type: ignore[union-attr]
                   "reason": reason, **result.to_json()}, as_json,
                  lambda d: console.print(f"consortium proposal {d['proposal']} to set {d['subject']} of {d['agency']} "
                                          f"{d['status']}: {'executed' if d['executed'] else 'waiting for approvals'}"))
             return
-        actor = _status_actor(c, agency, key)  # type: ignore[arg-type]
+        actor = _status_actor(c, agency, key)
         change = change_status(c.registry, actor, status, reason, cert_hash=cert_hash, agency=agency, batch_root=root)
         emit(change.to_json(), as_json, lambda d: console.print(
             f"{d['kind']} {d['subject']} of {d['agency']}: {verb} ({d['reason']}), tx {d['tx']} block {d['block']}"))

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ledger.config import Settings
 from ledger.deployment import Deployment
 from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
+
 from .common import JsonOpt, console, ctx_of, emit, err_console
 
 

@@ -12,6 +12,7 @@ from ledger.deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy, parse_qu
 from ledger.errors import ConfigError, InvalidInput
 from ledger.ids import REGION_NAMES, iso_time, parse_time, region_code
 from ledger.registry import canonical_schema
+
 from .common import JsonOpt, KeyOpt, console, ctx_of, done, emit, split_list, table
 
 region_app = typer.Typer(help="Consortium membership: propose and approve regions, quorum.", no_args_is_help=True)
@@ -77,18 +78,18 @@ def deploy_cmd(
                  done("already deployed: CertificateRegistry at {certificate_registry} (chain {chain_id}); --force to redeploy"))
             return
     codes = [region_code(r) for r in split_list(regions)]
-    explicit = {}
+    explicit: dict[int, str] = {}
     for item in admin or []:
-        code, _, who = item.partition("=")
+        region_text, _, who = item.partition("=")
         if not who:
             raise InvalidInput(f"--admin {item!r}: expected REGION=KEY_OR_ADDRESS")
-        explicit[region_code(code)] = who
-    founding = []
-    for code in codes:
-        who = explicit.get(code) or f"admin-{code}"
-        if who == f"admin-{code}" and not c.keystore.exists(who):
+        explicit[region_code(region_text)] = who
+    founding: list[tuple[int, str]] = []
+    for region in codes:
+        who = explicit.get(region) or f"admin-{region}"
+        if who == f"admin-{region}" and not c.keystore.exists(who):
             c.keystore.create(who)
-        founding.append((code, c.keystore.resolve_address(who)))
+        founding.append((region, c.keystore.resolve_address(who)))
     if not c.keystore.exists("deployer"):
         c.keystore.create("deployer")
     deployer = c.keystore.load("deployer")

@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
+from ledger.document import load_document
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id, parse_time, region_code
-from ledger.document import load_document
 from ledger.mirror import MirrorQueries, MirrorStore
 from ledger.qr import read_image
 from ledger.verification import Verdict
 from ledger.verification.factory import chain_verifier, mirror_verifier, node_watch
+
 from .common import JsonOpt, console, ctx_of, emit
 
 EXIT_NOT_VALID = 3

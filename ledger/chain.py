@@ -23,7 +23,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers import HTTPProvider, JSONBaseProvider
-from web3.types import RPCEndpoint, RPCResponse, TxReceipt
+from web3.types import BlockIdentifier, Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from .contracts import abi, artifact, decode_error
 from .errors import ChainUnavailable, ContractRejected, LedgerError, redact_url
@@ -189,13 +189,13 @@ class Chain:
 
     # -------------------------------------------------------------- calls and transactions
 
-    def call(self, fn: ContractFunction, block: int | str = "latest") -> Any:
+    def call(self, fn: ContractFunction, block: BlockIdentifier = "latest") -> Any:
         """A view call; reverts raise ContractRejected."""
         return self._guard(lambda: fn.call(block_identifier=block))
 
     def _next_nonce(self, address: str) -> int:
         with self._nonce_lock:
-            chain_nonce = self.rpc(lambda: self.w3.eth.get_transaction_count(address, "pending"))
+            chain_nonce = self.rpc(lambda: self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending"))
             nonce = max(chain_nonce, self._nonces.get(address, 0))
             self._nonces[address] = nonce + 1
             return nonce
@@ -212,13 +212,16 @@ class Chain:
         The gas is estimated first, so a call the contract would reject fails here with the
         decoded custom error, before anything is sent.
         """
-        params: dict[str, Any] = {"from": account.address, "chainId": self.chain_id, "gasPrice": self.gas_price()}
+        params = self._params(account)
         if gas is None:
             estimate = self._guard(lambda: fn.estimate_gas(params))
             # Headroom for state changes between estimate and inclusion, within the block limit.
             gas = min(int(estimate * 1.1) + 5_000, max(estimate, self.block_gas_limit()))
-        tx = self._guard(lambda: fn.build_transaction({**params, "gas": gas, "nonce": 0}))
-        return self.send_transaction(account, tx, wait=wait)
+        tx = self._guard(lambda: fn.build_transaction({**params, "gas": gas, "nonce": Nonce(0)}))
+        return self.send_transaction(account, dict(tx), wait=wait)
+
+    def _params(self, account: LocalAccount) -> TxParams:
+        return {"from": account.address, "chainId": self.chain_id, "gasPrice": Wei(self.gas_price())}
 
     def send_transaction(self, account: LocalAccount, tx: dict[str, Any], *, wait: bool = True) -> SentTransaction:
         tx = dict(tx)
@@ -258,12 +261,15 @@ class Chain:
     def deploy(self, account: LocalAccount, name: str, *args: Any) -> tuple[str, SentTransaction]:
         """Deploy contract ``name`` with constructor ``args``; returns (address, transaction)."""
         factory = self.w3.eth.contract(abi=abi(name), bytecode=artifact(name)["bytecode"])
-        params = {"from": account.address, "chainId": self.chain_id, "gasPrice": self.gas_price()}
+        params = self._params(account)
         ctor = factory.constructor(*args)
         gas = int(self._guard(lambda: ctor.estimate_gas(params)) * 1.1) + 10_000
-        tx = self._guard(lambda: ctor.build_transaction({**params, "gas": gas, "nonce": 0}))
-        sent = self.send_transaction(account, tx)
-        return Web3.to_checksum_address(sent.receipt["contractAddress"]), sent
+        tx = self._guard(lambda: ctor.build_transaction({**params, "gas": gas, "nonce": Nonce(0)}))
+        sent = self.send_transaction(account, dict(tx))
+        address = sent.receipt["contractAddress"]
+        if address is None:
+            raise LedgerError(f"deploying {name}: the receipt names no contract address")
+        return Web3.to_checksum_address(address), sent
 
     # -------------------------------------------------------------- errors
 
@@ -282,7 +288,7 @@ class Chain:
     def _rejected(exc: ContractLogicError) -> LedgerError:
         data = exc.data
         if isinstance(data, dict):
-            data = data.get("data")  # type: ignore[assignment]
+            data = data.get("data")
         decoded = decode_error(data if isinstance(data, str) else None)
         if decoded is None:
             return LedgerError(f"contract rejected the call: {exc.message or data}", code="CONTRACT_REVERTED")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 try:  # safe-pysha3: a C keccak, ~5x faster than eth-hash's pycryptodome backend
     from sha3 import keccak_256 as _keccak_256
@@ -19,7 +20,10 @@ try:  # safe-pysha3: a C keccak, ~5x faster than eth-hash's pycryptodome backend
         return _keccak_256(data).digest()
 
 except ImportError:  # pragma: no cover - the pinned dependency set has it
-    from eth_hash.auto import keccak
+    from eth_hash.auto import keccak as _eth_keccak
+
+    def keccak(data: bytes) -> bytes:
+        return _eth_keccak(data)
 
 
 def leaf_of(cert_hash: bytes) -> bytes:
@@ -64,7 +68,7 @@ def build_tree(cert_hashes: Sequence[bytes]) -> BatchTree:
         raise ValueError("empty batch")
     pairs = sorted((leaf_of(bytes(h)), bytes(h)) for h in cert_hashes)
     n = len(pairs)
-    for (a, _), (b, h) in zip(pairs, pairs[1:]):
+    for (a, _), (b, h) in pairwise(pairs):
         if a == b:
             raise ValueError(f"certificate hash 0x{h.hex()} appears twice in the batch")
     nodes: list[bytes] = [b""] * (2 * n - 1)

@@ -698,7 +698,7 @@ def fetch_blocks(rpc: Rpc, first: int, last: int) -> list[LoggedBlock]:
     if any(b is None for b in blocks):
         raise ChainUnavailable(f"node has no block in {first}..{last} any more")
     hashes = [h for b in blocks for h in b["transactions"]]
-    raws = dict(zip(hashes, rpc.batch([("eth_getRawTransactionByHash", [h]) for h in hashes])))
+    raws = dict(zip(hashes, rpc.batch([("eth_getRawTransactionByHash", [h]) for h in hashes]), strict=True))
     if any(r is None for r in raws.values()):
         raise ChainUnavailable("node cannot give a raw transaction of a mined block")
     now = time.time()

@@ -242,7 +242,7 @@ def read_image(data: bytes) -> str:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         raise InvalidInput("not a readable PNG or JPEG image") from None
-    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     if not results:
         raise InvalidInput("no QR code found in the image")
     return results[0].text

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import orjson
 from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils import keccak
 
 from ..contracts import KeyState
@@ -134,11 +136,12 @@ def anchor_all(
     done = total - len(pending)
     progress("anchor", done, total)
     for record in pending:
-        receipt = chain.wait(bytes.fromhex(record.tx[2:]))  # type: ignore[index]
+        assert record.tx is not None  # sent: journaled with its transaction hash
+        tx_hash = HexStr(record.tx)
+        receipt = chain.wait(bytes.fromhex(tx_hash[2:]))
         if receipt["status"] != 1:
             try:
-                tx_hash = record.tx
-                chain.raise_for_failed(dict(chain.rpc(lambda: chain.w3.eth.get_transaction(tx_hash))), receipt)
+                chain.raise_for_failed(dict(chain.rpc(partial(chain.w3.eth.get_transaction, tx_hash))), receipt)
             except ContractRejected:
                 raise
             except LedgerError as exc:

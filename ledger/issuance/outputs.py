@@ -19,6 +19,7 @@ from .build import run_parallel
 from .journal import Journal, write_json_atomic
 from .model import IssueRequest, Progress
 
+
 @dataclass
 class Outputs:
     bundle: Path | None

@@ -54,7 +54,11 @@ def _malloc_trim() -> Callable[[], None]:
         trim = ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: nothing to do
         return lambda: None
-    return lambda: None if trim(0) else None
+
+    def release() -> None:
+        trim(0)  # returns whether memory was released: either way, nothing to do
+
+    return release
 
 
 # A range of 10,000 certificate hashes brings a few MB of JSON and bytes that Python frees at
@@ -263,7 +267,7 @@ class Indexer:
                         "reason": text_of(a["reason"]),
                         "actor": a["actor"],
                         "role": int(a["role"]),
-                        **{**base, "time": int(a["time"])},
+                        **base, "time": int(a["time"]),
                     }
                 )
             elif e in ("KeyAdded", "KeyRetired", "KeyCompromised", "KeyCompromiseCorrected", "KeyEnabled"):

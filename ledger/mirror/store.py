@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, make_url, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
-from sqlalchemy.engine import Connection
 
 from ..deployment import Deployment
 from ..errors import ConfigError, redact_url
@@ -168,7 +168,7 @@ class MirrorStore:
     # -------------------------------------------------------------- schema and identity
 
     def meta(self, conn: Connection) -> dict[str, str]:
-        return {k: v for k, v in conn.execute(select(s.meta.c.key, s.meta.c.value))}
+        return {row.key: row.value for row in conn.execute(select(s.meta.c.key, s.meta.c.value))}
 
     def _set_meta(self, conn: Connection, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -242,7 +242,7 @@ class MirrorStore:
                 .order_by(s.blocks.c.number.desc())
                 .limit(limit)
             )
-            return [(int(n), bytes(h)) for n, h in rows]
+            return [(int(row.number), bytes(row.hash)) for row in rows]
 
     # -------------------------------------------------------------- writing
 
@@ -270,6 +270,7 @@ class MirrorStore:
 
     def _insert_certificates(self, conn: Connection, batches: Sequence[dict[str, Any]]) -> None:
         raw = conn.connection.driver_connection
+        assert raw is not None  # a live connection inside a transaction
         if self.dialect == "sqlite":
             cur = raw.cursor()
             for b in batches:
@@ -315,9 +316,10 @@ class MirrorStore:
         """Every row of every data table, in a canonical order, without surrogate ids."""
         out: dict[str, list[tuple[Any, ...]]] = {}
         with self.engine.connect() as conn:
-            roots = {i: bytes(r) for i, r in conn.execute(select(s.batches.c.id, s.batches.c.root))}
+            roots = {row.id: bytes(row.root) for row in conn.execute(select(s.batches.c.id, s.batches.c.root))}
             out["certificates"] = sorted(
-                (bytes(h), roots[b]) for h, b in conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id))
+                (bytes(row.hash), roots[row.batch_id])
+                for row in conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id))
             )
             for table in (s.batches, *s.EVENT_TABLES):
                 cols = [c for c in table.columns if c.name != "id"]

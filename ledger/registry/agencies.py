@@ -38,7 +38,8 @@ class AgenciesApi(RegistryBase):
         a = AgencyStruct(*self.chain.call(self.agencies.functions.agency(aid)))
         if a.registered_at == 0:
             return None
-        types = [t.code for t in self.types() if self.chain.call(self.agencies.functions.isTypeAllowed(aid, type_id(t.code)))]
+        type_ids = self.chain.call(self.consortium.functions.typeIds())
+        types = [text_of(t) for t in type_ids if self.chain.call(self.agencies.functions.isTypeAllowed(aid, t))]
         keys = [self.key(log["args"]["key"]) for log in self._logs(self.agencies.events.KeyAdded(), agency=aid)]
         enabled = bool(self.chain.call(self.agencies.functions.agencyEnabled(aid)))
         return AgencyInfo(code, a.region, a.suspended, a.registered_at, types, keys, enabled)
