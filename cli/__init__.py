@@ -16,7 +16,6 @@ import typer
 # typer >= 0.25 vendors click; its exceptions live here.
 from typer._click import exceptions as click_exc
 
-from ledger.config import Settings
 from ledger.errors import ConfigError, LedgerError
 
 from .common import Context, JsonOpt, console, ctx_of, emit
@@ -51,6 +50,8 @@ def root(
     home: Annotated[Path | None, typer.Option(help="State directory (env CERTLEDGER_HOME).")] = None,
     rpc_url: Annotated[str | None, typer.Option(help="JSON-RPC endpoint of a node (env CERTLEDGER_RPC_URL).")] = None,
 ) -> None:
+    from ledger.config import Settings
+
     overrides: dict[str, Any] = {}
     if home is not None:
         overrides["home"] = home

@@ -1,26 +1,32 @@
-"""What every command shares: settings, the keystore, the chain and deployment, output."""
+"""What every command shares: settings, the keystore, the chain and deployment, output.
+
+The command line starts fast (``certledger --help`` loads neither web3 nor SQLAlchemy): the
+core's heavy modules are imported where a command first needs them, here and in each command.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.console import Console
-from rich.table import Table
 
-from ledger.chain import Chain
-from ledger.config import Settings
-from ledger.deployment import Deployment
 from ledger.errors import ConfigError, redact_url
-from ledger.keystore import Keystore
-from ledger.node import EmbeddedNode
-from ledger.registry import Registry
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from ledger.chain import Chain
+    from ledger.config import Settings
+    from ledger.deployment import Deployment
+    from ledger.keystore import Keystore
+    from ledger.node import EmbeddedNode
+    from ledger.registry import Registry
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True)
@@ -36,19 +42,25 @@ KeyOpt = Annotated[
 class Context:
     """Lazily built: a command that only reads the keystore never touches the chain."""
 
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings
 
     @cached_property
     def keystore(self) -> Keystore:
+        from ledger.keystore import Keystore
+
         password = self.settings.password.get_secret_value() if self.settings.password else None
         return Keystore(self.settings.keystore_dir, password, self.settings.keystore_scrypt_n)
 
     @cached_property
     def node(self) -> EmbeddedNode:
+        from ledger.node import EmbeddedNode
+
         return EmbeddedNode.from_settings(self.settings)
 
     @cached_property
     def chain(self) -> Chain:
+        from ledger.chain import Chain
+
         chain = Chain(self.settings.node_url, timeout=self.settings.rpc_timeout, tx_timeout=self.settings.tx_timeout,
                       gas_price=self.settings.gas_price)
         if not chain.is_up():
@@ -58,12 +70,16 @@ class Context:
 
     @cached_property
     def deployment(self) -> Deployment:
+        from ledger.deployment import Deployment
+
         deployment = Deployment.load(self.settings.deployment_path)
         deployment.check(self.chain)
         return deployment
 
     @cached_property
     def registry(self) -> Registry:
+        from ledger.registry import Registry
+
         return Registry(self.chain, self.deployment)
 
     # -------------------------------------------------------------- acting keys
@@ -83,7 +99,9 @@ class Context:
 def ctx_of(typer_ctx: typer.Context) -> Context:
     obj = typer_ctx.find_root().obj
     if not isinstance(obj, Context):
-        obj = Context()
+        from ledger.config import Settings
+
+        obj = Context(Settings())
         typer_ctx.find_root().obj = obj
     return obj
 
@@ -97,6 +115,8 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], None] | None = None) -
 
 
 def table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for c in columns:
         t.add_column(c)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ledger.bootstrap import ensure_default_consortium, ensure_sample_certificates
-from ledger.config import Settings
-from ledger.mirror import Indexer, IndexerConfig, MirrorStore
-
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .serve import api_settings, run_api
+
+if TYPE_CHECKING:
+    from ledger.mirror import Indexer, MirrorStore
 
 
 def demo_cmd(
@@ -25,6 +24,10 @@ def demo_cmd(
     """Everything on embedded defaults: chain, deployment, three regions with agencies, types
     and recognition rules, sample certificates issued, the indexer and the API on localhost.
     Ctrl-C stops everything cleanly; a second run continues with the same state."""
+    from ledger.bootstrap import ensure_default_consortium, ensure_sample_certificates
+    from ledger.config import Settings
+    from ledger.mirror import Indexer, IndexerConfig, MirrorStore
+
     c = ctx_of(ctx)
     overrides: dict[str, Any] = {}
     if c.settings.password is None:

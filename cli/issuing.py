@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from eth_account.signers.local import LocalAccount
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ledger import qr as qrcodes
 from ledger.contracts import Status
 from ledger.document import load_document
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id
-from ledger.issuance import IssuanceRejected, IssueRequest, issue, schema_for
-from ledger.status import batch_agency, change_status
 
 from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console, split_list
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
 
@@ -58,6 +57,8 @@ def issue_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Issue certificates from a CSV/JSONL export: validate, hash, anchor, write files (+ QR)."""
+    from ledger.issuance import IssuanceRejected, IssueRequest, issue, schema_for
+
     c = ctx_of(ctx)
     if qr_payload not in ("compact", "full"):
         raise InvalidInput("--qr-payload must be compact or full")
@@ -146,6 +147,8 @@ def _status_cmd(status: Status, verb: str) -> Any:
         key: KeyOpt = None,
         as_json: JsonOpt = False,
     ) -> None:
+        from ledger.status import batch_agency, change_status
+
         c = ctx_of(ctx)
         cert_hash = root = None
         path = Path(target)
@@ -240,6 +243,8 @@ def qr_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Render a certificate's QR code (compact: hash, type, region, agency; --full: the document)."""
+    from ledger import qr as qrcodes
+
     cert, _ = load_document(file)
     cert_hash = cert.compute_hash()
     payload = qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region, cert.agency)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import signal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ledger.config import Settings
-from ledger.deployment import Deployment
-from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
-
 from .common import JsonOpt, console, ctx_of, emit, err_console
+
+if TYPE_CHECKING:
+    from ledger.config import Settings
+    from ledger.deployment import Deployment
+    from ledger.mirror import MirrorStore
 
 
 def index_cmd(
@@ -26,6 +27,8 @@ def index_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Mirror the chain into SQLite or PostgreSQL: catch up, then follow the head (Ctrl-C stops)."""
+    from ledger.mirror import MirrorStore
+
     c = ctx_of(ctx)
     settings = c.settings
     deployment = c.deployment
@@ -41,6 +44,8 @@ def index_cmd(
 
 def _index(store: MirrorStore, deployment: Deployment, settings: Settings, once: bool, confirmations: int | None,
            poll_interval: float | None, as_json: bool) -> None:
+    from ledger.mirror import Indexer, IndexerConfig, MirrorQueries
+
     config = IndexerConfig(
         confirmations=settings.confirmations if confirmations is None else confirmations,
         poll_interval=settings.poll_interval if poll_interval is None else poll_interval,

@@ -11,7 +11,6 @@ import typer
 from ledger.deployment import DEFAULT_PROPOSAL_TTL, Deployment, deploy, parse_quorum_rule, quorum_for
 from ledger.errors import ConfigError, InvalidInput
 from ledger.ids import REGION_NAMES, iso_time, parse_time, region_code
-from ledger.registry import canonical_schema
 
 from .common import JsonOpt, KeyOpt, console, ctx_of, done, emit, split_list, table
 
@@ -464,6 +463,8 @@ def type_add(
         text = schema.read_text(encoding="utf-8")
     except OSError as exc:
         raise InvalidInput(f"cannot read schema {schema}: {exc.strerror}") from None
+    from ledger.registry import canonical_schema
+
     result = c.registry.propose_add_type(c.admin_key(None, key), code, canonical_schema(text))
     emit({"type": code, **result.to_json()}, as_json, _show_proposal)
 

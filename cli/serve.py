@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger.config import Settings
-
 from .common import ctx_of
 
 if TYPE_CHECKING:  # the API is imported when it is served, not for every command
     from api.app import ApiSettings
+    from ledger.config import Settings
 
 
 def api_settings(settings: Settings, **overrides: object) -> ApiSettings:

@@ -9,13 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ledger.document import load_document
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id, parse_time, region_code
-from ledger.mirror import MirrorQueries, MirrorStore
-from ledger.qr import read_image
-from ledger.verification import Verdict
-from ledger.verification.factory import chain_verifier, mirror_verifier, node_watch
 
 from .common import JsonOpt, console, ctx_of, emit
 
@@ -36,6 +31,12 @@ def verify_cmd(
     """Verify a certificate; exit code 0 when VALID, 3 for any other verdict.
 
     A bare hash (or a compact QR) carries no validity dates: its best verdict is INCOMPLETE."""
+    from ledger.document import load_document
+    from ledger.mirror.queries import MirrorQueries
+    from ledger.mirror.store import MirrorStore
+    from ledger.verification.checks import Verdict
+    from ledger.verification.factory import chain_verifier, mirror_verifier, node_watch
+
     c = ctx_of(ctx)
     if agency is not None:
         agency_id(agency)
@@ -58,6 +59,8 @@ def verify_cmd(
             data = path.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        from ledger.qr import read_image
+
         result = verifier.verify_payload(read_image(data), verifier_region=region, as_of=when)
     elif path.suffix.lower() == ".json":
         cert, stated = load_document(path)
@@ -67,7 +70,7 @@ def verify_cmd(
     else:
         result = verifier.verify_payload(target, verifier_region=region, as_of=when)
     emit(result.to_json(), as_json, _show)
-    if result.verdict is not Verdict.VALID:
+    if result.verdict != Verdict.VALID:
         raise typer.Exit(EXIT_NOT_VALID)
 
 

@@ -12,9 +12,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
-
 from .ids import text_of
 
 CONTRACT_NAMES = ("Consortium", "AgencyRegistry", "CertificateRegistry")
@@ -104,6 +101,8 @@ def _signature(item: dict[str, Any]) -> str:
 
 @cache
 def _error_table() -> dict[bytes, dict[str, Any]]:
+    from eth_utils import keccak  # here, not at import: reading the enums stays cheap
+
     table = {}
     for item in _read("errors.json"):
         table[keccak(text=_signature(item))[:4]] = item
@@ -117,6 +116,8 @@ def _show(value: Any, typ: str) -> Any:
     if typ == "bytes32":
         return text_of(value)
     if typ == "address":
+        from eth_utils import to_checksum_address
+
         return to_checksum_address(value)
     if isinstance(value, bytes):
         return "0x" + value.hex()
@@ -140,6 +141,8 @@ def decode_error(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
         return None
     types = [i["type"] for i in item["inputs"]]
     try:
+        from eth_abi import decode as abi_decode
+
         values = abi_decode(types, bytes(data[4:]))
     except Exception:  # malformed payload: report the name only
         return item["name"], {}

@@ -7,15 +7,16 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
-
-from .chain import Chain
 from .contracts import artifact
 from .errors import ConfigError, InvalidInput
 from .ids import region_code
+
+if TYPE_CHECKING:  # reading a deployment file needs neither web3 nor eth-account
+    from eth_account.signers.local import LocalAccount
+
+    from .chain import Chain
 
 DEFAULT_PROPOSAL_TTL = 7 * 24 * 3600
 MAJORITY = (1, 2)  # the default quorum rule: approvals from more than half of the member regions
@@ -158,6 +159,8 @@ def deploy(
     consortium, first = chain.deploy(deployer, "Consortium", codes, admins, num, den, proposal_ttl)
     agencies, _ = chain.deploy(deployer, "AgencyRegistry", consortium)
     certificates, _ = chain.deploy(deployer, "CertificateRegistry", consortium, agencies)
+    from eth_utils import keccak
+
     return Deployment(
         chain_id=chain.chain_id,
         consortium=consortium,

@@ -126,3 +126,24 @@ def test_the_cycle_finder_sees_a_cycle() -> None:
     assert cycle_in({"api.app": {"api.routes.verify"}, "api.routes.verify": {"api.app"}}) == [
         "api.app", "api.routes.verify", "api.app"]
     assert cycle_in({"api.app": {"api.routes.verify"}, "api.routes.verify": {"api.errors"}, "api.errors": set()}) == []
+
+
+def _loaded_after(code: str, modules: set[str]) -> list[str]:
+    probe = code + f";import sys;print(','.join(sorted(m for m in {sorted(modules)!r} if m in sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    return [m for m in out.stdout.strip().split(",") if m]
+
+
+def test_the_command_line_loads_no_heavy_library_before_a_command_needs_it() -> None:
+    """``certledger --help`` stays fast: building the command tree loads neither web3,
+    eth-account, SQLAlchemy nor the API (they cost seconds); commands import what they use."""
+    heavy = {"web3", "eth_account", "sqlalchemy", "api", "fastapi", "ledger.chain", "ledger.registry"}
+    assert _loaded_after("import cli; cli.app.registered_commands", heavy) == []
+
+
+def test_verifying_from_the_mirror_loads_no_web3() -> None:
+    """A verification against the mirror (the CLI's and the API's default) never needs web3 or
+    eth-account: only a document's signature check loads eth-account, when it runs."""
+    code = ("import ledger.verification, ledger.verification.factory, ledger.mirror.queries, ledger.mirror.store, "
+            "ledger.deployment, ledger.watch, ledger.mirror.rpc")
+    assert _loaded_after(code, {"web3", "eth_account", "ledger.chain", "ledger.registry"}) == []

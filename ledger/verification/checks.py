@@ -16,14 +16,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from eth_utils import to_checksum_address
-
 from ..contracts import KeyState, Status
 from ..deployment import Deployment
 from ..document import Certificate
 from ..errors import LedgerError
 from ..ids import CHINA_STANDARD_TIME, agency_id, iso_time, type_id
-from ..signing import recover_batch_signer
 from .sources import AnchorFacts, Source, SourceUnavailable
 
 
@@ -260,6 +257,10 @@ class KeyValid:
             return _not_anchored(self.name)
         doc = case.document
         if doc is not None and doc.anchor is not None:
+            from eth_utils import to_checksum_address  # only a document's check needs eth-account
+
+            from ..signing import recover_batch_signer
+
             try:
                 signer = recover_batch_signer(
                     doc.anchor.signature, doc.anchor.root, type_id(a.cert_type), agency_id(a.agency),

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..contracts import KeyState, Status
 from ..errors import ChainUnavailable, LedgerError
 from ..mirror.queries import KeyRecord, MirrorQueries, StatusAt, schema_field_names
-from ..registry import Inspection, Registry
 from ..rules import effective_status
 from ..watch import NodeWatch
+
+if TYPE_CHECKING:  # the mirror's path never loads web3
+    from ..registry import Inspection, Registry
 
 
 class SourceUnavailable(LedgerError):
