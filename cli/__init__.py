@@ -163,11 +163,36 @@ app.command("serve")(serve_cmd)
 app.command("verify")(verify_cmd)
 
 
+def command() -> Any:
+    """The click command tree of ``app``, with on/off flags shown without a value placeholder
+    in --help (typer shows ``<bool>``, as if ``--json`` took a value)."""
+    root = typer.main.get_command(app)
+
+    def walk(cmd: Any) -> None:
+        for param in cmd.params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        made = cmd.get_help_option  # --help is made per context, not listed in params
+
+        def help_option(ctx: Any, made: Any = made) -> Any:
+            option = made(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        cmd.get_help_option = help_option
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub)
+
+    walk(root)
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; every failure is one line on stderr."""
     try:
         # With standalone_mode=False click returns the code of a typer.Exit instead of raising it.
-        code = app(args=argv, standalone_mode=False)
+        code = command().main(args=argv, prog_name="certledger", standalone_mode=False)
         return code if isinstance(code, int) else 0
     except click_exc.NoArgsIsHelpError as exc:
         exc.show()

@@ -21,9 +21,11 @@ def demo_cmd(
     port: Annotated[int, typer.Option(help="Port of the API and web page.")] = 8000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Everything on embedded defaults: chain, deployment, three regions with agencies, types
-    and recognition rules, sample certificates issued, the indexer and the API on localhost.
-    Ctrl-C stops everything cleanly; a second run continues with the same state."""
+    """The whole system on one machine, with sample certificates, in one command.
+
+    Chain, deployment, three regions with agencies, types and recognition rules, sample
+    certificates issued, the indexer and the API on localhost. Ctrl-C stops everything cleanly;
+    a second run continues with the same state."""
     from ledger.bootstrap import ensure_default_consortium, ensure_sample_certificates
     from ledger.config import Settings
     from ledger.mirror import Indexer, IndexerConfig, MirrorStore

@@ -48,6 +48,8 @@ def issue_cmd(
     qr: Annotated[bool, typer.Option(help="Also one QR PNG per certificate.")] = False,
     qr_payload: Annotated[str, typer.Option(help="QR content: compact (hash, online check) or full (offline).")] = "compact",
     skip_invalid: Annotated[bool, typer.Option(help="Anchor the valid rows even if some are invalid.")] = False,
+    allow_expired: Annotated[bool, typer.Option(
+        "--allow-expired", help="Issue certificates whose validUntil has passed (they verify EXPIRED).")] = False,
     valid_from: Annotated[str | None, typer.Option(help="Default validFrom (YYYY-MM-DD; default today).")] = None,
     valid_until: Annotated[str | None, typer.Option(help="Default validUntil (YYYY-MM-DD; default none).")] = None,
     max_batch: Annotated[int, typer.Option(help="Most certificates per anchoring transaction.")] = 10_000,
@@ -69,18 +71,28 @@ def issue_cmd(
     request = IssueRequest(
         agency, cert_type, rows, out, bundle=bundle, qr=qr, qr_payload=qr_payload, skip_invalid=skip_invalid,
         valid_from=valid_from, valid_until=valid_until, max_batch=max_batch, workers=workers,
+        allow_expired=allow_expired,
     )
+    if allow_expired:
+        err_console.print("warning: --allow-expired: certificates whose validUntil has passed are issued, "
+                          "and verify EXPIRED", markup=False, highlight=False)
     columns = [TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+    bar = Progress(*columns, console=err_console, disable=as_json, transient=False)
+    tasks: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()  # on the first step: an input refused at once leaves no empty progress line
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
     try:
-        with Progress(*columns, console=err_console, disable=as_json, transient=False) as bar:
-            tasks: dict[str, Any] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(STAGE_LABELS.get(stage, stage), total=total)
-                bar.update(tasks[stage], completed=done, total=total)
-
+        try:
             result = issue(c.registry, signer, sender, request, schema, progress)
+        finally:
+            if tasks:
+                bar.stop()
     except IssuanceRejected as exc:
         if as_json:
             sys.stdout.write(orjson.dumps({"error": {"code": exc.code, "message": str(exc)},
@@ -114,8 +126,10 @@ def reanchor_cmd(
     submitter: Annotated[str | None, typer.Option(help="Keystore name of the account sending the transactions (default: the key).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """After a key compromise: re-anchor an issuance's void batches with a new key, and rewrite
-    its documents (and full QR codes) with the new signature. Hashes and proofs stay the same."""
+    """After a key compromise: re-anchor an issuance's void batches with a new key.
+
+    Rewrites its documents (and full QR codes) with the new signature. Hashes and proofs stay
+    the same."""
     from ledger.issuance import reanchor
 
     c = ctx_of(ctx)
@@ -219,6 +233,7 @@ def disclose_cmd(
     file: Annotated[Path, typer.Argument(help="A certificate file.")],
     fields: Annotated[str, typer.Option(help="Fields to show, comma-separated; the others become hashes.")],
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a copy of a certificate showing only some fields; it verifies to the same hash."""
     cert, stated = load_document(file)
@@ -229,11 +244,14 @@ def disclose_cmd(
     assert disclosed.compute_hash() == full_hash  # disclosure never changes the certificate hash
     text = orjson.dumps(disclosed.to_json(full_hash), option=orjson.OPT_INDENT_2).decode() + "\n"
     if out is None:
-        sys.stdout.write(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {out}: shows {', '.join(disclosed.fields) or 'no fields'}; "
-                          f"hidden: {', '.join(disclosed.hidden) or 'none'}")
+        sys.stdout.write(text)  # the document itself: JSON either way
+        return
+    out.write_text(text, encoding="utf-8")
+    summary = {"file": str(out), "hash": "0x" + full_hash.hex(), "shown": list(disclosed.fields),
+               "hidden": list(disclosed.hidden)}
+    emit(summary, as_json, lambda d: err_console.print(
+        f"wrote {d['file']}: shows {', '.join(d['shown']) or 'no fields'}; hidden: {', '.join(d['hidden']) or 'none'}",
+        markup=False, highlight=False))
 
 
 def qr_cmd(

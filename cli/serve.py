@@ -8,11 +8,12 @@ process gets the same settings object.
 from __future__ import annotations
 
 import functools
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import ctx_of
+from .common import JsonOpt, console, ctx_of, emit
 
 if TYPE_CHECKING:  # the API is imported when it is served, not for every command
     from api.app import ApiSettings
@@ -52,8 +53,17 @@ def serve_cmd(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (stateless; scale out freely).")] = 1,
     db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Serve the REST API (OpenAPI at /docs) and the web page at /verify."""
     c = ctx_of(ctx)
     c.deployment  # fail early, with one line, if there is no deployment or no node  # noqa: B018
-    run_api(api_settings(c.settings, db_url=db), host, port, workers=workers)
+    settings = api_settings(c.settings, db_url=db)
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    emit({"url": base, "web_page": f"{base}/verify", "api_docs": f"{base}/docs", "health": f"{base}/healthz",
+          "workers": workers, "chain_id": c.deployment.chain_id}, as_json,
+         lambda d: console.print(f"serving {d['url']} ({d['workers']} worker{'s' if d['workers'] > 1 else ''}): "
+                                 f"web page {d['web_page']}, API docs {d['api_docs']} — Ctrl-C stops",
+                                 markup=False, highlight=False))
+    sys.stdout.flush()
+    run_api(settings, host, port, workers=workers)

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from .chain import Chain
+from .contracts import KeyState
 from .deployment import MAJORITY, Deployment, deploy
 from .errors import ConfigError
 from .keystore import Keystore
@@ -136,7 +137,7 @@ def ensure_default_consortium(
             registry.add_key(admin(region), code, address)
             note(True, f"signing key {key_name} for {code}")
         else:
-            note(False, f"signing key {key_name}")
+            _note_keys(registry, keystore, code, note)
 
     rules = {(r.verifier, r.type, r.issuer) for r in registry.recognitions()}
     for verifier, cert_type, issuer in RECOGNITION:
@@ -147,6 +148,23 @@ def ensure_default_consortium(
             registry.set_recognition(admin(verifier), verifier, cert_type, issuer)
             note(True, label)
     return BootstrapReport(deployment, created, reused)
+
+
+def _note_keys(registry: Registry, keystore: Keystore, agency: str, note: Callable[[bool, str], None]) -> None:
+    """An agency's keys as they stand on chain (a walkthrough may have rotated, retired or
+    reported one): only an active, enabled key is listed as a signing key."""
+    info = registry.agency(agency)
+    if info is None:
+        return
+    names = {keystore.address(n): n for n in keystore.names()}
+    for k in info.keys:
+        label = names.get(k.address, k.address)
+        if k.state is KeyState.ACTIVE and k.enabled:
+            note(False, f"signing key {label} of {agency}")
+        else:
+            # enabled means "may sign now": only an active key can be disabled besides
+            state = "disabled" if k.state is KeyState.ACTIVE else k.state.name.lower().replace("_", " ")
+            note(False, f"key {label} of {agency}: {state}, does not sign")
 
 
 @dataclass

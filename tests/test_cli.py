@@ -219,19 +219,48 @@ def test_usage_errors_exit_2_with_one_line(cli):
     assert code == 2 and "No such command" in err
 
 
+def leaf_commands() -> list[list[str]]:
+    """Every command of the tree, as its words (``["key", "rotate"]``)."""
+    from cli import command
+
+    found: list[list[str]] = []
+
+    def walk(cmd, path: list[str]) -> None:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                walk(sub, [*path, name])
+        else:
+            found.append(path)
+
+    walk(command(), [])
+    return found
+
+
 def test_every_command_has_help_and_json(cli):
-    commands = [
-        ["chain", "up"], ["chain", "down"], ["chain", "status"], ["deploy"], ["demo"], ["issue"], ["revoke"],
-        ["suspend"], ["reinstate"], ["qr"], ["index"],
-        ["region", "propose"], ["region", "approve"], ["region", "list"], ["region", "proposals"],
-        ["agency", "add"], ["agency", "suspend"], ["agency", "list"], ["agency", "types"],
-        ["key", "new"], ["key", "import"], ["key", "rotate"], ["key", "compromise"], ["key", "retire"], ["key", "list"],
-        ["type", "add"], ["type", "list"], ["recognize"], ["recognitions"],
-    ]
+    """Every command (found in the tree, so a new one is covered too): --help works, offers
+    --json, shows no value placeholder on on/off flags, and summarises itself in one sentence
+    that the command list shows whole."""
+    commands = leaf_commands()
+    assert len(commands) > 30 and ["serve"] in commands and ["key", "rotate"] in commands
     for command in commands:
         code, out, _ = cli(*command, "--help")
         assert code == 0, command
         assert "--json" in out, command
+        assert "<bool>" not in out, command
+    code, out, _ = cli("--help")
+    assert code == 0 and "<bool>" not in out
+    import inspect
+
+    from cli import command as tree
+
+    def summaries(cmd, path: str) -> None:
+        for name, sub in getattr(cmd, "commands", {}).items():
+            summary = inspect.cleandoc(sub.help or "").split("\n\n")[0]
+            assert summary and "\n" not in summary, f"{path} {name}: the summary spans lines: {summary!r}"
+            summaries(sub, f"{path} {name}")
+
+    summaries(tree(), "certledger")
 
 
 def test_demo_as_a_new_user_runs_it(tmp_path):
@@ -247,11 +276,19 @@ def test_demo_as_a_new_user_runs_it(tmp_path):
         assert {r["region"] for r in report["regions"]} == {440000, 330000, 110000}
         assert len(report["agencies"]) == 7 and len(report["types"]) == 8 and report["recognitions"] == 11
         assert report["reused"] == [] and len(report["created"]) > 30
+        # between the runs, as in the walkthrough: GD-PSB's key is rotated
+        admin_env = {**env, "CERTLEDGER_PASSWORD": "certledger-demo", "CERTLEDGER_KEYSTORE_SCRYPT_N": "4096"}
+        rotated = subprocess.run([exe, "key", "rotate", "GD-PSB-1", "GD-PSB-2", "--key", "admin-440000", "--json"],
+                                 env=admin_env, capture_output=True, text=True, timeout=120)
+        assert rotated.returncode == 0, rotated.stderr
         second = subprocess.run([exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300)
         assert second.returncode == 0, second.stderr
         again = json.loads(second.stdout)
-        # everything found on chain: deployment, 8 types, 7 agencies, 7 signing keys, 11 rules
-        assert again["created"] == [] and len(again["reused"]) == 1 + 8 + 7 + 7 + 11
+        # everything found on chain: deployment, 8 types, 7 agencies, 8 keys (GD-PSB has two now), 11 rules
+        assert again["created"] == [] and len(again["reused"]) == 1 + 8 + 7 + 8 + 11
+        keys = [r for r in again["reused"] if r.startswith(("signing key", "key "))]
+        assert "key GD-PSB-1 of GD-PSB: retired, does not sign" in keys and "signing key GD-PSB-2 of GD-PSB" in keys
+        assert not any("GD-PSB-1" in r and r.startswith("signing key") for r in keys)
         assert again["deployment"]["certificate_registry"] == report["deployment"]["certificate_registry"]
         assert report["issued"] == again["issued"] == {"ID_CARD": 100, "BUSINESS_LICENSE": 20}
         assert again["indexed_now"] == 0 and report["indexed_now"] == 120

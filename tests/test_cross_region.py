@@ -8,6 +8,7 @@ one block plus one second (the target: anchoring -> visible in the API within 1 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,7 +96,8 @@ def start_instance(region: int, db_url: str, home: Path, rpc_url: str, directory
     port = free_port()
     index_log, serve_log = directory / f"index-{region}.log", directory / f"serve-{region}.log"
     indexer = _spawn([str(CERTLEDGER), "index", "--db", db_url], env, index_log)
-    server = _spawn([str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url, "--workers", str(workers)], env, serve_log)
+    server = _spawn([str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url, "--workers", str(workers), "--json"],
+                    env, serve_log)
     return Instance(region, db_url, f"http://127.0.0.1:{port}", indexer, server, [index_log, serve_log])
 
 
@@ -163,6 +165,9 @@ def test_instances_run_on_their_own_mirrors(setup: Setup) -> None:
     zj = wait_healthy(setup.zj)
     bj = wait_healthy(setup.bj)
     assert zj["chain_id"] == bj["chain_id"] == setup.c.deployment.chain_id
+    # serve --json said where it serves, first thing on its standard output
+    announced = json.loads(next(p for p in setup.bj.logs if p.name.startswith("serve")).read_text().split("\n}")[0] + "}")
+    assert announced["url"] == setup.bj.url and announced["workers"] == 2 and announced["api_docs"] == setup.bj.url + "/docs"
     assert setup.zj.db_url.startswith("sqlite") and setup.bj.db_url.startswith("postgresql")
     # the same public registers from both mirrors
     for path in ("/v1/regions", "/v1/agencies", "/v1/types", "/v1/recognitions"):

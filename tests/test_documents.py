@@ -471,6 +471,10 @@ def test_cli_disclose(issued, tmp_path, capsys):
     assert set(doc["fields"]) == {"name", "birthDate"} and doc["hash"] == issued.docs[0]["hash"]
     assert offline_ok(doc) and onchain(issued.registry, doc) == (Verdict.OK, Reason.NONE)
     capsys.readouterr()
+    assert main(["disclose", str(source), "--fields", "name", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["file"] == str(out) and summary["shown"] == ["name"] and "birthDate" in summary["hidden"]
+    assert summary["hash"] == issued.docs[0]["hash"]
     assert main(["disclose", str(source), "--fields", "name"]) == 0
     assert json.loads(capsys.readouterr().out)["fields"] == {"name": issued.docs[0]["fields"]["name"]}
     for fields in ("nickname", "$type"):

@@ -417,6 +417,59 @@ def test_unknown_columns_are_refused(gd, tmp_path):
     assert anchored(gd.registry) == []
 
 
+def test_a_csv_syntax_error_is_reported_with_its_line(gd, tmp_path):
+    """An unterminated quote swallows the rest of the file into one value: it is reported as
+    the CSV error it is, on the line the quoted value starts, not as missing fields."""
+    lines = write_csv(tmp_path / "rows.csv", id_rows(4, seed=7), ID_COLUMNS).read_text(encoding="utf-8").splitlines()
+    lines[2] = '"' + lines[2]  # row 2 (line 3) opens a quote that never closes
+    (tmp_path / "open.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"open.csv line 3: a quoted value is never closed"):
+        api_issue(gd, tmp_path / "open.csv", tmp_path / "out")
+    (tmp_path / "stray.csv").write_text('name,sex\n"张"三",M\n', encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"stray.csv line 2: text after a closing quote"):
+        api_issue(gd, tmp_path / "stray.csv", tmp_path / "out2")
+    # a quoted value may span lines: the row is numbered by the line it starts on
+    (tmp_path / "multi.csv").write_text('name,sex\n"张\n三",M\n李四,F\n', encoding="utf-8")
+    from ledger.issuance.rows import read_rows
+
+    assert [(n, r["name"]) for n, r in read_rows(tmp_path / "multi.csv")] == [(2, "张\n三"), (4, "李四")]
+    assert anchored(gd.registry) == []
+
+
+def test_expired_certificates_are_refused_unless_allowed(gd, tmp_path):
+    """A validUntil that has passed would verify EXPIRED from the first day: such rows are bad
+    rows naming the option that issues them anyway."""
+    rows = id_rows(3, seed=8)
+    rows[1]["validUntil"] = "2020-12-31"
+    path = write_csv(tmp_path / "rows.csv", rows, [*ID_COLUMNS, "validUntil"])
+    with pytest.raises(IssuanceRejected) as refused:
+        api_issue(gd, path, tmp_path / "out", valid_from="2020-01-01")
+    assert [(b.row, "has passed" in b.reason and "--allow-expired" in b.reason) for b in refused.value.bad_rows] == [(3, True)]
+    assert anchored(gd.registry) == []
+    with pytest.raises(IssuanceRejected):  # the default validUntil too
+        api_issue(gd, write_csv(tmp_path / "all.csv", id_rows(2, seed=9), ID_COLUMNS), tmp_path / "out2",
+                  valid_from="2020-01-01", valid_until="2021-01-01")
+    result = api_issue(gd, path, tmp_path / "out3", valid_from="2020-01-01", allow_expired=True)
+    assert result.issued == 3
+
+
+def test_issue_refusals_are_one_line(cli, tmp_path):
+    """Nothing else on stderr: no empty progress line before the error, and the warning that
+    --allow-expired issues certificates that verify EXPIRED."""
+    base = ["--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(tmp_path / "out")]
+    code, out, err = cli("issue", str(tmp_path / "missing.csv"), *base)
+    assert (code, out, err) == (1, "", f"error: no such file: {tmp_path / 'missing.csv'}\n")
+    (tmp_path / "open.csv").write_text('name,sex\n"张三,M\n', encoding="utf-8")
+    code, out, err = cli("issue", str(tmp_path / "open.csv"), *base)
+    assert code == 1 and err.splitlines() == [
+        "error: open.csv line 2: a quoted value is never closed (the file ends at line 2 inside quotes)"]
+    rows = write_csv(tmp_path / "rows.csv", id_rows(2, seed=10), ID_COLUMNS)
+    code, out, err = cli("issue", str(rows), *base, "--valid-from", "2019-01-01", "--valid-until", "2020-01-01",
+                         "--allow-expired", "--json")
+    assert code == 0 and json.loads(out)["issued"] == 2
+    assert "warning: --allow-expired" in err and "verify EXPIRED" in err
+
+
 def test_unknown_key_in_a_later_jsonl_row_is_refused(gd, tmp_path):
     """JSONL rows need not share keys: a typo in row 3 ("adress") must not silently drop the
     address from that certificate."""

@@ -37,6 +37,8 @@ class BuildContext:
     valid_from: str
     valid_until: str | None
     staging: Path
+    today: str = ""  # YYYY-MM-DD in China Standard Time: a validUntil before it has passed
+    allow_expired: bool = False
 
 
 _CTX: BuildContext | None = None  # each worker's, set by its pool initializer
@@ -54,6 +56,9 @@ def _build_certificate(ctx: BuildContext, row: dict[str, Any]) -> Certificate:
     valid_until = canonical_date(until) if until else None
     if valid_until is not None and valid_until <= valid_from:
         raise FieldError(f"validUntil {valid_until} is not after validFrom {valid_from}")
+    if valid_until is not None and valid_until < ctx.today and not ctx.allow_expired:
+        raise FieldError(f"validUntil {valid_until} has passed: the certificate would verify EXPIRED "
+                         "(issue it anyway with --allow-expired)")
     return Certificate(ctx.cert_type, ctx.agency, ctx.region, valid_from, valid_until, fields, new_salts(list(fields)))
 
 @dataclass

@@ -96,6 +96,7 @@ def issue(
         chunks = [(i, rows[s : s + size]) for i, s in enumerate(range(0, len(rows), size))]
         for leftover in state.glob("batch-*"):
             leftover.unlink()  # from a build that never reached the journal: nothing was anchored
+        today = datetime.now(CHINA_STANDARD_TIME).date().isoformat()
         ctx = BuildContext(
             schema,
             signer,
@@ -104,9 +105,11 @@ def issue(
             request.agency,
             request.cert_type,
             agency.region,
-            canonical_date(request.valid_from) if request.valid_from else datetime.now(CHINA_STANDARD_TIME).date().isoformat(),
+            canonical_date(request.valid_from) if request.valid_from else today,
             canonical_date(request.valid_until) if request.valid_until else None,
             state,
+            today,
+            request.allow_expired,
         )
         results: list[Built] = []
         for res in build_batches(ctx, chunks, request.workers):

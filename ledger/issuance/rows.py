@@ -40,12 +40,27 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         text = data.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError:
         raise InvalidInput(f"{path.name}: not UTF-8 text (export the CSV as UTF-8)") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        raise InvalidInput(f"{path.name}: empty file (no header line)")
-    rows = []
-    for row in reader:
-        if None in row:
-            raise InvalidInput(f"{path.name} line {reader.line_num}: more values than header columns")
-        rows.append((reader.line_num, row))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        if not reader.fieldnames:
+            raise InvalidInput(f"{path.name}: empty file (no header line)")
+        rows = []
+        start = reader.line_num + 1  # the line a record starts on (a quoted value may span lines)
+        for row in reader:
+            if None in row:
+                raise InvalidInput(f"{path.name} line {start}: more values than header columns")
+            rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInput(f"{path.name} line {start if reader.fieldnames else 1}: {_csv_problem(exc, reader.line_num)}") from None
     return rows
+
+
+def _csv_problem(exc: csv.Error, line: int) -> str:
+    """What a CSV syntax error means, in words an export's author can act on."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return f"a quoted value is never closed (the file ends at line {line} inside quotes)"
+    if "expected" in text and "after" in text and '"' in text:
+        return 'text after a closing quote: a quote inside a quoted value is written twice ("")'
+    return f"CSV syntax error: {text}"
