@@ -216,6 +216,10 @@ OVERFLOW_JS = r"""
     if (!e.getClientRects().length) continue;
     const r = e.getBoundingClientRect();
     if (e.scrollWidth > e.clientWidth + 1) bad.push(`${sel} scroll ${e.scrollWidth} > ${e.clientWidth}`);
+    // in the result, content taller than a box of limited height spills over what follows
+    // (vertical text); menus elsewhere overlay the page on purpose
+    if (e.closest('#result') && e.scrollHeight > e.clientHeight + 1 && getComputedStyle(e).overflowY === 'visible')
+      bad.push(`${sel} spills ${e.scrollHeight} > ${e.clientHeight}`);
     if (r.right > de.clientWidth + 1 || r.left < -1) bad.push(`${sel} box ${Math.round(r.left)}..${Math.round(r.right)}`);
   }
   return bad;
