@@ -73,16 +73,6 @@ class VerificationModel(BaseModel):
     hidden_fields: list[str] | None = None
 
 
-class VerifyRequest(BaseModel):
-    """Exactly one of ``document`` (a full or disclosed certificate document) or ``payload``
-    (a QR payload string, CLC1:… or CLF1:…)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    document: dict[str, Any] | None = None
-    payload: str | None = Field(default=None, max_length=8192)
-
-
 # ---------------------------------------------------------------------- certificate documents
 
 # The shapes ``ledger.document.Certificate.from_json`` requires, as a schema: the API checks a

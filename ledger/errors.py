@@ -20,10 +20,6 @@ class InvalidInput(LedgerError):
     code = "INVALID_INPUT"
 
 
-class NotFound(LedgerError):
-    code = "NOT_FOUND"
-
-
 class ConfigError(LedgerError):
     """Missing deployment file, node not running, unknown key name, wrong password."""
 

@@ -18,6 +18,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_address, to_checksum_address
 
 from .errors import ConfigError, InvalidInput
+from .files import write_atomically
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -76,13 +77,7 @@ class Keystore:
         encrypted = Account.encrypt(private_key, self.password(), kdf="scrypt", iterations=self.scrypt_n)
         self.directory.mkdir(parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(encrypted, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_atomically(path, json.dumps(encrypted).encode(), mode=0o600)
         return to_checksum_address(Account.from_key(private_key).address)
 
     def create(self, name: str) -> str:

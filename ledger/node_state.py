@@ -42,6 +42,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from .errors import ChainUnavailable, LedgerError
+from .files import fsync_dir, write_atomically
 
 FORMAT = 1
 GENERATIONS = "generations"
@@ -258,25 +259,6 @@ def header_block(header: bytes) -> int | None:
 
 
 # ---------------------------------------------------------------------- files
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` is either the old or the new file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def file_sha256(path: Path) -> str:

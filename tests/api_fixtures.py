@@ -190,6 +190,7 @@ def issue_rows(
     request = IssueRequest(
         agency=agency, cert_type=cert_type, rows_path=rows_path, out_dir=out, bundle=True,
         valid_from=valid_from, valid_until=valid_until, workers=1,
+        allow_expired=True,  # the fixtures issue expired certificates on purpose (to verify EXPIRED)
     )
     result = issue(c.registry, signer or c.agency_keys[agency], c.deployer, request, schema_for(c.registry, cert_type))
     assert result.issued == len(rows) and not result.bad_rows, result.to_json()

@@ -31,9 +31,8 @@ MAX_CHARS = 400
 TIMEOUT_SECONDS = 10.0
 
 # The page's language codes -> espeak-ng voices. Tibetan, Mongolian and Zhuang have no
-# espeak-ng voice: refused with 422, and the page says reading aloud is not available.
+# espeak-ng voice (bo, mn-Mong, za): refused with 422, and the page says reading aloud is not available.
 VOICES = {"zh-CN": "cmn", "zh": "cmn", "en": "en", "ug": "ug", "ko": "ko"}
-UNSUPPORTED = ("bo", "mn-Mong", "za")
 
 
 class SpeechRequest(BaseModel):

@@ -17,11 +17,11 @@ import orjson
 from eth_account.signers.local import LocalAccount
 
 from ..document import Anchor, Certificate, new_salts
+from ..files import write_durable
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
 from ..schema import CertificateSchema, FieldError, canonical_date
 from ..signing import sign_batch
-from .journal import write_durable
 from .model import BadRow
 
 

@@ -3,7 +3,6 @@ transaction as it is sent and mined, so that a re-run after a crash anchors each
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -11,32 +10,11 @@ from typing import Any
 import orjson
 
 from ..errors import LedgerError
+from ..files import write_json_atomically
 from .model import BadRow, BatchRecord
 
 JOURNAL = "journal.json"
 
-
-def write_durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 @dataclass
 class Journal:
@@ -47,7 +25,7 @@ class Journal:
     complete: bool = False
 
     def save(self) -> None:
-        write_json_atomic(
+        write_json_atomically(
             self.path,
             {
                 "identity": self.identity,

@@ -15,8 +15,9 @@ import orjson
 
 from .. import qr as qrcodes
 from ..document import Certificate
+from ..files import write_json_atomically
 from .build import run_parallel
-from .journal import Journal, write_json_atomic
+from .journal import Journal
 from .model import IssueRequest, Progress
 
 
@@ -103,7 +104,7 @@ def write_outputs(journal: Journal, request: IssueRequest, state: Path, progress
             written += f or q
             progress("output", min(written, total), total)
     _write_index(journal, out, state, files, request.qr)
-    write_json_atomic(
+    write_json_atomically(
         out / "manifest.json",
         {
             "agency": request.agency,

@@ -27,11 +27,12 @@ from .. import qr as qrcodes
 from ..contracts import Reason
 from ..document import Certificate
 from ..errors import InvalidInput, LedgerError
+from ..files import write_json_atomically
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
 from ..registry import Registry
 from ..signing import sign_batch
-from .journal import JOURNAL, Journal, write_json_atomic
+from .journal import JOURNAL, Journal
 from .model import STATE_DIR, Progress, no_progress
 
 
@@ -115,7 +116,7 @@ def reanchor(
             {**b, **{k: v for k, v in vars(r).items() if k in ("tx", "block", "gas_used")}}
             for b, r in zip(manifest["batches"], journal.batches, strict=True)
         ]
-        write_json_atomic(out / "manifest.json", manifest)
+        write_json_atomically(out / "manifest.json", manifest)
     return result
 
 
@@ -169,7 +170,7 @@ def _rewrite_outputs(out: Path, manifest: dict[str, Any], signatures: dict[str, 
                 path = out / row["file"]
                 doc = orjson.loads(path.read_bytes())
                 if _resign(doc, signatures, key):
-                    write_json_atomic(path, doc)
+                    write_json_atomically(path, doc)
                     documents += 1
             if full_qr and row["qr"]:
                 if doc is None:
