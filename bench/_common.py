@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from ledger.chain import Chain  # noqa: E402
 from ledger.deployment import deploy  # noqa: E402
-from ledger.node import anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
 from ledger.ids import agency_id, type_id  # noqa: E402
 from ledger.issuance import anchor_calldata  # noqa: E402
 from ledger.merkle import build_tree  # noqa: E402
+from ledger.node import anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
 from ledger.registry import Registry  # noqa: E402
 from ledger.signing import sign_batch  # noqa: E402
 
@@ -63,20 +63,6 @@ def machine() -> str:
     except OSError:
         pass
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
-
-
-def git_commit() -> str:
-    """The commit the benchmark ran on (``+dirty`` with uncommitted changes), or ``?``."""
-
-    def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False)
-        return out.stdout.strip()
-
-    try:
-        commit, dirty = git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    return f"{commit}+dirty" if commit and dirty else commit or "?"
 
 
 def now_iso() -> str:

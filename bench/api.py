@@ -30,6 +30,7 @@ from ledger.issuance import IssueRequest, issue, load_bundle, schema_for
 from ledger.mirror import Indexer, MirrorStore
 from ledger.samples import write_id_cards
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--certificates", type=int, default=1_000_000)

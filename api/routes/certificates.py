@@ -13,8 +13,8 @@ from ..errors import ApiError
 from ..models import ErrorResponse, HistoryModel, VerificationModel
 from ..params import (
     AgencyParam,
-    CertHash,
     AsOf,
+    CertHash,
     MirrorOnlySourceParam,
     VerifierRegion,
     check_source,

@@ -10,8 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import State
 from ..errors import error_response, json_response
-from ..settings import STATIC
 from ..models import HealthModel
+from ..settings import STATIC
 
 router = APIRouter(tags=["operations"])
 STALE_AFTER = 2.0  # seconds without an answer from the node before it counts as not answering

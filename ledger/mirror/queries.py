@@ -252,7 +252,7 @@ class _Reader:
                 except Exception:
                     self._open -= 1
                     raise
-                if self.postgres:
+                if self.postgres and conn.driver_connection is not None:
                     conn.driver_connection.autocommit = True  # plain reads: no idle transactions
                 return conn
         return self._idle.get(timeout=30)
@@ -522,8 +522,8 @@ class MirrorQueries:
                 .order_by(r.c.block, r.c.log_index)
             ).all()
         out: dict[int, list[tuple[int, int, str]]] = {}
-        for region, block, log_index, kind in rows:
-            out.setdefault(region, []).append((block, log_index, kind))
+        for row in rows:
+            out.setdefault(row.region, []).append((row.block, row.log_index, row.kind))
         return out
 
     @staticmethod
@@ -574,8 +574,8 @@ class MirrorQueries:
                 select(k.c.address, k.c.kind, k.c.block, k.c.log_index).where(k.c.kind.in_(("added", "enabled")))
             ).all()
         enabled_at: dict[str, tuple[int, int]] = {}
-        for address, _, block, log_index in key_rows:
-            enabled_at[address] = max(enabled_at.get(address, (0, 0)), (block, log_index))
+        for row in key_rows:
+            enabled_at[row.address] = max(enabled_at.get(row.address, (0, 0)), (row.block, row.log_index))
         timelines = self._region_timeline()
         out = []
         now = self.head().block_time or int(time.time())

@@ -26,7 +26,6 @@ from ..qr import CompactPayload, decode
 from .checks import DEFAULT_CHECKS, REQUIRED_FOR_VALID, Case, Check, CheckUnit, Outcome, Verdict, errored, run_check
 from .sources import Source, SourceHead, SourceUnavailable
 
-
 MAX_CLOCK_SKEW = 300  # seconds an as_of may lie ahead of this server's clock
 
 
