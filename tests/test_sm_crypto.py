@@ -225,7 +225,7 @@ def test_public_key_encodings_round_trip() -> None:
 
 
 def test_both_compressed_parities() -> None:
-    seen = set()
+    seen: set[int] = set()
     while len(seen) < 2:
         public = SM2PrivateKey.generate().public_key
         short = public.to_bytes(compressed=True)
