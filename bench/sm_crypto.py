@@ -158,17 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         "sm3_vs_keccak256_1KiB": r4(hashes["1KiB"]["sm3_ms"] / hashes["1KiB"]["keccak256_ms"]),
     }
 
-    import tongsuopy
+    from importlib.metadata import version
 
     out = {
         "benchmark": "SM2/SM3 (ledger.crypto.sm) against secp256k1/keccak, per operation, median of 5 rounds",
         "message_bytes": len(message),
         "signer_id": sm.DEFAULT_SIGNER_ID.decode(),
         "libraries": {
-            "tongsuopy": tongsuopy.__version__,
-            "tongsuo": sm._tongsuo.openssl_version_text(),
-            "gmssl_pyx": gmssl_pyx.version() if callable(getattr(gmssl_pyx, "version", None)) else "?",
-            "coincurve": coincurve.__version__ if hasattr(coincurve, "__version__") else "?",
+            **{name: version(name) for name in ("tongsuopy", "gmssl-pyx", "gmssl", "eth-account", "coincurve")},
+            "tongsuo_reports": sm._tongsuo.openssl_version_text(),
         },
         "scale": args.scale,
         **provenance(),
