@@ -37,9 +37,9 @@ Why Tongsuo (``tongsuopy``)
 ---------------------------
 Measured on the 2-core project machine (``bench/sm_crypto.py``, results in
 ``bench/results/sm_crypto.json``): through this module Tongsuo signs a 140-byte message in
-~0.25 ms and verifies in ~0.21 ms (secp256k1 through eth_account: 0.13 / 0.09 ms); gmssl-pyx
-(GmSSL 3) takes ~2.1 / ~0.46 ms, the pure-Python ``gmssl`` ~5.5 / ~9 ms. ``cryptography`` has
-SM3 but no SM2. Tongsuo is the OpenAtom Foundation's OpenSSL fork for the Chinese
+~0.25 ms and verifies in ~0.21 ms (secp256k1 through eth_account, as the ledger signs today:
+~0.11-0.18 / ~0.08-0.13 ms, so SM2 costs about 2x); gmssl-pyx (GmSSL 3) takes ~2.1 / ~0.5 ms,
+the pure-Python ``gmssl`` ~5.5 / ~9 ms. ``cryptography`` has SM3 but no SM2. Tongsuo is the OpenAtom Foundation's OpenSSL fork for the Chinese
 algorithms (formerly BabaSSL), Apache-2.0, with a self-contained manylinux wheel (no system
 library, no download at install). Its Python SDK has had no release since 1.0.1 (2023): to keep
 a swap cheap, the whole backend is the few functions under "backend" below, every test
@@ -49,8 +49,8 @@ before the library sees it.
 
 Custom signer IDs: tongsuopy's public ``sign`` always uses the default ID, so this module
 computes ZA and e itself and signs e with ``EVP_PKEY_sign`` through tongsuopy's cffi binding
-(a private attribute: the exact version is pinned). ZA is cached per (key, ID), so this path
-costs the same as tongsuopy's own.
+(a private attribute: the exact version is pinned). ZA is cached per (key, ID); this path costs
+what tongsuopy's own does, within the run-to-run noise.
 
 SM3 comes from the interpreter's ``hashlib`` when its OpenSSL provides ``sm3`` (Debian's does:
 ~1 us for 32 bytes) and from Tongsuo otherwise; both give the same digests.
