@@ -65,11 +65,13 @@ class Stack:
         return self.c.registry
 
     def sync(self) -> None:
-        """Wait until the following indexer has reached the chain's head."""
+        """Wait until the service itself answers from the chain's head: the indexer has written
+        it and the service's view of the mirror (trusted for a short while between reads) has
+        moved on to it."""
         head = self.chain.block_number()
         deadline = time.monotonic() + 30
-        while self.store.checkpoint()[0] < head:
-            assert time.monotonic() < deadline, "the indexer did not catch up"
+        while (httpx.get(self.url + "/healthz", timeout=30).json()["mirror_block"] or -1) < head:
+            assert time.monotonic() < deadline, "the service did not catch up with the chain"
             time.sleep(0.05)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
