@@ -15,10 +15,13 @@ from .errors import error_response
 # The page has no inline script or style and loads nothing from elsewhere; the camera is
 # for this origin only; a payload in the URL never leaks through a Referer.
 PAGE_HEADERS = [
-    (b"content-security-policy", (
-        b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-    )),
+    (
+        b"content-security-policy",
+        (
+            b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+            b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        ),
+    ),
     (b"permissions-policy", b"camera=(self)"),
     (b"referrer-policy", b"no-referrer"),
 ]

@@ -14,7 +14,9 @@ from ledger.mirror.queries import AgencyListing, KeyView, Membership, RegionView
 from ledger.regions import region_name
 from ledger.schema import FIELD_NAME_RE
 
-Verdict = Literal["VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR"]
+Verdict = Literal[
+    "VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR"
+]
 Role = Literal["AGENCY_KEY", "REGION_ADMIN", "CONSORTIUM"]
 
 
@@ -95,7 +97,9 @@ def _json_integer(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
-RegionInt = Annotated[int, Field(ge=100000, le=999999), BeforeValidator(_json_integer)]  # constraints first: their schema keys
+RegionInt = Annotated[
+    int, Field(ge=100000, le=999999), BeforeValidator(_json_integer)
+]  # constraints first: their schema keys
 ChainId = Annotated[int, Field(gt=0), BeforeValidator(_json_integer)]
 
 
@@ -122,8 +126,12 @@ class AnchorModel(BaseModel):
     chainId: ChainId
     registry: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the CertificateRegistry contract")
     root: Hex32 = Field(description="the batch's Merkle root")
-    proof: list[Hex32] = Field(default=[], max_length=64, description="Merkle proof from the certificate hash to the root")
-    signature: str = Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="the agency key's EIP-712 signature over the root")
+    proof: list[Hex32] = Field(
+        default=[], max_length=64, description="Merkle proof from the certificate hash to the root"
+    )
+    signature: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{130}$", description="the agency key's EIP-712 signature over the root"
+    )
     key: str | None = None
     block: JsonInt | None = None
     tx: str | None = None
@@ -145,7 +153,9 @@ class CertificateDocument(BaseModel):
         max_length=256, description="one 16-byte salt per shown field", json_schema_extra=_NAMES_ONLY
     )
     hidden: dict[FieldName, Hex32] = Field(
-        default={}, max_length=256, description="a disclosed document's hidden fields, as field hashes",
+        default={},
+        max_length=256,
+        description="a disclosed document's hidden fields, as field hashes",
         json_schema_extra=_NAMES_ONLY,
     )
     hash: Hex32 = Field(description="the certificate hash the document states")
@@ -230,14 +240,23 @@ class RegionModel(BaseModel):
     @classmethod
     def of(cls, v: RegionView) -> RegionModel:
         name = region_name(v.region)
-        return cls(region=v.region, name=None if name is None else {"zh": name["zh"], "en": name["en"]}, member=v.member, admitted_at=_iso(v.admitted_at),
-                   removed_at=_iso(v.removed_at), cutoff=_iso(v.cutoff), epoch=v.epoch, admins=list(v.admins))
+        return cls(
+            region=v.region,
+            name=None if name is None else {"zh": name["zh"], "en": name["en"]},
+            member=v.member,
+            admitted_at=_iso(v.admitted_at),
+            removed_at=_iso(v.removed_at),
+            cutoff=_iso(v.cutoff),
+            epoch=v.epoch,
+            admins=list(v.admins),
+        )
 
 
 class RegionsModel(BaseModel):
     quorum: int | None = Field(description="approvals a proposal needs now")
-    quorum_rule: str | None = Field(description="N/D: a proposal needs approvals from more than N/D of the members",
-                                    examples=["1/2"])
+    quorum_rule: str | None = Field(
+        description="N/D: a proposal needs approvals from more than N/D of the members", examples=["1/2"]
+    )
     members: int
     regions: list[RegionModel]
 
@@ -257,15 +276,23 @@ class KeyModel(BaseModel):
 
     @classmethod
     def of(cls, k: KeyView) -> KeyModel:
-        return cls(address=k.address, active_from=_iso(k.active_from), retired_at=_iso(k.retired_at),
-                   compromised_since=_iso(k.compromised_since), state=k.state.name, enabled=k.enabled)
+        return cls(
+            address=k.address,
+            active_from=_iso(k.active_from),
+            retired_at=_iso(k.retired_at),
+            compromised_since=_iso(k.compromised_since),
+            state=k.state.name,
+            enabled=k.enabled,
+        )
 
 
 class AgencyModel(BaseModel):
     agency: str
     region: int
     suspended: bool
-    enabled: bool = Field(description="may act: not suspended, its region a member, enabled since the region's last re-admission")
+    enabled: bool = Field(
+        description="may act: not suspended, its region a member, enabled since the region's last re-admission"
+    )
     registered_at: str | None
     types: list[str]
     keys: list[KeyModel]
@@ -273,8 +300,15 @@ class AgencyModel(BaseModel):
     @classmethod
     def of(cls, listing: AgencyListing) -> AgencyModel:
         a = listing.agency
-        return cls(agency=a.agency, region=a.region, suspended=a.suspended, enabled=a.enabled,
-                   registered_at=_iso(a.registered_at), types=list(a.types), keys=[KeyModel.of(k) for k in listing.keys])
+        return cls(
+            agency=a.agency,
+            region=a.region,
+            suspended=a.suspended,
+            enabled=a.enabled,
+            registered_at=_iso(a.registered_at),
+            types=list(a.types),
+            keys=[KeyModel.of(k) for k in listing.keys],
+        )
 
 
 class TypeModel(BaseModel):
@@ -299,5 +333,10 @@ class RuleModel(BaseModel):
 
     @classmethod
     def of(cls, r: RuleView) -> RuleModel:
-        return cls(verifier_region=r.verifier, type=r.type, issuer_region=r.issuer, valid_from=_iso(r.valid_from),
-                   valid_until=_iso(r.valid_until))
+        return cls(
+            verifier_region=r.verifier,
+            type=r.type,
+            issuer_region=r.issuer,
+            valid_from=_iso(r.valid_from),
+            valid_until=_iso(r.valid_until),
+        )

@@ -38,30 +38,48 @@ TIME_PATTERN = rf"^(now|[0-9]{{1,12}}|{_DAY}(T{_CLOCK}{_ZONE}?)?)?$"  # unix sec
 CertHash = Annotated[
     str, Path(description="Certificate hash: 0x and 64 hex digits.", pattern=HASH_PATTERN, examples=["0x" + "ab" * 32])
 ]
-RootParam = Annotated[str, Path(description="Batch root: 0x and 64 hex digits.", pattern=HASH_PATTERN, examples=["0x" + "cd" * 32])]
+RootParam = Annotated[
+    str, Path(description="Batch root: 0x and 64 hex digits.", pattern=HASH_PATTERN, examples=["0x" + "cd" * 32])
+]
 AgencyParam = Annotated[
     str,
-    Query(description="The issuing agency's code (a current compact QR names it). A hash anchored by several agencies "
-                      "is never VALID without it.", pattern=AGENCY_PATTERN, examples=["GD-PSB"]),
+    Query(
+        description="The issuing agency's code (a current compact QR names it). A hash anchored by several agencies "
+        "is never VALID without it.",
+        pattern=AGENCY_PATTERN,
+        examples=["GD-PSB"],
+    ),
 ]
 VerifierRegion = Annotated[
     str,
-    Query(description="Your region's 6-digit code: checks recognition for it (omit to skip).", pattern=REGION_PATTERN,
-          examples=["330000"]),
+    Query(
+        description="Your region's 6-digit code: checks recognition for it (omit to skip).",
+        pattern=REGION_PATTERN,
+        examples=["330000"],
+    ),
 ]
 AsOf = Annotated[
     str,
-    Query(description="Status as of this time: unix seconds or ISO 8601 (2026-01-31, 2026-01-31T08:00:00Z), not in "
-                      "the future; default now.", pattern=TIME_PATTERN, examples=["2026-01-31T08:00:00Z", "1769846400"]),
+    Query(
+        description="Status as of this time: unix seconds or ISO 8601 (2026-01-31, 2026-01-31T08:00:00Z), not in "
+        "the future; default now.",
+        pattern=TIME_PATTERN,
+        examples=["2026-01-31T08:00:00Z", "1769846400"],
+    ),
 ]
 Source = Literal["mirror", "chain"]
-SourceParam = Annotated[Source, Query(description="mirror (fast, default) or chain (the contracts' views, trusting no mirror)")]
+SourceParam = Annotated[
+    Source, Query(description="mirror (fast, default) or chain (the contracts' views, trusting no mirror)")
+]
 # By hash, only the mirror can answer (the chain keeps batch roots): the document says so, and
 # source=chain gets NEEDS_DOCUMENT from the route rather than a bare validation error.
 MirrorOnlySourceParam = Annotated[
     Source,
-    Query(description="mirror only: the chain keeps batch roots, not certificate hashes (POST the document to "
-                      "/v1/verify?source=chain)", json_schema_extra={"enum": ["mirror"]}),
+    Query(
+        description="mirror only: the chain keeps batch roots, not certificate hashes (POST the document to "
+        "/v1/verify?source=chain)",
+        json_schema_extra={"enum": ["mirror"]},
+    ),
 ]
 
 # A request parameter that breaks its published pattern is refused with the code its parser
@@ -123,4 +141,6 @@ def parse_as_of(text: str | None) -> int | None:
 
 def check_source(source: str, as_of: int | None) -> None:
     if source == "chain" and as_of is not None:
-        raise ApiError(422, "AS_OF_UNSUPPORTED", "source=chain answers for now only: leave out as_of, or use the mirror")
+        raise ApiError(
+            422, "AS_OF_UNSUPPORTED", "source=chain answers for now only: leave out as_of, or use the mirror"
+        )

@@ -33,10 +33,18 @@ class Metrics:
         reg = CollectorRegistry()
         return cls(
             reg,
-            Counter("certledger_verifications", "Verifications by verdict and source", ["verdict", "source", "kind"], registry=reg),
+            Counter(
+                "certledger_verifications",
+                "Verifications by verdict and source",
+                ["verdict", "source", "kind"],
+                registry=reg,
+            ),
             Histogram(
-                "certledger_http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"],
-                buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5), registry=reg,
+                "certledger_http_request_duration_seconds",
+                "HTTP request latency",
+                ["method", "route", "status"],
+                buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+                registry=reg,
             ),
         )
 

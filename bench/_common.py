@@ -62,7 +62,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
+    )
 
 
 def now_iso() -> str:
@@ -72,10 +74,17 @@ def now_iso() -> str:
 def git_commit() -> str:
     """The commit the benchmark ran on (with "+dirty" when the tree has uncommitted changes)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -94,7 +103,10 @@ def anvil(extra_args: list[str] | None = None) -> Iterator[Chain]:
         log = Path(tmp) / "anvil.log"
         with log.open("ab") as fh:
             process = subprocess.Popen(
-                anvil_args(port, CHAIN_ID, None) + (extra_args or []), stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                anvil_args(port, CHAIN_ID, None) + (extra_args or []),
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         try:
             yield wait_for_rpc(f"http://127.0.0.1:{port}", timeout=60, process=process)
@@ -139,8 +151,12 @@ def anchor_many(setup: Setup, total: int, batch: int, keep: list[bytes] | None =
             keep.extend(hashes[::100])
         tree = build_tree(hashes)
         sig = sign_batch(setup.key, tree.root, tid, aid, chain.chain_id, reg.deployment.certificate_registry)
-        tx = {"to": reg.deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
-              "gas": 150_000 + 1_500 * n, "value": 0}
+        tx = {
+            "to": reg.deployment.certificate_registry,
+            "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
+            "gas": 150_000 + 1_500 * n,
+            "value": 0,
+        }
         sent.append(chain.send_transaction(setup.deployer, tx, wait=False).tx_hash)
     for h in sent:
         assert chain.wait(bytes.fromhex(h[2:]))["status"] == 1

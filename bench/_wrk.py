@@ -81,7 +81,9 @@ def run_wrk(wrk: str, base: str, script: str, seconds: int, connections: int, tm
     path.write_text(script)
     out = subprocess.run(
         [wrk, f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(path), base],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return parse_wrk(out.stdout)
 
@@ -94,8 +96,12 @@ def pace(connections: int, rate: float, warm: dict) -> float:
 def start_stack(home: Path, rpc: str, db_url: str, port: int, workers: int) -> list[subprocess.Popen]:
     env = {**os.environ, "CERTLEDGER_HOME": str(home), "CERTLEDGER_RPC_URL": rpc, "CERTLEDGER_DB_URL": db_url}
     indexer = subprocess.Popen([CLI, "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    api = subprocess.Popen([CLI, "serve", "--port", str(port), "--workers", str(workers)], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = subprocess.Popen(
+        [CLI, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:

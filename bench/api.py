@@ -50,9 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         seconds = anchor_many(setup, args.certificates, 10_000, keep=sample)
         print(f"anchored {args.certificates:,} certificate hashes in {seconds:.1f} s")
         rows = write_id_cards(tmp / "rows.csv", 2_000)
-        issue(reg, setup.key, setup.deployer, IssueRequest("GD-PSB", "ID_CARD", rows, tmp / "docs", bundle=True),
-              schema_for(reg, "ID_CARD"))
-        docs = [json.dumps(d, ensure_ascii=False) for _, d in zip(range(200), load_bundle(tmp / "docs" / "certificates.jsonl"), strict=False)]
+        issue(
+            reg,
+            setup.key,
+            setup.deployer,
+            IssueRequest("GD-PSB", "ID_CARD", rows, tmp / "docs", bundle=True),
+            schema_for(reg, "ID_CARD"),
+        )
+        docs = [
+            json.dumps(d, ensure_ascii=False)
+            for _, d in zip(range(200), load_bundle(tmp / "docs" / "certificates.jsonl"), strict=False)
+        ]
         home = tmp / "home"
         home.mkdir()
         deployment: Deployment = reg.deployment
@@ -79,12 +87,19 @@ def main(argv: list[str] | None = None) -> int:
                     }
                     warm = run_wrk(wrk, base, lua_post(docs, "/v1/verify?verifier_region=330000", None), 3, 2, tmp)
                     r["verify_at_200"] = run_wrk(
-                        wrk, base, lua_post(docs, "/v1/verify?verifier_region=330000", pace(8, 200, warm)), args.seconds, 8, tmp
+                        wrk,
+                        base,
+                        lua_post(docs, "/v1/verify?verifier_region=330000", pace(8, 200, warm)),
+                        args.seconds,
+                        8,
+                        tmp,
                     )
                     if db == "sqlite":
                         path = "/v1/verify?verifier_region=330000&source=chain"
                         warm = run_wrk(wrk, base, lua_post(docs, path, None), 3, 1, tmp)
-                        r["verify_chain_at_50"] = run_wrk(wrk, base, lua_post(docs, path, pace(4, 50, warm)), args.seconds, 4, tmp)
+                        r["verify_chain_at_50"] = run_wrk(
+                            wrk, base, lua_post(docs, path, pace(4, 50, warm)), args.seconds, 4, tmp
+                        )
                     results[db] = r
                     print(db, json.dumps(r, indent=1))
                 finally:

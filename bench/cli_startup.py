@@ -43,7 +43,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="certledger-cli-bench-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLEDGER_")}
         env.update(CERTLEDGER_HOME=str(Path(tmp) / "home"), CERTLEDGER_PORT=str(free_port()))
-        setup = subprocess.run([CLI, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, check=False)
+        setup = subprocess.run(
+            [CLI, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, check=False
+        )
         if setup.returncode != 0:
             raise SystemExit(f"demo failed: {setup.stderr.strip()[-500:]}")
         sample = json.loads(Path(json.loads(setup.stdout)["sample_certificate"]).read_text(encoding="utf-8"))
@@ -52,8 +54,9 @@ def main() -> None:
             typer = timed([sys.executable, "-c", "import typer, rich.console"], env, args.runs)
             help_ = timed([CLI, "--help"], env, args.runs)
             # a bare hash: INCOMPLETE (exit 3) at best, every ledger check run against the mirror
-            verify = timed([CLI, "verify", sample["hash"], "--agency", sample["issuer"]["agency"]], env, args.runs,
-                           ok=(3,))
+            verify = timed(
+                [CLI, "verify", sample["hash"], "--agency", sample["issuer"]["agency"]], env, args.runs, ok=(3,)
+            )
         finally:
             subprocess.run([CLI, "chain", "down"], env=env, capture_output=True, check=False)
     result = {

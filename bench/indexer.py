@@ -37,7 +37,9 @@ print(json.dumps({"certificates": n, "seconds": elapsed, "peak_rss_mb": resource
 def catch_up_in_child(url: str, deployment, db_url: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(ROOT), url, json.dumps(deployment.to_json()), db_url],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
@@ -54,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     with anvil() as chain:
         setup = one_agency(chain)
         anchoring = anchor_many(setup, args.certificates, args.batch)
-        print(f"anchored {args.certificates:,} certificates in {anchoring:.1f} s ({args.certificates // args.batch} transactions)")
+        print(
+            f"anchored {args.certificates:,} certificates in {anchoring:.1f} s ({args.certificates // args.batch} transactions)"
+        )
         results = {}
         with tempfile.TemporaryDirectory() as tmp:
             results["sqlite"] = catch_up_in_child(chain.url, setup.registry.deployment, f"sqlite:///{tmp}/mirror.db")
@@ -76,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         "targets": {"certificates_per_second": 50_000, "rebuild_seconds_1m": 30},
     }
     for db, r in report["results"].items():
-        print(f"{db:<11} {r['certificates']:>10,} certificates in {r['seconds']:6.2f} s = "
-              f"{r['certificates_per_second']:>9,}/s, peak RSS {r['peak_rss_mb']:.0f} MB")
+        print(
+            f"{db:<11} {r['certificates']:>10,} certificates in {r['seconds']:6.2f} s = "
+            f"{r['certificates_per_second']:>9,}/s, peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"written to {args.out}")

@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
                     if indexer.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError("the indexer stopped or fell behind")
                     time.sleep(0.05)
-                samples.append({"batch": i, "certificates": i * args.batch_size, "rss_mb": round(rss_mb(indexer.pid), 1)})
+                samples.append(
+                    {"batch": i, "certificates": i * args.batch_size, "rss_mb": round(rss_mb(indexer.pid), 1)}
+                )
                 if i % 10 == 0:
                     print(f"{i:4d} batches: indexer RSS {samples[-1]['rss_mb']:.1f} MB")
         finally:

@@ -82,8 +82,12 @@ def anchor(setup: Setup, chain: Chain, batches: list[list[bytes]]) -> list[Batch
     for hashes in batches:
         tree = build_tree(hashes)
         signature = sign_batch(setup.key, tree.root, tid, aid, chain.chain_id, deployment.certificate_registry)
-        tx = {"to": deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, signature),
-              "gas": GAS_BASE + GAS_PER_CERTIFICATE * len(hashes), "value": 0}
+        tx = {
+            "to": deployment.certificate_registry,
+            "data": anchor_calldata(aid, tid, tree.cert_hashes, signature),
+            "gas": GAS_BASE + GAS_PER_CERTIFICATE * len(hashes),
+            "value": 0,
+        }
         sent.append((tree.root, len(hashes), chain.send_transaction(setup.deployer, tx, wait=False).tx_hash))
     done = []
     for root, size, tx_hash in sent:
@@ -114,8 +118,13 @@ class Soak:
         self.setup: Setup | None = None
 
     def cli(self, *args: str, wait: bool = True) -> Any:
-        env = {**os.environ, "CERTLEDGER_HOME": str(self.home), "CERTLEDGER_PORT": str(self.port),
-               "CERTLEDGER_CHAIN_DUMP_INTERVAL": str(INTERVAL), "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "CERTLEDGER_HOME": str(self.home),
+            "CERTLEDGER_PORT": str(self.port),
+            "CERTLEDGER_CHAIN_DUMP_INTERVAL": str(INTERVAL),
+            "PYTHONPATH": str(ROOT),
+        }
         env.pop("CERTLEDGER_RPC_URL", None)
         command = [str(Path(sys.executable).parent / "certledger"), *args]
         if not wait:
@@ -174,8 +183,10 @@ class Soak:
         assert self.setup is not None
         registry = Registry(Chain(self.url), self.setup.registry.deployment)
         deployment = registry.deployment
-        code = all(registry.chain.has_code(a) for a in
-                   (deployment.consortium, deployment.agency_registry, deployment.certificate_registry))
+        code = all(
+            registry.chain.has_code(a)
+            for a in (deployment.consortium, deployment.agency_registry, deployment.certificate_registry)
+        )
         logs = registry.certificates.events.BatchAnchored().get_logs(from_block=deployment.deployment_block)
         on_chain = {bytes(log["args"]["root"]): len(log["args"]["certHashes"]) for log in logs}
         head = registry.chain.block_number()
@@ -243,24 +254,28 @@ def soak(certificates: int, kills: int, seed: int, scratch: Path) -> dict[str, A
         report, up_seconds = s.up()
         restored = report.get("restored") or {}
         result = s.check(killed_at)
-        rounds.append({
-            "kill": n + 1,
-            "target": target,
-            "waited_for_dump": during_dump,
-            "dump_in_progress_at_kill": caught_dump,
-            "restore_killed_too": restore_killed,
-            "chain_up_seconds": round(up_seconds, 2),
-            "generation": restored.get("generation"),
-            "generation_age_seconds": restored.get("generation_age_seconds"),
-            "replayed_blocks": restored.get("replayed_blocks", 0),
-            "skipped": [f"{x['file']}: {x['reason']}" for x in restored.get("skipped", [])],
-            **result,
-        })
+        rounds.append(
+            {
+                "kill": n + 1,
+                "target": target,
+                "waited_for_dump": during_dump,
+                "dump_in_progress_at_kill": caught_dump,
+                "restore_killed_too": restore_killed,
+                "chain_up_seconds": round(up_seconds, 2),
+                "generation": restored.get("generation"),
+                "generation_age_seconds": restored.get("generation_age_seconds"),
+                "replayed_blocks": restored.get("replayed_blocks", 0),
+                "skipped": [f"{x['file']}: {x['reason']}" for x in restored.get("skipped", [])],
+                **result,
+            }
+        )
         r = rounds[-1]
-        print(f"kill {n + 1:>2} {target:<6} dump={caught_dump!s:<5} restore-kill={restore_killed!s:<5} "
-              f"up {r['chain_up_seconds']:>5.2f} s replayed {r['replayed_blocks']:>3} lost {r['lost_batches']} "
-              f"batches ({r['oldest_loss_seconds']} s) outside window {r['lost_certificates_outside_window']}",
-              flush=True)
+        print(
+            f"kill {n + 1:>2} {target:<6} dump={caught_dump!s:<5} restore-kill={restore_killed!s:<5} "
+            f"up {r['chain_up_seconds']:>5.2f} s replayed {r['replayed_blocks']:>3} lost {r['lost_batches']} "
+            f"batches ({r['oldest_loss_seconds']} s) outside window {r['lost_certificates_outside_window']}",
+            flush=True,
+        )
         assert r["contracts_have_code"] and r["batch_views_ok"], r
     # final figures at the soak's size
     down_started = time.perf_counter()
@@ -289,8 +304,12 @@ def soak(certificates: int, kills: int, seed: int, scratch: Path) -> dict[str, A
         "worst_loss_seconds": max((r["oldest_loss_seconds"] for r in rounds), default=0.0),
         "lost_certificates_total": sum(r["lost_certificates"] for r in rounds),
         "lost_certificates_outside_window": sum(r["lost_certificates_outside_window"] for r in rounds),
-        "chain_up_seconds": {"median": round(statistics.median(r["chain_up_seconds"] for r in rounds), 2),
-                             "max": max(r["chain_up_seconds"] for r in rounds)} if rounds else None,
+        "chain_up_seconds": {
+            "median": round(statistics.median(r["chain_up_seconds"] for r in rounds), 2),
+            "max": max(r["chain_up_seconds"] for r in rounds),
+        }
+        if rounds
+        else None,
         "replayed_blocks_max": max((r["replayed_blocks"] for r in rounds), default=0),
         "first_chain_up_seconds": round(first_up, 2),
         "state": {
@@ -311,8 +330,9 @@ def _load_seconds(state: Path) -> float:
     """Seconds until a fresh anvil answers after ``--load-state`` of ``state``."""
     port = free_port()
     started = time.perf_counter()
-    process = subprocess.Popen(anvil_args(port, 31337, None, load_state=state), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        anvil_args(port, 31337, None, load_state=state), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     try:
         wait_for_rpc(f"http://127.0.0.1:{port}", timeout=3600, process=process)
         return time.perf_counter() - started
@@ -427,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "benchmark": "kill -9 soak of the embedded chain (anvil + keeper)",
         "command": "./run bench node_kill  (bench/node_kill.py "
-                   f"--certificates {args.certificates} --kills {args.kills} --scale {args.scale} --seed {seed})",
+        f"--certificates {args.certificates} --kills {args.kills} --scale {args.scale} --seed {seed})",
         "git_commit": git_commit(),
         "node": anvil_version(),
         "measured_at": now_iso(),
@@ -441,7 +461,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.scale:
             need = 12.0 * args.scale / 10_000_000
             if _available_gb() < need:
-                result["scale"] = {"skipped": f"needs ~{need:.0f} GB of free memory, {_available_gb():.1f} GB available"}
+                result["scale"] = {
+                    "skipped": f"needs ~{need:.0f} GB of free memory, {_available_gb():.1f} GB available"
+                }
             else:
                 print(f"scale check: {args.scale:,} certificates", flush=True)
                 result["scale"] = scale(args.scale, scratch)

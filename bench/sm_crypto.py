@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     ts_pub = ts_key.public_key()
     results["sm2_tongsuopy_public_api"] = {
         "sign_message_ms": r4(per_op_ms(lambda: ts_key.sign(message, ts_ec.ECDSA(ts_hashes.SM3())), n(3000))),
-        "verify_message_ms": r4(per_op_ms(lambda: ts_pub.verify(ts_sig, message, ts_ec.ECDSA(ts_hashes.SM3())), n(3000))),
+        "verify_message_ms": r4(
+            per_op_ms(lambda: ts_pub.verify(ts_sig, message, ts_ec.ECDSA(ts_hashes.SM3())), n(3000))
+        ),
     }
 
     # ---- other SM2 libraries
@@ -134,10 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     cc_key = coincurve.PrivateKey(bytes(account.key))
     cc_sig = cc_key.sign(digest, hasher=None)
     cc_pub = coincurve.PublicKey(cc_key.public_key.format())
-    eth.update({
-        "coincurve_sign_digest_ms": per_op_ms(lambda: cc_key.sign(digest, hasher=None), n(5000)),
-        "coincurve_verify_digest_ms": per_op_ms(lambda: cc_pub.verify(cc_sig, digest, hasher=None), n(5000)),
-    })
+    eth.update(
+        {
+            "coincurve_sign_digest_ms": per_op_ms(lambda: cc_key.sign(digest, hasher=None), n(5000)),
+            "coincurve_verify_digest_ms": per_op_ms(lambda: cc_pub.verify(cc_sig, digest, hasher=None), n(5000)),
+        }
+    )
     results["secp256k1"] = {k: r4(v) for k, v in eth.items()}
 
     # ---- hashes

@@ -66,9 +66,14 @@ def root(
 @chain_app.command("up")
 def chain_up(
     ctx: typer.Context,
-    fresh: Annotated[bool, typer.Option(
-        "--fresh", help="If no saved state can be restored, start an empty chain instead of refusing "
-        "(damaged files stay in <home>/chain/kept-aside).")] = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="If no saved state can be restored, start an empty chain instead of refusing "
+            "(damaged files stay in <home>/chain/kept-aside).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the embedded node in the background with persistent state (reuses a running one).
@@ -112,7 +117,11 @@ def _ago(seconds: float | None) -> str:
 def chain_down(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Stop the embedded node cleanly: a last state generation is written first."""
     stopped = ctx_of(ctx).node.stop()
-    emit({"stopped": stopped}, as_json, lambda d: console.print("chain stopped" if d["stopped"] else "chain was not running"))
+    emit(
+        {"stopped": stopped},
+        as_json,
+        lambda d: console.print("chain stopped" if d["stopped"] else "chain was not running"),
+    )
 
 
 @chain_app.command("status")

@@ -34,7 +34,9 @@ err_console = Console(stderr=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
 KeyOpt = Annotated[
     str | None,
-    typer.Option("--key", "-k", help="Keystore name of the acting key (default: admin-<region>).", envvar="CERTLEDGER_KEY"),
+    typer.Option(
+        "--key", "-k", help="Keystore name of the acting key (default: admin-<region>).", envvar="CERTLEDGER_KEY"
+    ),
 ]
 
 
@@ -61,8 +63,12 @@ class Context:
     def chain(self) -> Chain:
         from ledger.chain import Chain
 
-        chain = Chain(self.settings.node_url, timeout=self.settings.rpc_timeout, tx_timeout=self.settings.tx_timeout,
-                      gas_price=self.settings.gas_price)
+        chain = Chain(
+            self.settings.node_url,
+            timeout=self.settings.rpc_timeout,
+            tx_timeout=self.settings.tx_timeout,
+            gas_price=self.settings.gas_price,
+        )
         if not chain.is_up():
             hint = "start it with `certledger chain up`" if self.settings.embedded else "check CERTLEDGER_RPC_URL"
             raise ConfigError(f"no node answers at {redact_url(self.settings.node_url)}: {hint}")

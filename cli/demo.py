@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 def demo_cmd(
     ctx: typer.Context,
-    serve: Annotated[bool, typer.Option(help="Run the indexer and the API until Ctrl-C (--no-serve: set up and exit).")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Run the indexer and the API until Ctrl-C (--no-serve: set up and exit).")
+    ] = True,
     port: Annotated[int, typer.Option(help="Port of the API and web page.")] = 8000,
     as_json: JsonOpt = False,
 ) -> None:
@@ -53,8 +55,11 @@ def demo_cmd(
         samples = ensure_sample_certificates(registry, c.keystore, settings.home / "demo")
         store = MirrorStore(settings.mirror_url, indexer=True)
         store.claim()  # one indexer per mirror, the demo's included; released by dispose()
-        config = IndexerConfig(poll_interval=settings.poll_interval, max_reorg_depth=settings.max_reorg_depth,
-                               rpc_timeout=settings.rpc_timeout)
+        config = IndexerConfig(
+            poll_interval=settings.poll_interval,
+            max_reorg_depth=settings.max_reorg_depth,
+            rpc_timeout=settings.rpc_timeout,
+        )
         try:
             store.open(c.deployment)
             indexer = Indexer(settings.node_url, c.deployment, store, config)

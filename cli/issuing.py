@@ -46,15 +46,22 @@ def issue_cmd(
     out: Annotated[Path, typer.Option(help="Output folder (re-run with the same folder to resume).")],
     bundle: Annotated[bool, typer.Option(help="One JSONL bundle instead of one file per certificate.")] = False,
     qr: Annotated[bool, typer.Option(help="Also one QR PNG per certificate.")] = False,
-    qr_payload: Annotated[str, typer.Option(help="QR content: compact (hash, online check) or full (offline).")] = "compact",
+    qr_payload: Annotated[
+        str, typer.Option(help="QR content: compact (hash, online check) or full (offline).")
+    ] = "compact",
     skip_invalid: Annotated[bool, typer.Option(help="Anchor the valid rows even if some are invalid.")] = False,
-    allow_expired: Annotated[bool, typer.Option(
-        "--allow-expired", help="Issue certificates whose validUntil has passed (they verify EXPIRED).")] = False,
+    allow_expired: Annotated[
+        bool,
+        typer.Option("--allow-expired", help="Issue certificates whose validUntil has passed (they verify EXPIRED)."),
+    ] = False,
     valid_from: Annotated[str | None, typer.Option(help="Default validFrom (YYYY-MM-DD; default today).")] = None,
     valid_until: Annotated[str | None, typer.Option(help="Default validUntil (YYYY-MM-DD; default none).")] = None,
     max_batch: Annotated[int, typer.Option(help="Most certificates per anchoring transaction.")] = 10_000,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per CPU).")] = 0,
-    submitter: Annotated[str | None, typer.Option(help="Keystore name of the account sending the transactions (default: the signing key).")] = None,
+    submitter: Annotated[
+        str | None,
+        typer.Option(help="Keystore name of the account sending the transactions (default: the signing key)."),
+    ] = None,
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -69,14 +76,33 @@ def issue_cmd(
     sender = c.keystore.load(submitter) if submitter else signer
     schema = schema_for(c.registry, cert_type)
     request = IssueRequest(
-        agency, cert_type, rows, out, bundle=bundle, qr=qr, qr_payload=qr_payload, skip_invalid=skip_invalid,
-        valid_from=valid_from, valid_until=valid_until, max_batch=max_batch, workers=workers,
+        agency,
+        cert_type,
+        rows,
+        out,
+        bundle=bundle,
+        qr=qr,
+        qr_payload=qr_payload,
+        skip_invalid=skip_invalid,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        max_batch=max_batch,
+        workers=workers,
         allow_expired=allow_expired,
     )
     if allow_expired:
-        err_console.print("warning: --allow-expired: certificates whose validUntil has passed are issued, "
-                          "and verify EXPIRED", markup=False, highlight=False)
-    columns = [TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+        err_console.print(
+            "warning: --allow-expired: certificates whose validUntil has passed are issued, and verify EXPIRED",
+            markup=False,
+            highlight=False,
+        )
+    columns = [
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
     bar = Progress(*columns, console=err_console, disable=as_json, transient=False)
     tasks: dict[str, Any] = {}
 
@@ -95,8 +121,13 @@ def issue_cmd(
                 bar.stop()
     except IssuanceRejected as exc:
         if as_json:
-            sys.stdout.write(orjson.dumps({"error": {"code": exc.code, "message": str(exc)},
-                                           "bad_rows": [b.__dict__ for b in exc.bad_rows]}, option=orjson.OPT_INDENT_2).decode() + "\n")
+            sys.stdout.write(
+                orjson.dumps(
+                    {"error": {"code": exc.code, "message": str(exc)}, "bad_rows": [b.__dict__ for b in exc.bad_rows]},
+                    option=orjson.OPT_INDENT_2,
+                ).decode()
+                + "\n"
+            )
         else:
             for b in exc.bad_rows[:20]:
                 sys.stderr.write(f"row {b.row}: {b.reason}\n")
@@ -113,7 +144,9 @@ def issue_cmd(
         if d["bad_rows"]:
             console.print(f"skipped {len(d['bad_rows'])} invalid rows (listed in manifest.json)")
         where = d["bundle"] or f"{d['out_dir']}/certificates ({d['files']:,} files)"
-        console.print(f"documents: {where}" + (f"; QR codes: {d['out_dir']}/qr ({d['qr_codes']:,})" if d["qr_codes"] else ""))
+        console.print(
+            f"documents: {where}" + (f"; QR codes: {d['out_dir']}/qr ({d['qr_codes']:,})" if d["qr_codes"] else "")
+        )
         console.print(f"manifest: {d['out_dir']}/manifest.json")
 
     emit(result.to_json(), as_json, show)
@@ -123,7 +156,9 @@ def reanchor_cmd(
     ctx: typer.Context,
     out: Annotated[Path, typer.Argument(help="The issuance folder (the --out of `certledger issue`).")],
     key: Annotated[str, typer.Option("--key", "-k", help="Keystore name of the new signing key of the agency.")],
-    submitter: Annotated[str | None, typer.Option(help="Keystore name of the account sending the transactions (default: the key).")] = None,
+    submitter: Annotated[
+        str | None, typer.Option(help="Keystore name of the account sending the transactions (default: the key).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """After a key compromise: re-anchor an issuance's void batches with a new key.
@@ -138,8 +173,10 @@ def reanchor_cmd(
     result = reanchor(c.registry, signer, sender, out)
 
     def show(d: dict[str, Any]) -> None:
-        console.print(f"{d['agency']}: re-anchored {d['reanchored']} of {len(d['batches'])} batch(es) with {d['key']}; "
-                      f"rewrote {d['documents_rewritten']} document(s) and {d['qr_codes_rewritten']} QR code(s)")
+        console.print(
+            f"{d['agency']}: re-anchored {d['reanchored']} of {len(d['batches'])} batch(es) with {d['key']}; "
+            f"rewrote {d['documents_rewritten']} document(s) and {d['qr_codes_rewritten']} QR code(s)"
+        )
 
     emit(result.to_json(), as_json, show)
 
@@ -150,13 +187,20 @@ def reanchor_cmd(
 def _status_cmd(status: Status, verb: str) -> Any:
     def command(
         ctx: typer.Context,
-        target: Annotated[str, typer.Argument(help="Certificate hash (0x...), certificate file, or batch root with --batch.")],
+        target: Annotated[
+            str, typer.Argument(help="Certificate hash (0x...), certificate file, or batch root with --batch.")
+        ],
         reason: Annotated[str, typer.Option(help="Reason code, e.g. HOLDER_REQUEST, DATA_ERROR, FRAUD, COURT_ORDER.")],
-        agency: Annotated[str | None, typer.Option(help="Issuing agency (needed with a bare certificate hash).")] = None,
+        agency: Annotated[
+            str | None, typer.Option(help="Issuing agency (needed with a bare certificate hash).")
+        ] = None,
         batch: Annotated[bool, typer.Option("--batch", help="TARGET is a batch root: change the whole batch.")] = False,
         consortium: Annotated[
             bool,
-            typer.Option("--consortium", help="Propose it as a consortium action (M-of-N), e.g. for a removed region's certificates."),
+            typer.Option(
+                "--consortium",
+                help="Propose it as a consortium action (M-of-N), e.g. for a removed region's certificates.",
+            ),
         ] = False,
         key: KeyOpt = None,
         as_json: JsonOpt = False,
@@ -184,17 +228,33 @@ def _status_cmd(status: Status, verb: str) -> Any:
             if not agency:
                 raise InvalidInput("a bare certificate hash needs --agency (or give the certificate file)")
         if consortium:
-            result = c.registry.propose_status(c.admin_key(None, key), agency, status, reason,
-                                               cert_hash=cert_hash, batch_root=root)
-            emit({"agency": agency, "subject": "0x" + (cert_hash or root).hex(), "status": status.name,  # type: ignore[union-attr]
-                  "reason": reason, **result.to_json()}, as_json,
-                 lambda d: console.print(f"consortium proposal {d['proposal']} to set {d['subject']} of {d['agency']} "
-                                         f"{d['status']}: {'executed' if d['executed'] else 'waiting for approvals'}"))
+            result = c.registry.propose_status(
+                c.admin_key(None, key), agency, status, reason, cert_hash=cert_hash, batch_root=root
+            )
+            emit(
+                {
+                    "agency": agency,
+                    "subject": "0x" + (cert_hash or root or b"").hex(),
+                    "status": status.name,
+                    "reason": reason,
+                    **result.to_json(),
+                },
+                as_json,
+                lambda d: console.print(
+                    f"consortium proposal {d['proposal']} to set {d['subject']} of {d['agency']} "
+                    f"{d['status']}: {'executed' if d['executed'] else 'waiting for approvals'}"
+                ),
+            )
             return
         actor = _status_actor(c, agency, key)
         change = change_status(c.registry, actor, status, reason, cert_hash=cert_hash, agency=agency, batch_root=root)
-        emit(change.to_json(), as_json, lambda d: console.print(
-            f"{d['kind']} {d['subject']} of {d['agency']}: {verb} ({d['reason']}), tx {d['tx']} block {d['block']}"))
+        emit(
+            change.to_json(),
+            as_json,
+            lambda d: console.print(
+                f"{d['kind']} {d['subject']} of {d['agency']}: {verb} ({d['reason']}), tx {d['tx']} block {d['block']}"
+            ),
+        )
 
     command.__doc__ = {
         Status.REVOKED: "Revoke a certificate or a whole batch (final).",
@@ -247,17 +307,29 @@ def disclose_cmd(
         sys.stdout.write(text)  # the document itself: JSON either way
         return
     out.write_text(text, encoding="utf-8")
-    summary = {"file": str(out), "hash": "0x" + full_hash.hex(), "shown": list(disclosed.fields),
-               "hidden": list(disclosed.hidden)}
-    emit(summary, as_json, lambda d: err_console.print(
-        f"wrote {d['file']}: shows {', '.join(d['shown']) or 'no fields'}; hidden: {', '.join(d['hidden']) or 'none'}",
-        markup=False, highlight=False))
+    summary = {
+        "file": str(out),
+        "hash": "0x" + full_hash.hex(),
+        "shown": list(disclosed.fields),
+        "hidden": list(disclosed.hidden),
+    }
+    emit(
+        summary,
+        as_json,
+        lambda d: err_console.print(
+            f"wrote {d['file']}: shows {', '.join(d['shown']) or 'no fields'}; hidden: {', '.join(d['hidden']) or 'none'}",
+            markup=False,
+            highlight=False,
+        ),
+    )
 
 
 def qr_cmd(
     file: Annotated[Path, typer.Argument(help="A certificate file (full or disclosed).")],
     out: Annotated[Path, typer.Option(help="PNG file to write.")],
-    full: Annotated[bool, typer.Option("--full", help="Carry the document itself (offline check) instead of its hash.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Carry the document itself (offline check) instead of its hash.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Render a certificate's QR code (compact: hash, type, region, agency; --full: the document)."""
@@ -265,7 +337,12 @@ def qr_cmd(
 
     cert, _ = load_document(file)
     cert_hash = cert.compute_hash()
-    payload = qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region, cert.agency)
+    payload = (
+        qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region, cert.agency)
+    )
     version = qrcodes.render_png(payload, out)
-    emit({"file": str(out), "payload": payload, "qr_version": version, "kind": "full" if full else "compact"}, as_json,
-         lambda d: console.print(f"wrote {d['file']} (QR version {d['qr_version']}, {d['kind']} payload)"))
+    emit(
+        {"file": str(out), "payload": payload, "qr_version": version, "kind": "full" if full else "compact"},
+        as_json,
+        lambda d: console.print(f"wrote {d['file']} (QR version {d['qr_version']}, {d['kind']} payload)"),
+    )

@@ -19,10 +19,16 @@ if TYPE_CHECKING:
 
 def index_cmd(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL; default SQLite in CERTLEDGER_HOME).")] = None,
-    once: Annotated[bool, typer.Option("--once", help="Catch up to the head and exit instead of following it.")] = False,
+    db: Annotated[
+        str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL; default SQLite in CERTLEDGER_HOME).")
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Catch up to the head and exit instead of following it.")
+    ] = False,
     rebuild: Annotated[bool, typer.Option(help="Drop the mirror and rebuild it from the chain.")] = False,
-    confirmations: Annotated[int | None, typer.Option(help="Blocks to stay behind the head (default 0: QBFT blocks are final).")] = None,
+    confirmations: Annotated[
+        int | None, typer.Option(help="Blocks to stay behind the head (default 0: QBFT blocks are final).")
+    ] = None,
     poll_interval: Annotated[float | None, typer.Option(help="Seconds between head polls when following.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -42,8 +48,15 @@ def index_cmd(
         store.dispose()
 
 
-def _index(store: MirrorStore, deployment: Deployment, settings: Settings, once: bool, confirmations: int | None,
-           poll_interval: float | None, as_json: bool) -> None:
+def _index(
+    store: MirrorStore,
+    deployment: Deployment,
+    settings: Settings,
+    once: bool,
+    confirmations: int | None,
+    poll_interval: float | None,
+    as_json: bool,
+) -> None:
     from ledger.mirror import Indexer, IndexerConfig, MirrorQueries
 
     config = IndexerConfig(
@@ -53,7 +66,13 @@ def _index(store: MirrorStore, deployment: Deployment, settings: Settings, once:
         rpc_timeout=settings.rpc_timeout,
     )
     indexer = Indexer(settings.node_url, deployment, store, config)
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[certs]:,} certificates"), TimeElapsedColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[certs]:,} certificates"),
+        TimeElapsedColumn(),
+    ]
     start, _ = store.checkpoint()
     with Progress(*columns, console=err_console, disable=as_json) as bar:
         task = bar.add_task("indexing blocks", total=None, certs=0)
@@ -71,10 +90,20 @@ def _index(store: MirrorStore, deployment: Deployment, settings: Settings, once:
                 indexer.stop()
             certs = None
     head = MirrorQueries(store).head()
-    data: dict[str, Any] = {"mirror_block": head.block, "chain_head": head.chain_head, "lag_blocks": head.lag_blocks,
-                            "certificates": MirrorQueries(store).certificate_count(), "db": store.engine.url.render_as_string(hide_password=True)}
+    data: dict[str, Any] = {
+        "mirror_block": head.block,
+        "chain_head": head.chain_head,
+        "lag_blocks": head.lag_blocks,
+        "certificates": MirrorQueries(store).certificate_count(),
+        "db": store.engine.url.render_as_string(hide_password=True),
+    }
     if certs is not None:
         data["indexed_now"] = certs
-    emit(data, as_json, lambda d: console.print(
-        f"mirror at block {d['mirror_block']} (chain head {d['chain_head']}, lag {d['lag_blocks']}): "
-        f"{d['certificates']:,} certificates in {d['db']}"))
+    emit(
+        data,
+        as_json,
+        lambda d: console.print(
+            f"mirror at block {d['mirror_block']} (chain head {d['chain_head']}, lag {d['lag_blocks']}): "
+            f"{d['certificates']:,} certificates in {d['db']}"
+        ),
+    )

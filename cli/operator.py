@@ -57,7 +57,10 @@ def deploy_cmd(
     ] = "1/2",
     admin: Annotated[
         list[str] | None,
-        typer.Option("--admin", help="REGION=KEY_OR_ADDRESS for a founding admin (default: key admin-REGION, created if missing)."),
+        typer.Option(
+            "--admin",
+            help="REGION=KEY_OR_ADDRESS for a founding admin (default: key admin-REGION, created if missing).",
+        ),
     ] = None,
     ttl_days: Annotated[float, typer.Option(help="Days a proposal stays open.")] = DEFAULT_PROPOSAL_TTL / 86400,
     force: Annotated[bool, typer.Option(help="Deploy anew even if a deployment exists.")] = False,
@@ -73,8 +76,13 @@ def deploy_cmd(
         except ConfigError:
             existing = None  # stale file (chain reset): deploy again
         if existing is not None:
-            emit({"deployed": False, "reason": "already deployed", **existing.to_json()}, as_json,
-                 done("already deployed: CertificateRegistry at {certificate_registry} (chain {chain_id}); --force to redeploy"))
+            emit(
+                {"deployed": False, "reason": "already deployed", **existing.to_json()},
+                as_json,
+                done(
+                    "already deployed: CertificateRegistry at {certificate_registry} (chain {chain_id}); --force to redeploy"
+                ),
+            )
             return
     codes = [region_code(r) for r in split_list(regions)]
     explicit: dict[int, str] = {}
@@ -99,10 +107,21 @@ def deploy_cmd(
     if path.exists():
         path.replace(path.with_suffix(f".{deployment.deployment_block}.bak"))
     deployment.save(path)
-    emit({"deployed": True, "file": str(path), "quorum": q, "quorum_rule": f"{rule[0]}/{rule[1]}",
-          "founding": [{"region": r, "admin": a} for r, a in founding], **deployment.to_json()}, as_json,
-         done("deployed on chain {chain_id} at block {deployment_block}: CertificateRegistry {certificate_registry}, "
-              "quorum {quorum} (more than {quorum_rule} of the members); wrote {file}"))
+    emit(
+        {
+            "deployed": True,
+            "file": str(path),
+            "quorum": q,
+            "quorum_rule": f"{rule[0]}/{rule[1]}",
+            "founding": [{"region": r, "admin": a} for r, a in founding],
+            **deployment.to_json(),
+        },
+        as_json,
+        done(
+            "deployed on chain {chain_id} at block {deployment_block}: CertificateRegistry {certificate_registry}, "
+            "quorum {quorum} (more than {quorum_rule} of the members); wrote {file}"
+        ),
+    )
 
 
 def _quorum_rule(text: str) -> tuple[int, int]:
@@ -122,14 +141,29 @@ def region_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List regions (members and removed ones) and the quorum."""
     reg = ctx_of(ctx).registry
     num, den = reg.quorum_rule()
-    data = {"quorum": reg.quorum(), "quorum_rule": f"{num}/{den}", "members": reg.member_count(),
-            "regions": [r.to_json() for r in reg.regions()]}
+    data = {
+        "quorum": reg.quorum(),
+        "quorum_rule": f"{num}/{den}",
+        "members": reg.member_count(),
+        "regions": [r.to_json() for r in reg.regions()],
+    }
 
     def show(d: dict[str, Any]) -> None:
         title = f"Regions (quorum: {d['quorum']} of {d['members']} members, i.e. more than {d['quorum_rule']})"
-        table(title, ["region", "name", "member", "admins", "admitted"],
-              [[r["region"], REGION_NAMES.get(r["region"], ""), "yes" if r["member"] else f"removed {r['removed_at']}",
-                r["admins"], r["admitted_at"]] for r in d["regions"]])
+        table(
+            title,
+            ["region", "name", "member", "admins", "admitted"],
+            [
+                [
+                    r["region"],
+                    REGION_NAMES.get(r["region"], ""),
+                    "yes" if r["member"] else f"removed {r['removed_at']}",
+                    r["admins"],
+                    r["admitted_at"],
+                ]
+                for r in d["regions"]
+            ],
+        )
 
     emit(data, as_json, show)
 
@@ -142,9 +176,13 @@ def region_propose(
     remove: Annotated[bool, typer.Option("--remove", help="Propose removing REGION.")] = False,
     cutoff: Annotated[
         str | None,
-        typer.Option(help="With --remove: its anchors made from this time on become void (ISO 8601 or unix; default none)."),
+        typer.Option(
+            help="With --remove: its anchors made from this time on become void (ISO 8601 or unix; default none)."
+        ),
     ] = None,
-    quorum: Annotated[str | None, typer.Option(help="Propose a new quorum rule N/D instead (more than N/D of the members).")] = None,
+    quorum: Annotated[
+        str | None, typer.Option(help="Propose a new quorum rule N/D instead (more than N/D of the members).")
+    ] = None,
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -190,8 +228,15 @@ def region_proposals(
 ) -> None:
     """List open governance proposals."""
     items = [p.to_json() for p in ctx_of(ctx).registry.proposals(open_only=not all_)]
-    emit(items, as_json, lambda d: table("Proposals", ["id", "kind", "params", "approvers", "executed", "expires"],
-                                         [[p["id"], p["kind"], json.dumps(p["params"]), p["approvers"], p["executed"], p["expires_at"]] for p in d]))
+    emit(
+        items,
+        as_json,
+        lambda d: table(
+            "Proposals",
+            ["id", "kind", "params", "approvers", "executed", "expires"],
+            [[p["id"], p["kind"], json.dumps(p["params"]), p["approvers"], p["executed"], p["expires_at"]] for p in d],
+        ),
+    )
 
 
 def _show_proposal(d: dict[str, Any]) -> None:
@@ -215,8 +260,11 @@ def agency_add(
     c = ctx_of(ctx)
     r = region_code(region)
     sent = c.registry.register_agency(c.admin_key(r, key), code, r, split_list(types))
-    emit({"agency": code, "region": r, "types": split_list(types), "tx": sent.tx_hash}, as_json,
-         done("registered agency {agency} in {region} for {types}"))
+    emit(
+        {"agency": code, "region": r, "types": split_list(types), "tx": sent.tx_hash},
+        as_json,
+        done("registered agency {agency} in {region} for {types}"),
+    )
 
 
 @agency_app.command("suspend")
@@ -231,8 +279,11 @@ def agency_suspend(
     c = ctx_of(ctx)
     actor = _agency_admin(c, code, key)
     sent = c.registry.reactivate_agency(actor, code) if lift else c.registry.suspend_agency(actor, code)
-    emit({"agency": code, "suspended": not lift, "tx": sent.tx_hash}, as_json,
-         done("agency {agency}: " + ("reactivated" if lift else "suspended")))
+    emit(
+        {"agency": code, "suspended": not lift, "tx": sent.tx_hash},
+        as_json,
+        done("agency {agency}: " + ("reactivated" if lift else "suspended")),
+    )
 
 
 @agency_app.command("types")
@@ -265,11 +316,27 @@ def agency_list(
 ) -> None:
     """List agencies with their types and keys."""
     items = [a.to_json() for a in ctx_of(ctx).registry.agencies_list(region_code(region) if region else None)]
-    emit(items, as_json, lambda d: table("Agencies", ["agency", "region", "status", "types", "keys"], [
-        [a["agency"], a["region"], "suspended" if a["suspended"] else "active" if a["enabled"] else "disabled",
-         ", ".join(a["types"]),
-         "\n".join(f"{k['address']} {k['state']}{'' if k['enabled'] or k['state'] != 'ACTIVE' else ' (disabled)'}"
-                   for k in a["keys"])] for a in d]))
+    emit(
+        items,
+        as_json,
+        lambda d: table(
+            "Agencies",
+            ["agency", "region", "status", "types", "keys"],
+            [
+                [
+                    a["agency"],
+                    a["region"],
+                    "suspended" if a["suspended"] else "active" if a["enabled"] else "disabled",
+                    ", ".join(a["types"]),
+                    "\n".join(
+                        f"{k['address']} {k['state']}{'' if k['enabled'] or k['state'] != 'ACTIVE' else ' (disabled)'}"
+                        for k in a["keys"]
+                    ),
+                ]
+                for a in d
+            ],
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- keys
@@ -351,8 +418,11 @@ def key_rotate(
     created = not c.keystore.exists(new)
     new_address = c.keystore.create(new) if created else c.keystore.address(new)
     sent = c.registry.rotate_key(_agency_admin(c, info.agency, key), old_address, new_address)
-    emit({"agency": info.agency, "retired": old_address, "active": new_address, "created": created, "tx": sent.tx_hash},
-         as_json, done("{agency}: {active} active, {retired} retired"))
+    emit(
+        {"agency": info.agency, "retired": old_address, "active": new_address, "created": created, "tx": sent.tx_hash},
+        as_json,
+        done("{agency}: {active} active, {retired} retired"),
+    )
 
 
 @key_app.command("retire")
@@ -368,7 +438,11 @@ def key_retire(
     address, info = _signing_key(c, target)
     when = parse_time(at) if at else 0
     sent = c.registry.retire_key(_agency_admin(c, info.agency, key), address, when)
-    emit({"key": address, "retired_at": iso_time(when) or "now", "tx": sent.tx_hash}, as_json, done("{key} retired at {retired_at}"))
+    emit(
+        {"key": address, "retired_at": iso_time(when) or "now", "tx": sent.tx_hash},
+        as_json,
+        done("{key} retired at {retired_at}"),
+    )
 
 
 @key_app.command("compromise")
@@ -377,7 +451,9 @@ def key_compromise(
     target: Annotated[str, typer.Argument(help="Keystore name or address of the compromised key.")],
     since: Annotated[
         str | None,
-        typer.Option(help="Since when it is not trusted (ISO 8601, unix seconds, or 'now'); a region admin's report only."),
+        typer.Option(
+            help="Since when it is not trusted (ISO 8601, unix seconds, or 'now'); a region admin's report only."
+        ),
     ] = None,
     self_report: Annotated[
         bool, typer.Option("--self", help="The key reports itself, from now on (a key can never backdate its report).")
@@ -393,16 +469,23 @@ def key_compromise(
     address, info = _signing_key(c, target)
     if self_report:
         if since not in (None, "now"):
-            raise InvalidInput("--self reports from now on only: a key cannot backdate its own report (a region admin can)")
+            raise InvalidInput(
+                "--self reports from now on only: a key cannot backdate its own report (a region admin can)"
+            )
         sent = c.registry.report_own_compromise(c.keystore.load(target))
         when = c.registry.now()
     else:
         if since is None:
-            raise InvalidInput("give --since TIME (a region admin's report), or --self for the key's own report from now on")
+            raise InvalidInput(
+                "give --since TIME (a region admin's report), or --self for the key's own report from now on"
+            )
         when = parse_time(since, now=c.registry.now())
         sent = c.registry.report_compromised(_agency_admin(c, info.agency, key), address, when)
-    emit({"key": address, "agency": info.agency, "compromised_since": iso_time(when), "tx": sent.tx_hash}, as_json,
-         done("{key} ({agency}) compromised since {compromised_since}: its anchors from then on are invalid"))
+    emit(
+        {"key": address, "agency": info.agency, "compromised_since": iso_time(when), "tx": sent.tx_hash},
+        as_json,
+        done("{key} ({agency}) compromised since {compromised_since}: its anchors from then on are invalid"),
+    )
 
 
 @key_app.command("correct")
@@ -443,7 +526,13 @@ def key_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the keys in the local keystore (addresses only, never the keys)."""
     c = ctx_of(ctx)
     items = [{"name": n, "address": c.keystore.address(n)} for n in c.keystore.names()]
-    emit(items, as_json, lambda d: table(f"Keystore {c.keystore.directory}", ["name", "address"], [[k["name"], k["address"]] for k in d]))
+    emit(
+        items,
+        as_json,
+        lambda d: table(
+            f"Keystore {c.keystore.directory}", ["name", "address"], [[k["name"], k["address"]] for k in d]
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- types
@@ -473,9 +562,23 @@ def type_add(
 def type_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List certificate types with their schema hash and fields."""
     items = [t.to_json() for t in ctx_of(ctx).registry.types()]
-    emit(items, as_json, lambda d: table("Certificate types", ["type", "title", "fields", "schema hash"], [
-        [t["type"], (t["schema"] or {}).get("title", {}).get("zh", ""),
-         ", ".join(f["name"] for f in (t["schema"] or {}).get("fields", [])), t["schema_hash"][:18] + "…"] for t in d]))
+    emit(
+        items,
+        as_json,
+        lambda d: table(
+            "Certificate types",
+            ["type", "title", "fields", "schema hash"],
+            [
+                [
+                    t["type"],
+                    (t["schema"] or {}).get("title", {}).get("zh", ""),
+                    ", ".join(f["name"] for f in (t["schema"] or {}).get("fields", [])),
+                    t["schema_hash"][:18] + "…",
+                ]
+                for t in d
+            ],
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- recognition
@@ -503,13 +606,40 @@ def recognize_cmd(
         start = parse_time(valid_from) if valid_from else 0
         end = parse_time(valid_until) if valid_until else 0
         sent = c.registry.set_recognition(actor, v, cert_type, issuer_code, start, end)
-    data = {"verifier_region": v, "type": cert_type, "issuer_region": issuer_code or None, "removed": remove, "tx": sent.tx_hash}
-    emit(data, as_json, done("{verifier_region} " + ("no longer recognises" if remove else "recognises") + " {type} from {issuer_region}"))
+    data = {
+        "verifier_region": v,
+        "type": cert_type,
+        "issuer_region": issuer_code or None,
+        "removed": remove,
+        "tx": sent.tx_hash,
+    }
+    emit(
+        data,
+        as_json,
+        done(
+            "{verifier_region} " + ("no longer recognises" if remove else "recognises") + " {type} from {issuer_region}"
+        ),
+    )
 
 
 def recognitions_cmd(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the recognition rules in force."""
     items = [r.to_json() for r in ctx_of(ctx).registry.recognitions()]
-    emit(items, as_json, lambda d: table("Recognition rules", ["verifier", "recognises type", "issued in", "from", "until"], [
-        [r["verifier_region"], r["type"], r["issuer_region"] or "any region", r["valid_from"] or "always",
-         r["valid_until"] or "open-ended"] for r in d]))
+    emit(
+        items,
+        as_json,
+        lambda d: table(
+            "Recognition rules",
+            ["verifier", "recognises type", "issued in", "from", "until"],
+            [
+                [
+                    r["verifier_region"],
+                    r["type"],
+                    r["issuer_region"] or "any region",
+                    r["valid_from"] or "always",
+                    r["valid_until"] or "open-ended",
+                ]
+                for r in d
+            ],
+        ),
+    )

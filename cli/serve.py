@@ -37,8 +37,9 @@ def run_api(settings: ApiSettings, host: str, port: int, *, workers: int = 1) ->
     from api.app import create_app
 
     factory = functools.partial(create_app, settings)
-    config = uvicorn.Config(factory, factory=True, host=host, port=port, workers=workers,
-                            log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        factory, factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
+    )
     server = uvicorn.Server(config)
     if workers <= 1:
         server.run()
@@ -60,10 +61,22 @@ def serve_cmd(
     c.deployment  # fail early, with one line, if there is no deployment or no node  # noqa: B018
     settings = api_settings(c.settings, db_url=db)
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
-    emit({"url": base, "web_page": f"{base}/verify", "api_docs": f"{base}/docs", "health": f"{base}/healthz",
-          "workers": workers, "chain_id": c.deployment.chain_id}, as_json,
-         lambda d: console.print(f"serving {d['url']} ({d['workers']} worker{'s' if d['workers'] > 1 else ''}): "
-                                 f"web page {d['web_page']}, API docs {d['api_docs']} — Ctrl-C stops",
-                                 markup=False, highlight=False))
+    emit(
+        {
+            "url": base,
+            "web_page": f"{base}/verify",
+            "api_docs": f"{base}/docs",
+            "health": f"{base}/healthz",
+            "workers": workers,
+            "chain_id": c.deployment.chain_id,
+        },
+        as_json,
+        lambda d: console.print(
+            f"serving {d['url']} ({d['workers']} worker{'s' if d['workers'] > 1 else ''}): "
+            f"web page {d['web_page']}, API docs {d['api_docs']} — Ctrl-C stops",
+            markup=False,
+            highlight=False,
+        ),
+    )
     sys.stdout.flush()
     run_api(settings, host, port, workers=workers)

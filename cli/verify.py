@@ -20,11 +20,23 @@ MARKS = {"VALID": "[bold green]✓ VALID[/]", "ERROR": "[bold]! ERROR[/]", "INCO
 
 def verify_cmd(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC2:/CLF1:) or a certificate hash.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC2:/CLF1:) or a certificate hash."
+        ),
+    ],
     verifier_region: Annotated[str | None, typer.Option(help="Your region: checks recognition for it.")] = None,
-    agency: Annotated[str | None, typer.Option(help="With a bare hash: the issuing agency (a hash anchored by several is never VALID without it).")] = None,
+    agency: Annotated[
+        str | None,
+        typer.Option(
+            help="With a bare hash: the issuing agency (a hash anchored by several is never VALID without it)."
+        ),
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="Status as of this time (ISO 8601 or unix).")] = None,
-    source: Annotated[str, typer.Option(help="mirror (default) or chain (the contracts' views, no mirror).")] = "mirror",
+    source: Annotated[
+        str, typer.Option(help="mirror (default) or chain (the contracts' views, no mirror).")
+    ] = "mirror",
     db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -84,14 +96,20 @@ def _show(d: dict[str, Any]) -> None:
         console.print(f"  {mark} {check['name']:<18} {check['detail']}", markup=False, highlight=False)
     skipped = [c["name"] for c in d["checks"] if c["outcome"] == "SKIPPED"]
     if d["verdict"] == "INCOMPLETE":
-        console.print(f"  not checked: {', '.join(skipped)} — verify the certificate file or its full QR code for a complete answer",
-                      markup=False, highlight=False)
+        console.print(
+            f"  not checked: {', '.join(skipped)} — verify the certificate file or its full QR code for a complete answer",
+            markup=False,
+            highlight=False,
+        )
     cert = d.get("certificate") or {}
     if cert.get("type"):
         console.print(f"  {cert['type']} from {cert.get('agency')} ({cert.get('issuer_region')}), hash {cert['hash']}")
     region = d.get("verifier_region")
-    console.print(f"  checked for region {region}" if region else "  no verifier region given: recognition not checked",
-                  markup=False, highlight=False)
+    console.print(
+        f"  checked for region {region}" if region else "  no verifier region given: recognition not checked",
+        markup=False,
+        highlight=False,
+    )
     if d.get("disclosed_fields") is not None:
         for name, value in d["disclosed_fields"].items():
             console.print(f"  {name}: {value}", markup=False, highlight=False)

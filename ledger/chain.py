@@ -91,7 +91,9 @@ def make_web3(url: str, timeout: float = DEFAULT_TIMEOUT) -> Web3:
         # minutes of silence. One timeout is one clear failure.
         provider = HTTPProvider(url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None)
     else:
-        raise LedgerError(f"unsupported RPC URL {redact_url(url)!r}: expected http(s):// or ws(s)://", code="INVALID_INPUT")
+        raise LedgerError(
+            f"unsupported RPC URL {redact_url(url)!r}: expected http(s):// or ws(s)://", code="INVALID_INPUT"
+        )
     w3 = Web3(provider)
     # PoA chains put signatures in extraData (> 32 bytes); harmless elsewhere.
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
@@ -143,7 +145,9 @@ class Chain:
             status = exc.response.status_code if exc.response is not None else "error"
             raise ChainUnavailable(f"node at {self.public_url} answered HTTP {status}") from None
         except (requests.Timeout, TimeoutError):
-            raise ChainUnavailable(f"node at {self.public_url} does not answer (no reply within {self.timeout:g} s)") from None
+            raise ChainUnavailable(
+                f"node at {self.public_url} does not answer (no reply within {self.timeout:g} s)"
+            ) from None
         except (requests.RequestException, ConnectionError, OSError) as exc:
             raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None
 
@@ -195,7 +199,9 @@ class Chain:
 
     def _next_nonce(self, address: str) -> int:
         with self._nonce_lock:
-            chain_nonce = self.rpc(lambda: self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending"))
+            chain_nonce = self.rpc(
+                lambda: self.w3.eth.get_transaction_count(Web3.to_checksum_address(address), "pending")
+            )
             nonce = max(chain_nonce, self._nonces.get(address, 0))
             self._nonces[address] = nonce + 1
             return nonce
@@ -244,7 +250,9 @@ class Chain:
     def wait(self, tx_hash: Any, timeout: float | None = None) -> TxReceipt:
         timeout = self.tx_timeout if timeout is None else timeout
         try:
-            return self.rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))
+            return self.rpc(
+                lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05)
+            )
         except TimeExhausted as exc:
             raise ChainUnavailable(f"transaction {bytes(tx_hash).hex()} not mined within {timeout:.0f} s") from exc
 

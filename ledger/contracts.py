@@ -146,4 +146,6 @@ def decode_error(data: bytes | str | None) -> tuple[str, dict[str, Any]] | None:
         values = abi_decode(types, bytes(data[4:]))
     except Exception:  # malformed payload: report the name only
         return item["name"], {}
-    return item["name"], {i["name"] or f"arg{n}": _show(v, i["type"]) for n, (i, v) in enumerate(zip(item["inputs"], values, strict=True))}
+    return item["name"], {
+        i["name"] or f"arg{n}": _show(v, i["type"]) for n, (i, v) in enumerate(zip(item["inputs"], values, strict=True))
+    }

@@ -247,7 +247,12 @@ class Certificate:
             if len(fields) + len(hidden) > 256:
                 raise InvalidInput("too many fields")
             for name, value in fields.items():
-                if not isinstance(name, str) or not FIELD_NAME_RE.fullmatch(name) or not isinstance(value, str) or len(value) > 4096:
+                if (
+                    not isinstance(name, str)
+                    or not FIELD_NAME_RE.fullmatch(name)
+                    or not isinstance(value, str)
+                    or len(value) > 4096
+                ):
                     raise InvalidInput(f"malformed field {str(name)[:40]!r}")
             for name in hidden:
                 if not isinstance(name, str) or not FIELD_NAME_RE.fullmatch(name) or name in fields:
@@ -298,4 +303,3 @@ def load_document(path: Path) -> tuple[Certificate, bytes | None]:
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"{Path(path).name}: not JSON ({exc.msg})") from None
     return Certificate.from_json(data)
-

@@ -55,7 +55,9 @@ def anvil_binary() -> str:
     explicit = os.environ.get("CERTLEDGER_ANVIL")
     if explicit:
         return explicit
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower(), "amd64")
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), "amd64"
+    )
     system = platform.system().lower()
     for root in (PROJECT_ROOT, Path.cwd()):
         candidate = root / "node_modules" / "@foundry-rs" / f"anvil-{system}-{arch}" / "bin" / "anvil"
@@ -79,17 +81,26 @@ def anvil_args(
     exit; not crash-safe: for throw-away nodes); ``load_state`` only loads a saved state."""
     args = [
         anvil_binary(),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--chain-id", str(chain_id),
-        "--hardfork", HARDFORK,
-        "--base-fee", "0",
-        "--gas-price", "0",
-        "--gas-limit", "30000000",
-        "--accounts", "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--hardfork",
+        HARDFORK,
+        "--base-fee",
+        "0",
+        "--gas-price",
+        "0",
+        "--gas-limit",
+        "30000000",
+        "--accounts",
+        "1",
         # Anvil moves old block states to ~/.foundry/anvil/tmp and leaves them there after a
         # kill -9: tens of GB over a test run. Keep history in memory only.
-        "--max-persisted-states", "0",
+        "--max-persisted-states",
+        "0",
     ]
     if state_file is not None:
         args += ["--state", str(state_file)]
@@ -301,8 +312,11 @@ class EmbeddedNode:
                     # its accounts already hold the log's next block: a torn dump (written by
                     # an older keeper); an older generation plus more of the log may do better
                     torn.append(generation)
-                    skipped.append(Skipped(generation.path.name, f"the block log does not apply to it "
-                                           f"({replayed.stopped})", "not used"))
+                    skipped.append(
+                        Skipped(
+                            generation.path.name, f"the block log does not apply to it ({replayed.stopped})", "not used"
+                        )
+                    )
                     self._kill_anvil()
                     continue
                 base = generation
@@ -425,13 +439,21 @@ class EmbeddedNode:
         with self.keeper_log_file.open("ab") as log:
             process = subprocess.Popen(
                 [
-                    sys.executable, "-m", KEEPER_MODULE,
-                    "--dir", str(self.directory),
-                    "--url", self.url,
-                    "--anvil-pid", str(anvil_pid),
-                    "--interval", str(self.dump_interval),
-                    "--generations", str(self.generations),
-                    "--budget", str(self.dump_budget),
+                    sys.executable,
+                    "-m",
+                    KEEPER_MODULE,
+                    "--dir",
+                    str(self.directory),
+                    "--url",
+                    self.url,
+                    "--anvil-pid",
+                    str(anvil_pid),
+                    "--interval",
+                    str(self.dump_interval),
+                    "--generations",
+                    str(self.generations),
+                    "--budget",
+                    str(self.dump_budget),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

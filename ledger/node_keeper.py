@@ -69,8 +69,17 @@ def try_lock(directory: Path) -> int | None:
 class Keeper:
     """The block log and the generations of one running anvil."""
 
-    def __init__(self, directory: Path, url: str, anvil_pid: int, *, interval: float = 1.0, generations: int = 3,
-                 budget: float = 0.1, out: TextIO = sys.stdout) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        url: str,
+        anvil_pid: int,
+        *,
+        interval: float = 1.0,
+        generations: int = 3,
+        budget: float = 0.1,
+        out: TextIO = sys.stdout,
+    ) -> None:
         self.store = StateStore(directory)
         self.url, self.anvil_pid = url, anvil_pid
         self.interval, self.keep, self.budget = max(0.05, interval), max(1, generations), min(1.0, max(1e-6, budget))
@@ -146,7 +155,12 @@ class Keeper:
                 self.say(f"{s.file}: {s.reason} ({s.action})")
         else:
             log.cut_after(scan, None)
-        if newest and newest.block is not None and newest.block_hash and rpc.block_hash(newest.block) == newest.block_hash:
+        if (
+            newest
+            and newest.block is not None
+            and newest.block_hash
+            and rpc.block_hash(newest.block) == newest.block_hash
+        ):
             self.last = (newest.block, newest.block_hash)
         else:
             generation = self._base_generation(rpc)
@@ -301,8 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     if lock is None:
         sys.stdout.write("another keeper holds this chain directory: exiting\n")
         return 0
-    keeper = Keeper(args.dir, args.url, args.anvil_pid, interval=args.interval, generations=args.generations,
-                    budget=args.budget)
+    keeper = Keeper(
+        args.dir, args.url, args.anvil_pid, interval=args.interval, generations=args.generations, budget=args.budget
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: keeper.stopping.set())
     keeper.say(f"keeper {os.getpid()} for anvil {args.anvil_pid} at {args.url}")

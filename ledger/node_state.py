@@ -101,7 +101,9 @@ class Rpc:
                 return self._conn.getresponse()
             except (http.client.HTTPException, OSError) as exc:
                 self.close()
-                if attempt == 2 or not isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)):
+                if attempt == 2 or not isinstance(
+                    exc, (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+                ):
                     raise ChainUnavailable(f"node at {self.url} unreachable: {type(exc).__name__}") from exc
         raise AssertionError("unreachable")
 
@@ -119,7 +121,9 @@ class Rpc:
     @staticmethod
     def _result(reply: dict[str, Any], method: str) -> Any:
         if "error" in reply:
-            message = reply["error"].get("message", reply["error"]) if isinstance(reply["error"], dict) else reply["error"]
+            message = (
+                reply["error"].get("message", reply["error"]) if isinstance(reply["error"], dict) else reply["error"]
+            )
             raise RpcFailed(f"{method} failed: {message}")
         return reply.get("result")
 
@@ -183,7 +187,7 @@ def _inflate_dump(response: http.client.HTTPResponse, out: BinaryIO, started: fl
         if not head:
             first_byte = time.monotonic()
         head += chunk
-    pending = head[head.index(_RESULT) + len(_RESULT):]
+    pending = head[head.index(_RESULT) + len(_RESULT) :]
     inflater = zlib.decompressobj(wbits=31)  # gzip; checks the gzip trailer's CRC-32 and length
     digest, size, carry = hashlib.sha256(), 0, b""
     prefix, prefix_done = bytearray(), False  # up to the end of the "accounts" section
@@ -240,12 +244,14 @@ def check_not_torn(rpc: Rpc, dumped: DumpedState) -> None:
         return  # an accounts section of more than _ACCOUNTS_CAP: not checked
     senders = [(a, _as_int(v.get("nonce", 0))) for a, v in dumped.accounts.items() if _as_int(v.get("nonce", 0))]
     for i in range(0, len(senders), 500):
-        part = senders[i:i + 500]
+        part = senders[i : i + 500]
         counts = rpc.batch([("eth_getTransactionCount", [a, hex(dumped.block)]) for a, _ in part])
         for (address, nonce), count in zip(part, counts, strict=True):
             if nonce > int(count, 16):
-                raise TornDump(f"torn dump: account {address} has nonce {nonce} in it, {int(count, 16)} at its "
-                               f"block {dumped.block} (a block was mined while anvil wrote it)")
+                raise TornDump(
+                    f"torn dump: account {address} has nonce {nonce} in it, {int(count, 16)} at its "
+                    f"block {dumped.block} (a block was mined while anvil wrote it)"
+                )
 
 
 def _as_int(value: Any) -> int:
@@ -423,8 +429,17 @@ class StateStore:
         seq = self.next_seq()
         gen = Generation(seq, self.generations_dir / f"gen-{seq:08d}.json", block=block)
         gen.size, gen.sha256, gen.written_at = source.stat().st_size, file_sha256(source), source.stat().st_mtime
-        meta = {"format": FORMAT, "generation": seq, "block": block, "block_hash": None, "bytes": gen.size,
-                "sha256": gen.sha256, "written_at": gen.written_at, "dump_seconds": None, "migrated_from": source.name}
+        meta = {
+            "format": FORMAT,
+            "generation": seq,
+            "block": block,
+            "block_hash": None,
+            "bytes": gen.size,
+            "sha256": gen.sha256,
+            "written_at": gen.written_at,
+            "dump_seconds": None,
+            "migrated_from": source.name,
+        }
         write_atomically(gen.meta_path, json.dumps(meta, indent=1).encode())
         os.replace(source, gen.path)
         fsync_dir(self.generations_dir)
@@ -491,7 +506,9 @@ class LoggedBlock:
     txs: list[str]
 
     def line(self) -> bytes:
-        payload = json.dumps({"ts": self.timestamp, "at": round(self.logged_at, 3), "txs": self.txs}, separators=(",", ":"))
+        payload = json.dumps(
+            {"ts": self.timestamp, "at": round(self.logged_at, 3), "txs": self.txs}, separators=(",", ":")
+        )
         body = f"{self.number} {self.hash} {self.parent} {payload}".encode()
         return b"%08x %s\n" % (zlib.crc32(body), body)
 
@@ -607,8 +624,11 @@ class BlockLog:
             self.store.aside_dir.mkdir(parents=True, exist_ok=True)
             target = self.store.aside_dir / f"{time.strftime('%Y%m%dT%H%M%S')}-tail-{segment.name}"
             target.write_bytes(tail)
-            result = Skipped(segment.name, f"block log lines after the restored head ({scan.stopped or 'not replayed'})",
-                             f"kept aside: {target}")
+            result = Skipped(
+                segment.name,
+                f"block log lines after the restored head ({scan.stopped or 'not replayed'})",
+                f"kept aside: {target}",
+            )
         else:
             result = Skipped(segment.name, scan.stopped or "a line cut short", "removed")
         with segment.open("r+b") as fh:
@@ -685,8 +705,14 @@ def fetch_blocks(rpc: Rpc, first: int, last: int) -> list[LoggedBlock]:
         raise ChainUnavailable("node cannot give a raw transaction of a mined block")
     now = time.time()
     return [
-        LoggedBlock(int(b["number"], 16), b["hash"], b["parentHash"], int(b["timestamp"], 16), now,
-                    [raws[h] for h in b["transactions"]])
+        LoggedBlock(
+            int(b["number"], 16),
+            b["hash"],
+            b["parentHash"],
+            int(b["timestamp"], 16),
+            now,
+            [raws[h] for h in b["transactions"]],
+        )
         for b in blocks
     ]
 

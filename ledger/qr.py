@@ -138,7 +138,9 @@ def _b45(text: str) -> bytes:
     if bad is not None:
         raise InvalidInput(f"QR payload does not decode: {bad!r} is not a Base45 character (was it retyped or cut?)")
     if len(text) % 3 == 1:
-        raise InvalidInput("QR payload does not decode: its length is not valid Base45 (a character is missing or extra)")
+        raise InvalidInput(
+            "QR payload does not decode: its length is not valid Base45 (a character is missing or extra)"
+        )
     try:
         return base45.b45decode(text)
     except ValueError:

@@ -41,7 +41,18 @@ def write_id_cards(path: Path, n: int, seed: int = 7, valid_until: str = "2036-1
         w.writerow(["name", "sex", "ethnicity", "birthDate", "address", "idNumber", "validUntil", "reference"])
         for i in range(n):
             p = person(rng)
-            w.writerow([p["name"], p["sex"], p["ethnicity"], p["birthDate"], p["address"], p["idNumber"], valid_until, f"APP{i:08d}"])
+            w.writerow(
+                [
+                    p["name"],
+                    p["sex"],
+                    p["ethnicity"],
+                    p["birthDate"],
+                    p["address"],
+                    p["idNumber"],
+                    valid_until,
+                    f"APP{i:08d}",
+                ]
+            )
     return path
 
 
@@ -49,17 +60,30 @@ def write_business_licences(path: Path, n: int, seed: int = 9) -> Path:
     rng = random.Random(seed)
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["companyName", "creditCode", "legalRepresentative", "companyType", "registeredCapital", "establishedOn", "address", "reference"])
+        w.writerow(
+            [
+                "companyName",
+                "creditCode",
+                "legalRepresentative",
+                "companyType",
+                "registeredCapital",
+                "establishedOn",
+                "address",
+                "reference",
+            ]
+        )
         for i in range(n):
             code = "91" + "440101" + "".join(rng.choice(CREDIT_CHARS) for _ in range(10))
-            w.writerow([
-                f"广州{rng.choice('华粤穗南天海')}{rng.choice('盛达信通创宏')}{rng.choice(COMPANIES)}有限公司",
-                code,
-                person(rng)["name"],
-                "有限责任公司",
-                rng.choice([100, 500, 1000, 5000]),
-                f"{rng.randint(2000, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-                f"广东省广州市{rng.choice(STREETS)}{rng.randint(1, 999)}号",
-                f"BL{i:06d}",
-            ])
+            w.writerow(
+                [
+                    f"广州{rng.choice('华粤穗南天海')}{rng.choice('盛达信通创宏')}{rng.choice(COMPANIES)}有限公司",
+                    code,
+                    person(rng)["name"],
+                    "有限责任公司",
+                    rng.choice([100, 500, 1000, 5000]),
+                    f"{rng.randint(2000, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                    f"广东省广州市{rng.choice(STREETS)}{rng.randint(1, 999)}号",
+                    f"BL{i:06d}",
+                ]
+            )
     return path

@@ -48,11 +48,16 @@ def change_status(
         if registry.batch(agency, batch_root) is None:
             raise InvalidInput(f"{agency} anchored no batch with root 0x{batch_root.hex()}")
         sent = registry.set_batch_status(actor, agency, batch_root, status, reason)
-        return StatusChange("0x" + batch_root.hex(), "batch", agency, status.name, reason, sent.tx_hash, sent.block_number)
+        return StatusChange(
+            "0x" + batch_root.hex(), "batch", agency, status.name, reason, sent.tx_hash, sent.block_number
+        )
     if not agency:
         raise InvalidInput("a certificate hash needs its agency (--agency), or give the certificate file")
-    sent = registry.set_certificate_status(actor, agency, cert_hash, status, reason)  # type: ignore[arg-type]
-    return StatusChange("0x" + cert_hash.hex(), "certificate", agency, status.name, reason, sent.tx_hash, sent.block_number)  # type: ignore[union-attr]
+    assert cert_hash is not None
+    sent = registry.set_certificate_status(actor, agency, cert_hash, status, reason)
+    return StatusChange(
+        "0x" + cert_hash.hex(), "certificate", agency, status.name, reason, sent.tx_hash, sent.block_number
+    )
 
 
 def batch_agency(registry: Registry, root: bytes) -> str:

@@ -81,7 +81,9 @@ class NodeWatch:
         try:
             head = int(self.call("eth_blockNumber", []), 16)
             now = self.clock()
-            if self.deployment is not None and (self._identity_at is None or now - self._identity_at >= self.identity_interval):
+            if self.deployment is not None and (
+                self._identity_at is None or now - self._identity_at >= self.identity_interval
+            ):
                 self._identity = self.deployment.identity_problem(self.call)
                 self._identity_at = now
             self._head, self._seen_at, self._error = head, now, None

@@ -141,7 +141,11 @@ def degree_rows(n: int) -> list[dict[str, Any]]:
 def start_anvil(directory: Path, *, block_time: float | None = None) -> Node:
     """An anvil node of our own (automine unless ``block_time``)."""
     port = free_port()
-    return Node(anvil_args(port, 31337, None, block_time=block_time), f"http://127.0.0.1:{port}", directory / f"anvil-{port}.log")
+    return Node(
+        anvil_args(port, 31337, None, block_time=block_time),
+        f"http://127.0.0.1:{port}",
+        directory / f"anvil-{port}.log",
+    )
 
 
 def new_deployment(chain: Chain, *, types: tuple[str, ...] = ("ID_CARD", "BUSINESS_LICENSE", "DEGREE")) -> Consortium:
@@ -188,8 +192,14 @@ def issue_rows(
     rows_path = out.with_suffix(".jsonl")
     rows_path.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
     request = IssueRequest(
-        agency=agency, cert_type=cert_type, rows_path=rows_path, out_dir=out, bundle=True,
-        valid_from=valid_from, valid_until=valid_until, workers=1,
+        agency=agency,
+        cert_type=cert_type,
+        rows_path=rows_path,
+        out_dir=out,
+        bundle=True,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        workers=1,
         allow_expired=True,  # the fixtures issue expired certificates on purpose (to verify EXPIRED)
     )
     result = issue(c.registry, signer or c.agency_keys[agency], c.deployer, request, schema_for(c.registry, cert_type))
@@ -216,8 +226,12 @@ def unanchored_document(c: Consortium, agency: str = "GD-PSB", cert_type: str = 
     other = Certificate(cert_type, agency, GD, VALID_FROM, None, {**fields, "name": "赵六"}, _salts(fields))
     tree = build_tree([h, other.compute_hash()])
     d = c.deployment
-    sig = sign_batch(c.agency_keys[agency], tree.root, type_id(cert_type), agency_id(agency), d.chain_id, d.certificate_registry)
-    anchor = Anchor(d.chain_id, d.certificate_registry, tree.root, tuple(tree.proof(h)), sig, c.agency_keys[agency].address)
+    sig = sign_batch(
+        c.agency_keys[agency], tree.root, type_id(cert_type), agency_id(agency), d.chain_id, d.certificate_registry
+    )
+    anchor = Anchor(
+        d.chain_id, d.certificate_registry, tree.root, tuple(tree.proof(h)), sig, c.agency_keys[agency].address
+    )
     return Certificate(cert_type, agency, GD, VALID_FROM, None, fields, cert.salts, anchor=anchor).to_json()
 
 
@@ -488,8 +502,12 @@ def forge_signature(doc: dict[str, Any]) -> dict[str, Any]:
     """Re-sign the document's batch root with a random key (everything else unchanged)."""
     a = doc["anchor"]
     sig = sign_batch(
-        Account.create(), bytes.fromhex(a["root"][2:]), type_id(doc["type"]), agency_id(doc["issuer"]["agency"]),
-        a["chainId"], a["registry"],
+        Account.create(),
+        bytes.fromhex(a["root"][2:]),
+        type_id(doc["type"]),
+        agency_id(doc["issuer"]["agency"]),
+        a["chainId"],
+        a["registry"],
     )
     doc["anchor"]["signature"] = "0x" + sig.hex()
     return doc

@@ -131,7 +131,9 @@ def assert_same_mirror(actual: dict[str, list[tuple[Any, ...]]], expected: dict[
             )
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 120.0, interval: float = 0.1, what: str = "condition") -> None:
+def wait_for(
+    predicate: Callable[[], bool], timeout: float = 120.0, interval: float = 0.1, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until true; generous timeouts, no wall-clock assertions."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -177,8 +179,12 @@ def settled(q: MirrorQueries, store: MirrorStore, timeout: float = 30.0) -> Mirr
     """Wait until ``q`` sees the store's current checkpoint (MirrorQueries trusts its last
     read of the head, and the caches kept for it, for a short while)."""
     want = store.checkpoint()
-    wait_for(lambda: (q.head().block, q.head().block_hash) == want, timeout=timeout, interval=0.02,
-             what=f"the queries to see checkpoint {want[0]}")
+    wait_for(
+        lambda: (q.head().block, q.head().block_hash) == want,
+        timeout=timeout,
+        interval=0.02,
+        what=f"the queries to see checkpoint {want[0]}",
+    )
     return q
 
 
@@ -196,10 +202,21 @@ def signed_anchor(c: Any, agency: str, cert_type: str, n: int) -> tuple[str, Any
     tree = build_tree([os.urandom(32) for _ in range(n)])
     aid, tid = agency_id(agency), type_id(cert_type)
     sig = sign_batch(c.agency_keys[agency], tree.root, tid, aid, chain.chain_id, deployment.certificate_registry)
-    raw = Account.create().sign_transaction({
-        "to": deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
-        "gas": 200_000 + 2_000 * n, "gasPrice": 0, "nonce": 0, "chainId": chain.chain_id, "value": 0,
-    }).raw_transaction
+    raw = (
+        Account.create()
+        .sign_transaction(
+            {
+                "to": deployment.certificate_registry,
+                "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
+                "gas": 200_000 + 2_000 * n,
+                "gasPrice": 0,
+                "nonce": 0,
+                "chainId": chain.chain_id,
+                "value": 0,
+            }
+        )
+        .raw_transaction
+    )
     return "0x" + bytes(raw).hex(), tree
 
 

@@ -25,26 +25,18 @@ GD, ZJ, BJ = REGIONS
 # ---------------------------------------------------------------------- helpers
 
 
-
-
-
-
 def agency_events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:
     logs = getattr(c.registry.agencies.events, name)().process_receipt(sent.receipt, errors=DISCARD)
     return [dict(log["args"]) for log in logs]
 
 
-def anchor(
-    c: Consortium, agency: str, cert_type: str, n: int = 2, key: LocalAccount | None = None
-) -> AnchoredBatch:
+def anchor(c: Consortium, agency: str, cert_type: str, n: int = 2, key: LocalAccount | None = None) -> AnchoredBatch:
     return c.registry.anchor_batch(
         c.deployer, key or c.agency_keys[agency], agency, cert_type, [Account.create().key for _ in range(n)]
     )
 
 
-def verdict(
-    c: Consortium, batch: AnchoredBatch, cert_hash: bytes, verifier: int = 0
-) -> tuple[Verdict, Reason]:
+def verdict(c: Consortium, batch: AnchoredBatch, cert_hash: bytes, verifier: int = 0) -> tuple[Verdict, Reason]:
     tree = build_tree(batch.cert_hashes)
     return c.registry.verify_onchain(batch.agency, cert_hash, batch.root, tree.proof(cert_hash), verifier)
 
@@ -90,9 +82,7 @@ def test_agency_may_be_registered_with_no_types(issuing: Consortium) -> None:
     assert reg.agency("BJ-PSB").types == []
     key = Account.create()
     reg.add_key(issuing.admins[BJ], "BJ-PSB", key.address)
-    args = expect(
-        "TypeNotAllowed", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", [b"\x01" * 32]
-    )
+    args = expect("TypeNotAllowed", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", [b"\x01" * 32])
     assert args == {"agency": "BJ-PSB", "typeId": "ID_CARD"}
 
 
@@ -116,17 +106,13 @@ def test_non_admin_cannot_register_agency(issuing: Consortium, who: str) -> None
 
 
 def test_agency_cannot_be_registered_in_a_non_member_region(issuing: Consortium) -> None:
-    args = expect(
-        "NotAdminOfRegion", issuing.registry.register_agency, issuing.admins[GD], "JS-PSB", 320000, []
-    )
+    args = expect("NotAdminOfRegion", issuing.registry.register_agency, issuing.admins[GD], "JS-PSB", 320000, [])
     assert args["region"] == 320000
 
 
 def test_duplicate_agency_is_rejected(issuing: Consortium) -> None:
     reg = issuing.registry
-    args = expect(
-        "AgencyAlreadyRegistered", reg.register_agency, issuing.admins[GD], "GD-PSB", GD, ["ID_CARD"]
-    )
+    args = expect("AgencyAlreadyRegistered", reg.register_agency, issuing.admins[GD], "GD-PSB", GD, ["ID_CARD"])
     assert args == {"agency": "GD-PSB"}
     # agency codes are global: another region cannot take the code either
     args = expect("AgencyAlreadyRegistered", reg.register_agency, issuing.admins[ZJ], "GD-PSB", ZJ, [])
@@ -141,9 +127,7 @@ def test_zero_agency_id_is_rejected(issuing: Consortium) -> None:
 
 def test_registering_with_unknown_type_is_rejected_atomically(issuing: Consortium) -> None:
     reg = issuing.registry
-    args = expect(
-        "UnknownType", reg.register_agency, issuing.admins[GD], "GD-DMV", GD, ["ID_CARD", "DRIVING_LICENCE"]
-    )
+    args = expect("UnknownType", reg.register_agency, issuing.admins[GD], "GD-DMV", GD, ["ID_CARD", "DRIVING_LICENCE"])
     assert args == {"typeId": "DRIVING_LICENCE"}
     assert reg.agency("GD-DMV") is None
     assert "GD-DMV" not in reg.agency_codes()
@@ -175,9 +159,7 @@ def test_forbidding_a_type_stops_new_anchors_but_earlier_ones_stay_valid(issuing
         {"agency": agency_id("GD-PSB"), "typeId": type_id("ID_CARD"), "allowed": False}
     ]
     assert reg.agency("GD-PSB").types == []
-    assert not issuing.chain.call(
-        reg.agencies.functions.isTypeAllowed(agency_id("GD-PSB"), type_id("ID_CARD"))
-    )
+    assert not issuing.chain.call(reg.agencies.functions.isTypeAllowed(agency_id("GD-PSB"), type_id("ID_CARD")))
 
     args = expect("TypeNotAllowed", anchor, issuing, "GD-PSB", "ID_CARD")
     assert args == {"agency": "GD-PSB", "typeId": "ID_CARD"}
@@ -218,9 +200,7 @@ def test_set_agency_types_only_by_admin_of_agency_region(issuing: Consortium) ->
 
 
 def test_set_agency_types_of_unknown_agency_is_rejected(issuing: Consortium) -> None:
-    args = expect(
-        "UnknownAgency", issuing.registry.set_agency_types, issuing.admins[GD], "GD-NONE", ["ID_CARD"], True
-    )
+    args = expect("UnknownAgency", issuing.registry.set_agency_types, issuing.admins[GD], "GD-NONE", ["ID_CARD"], True)
     assert args == {"agency": "GD-NONE"}
 
 
@@ -230,14 +210,10 @@ def test_set_agency_types_of_unknown_agency_is_rejected(issuing: Consortium) -> 
 def test_suspend_and_reactivate_agency_emit_events(issuing: Consortium) -> None:
     reg = issuing.registry
     sent = reg.suspend_agency(issuing.admins[GD], "GD-PSB")
-    assert agency_events(issuing, "AgencySuspendedSet", sent) == [
-        {"agency": agency_id("GD-PSB"), "suspended": True}
-    ]
+    assert agency_events(issuing, "AgencySuspendedSet", sent) == [{"agency": agency_id("GD-PSB"), "suspended": True}]
     assert reg.agency("GD-PSB").suspended
     sent = reg.reactivate_agency(issuing.admins[GD], "GD-PSB")
-    assert agency_events(issuing, "AgencySuspendedSet", sent) == [
-        {"agency": agency_id("GD-PSB"), "suspended": False}
-    ]
+    assert agency_events(issuing, "AgencySuspendedSet", sent) == [{"agency": agency_id("GD-PSB"), "suspended": False}]
     assert not reg.agency("GD-PSB").suspended
 
 
@@ -256,9 +232,7 @@ def test_reactivating_an_active_agency_is_rejected(issuing: Consortium) -> None:
 def test_suspend_or_reactivate_unknown_agency_is_rejected(issuing: Consortium) -> None:
     reg = issuing.registry
     assert expect("UnknownAgency", reg.suspend_agency, issuing.admins[GD], "GD-NONE") == {"agency": "GD-NONE"}
-    assert expect("UnknownAgency", reg.reactivate_agency, issuing.admins[GD], "GD-NONE") == {
-        "agency": "GD-NONE"
-    }
+    assert expect("UnknownAgency", reg.reactivate_agency, issuing.admins[GD], "GD-NONE") == {"agency": "GD-NONE"}
 
 
 def test_only_admin_of_agency_region_may_suspend_or_reactivate(issuing: Consortium) -> None:
@@ -312,7 +286,9 @@ def test_suspended_agencys_key_cannot_change_statuses_but_region_admin_can(issui
     # after reactivation the key may act again (but not lift what its region admin imposed)
     reg.reactivate_agency(admin, "GD-PSB")
     assert can_manage(issuing, "GD-PSB", key)
-    expect("SuspensionHeldByStrongerRole", reg.set_batch_status, key, batch.agency, batch.root, Status.ACTIVE, "AUDIT_DONE")
+    expect(
+        "SuspensionHeldByStrongerRole", reg.set_batch_status, key, batch.agency, batch.root, Status.ACTIVE, "AUDIT_DONE"
+    )
     reg.set_batch_status(admin, batch.agency, batch.root, Status.ACTIVE, "AUDIT_DONE")
     reg.set_certificate_status(key, "GD-PSB", h2, Status.SUSPENDED, "HOLDER_REQUEST")
     assert verdict(issuing, batch, h1) == (Verdict.OK, Reason.NONE)
@@ -331,9 +307,7 @@ def test_only_own_keys_and_region_admins_may_change_an_agencys_statuses(issuing:
     ]
     for actor in outsiders:
         assert not can_manage(issuing, "GD-PSB", actor)
-        args = expect(
-            "NotAuthorized", reg.set_certificate_status, actor, "GD-PSB", h, Status.REVOKED, "FORGED"
-        )
+        args = expect("NotAuthorized", reg.set_certificate_status, actor, "GD-PSB", h, Status.REVOKED, "FORGED")
         assert same(args["account"], actor)
         expect("NotAuthorized", reg.set_batch_status, actor, batch.agency, batch.root, Status.REVOKED, "FORGED")
     reg.set_certificate_status(issuing.agency_keys["GD-PSB"], "GD-PSB", h, Status.SUSPENDED, "HOLDER_REQUEST")

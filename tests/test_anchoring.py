@@ -48,7 +48,9 @@ def _anchor_raw(issuing, agency: str, cert_type: str, hashes, signature: bytes, 
 def _anchor_signed_by(issuing, key, agency: str, cert_type: str, hashes, **domain):
     """Anchor ``hashes`` in leaf order with a signature by ``key`` (optionally over another domain)."""
     tree = build_tree(hashes)
-    return _anchor_raw(issuing, agency, cert_type, tree.cert_hashes, _sign(issuing, key, tree.root, agency, cert_type, **domain))
+    return _anchor_raw(
+        issuing, agency, cert_type, tree.cert_hashes, _sign(issuing, key, tree.root, agency, cert_type, **domain)
+    )
 
 
 def _rejected(call, error_name: str) -> ContractRejected:
@@ -112,8 +114,9 @@ def test_anchor_batch_stores_batch_and_emits_every_hash_in_leaf_order(issuing, r
     assert [bytes(h) for h in decoded["args"]["certHashes"]] == tree.cert_hashes
 
     stored = reg.batch("GD-PSB", tree.root)
-    assert stored == BatchInfo("GD-PSB", tree.root, to_checksum_address(key.address),
-                               _block_time(issuing, batch.tx.receipt), size, "ID_CARD")
+    assert stored == BatchInfo(
+        "GD-PSB", tree.root, to_checksum_address(key.address), _block_time(issuing, batch.tx.receipt), size, "ID_CARD"
+    )
     assert reg.batch("GD-AMR", tree.root) is None  # a batch belongs to its agency
 
 
@@ -168,7 +171,9 @@ def test_same_batch_cannot_be_anchored_twice(issuing, random_hashes):
     key = issuing.agency_keys["GD-PSB"]
     hashes = random_hashes(6)
     first = reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes)
-    err = _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes), "BatchAlreadyAnchored")
+    err = _rejected(
+        lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes), "BatchAlreadyAnchored"
+    )
     assert err.error_args["root"] == "0x" + first.root.hex()
     assert err.error_args["agency"] == "GD-PSB"
 
@@ -180,7 +185,9 @@ def test_same_hashes_in_another_submission_order_are_the_same_batch(issuing, ran
     first = reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", hashes)
     shuffled = list(reversed(hashes))
     random.Random(7).shuffle(shuffled)
-    err = _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", shuffled), "BatchAlreadyAnchored")
+    err = _rejected(
+        lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", shuffled), "BatchAlreadyAnchored"
+    )
     assert err.error_args["root"] == "0x" + first.root.hex()
 
 
@@ -296,7 +303,9 @@ def test_suspended_agency_cannot_anchor_until_reactivated(issuing, random_hashes
     reg = issuing.registry
     key = issuing.agency_keys["GD-PSB"]
     reg.suspend_agency(issuing.admins[440000], "GD-PSB")
-    err = _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "AgencySuspended")
+    err = _rejected(
+        lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "AgencySuspended"
+    )
     assert err.error_args["agency"] == "GD-PSB"
     reg.reactivate_agency(issuing.admins[440000], "GD-PSB")
     reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2))
@@ -306,7 +315,9 @@ def test_retired_key_is_rejected(issuing, random_hashes):
     reg = issuing.registry
     key = issuing.agency_keys["GD-PSB"]
     reg.retire_key(issuing.admins[440000], key.address)
-    err = _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyRetired")
+    err = _rejected(
+        lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyRetired"
+    )
     assert _same_address(err.error_args["key"], key.address)
     assert err.error_args["retiredAt"] == reg.key(key.address).retired_at
 
@@ -335,7 +346,9 @@ def test_compromised_key_is_rejected(issuing, random_hashes):
     key = issuing.agency_keys["GD-PSB"]
     since = chain_now(issuing.chain)
     reg.report_compromised(issuing.admins[440000], key.address, since)
-    err = _rejected(lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyCompromised")
+    err = _rejected(
+        lambda: reg.anchor_batch(issuing.deployer, key, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyCompromised"
+    )
     assert _same_address(err.error_args["key"], key.address)
     assert err.error_args["since"] == since
 
@@ -352,7 +365,9 @@ def test_key_not_yet_active_is_rejected_until_its_start(issuing, random_hashes):
     later = Account.create()
     start = chain_now(issuing.chain) + 500
     reg.add_key(issuing.admins[440000], "GD-PSB", later.address, start)
-    err = _rejected(lambda: reg.anchor_batch(issuing.deployer, later, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyNotYetActive")
+    err = _rejected(
+        lambda: reg.anchor_batch(issuing.deployer, later, "GD-PSB", "ID_CARD", random_hashes(2)), "KeyNotYetActive"
+    )
     assert err.error_args["activeFrom"] == start
     advance(issuing.chain, 500)
     reg.anchor_batch(issuing.deployer, later, "GD-PSB", "ID_CARD", random_hashes(2))
@@ -379,7 +394,9 @@ def test_signature_for_another_contract_address_is_rejected(issuing, random_hash
     reg = issuing.registry
     for address in (reg.deployment.agency_registry, reg.deployment.consortium, Account.create().address):
         _rejected(
-            lambda: _anchor_signed_by(issuing, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", random_hashes(3), registry=address),
+            lambda: _anchor_signed_by(
+                issuing, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", random_hashes(3), registry=address
+            ),
             "UnknownKey",
         )
 
@@ -460,7 +477,10 @@ def test_signature_of_wrong_length_is_rejected(issuing, random_hashes):
     sig = _sign(issuing, issuing.agency_keys["GD-PSB"], tree.root, "GD-PSB", "ID_CARD")
     for length in (0, 1, 64, 66, 130):  # 64 bytes: r || s without v (no EIP-2098 compact form)
         malformed = (sig * 3)[:length]
-        err = _rejected(lambda: _anchor_raw(issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, malformed), "ECDSAInvalidSignatureLength")
+        err = _rejected(
+            lambda: _anchor_raw(issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, malformed),
+            "ECDSAInvalidSignatureLength",
+        )
         assert err.error_args["length"] == length
     assert issuing.registry.batch("GD-PSB", tree.root) is None
 

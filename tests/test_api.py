@@ -99,15 +99,27 @@ def test_certificate_by_hash_valid(world: World, client: TestClient) -> None:
     cert = body["certificate"]
     assert cert == {
         **cert,
-        "hash": doc["hash"], "type": "ID_CARD", "issuer_region": GD, "agency": "GD-PSB", "batch_root": doc["anchor"]["root"],
+        "hash": doc["hash"],
+        "type": "ID_CARD",
+        "issuer_region": GD,
+        "agency": "GD-PSB",
+        "batch_root": doc["anchor"]["root"],
     }
     assert body["verifier_region"] is None
     assert {c["name"]: c["outcome"] for c in body["checks"]} == {
-        "integrity": "SKIPPED", "anchored": "PASS", "issuer_authorized": "PASS", "key_valid": "PASS", "status": "PASS",
-        "validity_period": "SKIPPED", "recognition": "SKIPPED",
+        "integrity": "SKIPPED",
+        "anchored": "PASS",
+        "issuer_authorized": "PASS",
+        "key_valid": "PASS",
+        "status": "PASS",
+        "validity_period": "SKIPPED",
+        "recognition": "SKIPPED",
     }
     assert {c["name"]: c["code"] for c in body["checks"] if c["outcome"] == "SKIPPED"} == {
-        "integrity": "NO_DOCUMENT", "validity_period": "NO_DATES", "recognition": "NO_VERIFIER_REGION"}
+        "integrity": "NO_DOCUMENT",
+        "validity_period": "NO_DATES",
+        "recognition": "NO_VERIFIER_REGION",
+    }
     # naming the issuing agency gives the same answer; naming another one does not find it
     assert client.get(f"/v1/certificates/{doc['hash']}", params={"agency": "GD-PSB"}).json()["verdict"] == "INCOMPLETE"
     other = client.get(f"/v1/certificates/{doc['hash']}", params={"agency": "GD-AMR"}).json()
@@ -137,7 +149,9 @@ def test_certificate_by_hash_accepts_upper_case_hex(world: World, client: TestCl
         ("expired", 0, ZJ, "INCOMPLETE"),
     ],
 )
-def test_certificate_by_hash_verdicts(world: World, client: TestClient, name: str, i: int, region: int | None, verdict: str) -> None:
+def test_certificate_by_hash_verdicts(
+    world: World, client: TestClient, name: str, i: int, region: int | None, verdict: str
+) -> None:
     params = {"verifier_region": str(region)} if region else {}
     body = client.get(f"/v1/certificates/{world.hash(name, i)}", params=params).json()
     assert_result(body)
@@ -146,7 +160,9 @@ def test_certificate_by_hash_verdicts(world: World, client: TestClient, name: st
 
 
 def test_certificate_never_anchored_is_unknown(client: TestClient) -> None:
-    r = client.get(f"/v1/certificates/0x{Account.create().key.hex().removeprefix('0x')}", params={"verifier_region": "330000"})
+    r = client.get(
+        f"/v1/certificates/0x{Account.create().key.hex().removeprefix('0x')}", params={"verifier_region": "330000"}
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["verdict"] == "UNKNOWN" and failing(body)[0] == ("anchored", "NOT_ANCHORED")
@@ -161,7 +177,10 @@ def test_certificate_as_of(world: World, client: TestClient) -> None:
         body = client.get(f"/v1/certificates/{h}", params={"as_of": value}).json()
         assert body["verdict"] == "INCOMPLETE", (value, failing(body))
         assert body["as_of"] == iso
-    assert client.get(f"/v1/certificates/{h}", params={"as_of": str(world.times["revoked"])}).json()["verdict"] == "REVOKED"
+    assert (
+        client.get(f"/v1/certificates/{h}", params={"as_of": str(world.times["revoked"])}).json()["verdict"]
+        == "REVOKED"
+    )
     assert client.get(f"/v1/certificates/{h}").json()["verdict"] == "REVOKED"
 
 
@@ -197,13 +216,25 @@ def _inputs(world: World, tmp_path: Path) -> dict[str, dict[str, Any]]:
         "qr-png": {"files": {"image": ("qr.png", png, "image/png")}},
         "qr-jpeg": {"files": {"image": ("qr.jpg", jpeg_of(png), "image/jpeg")}},
         "qr-png-full-payload": {"files": {"image": ("qr.png", png_of(full, tmp_path), "image/png")}},
-        "json-with-charset": {"content": orjson.dumps({"document": doc}), "headers": {"content-type": "application/json; charset=utf-8"}},
+        "json-with-charset": {
+            "content": orjson.dumps({"document": doc}),
+            "headers": {"content-type": "application/json; charset=utf-8"},
+        },
     }
 
 
 INPUT_KINDS = [
-    "document", "bare-document", "disclosed-document", "compact-payload", "full-payload", "json-string-payload",
-    "payload-with-whitespace", "qr-png", "qr-jpeg", "qr-png-full-payload", "json-with-charset",
+    "document",
+    "bare-document",
+    "disclosed-document",
+    "compact-payload",
+    "full-payload",
+    "json-string-payload",
+    "payload-with-whitespace",
+    "qr-png",
+    "qr-jpeg",
+    "qr-png-full-payload",
+    "json-with-charset",
 ]
 
 
@@ -240,7 +271,9 @@ def test_verify_every_input_form(world: World, client: TestClient, tmp_path: Pat
         ("cmp_late", 0, None, "INVALID", ("key_valid", "KEY_COMPROMISED")),
     ],
 )
-def test_verify_document_verdicts(world: World, client: TestClient, name: str, i: int, region: int | None, verdict: str, check: tuple[str, str]) -> None:
+def test_verify_document_verdicts(
+    world: World, client: TestClient, name: str, i: int, region: int | None, verdict: str, check: tuple[str, str]
+) -> None:
     params = {"verifier_region": str(region)} if region else {}
     body = post_verify(client, {"document": world.doc(name, i)}, **params).json()
     assert_result(body)
@@ -316,7 +349,9 @@ def test_source_chain_with_payloads(world: World, client: TestClient) -> None:
         assert r.status_code == 200 and r.json()["verdict"] == "ERROR"
 
 
-def test_source_chain_as_of_a_past_time_is_not_answered_with_the_current_status(world: World, client: TestClient) -> None:
+def test_source_chain_as_of_a_past_time_is_not_answered_with_the_current_status(
+    world: World, client: TestClient
+) -> None:
     """The chain only knows current statuses: asked about a time before the revocation, the
     answer must be the status then (VALID) or a refusal (422) — not today's REVOKED."""
     r = post_verify(client, {"document": world.doc("id", 1)}, source="chain", as_of=str(world.times["issued"]))
@@ -379,7 +414,13 @@ def test_batch(world: World, client: TestClient) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["root"] == root
-    assert (body["agency"], body["type"], body["issuer_region"], body["size"], body["status"]) == ("GD-PSB", "ID_CARD", GD, 6, "ACTIVE")
+    assert (body["agency"], body["type"], body["issuer_region"], body["size"], body["status"]) == (
+        "GD-PSB",
+        "ID_CARD",
+        GD,
+        6,
+        "ACTIVE",
+    )
     assert body["key"].lower() == world.c.agency_keys["GD-PSB"].address.lower()
     assert isinstance(body["anchored_at"]["block"], int) and HEX32.match(body["anchored_at"]["tx"])
     assert ISO.match(body["anchored_at"]["time"])
@@ -528,14 +569,18 @@ def test_metrics(world: World, client: TestClient) -> None:
     assert "# TYPE certledger_http_request_duration_seconds histogram" in text
 
     def delta(**labels: str) -> float:
-        return _metric(text, "certledger_verifications_total", **labels) - _metric(before, "certledger_verifications_total", **labels)
+        return _metric(text, "certledger_verifications_total", **labels) - _metric(
+            before, "certledger_verifications_total", **labels
+        )
 
     assert delta(verdict="INCOMPLETE", source="mirror") == 1
     assert delta(verdict="REVOKED", source="mirror") == 2
     assert delta(verdict="EXPIRED") == 1
     assert delta(verdict="VALID", source="chain") == 1
     assert delta(kind="document") == 3 and delta(kind="hash") == 2
-    count = _metric(text, "certledger_http_request_duration_seconds_count", route="/v1/certificates/{cert_hash}", status="200")
+    count = _metric(
+        text, "certledger_http_request_duration_seconds_count", route="/v1/certificates/{cert_hash}", status="200"
+    )
     assert count >= 2
     assert _metric(text, "certledger_http_request_duration_seconds_bucket", route="/v1/verify", le="+Inf") >= 3
 

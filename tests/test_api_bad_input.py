@@ -95,12 +95,25 @@ def test_malformed_batch_root(client: TestClient, h: str) -> None:
 # ---------------------------------------------------------------------- query parameters
 
 
-BAD_REGIONS = ["abc", "44000", "4400000", "000000", "040000", "440000.0", "-440000", "44 000", "４４００００", "0x6b6c0"]
+BAD_REGIONS = [
+    "abc",
+    "44000",
+    "4400000",
+    "000000",
+    "040000",
+    "440000.0",
+    "-440000",
+    "44 000",
+    "４４００００",
+    "0x6b6c0",
+]
 
 
 @pytest.mark.parametrize("region", BAD_REGIONS)
 def test_bad_region(world: World, client: TestClient, region: str) -> None:
-    assert_error(client.get(f"/v1/certificates/{world.hash('id', 0)}", params={"verifier_region": region}), 422, "BAD_REGION")
+    assert_error(
+        client.get(f"/v1/certificates/{world.hash('id', 0)}", params={"verifier_region": region}), 422, "BAD_REGION"
+    )
     r = client.post("/v1/verify", params={"verifier_region": region}, json={"document": world.doc("id", 0)})
     assert_error(r, 422, "BAD_REGION")
 
@@ -110,21 +123,39 @@ def test_empty_region_means_no_region(world: World, client: TestClient) -> None:
     assert body["verdict"] == "INCOMPLETE" and body["verifier_region"] is None
 
 
-BAD_TIMES = ["yesterday", "2024-13-01", "2024-02-30T00:00:00Z", "-5", "1e9", "12:00", "99999999999999", "now-1d", "2024/01/01"]
+BAD_TIMES = [
+    "yesterday",
+    "2024-13-01",
+    "2024-02-30T00:00:00Z",
+    "-5",
+    "1e9",
+    "12:00",
+    "99999999999999",
+    "now-1d",
+    "2024/01/01",
+]
 
 
 @pytest.mark.parametrize("as_of", BAD_TIMES)
 def test_bad_as_of(world: World, client: TestClient, as_of: str) -> None:
     assert_error(client.get(f"/v1/certificates/{world.hash('id', 0)}", params={"as_of": as_of}), 422, "BAD_TIME")
-    assert_error(client.post("/v1/verify", params={"as_of": as_of}, json={"document": world.doc("id", 0)}), 422, "BAD_TIME")
+    assert_error(
+        client.post("/v1/verify", params={"as_of": as_of}, json={"document": world.doc("id", 0)}), 422, "BAD_TIME"
+    )
 
 
 @pytest.mark.parametrize("as_of", ["2999-01-01T00:00:00Z", "32503680000"])
 def test_as_of_in_the_future_is_bad_time(world: World, client: TestClient, as_of: str) -> None:
     """A time in the future is a bad as_of (not a malformed document or payload)."""
     assert_error(client.get(f"/v1/certificates/{world.hash('id', 0)}", params={"as_of": as_of}), 422, "BAD_TIME")
-    assert_error(client.post("/v1/verify", params={"as_of": as_of}, json={"document": world.doc("id", 0)}), 422, "BAD_TIME")
-    assert_error(client.post("/v1/verify", params={"as_of": as_of}, json={"payload": full_payload(world.cert("id", 0))}), 422, "BAD_TIME")
+    assert_error(
+        client.post("/v1/verify", params={"as_of": as_of}, json={"document": world.doc("id", 0)}), 422, "BAD_TIME"
+    )
+    assert_error(
+        client.post("/v1/verify", params={"as_of": as_of}, json={"payload": full_payload(world.cert("id", 0))}),
+        422,
+        "BAD_TIME",
+    )
 
 
 @pytest.mark.parametrize("as_of", ["0", "1970-01-01T00:00:00Z"])
@@ -151,7 +182,9 @@ def test_bad_source(world: World, client: TestClient, source: str) -> None:
 # ---------------------------------------------------------------------- bodies
 
 
-@pytest.mark.parametrize("raw", [b"{", b"{bad json", b"", b"\xff\xfe", b'{"payload": "x",}', b"NaN", b"[1,", b"{\"a\": 1e999999}"])
+@pytest.mark.parametrize(
+    "raw", [b"{", b"{bad json", b"", b"\xff\xfe", b'{"payload": "x",}', b"NaN", b"[1,", b'{"a": 1e999999}']
+)
 def test_garbage_json(client: TestClient, raw: bytes) -> None:
     r = client.post("/v1/verify", content=raw, headers={"content-type": "application/json"})
     assert_error(r, 422, "MALFORMED_JSON")
@@ -219,17 +252,40 @@ def _payloads(world: World) -> dict[str, str]:
         "full-zlib-not-cbor": "CLF1:" + b45(zlib.compress(b"\xff" * 10)),
         "full-zlib-bomb": "CLF1:" + b45(zlib.compress(b"\x00" * 5_000_000, 9)),
         "full-missing-keys": "CLF1:" + b45(zlib.compress(cbor2.dumps({1: "ID_CARD"}))),
-        "full-wrong-types": "CLF1:" + b45(zlib.compress(cbor2.dumps({1: 5, 2: [], 3: "x", 4: 1, 9: "a", 10: 1, 11: 2, 13: 3}))),
+        "full-wrong-types": "CLF1:"
+        + b45(zlib.compress(cbor2.dumps({1: 5, 2: [], 3: "x", 4: 1, 9: "a", 10: 1, 11: 2, 13: 3}))),
         "compact-in-full-prefix": "CLF1:" + compact[5:],
         "too-long": "CLC1:" + "A" * 8200,
     }
 
 
 PAYLOAD_CASES = [
-    "empty", "spaces", "text", "url", "compact-prefix-only", "full-prefix-only", "wrong-prefix", "lower-case-prefix",
-    "no-prefix", "old-version", "truncated-base45", "truncated-base45-2", "not-base45", "base45-not-cbor",
-    "cbor-wrong-shape", "cbor-short-hash", "cbor-bad-region", "cbor-bignum-region", "cbor-deep-nesting", "full-truncated",
-    "full-not-zlib", "full-zlib-not-cbor", "full-zlib-bomb", "full-missing-keys", "full-wrong-types", "compact-in-full-prefix",
+    "empty",
+    "spaces",
+    "text",
+    "url",
+    "compact-prefix-only",
+    "full-prefix-only",
+    "wrong-prefix",
+    "lower-case-prefix",
+    "no-prefix",
+    "old-version",
+    "truncated-base45",
+    "truncated-base45-2",
+    "not-base45",
+    "base45-not-cbor",
+    "cbor-wrong-shape",
+    "cbor-short-hash",
+    "cbor-bad-region",
+    "cbor-bignum-region",
+    "cbor-deep-nesting",
+    "full-truncated",
+    "full-not-zlib",
+    "full-zlib-not-cbor",
+    "full-zlib-bomb",
+    "full-missing-keys",
+    "full-wrong-types",
+    "compact-in-full-prefix",
     "too-long",
 ]
 
@@ -332,7 +388,18 @@ def test_malformed_document(world: World, client: TestClient, edit: str) -> None
 
 
 def test_malformed_document_inside_a_full_payload(world: World, client: TestClient) -> None:
-    body = {1: "ID_CARD", 2: "GD-PSB", 3: GD, 4: "2020-01-01", 6: {"name": "x"}, 7: {}, 9: 31337, 10: b"a" * 20, 11: b"b" * 32, 13: b"c" * 65}
+    body = {
+        1: "ID_CARD",
+        2: "GD-PSB",
+        3: GD,
+        4: "2020-01-01",
+        6: {"name": "x"},
+        7: {},
+        9: 31337,
+        10: b"a" * 20,
+        11: b"b" * 32,
+        13: b"c" * 65,
+    }
     payload = "CLF1:" + base45.b45encode(zlib.compress(cbor2.dumps(body))).decode()
     assert_error(client.post("/v1/verify", json={"payload": payload}), 422, "MALFORMED_PAYLOAD")
 
@@ -347,7 +414,11 @@ def _png(image: Image.Image) -> bytes:
 
 
 def test_non_image_upload(client: TestClient) -> None:
-    for name, data, mime in [("a.txt", b"hello, not an image", "text/plain"), ("a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "image/png"), ("e.png", b"", "image/png")]:
+    for name, data, mime in [
+        ("a.txt", b"hello, not an image", "text/plain"),
+        ("a.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "image/png"),
+        ("e.png", b"", "image/png"),
+    ]:
         assert_error(client.post("/v1/verify", files={"image": (name, data, mime)}), 422, "BAD_IMAGE")
 
 
@@ -355,7 +426,9 @@ def test_truncated_png_upload(world: World, client: TestClient, tmp_path: Path) 
     path = tmp_path / "qr.png"
     render_png(_compact(world), path)
     data = path.read_bytes()
-    assert_error(client.post("/v1/verify", files={"image": ("qr.png", data[: len(data) // 2], "image/png")}), 422, "BAD_IMAGE")
+    assert_error(
+        client.post("/v1/verify", files={"image": ("qr.png", data[: len(data) // 2], "image/png")}), 422, "BAD_IMAGE"
+    )
 
 
 def test_image_without_a_qr_code(client: TestClient) -> None:
@@ -374,7 +447,11 @@ def test_qr_code_that_is_not_a_certledger_payload(client: TestClient, tmp_path: 
 
 def test_multipart_without_an_image_field(client: TestClient) -> None:
     assert_error(client.post("/v1/verify", files={"photo": ("qr.png", b"x", "image/png")}), 422, "MISSING_IMAGE")
-    assert_error(client.post("/v1/verify", data={"image": "CLC1:abc"}, files={"other": ("a", b"x", "text/plain")}), 422, "MISSING_IMAGE")
+    assert_error(
+        client.post("/v1/verify", data={"image": "CLC1:abc"}, files={"other": ("a", b"x", "text/plain")}),
+        422,
+        "MISSING_IMAGE",
+    )
 
 
 @pytest.mark.parametrize(
@@ -450,7 +527,9 @@ def test_lying_content_length_is_not_trusted(lenient_client: TestClient) -> None
     def chunks() -> Iterator[bytes]:
         yield body
 
-    r = client.post("/v1/verify", content=chunks(), headers={"content-type": "application/json", "content-length": "20"})
+    r = client.post(
+        "/v1/verify", content=chunks(), headers={"content-type": "application/json", "content-length": "20"}
+    )
     assert 400 <= r.status_code < 500
 
 
@@ -474,10 +553,13 @@ def test_upload_between_the_json_and_image_limits_is_accepted(world: World, clie
 
 
 @pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded", "image/png", "application/cbor"]
+    "content_type",
+    ["text/plain", "application/xml", "application/x-www-form-urlencoded", "image/png", "application/cbor"],
 )
 def test_unsupported_content_type(world: World, client: TestClient, content_type: str) -> None:
-    r = client.post("/v1/verify", content=orjson.dumps({"document": world.doc("id", 0)}), headers={"content-type": content_type})
+    r = client.post(
+        "/v1/verify", content=orjson.dumps({"document": world.doc("id", 0)}), headers={"content-type": content_type}
+    )
     assert_error(r, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
@@ -506,8 +588,12 @@ def test_openapi_document_states_the_rules_the_api_applies(world: World, app: An
     import jsonschema_rs  # comes with schemathesis
 
     doc = app.openapi()
-    params = {(path, p["name"]): p["schema"] for path, item in doc["paths"].items() for op in item.values()
-              for p in op.get("parameters", [])}
+    params = {
+        (path, p["name"]): p["schema"]
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        for p in op.get("parameters", [])
+    }
     hash_pattern = r"^0x[0-9a-fA-F]{64}$"
     assert params[("/v1/certificates/{cert_hash}", "cert_hash")]["pattern"] == hash_pattern
     assert params[("/v1/batches/{root}", "root")]["pattern"] == hash_pattern
@@ -559,8 +645,23 @@ def live_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "CERTLEDGER_DB_URL": world.mirror("sqlite").url,
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=Path(__file__).resolve().parents[1], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -605,7 +706,9 @@ def _raw_post(url: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
 
 
 def test_live_server_refuses_an_oversized_chunked_body(world: World, live_url: str) -> None:
-    head = b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = (
+        b"POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
 
     def chunks() -> Iterator[bytes]:
         payload = b'{"payload": "' + b"A" * 200_000 + b'"}'
@@ -718,7 +821,14 @@ def _openapi_document() -> dict[str, Any]:
     try:
         zero = "0x" + "00" * 20
         Deployment(31337, zero, zero, zero, 0, zero, "0x" + "11" * 32, "0x" + "22" * 32).save(home / "deployment.json")
-        placeholder = create_app(ApiSettings(home=home, deployment=home / "deployment.json", rpc_url="http://127.0.0.1:9", db_url=f"sqlite:///{home}/m.db"))
+        placeholder = create_app(
+            ApiSettings(
+                home=home,
+                deployment=home / "deployment.json",
+                rpc_url="http://127.0.0.1:9",
+                db_url=f"sqlite:///{home}/m.db",
+            )
+        )
         return _with_example_payload(copy.deepcopy(placeholder.openapi()))
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -55,8 +55,7 @@ def strip_metadata(code: str) -> str:
 def test_committed_artifacts_are_up_to_date() -> None:
     result = build_check(ROOT)
     assert result.returncode == 0, (
-        f"ledger/artifacts is stale or the build failed (exit {result.returncode}):\n"
-        f"{result.stdout}\n{result.stderr}"
+        f"ledger/artifacts is stale or the build failed (exit {result.returncode}):\n{result.stdout}\n{result.stderr}"
     )
     assert "artifacts up to date" in result.stdout
 

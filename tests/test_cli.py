@@ -174,7 +174,9 @@ def test_key_import(cli, monkeypatch, tmp_path):
     got = cli.ok("key", "import", "imp-2", "--keystore", str(keyfile), "--keystore-password-env", "FILE_PW")
     assert got["address"] == other.address
     monkeypatch.setenv("FILE_PW", "wrong")
-    assert "wrong password" in cli.fails("key", "import", "imp-3", "--keystore", str(keyfile), "--keystore-password-env", "FILE_PW")
+    assert "wrong password" in cli.fails(
+        "key", "import", "imp-3", "--keystore", str(keyfile), "--keystore-password-env", "FILE_PW"
+    )
     assert "already exists" in cli.fails("key", "import", "imp-1", "--private-key-env", "IMPORTED_KEY")
 
 
@@ -184,7 +186,10 @@ def test_key_import(cli, monkeypatch, tmp_path):
         (["agency", "add", "X", "--region", "44000", "--types", "ID_CARD"], "invalid region code '44000'"),
         (["agency", "add", "GD PSB", "--region", "440000", "--types", "ID_CARD"], "invalid agency code"),
         (["agency", "add", "GD-Z", "--region", "440000", "--types", "NOPE"], "UnknownType(typeId=NOPE)"),
-        (["agency", "add", "ZJ-Z", "--region", "330000", "--types", "ID_CARD", "--key", "admin-440000"], "NotAdminOfRegion"),
+        (
+            ["agency", "add", "ZJ-Z", "--region", "330000", "--types", "ID_CARD", "--key", "admin-440000"],
+            "NotAdminOfRegion",
+        ),
         (["agency", "suspend", "NO-SUCH"], "unknown agency 'NO-SUCH'"),
         (["recognize", "--verifier", "330000", "--type", "ID_CARD", "--from", "yesterday-ish"], "invalid time"),
         (["region", "approve", "999", "--key", "admin-440000"], "UnknownProposal(id=999)"),
@@ -270,7 +275,9 @@ def test_demo_as_a_new_user_runs_it(tmp_path):
         env.pop(var, None)
     exe = shutil.which("certledger", path=str(Path(sys.executable).parent)) or "certledger"
     try:
-        first = subprocess.run([exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300)
+        first = subprocess.run(
+            [exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300
+        )
         assert first.returncode == 0, first.stderr
         report = json.loads(first.stdout)
         assert {r["region"] for r in report["regions"]} == {440000, 330000, 110000}
@@ -278,10 +285,17 @@ def test_demo_as_a_new_user_runs_it(tmp_path):
         assert report["reused"] == [] and len(report["created"]) > 30
         # between the runs, as in the walkthrough: GD-PSB's key is rotated
         admin_env = {**env, "CERTLEDGER_PASSWORD": "certledger-demo", "CERTLEDGER_KEYSTORE_SCRYPT_N": "4096"}
-        rotated = subprocess.run([exe, "key", "rotate", "GD-PSB-1", "GD-PSB-2", "--key", "admin-440000", "--json"],
-                                 env=admin_env, capture_output=True, text=True, timeout=120)
+        rotated = subprocess.run(
+            [exe, "key", "rotate", "GD-PSB-1", "GD-PSB-2", "--key", "admin-440000", "--json"],
+            env=admin_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert rotated.returncode == 0, rotated.stderr
-        second = subprocess.run([exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300)
+        second = subprocess.run(
+            [exe, "demo", "--no-serve", "--json"], env=env, capture_output=True, text=True, timeout=300
+        )
         assert second.returncode == 0, second.stderr
         again = json.loads(second.stdout)
         # everything found on chain: deployment, 8 types, 7 agencies, 8 keys (GD-PSB has two now), 11 rules

@@ -96,8 +96,11 @@ def start_instance(region: int, db_url: str, home: Path, rpc_url: str, directory
     port = free_port()
     index_log, serve_log = directory / f"index-{region}.log", directory / f"serve-{region}.log"
     indexer = _spawn([str(CERTLEDGER), "index", "--db", db_url], env, index_log)
-    server = _spawn([str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url, "--workers", str(workers), "--json"],
-                    env, serve_log)
+    server = _spawn(
+        [str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url, "--workers", str(workers), "--json"],
+        env,
+        serve_log,
+    )
     return Instance(region, db_url, f"http://127.0.0.1:{port}", indexer, server, [index_log, serve_log])
 
 
@@ -107,7 +110,10 @@ def wait_healthy(instance: Instance, timeout: float = 90.0) -> dict[str, Any]:
     while time.monotonic() < deadline:
         for proc in (instance.indexer, instance.server):
             if proc.poll() is not None:
-                pytest.fail(f"{instance.region}: {proc.args[1]} exited with {proc.returncode}\n{instance.log_tail()}", pytrace=False)
+                pytest.fail(
+                    f"{instance.region}: {proc.args[1]} exited with {proc.returncode}\n{instance.log_tail()}",
+                    pytrace=False,
+                )
         try:
             r = instance.get("/healthz")
             last = r.json()
@@ -166,8 +172,14 @@ def test_instances_run_on_their_own_mirrors(setup: Setup) -> None:
     bj = wait_healthy(setup.bj)
     assert zj["chain_id"] == bj["chain_id"] == setup.c.deployment.chain_id
     # serve --json said where it serves, first thing on its standard output
-    announced = json.loads(next(p for p in setup.bj.logs if p.name.startswith("serve")).read_text().split("\n}")[0] + "}")
-    assert announced["url"] == setup.bj.url and announced["workers"] == 2 and announced["api_docs"] == setup.bj.url + "/docs"
+    announced = json.loads(
+        next(p for p in setup.bj.logs if p.name.startswith("serve")).read_text().split("\n}")[0] + "}"
+    )
+    assert (
+        announced["url"] == setup.bj.url
+        and announced["workers"] == 2
+        and announced["api_docs"] == setup.bj.url + "/docs"
+    )
     assert setup.zj.db_url.startswith("sqlite") and setup.bj.db_url.startswith("postgresql")
     # the same public registers from both mirrors
     for path in ("/v1/regions", "/v1/agencies", "/v1/types", "/v1/recognitions"):
@@ -228,7 +240,10 @@ def test_recognition_per_region_then_revocation_seen_by_both(setup: Setup) -> No
     delays = {region: (at - sent, at - mined) for region, at in seen.items()}
     print(
         f"\nrevocation in block {tx.block_number}: receipt after {mined - sent:.2f} s; "
-        + "; ".join(f"{r}: visible {d_sent:.2f} s after sending, {d_mined:.2f} s after the receipt" for r, (d_sent, d_mined) in sorted(delays.items()))
+        + "; ".join(
+            f"{r}: visible {d_sent:.2f} s after sending, {d_mined:.2f} s after the receipt"
+            for r, (d_sent, d_mined) in sorted(delays.items())
+        )
         + f" (target: <= 1 block ({BLOCK_TIME:.0f} s) + 1 s)"
     )
     bound = BLOCK_TIME + 1.0 + SLACK
@@ -240,9 +255,13 @@ def test_recognition_per_region_then_revocation_seen_by_both(setup: Setup) -> No
         for region in ("330000", "110000", "440000"):
             body = inst.get(f"/v1/certificates/{h}", verifier_region=region).json()
             assert body["verdict"] == "REVOKED", (inst.region, region, failing(body))
-        assert inst.post("/v1/verify", {"document": doc}, verifier_region=str(inst.region)).json()["verdict"] == "REVOKED"
+        assert (
+            inst.post("/v1/verify", {"document": doc}, verifier_region=str(inst.region)).json()["verdict"] == "REVOKED"
+        )
         events = inst.get(f"/v1/certificates/{h}/history").json()["events"]
-        assert [(e["status"], e["reason"], e["block"]) for e in events] == [("REVOKED", "ISSUED_IN_ERROR", tx.block_number)]
+        assert [(e["status"], e["reason"], e["block"]) for e in events] == [
+            ("REVOKED", "ISSUED_IN_ERROR", tx.block_number)
+        ]
     assert zj.verdict(sibling) == "INCOMPLETE" and bj.verdict(sibling) == "NOT_RECOGNIZED"
     # the chain itself agrees (source=chain on either instance)
     for inst in (zj, bj):

@@ -35,8 +35,9 @@ def test_demo_serves_the_page_and_api_and_stops_cleanly_on_ctrl_c(tmp_path):
     for var in ("CERTLEDGER_RPC_URL", "CERTLEDGER_PASSWORD", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_DB_URL"):
         env.pop(var, None)
     exe = Path(sys.executable).parent / "certledger"
-    process = subprocess.Popen([str(exe), "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(exe), "demo", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         health = _wait_healthy(base, process)
@@ -44,11 +45,16 @@ def test_demo_serves_the_page_and_api_and_stops_cleanly_on_ctrl_c(tmp_path):
         page = httpx.get(f"{base}/verify")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         qr = sorted((home / "demo" / "id-cards" / "qr").glob("*.png"))[0]
-        r = httpx.post(f"{base}/v1/verify?verifier_region=330000", files={"image": (qr.name, qr.read_bytes(), "image/png")})
+        r = httpx.post(
+            f"{base}/v1/verify?verifier_region=330000", files={"image": (qr.name, qr.read_bytes(), "image/png")}
+        )
         assert r.status_code == 200 and r.json()["verdict"] == "VALID"
         doc = sorted((home / "demo" / "business-licences" / "certificates").glob("*.json"))[0]
-        r = httpx.post(f"{base}/v1/verify?verifier_region=110000", content=doc.read_bytes(),
-                       headers={"content-type": "application/json"})
+        r = httpx.post(
+            f"{base}/v1/verify?verifier_region=110000",
+            content=doc.read_bytes(),
+            headers={"content-type": "application/json"},
+        )
         assert r.json()["verdict"] == "NOT_RECOGNIZED"  # Beijing has no rule for Guangdong licences
     finally:
         process.send_signal(signal.SIGINT)

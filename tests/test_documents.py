@@ -30,13 +30,34 @@ from ledger.registry import Registry
 ID_FIELDS = ["name", "sex", "ethnicity", "birthDate", "address", "idNumber"]
 
 ROWS = [
-    {"name": "王秀英", "sex": "F", "ethnicity": "汉", "birthDate": "1985-02-14",
-     "address": "广东省广州市天河区体育西路123号", "idNumber": "440106198502140023", "reference": "A-1"},
-    {"name": "欧阳明", "sex": "M", "ethnicity": "回", "birthDate": "1979-12-31",
-     "address": "广东省深圳市南山区科苑路15号", "idNumber": "44030519791231001X", "reference": "A-2"},
+    {
+        "name": "王秀英",
+        "sex": "F",
+        "ethnicity": "汉",
+        "birthDate": "1985-02-14",
+        "address": "广东省广州市天河区体育西路123号",
+        "idNumber": "440106198502140023",
+        "reference": "A-1",
+    },
+    {
+        "name": "欧阳明",
+        "sex": "M",
+        "ethnicity": "回",
+        "birthDate": "1979-12-31",
+        "address": "广东省深圳市南山区科苑路15号",
+        "idNumber": "44030519791231001X",
+        "reference": "A-2",
+    },
     {"name": "李娜", "sex": "F", "birthDate": "2001-07-01", "idNumber": "440104200107010028", "reference": "A-3"},
-    {"name": "Zoé 张", "sex": "M", "ethnicity": "汉", "birthDate": "1990-01-01",
-     "address": "广东省珠海市香洲区1号", "idNumber": "440402199001010011", "reference": "A-4"},
+    {
+        "name": "Zoé 张",
+        "sex": "M",
+        "ethnicity": "汉",
+        "birthDate": "1990-01-01",
+        "address": "广东省珠海市香洲区1号",
+        "idNumber": "440402199001010011",
+        "reference": "A-4",
+    },
 ]
 
 
@@ -115,7 +136,9 @@ def assert_detected(registry: Registry, doc: dict[str, Any], what: str) -> None:
     restated = {**doc, "hash": "0x" + h.hex()}
     assert not offline_ok(restated), f"{what}: the proof still leads to the root"
     # the agency is part of the batch's identity: under another agency's name the batch is unknown
-    expected = (Verdict.UNKNOWN, Reason.NOT_ANCHORED) if cert.agency != "GD-PSB" else (Verdict.INVALID, Reason.PROOF_MISMATCH)
+    expected = (
+        (Verdict.UNKNOWN, Reason.NOT_ANCHORED) if cert.agency != "GD-PSB" else (Verdict.INVALID, Reason.PROOF_MISMATCH)
+    )
     assert onchain(registry, doc) == expected, what
 
 
@@ -345,9 +368,7 @@ def test_order_of_columns_and_keys_in_the_input_does_not_matter(gd, tmp_path):
     csv_b = tmp_path / "b.csv"
     csv_b.write_text(",".join(reordered) + "\n" + ",".join(row[n] for n in reordered) + "\n", encoding="utf-8")
     jsonl_c = _write_jsonl(tmp_path / "c.jsonl", [{n: row[n] for n in reversed(names)}])
-    docs = [
-        _issue(gd, tmp_path, f, f.stem, valid_from="2024-01-01")[0] for f in (csv_a, csv_b, jsonl_c)
-    ]
+    docs = [_issue(gd, tmp_path, f, f.stem, valid_from="2024-01-01")[0] for f in (csv_a, csv_b, jsonl_c)]
     first = docs[0]
     for doc in docs:
         assert list(doc["fields"]) == ID_FIELDS  # always schema order
@@ -504,8 +525,9 @@ def _mutations(doc: dict[str, Any]) -> dict[str, dict[str, Any] | Any]:
         "missing salt": m(lambda d: d["salts"].pop("name")),
         "salt for a metadata entry": m(lambda d: d["salts"].update({"$region": salt})),
         "extra salt": m(lambda d: d["salts"].update(nickname=salt)),
-        "salt of a hidden field": m(lambda d: (d.__setitem__("hidden", {"nickname": "0x" + "00" * 32}),
-                                               d["salts"].update(nickname=salt))),
+        "salt of a hidden field": m(
+            lambda d: (d.__setitem__("hidden", {"nickname": "0x" + "00" * 32}), d["salts"].update(nickname=salt))
+        ),
         "short salt": m(lambda d: d["salts"].update(name=salt[:-2])),
         "long salt": m(lambda d: d["salts"].update(name=salt + "00")),
         "salt without 0x": m(lambda d: d["salts"].update(name=salt[2:] + "00")),
@@ -554,16 +576,21 @@ def _mutations(doc: dict[str, Any]) -> dict[str, dict[str, Any] | Any]:
         "field value number": m(lambda d: d["fields"].__setitem__("name", 42)),
         "field value null": m(lambda d: d["fields"].__setitem__("name", None)),
         "field value too long": m(lambda d: d["fields"].__setitem__("name", "x" * 4097)),
-        "field name with space": m(lambda d: (d["fields"].__setitem__("first name", "x"),
-                                              d["salts"].__setitem__("first name", salt))),
-        "field name with $": m(lambda d: (d["fields"].__setitem__("$name", "x"), d["salts"].__setitem__("$name", salt))),
+        "field name with space": m(
+            lambda d: (d["fields"].__setitem__("first name", "x"), d["salts"].__setitem__("first name", salt))
+        ),
+        "field name with $": m(
+            lambda d: (d["fields"].__setitem__("$name", "x"), d["salts"].__setitem__("$name", salt))
+        ),
         "field both shown and hidden": m(lambda d: d.__setitem__("hidden", {"name": "0x" + "00" * 32})),
         "fields as list": m(lambda d: d.__setitem__("fields", [["name", "x"]])),
         "hidden as list": m(lambda d: d.__setitem__("hidden", ["0x" + "00" * 32])),
-        "too many fields": m(lambda d: (
-            d["fields"].update({f"f{i}": "x" for i in range(251)}),
-            d["salts"].update({f"f{i}": salt for i in range(251)}),
-        )),
+        "too many fields": m(
+            lambda d: (
+                d["fields"].update({f"f{i}": "x" for i in range(251)}),
+                d["salts"].update({f"f{i}": salt for i in range(251)}),
+            )
+        ),
         "too many hidden fields": m(lambda d: d.__setitem__("hidden", {f"h{i}": "0x" + "00" * 32 for i in range(251)})),
     }
 
@@ -622,8 +649,28 @@ def test_names_and_hex_strings_must_match_exactly(issued):
 def test_random_mutations_raise_nothing_but_invalid_input(issued):
     """Replace or delete every property, at every depth, with values of every JSON type."""
     doc = issued.full()
-    values = [None, True, False, 0, -1, 2**80, 1.5, "", "x", "440000", "2024-01-01", [], [1], ["0x" + "00" * 32],
-              {}, {"a": 1}, {"name": "x"}, "0x" + "00" * 16, "0x" + "00" * 32, "0x" + "00" * 65]
+    values = [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        2**80,
+        1.5,
+        "",
+        "x",
+        "440000",
+        "2024-01-01",
+        [],
+        [1],
+        ["0x" + "00" * 32],
+        {},
+        {"a": 1},
+        {"name": "x"},
+        "0x" + "00" * 16,
+        "0x" + "00" * 32,
+        "0x" + "00" * 65,
+    ]
 
     def paths(d: Any, prefix: tuple = ()) -> Any:
         if isinstance(d, dict):

@@ -60,8 +60,13 @@ class Stack:
         return r.json()
 
     def cli(self, *args: str, timeout: float = 60.0, **env: str) -> subprocess.CompletedProcess[str]:
-        full = {**os.environ, "CERTLEDGER_HOME": str(self.home), "CERTLEDGER_RPC_URL": self.node.url,
-                "CERTLEDGER_PASSWORD": "pw", **env}
+        full = {
+            **os.environ,
+            "CERTLEDGER_HOME": str(self.home),
+            "CERTLEDGER_RPC_URL": self.node.url,
+            "CERTLEDGER_PASSWORD": "pw",
+            **env,
+        }
         return subprocess.run([CLI, *args], env=full, capture_output=True, text=True, timeout=timeout)
 
 
@@ -98,13 +103,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         db = f"sqlite:///{tmp_path}/mirror.db"
         store = MirrorStore(db)
         store.open(c.deployment)
-        indexer = Indexer(node.url, c.deployment, store,
-                          IndexerConfig(poll_interval=0.1, identity_interval=0.5, rpc_timeout=2.0))
+        indexer = Indexer(
+            node.url, c.deployment, store, IndexerConfig(poll_interval=0.1, identity_interval=0.5, rpc_timeout=2.0)
+        )
         follower = threading.Thread(target=indexer.run, daemon=True)
         follower.start()
         api_port = free_port()
         settings = ApiSettings(home=home, rpc_url=node.url, db_url=db, max_staleness_seconds=3.0)
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port, log_level="warning")
+        )
         threading.Thread(target=server.run, daemon=True).start()
         s = Stack(node, port, chain, c, home, tmp_path, store, indexer, f"http://127.0.0.1:{api_port}", docs)
         wait_for(lambda: server.started, "the API listening")
@@ -141,8 +149,11 @@ def test_a_reset_chain_is_error_everywhere_and_the_mirror_is_kept_until_it_is_re
         assert "genesis" in problem or "history" in problem, problem
         health = wait_for(lambda: (r := s.get("/healthz")).status_code == 503 and r, "/healthz 503").json()
         assert "genesis" in health["detail"] or "history" in health["detail"], health
-        for body in (s.verify(doc), s.verify(doc, source="chain"),
-                     s.get(f"/v1/certificates/{doc['hash']}", agency="GD-PSB").json()):
+        for body in (
+            s.verify(doc),
+            s.verify(doc, source="chain"),
+            s.get(f"/v1/certificates/{doc['hash']}", agency="GD-PSB").json(),
+        ):
             assert body["verdict"] == "ERROR", body
         # the CLI refuses to send to that chain
         out = s.cli("revoke", doc["hash"], "--agency", "GD-PSB", "--reason", "FRAUD", "--key", "psb")
@@ -213,8 +224,18 @@ def test_a_frozen_node_hangs_nothing(stack: Stack) -> None:
         health = wait_for(lambda: (r := s.get("/healthz", timeout=1.0)).status_code == 503 and r, "/healthz 503").json()
         assert "does not answer" in health["detail"], health
         # a CLI write fails within its timeout, with one line
-        out = s.cli("revoke", doc["hash"], "--agency", "GD-PSB", "--reason", "FRAUD", "--key", "psb",
-                    timeout=60.0, CERTLEDGER_RPC_TIMEOUT="2")
+        out = s.cli(
+            "revoke",
+            doc["hash"],
+            "--agency",
+            "GD-PSB",
+            "--reason",
+            "FRAUD",
+            "--key",
+            "psb",
+            timeout=60.0,
+            CERTLEDGER_RPC_TIMEOUT="2",
+        )
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 1 and len(lines) == 1, out.stderr
         assert "does not answer" in lines[0] or "no node answers" in lines[0], lines

@@ -83,7 +83,20 @@ def ref_canonical(spec: dict[str, Any], raw: Any) -> str:
         assert len(text) == 10 and text[4] == "-" and text[7] == "-"
         y, m, d = text[:4], text[5:7], text[8:]
         assert all(_ref_ascii_digits(p) for p in (y, m, d))
-        days = [31, 29 if (int(y) % 4 == 0 and int(y) % 100 != 0) or int(y) % 400 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        days = [
+            31,
+            29 if (int(y) % 4 == 0 and int(y) % 100 != 0) or int(y) % 400 == 0 else 28,
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ]
         assert 1 <= int(y) and 1 <= int(m) <= 12 and 1 <= int(d) <= days[int(m) - 1]
         return text
     if kind == "integer":
@@ -109,8 +122,9 @@ def ref_certificate_hash(field_hashes: list[bytes]) -> bytes:
     return hashlib.sha256(b"CL1C" + b"".join(sorted(field_hashes))).digest()
 
 
-def ref_entries(cert_type: str, agency: str, region: int, valid_from: str, valid_until: str | None,
-                fields: dict[str, str]) -> list[tuple[str, str]]:
+def ref_entries(
+    cert_type: str, agency: str, region: int, valid_from: str, valid_until: str | None, fields: dict[str, str]
+) -> list[tuple[str, str]]:
     return [
         ("$type", cert_type),
         ("$agency", agency),
@@ -174,7 +188,8 @@ def ref_domain_separator(chain_id: int, registry: str) -> bytes:
         + ref_keccak(b"CertLedger")
         + ref_keccak(b"2")
         + chain_id.to_bytes(32, "big")
-        + b"\0" * 12 + address
+        + b"\0" * 12
+        + address
     )
 
 
@@ -226,8 +241,9 @@ def ref_verify_document(doc: dict[str, Any]) -> dict[str, Any]:
     """The offline checks of the document's "Verifying a document" section, steps 1-4."""
     assert doc["format"] == "certledger/1"
     fields = {k: unicodedata.normalize("NFC", v) for k, v in doc["fields"].items()}
-    entries = ref_entries(doc["type"], doc["issuer"]["agency"], doc["issuer"]["region"], doc["validFrom"],
-                          doc["validUntil"], fields)
+    entries = ref_entries(
+        doc["type"], doc["issuer"]["agency"], doc["issuer"]["region"], doc["validFrom"], doc["validUntil"], fields
+    )
     hashes = [ref_field_hash(n, v, ref_salt(doc, n)) for n, v in entries]
     hashes += [bytes.fromhex(h[2:]) for h in doc.get("hidden", {}).values()]
     cert_hash = ref_certificate_hash(hashes)
@@ -325,8 +341,14 @@ def _canonical_fields(case: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _document(case: dict[str, Any], fields: dict[str, str], salts: dict[str, bytes], cert_hash: bytes,
-              hidden: dict[str, bytes] | None = None, anchor: dict[str, Any] | None = None) -> dict[str, Any]:
+def _document(
+    case: dict[str, Any],
+    fields: dict[str, str],
+    salts: dict[str, bytes],
+    cert_hash: bytes,
+    hidden: dict[str, bytes] | None = None,
+    anchor: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "format": "certledger/1",
         "type": case["type"],
@@ -349,51 +371,62 @@ def build_vectors() -> dict[str, Any]:
     cases_out = []
     for case in CASES:
         fields = _canonical_fields(case)
-        entries = ref_entries(case["type"], case["issuer"]["agency"], case["issuer"]["region"], case["validFrom"],
-                              case["validUntil"], fields)
+        entries = ref_entries(
+            case["type"],
+            case["issuer"]["agency"],
+            case["issuer"]["region"],
+            case["validFrom"],
+            case["validUntil"],
+            fields,
+        )
         salts = {n: META_SALT if n.startswith("$") else _salt(case["id"], n) for n, _ in entries}
         rows = []
         for n, v in entries:
-            rows.append({
-                "name": n,
-                "value": v,
-                "salt": _hex(salts[n]),
-                "preimage": _hex(ref_field_preimage(n, v, salts[n])),
-                "fieldHash": _hex(ref_field_hash(n, v, salts[n])),
-            })
+            rows.append(
+                {
+                    "name": n,
+                    "value": v,
+                    "salt": _hex(salts[n]),
+                    "preimage": _hex(ref_field_preimage(n, v, salts[n])),
+                    "fieldHash": _hex(ref_field_hash(n, v, salts[n])),
+                }
+            )
         hashes = {r["name"]: bytes.fromhex(r["fieldHash"][2:]) for r in rows}
         cert_hash = ref_certificate_hash(list(hashes.values()))
         shown = {n: v for n, v in fields.items() if n in case["disclose"]}
         hidden = {n: hashes[n] for n in fields if n not in shown}
         shown_salts = {n: s for n, s in salts.items() if n in shown}
         field_salts = {n: s for n, s in salts.items() if not n.startswith("$")}
-        cases_out.append({
-            "id": case["id"],
-            "description": case["description"],
-            "type": case["type"],
-            "schema": f"ledger/certtypes/{case['type']}.json",
-            "issuer": case["issuer"],
-            "validFrom": case["validFrom"],
-            "validUntil": case["validUntil"],
-            "input": case["input"],
-            "inputCodePoints": {k: _code_points(v) for k, v in case["input"].items() if not v.isascii()},
-            "canonical": fields,
-            "canonicalCodePoints": {k: _code_points(v) for k, v in fields.items() if not v.isascii()},
-            "entries": rows,
-            "sortedFieldHashes": [_hex(h) for h in sorted(hashes.values())],
-            "certificatePreimage": _hex(b"CL1C" + b"".join(sorted(hashes.values()))),
-            "certificateHash": _hex(cert_hash),
-            "document": _document(case, fields, field_salts, cert_hash),
-            "disclosed": {
-                "shown": case["disclose"],
-                "document": _document(case, shown, shown_salts, cert_hash, hidden),
-            },
-        })
+        cases_out.append(
+            {
+                "id": case["id"],
+                "description": case["description"],
+                "type": case["type"],
+                "schema": f"ledger/certtypes/{case['type']}.json",
+                "issuer": case["issuer"],
+                "validFrom": case["validFrom"],
+                "validUntil": case["validUntil"],
+                "input": case["input"],
+                "inputCodePoints": {k: _code_points(v) for k, v in case["input"].items() if not v.isascii()},
+                "canonical": fields,
+                "canonicalCodePoints": {k: _code_points(v) for k, v in fields.items() if not v.isascii()},
+                "entries": rows,
+                "sortedFieldHashes": [_hex(h) for h in sorted(hashes.values())],
+                "certificatePreimage": _hex(b"CL1C" + b"".join(sorted(hashes.values()))),
+                "certificateHash": _hex(cert_hash),
+                "document": _document(case, fields, field_salts, cert_hash),
+                "disclosed": {
+                    "shown": case["disclose"],
+                    "document": _document(case, shown, shown_salts, cert_hash, hidden),
+                },
+            }
+        )
 
     # ---- the batch tree: case 1 plus four more certificates
     first = bytes.fromhex(cases_out[0]["certificateHash"][2:])
     cert_hashes = [first] + [
-        hashlib.sha256(f"certledger/1 test vector certificate {i}".encode()).digest() for i in range(2, 2 + EXTRA_TREE_HASHES)
+        hashlib.sha256(f"certledger/1 test vector certificate {i}".encode()).digest()
+        for i in range(2, 2 + EXTRA_TREE_HASHES)
     ]
     nodes, leaf_order = ref_tree(cert_hashes)
     root = nodes[0]
@@ -404,7 +437,9 @@ def build_vectors() -> dict[str, Any]:
         "leafOrder": [_hex(h) for h in leaf_order],
         "tree": [_hex(n) for n in nodes],
         "root": _hex(root),
-        "proofs": [{"certificateHash": _hex(h), "proof": [_hex(p) for p in ref_proof(nodes, ref_leaf(h))]} for h in cert_hashes],
+        "proofs": [
+            {"certificateHash": _hex(h), "proof": [_hex(p) for p in ref_proof(nodes, ref_leaf(h))]} for h in cert_hashes
+        ],
     }
 
     # ---- the EIP-712 signature of that root
@@ -450,7 +485,11 @@ def build_vectors() -> dict[str, Any]:
     case1["disclosed"]["document"]["anchor"] = dict(anchor)
 
     return {
-        CERT_FILE: {"format": "certledger/1", "description": "Field and certificate hashes; see docs/certificate-format.md", "cases": cases_out},
+        CERT_FILE: {
+            "format": "certledger/1",
+            "description": "Field and certificate hashes; see docs/certificate-format.md",
+            "cases": cases_out,
+        },
         TREE_FILE: tree,
         SIG_FILE: sig,
     }
@@ -550,8 +589,16 @@ def test_ledger_certificate_objects_and_json_match(index):
     salts = {e["name"]: unhex(e["salt"]) for e in case["entries"] if not e["name"].startswith("$")}
     doc = case["document"]
     anchor = Anchor.from_json(doc["anchor"]) if "anchor" in doc else None
-    cert = Certificate(case["type"], case["issuer"]["agency"], case["issuer"]["region"], case["validFrom"],
-                       case["validUntil"], case["canonical"], salts, anchor=anchor)
+    cert = Certificate(
+        case["type"],
+        case["issuer"]["agency"],
+        case["issuer"]["region"],
+        case["validFrom"],
+        case["validUntil"],
+        case["canonical"],
+        salts,
+        anchor=anchor,
+    )
     assert [(k, v) for k, v in cert.entries().items()] == [(e["name"], e["value"]) for e in case["entries"]]
     assert cert.compute_hash() == unhex(case["certificateHash"])
     assert cert.to_json() == doc
@@ -577,8 +624,15 @@ def test_ledger_hashes_raw_non_nfc_rows_like_the_vectors():
     for case in load(CERT_FILE)["cases"]:
         fields = CertificateSchema.compile(default_schemas()[case["type"]]).canonical_fields(case["input"])
         salts = {e["name"]: unhex(e["salt"]) for e in case["entries"] if not e["name"].startswith("$")}
-        cert = Certificate(case["type"], case["issuer"]["agency"], case["issuer"]["region"], case["validFrom"],
-                           case["validUntil"], fields, salts)
+        cert = Certificate(
+            case["type"],
+            case["issuer"]["agency"],
+            case["issuer"]["region"],
+            case["validFrom"],
+            case["validUntil"],
+            fields,
+            salts,
+        )
         assert cert.compute_hash() == unhex(case["certificateHash"])
 
 
@@ -607,7 +661,10 @@ def test_tree_vector_matches_openzeppelin_javascript():
     done = subprocess.run(
         ["node", str(ROOT / "tests" / "js" / "oz_merkle.mjs")],
         input=json.dumps({"cases": [{"values": v["certificateHashes"], "proofs": v["certificateHashes"]}]}).encode(),
-        capture_output=True, cwd=ROOT, timeout=120, check=False,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     [oz] = json.loads(done.stdout)["cases"]
@@ -665,13 +722,17 @@ def test_contract_accepts_the_vector_tree(issuing):
 
     v = load(TREE_FILE)
     reg = issuing.registry
-    batch = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
-                             [unhex(h) for h in v["certificateHashes"]])
+    batch = reg.anchor_batch(
+        issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", [unhex(h) for h in v["certificateHashes"]]
+    )
     assert batch.root == unhex(v["root"])
     assert [_hex(h) for h in batch.cert_hashes] == v["leafOrder"]
     for p in v["proofs"]:
         proof = [unhex(x) for x in p["proof"]]
-        assert reg.verify_onchain(batch.agency, unhex(p["certificateHash"]), batch.root, proof, 0) == (Verdict.OK, Reason.NONE)
+        assert reg.verify_onchain(batch.agency, unhex(p["certificateHash"]), batch.root, proof, 0) == (
+            Verdict.OK,
+            Reason.NONE,
+        )
 
 
 def test_format_document_shows_the_vectors():

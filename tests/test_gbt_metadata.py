@@ -18,7 +18,14 @@ from ledger.document import Certificate, new_salts
 from ledger.errors import InvalidInput
 from ledger.gbt import identifier as gid
 from ledger.gbt import metadata as md
-from ledger.gbt.metadata import NationalMapping, NationalRowError, export_certificate, export_row, import_row, import_rows
+from ledger.gbt.metadata import (
+    NationalMapping,
+    NationalRowError,
+    export_certificate,
+    export_row,
+    import_row,
+    import_rows,
+)
 from ledger.schema import CertificateSchema
 
 pytestmark = pytest.mark.unit
@@ -34,20 +41,38 @@ SEX = {"男": "M", "女": "F"}
 PROPOSED: dict[str, dict[str, Any]] = {
     "ID_CARD": {
         "holderCodeType": "111",
-        "columns": {"CZZT": "name", "CZZTDM": "idNumber", "ZZBH": "idNumber", "KZ_XB": "sex", "KZ_MZ": "ethnicity",
-                    "KZ_CSRQ": "birthDate", "KZ_ZZ": "address"},
+        "columns": {
+            "CZZT": "name",
+            "CZZTDM": "idNumber",
+            "ZZBH": "idNumber",
+            "KZ_XB": "sex",
+            "KZ_MZ": "ethnicity",
+            "KZ_CSRQ": "birthDate",
+            "KZ_ZZ": "address",
+        },
         "values": {"sex": SEX},
     },
     "HOUSEHOLD_REGISTRATION": {
         "title": "居民户口簿",
         "holderCodeType": "111",
-        "columns": {"CZZT": "name", "CZZTDM": "idNumber", "ZZBH": "householdNumber", "KZ_YHZGX": "relationToHead",
-                    "KZ_ZZ": "address"},
+        "columns": {
+            "CZZT": "name",
+            "CZZTDM": "idNumber",
+            "ZZBH": "householdNumber",
+            "KZ_YHZGX": "relationToHead",
+            "KZ_ZZ": "address",
+        },
     },
     "DRIVING_LICENCE": {
         "holderCodeType": "111",
-        "columns": {"CZZT": "name", "CZZTDM": "idNumber", "ZZBH": "idNumber", "KZ_XB": "sex",
-                    "KZ_ZJCX": "vehicleClass", "KZ_CCLZRQ": "firstIssuedOn"},
+        "columns": {
+            "CZZT": "name",
+            "CZZTDM": "idNumber",
+            "ZZBH": "idNumber",
+            "KZ_XB": "sex",
+            "KZ_ZJCX": "vehicleClass",
+            "KZ_CCLZRQ": "firstIssuedOn",
+        },
         "values": {"sex": SEX},
     },
     "SOCIAL_SECURITY_CARD": {
@@ -56,28 +81,55 @@ PROPOSED: dict[str, dict[str, Any]] = {
     },
     "DEGREE": {
         "holderCodeType": "111",
-        "columns": {"CZZT": "name", "CZZTDM": "idNumber", "ZZBH": "certificateNumber", "ZZBFRQ": "conferredOn",
-                    "KZ_XW": "degree", "KZ_ZY": "major", "KZ_XWSYDW": "institution"},
+        "columns": {
+            "CZZT": "name",
+            "CZZTDM": "idNumber",
+            "ZZBH": "certificateNumber",
+            "ZZBFRQ": "conferredOn",
+            "KZ_XW": "degree",
+            "KZ_ZY": "major",
+            "KZ_XWSYDW": "institution",
+        },
         "values": {"degree": {"学士": "BACHELOR", "硕士": "MASTER", "博士": "DOCTOR"}},
     },
     "PROFESSIONAL_QUALIFICATION": {
         "holderCodeType": "111",
-        "columns": {"CZZT": "name", "CZZTDM": "idNumber", "ZZBH": "certificateNumber", "ZZBFRQ": "issuedOn",
-                    "KZ_ZYGZ": "qualification", "KZ_DJ": "level"},
+        "columns": {
+            "CZZT": "name",
+            "CZZTDM": "idNumber",
+            "ZZBH": "certificateNumber",
+            "ZZBFRQ": "issuedOn",
+            "KZ_ZYGZ": "qualification",
+            "KZ_DJ": "level",
+        },
         "values": {"level": {"一级": "1", "二级": "2", "三级": "3", "四级": "4", "五级": "5"}},
     },
     "MARRIAGE_CERTIFICATE": {
         "holderCodeType": "111",
-        "columns": {"CZZT": "holderName", "CZZTDM": "holderIdNumber", "ZZBH": "certificateNumber",
-                    "ZZBFRQ": "registeredOn", "KZ_XM1": "spouse1Name", "KZ_SFZH1": "spouse1IdNumber",
-                    "KZ_XM2": "spouse2Name", "KZ_SFZH2": "spouse2IdNumber"},
+        "columns": {
+            "CZZT": "holderName",
+            "CZZTDM": "holderIdNumber",
+            "ZZBH": "certificateNumber",
+            "ZZBFRQ": "registeredOn",
+            "KZ_XM1": "spouse1Name",
+            "KZ_SFZH1": "spouse1IdNumber",
+            "KZ_XM2": "spouse2Name",
+            "KZ_SFZH2": "spouse2IdNumber",
+        },
     },
     "BUSINESS_LICENSE": {
         "typeCode": "11100000MB0143028R001",
         "holderCodeType": "001",
-        "columns": {"CZZT": "companyName", "CZZTDM": "creditCode", "ZZBH": "creditCode",
-                    "KZ_FDDBR": "legalRepresentative", "KZ_LX": "companyType", "KZ_ZCZB": "registeredCapital",
-                    "KZ_CLRQ": "establishedOn", "KZ_ZS": "address"},
+        "columns": {
+            "CZZT": "companyName",
+            "CZZTDM": "creditCode",
+            "ZZBH": "creditCode",
+            "KZ_FDDBR": "legalRepresentative",
+            "KZ_LX": "companyType",
+            "KZ_ZCZB": "registeredCapital",
+            "KZ_CLRQ": "establishedOn",
+            "KZ_ZS": "address",
+        },
     },
 }
 
@@ -85,9 +137,16 @@ PROPOSED: dict[str, dict[str, Any]] = {
 def schema_with_mapping(cert_type: str) -> dict[str, Any]:
     raw = json.loads((CERTTYPES / f"{cert_type}.json").read_text(encoding="utf-8"))
     if cert_type == "MARRIAGE_CERTIFICATE":
-        raw["fields"].insert(1, {"name": "holderIdNumber", "label": {"en": "Holder's citizen ID number",
-                                 "zh": "持证人身份证件号"}, "kind": "text", "required": True,
-                                 "pattern": "^[0-9]{17}[0-9X]$"})
+        raw["fields"].insert(
+            1,
+            {
+                "name": "holderIdNumber",
+                "label": {"en": "Holder's citizen ID number", "zh": "持证人身份证件号"},
+                "kind": "text",
+                "required": True,
+                "pattern": "^[0-9]{17}[0-9X]$",
+            },
+        )
     raw["national"] = copy.deepcopy(PROPOSED[cert_type])
     return raw
 
@@ -125,8 +184,21 @@ def id_card_row(**changes: Any) -> dict[str, Any]:
 
 def test_names_table() -> None:
     codes = [n.code for n in md.NATIONAL_NAMES]
-    assert codes == ["ZZMC", "ZZLXDM", "ZZBH", "ZZBS", "ZZBFJG", "ZZBFJGDM", "ZZBFRQ", "CZZT", "CZZTDM",
-                     "CZZTDMLX", "CZZTDMLXDM", "ZZYXQQSRQ", "ZZYXQJZRQ"]
+    assert codes == [
+        "ZZMC",
+        "ZZLXDM",
+        "ZZBH",
+        "ZZBS",
+        "ZZBFJG",
+        "ZZBFJGDM",
+        "ZZBFRQ",
+        "CZZT",
+        "CZZTDM",
+        "CZZTDMLX",
+        "CZZTDMLXDM",
+        "ZZYXQQSRQ",
+        "ZZYXQJZRQ",
+    ]
     assert md.MANDATORY == {"ZZLXDM", "ZZBFJG", "ZZBFJGDM", "ZZBFRQ", "CZZT", "CZZTDM", "CZZTDMLX", "CZZTDMLXDM"}
     assert md.NAMES["CZZTDMLXDM"].name == "持证主体代码类型代码"
     assert md.HOLDER_CODE_TYPES["111"] == "公民身份号码" and md.HOLDER_CODE_TYPES["001"] == "统一社会信用代码"
@@ -137,8 +209,13 @@ def test_national_dates() -> None:
     assert md.national_date("2025-05-22") == md.national_date("20250522") == "2025-05-22"
     assert md.national_date(date(2025, 5, 22)) == "2025-05-22"
     assert md.national_date(" 20240229 ") == "2024-02-29"
-    for bad, message in (("20230229", "not a calendar date"), ("2025/05/22", "not a date"), ("2025-5-22", "not a date"),
-                         ("22.05.2025", "not a date"), ("", "not a date")):
+    for bad, message in (
+        ("20230229", "not a calendar date"),
+        ("2025/05/22", "not a date"),
+        ("2025-5-22", "not a date"),
+        ("22.05.2025", "not a date"),
+        ("", "not a date"),
+    ):
         with pytest.raises(ValueError, match=message):
             md.national_date(bad)
 
@@ -185,14 +262,24 @@ def test_mapping_errors_name_every_problem() -> None:
     with pytest.raises(InvalidInput) as caught:
         NationalMapping.from_json(bad, ["name", "sex"])
     text = str(caught.value)
-    for expected in ("unknown keys extra", "typeCode:", "holderCodeType: '11'", "'ZZBFJG' comes from the certificate's",
-                     "'KZ_x' is neither", "'FOO' is neither", "ZZBH maps to 'nope'", "CZZTDM (持证主体代码) must be mapped",
-                     "values: 'sex' is not a mapped field", "'name' maps two national values to one field value"):
+    for expected in (
+        "unknown keys extra",
+        "typeCode:",
+        "holderCodeType: '11'",
+        "'ZZBFJG' comes from the certificate's",
+        "'KZ_x' is neither",
+        "'FOO' is neither",
+        "ZZBH maps to 'nope'",
+        "CZZTDM (持证主体代码) must be mapped",
+        "values: 'sex' is not a mapped field",
+        "'name' maps two national values to one field value",
+    ):
         assert expected in text, expected
     with pytest.raises(InvalidInput, match="not a known code; give holderCodeTypeName"):
         NationalMapping.from_json({"holderCodeType": "555", "columns": {"CZZT": "a", "CZZTDM": "b"}})
-    custom = NationalMapping.from_json({"holderCodeType": "555", "holderCodeTypeName": "某证件号码",
-                                        "columns": {"CZZT": "a", "CZZTDM": "b"}})
+    custom = NationalMapping.from_json(
+        {"holderCodeType": "555", "holderCodeTypeName": "某证件号码", "columns": {"CZZT": "a", "CZZTDM": "b"}}
+    )
     assert custom.to_json()["holderCodeTypeName"] == "某证件号码"
     with pytest.raises(InvalidInput, match="declares no national mapping"):
         NationalMapping.from_schema({"type": "X", "fields": []})
@@ -210,17 +297,28 @@ def test_import_a_good_row() -> None:
     assert record.issuer == "北京市公安局西城分局" and record.issuer_code == ISSUER_CODE
     assert record.issued_on == "2020-01-02" and record.valid_from == "2020-01-02" and record.valid_until == "2040-01-02"
     assert (record.holder, record.holder_code, record.holder_code_type, record.holder_code_type_name) == (
-        "张三", CITIZEN, "111", "公民身份号码")
+        "张三",
+        CITIZEN,
+        "111",
+        "公民身份号码",
+    )
     assert record.number == CITIZEN and record.title == "居民身份证"
-    assert dict(record.fields) == {"name": "张三", "sex": "M", "ethnicity": "汉", "birthDate": "1949-12-31",
-                                   "idNumber": CITIZEN}
+    assert dict(record.fields) == {
+        "name": "张三",
+        "sex": "M",
+        "ethnicity": "汉",
+        "birthDate": "1949-12-31",
+        "idNumber": CITIZEN,
+    }
     assert record.identifier is None and dict(record.extensions) == {}
 
 
 def test_import_accepts_both_date_forms_lower_case_columns_and_no_expiry() -> None:
     mapping, schema = id_card()
-    row = {k.lower(): v for k, v in id_card_row(ZZBFRQ="20200102", ZZYXQQSRQ=None, ZZYXQJZRQ="长期",
-                                                 KZ_CSRQ=date(1949, 12, 31)).items()}
+    row = {
+        k.lower(): v
+        for k, v in id_card_row(ZZBFRQ="20200102", ZZYXQQSRQ=None, ZZYXQJZRQ="长期", KZ_CSRQ=date(1949, 12, 31)).items()
+    }
     record = import_row(row, mapping, schema)
     assert record.issued_on == record.valid_from == "2020-01-02"
     assert record.valid_until is None
@@ -245,9 +343,18 @@ def test_import_with_identifier_and_extensions() -> None:
 
 def test_import_reports_every_problem_of_a_row() -> None:
     mapping, schema = id_card()
-    row = id_card_row(ZZBFJG=None, CZZTDMLX=" ", ZZBFRQ="2020/01/02", ZZYXQJZRQ="20230230",
-                      ZZBFJGDM="11330105002500287D", ZZLXDM="11100000000013338W011", CZZTDMLXDM="001",
-                      CZZTDM="110105194912310021", KZ_XB="未知", FOO="bar")
+    row = id_card_row(
+        ZZBFJG=None,
+        CZZTDMLX=" ",
+        ZZBFRQ="2020/01/02",
+        ZZYXQJZRQ="20230230",
+        ZZBFJGDM="11330105002500287D",
+        ZZLXDM="11100000000013338W011",
+        CZZTDMLXDM="001",
+        CZZTDM="110105194912310021",
+        KZ_XB="未知",
+        FOO="bar",
+    )
     with pytest.raises(NationalRowError) as caught:
         import_row(row, mapping, schema, row_number=7)
     problems = caught.value.problems
@@ -299,10 +406,20 @@ def test_import_without_schema_and_non_strict() -> None:
 def test_import_credit_code_holders() -> None:
     raw = schema_with_mapping("BUSINESS_LICENSE")
     mapping, schema = NationalMapping.from_schema(raw), CertificateSchema.compile(raw)
-    row = {"ZZLXDM": "11100000MB0143028R001", "ZZBFJG": "杭州市市场监督管理局", "ZZBFJGDM": ISSUER_CODE,
-           "ZZBFRQ": "20240301", "CZZT": "某某科技有限公司", "CZZTDM": "91110000600037341L", "CZZTDMLX": "统一社会信用代码",
-           "CZZTDMLXDM": "001", "ZZBH": "91110000600037341L", "KZ_FDDBR": "李四", "KZ_CLRQ": "20010509",
-           "KZ_ZCZB": "500"}
+    row = {
+        "ZZLXDM": "11100000MB0143028R001",
+        "ZZBFJG": "杭州市市场监督管理局",
+        "ZZBFJGDM": ISSUER_CODE,
+        "ZZBFRQ": "20240301",
+        "CZZT": "某某科技有限公司",
+        "CZZTDM": "91110000600037341L",
+        "CZZTDMLX": "统一社会信用代码",
+        "CZZTDMLXDM": "001",
+        "ZZBH": "91110000600037341L",
+        "KZ_FDDBR": "李四",
+        "KZ_CLRQ": "20010509",
+        "KZ_ZCZB": "500",
+    }
     record = import_row(row, mapping, schema)
     assert record.fields["establishedOn"] == "2001-05-09" and record.fields["registeredCapital"] == "500"
     with pytest.raises(NationalRowError, match="credit code '91110000600037341M': check character"):
@@ -324,9 +441,16 @@ def test_export_round_trips_through_import() -> None:
     mapping, schema = id_card()
     record = import_row(id_card_row(), mapping, schema)
     ident = gid.build(record.type_code, record.issuer_code, "ID2020000001", 1)
-    out = export_row(record.fields, mapping, issuer=record.issuer, issuer_code=record.issuer_code,
-                     issued_on=record.issued_on, valid_from=record.valid_from, valid_until=record.valid_until,
-                     identifier=ident)
+    out = export_row(
+        record.fields,
+        mapping,
+        issuer=record.issuer,
+        issuer_code=record.issuer_code,
+        issued_on=record.issued_on,
+        valid_from=record.valid_from,
+        valid_until=record.valid_until,
+        identifier=ident,
+    )
     assert list(out)[:13] == [c for c in (n.code for n in md.NATIONAL_NAMES) if c in out]
     assert out["ZZMC"] == "居民身份证" and out["ZZBS"] == str(ident)
     assert out["CZZTDMLX"] == "公民身份号码" and out["CZZTDMLXDM"] == "111"
@@ -334,8 +458,11 @@ def test_export_round_trips_through_import() -> None:
     orjson.dumps(out)
     again = import_row(out, mapping, schema)
     assert again.fields == record.fields and again.identifier == ident
-    assert (again.issued_on, again.valid_from, again.valid_until) == (record.issued_on, record.valid_from,
-                                                                       record.valid_until)
+    assert (again.issued_on, again.valid_from, again.valid_until) == (
+        record.issued_on,
+        record.valid_from,
+        record.valid_until,
+    )
 
 
 def test_export_certificate_document() -> None:
@@ -343,8 +470,15 @@ def test_export_certificate_document() -> None:
     raw["national"]["typeCode"] = "11100000000013338W009"
     mapping = NationalMapping.from_schema(raw)
     fields = {"name": "王五", "idNumber": CITIZEN, "cardNumber": "A12345678", "issuedOn": "2019-06-01"}
-    cert = Certificate(type="SOCIAL_SECURITY_CARD", agency="GD-HRSS", region=440000, valid_from="2019-06-01",
-                       valid_until=None, fields=fields, salts=new_salts(list(fields)))
+    cert = Certificate(
+        type="SOCIAL_SECURITY_CARD",
+        agency="GD-HRSS",
+        region=440000,
+        valid_from="2019-06-01",
+        valid_until=None,
+        fields=fields,
+        salts=new_salts(list(fields)),
+    )
     out = export_certificate(cert, mapping, issuer="广东省人力资源和社会保障厅", issuer_code=ISSUER_CODE)
     assert out["ZZBFRQ"] == "2019-06-01" and out["ZZBH"] == "A12345678" and "ZZYXQJZRQ" not in out
     # a disclosure that hides the holder cannot be exported

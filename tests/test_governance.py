@@ -41,10 +41,6 @@ def rejected(fn: Any, *args: Any, **kwargs: Any) -> ContractRejected:
     return exc.value
 
 
-
-
-
-
 def send(c: Consortium, account: LocalAccount, fn_name: str, *args: Any):
     """A raw Consortium call, for what the Registry has no wrapper for (or validates first)."""
     return c.chain.transact(account, getattr(c.registry.consortium.functions, fn_name)(*args))
@@ -67,7 +63,9 @@ def is_member(c: Consortium, region: int) -> bool:
     return bool(view(c, "isMember", region))
 
 
-def deploy_consortium(chain: Chain, regions: list[int], admins: list[str], rule: tuple[int, int] = (1, 2), ttl: int = TTL):
+def deploy_consortium(
+    chain: Chain, regions: list[int], admins: list[str], rule: tuple[int, int] = (1, 2), ttl: int = TTL
+):
     """Deploy a Consortium directly (bypassing ledger.deployment's own input checks)."""
     return chain.deploy(Account.create(), "Consortium", regions, admins, rule[0], rule[1], ttl)
 
@@ -97,8 +95,9 @@ def set_quorum(c: Consortium, quorum: int, proposer: int = ZJ, approver: int = B
     assert c.registry.quorum() == quorum
 
 
-def remove_region(c: Consortium, region: int, proposer: int = GD, approver: int = ZJ, third: int | None = None,
-                  cutoff: int = 0):
+def remove_region(
+    c: Consortium, region: int, proposer: int = GD, approver: int = ZJ, third: int | None = None, cutoff: int = 0
+):
     result = c.registry.propose_remove_region(c.admins[proposer], region, cutoff)
     assert not result.executed
     approved = c.registry.approve(c.admins[approver], result.id)
@@ -145,9 +144,7 @@ def test_constructor_emits_quorum_rule_and_region_admitted(chain: Chain) -> None
     changed = contract.events.QuorumRuleChanged().process_receipt(sent.receipt, errors=DISCARD)
     assert [(e["args"]["numerator"], e["args"]["denominator"]) for e in changed] == [(2, 3)]
     admitted = contract.events.RegionAdmitted().process_receipt(sent.receipt, errors=DISCARD)
-    assert [(e["args"]["region"], e["args"]["admin"]) for e in admitted] == list(
-        zip(REGIONS, admins, strict=True)
-    )
+    assert [(e["args"]["region"], e["args"]["admin"]) for e in admitted] == list(zip(REGIONS, admins, strict=True))
     assert contract.functions.quorum().call() == 3
     assert contract.functions.memberCount().call() == 3
 
@@ -208,14 +205,10 @@ def test_add_region_executes_at_quorum_and_new_admin_can_act(consortium: Consort
 
     approved = reg.approve(consortium.admins[ZJ], proposed.id)
     assert approved.executed
-    assert events(consortium, "ProposalApproved", approved.tx) == [
-        {"id": proposed.id, "region": ZJ, "approvals": 2}
-    ]
+    assert events(consortium, "ProposalApproved", approved.tx) == [{"id": proposed.id, "region": ZJ, "approvals": 2}]
     admitted = events(consortium, "RegionAdmitted", approved.tx)
     assert len(admitted) == 1 and admitted[0]["region"] == JS and same(admitted[0]["admin"], new_admin)
-    assert events(consortium, "ProposalExecuted", approved.tx) == [
-        {"id": proposed.id, "kind": ProposalKind.ADD_REGION}
-    ]
+    assert events(consortium, "ProposalExecuted", approved.tx) == [{"id": proposed.id, "kind": ProposalKind.ADD_REGION}]
     assert is_member(consortium, JS) and reg.member_count() == 4
     info = reg.region(JS)
     assert info.admin_count == 1 and info.admitted_at > 0 and info.removed_at == 0
@@ -378,9 +371,7 @@ def test_propose_add_region_rejects_zero_admin(consortium: Consortium) -> None:
 
 def test_propose_add_region_rejects_admin_of_another_region(consortium: Consortium) -> None:
     taken = consortium.admins[ZJ].address
-    args = expect(
-        "AdminAlreadyAssigned", consortium.registry.propose_add_region, consortium.admins[GD], JS, taken
-    )
+    args = expect("AdminAlreadyAssigned", consortium.registry.propose_add_region, consortium.admins[GD], JS, taken)
     assert same(args["admin"], taken) and args["region"] == ZJ
 
 
@@ -614,7 +605,9 @@ def test_removed_regions_old_admin_may_become_admin_elsewhere(consortium: Consor
 
 
 @pytest.mark.parametrize("rule", [(1, 0), (1, 1), (3, 2), (0, 101)])
-def test_propose_quorum_rule_that_is_not_a_proper_fraction_is_rejected(consortium: Consortium, rule: tuple[int, int]) -> None:
+def test_propose_quorum_rule_that_is_not_a_proper_fraction_is_rejected(
+    consortium: Consortium, rule: tuple[int, int]
+) -> None:
     args = expect("InvalidQuorumRule", consortium.registry.propose_quorum_rule, consortium.admins[GD], *rule)
     assert args == {"numerator": rule[0], "denominator": rule[1]}
 
@@ -630,10 +623,20 @@ def test_set_quorum_rule_executes_and_emits_the_rule(consortium: Consortium) -> 
     assert reg.proposal(proposed.id).params == {"quorum_rule": "2/3"}
 
 
-@pytest.mark.parametrize(("members", "rule", "needed"), [
-    (1, (1, 2), 1), (2, (1, 2), 2), (3, (1, 2), 2), (4, (1, 2), 3), (5, (1, 2), 3),
-    (3, (2, 3), 3), (4, (2, 3), 3), (6, (2, 3), 5), (4, (0, 1), 1),
-])
+@pytest.mark.parametrize(
+    ("members", "rule", "needed"),
+    [
+        (1, (1, 2), 1),
+        (2, (1, 2), 2),
+        (3, (1, 2), 2),
+        (4, (1, 2), 3),
+        (5, (1, 2), 3),
+        (3, (2, 3), 3),
+        (4, (2, 3), 3),
+        (6, (2, 3), 5),
+        (4, (0, 1), 1),
+    ],
+)
 def test_quorum_formula_matches_the_contract(chain: Chain, members: int, rule: tuple[int, int], needed: int) -> None:
     codes = [110000 + 10000 * i for i in range(members)]
     address, _ = deploy_consortium(chain, codes, [Account.create().address for _ in codes], rule)
@@ -709,9 +712,7 @@ def test_execute_under_quorum_is_rejected(consortium: Consortium) -> None:
 
 def test_add_type_event_carries_schema_text_and_hash(consortium: Consortium) -> None:
     reg = consortium.registry
-    schema = {
-        "fields": [{"name": "姓名", "type": "string", "required": True}, {"name": "degree", "type": "string"}]
-    }
+    schema = {"fields": [{"name": "姓名", "type": "string", "required": True}, {"name": "degree", "type": "string"}]}
     text = canonical_schema(schema)
     proposed = reg.propose_add_type(consortium.admins[GD], "DEGREE", schema)
     assert not proposed.executed and not reg.type_exists("DEGREE")
@@ -738,9 +739,7 @@ def test_types_are_listed_in_order_added(consortium: Consortium) -> None:
 
 
 def test_add_type_with_empty_schema_is_rejected(consortium: Consortium) -> None:
-    args = expect(
-        "EmptySchema", send, consortium, consortium.admins[GD], "proposeAddType", type_id("DEGREE"), ""
-    )
+    args = expect("EmptySchema", send, consortium, consortium.admins[GD], "proposeAddType", type_id("DEGREE"), "")
     assert args == {"typeId": "DEGREE"}
 
 
@@ -750,9 +749,7 @@ def test_add_type_with_zero_id_is_rejected(consortium: Consortium) -> None:
 
 def test_add_existing_type_is_rejected_at_proposal(consortium: Consortium) -> None:
     consortium.add_type("DEGREE")
-    args = expect(
-        "TypeAlreadyExists", consortium.registry.propose_add_type, consortium.admins[ZJ], "DEGREE", SCHEMA
-    )
+    args = expect("TypeAlreadyExists", consortium.registry.propose_add_type, consortium.admins[ZJ], "DEGREE", SCHEMA)
     assert args == {"typeId": "DEGREE"}
 
 
@@ -830,9 +827,7 @@ def test_remove_last_region_admin_is_rejected(consortium: Consortium) -> None:
     second = Account.create()
     consortium.registry.add_region_admin(admin, GD, second.address)
     send(consortium, admin, "removeRegionAdmin", GD, second.address)
-    assert expect("LastAdmin", send, consortium, admin, "removeRegionAdmin", GD, admin.address) == {
-        "region": GD
-    }
+    assert expect("LastAdmin", send, consortium, admin, "removeRegionAdmin", GD, admin.address) == {"region": GD}
     assert consortium.registry.admin_region(admin.address) == GD
 
 
@@ -901,9 +896,14 @@ def test_removal_with_a_cutoff_voids_the_regions_anchors_from_then_on(issuing: C
     assert events(issuing, "RegionRemoved", approved.tx) == [{"region": BJ, "cutoff": cutoff}]
     assert reg.void_windows(BJ) == [(cutoff, removed_at)]
     e, lt = build_tree(early_hashes), build_tree(late_hashes)
-    assert reg.verify_onchain("BJ-PSB", early_hashes[0], early.root, e.proof(early_hashes[0]), ZJ) == (Verdict.OK, Reason.NONE)
+    assert reg.verify_onchain("BJ-PSB", early_hashes[0], early.root, e.proof(early_hashes[0]), ZJ) == (
+        Verdict.OK,
+        Reason.NONE,
+    )
     assert reg.verify_onchain("BJ-PSB", late_hashes[0], late.root, lt.proof(late_hashes[0]), ZJ) == (
-        Verdict.INVALID, Reason.REGION_REMOVED)
+        Verdict.INVALID,
+        Reason.REGION_REMOVED,
+    )
     assert reg.anchoring_void("BJ-PSB", late.root) is Reason.REGION_REMOVED
     assert reg.anchoring_void("BJ-PSB", early.root) is Reason.NONE
 
@@ -921,7 +921,8 @@ def test_readmitted_regions_agencies_and_keys_come_back_disabled(issuing: Consor
     assert not info.suspended and not info.enabled
     assert not reg.key(key.address).enabled
     assert expect("AgencyDisabled", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", random_hashes(1)) == {
-        "agency": "BJ-PSB"}
+        "agency": "BJ-PSB"
+    }
     batch_hash = random_hashes(1)[0]
     expect("NotAuthorized", reg.set_certificate_status, key, "BJ-PSB", batch_hash, Status.SUSPENDED, "X")
 
@@ -930,7 +931,9 @@ def test_readmitted_regions_agencies_and_keys_come_back_disabled(issuing: Consor
     args = expect("KeyDisabled", reg.anchor_batch, issuing.deployer, key, "BJ-PSB", "ID_CARD", random_hashes(1))
     assert same(args["key"], key)
     sent = reg.enable_key(new_admin, key.address)  # and the key, explicitly
-    assert [e["epoch"] for e in [dict(x["args"]) for x in reg.agencies.events.KeyEnabled().process_receipt(sent.receipt)]] == [1]
+    assert [
+        e["epoch"] for e in [dict(x["args"]) for x in reg.agencies.events.KeyEnabled().process_receipt(sent.receipt)]
+    ] == [1]
     assert reg.key(key.address).enabled
     reg.anchor_batch(issuing.deployer, key, "BJ-PSB", "ID_CARD", random_hashes(2))
     expect("KeyAlreadyEnabled", reg.enable_key, new_admin, key.address)

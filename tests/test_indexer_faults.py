@@ -72,8 +72,12 @@ def anchor_many(c: Consortium, batches: int, size: int, agency: str = "GD-PSB", 
     for _ in range(batches):
         tree = build_tree([os.urandom(32) for _ in range(size)])
         sig = sign_batch(c.agency_keys[agency], tree.root, tid, aid, chain.chain_id, deployment.certificate_registry)
-        tx = {"to": deployment.certificate_registry, "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
-              "gas": 150_000 + 1_500 * size, "value": 0}
+        tx = {
+            "to": deployment.certificate_registry,
+            "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),
+            "gas": 150_000 + 1_500 * size,
+            "value": 0,
+        }
         sent.append(chain.send_transaction(c.deployer, tx, wait=False).tx_hash)
     for h in sent:
         assert chain.wait(bytes.fromhex(h[2:]))["status"] == 1
@@ -121,8 +125,12 @@ def test_kill_9_at_any_moment_then_restart_loses_nothing_and_duplicates_nothing(
     home = tmp_path / "home"
     c.deployment.save(home / "deployment.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLEDGER_")}
-    env.update(CERTLEDGER_HOME=str(home), CERTLEDGER_RPC_URL=c.chain.url, CERTLEDGER_DB_URL=mirror_url,
-               CERTLEDGER_POLL_INTERVAL="0.1")
+    env.update(
+        CERTLEDGER_HOME=str(home),
+        CERTLEDGER_RPC_URL=c.chain.url,
+        CERTLEDGER_DB_URL=mirror_url,
+        CERTLEDGER_POLL_INTERVAL="0.1",
+    )
     head = c.chain.block_number()
     probe = MirrorStore(mirror_url)
     seed = random.randrange(2**32)
@@ -159,10 +167,14 @@ def test_kill_9_at_any_moment_then_restart_loses_nothing_and_duplicates_nothing(
         log.close()
         probe.dispose()
 
-    print(f"kill -9 left the mirror at blocks {killed_at} (deployment {c.deployment.deployment_block}, head {head}, seed {seed})")
+    print(
+        f"kill -9 left the mirror at blocks {killed_at} (deployment {c.deployment.deployment_block}, head {head}, seed {seed})"
+    )
     partial = [k for k in killed_at if k is not None and c.deployment.deployment_block <= k < head]
     assert len(partial) >= 2, f"kills did not land mid-indexing (checkpoints {killed_at}, head {head}, seed {seed})"
-    done = subprocess.run([str(CERTLEDGER), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(CERTLEDGER), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["mirror_block"] == head and report["lag_blocks"] == 0
@@ -181,7 +193,11 @@ def own_node(tmp_path) -> Iterator[dict[str, Any]]:
     the same chain on the same port."""
     port = free_port()
     state = tmp_path / "anvil-state.json"
-    box: dict[str, Any] = {"args": anvil_args(port, 31337, state), "url": f"http://127.0.0.1:{port}", "log": tmp_path / "anvil.log"}
+    box: dict[str, Any] = {
+        "args": anvil_args(port, 31337, state),
+        "url": f"http://127.0.0.1:{port}",
+        "log": tmp_path / "anvil.log",
+    }
     box["node"] = Node(box["args"], box["url"], box["log"])
     yield box
     if box["node"] is not None:
@@ -284,7 +300,9 @@ class Proxy:
                     number = proxy.requests
                 answer = meddle(json.loads(body), number)
                 if answer is None:
-                    upstream = requests.post(proxy.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=120)
+                    upstream = requests.post(
+                        proxy.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=120
+                    )
                     status, raw = upstream.status_code, upstream.content
                 else:
                     status, raw = answer[0], json.dumps(answer[1]).encode()
@@ -440,7 +458,9 @@ class IndexerProcess:
     def __init__(self, env: dict[str, str], log: Path, *args: str) -> None:
         self.log_path = log
         with log.open("ab") as err:
-            self.process = subprocess.Popen([str(CERTLEDGER), "index", *args], env=env, stdout=subprocess.DEVNULL, stderr=err)
+            self.process = subprocess.Popen(
+                [str(CERTLEDGER), "index", *args], env=env, stdout=subprocess.DEVNULL, stderr=err
+            )
         self.pid = self.process.pid
 
     def log(self) -> str:
@@ -479,14 +499,19 @@ class Sessions:
 
     def indexer_sessions(self) -> dict[int, tuple[str, str | None, bool]]:
         """pid -> (state, wait event type, has written in its open transaction)."""
-        return {pid: (state, wait, wrote) for pid, state, wait, wrote in self.rows(
-            f"SELECT pid, state, wait_event_type, backend_xid IS NOT NULL FROM pg_stat_activity "
-            f"WHERE datname = current_database() AND application_name = '{INDEXER_APPLICATION_NAME}'")}
+        return {
+            pid: (state, wait, wrote)
+            for pid, state, wait, wrote in self.rows(
+                f"SELECT pid, state, wait_event_type, backend_xid IS NOT NULL FROM pg_stat_activity "
+                f"WHERE datname = current_database() AND application_name = '{INDEXER_APPLICATION_NAME}'"
+            )
+        }
 
     def lease_holder(self) -> int | None:
         rows = self.rows(
             f"SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = {LOCK_KEY[0]} "
-            f"AND objid = {LOCK_KEY[1]} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+            f"AND objid = {LOCK_KEY[1]} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         return rows[0][0] if rows else None
 
     def alive(self, pids: set[int]) -> set[int]:
@@ -511,8 +536,12 @@ class Sessions:
 def _index_env(c: Consortium, home: Path, mirror_url: str) -> dict[str, str]:
     c.deployment.save(home / "deployment.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTLEDGER_")}
-    env.update(CERTLEDGER_HOME=str(home), CERTLEDGER_RPC_URL=c.chain.url, CERTLEDGER_DB_URL=mirror_url,
-               CERTLEDGER_POLL_INTERVAL="0.1")
+    env.update(
+        CERTLEDGER_HOME=str(home),
+        CERTLEDGER_RPC_URL=c.chain.url,
+        CERTLEDGER_DB_URL=mirror_url,
+        CERTLEDGER_POLL_INTERVAL="0.1",
+    )
     return env
 
 
@@ -545,8 +574,11 @@ def test_indexer_stopped_mid_write_is_taken_over_and_cannot_write_when_it_resume
 
         new = IndexerProcess(env, tmp_path / "new.log")
         # The takeover is an event: the new indexer names the backends it ended, and they are gone.
-        wait_for(lambda: {lease, writer} <= new.terminated(), timeout=60,
-                 what=f"the new indexer to terminate backends {lease} and {writer}; its log: {new.log()[-2000:]}")
+        wait_for(
+            lambda: {lease, writer} <= new.terminated(),
+            timeout=60,
+            what=f"the new indexer to terminate backends {lease} and {writer}; its log: {new.log()[-2000:]}",
+        )
         assert db.alive({lease, writer}) == set()
         assert _stopped(old.pid) and new.process.poll() is None
         assert db.lease_holder() not in (None, lease)
@@ -596,7 +628,11 @@ def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_
         old.process.wait(30)
         # Still holding the lock the killed statement waits for: only the server's check of
         # the client connection can end it.
-        wait_for(lambda: db.alive(sessions) == set(), timeout=30, what=f"the server to end the killed indexer's sessions {sessions}")
+        wait_for(
+            lambda: db.alive(sessions) == set(),
+            timeout=30,
+            what=f"the server to end the killed indexer's sessions {sessions}",
+        )
         db.release_checkpoint()
 
         new = IndexerProcess(env, tmp_path / "new.log")
@@ -604,7 +640,9 @@ def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_
         second = subprocess.run([str(CERTLEDGER), "index"], env=env, capture_output=True, text=True, timeout=120)
         assert second.returncode == 1
         lines = second.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: another indexer is running against this mirror (pid "), second.stderr
+        assert len(lines) == 1 and lines[0].startswith("error: another indexer is running against this mirror (pid "), (
+            second.stderr
+        )
         assert f"pid {new.pid} on " in lines[0] and ", since " in lines[0]
         wait_for(mirrored_up_to(store, head), what="the new indexer to catch up")
         assert new.process.poll() is None and new.terminated() == set(), new.log()[-2000:]
@@ -626,7 +664,9 @@ def test_second_indexer_on_the_same_mirror_is_refused_with_one_line(anvil, mirro
     probe = MirrorStore(mirror_url)
     try:
         wait_for(lambda: (_checkpoint(probe) or 0) >= c.chain.block_number(), what="the first indexer to catch up")
-        second = subprocess.run([str(CERTLEDGER), "index", "--once"], env=env, capture_output=True, text=True, timeout=120)
+        second = subprocess.run(
+            [str(CERTLEDGER), "index", "--once"], env=env, capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 1
         assert second.stderr.strip().splitlines() == [second.stderr.strip()]
         assert second.stderr.startswith(f"error: another indexer is running against this mirror (pid {first.pid} on ")
@@ -635,7 +675,9 @@ def test_second_indexer_on_the_same_mirror_is_refused_with_one_line(anvil, mirro
         probe.dispose()
         assert first.stop() == 0, first.log()[-2000:]
     # once it stopped, the mirror is free again
-    again = subprocess.run([str(CERTLEDGER), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [str(CERTLEDGER), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert again.returncode == 0, again.stderr
 
 
@@ -644,13 +686,31 @@ def test_postgresql_sessions_are_set_to_drop_a_dead_client_within_seconds(mirror
     store = MirrorStore(mirror_url, indexer=True)
     try:
         with store.engine.connect() as conn:
-            shown = {name: conn.execute(text(f"SHOW {name}")).scalar() for name in (
-                "application_name", "idle_in_transaction_session_timeout", "client_connection_check_interval",
-                "tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")}
+            shown = {
+                name: conn.execute(text(f"SHOW {name}")).scalar()
+                for name in (
+                    "application_name",
+                    "idle_in_transaction_session_timeout",
+                    "client_connection_check_interval",
+                    "tcp_keepalives_idle",
+                    "tcp_keepalives_interval",
+                    "tcp_keepalives_count",
+                )
+            }
             client = conn.connection.driver_connection.info.get_parameters()
     finally:
         store.dispose()
-    assert shown == {"application_name": INDEXER_APPLICATION_NAME, "idle_in_transaction_session_timeout": "5s",
-                     "client_connection_check_interval": "1s", "tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2",
-                     "tcp_keepalives_count": "3"}
-    assert (client["keepalives"], client["keepalives_idle"], client["keepalives_interval"], client["keepalives_count"]) == ("1", "5", "2", "3")
+    assert shown == {
+        "application_name": INDEXER_APPLICATION_NAME,
+        "idle_in_transaction_session_timeout": "5s",
+        "client_connection_check_interval": "1s",
+        "tcp_keepalives_idle": "5",
+        "tcp_keepalives_interval": "2",
+        "tcp_keepalives_count": "3",
+    }
+    assert (
+        client["keepalives"],
+        client["keepalives_idle"],
+        client["keepalives_interval"],
+        client["keepalives_count"],
+    ) == ("1", "5", "2", "3")

@@ -88,12 +88,14 @@ def anchored(registry: Registry) -> list[tuple[bytes, list[bytes]]]:
     """(root, certificate hashes) of every BatchAnchored log of the deployment, decoded by hand
     from the raw logs (fast for 100,000 hashes)."""
     topic = "0x" + keccak(b"BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[])").hex()
-    logs = registry.chain.w3.eth.get_logs({
-        "fromBlock": registry.deployment.deployment_block,
-        "toBlock": "latest",
-        "address": registry.deployment.certificate_registry,
-        "topics": [topic],
-    })
+    logs = registry.chain.w3.eth.get_logs(
+        {
+            "fromBlock": registry.deployment.deployment_block,
+            "toBlock": "latest",
+            "address": registry.deployment.certificate_registry,
+            "topics": [topic],
+        }
+    )
     out = []
     for log in logs:
         data = bytes(log["data"])
@@ -219,7 +221,9 @@ class Home:
 
     def run(self, *args: str, crash_at: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
         command = [sys.executable, str(CRASH_ISSUE), crash_at] if crash_at else [str(CERTLEDGER)]
-        return subprocess.run([*command, *args], env=self.process_env(), capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [*command, *args], env=self.process_env(), capture_output=True, text=True, timeout=timeout
+        )
 
 
 @pytest.fixture
@@ -278,7 +282,9 @@ def test_csv_one_file_per_row(gd, tmp_path):
     for r in out.index:
         assert r["file"] == f"certificates/row{int(r['row']):07d}-{r['hash'][2:14]}.json"
         assert r["qr"] == ""
-    assert sorted(p.name for p in (out.out / "certificates").iterdir()) == sorted(Path(r["file"]).name for r in out.index)
+    assert sorted(p.name for p in (out.out / "certificates").iterdir()) == sorted(
+        Path(r["file"]).name for r in out.index
+    )
 
     # manifest.json
     m = out.manifest
@@ -330,7 +336,10 @@ def test_valid_from_and_until_columns_and_defaults(gd, tmp_path):
     api_issue(gd, path, tmp_path / "out", valid_from="2024-01-01")
     docs = [read_output(tmp_path / "out").docs[r["hash"]] for r in read_output(tmp_path / "out").index]
     assert [(d["validFrom"], d["validUntil"]) for d in docs] == [
-        ("2020-01-01", "2030-01-01"), ("2024-01-01", "2040-06-30"), ("2024-01-01", None)]
+        ("2020-01-01", "2030-01-01"),
+        ("2024-01-01", "2040-06-30"),
+        ("2024-01-01", None),
+    ]
 
 
 # ====================================================================== bad rows
@@ -345,8 +354,14 @@ def _bad_rows_input(tmp_path: Path) -> tuple[Path, dict[int, list[str]]]:
     rows[7]["sex"], rows[7]["birthDate"] = "", "someday"  # line 9: two problems
     rows[8]["validUntil"] = "1999-01-01"  # line 10: before validFrom
     path = write_csv(tmp_path / "rows.csv", rows, [*ID_COLUMNS, "validUntil"])
-    expected = {3: ["sex"], 5: ["birthDate"], 6: ["name: required"], 8: ["idNumber"], 9: ["sex: required", "birthDate"],
-                10: ["validUntil"]}
+    expected = {
+        3: ["sex"],
+        5: ["birthDate"],
+        6: ["name: required"],
+        8: ["idNumber"],
+        9: ["sex: required", "birthDate"],
+        10: ["validUntil"],
+    }
     return path, expected
 
 
@@ -383,22 +398,54 @@ def test_skip_invalid_anchors_the_rest(gd, tmp_path):
 
 def test_cli_lists_bad_rows(cli, home, tmp_path):
     path, expected = _bad_rows_input(tmp_path)
-    code, out, err = cli("issue", str(path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(tmp_path / "o"),
-                         "--valid-from", "2024-01-01")
+    code, out, err = cli(
+        "issue",
+        str(path),
+        "--agency",
+        "GD-PSB",
+        "--type",
+        "ID_CARD",
+        "--out",
+        str(tmp_path / "o"),
+        "--valid-from",
+        "2024-01-01",
+    )
     assert code == 1
     lines = err.strip().splitlines()
     listed = [line for line in lines if line.startswith("row ")]
     assert [int(line.split(":")[0].removeprefix("row ")) for line in listed] == sorted(expected)
     assert "row 9: sex: required; birthDate:" in err
     assert lines[-1].startswith("error: 6 of 10 rows are invalid")
-    code, out, _ = cli("issue", str(path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(tmp_path / "o"),
-                       "--valid-from", "2024-01-01", "--json")
+    code, out, _ = cli(
+        "issue",
+        str(path),
+        "--agency",
+        "GD-PSB",
+        "--type",
+        "ID_CARD",
+        "--out",
+        str(tmp_path / "o"),
+        "--valid-from",
+        "2024-01-01",
+        "--json",
+    )
     assert code == 1
     data = json.loads(out)
     assert data["error"]["code"] == "INVALID_ROWS" and [b["row"] for b in data["bad_rows"]] == sorted(expected)
     assert anchored(home.c.registry) == []
-    result = cli.ok("issue", str(path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(tmp_path / "o"),
-                    "--valid-from", "2024-01-01", "--skip-invalid")
+    result = cli.ok(
+        "issue",
+        str(path),
+        "--agency",
+        "GD-PSB",
+        "--type",
+        "ID_CARD",
+        "--out",
+        str(tmp_path / "o"),
+        "--valid-from",
+        "2024-01-01",
+        "--skip-invalid",
+    )
     assert result["issued"] == 4 and len(result["bad_rows"]) == 6
 
 
@@ -444,11 +491,18 @@ def test_expired_certificates_are_refused_unless_allowed(gd, tmp_path):
     path = write_csv(tmp_path / "rows.csv", rows, [*ID_COLUMNS, "validUntil"])
     with pytest.raises(IssuanceRejected) as refused:
         api_issue(gd, path, tmp_path / "out", valid_from="2020-01-01")
-    assert [(b.row, "has passed" in b.reason and "--allow-expired" in b.reason) for b in refused.value.bad_rows] == [(3, True)]
+    assert [(b.row, "has passed" in b.reason and "--allow-expired" in b.reason) for b in refused.value.bad_rows] == [
+        (3, True)
+    ]
     assert anchored(gd.registry) == []
     with pytest.raises(IssuanceRejected):  # the default validUntil too
-        api_issue(gd, write_csv(tmp_path / "all.csv", id_rows(2, seed=9), ID_COLUMNS), tmp_path / "out2",
-                  valid_from="2020-01-01", valid_until="2021-01-01")
+        api_issue(
+            gd,
+            write_csv(tmp_path / "all.csv", id_rows(2, seed=9), ID_COLUMNS),
+            tmp_path / "out2",
+            valid_from="2020-01-01",
+            valid_until="2021-01-01",
+        )
     result = api_issue(gd, path, tmp_path / "out3", valid_from="2020-01-01", allow_expired=True)
     assert result.issued == 3
 
@@ -462,10 +516,20 @@ def test_issue_refusals_are_one_line(cli, tmp_path):
     (tmp_path / "open.csv").write_text('name,sex\n"张三,M\n', encoding="utf-8")
     code, out, err = cli("issue", str(tmp_path / "open.csv"), *base)
     assert code == 1 and err.splitlines() == [
-        "error: open.csv line 2: a quoted value is never closed (the file ends at line 2 inside quotes)"]
+        "error: open.csv line 2: a quoted value is never closed (the file ends at line 2 inside quotes)"
+    ]
     rows = write_csv(tmp_path / "rows.csv", id_rows(2, seed=10), ID_COLUMNS)
-    code, out, err = cli("issue", str(rows), *base, "--valid-from", "2019-01-01", "--valid-until", "2020-01-01",
-                         "--allow-expired", "--json")
+    code, out, err = cli(
+        "issue",
+        str(rows),
+        *base,
+        "--valid-from",
+        "2019-01-01",
+        "--valid-until",
+        "2020-01-01",
+        "--allow-expired",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["issued"] == 2
     assert "warning: --allow-expired" in err and "verify EXPIRED" in err
 
@@ -515,12 +579,30 @@ def test_gas_per_certificate_is_reported(gd, tmp_path, capsys, home):
     assert result.to_json()["gas_per_certificate"] == result.gas_per_certificate
 
     cli = Cli(capsys)
-    data = cli.ok("issue", str(write_csv(tmp_path / "small.csv", id_rows(9, seed=9))), "--agency", "GD-PSB",
-                  "--type", "ID_CARD", "--out", str(tmp_path / "cli"), "--max-batch", "4")
+    data = cli.ok(
+        "issue",
+        str(write_csv(tmp_path / "small.csv", id_rows(9, seed=9))),
+        "--agency",
+        "GD-PSB",
+        "--type",
+        "ID_CARD",
+        "--out",
+        str(tmp_path / "cli"),
+        "--max-batch",
+        "4",
+    )
     gas = [b["gas_used"] for b in data["batches"]]
     assert len(gas) == 3 and data["gas_per_certificate"] == pytest.approx(sum(gas) / 9)
-    code, out, _ = cli("issue", str(write_csv(tmp_path / "more.csv", id_rows(5, seed=10))), "--agency", "GD-PSB",
-                       "--type", "ID_CARD", "--out", str(tmp_path / "cli2"))
+    code, out, _ = cli(
+        "issue",
+        str(write_csv(tmp_path / "more.csv", id_rows(5, seed=10))),
+        "--agency",
+        "GD-PSB",
+        "--type",
+        "ID_CARD",
+        "--out",
+        str(tmp_path / "cli2"),
+    )
     assert code == 0 and "gas per certificate" in out
 
 
@@ -615,8 +697,9 @@ def _kill_when(args: list[str], env: dict[str, str], out: Path, delay: float) ->
     """Run ``args``; SIGKILL it ``delay`` seconds after its issuance began writing; return its
     exit code and how far it got."""
     since = time.time() - 0.01
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     deadline = time.monotonic() + 120
     while not _started(out, since) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -672,8 +755,14 @@ def _issued_docs(c: Consortium, tmp_path: Path, n: int = 3, name: str = "out", s
 
 def _signer(doc: dict[str, Any]) -> str:
     a = doc["anchor"]
-    return recover_batch_signer(bytes.fromhex(a["signature"][2:]), bytes.fromhex(a["root"][2:]), type_id(doc["type"]),
-                                agency_id(doc["issuer"]["agency"]), a["chainId"], a["registry"])
+    return recover_batch_signer(
+        bytes.fromhex(a["signature"][2:]),
+        bytes.fromhex(a["root"][2:]),
+        type_id(doc["type"]),
+        agency_id(doc["issuer"]["agency"]),
+        a["chainId"],
+        a["registry"],
+    )
 
 
 def _active_keys(registry: Registry, agency: str) -> set[str]:
@@ -719,8 +808,12 @@ def test_forged_batch_signatures_are_detected(gd, tmp_path):
     other.registry.add_key(other.admins[440000], "GD-PSB", key.address)
     other_registry = other.deployment.certificate_registry
     replayed = with_signature(sign_batch(key, root, tid, aid, chain_id, other_registry))
-    assert recover_batch_signer(bytes.fromhex(replayed["anchor"]["signature"][2:]), root, tid, aid, chain_id,
-                                other_registry) == key.address  # a genuine signature -- for the other contract
+    assert (
+        recover_batch_signer(
+            bytes.fromhex(replayed["anchor"]["signature"][2:]), root, tid, aid, chain_id, other_registry
+        )
+        == key.address
+    )  # a genuine signature -- for the other contract
     assert _signer(replayed) != key.address and not _is_trusted(reg, replayed)
 
     # signed for another type or agency
@@ -730,9 +823,15 @@ def test_forged_batch_signatures_are_detected(gd, tmp_path):
     # a whole batch forged by a stranger: consistent hash, proof and signature -- by nobody
     cert, _ = Certificate.from_json(doc)
     tree = build_tree([cert.compute_hash(), os.urandom(32), os.urandom(32)])
-    fake = {**doc, "anchor": {**doc["anchor"], "root": "0x" + tree.root.hex(),
-                              "proof": ["0x" + p.hex() for p in tree.proof(cert.compute_hash())],
-                              "signature": "0x" + sign_batch(stranger, tree.root, tid, aid, chain_id, registry_address).hex()}}
+    fake = {
+        **doc,
+        "anchor": {
+            **doc["anchor"],
+            "root": "0x" + tree.root.hex(),
+            "proof": ["0x" + p.hex() for p in tree.proof(cert.compute_hash())],
+            "signature": "0x" + sign_batch(stranger, tree.root, tid, aid, chain_id, registry_address).hex(),
+        },
+    }
     assert doc_ok(fake) and not _is_trusted(reg, fake)
     assert verdict(reg, fake) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
 
@@ -773,8 +872,18 @@ def test_anchor_after_a_reported_compromise_is_invalid(gd, tmp_path):
 def test_revoke_suspend_reinstate_by_hash_file_and_batch(cli, home, tmp_path):
     reg = home.c.registry
     rows = write_csv(tmp_path / "rows.csv", id_rows(6, seed=30))
-    result = cli.ok("issue", str(rows), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(tmp_path / "out"),
-                    "--max-batch", "3")
+    result = cli.ok(
+        "issue",
+        str(rows),
+        "--agency",
+        "GD-PSB",
+        "--type",
+        "ID_CARD",
+        "--out",
+        str(tmp_path / "out"),
+        "--max-batch",
+        "3",
+    )
     out = read_output(tmp_path / "out")
     files = [tmp_path / "out" / r["file"] for r in out.index]
     docs = [out.docs[r["hash"]] for r in out.index]
@@ -871,12 +980,17 @@ def test_100000_certificates_sampled_proofs_verify_on_chain(gd, tmp_path):
 
     words = [bytes(reg.chain.w3.eth.get_storage_at(address, slot(real_root) + i)) for i in (0, 1)]
     info = reg.batch("GD-PSB", real_root)  # layout as assumed: [size u32 | anchoredAt u64 | key address], then certType
-    assert int.from_bytes(words[0][:4], "big") == info.size and int.from_bytes(words[0][4:12], "big") == info.anchored_at
+    assert (
+        int.from_bytes(words[0][:4], "big") == info.size and int.from_bytes(words[0][4:12], "big") == info.anchored_at
+    )
     assert words[0][12:] == bytes.fromhex(info.key[2:]) and words[1] == type_id("ID_CARD")
     override = {address: {"stateDiff": {"0x%064x" % (slot(tree.root) + i): "0x" + words[i].hex() for i in (0, 1)}}}
     f = reg.certificates.functions
     aid = agency_id("GD-PSB")
-    assert tuple(f.verify(aid, hashes[0], tree.root, tree.proof(hashes[0]), 0).call()) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
+    assert tuple(f.verify(aid, hashes[0], tree.root, tree.proof(hashes[0]), 0).call()) == (
+        Verdict.UNKNOWN,
+        Reason.NOT_ANCHORED,
+    )
     for i in sample:
         proof = tree.proof(hashes[i])
         assert len(proof) in (16, 17)
@@ -885,4 +999,6 @@ def test_100000_certificates_sampled_proofs_verify_on_chain(gd, tmp_path):
     bad = list(tree.proof(hashes[sample[0]]))
     bad[5] = os.urandom(32)
     assert tuple(f.verify(aid, hashes[sample[0]], tree.root, bad, 0).call(state_override=override)) == (
-        Verdict.INVALID, Reason.PROOF_MISMATCH)
+        Verdict.INVALID,
+        Reason.PROOF_MISMATCH,
+    )

@@ -27,10 +27,6 @@ ZERO = "0x" + "00" * 20
 # ---------------------------------------------------------------------- helpers
 
 
-
-
-
-
 def agency_events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:
     logs = getattr(c.registry.agencies.events, name)().process_receipt(sent.receipt, errors=DISCARD)
     return [dict(log["args"]) for log in logs]
@@ -39,16 +35,16 @@ def agency_events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:
 def anchor(
     c: Consortium, key: LocalAccount, agency: str = "GD-PSB", cert_type: str = "ID_CARD", n: int = 2
 ) -> AnchoredBatch:
-    return c.registry.anchor_batch(
-        c.deployer, key, agency, cert_type, [Account.create().key for _ in range(n)]
-    )
+    return c.registry.anchor_batch(c.deployer, key, agency, cert_type, [Account.create().key for _ in range(n)])
 
 
 def anchored_at(c: Consortium, batch: AnchoredBatch, agency: str = "GD-PSB") -> int:
     return c.registry.batch(agency, batch.root).anchored_at
 
 
-def verdicts(c: Consortium, batch: AnchoredBatch, verifier: int = 0, agency: str = "GD-PSB") -> set[tuple[Verdict, Reason]]:
+def verdicts(
+    c: Consortium, batch: AnchoredBatch, verifier: int = 0, agency: str = "GD-PSB"
+) -> set[tuple[Verdict, Reason]]:
     tree = build_tree(batch.cert_hashes)
     return {c.registry.verify_onchain(agency, h, batch.root, tree.proof(h), verifier) for h in batch.cert_hashes}
 
@@ -182,9 +178,7 @@ def test_retire_key_now_stops_anchoring_and_keeps_earlier_batches_valid(issuing:
     assert verdicts(issuing, before) == VALID
     assert verdicts(issuing, before, GD) == VALID
     # a retired key can no longer change statuses either
-    expect(
-        "NotAuthorized", reg.set_certificate_status, key, "GD-PSB", before.cert_hashes[0], Status.REVOKED, "X"
-    )
+    expect("NotAuthorized", reg.set_certificate_status, key, "GD-PSB", before.cert_hashes[0], Status.REVOKED, "X")
 
 
 def test_scheduled_retirement_allows_anchoring_until_then(issuing: Consortium) -> None:
@@ -215,10 +209,7 @@ def test_double_retire_is_rejected(issuing: Consortium) -> None:
     other = issuing.agency_keys["GD-AMR"]
     reg.retire_key(issuing.admins[GD], other.address)
     retired_at = reg.key(other.address).retired_at
-    assert (
-        expect("KeyAlreadyRetired", reg.retire_key, issuing.admins[GD], other.address)["retiredAt"]
-        == retired_at
-    )
+    assert expect("KeyAlreadyRetired", reg.retire_key, issuing.admins[GD], other.address)["retiredAt"] == retired_at
 
 
 def test_retire_key_only_by_admin_of_key_region(issuing: Consortium) -> None:
@@ -298,9 +289,7 @@ def test_rotate_key_only_by_admin_of_key_region(issuing: Consortium) -> None:
     for caller in (issuing.admins[ZJ], old, Account.create()):
         args = expect("NotAdminOfRegion", reg.rotate_key, caller, old.address, Account.create().address)
         assert same(args["account"], caller) and args["region"] == GD
-    expect(
-        "UnknownKey", reg.rotate_key, issuing.admins[GD], Account.create().address, Account.create().address
-    )
+    expect("UnknownKey", reg.rotate_key, issuing.admins[GD], Account.create().address, Account.create().address)
 
 
 # ---------------------------------------------------------------------- compromise
@@ -400,9 +389,7 @@ def test_second_compromise_report_may_only_move_time_earlier(issuing: Consortium
 
 
 @pytest.mark.parametrize("where", ["between", "at_second_batch"])
-def test_batches_before_compromise_stay_valid_at_or_after_are_invalid(
-    issuing: Consortium, where: str
-) -> None:
+def test_batches_before_compromise_stay_valid_at_or_after_are_invalid(issuing: Consortium, where: str) -> None:
     reg = issuing.registry
     key = issuing.agency_keys["GD-PSB"]
     first = anchor(issuing, key, n=3)
@@ -456,9 +443,7 @@ def test_compromised_key_cannot_anchor_or_change_statuses(issuing: Consortium) -
     reg.report_compromised(issuing.admins[GD], key.address, since)
     args = expect("KeyCompromised", anchor, issuing, key)
     assert same(args["key"], key) and args["since"] == since
-    expect(
-        "NotAuthorized", reg.set_certificate_status, key, "GD-PSB", batch.cert_hashes[0], Status.REVOKED, "X"
-    )
+    expect("NotAuthorized", reg.set_certificate_status, key, "GD-PSB", batch.cert_hashes[0], Status.REVOKED, "X")
     # the agency carries on with a new key
     assert verdicts(issuing, anchor(issuing, new_key(issuing))) == VALID
 

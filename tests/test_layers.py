@@ -103,7 +103,7 @@ def cycle_in(graph: dict[str, set[str]]) -> list[str]:
         path.append(module)
         for dep in sorted(graph.get(module, ())):
             if state.get(dep) == 1:
-                return path[path.index(dep):] + [dep]
+                return path[path.index(dep) :] + [dep]
             if dep not in state and (found := visit(dep)):
                 return found
         path.pop()
@@ -124,7 +124,10 @@ def test_no_import_cycle_within_a_package(package: str) -> None:
 
 def test_the_cycle_finder_sees_a_cycle() -> None:
     assert cycle_in({"api.app": {"api.routes.verify"}, "api.routes.verify": {"api.app"}}) == [
-        "api.app", "api.routes.verify", "api.app"]
+        "api.app",
+        "api.routes.verify",
+        "api.app",
+    ]
     assert cycle_in({"api.app": {"api.routes.verify"}, "api.routes.verify": {"api.errors"}, "api.errors": set()}) == []
 
 
@@ -144,6 +147,8 @@ def test_the_command_line_loads_no_heavy_library_before_a_command_needs_it() -> 
 def test_verifying_from_the_mirror_loads_no_web3() -> None:
     """A verification against the mirror (the CLI's and the API's default) never needs web3 or
     eth-account: only a document's signature check loads eth-account, when it runs."""
-    code = ("import ledger.verification, ledger.verification.factory, ledger.mirror.queries, ledger.mirror.store, "
-            "ledger.deployment, ledger.watch, ledger.mirror.rpc")
+    code = (
+        "import ledger.verification, ledger.verification.factory, ledger.mirror.queries, ledger.mirror.store, "
+        "ledger.deployment, ledger.watch, ledger.mirror.rpc"
+    )
     assert _loaded_after(code, {"web3", "eth_account", "ledger.chain", "ledger.registry"}) == []

@@ -56,7 +56,9 @@ def reference() -> dict[int, dict]:
         values = [os.urandom(32) for _ in range(n)]
         picks = sorted({0, n - 1, *rng.sample(range(n), min(n, PROOFS_PER_TREE))})
         inputs[n] = (values, [values[i] for i in picks])
-    out = oz_trees([{"values": [_hex(v) for v in vals], "proofs": [_hex(p) for p in picks]} for vals, picks in inputs.values()])
+    out = oz_trees(
+        [{"values": [_hex(v) for v in vals], "proofs": [_hex(p) for p in picks]} for vals, picks in inputs.values()]
+    )
     return {n: {"values": vals, "picks": picks, "oz": oz} for (n, (vals, picks)), oz in zip(inputs.items(), out)}
 
 
@@ -191,5 +193,7 @@ def test_every_proof_of_a_1000_leaf_anchored_batch_verifies_with_the_contract_vi
             (mismatch,) = batch.execute()
     assert (Verdict(mismatch[0]), Reason(mismatch[1])) == (Verdict.INVALID, Reason.PROOF_MISMATCH)
     assert len(results) == 1000
-    bad = [h.hex() for h, r in zip(hashes_in_order, results) if (Verdict(r[0]), Reason(r[1])) != (Verdict.OK, Reason.NONE)]
+    bad = [
+        h.hex() for h, r in zip(hashes_in_order, results) if (Verdict(r[0]), Reason(r[1])) != (Verdict.OK, Reason.NONE)
+    ]
     assert bad == []

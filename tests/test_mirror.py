@@ -94,10 +94,27 @@ def status_logs(c: Consortium) -> list[Any]:
     return sorted(logs, key=lambda lg: (lg["blockNumber"], lg["logIndex"]))
 
 
-def expected_status(c: Consortium, sent: SentTransaction, scope: str, subject: bytes, status: Status,
-                    reason: str, actor: LocalAccount, agency: str) -> tuple[Any, ...]:
-    return (scope, subject, agency, status, reason, actor.address, sent.block_number,
-            bytes.fromhex(sent.tx_hash[2:]), block_time(c.chain, sent.block_number))
+def expected_status(
+    c: Consortium,
+    sent: SentTransaction,
+    scope: str,
+    subject: bytes,
+    status: Status,
+    reason: str,
+    actor: LocalAccount,
+    agency: str,
+) -> tuple[Any, ...]:
+    return (
+        scope,
+        subject,
+        agency,
+        status,
+        reason,
+        actor.address,
+        sent.block_number,
+        bytes.fromhex(sent.tx_hash[2:]),
+        block_time(c.chain, sent.block_number),
+    )
 
 
 def as_tuple(ev: Any) -> tuple[Any, ...]:
@@ -108,8 +125,12 @@ def as_tuple(ev: Any) -> tuple[Any, ...]:
 
 
 def test_every_certificate_is_mirrored_with_batch_agency_type_block_tx_and_time(issuing, mirror_url):
-    batches = [anchor(issuing, "GD-PSB", "ID_CARD", 1), anchor(issuing, "GD-PSB", "ID_CARD", 7),
-               anchor(issuing, "ZJ-EDU", "DEGREE", 33), anchor(issuing, "GD-AMR", "BUSINESS_LICENSE", 2)]
+    batches = [
+        anchor(issuing, "GD-PSB", "ID_CARD", 1),
+        anchor(issuing, "GD-PSB", "ID_CARD", 7),
+        anchor(issuing, "ZJ-EDU", "DEGREE", 33),
+        anchor(issuing, "GD-AMR", "BUSINESS_LICENSE", 2),
+    ]
     store, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     logs = batch_logs(issuing)
@@ -127,20 +148,42 @@ def test_every_certificate_is_mirrored_with_batch_agency_type_block_tx_and_time(
 
         record = q.batch(agency, root)
         assert record is not None
-        assert (record.agency, record.cert_type, record.key, record.size) == (agency, on_chain.cert_type, on_chain.key, on_chain.size)
+        assert (record.agency, record.cert_type, record.key, record.size) == (
+            agency,
+            on_chain.cert_type,
+            on_chain.key,
+            on_chain.size,
+        )
         assert record.cert_type == cert_type and record.key == a["key"]
         assert (record.block, record.tx, record.time, record.issuer_region) == (
-            log["blockNumber"], bytes(log["transactionHash"]), t, region)
+            log["blockNumber"],
+            bytes(log["transactionHash"]),
+            t,
+            region,
+        )
         assert sorted(q.batch_hashes(agency, root)) == sorted(hashes)
         for h in hashes:
             cert = q.certificate(h)
             assert cert is not None, f"certificate 0x{h.hex()} of batch 0x{root.hex()} is not mirrored"
             assert (cert.hash, cert.root, cert.agency, cert.cert_type, cert.key, cert.batch_size) == (
-                h, root, agency, cert_type, a["key"], len(hashes))
+                h,
+                root,
+                agency,
+                cert_type,
+                a["key"],
+                len(hashes),
+            )
             assert (cert.block, cert.tx, cert.time, cert.issuer_region) == (
-                log["blockNumber"], bytes(log["transactionHash"]), t, region)
+                log["blockNumber"],
+                bytes(log["transactionHash"]),
+                t,
+                region,
+            )
             assert cert.to_json()["anchored_at"] == {
-                "block": log["blockNumber"], "tx": "0x" + bytes(log["transactionHash"]).hex(), "time": iso_time(t)}
+                "block": log["blockNumber"],
+                "tx": "0x" + bytes(log["transactionHash"]).hex(),
+                "time": iso_time(t),
+            }
     assert {b.root for b in batches} == {bytes(lg["args"]["root"]) for lg in logs}
     assert q.certificate_count() == total == 1 + 7 + 33 + 2
     assert len(store.dump()["certificates"]) == total
@@ -153,10 +196,18 @@ def test_certificate_and_batch_status_changes_are_kept_as_history(issuing, mirro
     h, other = batch.cert_hashes[0], batch.cert_hashes[1]
     root = batch.root
     expected_h, expected_batch = [], []
-    for actor, status, reason in ((key, SUSPENDED, "HOLDER_REQUEST"), (key, ACTIVE, "RESOLVED"), (admin, REVOKED, "FRAUD")):
+    for actor, status, reason in (
+        (key, SUSPENDED, "HOLDER_REQUEST"),
+        (key, ACTIVE, "RESOLVED"),
+        (admin, REVOKED, "FRAUD"),
+    ):
         sent = reg.set_certificate_status(actor, "GD-PSB", h, status, reason)
         expected_h.append(expected_status(issuing, sent, "certificate", h, status, reason, actor, "GD-PSB"))
-    for actor, status, reason in ((key, SUSPENDED, "AUDIT"), (admin, ACTIVE, "AUDIT_DONE"), (key, REVOKED, "ISSUER_ERROR")):  # noqa: E501
+    for actor, status, reason in (
+        (key, SUSPENDED, "AUDIT"),
+        (admin, ACTIVE, "AUDIT_DONE"),
+        (key, REVOKED, "ISSUER_ERROR"),
+    ):  # noqa: E501
         sent = reg.set_batch_status(actor, "GD-PSB", root, status, reason)
         expected_batch.append(expected_status(issuing, sent, "batch", root, status, reason, actor, "GD-PSB"))
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
@@ -167,8 +218,10 @@ def test_certificate_and_batch_status_changes_are_kept_as_history(issuing, mirro
     assert history(batch.cert_hashes[2]) == history(other)
     # the same events as the chain's logs, one for one
     logs = status_logs(issuing)
-    assert [(bytes(lg["args"].get("certHash", lg["args"].get("root"))), lg["args"]["status"], bytes(lg["transactionHash"]))
-            for lg in logs] == [(e[1], int(e[3]), e[7]) for e in expected_h + expected_batch]
+    assert [
+        (bytes(lg["args"].get("certHash", lg["args"].get("root"))), lg["args"]["status"], bytes(lg["transactionHash"]))
+        for lg in logs
+    ] == [(e[1], int(e[3]), e[7]) for e in expected_h + expected_batch]
     assert reg.certificate_status("GD-PSB", h)[0] is REVOKED and reg.batch_status("GD-PSB", root)[0] is REVOKED
     assert q.status_as_of(h, "GD-PSB", root).status is REVOKED
     assert q.status_as_of(other, "GD-PSB", root).status is REVOKED  # revoked with its batch
@@ -205,7 +258,12 @@ def test_regions_admins_and_quorum_are_mirrored(issuing, mirror_url):
     assert set(by_code) == {r.code for r in reg.regions()} == {GD, ZJ, BJ, JS}
     for info in reg.regions():
         m = by_code[info.code]
-        assert (m.member, m.admitted_at, m.removed_at, m.epoch) == (info.member, info.admitted_at, info.removed_at, info.epoch)
+        assert (m.member, m.admitted_at, m.removed_at, m.epoch) == (
+            info.member,
+            info.admitted_at,
+            info.removed_at,
+            info.epoch,
+        )
         if info.member:
             assert len(m.admins) == info.admin_count
     assert by_code[GD].admins == (admins[GD].address,)  # the second admin came and went
@@ -236,7 +294,12 @@ def test_agencies_registration_suspension_and_types_are_mirrored(issuing, mirror
         mirrored = q.agency(code)
         assert mirrored is not None
         assert (mirrored.agency, mirrored.region, mirrored.suspended, mirrored.enabled, mirrored.registered_at) == (
-            on_chain.code, on_chain.region, on_chain.suspended, on_chain.enabled, on_chain.registered_at), code
+            on_chain.code,
+            on_chain.region,
+            on_chain.suspended,
+            on_chain.enabled,
+            on_chain.registered_at,
+        ), code
         assert list(mirrored.types) == sorted(on_chain.types), code
         assert list(mirrored.keys) == [k.address for k in on_chain.keys], code
     assert q.agency("GD-PSB").types == ("DEGREE",)
@@ -256,16 +319,16 @@ def test_key_life_cycle_is_mirrored(issuing, mirror_url):
     reg, admin = issuing.registry, issuing.admins[GD]
     n = chain_now(issuing.chain)
     scheduled, later, rotated_to = Account.create(), Account.create(), Account.create()
-    reg.add_key(admin, "GD-PSB", scheduled.address, n + 100)      # added, active later
-    reg.retire_key(admin, scheduled.address, n + 1000)              # retirement scheduled ...
-    reg.retire_key(admin, scheduled.address, n + 500)               # ... and brought forward
+    reg.add_key(admin, "GD-PSB", scheduled.address, n + 100)  # added, active later
+    reg.retire_key(admin, scheduled.address, n + 1000)  # retirement scheduled ...
+    reg.retire_key(admin, scheduled.address, n + 500)  # ... and brought forward
     reg.add_key(admin, "GD-PSB", later.address)
     old = issuing.agency_keys["GD-PSB"]
     anchor(issuing, "GD-PSB", "ID_CARD", 2)
-    reg.rotate_key(admin, old.address, rotated_to.address)          # old retired now, new added
+    reg.rotate_key(admin, old.address, rotated_to.address)  # old retired now, new added
     advance(issuing.chain, 50)
     reg.report_compromised(admin, later.address, chain_now(issuing.chain) - 10)
-    reg.report_compromised(admin, later.address, 0)                 # "since ever"
+    reg.report_compromised(admin, later.address, 0)  # "since ever"
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     for account in (old, scheduled, later, rotated_to, issuing.agency_keys["ZJ-EDU"]):
@@ -273,7 +336,11 @@ def test_key_life_cycle_is_mirrored(issuing, mirror_url):
         mirrored = q.key(account.address)
         assert mirrored is not None, account.address
         assert (mirrored.agency, mirrored.active_from, mirrored.retired_at, mirrored.compromised_since) == (
-            on_chain.agency, on_chain.active_from, on_chain.retired_at, on_chain.compromised_since), account.address
+            on_chain.agency,
+            on_chain.active_from,
+            on_chain.retired_at,
+            on_chain.compromised_since,
+        ), account.address
     assert q.key(scheduled.address).retired_at == n + 500
     assert q.key(later.address).compromised_since == 1
     assert q.key(Account.create().address) is None
@@ -288,7 +355,9 @@ def test_certificate_types_are_mirrored_with_their_schema(issuing, mirror_url):
 
     mirrored = q.types()
     on_chain = issuing.registry.types()
-    assert [(t.type, "0x" + t.schema_hash.hex(), t.schema) for t in mirrored] == [(t.code, t.schema_hash, t.schema) for t in on_chain]
+    assert [(t.type, "0x" + t.schema_hash.hex(), t.schema) for t in mirrored] == [
+        (t.code, t.schema_hash, t.schema) for t in on_chain
+    ]
     marriage = mirrored[-1]
     assert marriage.type == "MARRIAGE_CERTIFICATE" and marriage.schema == schema
     assert marriage.schema_hash == keccak(text=canonical_schema(schema))
@@ -299,17 +368,21 @@ def test_recognition_rules_set_replaced_and_removed_are_mirrored(issuing, mirror
     reg, admins = issuing.registry, issuing.admins
     n = chain_now(issuing.chain)
     reg.set_recognition(admins[ZJ], ZJ, "ID_CARD", GD)
-    reg.set_recognition(admins[ZJ], ZJ, "ID_CARD", GD, n, n + 3600)       # replaced
-    reg.set_recognition(admins[ZJ], ZJ, "DEGREE", None, 0, n + 7200)      # any region
+    reg.set_recognition(admins[ZJ], ZJ, "ID_CARD", GD, n, n + 3600)  # replaced
+    reg.set_recognition(admins[ZJ], ZJ, "DEGREE", None, 0, n + 7200)  # any region
     reg.set_recognition(admins[BJ], BJ, "DEGREE", ZJ)
-    reg.remove_recognition(admins[BJ], BJ, "DEGREE", ZJ)                  # removed
+    reg.remove_recognition(admins[BJ], BJ, "DEGREE", ZJ)  # removed
     reg.set_recognition(admins[GD], GD, "BUSINESS_LICENSE", BJ, n + 10)
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
 
     assert [(r.verifier, r.type, r.issuer or 0, r.valid_from, r.valid_until) for r in q.recognitions()] == [
-        (r.verifier, r.type, r.issuer, r.valid_from, r.valid_until) for r in reg.recognitions()]
+        (r.verifier, r.type, r.issuer, r.valid_from, r.valid_until) for r in reg.recognitions()
+    ]
     assert {(r.verifier, r.type, r.issuer) for r in q.recognitions()} == {
-        (ZJ, "ID_CARD", GD), (ZJ, "DEGREE", None), (GD, "BUSINESS_LICENSE", BJ)}
+        (ZJ, "ID_CARD", GD),
+        (ZJ, "DEGREE", None),
+        (GD, "BUSINESS_LICENSE", BJ),
+    }
 
 
 def test_logs_of_other_deployments_on_the_same_chain_are_ignored(issuing, chain, mirror_url):
@@ -333,10 +406,16 @@ def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url,
     nothing when several agencies anchored the hash and none is named. Both batches in one
     range or apart."""
     shared, reg = Account.create().key, issuing.registry
-    first = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
-                             [shared, Account.create().key])
-    second = reg.anchor_batch(issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD",
-                              [shared, Account.create().key, Account.create().key])
+    first = reg.anchor_batch(
+        issuing.deployer, issuing.agency_keys["GD-PSB"], "GD-PSB", "ID_CARD", [shared, Account.create().key]
+    )
+    second = reg.anchor_batch(
+        issuing.deployer,
+        issuing.agency_keys["GD-PSB"],
+        "GD-PSB",
+        "ID_CARD",
+        [shared, Account.create().key, Account.create().key],
+    )
     other = reg.anchor_batch(issuing.deployer, issuing.agency_keys["ZJ-EDU"], "ZJ-EDU", "DEGREE", [shared])
     store, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url, initial_span=span, max_span=span)
     assert q.certificate(shared) is None  # GD-PSB and ZJ-EDU anchored it: whose is it?
@@ -349,7 +428,9 @@ def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url,
     assert not q.in_batch("GD-PSB", other.root, shared)
     assert shared in q.batch_hashes("GD-PSB", second.root) and q.batch_hashes("ZJ-EDU", other.root) == [shared]
     assert (q.batch("GD-PSB", second.root).size, q.batch("ZJ-EDU", other.root).size) == (3, 1)
-    assert sorted(r for h, r in store.dump()["certificates"] if h == shared) == sorted([first.root, second.root, other.root])
+    assert sorted(r for h, r in store.dump()["certificates"] if h == shared) == sorted(
+        [first.root, second.root, other.root]
+    )
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
 
 
@@ -381,9 +462,13 @@ def test_run_follows_new_blocks(issuing, mirror_url):
         wait_for(mirrored_up_to(store, issuing.chain.block_number()), what="the initial catch-up")
         batch = anchor(issuing, "GD-PSB", "ID_CARD", 3)
         wait_for(lambda: q.certificate(batch.cert_hashes[2]) is not None, what="the anchored batch in the mirror")
-        issuing.registry.set_certificate_status(issuing.agency_keys["GD-PSB"], "GD-PSB", batch.cert_hashes[2], REVOKED, "FRAUD")
-        wait_for(lambda: q.status_as_of(batch.cert_hashes[2], "GD-PSB", batch.root).status is REVOKED,
-                 what="the revocation in the mirror")
+        issuing.registry.set_certificate_status(
+            issuing.agency_keys["GD-PSB"], "GD-PSB", batch.cert_hashes[2], REVOKED, "FRAUD"
+        )
+        wait_for(
+            lambda: q.status_as_of(batch.cert_hashes[2], "GD-PSB", batch.root).status is REVOKED,
+            what="the revocation in the mirror",
+        )
         assert follower.alive()
         head = q.head()
         assert head.last_error == "" and head.chain_head is not None and head.chain_head >= head.block
@@ -684,20 +769,28 @@ def test_cli_index_once_reports_the_mirror_as_json(issuing, cli_env, mirror_url,
 
 @pytest.mark.parametrize(
     "db_url",
-    ["nonsense://nowhere", "postgresql://postgres@127.0.0.1:1/certledger_nowhere", "sqlite:////nonexistent-dir/sub/mirror.db"],
+    [
+        "nonsense://nowhere",
+        "postgresql://postgres@127.0.0.1:1/certledger_nowhere",
+        "sqlite:////nonexistent-dir/sub/mirror.db",
+    ],
     ids=["unknown-scheme", "postgres-unreachable", "sqlite-missing-directory"],
 )
 def test_cli_index_with_a_bad_database_url_fails_with_one_line(issuing, cli_env, db_url):
     """Run as the installed script, as an operator would: exit code 1 and one line on stderr."""
     script = Path(sys.executable).parent / "certledger"
     env = {**os.environ, "CERTLEDGER_DB_URL": db_url}
-    done = subprocess.run([str(script), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(script), "index", "--once", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-3000:]
 
 
-def test_a_batch_anchored_again_after_a_key_compromise_counts_in_its_newest_anchoring(issuing, mirror_url, fresh_mirror_url):
+def test_a_batch_anchored_again_after_a_key_compromise_counts_in_its_newest_anchoring(
+    issuing, mirror_url, fresh_mirror_url
+):
     """After its key is reported compromised, the agency re-anchors the same hashes (the same
     root) with a new key. The mirror keeps both anchorings, as the chain's log does; the batch
     is the newest, and lookups use the sound anchoring. A removal with a cut-off voids too."""

@@ -61,7 +61,13 @@ def test_certificate_by_hash_and_unknown_hashes(issuing, mirror_url):
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
     cert = q.certificate(batch.cert_hashes[3])
     assert cert is not None
-    assert (cert.root, cert.agency, cert.cert_type, cert.issuer_region, cert.batch_size) == (batch.root, "ZJ-EDU", "DEGREE", ZJ, 5)
+    assert (cert.root, cert.agency, cert.cert_type, cert.issuer_region, cert.batch_size) == (
+        batch.root,
+        "ZJ-EDU",
+        "DEGREE",
+        ZJ,
+        5,
+    )
     assert cert.to_json()["batch_root"] == "0x" + batch.root.hex() and cert.to_json()["issuer_region"] == ZJ
     unknown = Account.create().key
     assert q.certificate(unknown) is None
@@ -90,17 +96,36 @@ def test_status_as_of_each_past_time_and_block(issuing, mirror_url):
     (_, b1, t1, _), (_, b2, t2, _), (_, b3, t3, tx3) = changes
     by_time = {
         block_time(issuing.chain, anchored): ACTIVE,
-        t1 - 1: ACTIVE, t1: SUSPENDED, t2 - 1: SUSPENDED, t2: ACTIVE, t3 - 1: ACTIVE, t3: REVOKED, t3 + 10**6: REVOKED,
+        t1 - 1: ACTIVE,
+        t1: SUSPENDED,
+        t2 - 1: SUSPENDED,
+        t2: ACTIVE,
+        t3 - 1: ACTIVE,
+        t3: REVOKED,
+        t3 + 10**6: REVOKED,
     }
     assert {t: q.status_as_of(h, "GD-PSB", root, at=t).status for t in by_time} == by_time
-    by_block = {anchored: ACTIVE, b1 - 1: ACTIVE, b1: SUSPENDED, b2 - 1: SUSPENDED, b2: ACTIVE, b3 - 1: ACTIVE, b3: REVOKED}
+    by_block = {
+        anchored: ACTIVE,
+        b1 - 1: ACTIVE,
+        b1: SUSPENDED,
+        b2 - 1: SUSPENDED,
+        b2: ACTIVE,
+        b3 - 1: ACTIVE,
+        b3: REVOKED,
+    }
     assert {b: q.status_as_of(h, "GD-PSB", root, block=b).status for b in by_block} == by_block
     # the contracts' own views at each of those blocks agree
     assert {b: chain_status_at_block(issuing, "GD-PSB", h, root, b) for b in by_block} == by_block
     # now: the latest, with the event that set it
     now = q.status_as_of(h, "GD-PSB", root)
     assert now.status is REVOKED and now.event is not None
-    assert (now.event.reason, now.event.block, now.event.tx, now.event.time) == ("FRAUD", b3, bytes.fromhex(tx3[2:]), t3)
+    assert (now.event.reason, now.event.block, now.event.tx, now.event.time) == (
+        "FRAUD",
+        b3,
+        bytes.fromhex(tx3[2:]),
+        t3,
+    )
     untouched = q.status_as_of(batch.cert_hashes[1], "GD-PSB", root)
     assert untouched.status is ACTIVE and untouched.event is None
     # before the first change, no event set it
@@ -115,11 +140,11 @@ def test_batch_status_combines_with_certificate_status(issuing, mirror_url):
     a, b, c = batch.cert_hashes
     root = batch.root
     steps = [
-        ("cert", a, SUSPENDED),   # a SUSPENDED
+        ("cert", a, SUSPENDED),  # a SUSPENDED
         ("batch", None, SUSPENDED),  # all SUSPENDED
-        ("cert", b, REVOKED),     # b REVOKED (its own), a and c SUSPENDED (batch)
+        ("cert", b, REVOKED),  # b REVOKED (its own), a and c SUSPENDED (batch)
         ("batch", None, ACTIVE),  # a SUSPENDED (own), b REVOKED, c ACTIVE
-        ("cert", a, ACTIVE),      # a ACTIVE
+        ("cert", a, ACTIVE),  # a ACTIVE
         ("batch", None, REVOKED),  # all REVOKED
     ]
     expected = [
@@ -158,7 +183,10 @@ def test_history_is_oldest_first_and_includes_the_batch(issuing, mirror_url):
     sent = [
         ("certificate", reg.set_certificate_status(key, "GD-PSB", h, SUSPENDED, "HOLDER_REQUEST")),
         ("batch", reg.set_batch_status(admin, "GD-PSB", root, SUSPENDED, "AUDIT")),
-        (None, reg.set_batch_status(key, "GD-PSB", other.root, SUSPENDED, "AUDIT")),  # another batch: not in h's history
+        (
+            None,
+            reg.set_batch_status(key, "GD-PSB", other.root, SUSPENDED, "AUDIT"),
+        ),  # another batch: not in h's history
         ("certificate", reg.set_certificate_status(admin, "GD-PSB", h, ACTIVE, "RESOLVED")),
         ("batch", reg.set_batch_status(admin, "GD-PSB", root, ACTIVE, "AUDIT_DONE")),
         (None, reg.set_certificate_status(key, "GD-PSB", batch.cert_hashes[1], REVOKED, "FRAUD")),  # a sibling
@@ -170,7 +198,13 @@ def test_history_is_oldest_first_and_includes_the_batch(issuing, mirror_url):
     assert [(e.scope, e.block, e.tx) for e in history] == expected
     assert [e.status for e in history] == [SUSPENDED, SUSPENDED, ACTIVE, ACTIVE, REVOKED]
     assert [e.actor for e in history] == [key.address, admin.address, admin.address, admin.address, key.address]
-    assert [e.role for e in history] == [Role.AGENCY_KEY, Role.REGION_ADMIN, Role.REGION_ADMIN, Role.REGION_ADMIN, Role.AGENCY_KEY]
+    assert [e.role for e in history] == [
+        Role.AGENCY_KEY,
+        Role.REGION_ADMIN,
+        Role.REGION_ADMIN,
+        Role.REGION_ADMIN,
+        Role.AGENCY_KEY,
+    ]
     assert [e.time for e in history] == sorted(e.time for e in history)
     assert [e.to_json()["scope"] for e in history] == ["certificate", "batch", "certificate", "batch", "batch"]
 
@@ -208,15 +242,15 @@ def test_recognition_honours_windows_replacement_removal_and_any_region(issuing,
     reg, admins = issuing.registry, issuing.admins
     n = chain_now(issuing.chain)
     reg.set_recognition(admins[ZJ], ZJ, "ID_CARD", GD, n + 1000, n + 2000)
-    reg.set_recognition(admins[ZJ], ZJ, "ID_CARD", GD, n + 1500, 0)          # replaced: later start, open end
-    reg.set_recognition(admins[BJ], BJ, "DEGREE", ZJ, n + 1000, n + 1100)    # specific, short ...
-    reg.set_recognition(admins[BJ], BJ, "DEGREE", None, n + 1050, 0)         # ... and any region from later
-    reg.set_recognition(admins[GD], GD, "DEGREE", ZJ)                        # open rule, always
+    reg.set_recognition(admins[ZJ], ZJ, "ID_CARD", GD, n + 1500, 0)  # replaced: later start, open end
+    reg.set_recognition(admins[BJ], BJ, "DEGREE", ZJ, n + 1000, n + 1100)  # specific, short ...
+    reg.set_recognition(admins[BJ], BJ, "DEGREE", None, n + 1050, 0)  # ... and any region from later
+    reg.set_recognition(admins[GD], GD, "DEGREE", ZJ)  # open rule, always
     advance(issuing.chain, 20)
-    sent = reg.set_recognition(admins[ZJ], ZJ, "BUSINESS_LICENSE", GD)       # set ...
+    sent = reg.set_recognition(admins[ZJ], ZJ, "BUSINESS_LICENSE", GD)  # set ...
     set_at = block_time(issuing.chain, sent.block_number)
     advance(issuing.chain, 20)
-    sent = reg.remove_recognition(admins[ZJ], ZJ, "BUSINESS_LICENSE", GD)    # ... and removed
+    sent = reg.remove_recognition(admins[ZJ], ZJ, "BUSINESS_LICENSE", GD)  # ... and removed
     removed_at = block_time(issuing.chain, sent.block_number)
     end = chain_now(issuing.chain)
     assert end < n + 1000
@@ -228,14 +262,14 @@ def test_recognition_honours_windows_replacement_removal_and_any_region(issuing,
     # from the last change on, the mirror answers as the contract's isRecognized
     cases = [
         (ZJ, "ID_CARD", GD, [end, n + 1000, n + 1499, n + 1500, n + 1999, n + 2000, n + 10**8]),
-        (ZJ, "ID_CARD", BJ, [n + 1600]),                                     # other issuer
-        (ZJ, "DEGREE", GD, [n + 1600]),                                      # other type
+        (ZJ, "ID_CARD", BJ, [n + 1600]),  # other issuer
+        (ZJ, "DEGREE", GD, [n + 1600]),  # other type
         (BJ, "DEGREE", ZJ, [n + 999, n + 1000, n + 1049, n + 1050, n + 1099, n + 1100, n + 5000]),
-        (BJ, "DEGREE", GD, [n + 1049, n + 1050, n + 10**8]),                 # any region only
+        (BJ, "DEGREE", GD, [n + 1049, n + 1050, n + 10**8]),  # any region only
         (BJ, "ID_CARD", GD, [n + 1600]),
         (GD, "DEGREE", ZJ, [end, n + 10**8]),
-        (ZJ, "BUSINESS_LICENSE", GD, [end, n + 1600]),                       # removed
-        (GD, "ID_CARD", GD, [0, end, n + 10**8]),                            # own region
+        (ZJ, "BUSINESS_LICENSE", GD, [end, n + 1600]),  # removed
+        (GD, "ID_CARD", GD, [0, end, n + 10**8]),  # own region
         (ZJ, "ID_CARD", ZJ, [0, end]),
     ]
     for v, t, i, times in cases:
@@ -248,8 +282,11 @@ def test_recognition_honours_windows_replacement_removal_and_any_region(issuing,
     own = q.recognition(GD, "ID_CARD", GD, 0)
     assert own.own_region and not q.recognition(BJ, "DEGREE", ZJ, n + 1010).own_region
     # latest=True: by the rules in force now, for any time - exactly isRecognized
-    for v, t, i, times in [*cases, (ZJ, "BUSINESS_LICENSE", GD, [set_at, removed_at - 1, removed_at]),
-                           (BJ, "DEGREE", ZJ, [n - 100, n, n + 1000])]:
+    for v, t, i, times in [
+        *cases,
+        (ZJ, "BUSINESS_LICENSE", GD, [set_at, removed_at - 1, removed_at]),
+        (BJ, "DEGREE", ZJ, [n - 100, n, n + 1000]),
+    ]:
         for at in times:
             got = q.recognition(v, t, i, at, latest=True) is not None
             assert got == reg.is_recognized(v, t, i, at), ("latest", v, t, i, at - n)
@@ -272,7 +309,22 @@ def test_key_state_at_matches_the_contracts_key_state_at(issuing, mirror_url):
     key = Account.create()
     reg.add_key(admin, "GD-PSB", key.address, n + 100)
     reg.retire_key(admin, key.address, n + 200)
-    times = [0, 1, n, n + 49, n + 50, n + 99, n + 100, n + 149, n + 150, n + 199, n + 200, n + 250, n + 10**6, 2**64 - 1]
+    times = [
+        0,
+        1,
+        n,
+        n + 49,
+        n + 50,
+        n + 99,
+        n + 100,
+        n + 149,
+        n + 150,
+        n + 199,
+        n + 200,
+        n + 250,
+        n + 10**6,
+        2**64 - 1,
+    ]
 
     def compare(expected: dict[int, KeyState] | None = None) -> None:
         indexer.catch_up()
@@ -283,7 +335,9 @@ def test_key_state_at_matches_the_contracts_key_state_at(issuing, mirror_url):
         if expected:
             assert {at: got[at] for at in expected} == expected
 
-    compare({n + 99: KeyState.NOT_YET_ACTIVE, n + 100: KeyState.ACTIVE, n + 199: KeyState.ACTIVE, n + 200: KeyState.RETIRED})
+    compare(
+        {n + 99: KeyState.NOT_YET_ACTIVE, n + 100: KeyState.ACTIVE, n + 199: KeyState.ACTIVE, n + 200: KeyState.RETIRED}
+    )
     advance(issuing.chain, 300)
     reg.report_compromised(admin, key.address, n + 150)
     compare({n + 149: KeyState.ACTIVE, n + 150: KeyState.COMPROMISED, n + 250: KeyState.COMPROMISED})
@@ -349,7 +403,11 @@ def test_head_and_lag(issuing, mirror_url):
     indexer.catch_up()
     latest = chain.w3.eth.get_block("latest")
     head = settled(q, store).head()
-    assert (head.block, head.block_hash, head.block_time) == (latest["number"], bytes(latest["hash"]), latest["timestamp"])
+    assert (head.block, head.block_hash, head.block_time) == (
+        latest["number"],
+        bytes(latest["hash"]),
+        latest["timestamp"],
+    )
     assert head.chain_head == latest["number"] and head.lag_blocks == 0 and head.last_error == ""
     assert head.chain_head_seen_at is not None
 

@@ -107,8 +107,12 @@ def _wait_logged(node: EmbeddedNode, block: int, timeout: float = 10.0) -> None:
 
 def _cli(home: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
     """The real `certledger` command, in a process of its own."""
-    env = {**os.environ, "CERTLEDGER_HOME": str(home), "CERTLEDGER_PORT": str(port),
-           "CERTLEDGER_CHAIN_DUMP_INTERVAL": str(INTERVAL)}
+    env = {
+        **os.environ,
+        "CERTLEDGER_HOME": str(home),
+        "CERTLEDGER_PORT": str(port),
+        "CERTLEDGER_CHAIN_DUMP_INTERVAL": str(INTERVAL),
+    }
     env.pop("CERTLEDGER_RPC_URL", None)
     exe = Path(sys.executable).parent / "certledger"
     return subprocess.run([str(exe), *args], check=False, env=env, capture_output=True, text=True, timeout=120)
@@ -264,8 +268,9 @@ def test_an_older_install_state_json_is_migrated(tmp_path):
     directory = tmp_path / "chain"
     directory.mkdir()
     port = free_port()
-    old = subprocess.Popen(anvil_args(port, 31337, directory / "state.json"), stdout=subprocess.DEVNULL,
-                           stderr=subprocess.STDOUT)
+    old = subprocess.Popen(
+        anvil_args(port, 31337, directory / "state.json"), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     try:
         issuer = _setup(wait_for_rpc(f"http://127.0.0.1:{port}", process=old).url)
         head = Chain(f"http://127.0.0.1:{port}").block_number()
@@ -385,8 +390,10 @@ def test_kill_9_at_random_moments_loses_at_most_the_window(certledger, tmp_path)
             mid_write_kills += 1
         worst_blocks = max(worst_blocks, head_before - report["block"])
         shown = {k: restored.get(k) for k in ("generation", "generation_block", "replayed_blocks", "skipped", "note")}
-        trace.append(f"kill {target} (waited for a dump: {during_dump}): head {head_before} -> {report['block']}; "
-                     f"restored {json.dumps(shown)}")
+        trace.append(
+            f"kill {target} (waited for a dump: {during_dump}): head {head_before} -> {report['block']}; "
+            f"restored {json.dumps(shown)}"
+        )
         try:
             _assert_all_anchored(issuer, node.url, before=killed_at - WINDOW)
             if target == "keeper":  # anvil kept running: nothing at all may be lost
@@ -400,5 +407,6 @@ def test_kill_9_at_random_moments_loses_at_most_the_window(certledger, tmp_path)
                 del issuer.anchored[root]
     assert sum(len(h) for h, _, _ in issuer.anchored.values()) >= 2_500
     assert mid_write_kills >= 1, "no kill landed while a generation was being written\n" + "\n".join(trace)
-    sys.__stdout__.write(f"\n{trace[0]}: kills {len(plan)}, mid-write {mid_write_kills}, "
-                         f"worst head loss {worst_blocks} blocks\n")
+    sys.__stdout__.write(
+        f"\n{trace[0]}: kills {len(plan)}, mid-write {mid_write_kills}, worst head loss {worst_blocks} blocks\n"
+    )

@@ -119,8 +119,10 @@ def test_deploy_three_contracts(chain: Chain, node_kind: str, record_property) -
     assert registry.member_count() == 3
     assert [r.code for r in registry.regions()] == [440000, 330000, 110000]
     assert chain.w3.eth.get_balance(consortium.deployer.address) == 0  # deployed for free
-    receipts = [chain.w3.eth.get_transaction_receipt(chain.w3.eth.get_block(n)["transactions"][0])
-                for n in range(deployment.deployment_block, deployment.deployment_block + 3)]
+    receipts = [
+        chain.w3.eth.get_transaction_receipt(chain.w3.eth.get_block(n)["transactions"][0])
+        for n in range(deployment.deployment_block, deployment.deployment_block + 3)
+    ]
     record_gas(record_property, node_kind, "deploy", sum(int(r["gasUsed"]) for r in receipts))
 
 
@@ -200,10 +202,16 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
         Reason.NO_RECOGNITION_RULE,
     )
     registry.set_recognition(agency.admins[330000], 330000, "ID_CARD", 440000)
-    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert), 330000) == (Verdict.OK, Reason.NONE)
+    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(cert), 330000) == (
+        Verdict.OK,
+        Reason.NONE,
+    )
 
     # wrong proof, unknown root
-    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(other)) == (Verdict.INVALID, Reason.PROOF_MISMATCH)
+    assert registry.verify_onchain(batch.agency, cert, batch.root, tree.proof(other)) == (
+        Verdict.INVALID,
+        Reason.PROOF_MISMATCH,
+    )
     assert registry.verify_onchain(batch.agency, cert, os.urandom(32), []) == (Verdict.UNKNOWN, Reason.NOT_ANCHORED)
 
     # revocation by the agency key (which has no balance either)
@@ -212,7 +220,10 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
         Verdict.REVOKED,
         Reason.CERTIFICATE_REVOKED,
     )
-    assert registry.verify_onchain(batch.agency, other, batch.root, tree.proof(other), 330000) == (Verdict.OK, Reason.NONE)
+    assert registry.verify_onchain(batch.agency, other, batch.root, tree.proof(other), 330000) == (
+        Verdict.OK,
+        Reason.NONE,
+    )
     with pytest.raises(ContractRejected) as again:
         registry.set_certificate_status(key, "GD-PSB", cert, Status.ACTIVE, "REINSTATED")
     assert again.value.error_name == "AlreadyRevoked"
@@ -232,12 +243,14 @@ def test_batch_anchored_log_carries_every_hash(agency: Consortium) -> None:
     assert [bytes(h) for h in args["certHashes"]] == batch.cert_hashes
 
     # found again through the node's eth_getLogs topic filter, decoded by hand
-    logs = w3.eth.get_logs({
-        "address": to_checksum_address(agency.deployment.certificate_registry),
-        "fromBlock": agency.deployment.deployment_block,
-        "toBlock": "latest",
-        "topics": ["0x" + BATCH_ANCHORED.hex(), "0x" + batch.root.hex()],
-    })
+    logs = w3.eth.get_logs(
+        {
+            "address": to_checksum_address(agency.deployment.certificate_registry),
+            "fromBlock": agency.deployment.deployment_block,
+            "toBlock": "latest",
+            "topics": ["0x" + BATCH_ANCHORED.hex(), "0x" + batch.root.hex()],
+        }
+    )
     assert len(logs) == 1
     signer, cert_hashes = abi_decode(["address", "bytes32[]"], bytes(logs[0]["data"]))
     assert to_checksum_address(signer) == key.address
@@ -277,7 +290,10 @@ def test_key_compromise_invalidates_later_batches(agency: Consortium) -> None:
     assert registry.verify_onchain(before.agency, cert, before.root, tree.proof(cert)) == (Verdict.OK, Reason.NONE)
     cert = after.cert_hashes[7]
     tree = build_tree(after.cert_hashes)
-    assert registry.verify_onchain(after.agency, cert, after.root, tree.proof(cert)) == (Verdict.INVALID, Reason.KEY_COMPROMISED)
+    assert registry.verify_onchain(after.agency, cert, after.root, tree.proof(cert)) == (
+        Verdict.INVALID,
+        Reason.KEY_COMPROMISED,
+    )
 
     with pytest.raises(ContractRejected) as exc:
         registry.anchor_batch(agency.deployer, key, "GD-PSB", "ID_CARD", hashes(3))

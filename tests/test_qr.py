@@ -75,7 +75,10 @@ def _bare(cert: Certificate) -> Certificate:
     address comes back checksummed, EIP-55, from its 20 bytes)."""
     assert cert.anchor is not None
     a = cert.anchor
-    return replace(cert, anchor=replace(a, registry=to_checksum_address(a.registry), key=None, block=None, tx=None, anchored_at=None))
+    return replace(
+        cert,
+        anchor=replace(a, registry=to_checksum_address(a.registry), key=None, block=None, tx=None, anchored_at=None),
+    )
 
 
 # ---------------------------------------------------------------------- round trips
@@ -100,7 +103,10 @@ def test_version_1_compact_payload_is_still_read_without_an_agency(card):
     v1 = "CLC1:" + base45.b45encode(cbor2.dumps([h, "ID_CARD", 440000])).decode()
     assert qr.decode(v1) == qr.CompactPayload(h, "ID_CARD", 440000, None)
     # a CLC1 prefix on a 4-element body, or CLC2 on a 3-element one, is malformed
-    for bad in ("CLC1:" + payload_body([h, "ID_CARD", 440000, "GD-PSB"]), "CLC2:" + payload_body([h, "ID_CARD", 440000])):
+    for bad in (
+        "CLC1:" + payload_body([h, "ID_CARD", 440000, "GD-PSB"]),
+        "CLC2:" + payload_body([h, "ID_CARD", 440000]),
+    ):
         with pytest.raises(InvalidInput, match="malformed compact"):
             qr.decode(bad)
 
@@ -420,15 +426,17 @@ def id_rows(n: int, seed: int = 1) -> list[dict]:
     roads = ["天河路", "中山大道", "体育西路", "科苑路", "深南大道", "解放北路"]
     out = []
     for i in range(n):
-        out.append({
-            "name": rng.choice(surnames) + "".join(rng.choice(given) for _ in range(rng.randint(1, 2))),
-            "sex": rng.choice("MF"),
-            "ethnicity": "汉",
-            "birthDate": f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            "address": f"广东省广州市天河区{rng.choice(roads)}{rng.randint(1, 999)}号{rng.randint(1, 30)}栋{rng.randint(101, 2999)}室",
-            "idNumber": f"{440100000000000000 + i * 7919 + seed:018d}"[:17] + rng.choice("0123456789X"),
-            "reference": f"REF-{i:05d}",
-        })
+        out.append(
+            {
+                "name": rng.choice(surnames) + "".join(rng.choice(given) for _ in range(rng.randint(1, 2))),
+                "sex": rng.choice("MF"),
+                "ethnicity": "汉",
+                "birthDate": f"{rng.randint(1950, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                "address": f"广东省广州市天河区{rng.choice(roads)}{rng.randint(1, 999)}号{rng.randint(1, 30)}栋{rng.randint(101, 2999)}室",
+                "idNumber": f"{440100000000000000 + i * 7919 + seed:018d}"[:17] + rng.choice("0123456789X"),
+                "reference": f"REF-{i:05d}",
+            }
+        )
     return out
 
 
@@ -490,7 +498,9 @@ def test_zxing_reads_back_every_issued_png(cli_home, tmp_path, capsys, kind):
         doc = json.loads((out / file).read_text("utf-8"))
         cert, stated = Certificate.from_json(doc)
         assert stated == cert.compute_hash() == bytes.fromhex(cert_hash[2:])
-        expected = qr.full_payload(cert) if kind == "full" else qr.compact_payload(stated, cert.type, cert.region, cert.agency)
+        expected = (
+            qr.full_payload(cert) if kind == "full" else qr.compact_payload(stated, cert.type, cert.region, cert.agency)
+        )
         found = _read_qr(out / png)
         assert len(found) == 1, png
         barcode = found[0]

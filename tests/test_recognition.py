@@ -29,10 +29,6 @@ NOT_RECOGNIZED = (Verdict.NOT_RECOGNIZED, Reason.NO_RECOGNITION_RULE)
 # ---------------------------------------------------------------------- helpers
 
 
-
-
-
-
 def events(c: Consortium, name: str, sent) -> list[dict[str, Any]]:
     logs = getattr(c.registry.consortium.events, name)().process_receipt(sent.receipt, errors=DISCARD)
     return [dict(log["args"]) for log in logs]
@@ -91,9 +87,7 @@ def test_remove_rule_emits_event_and_stops_recognition(issuing: Consortium) -> N
     reg = issuing.registry
     reg.set_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", GD)
     sent = reg.remove_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", GD)
-    assert events(issuing, "RecognitionRemoved", sent) == [
-        {"verifier": ZJ, "typeId": type_id("ID_CARD"), "issuer": GD}
-    ]
+    assert events(issuing, "RecognitionRemoved", sent) == [{"verifier": ZJ, "typeId": type_id("ID_CARD"), "issuer": GD}]
     assert rule(issuing, ZJ, "ID_CARD", GD) == (False, 0, 0)
     assert not recognized(issuing, ZJ, "ID_CARD", GD)
 
@@ -122,9 +116,7 @@ def test_rules_for_a_non_member_verifier_cannot_be_set(issuing: Consortium) -> N
 
 
 def test_rule_for_unknown_type_is_rejected(issuing: Consortium) -> None:
-    args = expect(
-        "UnknownType", issuing.registry.set_recognition, issuing.admins[ZJ], ZJ, "DRIVING_LICENCE", GD
-    )
+    args = expect("UnknownType", issuing.registry.set_recognition, issuing.admins[ZJ], ZJ, "DRIVING_LICENCE", GD)
     assert args == {"typeId": "DRIVING_LICENCE"}
 
 
@@ -324,10 +316,7 @@ def test_recognitions_replays_set_replace_and_remove(issuing: Consortium) -> Non
         assert rule(issuing, r.verifier, r.type, r.issuer) == (True, r.valid_from, r.valid_until)
     assert rule(issuing, BJ, "DEGREE", ZJ) == (False, 0, 0)
 
-    shown = {
-        (r["verifier_region"], r["type"], r["issuer_region"])
-        for r in (x.to_json() for x in reg.recognitions())
-    }
+    shown = {(r["verifier_region"], r["type"], r["issuer_region"]) for r in (x.to_json() for x in reg.recognitions())}
     assert (ZJ, "ID_CARD", None) in shown and (BJ, "ID_CARD", GD) in shown
 
 

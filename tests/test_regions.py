@@ -17,7 +17,9 @@ def test_all_34_provincial_level_divisions_are_named_in_chinese_and_english() ->
     for code in PROVINCIAL_CODES:
         assert re.fullmatch(r"[1-8]\d0000", str(code)), code
         name = region_name(code)
-        assert name and re.fullmatch(r"[\u4e00-\u9fff]+", name["zh"]) and re.fullmatch(r"[A-Za-z ()]+", name["en"]), name
+        assert name and re.fullmatch(r"[\u4e00-\u9fff]+", name["zh"]) and re.fullmatch(r"[A-Za-z ()]+", name["en"]), (
+            name
+        )
     assert region_name(350000) == {"zh": "福建省", "en": "Fujian"}
     assert region_name(440100) is None  # a city, not a province
 

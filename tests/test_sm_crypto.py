@@ -158,8 +158,9 @@ def test_cross_verify_with_gmssl_pyx_both_ways(signer_id: bytes) -> None:
     public, private = gmssl_pyx.sm2_key_generate()
     their_key = SM2PrivateKey.from_bytes(private)
     assert their_key.public_key == SM2PublicKey.from_bytes(public)
-    assert gmssl_pyx.sm2_verify(public, b"x", signature_to_der(their_key.sign(b"x", signer_id=signer_id)),
-                                signer_id=signer_id)
+    assert gmssl_pyx.sm2_verify(
+        public, b"x", signature_to_der(their_key.sign(b"x", signer_id=signer_id)), signer_id=signer_id
+    )
 
 
 def test_cross_verify_with_pure_python_gmssl_both_ways() -> None:
@@ -193,17 +194,27 @@ def test_cross_verify_with_openssl_cli_custom_signer_id(tmp_path: Path) -> None:
     distid = ["-pkeyopt", "distid:" + OTHER_ID.decode()]
 
     def pkeyutl(*args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([exe, "pkeyutl", "-rawin", "-digest", "sm3", *args, *distid],
-                              capture_output=True, timeout=30, check=False)
+        return subprocess.run(
+            [exe, "pkeyutl", "-rawin", "-digest", "sm3", *args, *distid], capture_output=True, timeout=30, check=False
+        )
 
-    signed = pkeyutl("-sign", "-inkey", str(tmp_path / "key.pem"), "-in", str(tmp_path / "msg"),
-                     "-out", str(tmp_path / "theirs.der"))
+    signed = pkeyutl(
+        "-sign", "-inkey", str(tmp_path / "key.pem"), "-in", str(tmp_path / "msg"), "-out", str(tmp_path / "theirs.der")
+    )
     assert signed.returncode == 0, signed.stderr
     theirs = signature_from_der((tmp_path / "theirs.der").read_bytes())
     assert key.public_key.verify(b"cross-check with OpenSSL 3", theirs, signer_id=OTHER_ID)
     (tmp_path / "ours.der").write_bytes(signature_to_der(key.sign(b"cross-check with OpenSSL 3", signer_id=OTHER_ID)))
-    checked = pkeyutl("-verify", "-pubin", "-inkey", str(tmp_path / "pub.pem"), "-in", str(tmp_path / "msg"),
-                      "-sigfile", str(tmp_path / "ours.der"))
+    checked = pkeyutl(
+        "-verify",
+        "-pubin",
+        "-inkey",
+        str(tmp_path / "pub.pem"),
+        "-in",
+        str(tmp_path / "msg"),
+        "-sigfile",
+        str(tmp_path / "ours.der"),
+    )
     assert checked.returncode == 0 and b"Successfully" in checked.stdout, checked.stdout + checked.stderr
 
 

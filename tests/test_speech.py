@@ -72,7 +72,9 @@ def test_speech_returns_audible_wav(speech_client: TestClient, tmp_path: Path, l
 def test_silence_measures_below_the_threshold(tmp_path: Path) -> None:
     """The measure can fail: a silent WAV of the same format is below it."""
     wav = tmp_path / "silence.wav"
-    subprocess.run([require_tool("sox"), "-n", "-r", "22050", "-c", "1", "-b", "16", str(wav), "trim", "0", "1"], check=True)
+    subprocess.run(
+        [require_tool("sox"), "-n", "-r", "22050", "-c", "1", "-b", "16", str(wav), "trim", "0", "1"], check=True
+    )
     assert rms_amplitude(wav) < MIN_RMS
 
 
@@ -103,7 +105,9 @@ def test_bad_speech_requests_are_422(speech_client: TestClient, body: dict, code
 
 
 def test_malformed_json_is_422(speech_client: TestClient) -> None:
-    r = speech_client.post("/v1/speech", content=b'{"lang": "en", "text": ', headers={"Content-Type": "application/json"})
+    r = speech_client.post(
+        "/v1/speech", content=b'{"lang": "en", "text": ', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "MALFORMED_JSON"
     r = speech_client.post("/v1/speech", content=b"\xff\xfe{", headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "MALFORMED_JSON"

@@ -188,7 +188,9 @@ def test_invalid_batch_transitions_are_rejected(psb):
 def test_status_of_unknown_batch_is_rejected(issuing, random_hashes):
     root = random_hashes(1)[0]
     for actor in (issuing.agency_keys["GD-PSB"], issuing.admins[440000]):
-        err = _rejected(lambda: issuing.registry.set_batch_status(actor, "GD-PSB", root, SUSPENDED, "ISSUER_ERROR"), "UnknownBatch")
+        err = _rejected(
+            lambda: issuing.registry.set_batch_status(actor, "GD-PSB", root, SUSPENDED, "ISSUER_ERROR"), "UnknownBatch"
+        )
         assert err.error_args["root"] == "0x" + root.hex() and err.error_args["agency"] == "GD-PSB"
 
 
@@ -299,7 +301,9 @@ def test_certificate_status_changed_event_carries_actor_time_and_reason(psb):
         assert Status(args["status"]) is status
         assert bytes(args["reason"]) == reason_code(reason)
         assert args["actor"].lower() == actor.address.lower()
-        assert Role(args["role"]) is (Role.AGENCY_KEY if actor is psb.issuing.agency_keys["GD-PSB"] else Role.REGION_ADMIN)
+        assert Role(args["role"]) is (
+            Role.AGENCY_KEY if actor is psb.issuing.agency_keys["GD-PSB"] else Role.REGION_ADMIN
+        )
         assert args["time"] == _block_time(chain, sent.receipt)
         advance(chain, 10)  # so that each change has its own time
 
@@ -319,7 +323,9 @@ def test_batch_status_changed_event_carries_actor_time_and_reason(psb):
         assert Status(args["status"]) is status
         assert bytes(args["reason"]) == reason_code(reason)
         assert args["actor"].lower() == actor.address.lower()
-        assert Role(args["role"]) is (Role.AGENCY_KEY if actor is psb.issuing.agency_keys["GD-PSB"] else Role.REGION_ADMIN)
+        assert Role(args["role"]) is (
+            Role.AGENCY_KEY if actor is psb.issuing.agency_keys["GD-PSB"] else Role.REGION_ADMIN
+        )
         assert args["time"] == _block_time(chain, sent.receipt)
         advance(chain, 10)
 
@@ -476,7 +482,9 @@ def test_any_role_may_revoke_a_suspended_certificate(psb):
 
 
 def _consortium_status(issuing, agency, status, *, cert_hash=None, root=None, reason="CONSORTIUM_DECISION"):
-    proposed = issuing.registry.propose_status(issuing.admins[330000], agency, status, reason, cert_hash=cert_hash, batch_root=root)
+    proposed = issuing.registry.propose_status(
+        issuing.admins[330000], agency, status, reason, cert_hash=cert_hash, batch_root=root
+    )
     assert not proposed.executed
     return issuing.registry.approve(issuing.admins[110000], proposed.id)
 
@@ -521,8 +529,12 @@ def test_consortium_suspension_cannot_be_lifted_by_the_agency_or_its_admin(psb):
 def test_consortium_status_functions_refuse_direct_callers(psb):
     reg = psb.reg
     fns = (
-        reg.certificates.functions.setCertificateStatusByConsortium(agency_id("GD-PSB"), psb.hashes[0], int(REVOKED), reason_code("X")),
-        reg.certificates.functions.setBatchStatusByConsortium(agency_id("GD-PSB"), psb.root, int(REVOKED), reason_code("X")),
+        reg.certificates.functions.setCertificateStatusByConsortium(
+            agency_id("GD-PSB"), psb.hashes[0], int(REVOKED), reason_code("X")
+        ),
+        reg.certificates.functions.setBatchStatusByConsortium(
+            agency_id("GD-PSB"), psb.root, int(REVOKED), reason_code("X")
+        ),
     )
     for fn in fns:
         for caller in (psb.issuing.admins[440000], psb.issuing.agency_keys["GD-PSB"], psb.issuing.deployer):

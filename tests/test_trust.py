@@ -80,8 +80,9 @@ class Stack:
 
     def post(self, body: Any, **params: Any) -> httpx.Response:
         self.sync()
-        return httpx.post(self.url + "/v1/verify", json=body, params={k: v for k, v in params.items() if v is not None},
-                          timeout=30)
+        return httpx.post(
+            self.url + "/v1/verify", json=body, params={k: v for k, v in params.items() if v is not None}, timeout=30
+        )
 
     def by_hash(self, cert_hash: str, **params: Any) -> dict[str, Any]:
         r = self.get(f"/v1/certificates/{cert_hash}", **params)
@@ -98,7 +99,9 @@ class Stack:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def issue(self, agency: str, cert_type: str, rows: list[dict[str, Any]], name: str, **kw: Any) -> list[dict[str, Any]]:
+    def issue(
+        self, agency: str, cert_type: str, rows: list[dict[str, Any]], name: str, **kw: Any
+    ) -> list[dict[str, Any]]:
         return issue_rows(self.c, agency, cert_type, rows, self.directory / name, **kw)
 
 
@@ -189,6 +192,7 @@ def test_front_running_a_pending_batch_neither_blocks_nor_shadows_nor_revokes_it
     victim_key = s.c.agency_keys["GD-PSB"]
     # The victim's batch, built as `issue` builds it, sent while mining is paused.
     from ledger.document import Anchor, new_salts
+
     schema_fields = [f["name"] for f in default_schemas()["ID_CARD"]["fields"]]
     certs = []
     for row in rows:
@@ -199,9 +203,16 @@ def test_front_running_a_pending_batch_neither_blocks_nor_shadows_nor_revokes_it
     d = s.c.deployment
     sig = sign_batch(victim_key, tree.root, type_id("ID_CARD"), agency_id("GD-PSB"), d.chain_id, d.certificate_registry)
     victim_docs = [
-        Certificate(c.type, c.agency, c.region, c.valid_from, c.valid_until, c.fields, c.salts,
-                    anchor=Anchor(d.chain_id, d.certificate_registry, tree.root, tuple(tree.proof(h)), sig, victim_key.address)
-                    ).to_json(h)
+        Certificate(
+            c.type,
+            c.agency,
+            c.region,
+            c.valid_from,
+            c.valid_until,
+            c.fields,
+            c.salts,
+            anchor=Anchor(d.chain_id, d.certificate_registry, tree.root, tuple(tree.proof(h)), sig, victim_key.address),
+        ).to_json(h)
         for c, h in zip(certs, hashes, strict=True)
     ]
     w3 = s.chain.w3
@@ -218,19 +229,30 @@ def test_front_running_a_pending_batch_neither_blocks_nor_shadows_nor_revokes_it
         assert sorted(copied) == sorted(hashes)
         attacker_key = s.c.agency_keys["GD-AMR"]
         attacker_tree = build_tree(copied)
-        attacker_sig = sign_batch(attacker_key, attacker_tree.root, type_id("BUSINESS_LICENSE"), agency_id("GD-AMR"),
-                                  d.chain_id, d.certificate_registry)
+        attacker_sig = sign_batch(
+            attacker_key,
+            attacker_tree.root,
+            type_id("BUSINESS_LICENSE"),
+            agency_id("GD-AMR"),
+            d.chain_id,
+            d.certificate_registry,
+        )
         submitter = Account.create()
         w3.provider.make_request("anvil_setBalance", [submitter.address, hex(10**20)])
         copy_fn = s.reg.certificates.functions.anchorBatch(
-            agency_id("GD-AMR"), type_id("BUSINESS_LICENSE"), attacker_tree.cert_hashes, attacker_sig)
-        tx = copy_fn.build_transaction({"from": submitter.address, "gas": 2_000_000, "gasPrice": 10**9, "nonce": 0,
-                                        "chainId": d.chain_id})
+            agency_id("GD-AMR"), type_id("BUSINESS_LICENSE"), attacker_tree.cert_hashes, attacker_sig
+        )
+        tx = copy_fn.build_transaction(
+            {"from": submitter.address, "gas": 2_000_000, "gasPrice": 10**9, "nonce": 0, "chainId": d.chain_id}
+        )
         attacker_tx = "0x" + bytes(w3.eth.send_raw_transaction(submitter.sign_transaction(tx).raw_transaction)).hex()
         w3.provider.make_request("evm_mine", [])
     finally:
         w3.provider.make_request("evm_setAutomine", [True])
-    victim_receipt, attacker_receipt = w3.eth.get_transaction_receipt(victim_tx), w3.eth.get_transaction_receipt(attacker_tx)
+    victim_receipt, attacker_receipt = (
+        w3.eth.get_transaction_receipt(victim_tx),
+        w3.eth.get_transaction_receipt(attacker_tx),
+    )
     assert victim_receipt["status"] == attacker_receipt["status"] == 1  # neither blocked the other
     assert victim_receipt["blockNumber"] == attacker_receipt["blockNumber"]
     assert attacker_receipt["transactionIndex"] < victim_receipt["transactionIndex"]  # the copy was mined first
@@ -303,12 +325,36 @@ def _crash_issue(s: Stack, rows_path: Path, out: Path, crash_at: str | None = No
     keystore = Keystore(s.home / "keys", "pw", 1024)
     if not keystore.exists("psb"):
         keystore.import_private_key("psb", s.c.agency_keys["GD-PSB"].key.hex())
-    full_env = {**os.environ, "CERTLEDGER_HOME": str(s.home), "CERTLEDGER_RPC_URL": s.node.url, "CERTLEDGER_PASSWORD": "pw"}
+    full_env = {
+        **os.environ,
+        "CERTLEDGER_HOME": str(s.home),
+        "CERTLEDGER_RPC_URL": s.node.url,
+        "CERTLEDGER_PASSWORD": "pw",
+    }
     command = [sys.executable, str(Path(__file__).parent / "crash_issue.py"), crash_at] if crash_at else [CLI]
     proc = subprocess.run(
-        [*command, "issue", str(rows_path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(out), "--bundle",
-         "--valid-from", "2020-01-01", "--workers", "1", "--key", "psb"],
-        env=full_env, capture_output=True, text=True, timeout=120,
+        [
+            *command,
+            "issue",
+            str(rows_path),
+            "--agency",
+            "GD-PSB",
+            "--type",
+            "ID_CARD",
+            "--out",
+            str(out),
+            "--bundle",
+            "--valid-from",
+            "2020-01-01",
+            "--workers",
+            "1",
+            "--key",
+            "psb",
+        ],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     return proc
 
@@ -352,9 +398,32 @@ def test_after_a_key_compromise_the_agency_reanchors_and_hash_lookups_find_the_g
     out = s.directory / "issued"
     env = {**os.environ, "CERTLEDGER_HOME": str(s.home), "CERTLEDGER_RPC_URL": s.node.url, "CERTLEDGER_PASSWORD": "pw"}
     issued = subprocess.run(
-        [CLI, "issue", str(rows_path), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(out), "--qr",
-         "--qr-payload", "full", "--valid-from", "2020-01-01", "--workers", "1", "--key", "psb-1", "--json"],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            CLI,
+            "issue",
+            str(rows_path),
+            "--agency",
+            "GD-PSB",
+            "--type",
+            "ID_CARD",
+            "--out",
+            str(out),
+            "--qr",
+            "--qr-payload",
+            "full",
+            "--valid-from",
+            "2020-01-01",
+            "--workers",
+            "1",
+            "--key",
+            "psb-1",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert issued.returncode == 0, issued.stderr
     files = sorted((out / "certificates").glob("*.json"))
     doc = json.loads(files[0].read_text())
@@ -364,15 +433,23 @@ def test_after_a_key_compromise_the_agency_reanchors_and_hash_lookups_find_the_g
     # a sound batch cannot be re-anchored, not even by the agency's new key
     s.reg.add_key(s.c.admins[GD], "GD-PSB", new_address)
     new_key = keystore.load("psb-2")
-    expect("BatchAlreadyAnchored", s.reg.anchor_batch, s.c.deployer, new_key, "GD-PSB", "ID_CARD",
-           [_h(json.loads(f.read_text())) for f in files])
+    expect(
+        "BatchAlreadyAnchored",
+        s.reg.anchor_batch,
+        s.c.deployer,
+        new_key,
+        "GD-PSB",
+        "ID_CARD",
+        [_h(json.loads(f.read_text())) for f in files],
+    )
 
     s.reg.report_compromised(s.c.admins[GD], old_key.address, s.reg.batch("GD-PSB", root).anchored_at - 60)
     for body in (s.verify_doc(doc), s.by_hash(doc["hash"], agency="GD-PSB")):
         assert body["verdict"] == "INVALID" and failing(body)[0] == ("key_valid", "KEY_COMPROMISED")
 
-    done = subprocess.run([CLI, "reanchor", str(out), "--key", "psb-2", "--json"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [CLI, "reanchor", str(out), "--key", "psb-2", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["reanchored"] == 1 and report["documents_rewritten"] == 4 and report["qr_codes_rewritten"] == 4
@@ -390,8 +467,9 @@ def test_after_a_key_compromise_the_agency_reanchors_and_hash_lookups_find_the_g
     r = httpx.post(s.url + "/v1/verify", files={"image": (qr_png.name, qr_png.read_bytes(), "image/png")}, timeout=30)
     assert r.json()["verdict"] == "VALID"
     # a second run has nothing left to do
-    again = subprocess.run([CLI, "reanchor", str(out), "--key", "psb-2", "--json"], env=env, capture_output=True,
-                           text=True, timeout=120)
+    again = subprocess.run(
+        [CLI, "reanchor", str(out), "--key", "psb-2", "--json"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert again.returncode == 0 and json.loads(again.stdout)["reanchored"] == 0
 
 
@@ -402,8 +480,11 @@ def test_expired_certificate_is_not_valid_by_qr_or_hash(stack: Stack) -> None:
     s = stack
     (doc,) = s.issue("GD-PSB", "ID_CARD", id_rows(1), "expired", valid_until="2021-01-01")
     assert s.verify_doc(doc)["verdict"] == "EXPIRED"
-    for body in (s.by_hash(doc["hash"], agency="GD-PSB"), s.verify_payload(_compact(doc)),
-                 s.verify_payload(_v1_compact(doc))):
+    for body in (
+        s.by_hash(doc["hash"], agency="GD-PSB"),
+        s.verify_payload(_compact(doc)),
+        s.verify_payload(_v1_compact(doc)),
+    ):
         assert body["verdict"] == "INCOMPLETE", failing(body)
         skipped = {c["name"]: c["code"] for c in body["checks"] if c["outcome"] == "SKIPPED"}
         assert skipped["validity_period"] == "NO_DATES" and skipped["integrity"] == "NO_DOCUMENT"
@@ -457,8 +538,12 @@ def test_a_removal_cutoff_voids_the_regions_later_anchors_for_every_verifier(sta
     removal = s.reg.propose_remove_region(s.c.admins[GD], BJ, cutoff)
     assert s.reg.approve(s.c.admins[ZJ], removal.id).executed
     assert s.verify_doc(early[0], verifier_region=str(ZJ))["verdict"] == "VALID"
-    for body in (s.verify_doc(late[0], verifier_region=str(ZJ)), s.verify_doc(late[0]),
-                 s.by_hash(late[0]["hash"], agency="BJ-PSB"), s.post({"document": late[0]}, source="chain").json()):
+    for body in (
+        s.verify_doc(late[0], verifier_region=str(ZJ)),
+        s.verify_doc(late[0]),
+        s.by_hash(late[0]["hash"], agency="BJ-PSB"),
+        s.post({"document": late[0]}, source="chain").json(),
+    ):
         assert body["verdict"] == "INVALID", failing(body)
         assert failing(body)[0] == ("issuer_authorized", "REGION_REMOVED")
     regions = {r["region"]: r for r in s.get("/v1/regions").json()["regions"]}
@@ -469,8 +554,15 @@ def test_an_agency_key_cannot_lift_its_region_admins_suspension(stack: Stack) ->
     s = stack
     (doc,) = s.issue("GD-PSB", "ID_CARD", id_rows(1), "held")
     s.reg.set_certificate_status(s.c.admins[GD], "GD-PSB", _h(doc), Status.SUSPENDED, "INVESTIGATION")
-    expect("SuspensionHeldByStrongerRole", s.reg.set_certificate_status, s.c.agency_keys["GD-PSB"], "GD-PSB", _h(doc),
-           Status.ACTIVE, "CLEARED")
+    expect(
+        "SuspensionHeldByStrongerRole",
+        s.reg.set_certificate_status,
+        s.c.agency_keys["GD-PSB"],
+        "GD-PSB",
+        _h(doc),
+        Status.ACTIVE,
+        "CLEARED",
+    )
     body = s.verify_doc(doc)
     assert body["verdict"] == "SUSPENDED"
     (status,) = [c for c in body["checks"] if c["name"] == "status"]
@@ -529,7 +621,9 @@ def test_batch_status_comes_from_batch_wide_changes_only(stack: Stack) -> None:
     s.reg.set_certificate_status(s.c.agency_keys["GD-PSB"], "GD-PSB", bytes(32), Status.REVOKED, "TRICK")
     body = s.get(f"/v1/batches/{doc['anchor']['root']}").json()
     assert body["status"] == "ACTIVE" and body["status_changed"] is None
-    s.reg.set_batch_status(s.c.admins[GD], "GD-PSB", bytes.fromhex(doc["anchor"]["root"][2:]), Status.SUSPENDED, "AUDIT")
+    s.reg.set_batch_status(
+        s.c.admins[GD], "GD-PSB", bytes.fromhex(doc["anchor"]["root"][2:]), Status.SUSPENDED, "AUDIT"
+    )
     body = s.get(f"/v1/batches/{doc['anchor']['root']}").json()
     assert body["status"] == "SUSPENDED" and body["status_changed"]["role"] == "REGION_ADMIN"
 
@@ -556,8 +650,13 @@ def test_node_credentials_are_never_shown_to_anonymous_clients(tmp_path: Path) -
     app = create_app(ApiSettings(home=home, rpc_url=secret_url, db_url=db))
     with TestClient(app) as client:
         texts = [client.get("/healthz").text]
-        texts.append(client.post("/v1/verify", params={"source": "chain"},
-                                 json={"payload": compact_payload(bytes(32), "ID_CARD", GD, "GD-PSB")}).text)
+        texts.append(
+            client.post(
+                "/v1/verify",
+                params={"source": "chain"},
+                json={"payload": compact_payload(bytes(32), "ID_CARD", GD, "GD-PSB")},
+            ).text
+        )
         texts.append(client.get(f"/v1/certificates/0x{'ab' * 32}").text)
         for text in texts:
             assert "s3cr3t" not in text and "KEY-123456" not in text and "admin:" not in text, text
@@ -607,15 +706,20 @@ def test_verify_view_and_engine_agree_on_the_new_cases(stack: Stack) -> None:
     contracts' own view (OK where the engine needs the document's dates to say VALID)."""
     s = stack
     reg = s.reg
-    docs = {name: s.issue(agency, t, rows, name) for name, agency, t, rows in (
-        ("plain", "GD-PSB", "ID_CARD", id_rows(1)),
-        ("admin_held", "GD-PSB", "ID_CARD", id_rows(1)),
-        ("consortium_revoked", "GD-PSB", "ID_CARD", id_rows(1)),
-        ("batch_consortium", "GD-AMR", "BUSINESS_LICENSE", biz_rows(1)),
-        ("bj_early", "BJ-PSB", "ID_CARD", id_rows(1)),
-    )}
+    docs = {
+        name: s.issue(agency, t, rows, name)
+        for name, agency, t, rows in (
+            ("plain", "GD-PSB", "ID_CARD", id_rows(1)),
+            ("admin_held", "GD-PSB", "ID_CARD", id_rows(1)),
+            ("consortium_revoked", "GD-PSB", "ID_CARD", id_rows(1)),
+            ("batch_consortium", "GD-AMR", "BUSINESS_LICENSE", biz_rows(1)),
+            ("bj_early", "BJ-PSB", "ID_CARD", id_rows(1)),
+        )
+    }
     reg.set_certificate_status(s.c.admins[GD], "GD-PSB", _h(docs["admin_held"][0]), Status.SUSPENDED, "HOLD")
-    p = reg.propose_status(s.c.admins[ZJ], "GD-PSB", Status.REVOKED, "RULING", cert_hash=_h(docs["consortium_revoked"][0]))
+    p = reg.propose_status(
+        s.c.admins[ZJ], "GD-PSB", Status.REVOKED, "RULING", cert_hash=_h(docs["consortium_revoked"][0])
+    )
     reg.approve(s.c.admins[BJ], p.id)
     root = bytes.fromhex(docs["batch_consortium"][0]["anchor"]["root"][2:])
     p = reg.propose_status(s.c.admins[ZJ], "GD-AMR", Status.SUSPENDED, "RULING", batch_root=root)
@@ -639,8 +743,9 @@ def test_verify_view_and_engine_agree_on_the_new_cases(stack: Stack) -> None:
         "claims_other_agency": (other_agency, "INVALID", Verdict.UNKNOWN),
     }
     s.sync()
-    mirror = Verifier(MirrorSource(__import__("ledger.mirror", fromlist=["MirrorQueries"]).MirrorQueries(s.store)),
-                      s.c.deployment)
+    mirror = Verifier(
+        MirrorSource(__import__("ledger.mirror", fromlist=["MirrorQueries"]).MirrorQueries(s.store)), s.c.deployment
+    )
     chain = Verifier(ChainSource(reg), s.c.deployment)
     for name, (doc, engine, view) in cases.items():
         cert, stated = Certificate.from_json(doc)

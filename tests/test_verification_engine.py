@@ -287,7 +287,12 @@ def test_signature_of_another_agency_key_is_forged(world: World, v: Verifier) ->
     doc = world.doc("id", 0)
     a = doc["anchor"]
     sig = sign_batch(
-        world.c.agency_keys["GD-AMR"], bytes.fromhex(a["root"][2:]), type_id("ID_CARD"), agency_id("GD-PSB"), a["chainId"], a["registry"]
+        world.c.agency_keys["GD-AMR"],
+        bytes.fromhex(a["root"][2:]),
+        type_id("ID_CARD"),
+        agency_id("GD-PSB"),
+        a["chainId"],
+        a["registry"],
     )
     doc["anchor"]["signature"] = "0x" + sig.hex()
     r = verify(v, doc)
@@ -388,9 +393,16 @@ def test_status_detail_names_scope_and_reason(world: World) -> None:
 
 def test_status_by_hash_alone(world: World, mirror_kind: str) -> None:
     v = world.mirror_verifier(mirror_kind)
-    for name, i, verdict in [("id", 0, "INCOMPLETE"), ("id", 1, "REVOKED"), ("id", 2, "SUSPENDED"), ("id", 3, "INCOMPLETE"),
-                             ("batch_revoked", 1, "REVOKED"), ("batch_suspended", 0, "SUSPENDED"), ("cmp_late", 0, "INVALID"),
-                             ("expired", 0, "INCOMPLETE")]:
+    for name, i, verdict in [
+        ("id", 0, "INCOMPLETE"),
+        ("id", 1, "REVOKED"),
+        ("id", 2, "SUSPENDED"),
+        ("id", 3, "INCOMPLETE"),
+        ("batch_revoked", 1, "REVOKED"),
+        ("batch_suspended", 0, "SUSPENDED"),
+        ("cmp_late", 0, "INVALID"),
+        ("expired", 0, "INCOMPLETE"),
+    ]:
         r = v.verify_hash(bytes.fromhex(world.hash(name, i)[2:]))
         assert r.verdict == verdict, (name, i, failing(r))
 
@@ -402,8 +414,10 @@ def test_expired_certificate_is_never_valid_by_hash_or_compact_qr(world: World, 
     v = world.mirror_verifier(mirror_kind)
     cert = world.cert("expired", 0)
     h = cert.compute_hash()
-    for r in (v.verify_hash(h, verifier_region=ZJ, agency="GD-PSB"),
-              v.verify_payload(compact_payload(h, "ID_CARD", GD, "GD-PSB"), verifier_region=ZJ)):
+    for r in (
+        v.verify_hash(h, verifier_region=ZJ, agency="GD-PSB"),
+        v.verify_payload(compact_payload(h, "ID_CARD", GD, "GD-PSB"), verifier_region=ZJ),
+    ):
         assert r.verdict == "INCOMPLETE", failing(r)
         assert check_of(r, "validity_period")["outcome"] == "SKIPPED"
         assert check_of(r, "integrity")["outcome"] == "SKIPPED"
@@ -416,8 +430,12 @@ def test_status_as_of_a_past_time(world: World, mirror_kind: str) -> None:
     before = world.times["issued"]
     at = world.times["revoked"]
     assert before < at
-    for name, i, now_verdict in [("id", 1, "REVOKED"), ("id", 2, "SUSPENDED"), ("batch_revoked", 0, "REVOKED"),
-                                 ("batch_suspended", 0, "SUSPENDED")]:
+    for name, i, now_verdict in [
+        ("id", 1, "REVOKED"),
+        ("id", 2, "SUSPENDED"),
+        ("batch_revoked", 0, "REVOKED"),
+        ("batch_suspended", 0, "SUSPENDED"),
+    ]:
         r = verify(v, world.doc(name, i), as_of=before)
         assert r.verdict == "VALID", (name, i, failing(r))
         assert r.to_json()["as_of"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(before))
@@ -650,7 +668,9 @@ def test_stale_mirror_is_error(world: World, scratch_mirror: Mirror) -> None:
     m.sync()
     v = Verifier(MirrorSource(m.queries, max_staleness_seconds=30), world.deployment)
     assert verify(v, world.doc("id", 1)).verdict == "REVOKED"
-    m.store.set_status({"chain_head_seen_at": int(time.time()) - 3600, "last_error": "node unreachable: ConnectionError"})
+    m.store.set_status(
+        {"chain_head_seen_at": int(time.time()) - 3600, "last_error": "node unreachable: ConnectionError"}
+    )
     settle()
     r = verify(v, world.doc("id", 1))
     assert r.verdict == "ERROR"
@@ -724,7 +744,11 @@ def _cases(world: World) -> dict[str, tuple[dict[str, Any], int | None, str]]:
         "tampered": (_tamper_field(world.doc("id", 5)), ZJ, "INVALID"),
         "tampered-proof": (_tamper_proof(world.doc("batch_revoked", 0)), None, "INVALID"),
         "forged": (forge_signature(world.doc("biz", 1)), None, "INVALID"),
-        "other-ledger": ({**world.doc("id", 0), "anchor": {**world.doc("id", 0)["anchor"], "chainId": 5}}, None, "INVALID"),
+        "other-ledger": (
+            {**world.doc("id", 0), "anchor": {**world.doc("id", 0)["anchor"], "chainId": 5}},
+            None,
+            "INVALID",
+        ),
         "compromised": (world.doc("cmp_late"), ZJ, "INVALID"),
         "unknown": (unanchored_document(world.c), ZJ, "UNKNOWN"),
         "expired": (world.doc("expired"), None, "EXPIRED"),
@@ -757,7 +781,9 @@ def test_hash_anchored_in_two_batches_verifies_from_either(world: World, tmp_pat
     h = cert.compute_hash()
     key = c.agency_keys["GD-PSB"]
     first = c.registry.anchor_batch(c.deployer, key, "GD-PSB", "ID_CARD", [h, Account.create().key])
-    second = c.registry.anchor_batch(c.deployer, key, "GD-PSB", "ID_CARD", [h, Account.create().key, Account.create().key])
+    second = c.registry.anchor_batch(
+        c.deployer, key, "GD-PSB", "ID_CARD", [h, Account.create().key, Account.create().key]
+    )
     m = open_mirror("sqlite", f"sqlite:///{tmp_path}/two.db", world.node.url, c.deployment)
     try:
         m.sync()
@@ -769,11 +795,18 @@ def test_hash_anchored_in_two_batches_verifies_from_either(world: World, tmp_pat
         d = c.deployment
         for batch in (first, second):
             tree = build_tree(batch.cert_hashes)
-            sig = sign_batch(key, tree.root, type_id("ID_CARD"), agency_id("GD-PSB"), d.chain_id, d.certificate_registry)
+            sig = sign_batch(
+                key, tree.root, type_id("ID_CARD"), agency_id("GD-PSB"), d.chain_id, d.certificate_registry
+            )
             anchored = Certificate.from_json(doc)[0]
             anchored = Certificate(
-                anchored.type, anchored.agency, anchored.region, anchored.valid_from, anchored.valid_until,
-                anchored.fields, anchored.salts,
+                anchored.type,
+                anchored.agency,
+                anchored.region,
+                anchored.valid_from,
+                anchored.valid_until,
+                anchored.fields,
+                anchored.salts,
                 anchor=Anchor(d.chain_id, d.certificate_registry, tree.root, tuple(tree.proof(h)), sig, key.address),
             )
             b = chain.verify_document(anchored, h)
@@ -796,7 +829,9 @@ def test_mirror_sees_a_revocation_when_the_chain_clock_runs_ahead(tmp_path: Path
         (doc,) = issue_rows(c, "GD-PSB", "ID_CARD", id_rows(1), tmp_path / "skew")
         chain.w3.provider.make_request("evm_increaseTime", [120])
         mine(chain, 1)
-        c.registry.set_certificate_status(c.agency_keys["GD-PSB"], "GD-PSB", bytes.fromhex(doc["hash"][2:]), Status.REVOKED, "HOLDER_REQUEST")
+        c.registry.set_certificate_status(
+            c.agency_keys["GD-PSB"], "GD-PSB", bytes.fromhex(doc["hash"][2:]), Status.REVOKED, "HOLDER_REQUEST"
+        )
         assert chain_time(chain) > time.time() + 60
         m = open_mirror("sqlite", f"sqlite:///{tmp_path}/skew.db", node.url, c.deployment)
         try:

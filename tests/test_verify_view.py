@@ -100,7 +100,9 @@ def test_certificate_hash_not_in_the_batch_does_not_verify(issuing, psb, random_
     stranger = random_hashes(1)[0]
     assert reg.verify_onchain("GD-PSB", stranger, psb.root, psb.proof(psb.cert_hashes[0]), 0) == MISMATCH
     assert reg.verify_onchain("GD-PSB", stranger, psb.root, [], 0) == MISMATCH
-    assert reg.verify_onchain("GD-PSB", _flip(psb.cert_hashes[0]), psb.root, psb.proof(psb.cert_hashes[0]), 0) == MISMATCH
+    assert (
+        reg.verify_onchain("GD-PSB", _flip(psb.cert_hashes[0]), psb.root, psb.proof(psb.cert_hashes[0]), 0) == MISMATCH
+    )
 
 
 def test_certificate_of_one_batch_does_not_verify_against_another_batch(issuing, psb, random_hashes):
@@ -220,7 +222,9 @@ def test_retiring_the_key_or_suspending_the_agency_later_leaves_the_batch_valid(
 
 def test_proof_mismatch_is_reported_before_key_compromise(issuing, psb):
     reg = issuing.registry
-    reg.report_compromised(issuing.admins[440000], issuing.agency_keys["GD-PSB"].address, reg.batch("GD-PSB", psb.root).anchored_at)
+    reg.report_compromised(
+        issuing.admins[440000], issuing.agency_keys["GD-PSB"].address, reg.batch("GD-PSB", psb.root).anchored_at
+    )
     h = psb.cert_hashes[0]
     assert reg.verify_onchain("GD-PSB", h, psb.root, psb.proof(psb.cert_hashes[1]), 0) == MISMATCH
 

@@ -35,8 +35,13 @@ def stack(tmp_path, issuing, monkeypatch):
     c.add_type("DRIVING_LICENCE", default_schemas()["DRIVING_LICENCE"])
     home = tmp_path / "home"
     c.deployment.save(home / "deployment.json")
-    env = {"CERTLEDGER_HOME": str(home), "CERTLEDGER_RPC_URL": c.chain.url, "CERTLEDGER_PASSWORD": "pw",
-           "CERTLEDGER_KEYSTORE_SCRYPT_N": "1024", "CERTLEDGER_DB_URL": f"sqlite:///{tmp_path}/mirror.db"}
+    env = {
+        "CERTLEDGER_HOME": str(home),
+        "CERTLEDGER_RPC_URL": c.chain.url,
+        "CERTLEDGER_PASSWORD": "pw",
+        "CERTLEDGER_KEYSTORE_SCRYPT_N": "1024",
+        "CERTLEDGER_DB_URL": f"sqlite:///{tmp_path}/mirror.db",
+    }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     # a type with a real schema, an agency whose key lives in the keystore, a recognition rule
@@ -90,9 +95,24 @@ def _verdict(page, want: str) -> None:
 def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack, browser):
     out = stack["tmp"] / "issued"
     issued = subprocess.run(
-        [CLI, "issue", str(_licence_rows(stack["tmp"] / "licences.csv")), "--agency", "GD-TPB", "--type",
-         "DRIVING_LICENCE", "--out", str(out), "--qr", "--qr-payload", "full", "--json"],
-        capture_output=True, text=True, env=stack["env"],
+        [
+            CLI,
+            "issue",
+            str(_licence_rows(stack["tmp"] / "licences.csv")),
+            "--agency",
+            "GD-TPB",
+            "--type",
+            "DRIVING_LICENCE",
+            "--out",
+            str(out),
+            "--qr",
+            "--qr-payload",
+            "full",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=stack["env"],
     )
     assert issued.returncode == 0, issued.stderr
     qr = sorted((out / "qr").glob("*.png"))[0]
@@ -114,8 +134,9 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack, browser):
         assert page.inner_text("[data-testid=verdict-region]") == "核验地区：浙江省（330000）"
         page.screenshot(path=str(SHOTS / "web-valid-zh.png"), full_page=True)
 
-        revoked = subprocess.run([CLI, "revoke", str(certificate), "--reason", "FRAUD"], capture_output=True,
-                                 text=True, env=stack["env"])
+        revoked = subprocess.run(
+            [CLI, "revoke", str(certificate), "--reason", "FRAUD"], capture_output=True, text=True, env=stack["env"]
+        )
         assert revoked.returncode == 0, revoked.stderr
         deadline = time.monotonic() + 30  # the indexer polls every 0.2 s
         while time.monotonic() < deadline:

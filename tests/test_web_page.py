@@ -33,11 +33,28 @@ from web_fixtures import require_browser
 # them to docs/screenshots/ instead (the committed ones), so that a test run never edits the tree.
 SHOTS = ROOT / ("docs" if os.environ.get("CERTLEDGER_UPDATE_SCREENSHOTS") == "1" else ".artifacts") / "screenshots"
 LANGS = ["zh-CN", "en", "ug", "bo", "mn-Mong", "ko", "za"]
-VERDICT_WORDS_ZH = {"VALID": "有效", "REVOKED": "已撤销", "SUSPENDED": "已暂停", "EXPIRED": "已过期",
-                    "NOT_RECOGNIZED": "本地区不予认可", "INVALID": "无效/被篡改", "UNKNOWN": "未登记",
-                    "INCOMPLETE": "未完全核验", "ERROR": "暂时无法核验"}
-TONES = {"VALID": "ok", "REVOKED": "bad", "SUSPENDED": "warn", "EXPIRED": "warn", "NOT_RECOGNIZED": "warn",
-         "INVALID": "bad", "UNKNOWN": "grey", "INCOMPLETE": "incomplete", "ERROR": "error"}
+VERDICT_WORDS_ZH = {
+    "VALID": "有效",
+    "REVOKED": "已撤销",
+    "SUSPENDED": "已暂停",
+    "EXPIRED": "已过期",
+    "NOT_RECOGNIZED": "本地区不予认可",
+    "INVALID": "无效/被篡改",
+    "UNKNOWN": "未登记",
+    "INCOMPLETE": "未完全核验",
+    "ERROR": "暂时无法核验",
+}
+TONES = {
+    "VALID": "ok",
+    "REVOKED": "bad",
+    "SUSPENDED": "warn",
+    "EXPIRED": "warn",
+    "NOT_RECOGNIZED": "warn",
+    "INVALID": "bad",
+    "UNKNOWN": "grey",
+    "INCOMPLETE": "incomplete",
+    "ERROR": "error",
+}
 
 
 # ---------------------------------------------------------------------- fixtures
@@ -48,8 +65,13 @@ def stub() -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "web" / "stub_server.py"), "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "web" / "stub_server.py"), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while True:
         try:
@@ -72,7 +94,9 @@ class Stub:
     def requests(self, kind: str | None = None) -> list[dict]:
         with urllib.request.urlopen(self.base + "/_stub/requests") as r:
             seen = json.load(r)
-        return [x for x in seen if kind is None or x.get("kind") == kind or (kind == "verify" and x["path"] == "/v1/verify")]
+        return [
+            x for x in seen if kind is None or x.get("kind") == kind or (kind == "verify" and x["path"] == "/v1/verify")
+        ]
 
     def reset(self) -> None:
         urllib.request.urlopen(urllib.request.Request(self.base + "/_stub/reset", method="POST")).read()
@@ -90,23 +114,36 @@ def open_page(browser: object, stub: str) -> Iterator:
     """open_page(path, width=1280, locale="zh-CN", storage={...}, init=JS, large=False) -> page."""
     contexts = []
 
-    def make(path: str = "/verify", width: int = 1280, height: int = 900, locale: str = "zh-CN",
-             storage: dict | None = None, init: str | None = None, large: bool = False, wait: bool = True):
-        ctx = browser.new_context(viewport={"width": width, "height": height}, locale=locale, device_scale_factor=1,
-                                  permissions=["camera"])
+    def make(
+        path: str = "/verify",
+        width: int = 1280,
+        height: int = 900,
+        locale: str = "zh-CN",
+        storage: dict | None = None,
+        init: str | None = None,
+        large: bool = False,
+        wait: bool = True,
+    ):
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height}, locale=locale, device_scale_factor=1, permissions=["camera"]
+        )
         contexts.append(ctx)
         items = dict(storage or {})
         if large:
             items["certledger.verify.large"] = "1"
         if items:
-            ctx.add_init_script("if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1'); "
-                                + "".join(f"localStorage.setItem({json.dumps(k)}, {json.dumps(v)});" for k, v in items.items())
-                                + "}")
+            ctx.add_init_script(
+                "if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1'); "
+                + "".join(f"localStorage.setItem({json.dumps(k)}, {json.dumps(v)});" for k, v in items.items())
+                + "}"
+            )
         if init:
             ctx.add_init_script(init)
         page = ctx.new_page()
         page.problems = []
-        page.on("console", lambda m: page.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on(
+            "console", lambda m: page.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+        )
         page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e}"))
         page.goto(stub + path)
         if wait:
@@ -131,10 +168,14 @@ def wait_verdict(page, verdict: str, timeout: int = 10_000) -> None:
 
 
 def check_items(page) -> dict[str, dict]:
-    return {c["name"]: c for c in page.eval_on_selector_all(
-        "[data-testid=checks] li",
-        "els => els.map(e => ({name: e.dataset.check, outcome: e.dataset.outcome, code: e.dataset.code, "
-        "text: e.innerText, detailLang: (e.querySelector('.check-detail') || {}).lang || ''}))")}
+    return {
+        c["name"]: c
+        for c in page.eval_on_selector_all(
+            "[data-testid=checks] li",
+            "els => els.map(e => ({name: e.dataset.check, outcome: e.dataset.outcome, code: e.dataset.code, "
+            "text: e.innerText, detailLang: (e.querySelector('.check-detail') || {}).lang || ''}))",
+        )
+    }
 
 
 CONTRAST_JS = r"""
@@ -155,8 +196,10 @@ CONTRAST_JS = r"""
   return out;
 }
 """
-TEXT_SELECTORS = ("h1, h2, h3, p, label, button, .btn, dt, dd, li, .check-name, .check-state, .check-detail, .verdict-word, "
-                  ".verdict-code, .verdict-region, select, textarea, input, .error-title, .error-message, a.skip")
+TEXT_SELECTORS = (
+    "h1, h2, h3, p, label, button, .btn, dt, dd, li, .check-name, .check-state, .check-detail, .verdict-word, "
+    ".verdict-code, .verdict-region, select, textarea, input, .error-title, .error-message, a.skip"
+)
 
 
 def min_contrast(page) -> tuple[float, str]:
@@ -265,8 +308,18 @@ def test_page_loads_in_chinese_without_console_errors_or_csp_violations(open_pag
     assert page.title().startswith("证书核验")
     assert page.inner_text("[data-testid=verify-button]") == "核验"
     assert page.is_hidden("[data-testid=verdict]") and page.is_hidden("[data-testid=error]")
-    for tid in ("verdict", "upload", "payload", "verify-button", "region", "lang-button", "contrast-toggle",
-                "counter-toggle", "checks", "error"):
+    for tid in (
+        "verdict",
+        "upload",
+        "payload",
+        "verify-button",
+        "region",
+        "lang-button",
+        "contrast-toggle",
+        "counter-toggle",
+        "checks",
+        "error",
+    ):
         assert page.locator(f"[data-testid={tid}]").count() == 1, tid
     assert not page.problems, page.problems
 
@@ -279,7 +332,15 @@ def test_valid_result_shows_verdict_region_checks_facts_and_fields(open_page, ap
     assert "有效" in page.inner_text("[data-testid=verdict]")
     assert page.inner_text("[data-testid=verdict-region]") == "核验地区：浙江省（330000）"
     checks = check_items(page)
-    assert list(checks) == ["integrity", "anchored", "issuer_authorized", "key_valid", "status", "validity_period", "recognition"]
+    assert list(checks) == [
+        "integrity",
+        "anchored",
+        "issuer_authorized",
+        "key_valid",
+        "status",
+        "validity_period",
+        "recognition",
+    ]
     assert all(c["outcome"] == "PASS" for c in checks.values())
     assert "由 GD-PSB 于 北京时间 2026-11-28 16:00 记录在第 12 块。" in checks["anchored"]["text"]
     assert "浙江省（330000）认可广东省（440000）签发的居民身份证。" in checks["recognition"]["text"]
@@ -292,7 +353,9 @@ def test_valid_result_shows_verdict_region_checks_facts_and_fields(open_page, ap
     # hidden fields: names only, in their own list, never among the facts with values
     hidden = page.eval_on_selector_all("[data-testid=hidden-fields] li", "els => els.map(e => e.dataset.hiddenField)")
     assert set(hidden) == {"address", "idNumber", "ethnicity"}
-    assert "住址" in page.inner_text("[data-testid=hidden-fields]") and "未出示" in page.inner_text("[data-testid=hidden-fields]")
+    assert "住址" in page.inner_text("[data-testid=hidden-fields]") and "未出示" in page.inner_text(
+        "[data-testid=hidden-fields]"
+    )
     assert page.locator("[data-testid=fields] [data-field=address]").count() == 0
     style = page.eval_on_selector("#hidden-block", "e => getComputedStyle(e).borderTopStyle")
     assert style == "dashed"
@@ -327,12 +390,17 @@ def test_incomplete_is_not_green_and_says_what_was_not_checked(open_page) -> Non
     assert bg != valid_bg
     assert page.locator("[data-testid=verdict] circle[r='3']").count() == 1  # the "i" icon's dot
     explain = page.inner_text("[data-testid=verdict-explain]")
-    assert "the ledger record is in order" in explain.lower() and "content and validity period were not checked" in explain
+    assert (
+        "the ledger record is in order" in explain.lower() and "content and validity period were not checked" in explain
+    )
     assert "show the certificate file or its full QR code" in explain
     checks = check_items(page)
     assert checks["integrity"]["outcome"] == "SKIPPED" and "not checked" in checks["integrity"]["text"]
     assert "only the certificate's hash was given" in checks["integrity"]["text"]
-    assert checks["validity_period"]["outcome"] == "SKIPPED" and "validity dates are in the certificate file" in checks["validity_period"]["text"]
+    assert (
+        checks["validity_period"]["outcome"] == "SKIPPED"
+        and "validity dates are in the certificate file" in checks["validity_period"]["text"]
+    )
 
 
 def test_error_outcomes_say_could_not_check_and_unknown_codes_fall_back_to_english(open_page) -> None:
@@ -356,13 +424,17 @@ def test_failure_details_are_sentences_from_code_and_params(open_page, verdict: 
     verify(page, f"CLC1:DEMO-{verdict}")
     wait_verdict(page, verdict)
     texts = " ".join(c["text"] for c in check_items(page).values())
-    assert "{" not in texts and not any(w in texts for w in ("revoked (", "suspended (", "expired on", "no rule", "altered", "never anchored"))
-    expected = {"REVOKED": "签发机构于 北京时间 2026-10-02 11:00 撤销（本证书）。原因：欺诈。",
-                "SUSPENDED": "地区管理员自 北京时间 2026-11-01 08:00 起暂停（整个批次）。原因：调查中。",
-                "EXPIRED": "已过期：有效期至 2025-12-31。",
-                "NOT_RECOGNIZED": "浙江省（330000）没有认可广东省（440000）签发的居民身份证的规则。",
-                "INVALID": "证书内容与其声明的哈希不一致",
-                "UNKNOWN": "区块链账本上没有这份证书的登记。"}[verdict]
+    assert "{" not in texts and not any(
+        w in texts for w in ("revoked (", "suspended (", "expired on", "no rule", "altered", "never anchored")
+    )
+    expected = {
+        "REVOKED": "签发机构于 北京时间 2026-10-02 11:00 撤销（本证书）。原因：欺诈。",
+        "SUSPENDED": "地区管理员自 北京时间 2026-11-01 08:00 起暂停（整个批次）。原因：调查中。",
+        "EXPIRED": "已过期：有效期至 2025-12-31。",
+        "NOT_RECOGNIZED": "浙江省（330000）没有认可广东省（440000）签发的居民身份证的规则。",
+        "INVALID": "证书内容与其声明的哈希不一致",
+        "UNKNOWN": "区块链账本上没有这份证书的登记。",
+    }[verdict]
     assert expected in texts, texts
 
 
@@ -377,8 +449,11 @@ def test_check_details_are_translated_in_every_language(open_page, lang: str) ->
             assert "{" not in c["text"], (name, c["text"])
             assert c["detailLang"] in ("", lang), (name, c["detailLang"])
             if lang != "en":
-                assert not any(english[k].split("{")[0].strip() in c["text"]
-                               for k in english if k.startswith("detail.") and len(english[k].split("{")[0].strip()) > 12), c["text"]
+                assert not any(
+                    english[k].split("{")[0].strip() in c["text"]
+                    for k in english
+                    if k.startswith("detail.") and len(english[k].split("{")[0].strip()) > 12
+                ), c["text"]
 
 
 def test_translation_files_are_complete_and_say_whether_reviewed() -> None:
@@ -388,7 +463,9 @@ def test_translation_files_are_complete_and_say_whether_reviewed() -> None:
         assert data["lang"] == lang and isinstance(data["reviewed"], bool) and data["note"]
         assert set(data["strings"]) == set(base["strings"]), set(data["strings"]) ^ set(base["strings"])
         assert data["dir"] == ("rtl" if lang == "ug" else "ltr")
-        assert all(set(_placeholders(v)) == set(_placeholders(base["strings"][k])) for k, v in data["strings"].items()), lang
+        assert all(
+            set(_placeholders(v)) == set(_placeholders(base["strings"][k])) for k, v in data["strings"].items()
+        ), lang
     from ledger.regions import PROVINCIAL_CODES, region_name
 
     zh = json.loads((ROOT / "api/static/i18n/zh-CN.json").read_text())["regions"]
@@ -419,7 +496,9 @@ def test_language_menu_works_with_the_keyboard_and_is_remembered(open_page) -> N
     page.keyboard.press("End")
     assert page.evaluate("document.activeElement.dataset.lang") == "za"
     page.keyboard.press("Escape")
-    assert button.get_attribute("aria-expanded") == "false" and page.evaluate("document.activeElement.id") == "lang-button"
+    assert (
+        button.get_attribute("aria-expanded") == "false" and page.evaluate("document.activeElement.id") == "lang-button"
+    )
     page.keyboard.press("Enter")
     for _ in range(2):
         page.keyboard.press("ArrowDown")
@@ -435,7 +514,9 @@ def test_language_menu_works_with_the_keyboard_and_is_remembered(open_page) -> N
     assert page.evaluate("document.documentElement.lang") == "ug"
 
 
-@pytest.mark.parametrize(("locale", "lang"), [("ko-KR", "ko"), ("ug-CN", "ug"), ("bo-CN", "bo"), ("mn-CN", "mn-Mong"), ("fr-FR", "zh-CN")])
+@pytest.mark.parametrize(
+    ("locale", "lang"), [("ko-KR", "ko"), ("ug-CN", "ug"), ("bo-CN", "bo"), ("mn-CN", "mn-Mong"), ("fr-FR", "zh-CN")]
+)
 def test_initial_language_comes_from_the_browsers_languages(open_page, locale: str, lang: str) -> None:
     page = open_page(locale=locale)
     assert page.evaluate("document.documentElement.lang") == lang
@@ -482,7 +563,9 @@ def test_uyghur_layout_is_mirrored_right_to_left(open_page) -> None:
     ug = open_page("/verify?lang=ug")
     verify(ug, "CLC1:DEMO-VALID")
     wait_verdict(ug, "VALID")
-    assert ug.evaluate("[document.documentElement.dir, getComputedStyle(document.querySelector('.verdict')).direction]") == ["rtl", "rtl"]
+    assert ug.evaluate(
+        "[document.documentElement.dir, getComputedStyle(document.querySelector('.verdict')).direction]"
+    ) == ["rtl", "rtl"]
     rtl = boxes(ug)
     assert rtl["icon"] > rtl["word"] and rtl["brand"] > rtl["toggles"] and rtl["check_icon"] > rtl["check_name"]
     # a key (Latin, left to right) inside a right-to-left sentence stays whole and in order
@@ -538,8 +621,13 @@ def test_regions_come_from_the_api_with_names(open_page) -> None:
     page = open_page()
     page.wait_for_selector("[data-testid=region][data-loaded=true]")
     options = page.eval_on_selector_all("[data-testid=region] option", "els => els.map(o => [o.value, o.textContent])")
-    assert dict(options) == {"": "不指定（不检查跨区域认可）", "110000": "北京市 110000", "330000": "浙江省 330000",
-                             "350000": "福建省 350000", "440000": "广东省 440000"}  # 460000 was removed: not listed
+    assert dict(options) == {
+        "": "不指定（不检查跨区域认可）",
+        "110000": "北京市 110000",
+        "330000": "浙江省 330000",
+        "350000": "福建省 350000",
+        "440000": "广东省 440000",
+    }  # 460000 was removed: not listed
     page.click("[data-testid=lang-button]")
     page.click("[data-lang=ug]")
     page.wait_for_function("() => document.documentElement.lang === 'ug'")
@@ -554,7 +642,9 @@ def test_regions_come_from_the_api_with_names(open_page) -> None:
 def test_a_payload_url_cannot_choose_the_verifying_region(open_page, api) -> None:
     """The attack: a holder prints a QR whose link names the issuer's own region, hoping to turn
     NOT_RECOGNIZED into VALID at another region's counter. The device's region is used."""
-    page = open_page("/verify?verifier_region=440000&payload=CLC1%3ADEMO-VALID", storage={"certledger.verify.region": "110000"})
+    page = open_page(
+        "/verify?verifier_region=440000&payload=CLC1%3ADEMO-VALID", storage={"certledger.verify.region": "110000"}
+    )
     wait_verdict(page, "VALID")
     (req,) = api.requests("verify")
     assert req["query"] == "verifier_region=110000"
@@ -606,7 +696,9 @@ def test_the_chosen_region_is_sent_remembered_and_reverifies(open_page, api) -> 
 def test_read_aloud_uses_the_server_voice_when_the_browser_has_none(open_page, api, lang: str, word: str) -> None:
     if not shutil.which("espeak-ng"):
         require_browser()
-        pytest.fail("espeak-ng is not installed") if os.environ.get("CI") == "true" else pytest.skip("espeak-ng is not installed")
+        pytest.fail("espeak-ng is not installed") if os.environ.get("CI") == "true" else pytest.skip(
+            "espeak-ng is not installed"
+        )
     page = open_page(f"/verify?lang={lang}&verifier_region=330000", init=AUDIO_SPY)
     verify(page, "CLC1:DEMO-VALID")
     wait_verdict(page, "VALID")
@@ -669,10 +761,14 @@ def test_counter_mode_verifies_scans_sounds_clears_and_counts(open_page, api) ->
     page.keyboard.type("CLC1:DEMO-REVOKED\n", delay=2)
     wait_verdict(page, "REVOKED")
     page.wait_for_function("() => window.__tones.length >= 4")
-    assert {t["f"] for t in page.evaluate("window.__tones")[2:]} == {196} and page.evaluate("window.__tones[2].type") == "square"
+    assert {t["f"] for t in page.evaluate("window.__tones")[2:]} == {196} and page.evaluate(
+        "window.__tones[2].type"
+    ) == "square"
     page.keyboard.type("CLC1:DEMO-VALID\n", delay=2)
     page.wait_for_function("() => document.querySelector('[data-testid=counts-total]').dataset.total === '3'")
-    counts = dict(page.eval_on_selector_all("[data-testid=counts] dd", "els => els.map(e => [e.dataset.verdict, e.textContent])"))
+    counts = dict(
+        page.eval_on_selector_all("[data-testid=counts] dd", "els => els.map(e => [e.dataset.verdict, e.textContent])")
+    )
     assert counts == {"VALID": "2", "REVOKED": "1"}
     assert [r["query"] for r in api.requests("verify")] == ["verifier_region=330000"] * 3
     page.reload()
@@ -719,8 +815,11 @@ def test_api_4xx_errors_are_shown_plainly(open_page) -> None:
 
 def test_text_that_is_not_ours_is_refused_without_asking_the_api(open_page, api) -> None:
     page = open_page("/verify?lang=en")
-    for text, expect in (("hello world", "should start with CLC1: or CLF1:"), ('{"a": ', "JSON is malformed"),
-                         ("", "Paste the QR content")):
+    for text, expect in (
+        ("hello world", "should start with CLC1: or CLF1:"),
+        ('{"a": ', "JSON is malformed"),
+        ("", "Paste the QR content"),
+    ):
         verify(page, text)
         page.wait_for_selector(f"[data-testid=error]:has-text('{expect}')")
     assert api.requests("verify") == []
@@ -756,8 +855,11 @@ def test_error_state_for_network_failure_5xx_and_html_never_looks_invalid(open_p
     page.unroute("**/v1/verify*")
     page.click("[data-testid=retry-button]")
     wait_verdict(page, "VALID")
-    for payload, msg in (("CLC1:DEMO-HTTP500", "internal error"), ("CLC1:DEMO-HTTP503", "temporarily unable"),
-                         ("CLC1:DEMO-HTML500", "(500)")):
+    for payload, msg in (
+        ("CLC1:DEMO-HTTP500", "internal error"),
+        ("CLC1:DEMO-HTTP503", "temporarily unable"),
+        ("CLC1:DEMO-HTML500", "(500)"),
+    ):
         verify(page, payload)
         wait_verdict(page, "ERROR")
         assert msg in page.inner_text("#verdict-message")
@@ -838,9 +940,11 @@ def test_url_payloads_in_every_encoding_verify_at_once(open_page, api, assets) -
     page = open_page("/verify?lang=en&payload=CLC1%3ADEMO-EXPIRED")
     wait_verdict(page, "EXPIRED")
     assert "payload" not in page.url and "lang=en" in page.url
-    for path in ("/verify#payload=" + quote(assets["tricky"], safe=""),
-                 "/verify?" + urlencode({"payload": assets["tricky"]}),
-                 "/verify?" + urlencode({"payload": assets["payload"]})):
+    for path in (
+        "/verify#payload=" + quote(assets["tricky"], safe=""),
+        "/verify?" + urlencode({"payload": assets["tricky"]}),
+        "/verify?" + urlencode({"payload": assets["payload"]}),
+    ):
         api.reset()
         p = open_page(path)
         wait_verdict(p, "INCOMPLETE")
@@ -857,7 +961,17 @@ def test_keyboard_reaches_every_control_in_order_with_visible_focus(open_page) -
     for _ in range(12):
         page.keyboard.press("Tab")
         seen.append(page.evaluate("document.activeElement.dataset.testid || document.activeElement.id"))
-    want = ["lang-button", "counter-toggle", "contrast-toggle", "region", "scan-button", "upload", "payload", "verify-button", "clear-button"]
+    want = [
+        "lang-button",
+        "counter-toggle",
+        "contrast-toggle",
+        "region",
+        "scan-button",
+        "upload",
+        "payload",
+        "verify-button",
+        "clear-button",
+    ]
     assert [s for s in seen if s in want][: len(want)] == want, seen
     page.focus("[data-testid=upload]")
     assert page.eval_on_selector("label.file-label", "e => getComputedStyle(e).outlineStyle") == "solid"
@@ -887,7 +1001,7 @@ def test_camera_frames_are_decoded_and_the_camera_stops(open_page, api, assets) 
 
 
 def test_without_a_camera_a_plain_message_is_shown(open_page) -> None:
-    no_camera = ("navigator.mediaDevices.getUserMedia = () => Promise.reject(Object.assign(new Error('none'), {name: 'NotFoundError'}));")
+    no_camera = "navigator.mediaDevices.getUserMedia = () => Promise.reject(Object.assign(new Error('none'), {name: 'NotFoundError'}));"
     page = open_page(init=no_camera)
     page.click("[data-testid=scan-button]")
     page.wait_for_selector("[data-testid=scan-status]:has-text('没有找到摄像头')")

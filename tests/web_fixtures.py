@@ -14,11 +14,24 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+]
 # fontconfig languages whose fonts the page needs (mn-cn: Mongolian in its traditional script)
-FONT_LANGS = {"zh-cn": "fonts-noto-cjk", "ko": "fonts-noto-cjk", "ug": "fonts-noto-core", "bo": "fonts-noto-core",
-              "mn-cn": "fonts-noto-core"}
+FONT_LANGS = {
+    "zh-cn": "fonts-noto-cjk",
+    "ko": "fonts-noto-cjk",
+    "ug": "fonts-noto-core",
+    "bo": "fonts-noto-core",
+    "mn-cn": "fonts-noto-core",
+}
+
 
 def environment_problem() -> str | None:
     if not Path(CHROMIUM).exists():
@@ -75,8 +88,11 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict:
         f.write(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n")
         for _ in range(2):
             f.write(b"FRAME\n" + y.tobytes() + cb.resize((320, 240)).tobytes() + cr.resize((320, 240)).tobytes())
-    tricky = next(p for p in (compact_payload(hashlib.sha256(bytes([i])).digest(), "ID_CARD", 440000, "GD-PSB") for i in range(256))
-                  if "+" in p and " " in p)  # Base45 with both "+" and " ": URL encodings must keep them apart
+    tricky = next(
+        p
+        for p in (compact_payload(hashlib.sha256(bytes([i])).digest(), "ID_CARD", 440000, "GD-PSB") for i in range(256))
+        if "+" in p and " " in p
+    )  # Base45 with both "+" and " ": URL encodings must keep them apart
     return {"dir": tmp, "payload": payload, "tricky": tricky}
 
 
@@ -86,11 +102,15 @@ def browser(assets: dict) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS + [
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={assets['dir'] / 'camera.y4m'}", "--autoplay-policy=no-user-gesture-required",
-        ])
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=ARGS
+            + [
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={assets['dir'] / 'camera.y4m'}",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
         yield b
         b.close()
-
-

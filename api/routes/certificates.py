@@ -26,7 +26,10 @@ from ..params import (
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
 }
 
 
@@ -52,7 +55,11 @@ async def certificate(
     when = parse_as_of(as_of)
     check_source(source, when)
     if source == "chain":
-        raise ApiError(422, "NEEDS_DOCUMENT", "the chain keeps batch roots, not certificate hashes: POST the document to /v1/verify?source=chain")
+        raise ApiError(
+            422,
+            "NEEDS_DOCUMENT",
+            "the chain keeps batch roots, not certificate hashes: POST the document to /v1/verify?source=chain",
+        )
     try:
         result = state.verifier(source).verify_hash(h, verifier_region=region, as_of=when, agency=issuer)
     except InvalidInput as exc:
@@ -69,11 +76,16 @@ async def history(state: State, cert_hash: CertHash, agency: AgencyParam = "") -
     q = state.queries
     found = q.lookup(h, issuer)
     if found.ambiguous:
-        raise ApiError(409, "AMBIGUOUS_ISSUER",
-                       f"this hash was anchored by several agencies ({', '.join(found.agencies)}): add ?agency=")
+        raise ApiError(
+            409,
+            "AMBIGUOUS_ISSUER",
+            f"this hash was anchored by several agencies ({', '.join(found.agencies)}): add ?agency=",
+        )
     if found.record is None:
         by = f" by {issuer}" if issuer else ""
-        raise ApiError(404, "NOT_FOUND", f"this certificate hash was never anchored{by} (or the mirror has not seen it yet)")
+        raise ApiError(
+            404, "NOT_FOUND", f"this certificate hash was never anchored{by} (or the mirror has not seen it yet)"
+        )
     return {
         "hash": "0x" + h.hex(),
         "batch_root": "0x" + found.record.root.hex(),

@@ -62,8 +62,11 @@ async def batch(state: State, root: RootParam, agency: AgencyParam = "") -> Any:
         by = f" by {issuer}" if issuer else ""
         raise ApiError(404, "NOT_FOUND", f"no batch with this root{by} (or the mirror has not seen it yet)")
     if len(found) > 1:
-        raise ApiError(409, "AMBIGUOUS_BATCH",
-                       f"several agencies anchored this root ({', '.join(b.agency for b in found)}): add ?agency=")
+        raise ApiError(
+            409,
+            "AMBIGUOUS_BATCH",
+            f"several agencies anchored this root ({', '.join(b.agency for b in found)}): add ?agency=",
+        )
     record = found[0]
     st = q.batch_status_as_of(record.agency, r)
     return {

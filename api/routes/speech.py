@@ -40,10 +40,18 @@ class SpeechRequest(BaseModel):
 
     # The published schema states the rules (the voices, some visible text); the handler
     # applies them with their own error codes (UNSUPPORTED_LANGUAGE, EMPTY_TEXT).
-    lang: str = Field(description="The page's language: zh-CN, en, ug or ko", examples=["zh-CN"], max_length=16,
-                      json_schema_extra={"enum": list(VOICES)})
-    text: str = Field(description=f"At most {MAX_CHARS} characters, not only blanks", examples=["核验结果：有效。"],
-                      max_length=MAX_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"})
+    lang: str = Field(
+        description="The page's language: zh-CN, en, ug or ko",
+        examples=["zh-CN"],
+        max_length=16,
+        json_schema_extra={"enum": list(VOICES)},
+    )
+    text: str = Field(
+        description=f"At most {MAX_CHARS} characters, not only blanks",
+        examples=["核验结果：有效。"],
+        max_length=MAX_CHARS,
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
+    )
 
 
 class SpeechUnavailable(Exception):
@@ -106,17 +114,29 @@ def _read_request(raw: bytes) -> SpeechRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        raise ApiError(422, "VALIDATION_ERROR", f"{where}: {first.get('msg')}" if where else str(first.get("msg"))) from None
+        raise ApiError(
+            422, "VALIDATION_ERROR", f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        ) from None
 
 
 @router.post(
     "/v1/speech",
     response_class=Response,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": SpeechRequest.model_json_schema()}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SpeechRequest.model_json_schema()}},
+        }
+    },
     responses={
-        200: {"content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
-              "description": "The text read aloud (WAV, mono)"},
-        422: {"model": ErrorResponse, "description": "Malformed body, empty or too long text, or a language without a voice"},
+        200: {
+            "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The text read aloud (WAV, mono)",
+        },
+        422: {
+            "model": ErrorResponse,
+            "description": "Malformed body, empty or too long text, or a language without a voice",
+        },
         503: {"model": ErrorResponse, "description": "espeak-ng is not installed, failed or is busy"},
     },
 )

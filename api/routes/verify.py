@@ -34,8 +34,12 @@ REQUEST_BODY = {
                     {
                         "type": "object",
                         "properties": {
-                            "payload": {"type": "string", "maxLength": 8192, "pattern": PAYLOAD_PATTERN,
-                                        "description": "QR payload (CLC2:…, CLC1:… or CLF1:…)"},
+                            "payload": {
+                                "type": "string",
+                                "maxLength": 8192,
+                                "pattern": PAYLOAD_PATTERN,
+                                "description": "QR payload (CLC2:…, CLC1:… or CLF1:…)",
+                            },
                         },
                         "required": ["payload"],
                         "additionalProperties": False,
@@ -53,7 +57,13 @@ REQUEST_BODY = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
-                "properties": {"image": {"type": "string", "format": "binary", "description": "a photo or scan of the QR code (PNG/JPEG)"}},
+                "properties": {
+                    "image": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "a photo or scan of the QR code (PNG/JPEG)",
+                    }
+                },
                 "required": ["image"],
             }
         },
@@ -94,7 +104,11 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
             raise ApiError(422, "MISSING_IMAGE", "multipart requests carry the QR image in the field 'image'")
         return "payload", await _decode_image(state, await upload.read())
     if content_type and not content_type.startswith("application/json"):
-        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send application/json ({payload} or {document}) or multipart/form-data with an image")
+        raise ApiError(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send application/json ({payload} or {document}) or multipart/form-data with an image",
+        )
     raw = await request.body()
     try:
         body = orjson.loads(raw)
@@ -103,7 +117,7 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
     if isinstance(body, str):
         return "payload", body
     if not isinstance(body, dict):
-        raise ApiError(422, "MALFORMED_BODY", "expected {\"payload\": \"…\"} or {\"document\": {…}}")
+        raise ApiError(422, "MALFORMED_BODY", 'expected {"payload": "…"} or {"document": {…}}')
     if "format" in body:  # a bare certificate document
         return "document", _checked_document(body)
     keys = set(body)
@@ -111,16 +125,27 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
         return "payload", body["payload"]
     if keys == {"document"} and isinstance(body["document"], dict):
         return "document", _checked_document(body["document"])
-    raise ApiError(422, "MALFORMED_BODY", "expected exactly one of {\"payload\": \"…\"} or {\"document\": {…}}")
+    raise ApiError(422, "MALFORMED_BODY", 'expected exactly one of {"payload": "…"} or {"document": {…}}')
 
 
 @router.post(
     "/v1/verify",
     response_model=VerificationModel,
-    responses={413: {"model": ErrorResponse}, 415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+    responses={
+        413: {"model": ErrorResponse},
+        415: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        503: {"model": ErrorResponse},
+    },
     openapi_extra={"requestBody": REQUEST_BODY},
 )
-async def verify(request: Request, state: State, verifier_region: VerifierRegion = "", as_of: AsOf = "", source: SourceParam = "mirror") -> Any:
+async def verify(
+    request: Request,
+    state: State,
+    verifier_region: VerifierRegion = "",
+    as_of: AsOf = "",
+    source: SourceParam = "mirror",
+) -> Any:
     """Full verification: integrity (document → hash, proof → root), anchoring, issuer, key,
     status as of the asked time, validity period and recognition for your region."""
     region = parse_region(verifier_region)

@@ -345,9 +345,7 @@ def _backend_load_pem_public(data: bytes) -> Any:
 
 
 def _backend_private_pem(handle: Any, password: bytes | None) -> bytes:
-    encryption = (
-        _ts_serialization.BestAvailableEncryption(password) if password else _ts_serialization.NoEncryption()
-    )
+    encryption = _ts_serialization.BestAvailableEncryption(password) if password else _ts_serialization.NoEncryption()
     return bytes(
         handle.private_bytes(_ts_serialization.Encoding.PEM, _ts_serialization.PrivateFormat.PKCS8, encryption)
     )

@@ -94,8 +94,9 @@ def uscc_check(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
-def validate_uscc(code: str, what: str = "unified social credit code (统一社会信用代码)", *,
-                  segment: str | None = None) -> str:
+def validate_uscc(
+    code: str, what: str = "unified social credit code (统一社会信用代码)", *, segment: str | None = None
+) -> str:
     """Check a unified social credit code (GB 32100-2015): 18 characters of the code alphabet,
     positions 3-8 digits (the registering authority's region), and the check character.
     Returns the code; raises ``IdentifierError`` naming ``what``."""
@@ -235,7 +236,9 @@ def build(type_code: str, issuer_code: str, serial: str, version: int | str = 1)
     validate_issuer_code(issuer_code)
     validate_serial(serial)
     text = _version_text(version)
-    return LicenceIdentifier(type_code, issuer_code, serial, text, mod37_36_check(type_code + issuer_code + serial + text))
+    return LicenceIdentifier(
+        type_code, issuer_code, serial, text, mod37_36_check(type_code + issuer_code + serial + text)
+    )
 
 
 def parse(text: str) -> LicenceIdentifier:

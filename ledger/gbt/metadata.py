@@ -212,7 +212,9 @@ class NationalMapping:
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Any, field_names: Iterable[str] | None = None, *, title: str | None = None) -> NationalMapping:
+    def from_json(
+        cls, data: Any, field_names: Iterable[str] | None = None, *, title: str | None = None
+    ) -> NationalMapping:
         """Check and compile a ``national`` object. ``field_names`` (the type's fields), when
         given, must include every mapped field; ``title`` is the default ZZMC."""
         if not isinstance(data, Mapping):
@@ -279,7 +281,9 @@ class NationalMapping:
                 problems.append(f"values: {name!r} needs an object of text -> text")
                 continue
             if len(set(table.values())) != len(table):
-                problems.append(f"values: {name!r} maps two national values to one field value (export could not reverse it)")
+                problems.append(
+                    f"values: {name!r} maps two national values to one field value (export could not reverse it)"
+                )
             compiled_values[name] = MappingProxyType(dict(table))
         if problems:
             raise InvalidInput("national mapping: " + "; ".join(problems))
@@ -450,7 +454,9 @@ def import_row(
             problems.append(f"{label('ZZBS')}: {exc}")
         else:
             if type_code is not None and identifier.type_code != type_code:
-                problems.append(f"{label('ZZBS')}: its type code {identifier.type_code} differs from ZZLXDM {type_code}")
+                problems.append(
+                    f"{label('ZZBS')}: its type code {identifier.type_code} differs from ZZLXDM {type_code}"
+                )
             if issuer_code is not None and identifier.issuer_code != issuer_code:
                 problems.append(
                     f"{label('ZZBS')}: its issuer code {identifier.issuer_code} differs from ZZBFJGDM {issuer_code}"
@@ -529,7 +535,9 @@ def _mapped_fields(
                 failed.add(name)
                 continue
         if name in raw and raw[name] != value:
-            problems.append(f"{label(column)}: {value!r} disagrees with {label(source[name])} {raw[name]!r} (both are {name})")
+            problems.append(
+                f"{label(column)}: {value!r} disagrees with {label(source[name])} {raw[name]!r} (both are {name})"
+            )
             continue
         raw.setdefault(name, value)
         source.setdefault(name, column)
@@ -635,7 +643,9 @@ def export_row(
             if code is not None and ident.type_code != code:
                 problems.append(f"{label('ZZBS')}: its type code {ident.type_code} differs from ZZLXDM {code}")
             if ident.issuer_code != issuer_code:
-                problems.append(f"{label('ZZBS')}: its issuer code {ident.issuer_code} differs from ZZBFJGDM {issuer_code}")
+                problems.append(
+                    f"{label('ZZBS')}: its issuer code {ident.issuer_code} differs from ZZBFJGDM {issuer_code}"
+                )
 
     put("ZZMC", title or mapping.title)
     put("ZZLXDM", code)

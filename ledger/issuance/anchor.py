@@ -28,8 +28,14 @@ ANCHOR_SELECTOR = keccak(text="anchorBatch(bytes32,bytes32,bytes32[],bytes)")[:4
 
 def anchor_calldata(agency: bytes, cert_type: bytes, leaf_order: Sequence[bytes] | bytes, signature: bytes) -> bytes:
     """The calldata of ``anchorBatch(agency, certType, certHashes, signature)`` (5 ms for 10,000 hashes)."""
-    hashes = [leaf_order[i : i + 32] for i in range(0, len(leaf_order), 32)] if isinstance(leaf_order, bytes) else list(leaf_order)
-    return ANCHOR_SELECTOR + abi_encode(["bytes32", "bytes32", "bytes32[]", "bytes"], [agency, cert_type, hashes, signature])
+    hashes = (
+        [leaf_order[i : i + 32] for i in range(0, len(leaf_order), 32)]
+        if isinstance(leaf_order, bytes)
+        else list(leaf_order)
+    )
+    return ANCHOR_SELECTOR + abi_encode(
+        ["bytes32", "bytes32", "bytes32[]", "bytes"], [agency, cert_type, hashes, signature]
+    )
 
 
 def max_batch(registry: Registry, requested: int) -> int:
@@ -38,6 +44,7 @@ def max_batch(registry: Registry, requested: int) -> int:
     if requested < 1:
         raise InvalidInput("--max-batch must be at least 1")
     return max(1, min(requested, fits))
+
 
 def preflight(registry: Registry, signer: LocalAccount, request: IssueRequest, region: int) -> None:
     """Check on chain what anchoring would check, so that nothing is built or sent in vain."""
@@ -50,7 +57,9 @@ def preflight(registry: Registry, signer: LocalAccount, request: IssueRequest, r
     if agency is not None and agency.suspended:
         raise InvalidInput(f"agency {request.agency} is suspended")
     if agency is not None and not agency.enabled:
-        raise InvalidInput(f"agency {request.agency} is disabled since its region was re-admitted: a region admin must reactivate it")
+        raise InvalidInput(
+            f"agency {request.agency} is disabled since its region was re-admitted: a region admin must reactivate it"
+        )
     if not info.enabled:
         raise InvalidInput(f"key {signer.address} of {request.agency} is disabled: a region admin must enable it again")
     if request.cert_type not in (agency.types if agency else []):
@@ -58,22 +67,26 @@ def preflight(registry: Registry, signer: LocalAccount, request: IssueRequest, r
     if not registry.chain.call(registry.consortium.functions.isMember(region)):
         raise InvalidInput(f"region {region} of {request.agency} is not a consortium member")
 
+
 def _find_anchor_tx(registry: Registry, agency: str, root: bytes) -> tuple[str | None, int | None]:
     """The transaction that anchored the agency's batch (its newest anchoring)."""
     event = registry.certificates.events.BatchAnchored()
     logs = registry.chain.rpc(
         lambda: event.get_logs(
-            from_block=registry.deployment.deployment_block, argument_filters={"root": root, "agency": agency_id(agency)}
+            from_block=registry.deployment.deployment_block,
+            argument_filters={"root": root, "agency": agency_id(agency)},
         )
     )
     if not logs:
         return None, None
     return "0x" + bytes(logs[-1]["transactionHash"]).hex(), int(logs[-1]["blockNumber"])
 
+
 class BatchMismatch(LedgerError):
     """The chain holds this issuance's batch root for its agency, but not as this issuance anchors it."""
 
     code = "BATCH_MISMATCH"
+
 
 def check_found_batch(registry: Registry, agency: str, cert_type: str, signer: str, root: bytes) -> bool:
     """Whether the agency's batch ``root`` is on chain as this issuance anchors it (True), or not
@@ -84,7 +97,9 @@ def check_found_batch(registry: Registry, agency: str, cert_type: str, signer: s
         return False
     where = f"batch 0x{root.hex()} of {agency}"
     if info.cert_type != cert_type:
-        raise BatchMismatch(f"{where} is on chain as type {info.cert_type}, not {cert_type}: its documents would not verify")
+        raise BatchMismatch(
+            f"{where} is on chain as type {info.cert_type}, not {cert_type}: its documents would not verify"
+        )
     if info.key.lower() != signer.lower():
         raise BatchMismatch(
             f"{where} is on chain signed by key {info.key}, not by this issuance's key {signer}: "
@@ -92,8 +107,11 @@ def check_found_batch(registry: Registry, agency: str, cert_type: str, signer: s
         )
     void = registry.anchoring_void(agency, root)
     if void.value:
-        raise BatchMismatch(f"{where} is on chain but void ({void.name.lower().replace('_', ' ')}): re-anchor it with a new key")
+        raise BatchMismatch(
+            f"{where} is on chain but void ({void.name.lower().replace('_', ' ')}): re-anchor it with a new key"
+        )
     return True
+
 
 def anchor_all(
     registry: Registry,
@@ -152,6 +170,7 @@ def anchor_all(
         done += 1
         progress("anchor", done, total)
     return len(pending)
+
 
 def staged_batch(part: Path) -> tuple[bytes, bytes]:
     """A staged batch's certificate hashes in leaf order, and its signature (for a re-run)."""

@@ -57,9 +57,12 @@ def _build_certificate(ctx: BuildContext, row: dict[str, Any]) -> Certificate:
     if valid_until is not None and valid_until <= valid_from:
         raise FieldError(f"validUntil {valid_until} is not after validFrom {valid_from}")
     if valid_until is not None and valid_until < ctx.today and not ctx.allow_expired:
-        raise FieldError(f"validUntil {valid_until} has passed: the certificate would verify EXPIRED "
-                         "(issue it anyway with --allow-expired)")
+        raise FieldError(
+            f"validUntil {valid_until} has passed: the certificate would verify EXPIRED "
+            "(issue it anyway with --allow-expired)"
+        )
     return Certificate(ctx.cert_type, ctx.agency, ctx.region, valid_from, valid_until, fields, new_salts(list(fields)))
+
 
 @dataclass
 class Built:
@@ -70,6 +73,7 @@ class Built:
     bad: list[BadRow]
     leaf_order: bytes = b""  # the batch's certificate hashes in leaf order, concatenated
     signature: bytes = b""
+
 
 def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     """Validate, hash, tree, sign and stage one batch (runs in a worker).
@@ -109,7 +113,9 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     return Built(index, "0x" + tree.root.hex(), len(built), name, bad, b"".join(tree.cert_hashes), signature)
 
 
-def build_batches(ctx: BuildContext, chunks: Sequence[tuple[int, list[tuple[int, dict[str, Any]]]]], workers: int) -> Iterator[Built]:
+def build_batches(
+    ctx: BuildContext, chunks: Sequence[tuple[int, list[tuple[int, dict[str, Any]]]]], workers: int
+) -> Iterator[Built]:
     """Build every chunk, in ``workers`` processes (0: one per CPU); results come as they finish."""
     yield from run_parallel(_build_chunk, chunks, workers, _init_worker, (ctx,))
 

@@ -42,7 +42,9 @@ class Journal:
         except FileNotFoundError:
             return None
         except orjson.JSONDecodeError:
-            raise LedgerError(f"journal {path} is corrupt; it records what was anchored — inspect it before removing") from None
+            raise LedgerError(
+                f"journal {path} is corrupt; it records what was anchored — inspect it before removing"
+            ) from None
         return cls(
             path,
             data["identity"],

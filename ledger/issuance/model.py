@@ -37,10 +37,12 @@ class IssuanceRejected(LedgerError):
             "(fix them, or --skip-invalid to anchor the valid rows)"
         )
 
+
 @dataclass(frozen=True)
 class BadRow:
     row: int
     reason: str
+
 
 @dataclass
 class IssueRequest:
@@ -58,6 +60,7 @@ class IssueRequest:
     workers: int = 0  # 0 = one per CPU
     allow_expired: bool = False  # issue certificates whose validUntil has passed
 
+
 @dataclass
 class BatchRecord:
     index: int
@@ -68,6 +71,7 @@ class BatchRecord:
     tx: str | None = None
     block: int | None = None
     gas_used: int | None = None
+
 
 @dataclass
 class IssueResult:

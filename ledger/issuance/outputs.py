@@ -27,22 +27,30 @@ class Outputs:
     files: int
     qr_codes: int
 
+
 def existing_outputs(out: Path) -> Outputs:
     bundle = out / "certificates.jsonl"
     files = len(list((out / "certificates").glob("*.json"))) if (out / "certificates").is_dir() else 0
     qr_codes = len(list((out / "qr").glob("*.png"))) if (out / "qr").is_dir() else 0
     return Outputs(bundle if bundle.exists() else None, files, qr_codes)
 
+
 def _file_stem(row: int, cert_hash: str) -> str:
     return f"row{row:07d}-{cert_hash[2:14]}"
 
+
 def _staged_items(state: Path, part: str) -> Iterator[tuple[int, str, str, bytes]]:
     """(row, reference, hash, document line) of a staged batch."""
-    with open(state / f"{part}.index", newline="", encoding="utf-8") as idx, open(state / f"{part}.jsonl", "rb") as docs:
+    with (
+        open(state / f"{part}.index", newline="", encoding="utf-8") as idx,
+        open(state / f"{part}.jsonl", "rb") as docs,
+    ):
         for (row, reference, cert_hash), line in zip(csv.reader(idx), docs, strict=True):
             yield int(row), reference, cert_hash, line
 
+
 OUTPUT_SLICE = 1_000  # certificates per output task, so that both cores render QR codes
+
 
 def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tuple[int, int]:
     """Write one slice of a staged batch's per-certificate files and/or QR codes (in a worker)."""
@@ -70,6 +78,7 @@ def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tup
             qrcodes.render_png(payload, out_dir / "qr" / f"{stem}.png")
             n_qr += 1
     return n_files, n_qr
+
 
 def write_outputs(journal: Journal, request: IssueRequest, state: Path, progress: Progress) -> Outputs:
     out = Path(request.out_dir)
@@ -124,6 +133,7 @@ def write_outputs(journal: Journal, request: IssueRequest, state: Path, progress
     )
     return Outputs(bundle, n_files, n_qr)
 
+
 def _write_index(journal: Journal, out: Path, state: Path, files: bool, qr: bool) -> None:
     """index.csv: row, reference, certificate hash, batch root, file, QR file."""
     tmp = out / "index.csv.tmp"
@@ -134,15 +144,18 @@ def _write_index(journal: Journal, out: Path, state: Path, files: bool, qr: bool
             with open(state / f"{b.part}.index", newline="", encoding="utf-8") as idx:
                 for row, reference, cert_hash in csv.reader(idx):
                     stem = _file_stem(int(row), cert_hash)
-                    writer.writerow([
-                        row,
-                        reference,
-                        cert_hash,
-                        b.root,
-                        f"certificates/{stem}.json" if files else "",
-                        f"qr/{stem}.png" if qr else "",
-                    ])
+                    writer.writerow(
+                        [
+                            row,
+                            reference,
+                            cert_hash,
+                            b.root,
+                            f"certificates/{stem}.json" if files else "",
+                            f"qr/{stem}.png" if qr else "",
+                        ]
+                    )
     os.replace(tmp, out / "index.csv")
+
 
 def load_bundle(path: Path) -> Iterator[dict[str, Any]]:
     """The documents of a bundle (``certificates.jsonl``)."""

@@ -66,12 +66,12 @@ def issue(
     }
     journal = Journal.load(state / JOURNAL)
     if journal is not None and journal.identity != identity:
-        raise InvalidInput(
-            f"{out} holds another issuance (different input or options); choose a new --out folder"
-        )
+        raise InvalidInput(f"{out} holds another issuance (different input or options); choose a new --out folder")
     resumed = journal is not None
     if journal is not None and journal.complete:
-        return _result(request, journal, out, resumed=True, anchored_now=0, timings=timings, outputs=existing_outputs(out))
+        return _result(
+            request, journal, out, resumed=True, anchored_now=0, timings=timings, outputs=existing_outputs(out)
+        )
 
     agency = registry.agency(request.agency)
     if agency is None:
@@ -149,6 +149,7 @@ def issue(
         (state / f"{b.part}.index").unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - t0
     return _result(request, journal, out, resumed=resumed, anchored_now=anchored_now, timings=timings, outputs=outputs)
+
 
 def _result(
     request: IssueRequest,

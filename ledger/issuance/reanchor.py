@@ -70,7 +70,8 @@ def reanchor(
     agency, cert_type = manifest["agency"], manifest["type"]
     deployment = registry.deployment
     if (journal.identity["chain_id"], journal.identity["registry"].lower()) != (
-        registry.chain.chain_id, deployment.certificate_registry.lower()
+        registry.chain.chain_id,
+        deployment.certificate_registry.lower(),
     ):
         raise InvalidInput(f"{out} was issued on another ledger (chain {journal.identity['chain_id']})")
     info = registry.key(signer.address)
@@ -98,14 +99,23 @@ def reanchor(
             continue
         leaf_order = build_tree(hashes[record.root]).cert_hashes
         if len(leaf_order) != record.size:
-            raise LedgerError(f"{out} lists {len(leaf_order)} certificates of batch {record.root}, the journal {record.size}")
+            raise LedgerError(
+                f"{out} lists {len(leaf_order)} certificates of batch {record.root}, the journal {record.size}"
+            )
         fn = registry.certificates.functions.anchorBatch(aid, tid, leaf_order, signature)
         sent = registry.chain.transact(submitter, fn)
         record.tx, record.block, record.gas_used = sent.tx_hash, sent.block_number, sent.gas_used
         journal.save()
         signatures[record.root] = signature
-        result.batches.append({"root": record.root, "state": "reanchored", "tx": sent.tx_hash, "block": sent.block_number,
-                               "void": void.name})
+        result.batches.append(
+            {
+                "root": record.root,
+                "state": "reanchored",
+                "tx": sent.tx_hash,
+                "block": sent.block_number,
+                "void": void.name,
+            }
+        )
         progress("anchor", done, total)
     if signatures:
         result.documents, result.qr_codes = _rewrite_outputs(out, manifest, signatures, signer.address)

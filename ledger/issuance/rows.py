@@ -52,7 +52,9 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
             rows.append((start, row))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InvalidInput(f"{path.name} line {start if reader.fieldnames else 1}: {_csv_problem(exc, reader.line_num)}") from None
+        raise InvalidInput(
+            f"{path.name} line {start if reader.fieldnames else 1}: {_csv_problem(exc, reader.line_num)}"
+        ) from None
     return rows
 
 

@@ -77,6 +77,7 @@ class ChainHistoryLost(ChainUnavailable):
 
     code = "CHAIN_HISTORY_LOST"
 
+
 CatchUpProgress = Callable[[int, int, int], None]  # (checkpoint block, target block, certificates so far)
 
 
@@ -267,41 +268,97 @@ class Indexer:
                         "reason": text_of(a["reason"]),
                         "actor": a["actor"],
                         "role": int(a["role"]),
-                        **base, "time": int(a["time"]),
+                        **base,
+                        "time": int(a["time"]),
                     }
                 )
             elif e in ("KeyAdded", "KeyRetired", "KeyCompromised", "KeyCompromiseCorrected", "KeyEnabled"):
-                kind, field = {"KeyAdded": ("added", "activeFrom"), "KeyRetired": ("retired", "retiredAt"),
-                               "KeyCompromised": ("compromised", "since"), "KeyCompromiseCorrected": ("corrected", "since"),
-                               "KeyEnabled": ("enabled", "epoch")}[e]
+                kind, field = {
+                    "KeyAdded": ("added", "activeFrom"),
+                    "KeyRetired": ("retired", "retiredAt"),
+                    "KeyCompromised": ("compromised", "since"),
+                    "KeyCompromiseCorrected": ("corrected", "since"),
+                    "KeyEnabled": ("enabled", "epoch"),
+                }[e]
                 rows[s.key_events].append(
-                    {"address": a["key"], "agency": text_of(a["agency"]), "kind": kind, "value": int(a[field]),
-                     "actor": a.get("reporter"), "role": int(a["role"]) if "role" in a else None, **base}
+                    {
+                        "address": a["key"],
+                        "agency": text_of(a["agency"]),
+                        "kind": kind,
+                        "value": int(a[field]),
+                        "actor": a.get("reporter"),
+                        "role": int(a["role"]) if "role" in a else None,
+                        **base,
+                    }
                 )
             elif e == "AgencyRegistered":
                 rows[s.agency_events].append(
-                    {"agency": text_of(a["agency"]), "kind": "registered", "region": int(a["region"]), "cert_type": None, **base}
+                    {
+                        "agency": text_of(a["agency"]),
+                        "kind": "registered",
+                        "region": int(a["region"]),
+                        "cert_type": None,
+                        **base,
+                    }
                 )
             elif e == "AgencyTypeSet":
                 rows[s.agency_events].append(
-                    {"agency": text_of(a["agency"]), "kind": "type_allowed" if a["allowed"] else "type_forbidden",
-                     "region": None, "cert_type": text_of(a["typeId"]), **base}
+                    {
+                        "agency": text_of(a["agency"]),
+                        "kind": "type_allowed" if a["allowed"] else "type_forbidden",
+                        "region": None,
+                        "cert_type": text_of(a["typeId"]),
+                        **base,
+                    }
                 )
             elif e == "AgencySuspendedSet":
                 rows[s.agency_events].append(
-                    {"agency": text_of(a["agency"]), "kind": "suspended" if a["suspended"] else "reactivated",
-                     "region": None, "cert_type": None, **base}
+                    {
+                        "agency": text_of(a["agency"]),
+                        "kind": "suspended" if a["suspended"] else "reactivated",
+                        "region": None,
+                        "cert_type": None,
+                        **base,
+                    }
                 )
             elif e in ("RegionAdmitted", "RegionAdminAdded", "RegionAdminRemoved"):
-                kind = {"RegionAdmitted": "admitted", "RegionAdminAdded": "admin_added", "RegionAdminRemoved": "admin_removed"}[e]
-                rows[s.region_events].append({"region": int(a["region"]), "kind": kind, "admin": a["admin"],
-                                              "value": int(a["epoch"]) if "epoch" in a else None, "value2": None, **base})
+                kind = {
+                    "RegionAdmitted": "admitted",
+                    "RegionAdminAdded": "admin_added",
+                    "RegionAdminRemoved": "admin_removed",
+                }[e]
+                rows[s.region_events].append(
+                    {
+                        "region": int(a["region"]),
+                        "kind": kind,
+                        "admin": a["admin"],
+                        "value": int(a["epoch"]) if "epoch" in a else None,
+                        "value2": None,
+                        **base,
+                    }
+                )
             elif e == "RegionRemoved":
-                rows[s.region_events].append({"region": int(a["region"]), "kind": "removed", "admin": None,
-                                              "value": int(a["cutoff"]), "value2": None, **base})
+                rows[s.region_events].append(
+                    {
+                        "region": int(a["region"]),
+                        "kind": "removed",
+                        "admin": None,
+                        "value": int(a["cutoff"]),
+                        "value2": None,
+                        **base,
+                    }
+                )
             elif e == "QuorumRuleChanged":
-                rows[s.region_events].append({"region": 0, "kind": "quorum", "admin": None, "value": int(a["numerator"]),
-                                              "value2": int(a["denominator"]), **base})
+                rows[s.region_events].append(
+                    {
+                        "region": 0,
+                        "kind": "quorum",
+                        "admin": None,
+                        "value": int(a["numerator"]),
+                        "value2": int(a["denominator"]),
+                        **base,
+                    }
+                )
             elif e == "CertificateTypeAdded":
                 rows[s.type_events].append(
                     {"cert_type": text_of(a["typeId"]), "schema_hash": a["schemaHash"], "schema": a["schema"], **base}
@@ -309,9 +366,15 @@ class Indexer:
             elif e in ("RecognitionSet", "RecognitionRemoved"):
                 removed = e == "RecognitionRemoved"
                 rows[s.recognition_events].append(
-                    {"verifier": int(a["verifier"]), "cert_type": text_of(a["typeId"]), "issuer": int(a["issuer"]),
-                     "valid_from": 0 if removed else int(a["validFrom"]), "valid_until": 0 if removed else int(a["validUntil"]),
-                     "removed": removed, **base}
+                    {
+                        "verifier": int(a["verifier"]),
+                        "cert_type": text_of(a["typeId"]),
+                        "issuer": int(a["issuer"]),
+                        "valid_from": 0 if removed else int(a["validFrom"]),
+                        "valid_until": 0 if removed else int(a["validUntil"]),
+                        "removed": removed,
+                        **base,
+                    }
                 )
         data.rows = dict(rows)
         return data

@@ -177,11 +177,19 @@ class PostgresLease:
             if row is None:  # released between the two queries: try again
                 time.sleep(0.05)
                 continue
-            holder = _Holder(int(row.pid), row.application_name or "", row.state, row.state_change,
-                             None if row.silent_for is None else float(row.silent_for), row.backend_start)
+            holder = _Holder(
+                int(row.pid),
+                row.application_name or "",
+                row.state,
+                row.state_change,
+                None if row.silent_for is None else float(row.silent_for),
+                row.backend_start,
+            )
             ours = holder.application_name == INDEXER_APPLICATION_NAME
             if ours and holder.silent_for is not None and holder.silent_for > STALE_SECONDS:
-                self._terminate(conn, holder.pid, f"the indexer holding this mirror, silent for {holder.silent_for:.1f} s")
+                self._terminate(
+                    conn, holder.pid, f"the indexer holding this mirror, silent for {holder.silent_for:.1f} s"
+                )
                 continue
             if watched is None or watched[0] != holder.pid:
                 watched = (holder.pid, holder.state_change)
@@ -199,7 +207,9 @@ class PostgresLease:
             if owner is not None and owner.backend == holder.pid:
                 return owner.describe()
         started = holder.backend_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return f"database backend pid {holder.pid} ({holder.application_name or 'no application name'}), since {started}"
+        return (
+            f"database backend pid {holder.pid} ({holder.application_name or 'no application name'}), since {started}"
+        )
 
     def _terminate(self, conn: Connection, pid: int, what: str) -> None:
         # With a timeout, pg_terminate_backend returns once the session is gone and its locks with it.
@@ -211,7 +221,9 @@ class PostgresLease:
     def _end_left_behind(self, conn: Connection) -> None:
         for row in conn.execute(_LEFT_BEHIND, {"name": INDEXER_APPLICATION_NAME}).all():
             since = row.xact_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if row.xact_start else "?"
-            self._terminate(conn, int(row.pid), f"left by an earlier indexer ({row.state}, in a transaction since {since})")
+            self._terminate(
+                conn, int(row.pid), f"left by an earlier indexer ({row.state}, in a transaction since {since})"
+            )
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):

@@ -221,8 +221,16 @@ def schema_field_names(schema: str | dict[str, Any]) -> frozenset[str]:
 
 def _status_event(row: Any) -> StatusEvent:
     return StatusEvent(
-        bytes(row.subject), "certificate" if row.kind == 0 else "batch", row.agency, Status(row.status),
-        row.reason, row.actor, row.block, bytes(row.tx), row.time, Role(row.role),
+        bytes(row.subject),
+        "certificate" if row.kind == 0 else "batch",
+        row.agency,
+        Status(row.status),
+        row.reason,
+        row.actor,
+        row.block,
+        bytes(row.tx),
+        row.time,
+        Role(row.role),
     )
 
 
@@ -319,8 +327,12 @@ class MirrorQueries:
         head = meta.get("chain_head")
         seen = meta.get("chain_head_seen_at")
         result = MirrorHead(
-            block, bytes.fromhex(h) if h else None, int(row[0]) if row else None,
-            int(head) if head else None, int(seen) if seen else None, meta.get("last_error", ""),
+            block,
+            bytes.fromhex(h) if h else None,
+            int(row[0]) if row else None,
+            int(head) if head else None,
+            int(seen) if seen else None,
+            meta.get("last_error", ""),
             meta.get("chain_problem", ""),
         )
         if (block, h) != self._cache_block:  # the hash too: a reorg may keep the height
@@ -413,10 +425,13 @@ class MirrorQueries:
 
     def in_batch(self, agency: str, root: bytes, cert_hash: bytes) -> bool:
         """Whether the agency's batch with this root lists the certificate hash."""
-        return self.read.one(
-            "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? AND b.root = ? AND b.agency = ?",
-            (bytes(cert_hash), bytes(root), agency),
-        ) is not None
+        return (
+            self.read.one(
+                "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? AND b.root = ? AND b.agency = ?",
+                (bytes(cert_hash), bytes(root), agency),
+            )
+            is not None
+        )
 
     def batch(self, agency: str, root: bytes) -> BatchRecord | None:
         """The agency's batch with this root (its newest anchoring), or None."""
@@ -428,14 +443,18 @@ class MirrorQueries:
 
     def batches_with_root(self, root: bytes) -> list[BatchRecord]:
         """Every agency's batch with this root (the newest anchoring of each), oldest first."""
-        rows = self.read.rows(f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.root = ? ORDER BY b.id", (bytes(root),))
+        rows = self.read.rows(
+            f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.root = ? ORDER BY b.id", (bytes(root),)
+        )
         newest: dict[str, tuple[Any, ...]] = {}
         for r in rows:
             newest[r[2]] = r
         return [self._batch_record(r) for r in sorted(newest.values(), key=lambda r: r[0])]
 
     def batch_hashes(self, agency: str, root: bytes) -> list[bytes]:
-        record = self.read.one("SELECT id FROM batches WHERE agency = ? AND root = ? ORDER BY id DESC LIMIT 1", (agency, bytes(root)))
+        record = self.read.one(
+            "SELECT id FROM batches WHERE agency = ? AND root = ? ORDER BY id DESC LIMIT 1", (agency, bytes(root))
+        )
         if record is None:
             return []
         return [bytes(r[0]) for r in self.read.rows("SELECT hash FROM certificates WHERE batch_id = ?", (record[0],))]
@@ -448,7 +467,9 @@ class MirrorQueries:
 
     _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time, role"
 
-    def _latest_status(self, subject: bytes, kind: int, agency: str, at: int | None, block: int | None) -> StatusEvent | None:
+    def _latest_status(
+        self, subject: bytes, kind: int, agency: str, at: int | None, block: int | None
+    ) -> StatusEvent | None:
         sql = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
         params: tuple[Any, ...] = (bytes(subject), kind, agency)
         if at is not None:
@@ -462,7 +483,16 @@ class MirrorQueries:
             return None
         subj, k, ag, status, reason, actor, blk, tx, t, role = row
         return StatusEvent(
-            bytes(subj), "certificate" if k == 0 else "batch", ag, Status(status), reason, actor, blk, bytes(tx), t, Role(role)
+            bytes(subj),
+            "certificate" if k == 0 else "batch",
+            ag,
+            Status(status),
+            reason,
+            actor,
+            blk,
+            bytes(tx),
+            t,
+            Role(role),
         )
 
     def batch_status_as_of(self, agency: str, root: bytes, *, at: int | None = None) -> StatusAt:
@@ -560,8 +590,13 @@ class MirrorQueries:
         member = bool(timeline) and timeline[-1][2] == "admitted"
         disabled_by_removal = self._removals_after(timeline, *enabled_at) > 0
         return AgencyView(
-            code, region, suspended, member and not suspended and not disabled_by_removal, rows[0].time,
-            tuple(sorted(t for t, ok in types.items() if ok)), tuple(r[0] for r in keys),
+            code,
+            region,
+            suspended,
+            member and not suspended and not disabled_by_removal,
+            rows[0].time,
+            tuple(sorted(t for t, ok in types.items() if ok)),
+            tuple(r[0] for r in keys),
         )
 
     def agencies(self) -> list[AgencyListing]:
@@ -569,7 +604,12 @@ class MirrorQueries:
         a = s.agency_events
         k = s.key_events
         with self.engine.connect() as conn:
-            codes = [r[0] for r in conn.execute(select(a.c.agency).where(a.c.kind == "registered").order_by(a.c.block, a.c.log_index))]
+            codes = [
+                r[0]
+                for r in conn.execute(
+                    select(a.c.agency).where(a.c.kind == "registered").order_by(a.c.block, a.c.log_index)
+                )
+            ]
             key_rows = conn.execute(
                 select(k.c.address, k.c.kind, k.c.block, k.c.log_index).where(k.c.kind.in_(("added", "enabled")))
             ).all()
@@ -591,8 +631,16 @@ class MirrorQueries:
                     continue
                 state = rec.state_at(now)
                 since_enable = self._removals_after(timeline, *enabled_at.get(address, (0, 0)))
-                keys.append(KeyView(address, rec.active_from, rec.retired_at, rec.compromised_since, state,
-                                    info.enabled and state is KeyState.ACTIVE and since_enable == 0))
+                keys.append(
+                    KeyView(
+                        address,
+                        rec.active_from,
+                        rec.retired_at,
+                        rec.compromised_since,
+                        state,
+                        info.enabled and state is KeyState.ACTIVE and since_enable == 0,
+                    )
+                )
             out.append(AgencyListing(info, tuple(keys)))
         return out
 
@@ -609,14 +657,29 @@ class MirrorQueries:
             if row.kind == "quorum":
                 rule = (int(row.value), int(row.value2))
                 continue
-            info = regions.setdefault(row.region, {"region": row.region, "member": False, "admitted_at": 0,
-                                                   "removed_at": 0, "cutoff": 0, "epoch": 0, "admins": []})
+            info = regions.setdefault(
+                row.region,
+                {
+                    "region": row.region,
+                    "member": False,
+                    "admitted_at": 0,
+                    "removed_at": 0,
+                    "cutoff": 0,
+                    "epoch": 0,
+                    "admins": [],
+                },
+            )
             if row.kind == "admitted":
                 info.update(member=True, admitted_at=row.time, removed_at=0, cutoff=0, admins=[row.admin])
             elif row.kind == "removed":
                 cutoff = int(row.value) if row.value is not None else row.time
-                info.update(member=False, removed_at=row.time, admins=[], epoch=info["epoch"] + 1,
-                            cutoff=cutoff if cutoff < row.time else 0)
+                info.update(
+                    member=False,
+                    removed_at=row.time,
+                    admins=[],
+                    epoch=info["epoch"] + 1,
+                    cutoff=cutoff if cutoff < row.time else 0,
+                )
             elif row.kind == "admin_added":
                 info["admins"].append(row.admin)
             elif row.kind == "admin_removed" and row.admin in info["admins"]:
@@ -666,7 +729,9 @@ class MirrorQueries:
             return None
         return RuleView(verifier, cert_type, issuer or None, window[0], window[1])
 
-    def recognition(self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False) -> RuleView | None:
+    def recognition(
+        self, verifier: int, cert_type: str, issuer: int, at: int, *, latest: bool = False
+    ) -> RuleView | None:
         """The rule by which ``verifier`` recognises ``cert_type`` from ``issuer`` at ``at``,
         as the contract's isRecognized (a region recognises its own), or None. ``latest``:
         by the rules in force now, else by the rules as they stood at ``at``."""

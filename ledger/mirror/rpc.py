@@ -84,7 +84,9 @@ class RawRpc:
             return orjson.loads(response.content)
         except (requests.Timeout, TimeoutError):
             self.close()
-            raise NodeTimeout(f"node at {self.public_url} does not answer (no reply within {self.timeout:g} s)") from None
+            raise NodeTimeout(
+                f"node at {self.public_url} does not answer (no reply within {self.timeout:g} s)"
+            ) from None
         except (requests.RequestException, OSError) as exc:
             self.close()
             raise ChainUnavailable(f"node at {self.public_url} unreachable: {type(exc).__name__}") from None

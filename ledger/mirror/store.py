@@ -36,11 +36,21 @@ APPLICATION_NAME = "certledger"  # readers (the API, the CLI); the indexer's ses
 
 # libpq (client side): probe an idle connection after 5 s, every 2 s, give up after 3 misses;
 # unacknowledged data for 10 s also ends it.
-PG_CLIENT_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-                        "tcp_user_timeout": 10_000}
+PG_CLIENT_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 # The server's side of the same, and how long a client may leave a transaction idle.
-PG_SESSION_SETTINGS = {"tcp_keepalives_idle": 5, "tcp_keepalives_interval": 2, "tcp_keepalives_count": 3,
-                       "tcp_user_timeout": 10_000, "idle_in_transaction_session_timeout": 5_000}
+PG_SESSION_SETTINGS = {
+    "tcp_keepalives_idle": 5,
+    "tcp_keepalives_interval": 2,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+    "idle_in_transaction_session_timeout": 5_000,
+}
 PG_CLIENT_CHECK_MS = 1_000  # client_connection_check_interval (PostgreSQL 14+)
 
 
@@ -88,7 +98,9 @@ def _make_engine(url: str, pooled: bool, cache_kib: int, application_name: str) 
 
         return engine
     given = make_url(url).query  # what the URL sets explicitly wins
-    connect_args = {k: v for k, v in {**PG_CLIENT_KEEPALIVES, "application_name": application_name}.items() if k not in given}
+    connect_args = {
+        k: v for k, v in {**PG_CLIENT_KEEPALIVES, "application_name": application_name}.items() if k not in given
+    }
     if not pooled:
         engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
     else:
@@ -138,9 +150,7 @@ class MirrorStore:
         if self.lease is not None:
             return
         if self.dialect == "postgresql":
-            lease: Lease = PostgresLease(
-                make_engine(self.url, pooled=False, application_name=INDEXER_APPLICATION_NAME)
-            )
+            lease: Lease = PostgresLease(make_engine(self.url, pooled=False, application_name=INDEXER_APPLICATION_NAME))
         elif self.engine.url.database and self.engine.url.database != ":memory:":
             lease = FileLease(Path(self.engine.url.database))
         else:
@@ -198,9 +208,7 @@ class MirrorStore:
             if "meta" in tables and not rebuild:
                 meta = self.meta(conn)
                 if meta.get("identity") not in (None, identity):
-                    raise ConfigError(
-                        "the mirror database holds another deployment; use another database or --rebuild"
-                    )
+                    raise ConfigError("the mirror database holds another deployment; use another database or --rebuild")
                 if meta.get("schema_version") != str(s.SCHEMA_VERSION):
                     rebuild = True  # no migration from older versions: rebuild from the chain
             if rebuild:
@@ -285,7 +293,9 @@ class MirrorStore:
             cur.close()
             return
         with raw.cursor() as cur:
-            cur.execute("CREATE TEMP TABLE IF NOT EXISTS certificates_in (hash bytea, batch_id integer) ON COMMIT DELETE ROWS")
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS certificates_in (hash bytea, batch_id integer) ON COMMIT DELETE ROWS"
+            )
             with cur.copy("COPY certificates_in (hash, batch_id) FROM STDIN") as copy:
                 for b in batches:
                     words = b["hashes"]
@@ -324,7 +334,9 @@ class MirrorStore:
             for table in (s.batches, *s.EVENT_TABLES):
                 cols = [c for c in table.columns if c.name != "id"]
                 rows = conn.execute(select(*cols))
-                out[table.name] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
+                out[table.name] = sorted(
+                    tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows
+                )
         return out
 
     def dispose(self) -> None:

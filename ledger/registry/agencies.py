@@ -18,7 +18,9 @@ from .results import AgencyInfo, AgencyStruct, KeyInfo, KeyStruct
 class AgenciesApi(RegistryBase):
     # ------------------------------------------------------------------ agencies
 
-    def register_agency(self, admin: LocalAccount, code: str, region: int | str, types: Sequence[str]) -> SentTransaction:
+    def register_agency(
+        self, admin: LocalAccount, code: str, region: int | str, types: Sequence[str]
+    ) -> SentTransaction:
         fn = self.agencies.functions.registerAgency(agency_id(code), region_code(region), [type_id(t) for t in types])
         return self.chain.transact(admin, fn)
 
@@ -91,4 +93,3 @@ class AgenciesApi(RegistryBase):
 
     def key_state_at(self, address: str, at: int) -> KeyState:
         return KeyState(self.chain.call(self.agencies.functions.keyStateAt(to_checksum_address(address), int(at))))
-

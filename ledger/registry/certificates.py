@@ -44,11 +44,17 @@ class CertificatesApi(RegistryBase):
     def set_certificate_status(
         self, actor: LocalAccount, agency: str, cert_hash: bytes, status: Status, reason: str
     ) -> SentTransaction:
-        fn = self.certificates.functions.setCertificateStatus(agency_id(agency), bytes(cert_hash), int(status), reason_code(reason))
+        fn = self.certificates.functions.setCertificateStatus(
+            agency_id(agency), bytes(cert_hash), int(status), reason_code(reason)
+        )
         return self.chain.transact(actor, fn)
 
-    def set_batch_status(self, actor: LocalAccount, agency: str, root: bytes, status: Status, reason: str) -> SentTransaction:
-        fn = self.certificates.functions.setBatchStatus(agency_id(agency), bytes(root), int(status), reason_code(reason))
+    def set_batch_status(
+        self, actor: LocalAccount, agency: str, root: bytes, status: Status, reason: str
+    ) -> SentTransaction:
+        fn = self.certificates.functions.setBatchStatus(
+            agency_id(agency), bytes(root), int(status), reason_code(reason)
+        )
         return self.chain.transact(actor, fn)
 
     def batch(self, agency: str, root: bytes) -> BatchInfo | None:
@@ -56,7 +62,9 @@ class CertificatesApi(RegistryBase):
         b = BatchStruct(*self.chain.call(self.certificates.functions.batch(agency_id(agency), bytes(root))))
         if b.anchored_at == 0:
             return None
-        return BatchInfo(agency, bytes(root), to_checksum_address(b.key), int(b.anchored_at), int(b.size), text_of(b.cert_type))
+        return BatchInfo(
+            agency, bytes(root), to_checksum_address(b.key), int(b.anchored_at), int(b.size), text_of(b.cert_type)
+        )
 
     def agencies_with_batch(self, root: bytes) -> list[str]:
         """The agencies that anchored a batch with this root (from the BatchAnchored events)."""
@@ -81,12 +89,24 @@ class CertificatesApi(RegistryBase):
         (out,) = abi_decode([_INSPECTION], bytes.fromhex(str(raw)[2:]))
         raw_batch, raw_key, region, voided, cutoff, cert, whole, recognized, block, t = out
         b, k = BatchStruct(*raw_batch), KeyStruct(*raw_key)
-        batch = None if b.anchored_at == 0 else BatchInfo(agency, bytes(root), to_checksum_address(b.key), b.anchored_at,
-                                                          b.size, text_of(b.cert_type))
+        batch = (
+            None
+            if b.anchored_at == 0
+            else BatchInfo(agency, bytes(root), to_checksum_address(b.key), b.anchored_at, b.size, text_of(b.cert_type))
+        )
         return Inspection(
-            batch, text_of(k.agency) if any(k.agency) else "", k.active_from, k.retired_at, k.compromised_since,
-            region or None, cutoff if voided else None, (Status(cert[0]), Role(cert[1])), (Status(whole[0]), Role(whole[1])),
-            bool(recognized), block, t,
+            batch,
+            text_of(k.agency) if any(k.agency) else "",
+            k.active_from,
+            k.retired_at,
+            k.compromised_since,
+            region or None,
+            cutoff if voided else None,
+            (Status(cert[0]), Role(cert[1])),
+            (Status(whole[0]), Role(whole[1])),
+            bool(recognized),
+            block,
+            t,
         )
 
     def anchoring_void(self, agency: str, root: bytes) -> Reason:
@@ -101,6 +121,3 @@ class CertificatesApi(RegistryBase):
             )
         )
         return Verdict(v), Reason(r)
-
-
-

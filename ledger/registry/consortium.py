@@ -75,11 +75,24 @@ class ConsortiumApi(RegistryBase):
         if (cert_hash is None) == (batch_root is None):
             raise InvalidInput("give a certificate hash or a batch root")
         if cert_hash is not None:
-            data = self._calldata(self.certificates, "setCertificateStatusByConsortium",
-                                  agency_id(agency), bytes(cert_hash), int(status), reason_code(reason))
+            data = self._calldata(
+                self.certificates,
+                "setCertificateStatusByConsortium",
+                agency_id(agency),
+                bytes(cert_hash),
+                int(status),
+                reason_code(reason),
+            )
         else:
-            data = self._calldata(self.certificates, "setBatchStatusByConsortium",
-                                  agency_id(agency), bytes(batch_root), int(status), reason_code(reason))  # type: ignore[arg-type]
+            assert batch_root is not None
+            data = self._calldata(
+                self.certificates,
+                "setBatchStatusByConsortium",
+                agency_id(agency),
+                bytes(batch_root),
+                int(status),
+                reason_code(reason),
+            )
         return self.propose_call(admin, self.deployment.certificate_registry, data)
 
     def approve(self, admin: LocalAccount, proposal_id: int) -> ProposalResult:
@@ -114,7 +127,9 @@ class ConsortiumApi(RegistryBase):
 
     def void_windows(self, code: int | str) -> list[tuple[int, int]]:
         """(cutoff, removed_at) of each removal of ``code`` that voided anchors."""
-        return [(int(w[0]), int(w[1])) for w in self.chain.call(self.consortium.functions.voidWindows(region_code(code)))]
+        return [
+            (int(w[0]), int(w[1])) for w in self.chain.call(self.consortium.functions.voidWindows(region_code(code)))
+        ]
 
     def admin_region(self, address: str) -> int:
         return int(self.chain.call(self.consortium.functions.adminRegion(to_checksum_address(address))))
@@ -123,8 +138,16 @@ class ConsortiumApi(RegistryBase):
         raw, approvers = self.chain.call(self.consortium.functions.proposal(int(proposal_id)))
         p = ProposalStruct(*raw)
         kind = ProposalKind(p.kind)
-        return ProposalInfo(int(proposal_id), kind, p.executed, p.proposer_region, p.created_at, p.expires_at,
-                            decode_payload(kind, p.payload), list(approvers))
+        return ProposalInfo(
+            int(proposal_id),
+            kind,
+            p.executed,
+            p.proposer_region,
+            p.created_at,
+            p.expires_at,
+            decode_payload(kind, p.payload),
+            list(approvers),
+        )
 
     def proposals(self, *, open_only: bool = False) -> list[ProposalInfo]:
         count = int(self.chain.call(self.consortium.functions.proposalCount()))
@@ -144,7 +167,11 @@ class ConsortiumApi(RegistryBase):
         out = []
         for tid in ids:
             schema_hash, schema_text = schemas.get(bytes(tid), (b"", None))
-            out.append(TypeInfo(text_of(tid), "0x" + bytes(schema_hash).hex(), json.loads(schema_text) if schema_text else None))
+            out.append(
+                TypeInfo(
+                    text_of(tid), "0x" + bytes(schema_hash).hex(), json.loads(schema_text) if schema_text else None
+                )
+            )
         return out
 
     def type_exists(self, code: str) -> bool:
@@ -188,11 +215,12 @@ class ConsortiumApi(RegistryBase):
             a = log["args"]
             key = (a["verifier"], bytes(a["typeId"]), a["issuer"])
             if log["event"] == "RecognitionSet":
-                rules[key] = RecognitionInfo(a["verifier"], text_of(a["typeId"]), a["issuer"], a["validFrom"], a["validUntil"])
+                rules[key] = RecognitionInfo(
+                    a["verifier"], text_of(a["typeId"]), a["issuer"], a["validFrom"], a["validUntil"]
+                )
             else:
                 rules.pop(key, None)
         return sorted(rules.values(), key=lambda r: (r.verifier, r.type, r.issuer))
-
 
 
 def decode_payload(kind: ProposalKind, payload: bytes) -> dict[str, Any]:
@@ -215,7 +243,10 @@ def decode_payload(kind: ProposalKind, payload: bytes) -> dict[str, Any]:
 # The consortium actions the CLI proposes, decoded for display.
 _CALLS = {
     "correctKeyCompromise": (["address", "uint64"], ("key", "since")),
-    "setCertificateStatusByConsortium": (["bytes32", "bytes32", "uint8", "bytes32"], ("agency", "certificate", "status", "reason")),
+    "setCertificateStatusByConsortium": (
+        ["bytes32", "bytes32", "uint8", "bytes32"],
+        ("agency", "certificate", "status", "reason"),
+    ),
     "setBatchStatusByConsortium": (["bytes32", "bytes32", "uint8", "bytes32"], ("agency", "batch", "status", "reason")),
 }
 _CALL_SELECTORS = {

@@ -188,8 +188,6 @@ class AnchoredBatch:
         }
 
 
-
-
 # ---------------------------------------------------------------------- the contracts' structs, as read
 
 

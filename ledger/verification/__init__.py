@@ -5,6 +5,14 @@ from .engine import VerificationResult, Verifier
 from .sources import ChainSource, MirrorSource, SourceUnavailable
 
 __all__ = [
-    "DEFAULT_CHECKS", "Case", "ChainSource", "Check", "MirrorSource", "Outcome", "SourceUnavailable", "Verdict",
-    "VerificationResult", "Verifier",
+    "DEFAULT_CHECKS",
+    "Case",
+    "ChainSource",
+    "Check",
+    "MirrorSource",
+    "Outcome",
+    "SourceUnavailable",
+    "Verdict",
+    "VerificationResult",
+    "Verifier",
 ]

@@ -134,13 +134,21 @@ class Integrity:
         if doc is None:
             return skipped(self.name, "NO_DOCUMENT", "not checked: only the certificate hash was given, no document")
         if case.stated_hash is not None and case.stated_hash != case.cert_hash:
-            return failed(self.name, Verdict.INVALID, "HASH_MISMATCH",
-                          "the document's fields do not produce its stated hash: it was altered")
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "HASH_MISMATCH",
+                "the document's fields do not produce its stated hash: it was altered",
+            )
         if doc.anchor is None:
             return failed(self.name, Verdict.INVALID, "NO_ANCHOR", "the document carries no batch root and proof")
         if doc.computed_root(case.cert_hash) != doc.anchor.root:
-            return failed(self.name, Verdict.INVALID, "PROOF_MISMATCH",
-                          "the Merkle proof does not lead from the certificate to its batch root")
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "PROOF_MISMATCH",
+                "the Merkle proof does not lead from the certificate to its batch root",
+            )
         if doc.hidden:
             # Hidden entries are only hashes: their names are labels the holder could change. A
             # name that is not a field of the type is refused; the rest are shown as "not shown".
@@ -148,9 +156,14 @@ class Integrity:
             if known is not None:
                 stray = sorted(n for n in doc.hidden if n not in known)
                 if stray:
-                    return failed(self.name, Verdict.INVALID, "UNKNOWN_FIELD_NAME",
-                                  f"hidden entry {stray[0]!r} is not a field of {doc.type}: the labels were altered",
-                                  field=stray[0], type=doc.type)
+                    return failed(
+                        self.name,
+                        Verdict.INVALID,
+                        "UNKNOWN_FIELD_NAME",
+                        f"hidden entry {stray[0]!r} is not a field of {doc.type}: the labels were altered",
+                        field=stray[0],
+                        type=doc.type,
+                    )
         shown, hidden = len(doc.fields), len(doc.hidden)
         what = f"{shown} field(s) shown" + (f", {hidden} hidden" if hidden else "")
         return passed(self.name, "OK", f"hash and Merkle proof check out ({what})", shown=shown, hidden=hidden)
@@ -167,39 +180,75 @@ class Anchored:
         facts: AnchorFacts | None
         if doc is not None and doc.anchor is not None:
             anchor = doc.anchor
-            if anchor.chain_id != case.deployment.chain_id or anchor.registry.lower() != case.deployment.certificate_registry.lower():
-                return failed(self.name, Verdict.INVALID, "OTHER_LEDGER",
-                              f"the document was anchored on chain {anchor.chain_id} at {anchor.registry}, not on this ledger",
-                              chain_id=anchor.chain_id, registry=anchor.registry)
+            if (
+                anchor.chain_id != case.deployment.chain_id
+                or anchor.registry.lower() != case.deployment.certificate_registry.lower()
+            ):
+                return failed(
+                    self.name,
+                    Verdict.INVALID,
+                    "OTHER_LEDGER",
+                    f"the document was anchored on chain {anchor.chain_id} at {anchor.registry}, not on this ledger",
+                    chain_id=anchor.chain_id,
+                    registry=anchor.registry,
+                )
             facts = case.source.batch(doc.agency, anchor.root)
             if facts is None:
-                return failed(self.name, Verdict.UNKNOWN, "NOT_ANCHORED",
-                              f"{doc.agency} anchored no batch with this root on the ledger", agency=doc.agency)
+                return failed(
+                    self.name,
+                    Verdict.UNKNOWN,
+                    "NOT_ANCHORED",
+                    f"{doc.agency} anchored no batch with this root on the ledger",
+                    agency=doc.agency,
+                )
             if case.source.contains(doc.agency, anchor.root, case.cert_hash) is False:
-                return failed(self.name, Verdict.INVALID, "NOT_IN_BATCH", "the batch does not list this certificate hash")
+                return failed(
+                    self.name, Verdict.INVALID, "NOT_IN_BATCH", "the batch does not list this certificate hash"
+                )
         else:
             found = case.source.resolve_hash(case.cert_hash, case.claimed_agency)
             facts = found.facts
             if facts is None and case.claimed_agency is None and len(found.agencies) > 1:
                 agencies = list(found.agencies)
-                return failed(self.name, Verdict.INVALID, "AMBIGUOUS_ISSUER",
-                              f"this hash was anchored by several agencies ({', '.join(agencies)}): name the issuing "
-                              "agency (a current QR code does) to verify it", agencies=agencies)
+                return failed(
+                    self.name,
+                    Verdict.INVALID,
+                    "AMBIGUOUS_ISSUER",
+                    f"this hash was anchored by several agencies ({', '.join(agencies)}): name the issuing "
+                    "agency (a current QR code does) to verify it",
+                    agencies=agencies,
+                )
             if facts is None:
                 others = [a for a in found.agencies if a != case.claimed_agency]
                 by = f" by {case.claimed_agency}" if case.claimed_agency else ""
                 also = f" (other agencies anchored it: {', '.join(others)})" if others else ""
-                return failed(self.name, Verdict.UNKNOWN, "NOT_ANCHORED",
-                              f"this certificate hash was never anchored{by} on the ledger{also}",
-                              agency=case.claimed_agency, others=others)
+                return failed(
+                    self.name,
+                    Verdict.UNKNOWN,
+                    "NOT_ANCHORED",
+                    f"this certificate hash was never anchored{by} on the ledger{also}",
+                    agency=case.claimed_agency,
+                    others=others,
+                )
         if not case.latest and facts.anchored_at > case.as_of:
-            return failed(self.name, Verdict.UNKNOWN, "NOT_YET_ANCHORED", f"not anchored yet at {iso_time(case.as_of)}",
-                          time=iso_time(case.as_of))
+            return failed(
+                self.name,
+                Verdict.UNKNOWN,
+                "NOT_YET_ANCHORED",
+                f"not anchored yet at {iso_time(case.as_of)}",
+                time=iso_time(case.as_of),
+            )
         case.anchor = facts
         when = iso_time(facts.anchored_at)
         where = f"block {facts.block}" if facts.block is not None else "the chain"
-        return passed(self.name, "OK", f"anchored in {where} at {when} by {facts.agency}",
-                      agency=facts.agency, block=facts.block, time=when)
+        return passed(
+            self.name,
+            "OK",
+            f"anchored in {where} at {when} by {facts.agency}",
+            agency=facts.agency,
+            block=facts.block,
+            time=when,
+        )
 
 
 class IssuerAuthorized:
@@ -219,30 +268,55 @@ class IssuerAuthorized:
             "region": doc.region if doc else case.claimed_region,
         }
         if claims["agency"] is not None and claims["agency"] != a.agency:
-            return failed(self.name, Verdict.INVALID, "WRONG_AGENCY",
-                          f"claims issuer {claims['agency']}, but the batch was anchored by {a.agency}",
-                          claimed=claims["agency"], actual=a.agency)
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "WRONG_AGENCY",
+                f"claims issuer {claims['agency']}, but the batch was anchored by {a.agency}",
+                claimed=claims["agency"],
+                actual=a.agency,
+            )
         if claims["type"] is not None and claims["type"] != a.cert_type:
-            return failed(self.name, Verdict.INVALID, "WRONG_TYPE",
-                          f"claims type {claims['type']}, but the batch is of type {a.cert_type}",
-                          claimed=claims["type"], actual=a.cert_type)
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "WRONG_TYPE",
+                f"claims type {claims['type']}, but the batch is of type {a.cert_type}",
+                claimed=claims["type"],
+                actual=a.cert_type,
+            )
         if a.issuer_region is None:
             return errored(self.name, "AGENCY_UNKNOWN", f"the region of {a.agency} is not known", agency=a.agency)
         if claims["region"] is not None and claims["region"] != a.issuer_region:
-            return failed(self.name, Verdict.INVALID, "WRONG_REGION",
-                          f"claims region {claims['region']}, but {a.agency} is in {a.issuer_region}",
-                          claimed=claims["region"], actual=a.issuer_region)
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "WRONG_REGION",
+                f"claims region {claims['region']}, but {a.agency} is in {a.issuer_region}",
+                claimed=claims["region"],
+                actual=a.issuer_region,
+            )
         cutoff = case.source.region_void(a.issuer_region, a.anchored_at)
         if cutoff is not None:
-            return failed(self.name, Verdict.INVALID, "REGION_REMOVED",
-                          f"region {a.issuer_region} was removed from the consortium, voiding its anchors made from "
-                          f"{iso_time(cutoff)} on; this one was made at {iso_time(a.anchored_at)}",
-                          region=a.issuer_region, cutoff=iso_time(cutoff))
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "REGION_REMOVED",
+                f"region {a.issuer_region} was removed from the consortium, voiding its anchors made from "
+                f"{iso_time(cutoff)} on; this one was made at {iso_time(a.anchored_at)}",
+                region=a.issuer_region,
+                cutoff=iso_time(cutoff),
+            )
         # The contract accepted the batch only from an enabled key of an enabled agency allowed
         # this type, so being anchored is the authorisation at anchoring time.
-        return passed(self.name, "OK",
-                      f"{a.agency} ({a.issuer_region}) was authorised to issue {a.cert_type} when it anchored",
-                      agency=a.agency, region=a.issuer_region, type=a.cert_type)
+        return passed(
+            self.name,
+            "OK",
+            f"{a.agency} ({a.issuer_region}) was authorised to issue {a.cert_type} when it anchored",
+            agency=a.agency,
+            region=a.issuer_region,
+            type=a.cert_type,
+        )
 
 
 class KeyValid:
@@ -263,22 +337,44 @@ class KeyValid:
 
             try:
                 signer = recover_batch_signer(
-                    doc.anchor.signature, doc.anchor.root, type_id(a.cert_type), agency_id(a.agency),
-                    doc.anchor.chain_id, doc.anchor.registry,
+                    doc.anchor.signature,
+                    doc.anchor.root,
+                    type_id(a.cert_type),
+                    agency_id(a.agency),
+                    doc.anchor.chain_id,
+                    doc.anchor.registry,
                 )
             except Exception:  # any signature that does not recover is malformed: decided offline
                 return failed(self.name, Verdict.INVALID, "BAD_SIGNATURE", "the batch signature is malformed")
             if signer != to_checksum_address(a.key):
-                return failed(self.name, Verdict.INVALID, "FORGED_SIGNATURE",
-                              f"the batch signature is by {signer}, not by the anchoring key {a.key}", signer=signer, key=a.key)
+                return failed(
+                    self.name,
+                    Verdict.INVALID,
+                    "FORGED_SIGNATURE",
+                    f"the batch signature is by {signer}, not by the anchoring key {a.key}",
+                    signer=signer,
+                    key=a.key,
+                )
         key = case.source.key(a.key)
         if key is None or key.agency != a.agency:
-            return failed(self.name, Verdict.INVALID, "UNKNOWN_KEY", f"key {a.key} is not a key of {a.agency}",
-                          key=a.key, agency=a.agency)
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "UNKNOWN_KEY",
+                f"key {a.key} is not a key of {a.agency}",
+                key=a.key,
+                agency=a.agency,
+            )
         if key.state_at(a.anchored_at) is KeyState.COMPROMISED:
             since = iso_time(key.compromised_since)
-            return failed(self.name, Verdict.INVALID, "KEY_COMPROMISED",
-                          f"key {a.key} is reported compromised since {since}, before this anchor", key=a.key, since=since)
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "KEY_COMPROMISED",
+                f"key {a.key} is reported compromised since {since}, before this anchor",
+                key=a.key,
+                since=since,
+            )
         return passed(self.name, "OK", f"signed by {a.key}, valid at anchoring time", key=a.key)
 
 
@@ -294,8 +390,12 @@ class CurrentStatus:
         st = case.source.status(case.cert_hash, a.agency, a.root, None if case.latest else case.as_of)
         ev = st.event
         role = st.by.name if st.by is not None else None
-        params: dict[str, Any] = {"scope": ev.scope if ev else None, "reason": ev.reason if ev else None,
-                                  "time": iso_time(ev.time) if ev else None, "role": role}
+        params: dict[str, Any] = {
+            "scope": ev.scope if ev else None,
+            "reason": ev.reason if ev else None,
+            "time": iso_time(ev.time) if ev else None,
+            "role": role,
+        }
         how = f" ({ev.scope}, reason {ev.reason}, {iso_time(ev.time)})" if ev is not None else ""
         by = f" by the {role.lower().replace('_', ' ')}" if role else ""
         if st.status is Status.REVOKED:
@@ -316,17 +416,32 @@ class ValidityPeriod:
     def run(self, case: Case) -> Check:
         doc = case.document
         if doc is None:
-            return skipped(self.name, "NO_DATES",
-                           "not checked: the validity dates are in the certificate, and only its hash was given")
+            return skipped(
+                self.name,
+                "NO_DATES",
+                "not checked: the validity dates are in the certificate, and only its hash was given",
+            )
         today = datetime.fromtimestamp(case.as_of, CHINA_STANDARD_TIME).date()
         if today < date.fromisoformat(doc.valid_from):
-            return failed(self.name, Verdict.EXPIRED, "NOT_YET_VALID", f"not valid before {doc.valid_from}",
-                          valid_from=doc.valid_from)
+            return failed(
+                self.name,
+                Verdict.EXPIRED,
+                "NOT_YET_VALID",
+                f"not valid before {doc.valid_from}",
+                valid_from=doc.valid_from,
+            )
         if doc.valid_until and today > date.fromisoformat(doc.valid_until):
-            return failed(self.name, Verdict.EXPIRED, "EXPIRED", f"expired on {doc.valid_until}", valid_until=doc.valid_until)
+            return failed(
+                self.name, Verdict.EXPIRED, "EXPIRED", f"expired on {doc.valid_until}", valid_until=doc.valid_until
+            )
         until = f" until {doc.valid_until}" if doc.valid_until else ", no end date"
-        return passed(self.name, "OK", f"valid from {doc.valid_from}{until}",
-                      valid_from=doc.valid_from, valid_until=doc.valid_until)
+        return passed(
+            self.name,
+            "OK",
+            f"valid from {doc.valid_from}{until}",
+            valid_from=doc.valid_from,
+            valid_until=doc.valid_until,
+        )
 
 
 class Recognition:
@@ -341,14 +456,23 @@ class Recognition:
         if case.verifier_region is None:
             return skipped(self.name, "NO_VERIFIER_REGION", "not checked: no verifier region given")
         if a.issuer_region is None:
-            return errored(self.name, "UNKNOWN_ISSUER_REGION", f"the region of {a.agency} is not known", agency=a.agency)
+            return errored(
+                self.name, "UNKNOWN_ISSUER_REGION", f"the region of {a.agency} is not known", agency=a.agency
+            )
         v, t, i = case.verifier_region, a.cert_type, a.issuer_region
         if case.source.recognition(v, t, i, case.as_of, latest=case.latest):
             if v == i:
                 return passed(self.name, "OWN_REGION", f"{v} recognises its own certificates", region=v)
             return passed(self.name, "OK", f"{v} recognises {t} from {i}", verifier_region=v, type=t, issuer_region=i)
-        return failed(self.name, Verdict.NOT_RECOGNIZED, "NO_RULE", f"{v} has no rule recognising {t} issued in {i}",
-                      verifier_region=v, type=t, issuer_region=i)
+        return failed(
+            self.name,
+            Verdict.NOT_RECOGNIZED,
+            "NO_RULE",
+            f"{v} has no rule recognising {t} issued in {i}",
+            verifier_region=v,
+            type=t,
+            issuer_region=i,
+        )
 
 
 DEFAULT_CHECKS: tuple[CheckUnit, ...] = (

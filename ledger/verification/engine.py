@@ -88,7 +88,12 @@ class Verifier:
     # -------------------------------------------------------------- entry points
 
     def verify_document(
-        self, cert: Certificate, stated_hash: bytes | None = None, *, verifier_region: int | None = None, as_of: int | None = None
+        self,
+        cert: Certificate,
+        stated_hash: bytes | None = None,
+        *,
+        verifier_region: int | None = None,
+        as_of: int | None = None,
     ) -> VerificationResult:
         case = self._case(cert.compute_hash(), verifier_region, as_of)
         case.document, case.stated_hash = cert, stated_hash
@@ -114,13 +119,19 @@ class Verifier:
         case.claimed_type, case.claimed_region, case.claimed_agency = claimed_type, claimed_region, agency
         return self._run(case)
 
-    def verify_payload(self, payload: str, *, verifier_region: int | None = None, as_of: int | None = None) -> VerificationResult:
+    def verify_payload(
+        self, payload: str, *, verifier_region: int | None = None, as_of: int | None = None
+    ) -> VerificationResult:
         """A QR payload (compact or full); InvalidInput if it is not one."""
         decoded = decode(payload)
         if isinstance(decoded, CompactPayload):
             return self.verify_hash(
-                decoded.cert_hash, verifier_region=verifier_region, as_of=as_of,
-                claimed_type=decoded.type, claimed_region=decoded.region, agency=decoded.agency,
+                decoded.cert_hash,
+                verifier_region=verifier_region,
+                as_of=as_of,
+                claimed_type=decoded.type,
+                claimed_region=decoded.region,
+                agency=decoded.agency,
             )
         return self.verify_document(decoded, None, verifier_region=verifier_region, as_of=as_of)
 
@@ -133,8 +144,14 @@ class Verifier:
                 raise InvalidInput("as_of is in the future")
             if not self.source.supports_as_of:
                 raise InvalidInput(f"source={self.source.kind} answers for now only; leave out as_of or use the mirror")
-        return Case(self.source, self.deployment, now if as_of is None else int(as_of), verifier_region, cert_hash,
-                     latest=as_of is None)
+        return Case(
+            self.source,
+            self.deployment,
+            now if as_of is None else int(as_of),
+            verifier_region,
+            cert_hash,
+            latest=as_of is None,
+        )
 
     def _run(self, case: Case) -> VerificationResult:
         head: SourceHead | None = None
@@ -142,8 +159,11 @@ class Verifier:
         doc = case.document
         try:
             case.source = self.source.for_case(
-                case.agency, case.cert_hash, doc.anchor.root if doc is not None and doc.anchor is not None else None,
-                case.verifier_region, case.as_of,
+                case.agency,
+                case.cert_hash,
+                doc.anchor.root if doc is not None and doc.anchor is not None else None,
+                case.verifier_region,
+                case.as_of,
             )
             head = case.source.head()
         except SourceUnavailable as exc:
@@ -158,7 +178,11 @@ class Verifier:
             checks.append(run_check(unit, case))
         verdict = combine(checks)
         certificate = self._certificate(case)
-        source = {"kind": case.source.kind, "block": head.block if head else None, "lag_blocks": head.lag_blocks if head else None}
+        source = {
+            "kind": case.source.kind,
+            "block": head.block if head else None,
+            "lag_blocks": head.lag_blocks if head else None,
+        }
         if head_error is not None:
             source["error"] = head_error
         return VerificationResult(verdict, checks, certificate, case.verifier_region, case.as_of, source)
@@ -173,7 +197,9 @@ class Verifier:
             "agency": a.agency if a else case.agency,
             "batch_root": "0x" + a.root.hex() if a else ("0x" + doc.anchor.root.hex() if doc and doc.anchor else None),
             "anchored_at": (
-                {"block": a.block, "tx": "0x" + a.tx.hex() if a.tx else None, "time": iso_time(a.anchored_at)} if a else None
+                {"block": a.block, "tx": "0x" + a.tx.hex() if a.tx else None, "time": iso_time(a.anchored_at)}
+                if a
+                else None
             ),
         }
         if doc is not None:

@@ -26,12 +26,19 @@ def node_watch(settings: Settings, deployment: Deployment) -> NodeWatch:
     return NodeWatch(rpc.call, deployment)
 
 
-def mirror_verifier(settings: Settings, deployment: Deployment, queries: MirrorQueries, watch: NodeWatch | None = None) -> Verifier:
+def mirror_verifier(
+    settings: Settings, deployment: Deployment, queries: MirrorQueries, watch: NodeWatch | None = None
+) -> Verifier:
     source = MirrorSource(
-        queries, max_lag_blocks=settings.max_lag_blocks, max_staleness_seconds=settings.max_staleness_seconds, watch=watch
+        queries,
+        max_lag_blocks=settings.max_lag_blocks,
+        max_staleness_seconds=settings.max_staleness_seconds,
+        watch=watch,
     )
     return Verifier(source, deployment)
 
 
-def chain_verifier(settings: Settings, deployment: Deployment, registry: Registry, watch: NodeWatch | None = None) -> Verifier:
+def chain_verifier(
+    settings: Settings, deployment: Deployment, registry: Registry, watch: NodeWatch | None = None
+) -> Verifier:
     return Verifier(ChainSource(registry, watch=watch), deployment)

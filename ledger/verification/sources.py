@@ -85,7 +85,9 @@ class Source(Protocol):
         """Whether a rule covers ``at``; ``latest``: by the rules in force now (whatever their
         block times), else by the rules as they stood at ``at``."""
 
-    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+    def for_case(
+        self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int
+    ) -> Source:
         """The source to answer one verification (a source may read what it needs at once)."""
 
 
@@ -122,7 +124,9 @@ class MirrorSource:
             raise SourceUnavailable("the mirror has not seen the chain yet (is the indexer running?)")
         age = time.time() - head.chain_head_seen_at
         if age > self.max_staleness_seconds:
-            raise SourceUnavailable(f"the indexer last reached the chain {age:.0f} s ago: {head.last_error or 'indexer not running'}")
+            raise SourceUnavailable(
+                f"the indexer last reached the chain {age:.0f} s ago: {head.last_error or 'indexer not running'}"
+            )
         live = node.head if node is not None and node.answering(self.stale_after) else None
         lag = max(0, (live if live is not None else head.chain_head) - head.block)
         if lag > self.max_lag_blocks:
@@ -132,7 +136,9 @@ class MirrorSource:
     def _facts(self, rec: object) -> AnchorFacts:
         return AnchorFacts(rec.root, rec.agency, rec.cert_type, rec.key, rec.time, rec.block, rec.tx, rec.issuer_region)  # type: ignore[attr-defined]
 
-    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+    def for_case(
+        self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int
+    ) -> Source:
         return self
 
     def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
@@ -195,7 +201,9 @@ class ChainSource:
         except ChainUnavailable as exc:
             raise SourceUnavailable(str(exc)) from exc
 
-    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+    def for_case(
+        self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int
+    ) -> Source:
         """For a document (agency and root known): everything in one call to the node."""
         if agency is None or root is None:
             return self
@@ -212,7 +220,9 @@ class ChainSource:
         return self._regions[agency]
 
     def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
-        raise SourceUnavailable("the chain keeps batch roots, not certificate hashes: give the document (or use the mirror)")
+        raise SourceUnavailable(
+            "the chain keeps batch roots, not certificate hashes: give the document (or use the mirror)"
+        )
 
     def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
         info = self.registry.batch(agency, root)
@@ -258,15 +268,24 @@ class _ChainView:
     kind = "chain"
     supports_as_of = False
 
-    def __init__(self, parent: ChainSource, agency: str, cert_hash: bytes, root: bytes, verifier_region: int | None,
-                 inspection: Inspection) -> None:
+    def __init__(
+        self,
+        parent: ChainSource,
+        agency: str,
+        cert_hash: bytes,
+        root: bytes,
+        verifier_region: int | None,
+        inspection: Inspection,
+    ) -> None:
         self.parent, self.agency, self.cert_hash, self.root = parent, agency, cert_hash, root
         self.verifier_region, self.i = verifier_region, inspection
 
     def head(self) -> SourceHead:
         return SourceHead(self.kind, self.i.block, 0)
 
-    def for_case(self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int) -> Source:
+    def for_case(
+        self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int
+    ) -> Source:
         return self.parent.for_case(agency, cert_hash, root, verifier_region, at)
 
     def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
@@ -289,7 +308,9 @@ class _ChainView:
             return self.parent.key(address)
         if not self.i.key_agency:
             return None
-        return KeyRecord(b.key, self.i.key_agency, self.i.key_active_from, self.i.key_retired_at, self.i.key_compromised_since)
+        return KeyRecord(
+            b.key, self.i.key_agency, self.i.key_active_from, self.i.key_retired_at, self.i.key_compromised_since
+        )
 
     def region_void(self, region: int, at: int) -> int | None:
         b = self.i.batch
@@ -315,4 +336,13 @@ class _ChainView:
         return self.i.recognized
 
 
-__all__ = ["AnchorFacts", "ChainSource", "HashAnchor", "KeyState", "MirrorSource", "Source", "SourceHead", "SourceUnavailable"]
+__all__ = [
+    "AnchorFacts",
+    "ChainSource",
+    "HashAnchor",
+    "KeyState",
+    "MirrorSource",
+    "Source",
+    "SourceHead",
+    "SourceUnavailable",
+]

@@ -124,9 +124,15 @@ def main() -> int:
             page.click("[data-testid=verify-button]")
             verdict(page, "INVALID")
             assert page.locator("[data-testid=checks] li[data-check=integrity][data-ok=false]").count() == 1
-            page.click("[data-testid=lang-button]"); page.click("[data-lang=en]" if page.evaluate("document.documentElement.lang") != "en" else "[data-lang=zh-CN]")
+            page.click("[data-testid=lang-button]")
+            page.click(
+                "[data-lang=en]" if page.evaluate("document.documentElement.lang") != "en" else "[data-lang=zh-CN]"
+            )
             page.screenshot(path=str(SHOTS / "real_tampered_en.png"), full_page=True)
-            page.click("[data-testid=lang-button]"); page.click("[data-lang=en]" if page.evaluate("document.documentElement.lang") != "en" else "[data-lang=zh-CN]")
+            page.click("[data-testid=lang-button]")
+            page.click(
+                "[data-lang=en]" if page.evaluate("document.documentElement.lang") != "en" else "[data-lang=zh-CN]"
+            )
 
         step("tampered document -> INVALID (integrity failed)", tampered)
 

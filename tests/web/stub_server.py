@@ -49,7 +49,18 @@ CSP = (
     "frame-ancestors 'none'; form-action 'self'"
 )
 
-VERDICTS = ("VALID", "REVOKED", "SUSPENDED", "EXPIRED", "NOT_RECOGNIZED", "INVALID", "UNKNOWN", "INCOMPLETE", "ERROR", "NEWCODE")
+VERDICTS = (
+    "VALID",
+    "REVOKED",
+    "SUSPENDED",
+    "EXPIRED",
+    "NOT_RECOGNIZED",
+    "INVALID",
+    "UNKNOWN",
+    "INCOMPLETE",
+    "ERROR",
+    "NEWCODE",
+)
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # as api/app.py
 MAX_BODY_BYTES = 64 * 1024
 REQUESTS: list[dict] = []
@@ -81,25 +92,64 @@ def check(name, outcome, code="OK", detail="", **params):
     return {"name": name, "ok": ok, "outcome": outcome, "code": code, "detail": detail, "params": params}
 
 
-def checks_for(verdict: str, verifier_region: int | None, issuer_region: int, cert_type: str,
-               until: str | None = "2036-01-01", shown: int = 3, hidden: int = 3) -> list[dict]:
+def checks_for(
+    verdict: str,
+    verifier_region: int | None,
+    issuer_region: int,
+    cert_type: str,
+    until: str | None = "2036-01-01",
+    shown: int = 3,
+    hidden: int = 3,
+) -> list[dict]:
     """Checks in the API's result contract: outcome, code and params (the detail is English)."""
     anchored_at = "2026-11-28T08:00:00Z"
     c = {
-        "integrity": check("integrity", "PASS", "OK", f"hash and Merkle proof check out ({shown} field(s) shown, {hidden} hidden)",
-                           shown=shown, hidden=hidden),
-        "anchored": check("anchored", "PASS", "OK", f"anchored in block 12 at {anchored_at} by GD-PSB",
-                          agency="GD-PSB", block=12, time=anchored_at),
-        "issuer_authorized": check("issuer_authorized", "PASS", "OK",
-                                   f"GD-PSB ({issuer_region}) was authorised to issue {cert_type} when it anchored",
-                                   agency="GD-PSB", region=issuer_region, type=cert_type),
+        "integrity": check(
+            "integrity",
+            "PASS",
+            "OK",
+            f"hash and Merkle proof check out ({shown} field(s) shown, {hidden} hidden)",
+            shown=shown,
+            hidden=hidden,
+        ),
+        "anchored": check(
+            "anchored",
+            "PASS",
+            "OK",
+            f"anchored in block 12 at {anchored_at} by GD-PSB",
+            agency="GD-PSB",
+            block=12,
+            time=anchored_at,
+        ),
+        "issuer_authorized": check(
+            "issuer_authorized",
+            "PASS",
+            "OK",
+            f"GD-PSB ({issuer_region}) was authorised to issue {cert_type} when it anchored",
+            agency="GD-PSB",
+            region=issuer_region,
+            type=cert_type,
+        ),
         "key_valid": check("key_valid", "PASS", "OK", f"signed by {KEY}, valid at anchoring time", key=KEY),
         "status": check("status", "PASS", "OK", "active"),
-        "validity_period": check("validity_period", "PASS", "OK", f"valid from 2026-01-01 until {until}",
-                                 valid_from="2026-01-01", valid_until=until),
+        "validity_period": check(
+            "validity_period",
+            "PASS",
+            "OK",
+            f"valid from 2026-01-01 until {until}",
+            valid_from="2026-01-01",
+            valid_until=until,
+        ),
         "recognition": (
-            check("recognition", "PASS", "OK", f"{verifier_region} recognises {cert_type} from {issuer_region}",
-                  verifier_region=verifier_region, type=cert_type, issuer_region=issuer_region)
+            check(
+                "recognition",
+                "PASS",
+                "OK",
+                f"{verifier_region} recognises {cert_type} from {issuer_region}",
+                verifier_region=verifier_region,
+                type=cert_type,
+                issuer_region=issuer_region,
+            )
             if verifier_region and verifier_region != issuer_region
             else check("recognition", "PASS", "OWN_REGION", f"issued in {issuer_region} itself", region=issuer_region)
             if verifier_region
@@ -107,28 +157,61 @@ def checks_for(verdict: str, verifier_region: int | None, issuer_region: int, ce
         ),
     }
     if verdict == "REVOKED":
-        c["status"] = check("status", "FAIL", "REVOKED", "revoked (certificate, reason FRAUD, 2026-10-02T03:00:00Z)",
-                            scope="certificate", reason="FRAUD", time="2026-10-02T03:00:00Z", role="AGENCY_KEY")
+        c["status"] = check(
+            "status",
+            "FAIL",
+            "REVOKED",
+            "revoked (certificate, reason FRAUD, 2026-10-02T03:00:00Z)",
+            scope="certificate",
+            reason="FRAUD",
+            time="2026-10-02T03:00:00Z",
+            role="AGENCY_KEY",
+        )
     elif verdict == "SUSPENDED":
-        c["status"] = check("status", "FAIL", "SUSPENDED", "suspended (batch, reason UNDER_INVESTIGATION, 2026-11-01T00:00:00Z)",
-                            scope="batch", reason="UNDER_INVESTIGATION", time="2026-11-01T00:00:00Z", role="REGION_ADMIN")
+        c["status"] = check(
+            "status",
+            "FAIL",
+            "SUSPENDED",
+            "suspended (batch, reason UNDER_INVESTIGATION, 2026-11-01T00:00:00Z)",
+            scope="batch",
+            reason="UNDER_INVESTIGATION",
+            time="2026-11-01T00:00:00Z",
+            role="REGION_ADMIN",
+        )
     elif verdict == "EXPIRED":
-        c["validity_period"] = check("validity_period", "FAIL", "EXPIRED", "expired on 2025-12-31", valid_until="2025-12-31")
+        c["validity_period"] = check(
+            "validity_period", "FAIL", "EXPIRED", "expired on 2025-12-31", valid_until="2025-12-31"
+        )
     elif verdict == "NOT_RECOGNIZED":
         vr = verifier_region or 330000
-        c["recognition"] = check("recognition", "FAIL", "NO_RULE", f"{vr} has no rule recognising {cert_type} issued in {issuer_region}",
-                                 verifier_region=vr, type=cert_type, issuer_region=issuer_region)
+        c["recognition"] = check(
+            "recognition",
+            "FAIL",
+            "NO_RULE",
+            f"{vr} has no rule recognising {cert_type} issued in {issuer_region}",
+            verifier_region=vr,
+            type=cert_type,
+            issuer_region=issuer_region,
+        )
     elif verdict == "INVALID":
-        c["integrity"] = check("integrity", "FAIL", "HASH_MISMATCH", "the document's fields do not produce its stated hash: it was altered")
+        c["integrity"] = check(
+            "integrity", "FAIL", "HASH_MISMATCH", "the document's fields do not produce its stated hash: it was altered"
+        )
     elif verdict == "UNKNOWN":
-        c["anchored"] = check("anchored", "FAIL", "NOT_ANCHORED", "this certificate hash was never anchored on the ledger")
+        c["anchored"] = check(
+            "anchored", "FAIL", "NOT_ANCHORED", "this certificate hash was never anchored on the ledger"
+        )
         for k in ("issuer_authorized", "key_valid", "status"):
             c[k] = check(k, "SKIPPED", "NOT_ANCHORED", "not anchored")
-        c["validity_period"] = check("validity_period", "SKIPPED", "NO_DATES", "the validity dates are in the document, not on the ledger")
+        c["validity_period"] = check(
+            "validity_period", "SKIPPED", "NO_DATES", "the validity dates are in the document, not on the ledger"
+        )
         if verifier_region:
             c["recognition"] = check("recognition", "SKIPPED", "NOT_ANCHORED", "not anchored")
     elif verdict == "INCOMPLETE":  # a compact QR: only the hash
-        c["integrity"] = check("integrity", "SKIPPED", "NO_DOCUMENT", "verified by certificate hash only: no document to check")
+        c["integrity"] = check(
+            "integrity", "SKIPPED", "NO_DOCUMENT", "verified by certificate hash only: no document to check"
+        )
         c["validity_period"] = check("validity_period", "SKIPPED", "NO_DATES", "a compact QR carries no validity dates")
     elif verdict == "ERROR":
         why = "mirror is 240 blocks behind the chain (limit 5)"
@@ -136,7 +219,9 @@ def checks_for(verdict: str, verifier_region: int | None, issuer_region: int, ce
             if k != "integrity":
                 c[k] = check(k, "ERROR", "UNAVAILABLE", f"could not check: {why}", reason=why)
     elif verdict == "NEWCODE":  # a code this page does not know: the English detail is shown
-        c["key_valid"] = check("key_valid", "FAIL", "QUANTUM_BROKEN", "the signing key was broken by a quantum computer")
+        c["key_valid"] = check(
+            "key_valid", "FAIL", "QUANTUM_BROKEN", "the signing key was broken by a quantum computer"
+        )
     return list(c.values())
 
 
@@ -179,16 +264,46 @@ REGIONS = {
     "quorum": 2,
     "members": 4,
     "regions": [
-        {"region": 440000, "member": True, "admitted_at": "2026-01-01T00:00:00Z", "removed_at": None, "admins": [],
-         "name": {"zh": "广东省", "en": "Guangdong"}},
-        {"region": 330000, "member": True, "admitted_at": "2026-01-01T00:00:00Z", "removed_at": None, "admins": [],
-         "name": {"zh": "浙江省", "en": "Zhejiang"}},
-        {"region": 110000, "member": True, "admitted_at": "2026-01-01T00:00:00Z", "removed_at": None, "admins": [],
-         "name": {"zh": "北京市", "en": "Beijing"}},
-        {"region": 460000, "member": False, "admitted_at": None, "removed_at": "2026-06-01T00:00:00Z", "admins": [],
-         "name": {"zh": "海南省", "en": "Hainan"}},
-        {"region": 350000, "member": True, "admitted_at": "2026-11-29T00:00:00Z", "removed_at": None, "admins": [],
-         "name": {"zh": "福建省", "en": "Fujian"}},
+        {
+            "region": 440000,
+            "member": True,
+            "admitted_at": "2026-01-01T00:00:00Z",
+            "removed_at": None,
+            "admins": [],
+            "name": {"zh": "广东省", "en": "Guangdong"},
+        },
+        {
+            "region": 330000,
+            "member": True,
+            "admitted_at": "2026-01-01T00:00:00Z",
+            "removed_at": None,
+            "admins": [],
+            "name": {"zh": "浙江省", "en": "Zhejiang"},
+        },
+        {
+            "region": 110000,
+            "member": True,
+            "admitted_at": "2026-01-01T00:00:00Z",
+            "removed_at": None,
+            "admins": [],
+            "name": {"zh": "北京市", "en": "Beijing"},
+        },
+        {
+            "region": 460000,
+            "member": False,
+            "admitted_at": None,
+            "removed_at": "2026-06-01T00:00:00Z",
+            "admins": [],
+            "name": {"zh": "海南省", "en": "Hainan"},
+        },
+        {
+            "region": 350000,
+            "member": True,
+            "admitted_at": "2026-11-29T00:00:00Z",
+            "removed_at": None,
+            "admins": [],
+            "name": {"zh": "福建省", "en": "Fujian"},
+        },
     ],
 }
 
@@ -225,20 +340,14 @@ def verify_payload(payload: str, verifier_region: int | None):
         word = m.group(1)
         if word in VERDICTS:
             disclosed = (
-                {"name": "张三", "sex": "M", "birthDate": "1990-01-01"}
-                if word in ("VALID", "REVOKED")
-                else None
+                {"name": "张三", "sex": "M", "birthDate": "1990-01-01"} if word in ("VALID", "REVOKED") else None
             )
-            return 200, result(
-                word, verifier_region, disclosed=disclosed, hidden=["address", "idNumber", "ethnicity"]
-            )
+            return 200, result(word, verifier_region, disclosed=disclosed, hidden=["address", "idNumber", "ethnicity"])
         if word == "SLOW":
             time.sleep(1.5)
             return 200, result("VALID", verifier_region)
         if word == "HTTP400":  # as the API answers a payload it cannot decode
-            return error(
-                422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC2: or CLF1: prefix)"
-            )
+            return error(422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC2: or CLF1: prefix)")
         if word == "HTTP418":  # an error code this page does not know: its message is shown as is
             return error(400, "SOMETHING_NEW", "a new kind of input problem")
         if word == "HTTP500":
@@ -332,9 +441,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = (
             body
             if isinstance(body, bytes)
-            else (
-                json.dumps(body, ensure_ascii=False).encode() if not isinstance(body, str) else body.encode()
-            )
+            else (json.dumps(body, ensure_ascii=False).encode() if not isinstance(body, str) else body.encode())
         )
         if isinstance(body, str):
             content_type = "text/html; charset=utf-8"
@@ -396,8 +503,15 @@ class Handler(BaseHTTPRequestHandler):
             except Exception:  # noqa: BLE001
                 lang = None
             with LOCK:
-                REQUESTS.append({"method": "POST", "path": url.path, "query": url.query, "kind": "speech",
-                                 "body": json.loads(raw) if lang else raw.decode("utf-8", "replace")})
+                REQUESTS.append(
+                    {
+                        "method": "POST",
+                        "path": url.path,
+                        "query": url.query,
+                        "kind": "speech",
+                        "body": json.loads(raw) if lang else raw.decode("utf-8", "replace"),
+                    }
+                )
             status, answer = speech(raw)
             if isinstance(answer, bytes):
                 return self.send(status, answer, "audio/wav")
@@ -406,11 +520,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, {"error": {"code": "not_found", "message": f"no route {url.path}"}})
         query = parse_qs(url.query, keep_blank_values=True)
         length = int(self.headers.get("Content-Length") or 0)
-        limit = (
-            MAX_IMAGE_BYTES
-            if self.headers.get("Content-Type", "").startswith("multipart/")
-            else MAX_BODY_BYTES
-        )
+        limit = MAX_IMAGE_BYTES if self.headers.get("Content-Type", "").startswith("multipart/") else MAX_BODY_BYTES
         if length > limit:
             self.rfile.read(length)
             return self.send(*error(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes"))
@@ -448,9 +558,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(*verify_payload(body["payload"], region))
             return self.send(*error(400, "bad_request", "body needs 'payload' or 'document'"))
         if ctype.startswith("multipart/form-data"):
-            msg = BytesParser(policy=email_policy).parsebytes(
-                b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw
-            )
+            msg = BytesParser(policy=email_policy).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw)
             image = None
             for part in msg.iter_parts():
                 if part.get_param("name", header="content-disposition") == "image":
