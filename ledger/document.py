@@ -42,6 +42,7 @@ META_FIELDS = ("$type", "$agency", "$region", "$validFrom", "$validUntil")
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SALT = re.compile(r"^0x[0-9a-fA-F]{32}$")
 _HEX_SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_HEX64 = re.compile(r"^0x[0-9a-fA-F]{128}$")  # an SM2 signature, r || s
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 _sha256 = hashlib.sha256
@@ -79,7 +80,8 @@ def unhex(text: Any, pattern: re.Pattern[str], what: str) -> bytes:
 @dataclass(frozen=True)
 class Anchor:
     """Where and how a certificate was anchored: the batch root, the Merkle proof, the agency
-    key's EIP-712 signature over the root, and (once mined) the transaction."""
+    key's EIP-712 signature over the root, in the ``sm`` suite the agency's SM2 signature over
+    the batch, and (once mined) the transaction."""
 
     chain_id: int
     registry: str
@@ -90,6 +92,7 @@ class Anchor:
     block: int | None = None
     tx: str | None = None
     anchored_at: int | None = None
+    sm2_signature: bytes | None = None  # 64 bytes r || s, ``sm`` suite only
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -99,6 +102,8 @@ class Anchor:
             "proof": [hex0x(p) for p in self.proof],
             "signature": hex0x(self.signature),
         }
+        if self.sm2_signature is not None:
+            out["sm2Signature"] = hex0x(self.sm2_signature)
         for k, v in (("key", self.key), ("block", self.block), ("tx", self.tx), ("anchoredAt", self.anchored_at)):
             if v is not None:
                 out[k] = v
@@ -130,6 +135,7 @@ class Anchor:
                 block if isinstance(block, int) else None,
                 data.get("tx") if isinstance(data.get("tx"), str) else None,
                 anchored_at if isinstance(anchored_at, int) else None,
+                unhex(data["sm2Signature"], _HEX64, "anchor.sm2Signature") if "sm2Signature" in data else None,
             )
         except KeyError as exc:
             raise InvalidInput(f"malformed anchor: missing {exc.args[0]}") from None
