@@ -361,20 +361,21 @@ class MirrorStore:
     # -------------------------------------------------------------- dumps (tests compare mirrors)
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every data table, in a canonical order, without surrogate ids."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
+        """Every row of every data table, in a canonical order, without surrogate ids. The rows
+        are fetched in one read transaction and sorted after it: a transaction left idle while
+        Python sorts (seconds for a large mirror on a busy machine) would be ended by
+        PostgreSQL's idle_in_transaction_session_timeout."""
+        fetched: dict[str, Sequence[Any]] = {}
         with self.engine.connect() as conn:
-            roots = {row.id: bytes(row.root) for row in conn.execute(select(s.batches.c.id, s.batches.c.root))}
-            out["certificates"] = sorted(
-                (bytes(row.hash), roots[row.batch_id])
-                for row in conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id))
-            )
+            roots = {row.id: bytes(row.root) for row in conn.execute(select(s.batches.c.id, s.batches.c.root)).all()}
+            fetched["certificates"] = conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id)).all()
             for table in (s.batches, *s.EVENT_TABLES):
-                cols = [c for c in table.columns if c.name != "id"]
-                rows = conn.execute(select(*cols))
-                out[table.name] = sorted(
-                    tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows
-                )
+                fetched[table.name] = conn.execute(select(*[c for c in table.columns if c.name != "id"])).all()
+        out: dict[str, list[tuple[Any, ...]]] = {
+            "certificates": sorted((bytes(row.hash), roots[row.batch_id]) for row in fetched.pop("certificates"))
+        }
+        for name, rows in fetched.items():
+            out[name] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
         return out
 
     def dispose(self) -> None:
