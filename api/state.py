@@ -85,6 +85,7 @@ class AppState:
         return self.chain_verifier if source == "chain" else self.mirror_verifier
 
     def close(self) -> None:
+        self.queries.close()
         self.store.dispose()
         self.watch.stop()
         if "image_pool" in self.__dict__:

@@ -53,7 +53,8 @@ def anvil_version() -> str:
         return "?"
 
 
-def machine() -> str:
+def machine_facts() -> dict[str, Any]:
+    """The machine a figure was measured on: CPU model, cores, RAM, OS, Python."""
     cpu = "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -62,9 +63,42 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}"
-    )
+    ram_gib: float | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram_gib = round(int(line.split()[1]) / 1024**2, 1)
+                break
+    except (OSError, ValueError):
+        pass
+    os_name = f"{platform.system()} {platform.release()}"
+    try:
+        release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line)
+        os_name = f"{release.get('PRETTY_NAME', '').strip(chr(34))} (kernel {platform.release()})"
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": ram_gib,
+        "os": os_name,
+        "arch": platform.machine(),
+        "python": platform.python_version(),
+    }
+
+
+def machine() -> str:
+    """The machine in one line (for messages)."""
+    m = machine_facts()
+    return f"{m['os']} {m['arch']}, {m['cores']} CPUs ({m['cpu']}), {m['ram_gib']} GiB RAM, Python {m['python']}"
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (other work on the machine skews a figure)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def now_iso() -> str:
@@ -90,9 +124,16 @@ def git_commit() -> str:
         return "?"
 
 
-def provenance() -> dict[str, str]:
-    """Where a figure comes from: the commit, the machine, when."""
-    return {"commit": git_commit(), "machine": machine(), "measured_at": now_iso()}
+def provenance() -> dict[str, Any]:
+    """Where a figure comes from: the commit, the machine, when, the command, and the load on
+    the machine as the benchmark started (every bench/results/*.json carries these)."""
+    return {
+        "commit": git_commit(),
+        "machine": machine_facts(),
+        "measured_at": now_iso(),
+        "command": " ".join(["python", *[a if a else "''" for a in sys.argv]]),
+        "load_average_at_start": load_average(),
+    }
 
 
 @contextlib.contextmanager

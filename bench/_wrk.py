@@ -94,25 +94,33 @@ def pace(connections: int, rate: float, warm: dict) -> float:
 
 
 def start_stack(home: Path, rpc: str, db_url: str, port: int, workers: int) -> list[subprocess.Popen]:
+    """``certledger index`` and ``certledger serve`` on ``home``, their output in home/*.log;
+    returns once /healthz answers 200 (else raises with its last answer and the logs' tails)."""
     env = {**os.environ, "CERTLEDGER_HOME": str(home), "CERTLEDGER_RPC_URL": rpc, "CERTLEDGER_DB_URL": db_url}
-    indexer = subprocess.Popen([CLI, "index"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logs = {name: (home / f"{name}-{port}.log").open("ab") for name in ("index", "serve")}
+    indexer = subprocess.Popen([CLI, "index"], env=env, stdout=logs["index"], stderr=subprocess.STDOUT)
     api = subprocess.Popen(
         [CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=logs["serve"],
+        stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 120
+    for fh in logs.values():
+        fh.close()
+    last = "no answer"
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            if r.status_code == 200:
                 return [indexer, api]
-        except httpx.HTTPError:
-            pass
+            last = f"HTTP {r.status_code}: {r.text[:300]}"
+        except httpx.HTTPError as exc:
+            last = type(exc).__name__
         time.sleep(0.5)
-    for p in (indexer, api):
-        p.terminate()
-    raise RuntimeError("API did not become healthy")
+    stop([indexer, api])
+    tails = {name: (home / f"{name}-{port}.log").read_text(errors="replace")[-1500:] for name in logs}
+    raise RuntimeError(f"API did not become healthy ({last}); logs: {tails}")
 
 
 def stop(processes: list[subprocess.Popen]) -> None:

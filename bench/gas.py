@@ -18,7 +18,7 @@ import os
 import time
 from pathlib import Path
 
-from _common import CHAIN_ID, ROOT, anvil, anvil_version, machine, now_iso, one_agency
+from _common import CHAIN_ID, ROOT, anvil, anvil_version, one_agency, provenance
 
 from ledger.chain import Chain
 from ledger.contracts import artifact
@@ -85,8 +85,7 @@ def measure(chain: Chain, sizes: list[int]) -> dict:
         "chain_id": CHAIN_ID,
         "block_gas_limit": int(chain.w3.eth.get_block("latest")["gasLimit"]),
         "target_gas_per_certificate": TARGET_GAS_PER_CERT,
-        "measured_at": now_iso(),
-        "machine": machine(),
+        **provenance(),
         "results": rows,
     }
 

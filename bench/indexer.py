@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import PG_DEFAULT, ROOT, anchor_many, anvil, anvil_version, machine, now_iso, one_agency, pg_database
+from _common import PG_DEFAULT, ROOT, anchor_many, anvil, anvil_version, one_agency, pg_database, provenance
 
 CHILD = r"""
 import json, resource, sys, time
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "certificates": args.certificates,
         "batch_size": args.batch,
         "node": anvil_version(),
-        "measured_at": now_iso(),
-        "machine": machine(),
+        **provenance(),
         "results": {
             db: {**r, "certificates_per_second": round(r["certificates"] / r["seconds"])} for db, r in results.items()
         },

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import AGENCY, CERT_TYPE, ROOT, anvil, anvil_version, machine, now_iso, one_agency
+from _common import AGENCY, CERT_TYPE, ROOT, anvil, anvil_version, one_agency, provenance
 
 from ledger.bootstrap import default_schemas
 from ledger.issuance import IssueRequest, issue
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "workers": os.cpu_count(),
         "node": anvil_version(),
-        "measured_at": now_iso(),
-        "machine": machine(),
+        **provenance(),
         "bundle_bytes_per_certificate": round(out_size / args.rows),
         "results": results,
         "target_certificates_per_second": 20_000,

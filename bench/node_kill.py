@@ -37,18 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import (
-    AGENCY,
-    CERT_TYPE,
-    ROOT,
-    Setup,
-    anvil_version,
-    free_port,
-    git_commit,
-    machine,
-    now_iso,
-    one_agency,
-)
+from _common import AGENCY, CERT_TYPE, ROOT, Setup, anvil_version, free_port, one_agency, provenance
 
 from ledger.chain import Chain
 from ledger.ids import agency_id, type_id
@@ -446,12 +435,10 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     result: dict[str, Any] = {
         "benchmark": "kill -9 soak of the embedded chain (anvil + keeper)",
+        **provenance(),
         "command": "./run bench node_kill  (bench/node_kill.py "
         f"--certificates {args.certificates} --kills {args.kills} --scale {args.scale} --seed {seed})",
-        "git_commit": git_commit(),
         "node": anvil_version(),
-        "measured_at": now_iso(),
-        "machine": machine(),
         "dump_interval_seconds": INTERVAL,
     }
     with tempfile.TemporaryDirectory(prefix="certledger-kill-", dir=args.scratch) as tmp:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import ROOT, anchor_many, anvil, free_port, machine, now_iso, one_agency
+from _common import ROOT, anchor_many, anvil, free_port, one_agency, provenance
 from _wrk import ensure_wrk, lua_get, pace, run_wrk, start_stack, stop
 from PIL import Image
 
@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         "get_with_uploads": loaded,
         "p99_ratio": ratio,
         "uploads": counts,
-        "measured_at": now_iso(),
-        "machine": machine(),
+        **provenance(),
     }
     print(json.dumps(report, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)

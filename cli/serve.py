@@ -28,6 +28,9 @@ def api_settings(settings: Settings, **overrides: object) -> ApiSettings:
     return ApiSettings(**{**settings.model_dump(), **{k: v for k, v in overrides.items() if v is not None}})
 
 
+WORKER_HEALTHCHECK_SECONDS = 60  # how long a worker may take to answer the supervisor's ping
+
+
 def run_api(settings: ApiSettings, host: str, port: int, *, workers: int = 1) -> None:
     """Serve ``create_app(settings)`` with uvicorn: in this process, or in ``workers``
     processes sharing one listening socket (each builds its app from the same settings)."""
@@ -38,7 +41,16 @@ def run_api(settings: ApiSettings, host: str, port: int, *, workers: int = 1) ->
 
     factory = functools.partial(create_app, settings)
     config = uvicorn.Config(
-        factory, factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        # the supervisor kills a worker that does not answer its ping in time; a worker starting
+        # on a busy machine (importing the app takes seconds there) must not be killed in a loop
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     server = uvicorn.Server(config)
     if workers <= 1:

@@ -7,8 +7,6 @@ latest event at or before ``t``.
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from ..contracts import KeyState, Role, Status
 from ..ids import iso_time
 from ..rules import effective_status, in_void_window, key_state_at, rule_window_in_force
 from . import schema as s
-from .store import MirrorStore, make_engine
+from .store import READER_POOL_SIZE, MirrorStore, make_reader_engine
 
 
 @dataclass(frozen=True)
@@ -236,59 +234,72 @@ def _status_event(row: Any) -> StatusEvent:
 
 
 class _Reader:
-    """Plain SQL on raw driver connections from a small pool of its own: the verification
-    hot path costs tens of microseconds per query instead of SQLAlchemy's statement building,
-    and any number of threads share at most ``size`` connections."""
+    """Plain SQL on the raw driver connections of SQLAlchemy's pool (``make_reader_engine``):
+    the verification hot path costs tens of microseconds per query instead of SQLAlchemy's
+    statement building, and any number of threads share at most ``size`` connections.
 
-    def __init__(self, store: MirrorStore, size: int = 8) -> None:
+    A read that fails discards its connection. When it failed because the connection was gone
+    (a restarted or failed-over server, a terminated session), the pool's other idle
+    connections of that age are dropped too and the read runs once more on a new connection:
+    reads change nothing, so repeating one is safe, and a server that came back costs no
+    failed request."""
+
+    def __init__(self, store: MirrorStore, size: int = READER_POOL_SIZE) -> None:
         self.postgres = store.dialect == "postgresql"
-        self._engine = make_engine(store.url, pooled=False)
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
-        self._open = 0
-        self._size = size
-        self._lock = threading.Lock()
-
-    def _acquire(self) -> Any:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._open < self._size:
-                self._open += 1
-                try:
-                    conn = self._engine.raw_connection()
-                except Exception:
-                    self._open -= 1
-                    raise
-                if self.postgres and conn.driver_connection is not None:
-                    conn.driver_connection.autocommit = True  # plain reads: no idle transactions
-                return conn
-        return self._idle.get(timeout=30)
+        self.engine = make_reader_engine(store.url, size=size)
+        self._error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self.postgres:
             sql = sql.replace("?", "%s")
-        conn = self._acquire()
+        try:
+            return self._rows(sql, params)
+        except _Disconnected as gone:
+            # the connection was gone: so are the pool's others of that age; read again once
+            self.engine.pool._invalidate(gone.conn, gone.error)
+        try:
+            return self._rows(sql, params)
+        except _Disconnected as again:
+            raise again.error from None
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        conn = self.engine.raw_connection()
+        cur = None
         try:
             cur = conn.cursor()
             cur.execute(sql, params)
-            out = cur.fetchall()
+            out: list[tuple[Any, ...]] = cur.fetchall()  # type: ignore[assignment]  # DBAPI rows are tuples
             cur.close()
-        except Exception:
-            with self._lock:
-                self._open -= 1
+        except Exception as exc:
+            gone = isinstance(exc, self._error) and self.engine.dialect.is_disconnect(
+                exc,  # type: ignore[arg-type]  # a DBAPI error (checked just before)
+                conn.dbapi_connection,
+                cur,
+            )
             try:
-                conn.invalidate()
+                conn.invalidate(exc)  # never handed out again
             except Exception:  # already gone
                 pass
+            if gone:
+                raise _Disconnected(conn, exc) from exc
             raise
-        self._idle.put(conn)
+        conn.close()  # back to the pool
         return out
 
     def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         rows = self.rows(sql, params)
         return rows[0] if rows else None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class _Disconnected(Exception):
+    """A read failed because its connection was gone (``error``: the driver's)."""
+
+    def __init__(self, conn: Any, error: Exception) -> None:
+        super().__init__(str(error))
+        self.conn, self.error = conn, error
 
 
 CACHE_SECONDS = 0.1  # how long the checkpoint read by head() is trusted before it is read again
@@ -306,6 +317,10 @@ class MirrorQueries:
         self._cache_block: tuple[int, str] | None = None
         self._checked_at = 0.0
         self._head: MirrorHead | None = None
+
+    def close(self) -> None:
+        """Close the readers' connections (the store's own engine is the store's to dispose)."""
+        self.read.close()
 
     def _fresh(self) -> None:
         if self._clock() - self._checked_at > CACHE_SECONDS:
@@ -469,37 +484,42 @@ class MirrorQueries:
 
     _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time, role"
 
-    def _latest_status(
-        self, subject: bytes, kind: int, agency: str, at: int | None, block: int | None
-    ) -> StatusEvent | None:
-        sql = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
-        params: tuple[Any, ...] = (bytes(subject), kind, agency)
+    def _latest_statuses(
+        self, subjects: tuple[tuple[bytes, int], ...], agency: str, at: int | None, block: int | None
+    ) -> dict[int, StatusEvent]:
+        """The latest status event of each (subject, kind) within the agency, by kind, in one
+        round trip (kinds: 0 certificate, 1 batch)."""
+        one = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
         if at is not None:
-            sql += " AND time <= ?"
-            params += (int(at),)
+            one += " AND time <= ?"
         if block is not None:
-            sql += " AND block <= ?"
-            params += (int(block),)
-        row = self.read.one(sql + " ORDER BY block DESC, log_index DESC LIMIT 1", params)
-        if row is None:
-            return None
-        subj, k, ag, status, reason, actor, blk, tx, t, role = row
-        return StatusEvent(
-            bytes(subj),
-            "certificate" if k == 0 else "batch",
-            ag,
-            Status(status),
-            reason,
-            actor,
-            blk,
-            bytes(tx),
-            t,
-            Role(role),
-        )
+            one += " AND block <= ?"
+        one += " ORDER BY block DESC, log_index DESC LIMIT 1"
+        params: tuple[Any, ...] = ()
+        for subject, kind in subjects:
+            params += (bytes(subject), kind, agency)
+            params += (int(at),) if at is not None else ()
+            params += (int(block),) if block is not None else ()
+        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS s{i}" for i in range(len(subjects)))
+        out: dict[int, StatusEvent] = {}
+        for subj, k, ag, status, reason, actor, blk, tx, t, role in self.read.rows(sql, params):
+            out[k] = StatusEvent(
+                bytes(subj),
+                "certificate" if k == 0 else "batch",
+                ag,
+                Status(status),
+                reason,
+                actor,
+                blk,
+                bytes(tx),
+                t,
+                Role(role),
+            )
+        return out
 
     def batch_status_as_of(self, agency: str, root: bytes, *, at: int | None = None) -> StatusAt:
         """The status of the agency's batch as a whole (batch-scope events only)."""
-        ev = self._latest_status(root, 1, agency, at, None)
+        ev = self._latest_statuses(((root, 1),), agency, at, None).get(1)
         return StatusAt(ev.status if ev is not None else Status.ACTIVE, ev)
 
     def status_as_of(
@@ -507,8 +527,8 @@ class MirrorQueries:
     ) -> StatusAt:
         """The effective status of a certificate at a time or block (None = now): REVOKED if
         it or its batch is revoked, else SUSPENDED if either is suspended, else ACTIVE."""
-        cert = self._latest_status(cert_hash, 0, agency, at, block)
-        whole = self._latest_status(root, 1, agency, at, block)
+        latest = self._latest_statuses(((cert_hash, 0), (root, 1)), agency, at, block)
+        cert, whole = latest.get(0), latest.get(1)
         status, event = effective_status(
             (cert.status if cert else Status.ACTIVE, cert), (whole.status if whole else Status.ACTIVE, whole)
         )

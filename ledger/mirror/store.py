@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, inspect, make_url, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from ..deployment import Deployment
 from ..errors import ConfigError, redact_url
@@ -58,11 +58,49 @@ def make_engine(
     url: str, *, pooled: bool = True, cache_kib: int = 65536, application_name: str = APPLICATION_NAME
 ) -> Engine:
     """An engine for the mirror URL (``postgresql://`` means psycopg 3). ``pooled=False``:
-    every raw_connection() is a new driver connection, for callers that pool their own."""
+    every connection is a new driver connection (NullPool), closed when given back."""
+    pool: dict[str, Any] = {}
+    if not pooled:
+        pool = {"poolclass": NullPool}
+    elif not _is_sqlite(url):
+        pool = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    return _engine_for(url, pool, cache_kib, application_name, reader=False)
+
+
+READER_POOL_SIZE = 8  # connections one process's readers share at most
+READER_POOL_TIMEOUT = 30.0  # seconds a reader waits for one of them before the read fails
+
+
+def make_reader_engine(url: str, *, size: int = READER_POOL_SIZE, timeout: float = READER_POOL_TIMEOUT) -> Engine:
+    """The engine of the mirror's readers (the verification hot path reads through its pool's
+    raw driver connections, see ``queries``): SQLAlchemy's ``QueuePool`` of at most ``size``
+    connections shared by any number of threads (a thread waits up to ``timeout`` s for one),
+    the most recently returned handed out first (its pages are hot). Reads run in autocommit
+    (PostgreSQL) or outside any transaction (SQLite, whose reader connections are also
+    ``query_only``), so a connection given back needs no reset, and none is pinged on the way
+    out: a dropped connection shows in the read that uses it, which discards it, drops the
+    pool's other idle connections of that age and reads again once."""
+    pool = {
+        "poolclass": QueuePool,
+        "pool_size": size,
+        "max_overflow": 0,
+        "pool_timeout": timeout,
+        "pool_use_lifo": True,
+        "pool_reset_on_return": None,
+        "pool_pre_ping": False,
+    }
+    return _engine_for(url, pool, 65536, APPLICATION_NAME, reader=True)
+
+
+def _is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _engine_for(url: str, pool: dict[str, Any], cache_kib: int, application_name: str, *, reader: bool) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     try:
-        return _make_engine(url, pooled, cache_kib, application_name)
+        return _make_engine(url, pool, cache_kib, application_name, reader)
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise ConfigError(f"invalid mirror database URL {redact_url(url)!r}: {type(exc).__name__}") from None
 
@@ -77,9 +115,8 @@ def _pg_session(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.commit()
 
 
-def _make_engine(url: str, pooled: bool, cache_kib: int, application_name: str) -> Engine:
-    pool = {} if pooled else {"poolclass": NullPool}
-    if url.startswith("sqlite"):
+def _make_engine(url: str, pool: dict[str, Any], cache_kib: int, application_name: str, reader: bool) -> Engine:
+    if _is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
@@ -94,6 +131,8 @@ def _make_engine(url: str, pooled: bool, cache_kib: int, application_name: str) 
             # the writer appends and needs little, and its memory stays flat while it follows.
             cur.execute(f"PRAGMA cache_size=-{cache_kib}")
             cur.execute("PRAGMA busy_timeout=30000")
+            if reader:
+                cur.execute("PRAGMA query_only=ON")  # a reader's connection never writes
             cur.close()
 
         return engine
@@ -101,10 +140,9 @@ def _make_engine(url: str, pooled: bool, cache_kib: int, application_name: str) 
     connect_args = {
         k: v for k, v in {**PG_CLIENT_KEEPALIVES, "application_name": application_name}.items() if k not in given
     }
-    if not pooled:
-        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
-    else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args)
+    if reader:
+        connect_args["autocommit"] = True  # plain reads: no transaction left idle between them
+    engine = create_engine(url, connect_args=connect_args, **pool)
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _pg_session)
     return engine
@@ -323,20 +361,21 @@ class MirrorStore:
     # -------------------------------------------------------------- dumps (tests compare mirrors)
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
-        """Every row of every data table, in a canonical order, without surrogate ids."""
-        out: dict[str, list[tuple[Any, ...]]] = {}
+        """Every row of every data table, in a canonical order, without surrogate ids. The rows
+        are fetched in one read transaction and sorted after it: a transaction left idle while
+        Python sorts (seconds for a large mirror on a busy machine) would be ended by
+        PostgreSQL's idle_in_transaction_session_timeout."""
+        fetched: dict[str, Sequence[Any]] = {}
         with self.engine.connect() as conn:
-            roots = {row.id: bytes(row.root) for row in conn.execute(select(s.batches.c.id, s.batches.c.root))}
-            out["certificates"] = sorted(
-                (bytes(row.hash), roots[row.batch_id])
-                for row in conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id))
-            )
+            roots = {row.id: bytes(row.root) for row in conn.execute(select(s.batches.c.id, s.batches.c.root)).all()}
+            fetched["certificates"] = conn.execute(select(s.certificates.c.hash, s.certificates.c.batch_id)).all()
             for table in (s.batches, *s.EVENT_TABLES):
-                cols = [c for c in table.columns if c.name != "id"]
-                rows = conn.execute(select(*cols))
-                out[table.name] = sorted(
-                    tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows
-                )
+                fetched[table.name] = conn.execute(select(*[c for c in table.columns if c.name != "id"])).all()
+        out: dict[str, list[tuple[Any, ...]]] = {
+            "certificates": sorted((bytes(row.hash), roots[row.batch_id]) for row in fetched.pop("certificates"))
+        }
+        for name, rows in fetched.items():
+            out[name] = sorted(tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) for row in rows)
         return out
 
     def dispose(self) -> None:

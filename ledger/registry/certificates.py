@@ -4,10 +4,12 @@ statuses, the verification views."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from ..chain import SentTransaction
 from ..contracts import Reason, Role, Status, Verdict
@@ -17,6 +19,8 @@ from ..signing import sign_batch
 from .base import RegistryBase
 from .results import AnchoredBatch, BatchInfo, BatchStruct, Inspection, KeyStruct
 
+_INSPECT_ARGS = ("bytes32", "bytes32", "bytes32", "uint32", "uint64")
+_INSPECT_SELECTOR = function_signature_to_4byte_selector(f"inspect({','.join(_INSPECT_ARGS)})")
 _INSPECTION = "((address,uint64,uint32,bytes32),(bytes32,uint64,uint64,uint64,uint32),uint32,bool,uint64,(uint8,uint8),(uint8,uint8),bool,uint64,uint64)"
 
 
@@ -82,10 +86,20 @@ class CertificatesApi(RegistryBase):
     def inspect(self, agency: str, cert_hash: bytes, root: bytes, verifier_region: int | None, at: int) -> Inspection:
         """Everything a verification asks the chain about this certificate, in one ``eth_call``
         (encoded and decoded here, without web3's per-call round trips)."""
-        data = self.certificates.encode_abi(
-            "inspect", args=[agency_id(agency), bytes(cert_hash), bytes(root), int(verifier_region or 0), int(at)]
-        )
-        raw = self.chain.raw("eth_call", [{"to": self.deployment.certificate_registry, "data": data}, "latest"])
+        raw = self.chain.raw("eth_call", self.inspect_params(agency, cert_hash, root, verifier_region, at))
+        return self.inspection(agency, root, raw)
+
+    def inspect_params(
+        self, agency: str, cert_hash: bytes, root: bytes, verifier_region: int | None, at: int
+    ) -> list[Any]:
+        """The ``eth_call`` parameters of ``inspect`` (encoded with eth_abi: web3's encode_abi
+        looks the function up in the ABI on every call, a millisecond each)."""
+        args = (agency_id(agency), bytes(cert_hash), bytes(root), int(verifier_region or 0), int(at))
+        data = "0x" + (_INSPECT_SELECTOR + abi_encode(_INSPECT_ARGS, args)).hex()
+        return [{"to": self.deployment.certificate_registry, "data": data}, "latest"]
+
+    def inspection(self, agency: str, root: bytes, raw: object) -> Inspection:
+        """``inspect``'s answer (the eth_call result, hex) read into an Inspection."""
         (out,) = abi_decode([_INSPECTION], bytes.fromhex(str(raw)[2:]))
         raw_batch, raw_key, region, voided, cutoff, cert, whole, recognized, block, t = out
         b, k = BatchStruct(*raw_batch), KeyStruct(*raw_key)
