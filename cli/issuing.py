@@ -332,14 +332,11 @@ def qr_cmd(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render a certificate's QR code (compact: hash, type, region, agency; --full: the document)."""
+    """Render a certificate's QR code (compact: metadata and holder digest; --full: the document)."""
     from ledger import qr as qrcodes
 
     cert, _ = load_document(file)
-    cert_hash = cert.compute_hash()
-    payload = (
-        qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region, cert.agency)
-    )
+    payload = qrcodes.full_payload(cert) if full else qrcodes.compact_for(cert)
     version = qrcodes.render_png(payload, out)
     emit(
         {"file": str(out), "payload": payload, "qr_version": version, "kind": "full" if full else "compact"},
