@@ -150,6 +150,12 @@ class Metadata:
         return certificate_hash_v2(suite(self.suite).hash, self.digest(), holder)
 
 
+def deployment_suite(deployment: Any) -> str:
+    """A deployment's cryptographic suite by name (``intl`` for deployments that predate suites)."""
+    value = getattr(deployment, "suite", INTL)
+    return str(value if isinstance(value, str) else getattr(value, "name", INTL))
+
+
 def new_salts(names: Sequence[str]) -> dict[str, bytes]:
     pool = os.urandom(SALT_BYTES * len(names))
     return {name: pool[i * SALT_BYTES : (i + 1) * SALT_BYTES] for i, name in enumerate(names)}

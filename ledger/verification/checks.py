@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..contracts import KeyState, Status
 from ..deployment import Deployment
-from ..document import Certificate, Metadata
+from ..document import Certificate, Metadata, deployment_suite
 from ..errors import LedgerError
 from ..gbt.identifier import IdentifierError
 from ..gbt.identifier import parse as parse_identifier
@@ -111,13 +111,6 @@ class Case:
         if self.compact is not None:
             return self.compact.metadata
         return None
-
-
-def deployment_suite(deployment: Deployment) -> str:
-    """The deployment's cryptographic suite by name (``intl`` for deployments that predate suites)."""
-    value = getattr(deployment, "suite", "intl")
-    name = value if isinstance(value, str) else getattr(value, "name", "intl")
-    return str(name)
 
 
 class CheckUnit(Protocol):
