@@ -49,7 +49,7 @@ from .errors import InvalidInput
 from .ids import region_code
 from .merkle import root_from_proof
 from .schema import FIELD_NAME_RE, FieldError, canonical_date, nfc
-from .suites import INTL, SUITES, suite
+from .suites import INTL, SM, SUITES, suite
 
 FORMAT_V1 = "certledger/1"
 FORMAT_V2 = "certledger/2"
@@ -94,10 +94,45 @@ def certificate_hash(field_hashes: Iterable[bytes]) -> bytes:
 Hash = Callable[[bytes], bytes]
 
 
+_HASHES: dict[str, Hash] = {}
+
+
+def suite_hash(name: str) -> Hash:
+    """The suite's 32-byte hash as a plain callable, resolved once per process (issuance calls
+    it ~10 times per certificate)."""
+    h = _HASHES.get(name)
+    if h is None:
+        if name == SM:
+            from .crypto.sm import SM3_PROVIDER, sm3
+
+            if SM3_PROVIDER.startswith("hashlib"):
+                fresh = hashlib.new("sm3").copy  # a fresh SM3 state: cheaper than looking "sm3" up by name
+
+                def h(data: bytes) -> bytes:
+                    state = fresh()
+                    state.update(data)
+                    return state.digest()
+
+            else:  # pragma: no cover - depends on the interpreter's OpenSSL build
+                h = sm3
+        else:
+            h = suite(name).hash
+        _HASHES[name] = h
+    return h
+
+
+_NAME_PREFIX: dict[str, bytes] = {}  # u16(len(name)) || name, for the few names a ledger has
+
+
 def _entry(name: str, value: str) -> bytes:
-    n = name.encode()
+    prefix = _NAME_PREFIX.get(name)
+    if prefix is None:
+        n = name.encode()
+        prefix = _pack_name(len(n)) + n
+        if len(_NAME_PREFIX) < 1024:  # bounded: documents from anywhere pass through a server
+            _NAME_PREFIX[name] = prefix
     v = value.encode()
-    return _pack_name(len(n)) + n + _pack_value(len(v)) + v
+    return prefix + _pack_value(len(v)) + v
 
 
 def field_hash_v2(h: Hash, name: str, value: str, salt: bytes) -> bytes:
@@ -143,11 +178,11 @@ class Metadata:
         )
 
     def digest(self) -> bytes:
-        return meta_digest(suite(self.suite).hash, self.values())
+        return meta_digest(suite_hash(self.suite), self.values())
 
     def certificate_hash(self, holder: bytes) -> bytes:
         """The certificate hash of these metadata with the holder digest ``holder``."""
-        return certificate_hash_v2(suite(self.suite).hash, self.digest(), holder)
+        return certificate_hash_v2(suite_hash(self.suite), self.digest(), holder)
 
 
 def deployment_suite(deployment: Any) -> str:
@@ -294,7 +329,7 @@ class Certificate:
         """The field hashes: in ``certledger/1`` of every entry, metadata included; in
         ``certledger/2`` of the holder fields only (the metadata go into metaDigest)."""
         if self.version == 2:
-            h = suite(self.suite).hash
+            h = suite_hash(self.suite)
             out = {name: field_hash_v2(h, name, value, self.salts[name]) for name, value in self.fields.items()}
         else:
             out = {
@@ -308,7 +343,7 @@ class Certificate:
         """holderDigest (``certledger/2`` only)."""
         if self.version != 2:
             raise InvalidInput("a certledger/1 certificate has no holder digest")
-        return holder_digest(suite(self.suite).hash, self.field_hashes().values())
+        return holder_digest(suite_hash(self.suite), self.field_hashes().values())
 
     def compute_hash(self) -> bytes:
         if self.version == 2:

@@ -280,6 +280,17 @@ def test_the_vector_identifier_is_a_valid_gbt_36904_identifier() -> None:
     assert ref_mod37_36("11100000000013338W00911330105002500287C2025052201002") == "0"  # the production one
 
 
+def test_format_document_shows_the_vectors() -> None:
+    text = (ROOT / "docs" / "certificate-format.md").read_text("utf-8")
+    assert f"docs/vectors/{V2_FILE}" in text
+    for case in load()["cases"]:
+        assert case["certificateHash"] in text, case["id"]
+    licence = next(c for c in load()["cases"] if c["id"] == "business-licence-decomposed-intl")
+    assert licence["metaDigest"] in text and licence["holderDigest"] in text and licence["identifier"] in text
+    qr_text = (ROOT / "docs" / "qr-payloads.md").read_text("utf-8")
+    assert licence["compactPayload"] in qr_text
+
+
 # ====================================================================== tests: ledger agrees
 
 

@@ -21,8 +21,7 @@ from eth_account.signers.local import LocalAccount
 
 from ..document import Anchor, Certificate, new_salts
 from ..files import write_durable
-from ..gbt.identifier import SEGMENTS, IdentifierError
-from ..gbt.identifier import build as build_identifier
+from ..gbt.identifier import ROOT, SEGMENTS, mod37_36_check
 from ..gbt.metadata import CITIZEN_ID, NationalMapping, NationalRowError, import_row, label
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
@@ -66,16 +65,18 @@ def _serial_of(ctx: BuildContext, line: int, given: Any, source: str) -> str:
 
 
 def _identifier(ctx: BuildContext, line: int, serial: Any, version: Any, source: str) -> str | None:
+    """The row's GB/T 36904 identifier (the type and issuer codes were checked once, by the plan)."""
     if ctx.issuer_code is None or ctx.type_code is None:
         return None
     text = str(version).strip() if version is not None and str(version).strip() else "001"
-    try:
-        return build_identifier(ctx.type_code, ctx.issuer_code, _serial_of(ctx, line, serial, source), text).format()
-    except IdentifierError as exc:
-        raise FieldError(f"identifier: {exc}") from None
+    if not _VERSION.fullmatch(text):
+        raise FieldError(f"identifier: {SEGMENTS['version']} {text!r}: expected 3 digits 001-999, e.g. 001")
+    body = ctx.type_code + ctx.issuer_code + _serial_of(ctx, line, serial, source) + text
+    return f"{ROOT}.{ctx.type_code}.{ctx.issuer_code}.{body[39:-3]}.{text}.{mod37_36_check(body)}"
 
 
 _SERIAL = re.compile(r"^[0-9A-Z]{1,32}$")
+_VERSION = re.compile(r"^(?!000)[0-9]{3}$")
 _CTX: BuildContext | None = None  # each worker's, set by its pool initializer
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from ..errors import InvalidInput
-from ..gbt.identifier import IdentifierError, validate_issuer_code
+from ..gbt.identifier import IdentifierError, validate_issuer_code, validate_type_code
 from ..gbt.metadata import EXTENSION_PREFIX, NAMES, NationalMapping
 from ..schema import CertificateSchema
 
@@ -121,6 +121,10 @@ def plan_rows(
                 f"type {schema.type} declares no national type code (national.typeCode): it cannot have "
                 "GB/T 36904 identifiers; leave out --issuer-code"
             )
+        try:
+            validate_type_code(type_code)
+        except IdentifierError as exc:
+            raise InvalidInput(f"type {schema.type}: national.typeCode: {exc}") from None
     return RowPlan(mapping, type_code, issuer_code)
 
 
