@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from api_fixtures import BJ, GD, ZJ, Mirror, check_of, failing, new_deployment, open_mirror
+from api_fixtures import BJ, GD, ZJ, Mirror, check_of, failing, new_deployment, open_mirror, save_deployment
 from conftest import Consortium, Node
 
 from ledger import qr
@@ -439,6 +439,38 @@ def test_a_tampered_v2_document_is_invalid(ledger: Ledger) -> None:
         doc[field] = value
         r = verify_doc(v, doc, verifier_region=GD)
         assert r.verdict == "INVALID" and failing(r)[0] == ("integrity", "HASH_MISMATCH"), (field, failing(r))
+
+
+# ---------------------------------------------------------------------- over HTTP
+
+
+def test_the_api_verifies_v2_documents_and_compact_v3_payloads(ledger: Ledger, anvil: Node) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import ApiSettings, create_app
+
+    home = ledger.directory / "api-home"
+    settings = ApiSettings(
+        home=home, deployment=save_deployment(ledger.c, home), rpc_url=anvil.url, db_url=ledger.mirror.url
+    )
+    ledger.mirror.sync()
+    with TestClient(create_app(settings)) as client:
+        doc = ledger.doc("id")
+        r = client.post("/v1/verify", params={"verifier_region": str(GD)}, json={"document": doc})
+        assert r.status_code == 200 and r.json()["verdict"] == "VALID", r.json()
+        assert r.json()["certificate"]["identifier"] == doc["identifier"]
+        payload = qr.compact_for(ledger.cert("id"))
+        r = client.post("/v1/verify", params={"verifier_region": str(GD)}, json={"payload": payload})
+        assert r.status_code == 200 and r.json()["verdict"] == "VALID", r.json()
+        assert r.json()["certificate"]["suite"] == "intl"
+        r = client.post("/v1/verify", json={"payload": qr.compact_for(ledger.cert("id", 2))})
+        assert r.json()["verdict"] == "EXPIRED"
+        r = client.post("/v1/verify", json={"payload": qr.full_payload(ledger.cert("biz"))})
+        assert r.json()["verdict"] == "VALID", r.json()
+        r = client.post("/v1/verify", json={"document": doc | {"suite": "sha3"}})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "MALFORMED_DOCUMENT"
+        r = client.post("/v1/verify", json={"payload": payload[:-3]})
+        assert r.status_code == 422
 
 
 # ---------------------------------------------------------------------- selective disclosure

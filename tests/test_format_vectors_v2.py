@@ -29,7 +29,7 @@ import cbor2
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_format_vectors import CASES, SCHEMAS, ref_canonical, ref_strip  # noqa: E402
+from test_format_vectors import CASES, SCHEMAS, ref_canonical, ref_strip
 
 pytestmark = pytest.mark.unit
 
@@ -331,6 +331,58 @@ def test_ledger_hashes_documents_and_qr_payloads_agree(index: int) -> None:
         assert parsed.holder_digest() == unhex(case["holderDigest"])
     disclosed = cert.disclose(case["disclosed"]["shown"])
     assert disclosed.to_json() == case["disclosed"]["document"]
+
+
+@pytest.mark.parametrize("suite_name", ["sm", "intl"])
+def test_the_build_stage_writes_the_suites_hashes(tmp_path: Path, suite_name: str) -> None:
+    """What an issuance worker stages, in each suite, recomputed by the reference implementation."""
+    from eth_account import Account
+
+    from ledger.bootstrap import default_schemas
+    from ledger.issuance.build import BuildContext, _build_chunk, _init_worker
+    from ledger.schema import CertificateSchema
+
+    raw = default_schemas()["ID_CARD"]
+    ctx = BuildContext(
+        CertificateSchema.compile(raw),
+        Account.create(),
+        31337,
+        "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "GD-PSB",
+        "ID_CARD",
+        440000,
+        "2026-01-01",
+        None,
+        tmp_path,
+        "2026-01-01",
+        suite=suite_name,
+        type_code=raw["national"]["typeCode"],
+        issuer_code="11330105002500287C",
+        serial_prefix="ABCDEF0123",
+    )
+    _init_worker(ctx)
+    rows = [
+        (2, {"name": "王小明", "sex": "M", "birthDate": "1990-01-01", "idNumber": "44010619900101001X"}),
+        (3, {"name": "李丽", "sex": "F", "birthDate": "1991-02-02", "idNumber": "440106199102020026", "serial": "Q7"}),
+    ]
+    built = _build_chunk((0, rows))
+    assert built.size == 2 and not built.bad
+    docs = [json.loads(line) for line in (tmp_path / f"{built.part}.jsonl").read_text("utf-8").splitlines()]
+    h = REF_HASH[suite_name]
+    for doc, serial in zip(docs, ("ABCDEF01230000002", "Q7"), strict=True):
+        assert doc["format"] == "certledger/2" and doc["suite"] == suite_name
+        assert doc["identifier"] == ref_identifier(raw["national"]["typeCode"], "11330105002500287C", serial, "001")
+        meta = {
+            "$type": "ID_CARD",
+            "$agency": "GD-PSB",
+            "$region": "440000",
+            "$validFrom": "2026-01-01",
+            "$validUntil": "",
+            "$identifier": doc["identifier"],
+        }
+        fields = [h(ref_field_preimage(n, v, unhex(doc["salts"][n]))) for n, v in doc["fields"].items()]
+        holder = h(b"CL2H" + b"".join(sorted(fields)))
+        assert doc["hash"] == _hex(h(b"CL2C" + h(ref_meta_preimage(meta)) + holder))
 
 
 if __name__ == "__main__":
