@@ -347,7 +347,19 @@ class Certificate:
 
     def compute_hash(self) -> bytes:
         if self.version == 2:
-            return self.metadata().certificate_hash(self.holder_digest())
+            h = suite_hash(self.suite)
+            meta = meta_digest(
+                h,
+                (
+                    self.type,
+                    self.agency,
+                    str(self.region),
+                    self.valid_from,
+                    self.valid_until or "",
+                    self.identifier or "",
+                ),
+            )
+            return certificate_hash_v2(h, meta, holder_digest(h, self.field_hashes().values()))
         return certificate_hash(self.field_hashes().values())
 
     def computed_root(self, cert_hash: bytes | None = None) -> bytes | None:

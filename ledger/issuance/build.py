@@ -21,7 +21,7 @@ from eth_account.signers.local import LocalAccount
 
 from ..document import Anchor, Certificate, new_salts
 from ..files import write_durable
-from ..gbt.identifier import ROOT, SEGMENTS, mod37_36_check
+from ..gbt.identifier import ROOT, SEGMENTS, mod37_36_finish, mod37_36_state
 from ..gbt.metadata import CITIZEN_ID, NationalMapping, NationalRowError, import_row, label
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
@@ -50,6 +50,7 @@ class BuildContext:
     type_code: str | None = None  # GB/T 36904 identifiers: the type's national type code ...
     issuer_code: str | None = None  # ... and the agency's credit code (None: no identifiers)
     serial_prefix: str = ""  # generated serials: this (from the input's hash) + the row number
+    _prefix_state: int = 0  # MOD 37,36 state after type code + issuer code (0: not computed; states are 1-36)
 
 
 def _serial_of(ctx: BuildContext, line: int, given: Any, source: str) -> str:
@@ -71,8 +72,11 @@ def _identifier(ctx: BuildContext, line: int, serial: Any, version: Any, source:
     text = str(version).strip() if version is not None and str(version).strip() else "001"
     if not _VERSION.fullmatch(text):
         raise FieldError(f"identifier: {SEGMENTS['version']} {text!r}: expected 3 digits 001-999, e.g. 001")
-    body = ctx.type_code + ctx.issuer_code + _serial_of(ctx, line, serial, source) + text
-    return f"{ROOT}.{ctx.type_code}.{ctx.issuer_code}.{body[39:-3]}.{text}.{mod37_36_check(body)}"
+    serial_text = _serial_of(ctx, line, serial, source)
+    if ctx._prefix_state == 0:  # MOD 37,36 runs left to right: the codes' state is computed once
+        ctx._prefix_state = mod37_36_state(ctx.type_code + ctx.issuer_code)
+    check = mod37_36_finish(mod37_36_state(serial_text + text, ctx._prefix_state))
+    return f"{ROOT}.{ctx.type_code}.{ctx.issuer_code}.{serial_text}.{text}.{check}"
 
 
 _SERIAL = re.compile(r"^[0-9A-Z]{1,32}$")
