@@ -136,7 +136,7 @@ PROPOSED: dict[str, dict[str, Any]] = {
 
 def schema_with_mapping(cert_type: str) -> dict[str, Any]:
     raw = json.loads((CERTTYPES / f"{cert_type}.json").read_text(encoding="utf-8"))
-    if cert_type == "MARRIAGE_CERTIFICATE":
+    if cert_type == "MARRIAGE_CERTIFICATE" and not any(f["name"] == "holderIdNumber" for f in raw["fields"]):
         raw["fields"].insert(
             1,
             {

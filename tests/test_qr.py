@@ -239,11 +239,11 @@ def _refused(payload) -> str:
 
 
 def _full(body) -> str:
-    return qr.FULL_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body))).decode()
+    return qr.FULL_V1_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body))).decode()
 
 
 def _compact(items) -> str:
-    return qr.COMPACT_PREFIX + base45.b45encode(cbor2.dumps(items)).decode()
+    return qr.COMPACT_V2_PREFIX + base45.b45encode(cbor2.dumps(items)).decode()
 
 
 @pytest.mark.unit
@@ -307,8 +307,8 @@ def test_wrong_prefix_for_the_body_is_refused(card):
     cert, h = card
     compact = qr.compact_payload(h, cert.type, cert.region, cert.agency)
     full = qr.full_payload(cert)
-    _refused(qr.FULL_PREFIX + compact[5:])
-    _refused(qr.COMPACT_PREFIX + full[5:])
+    _refused(qr.FULL_V1_PREFIX + compact[5:])
+    _refused(qr.COMPACT_V2_PREFIX + full[5:])
     _refused(compact[5:])
     _refused(full[5:])
 
@@ -329,13 +329,13 @@ def test_incomplete_or_padded_encodings_are_refused(card):
     body = _valid_body(cert)
     packed = zlib.compress(cbor2.dumps(body), 9)
     b45 = lambda b: base45.b45encode(b).decode()  # noqa: E731
-    assert isinstance(qr.decode(qr.FULL_PREFIX + b45(packed)), Certificate)
-    _refused(qr.FULL_PREFIX + b45(packed[:-4]))  # no Adler-32 trailer
-    _refused(qr.FULL_PREFIX + b45(packed[:-1]))
-    _refused(qr.FULL_PREFIX + b45(packed + b"trailing"))  # data after the zlib stream
-    _refused(qr.FULL_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"junk")))  # data after the CBOR item
-    _refused(qr.FULL_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"\0" * 100_000, 9)))  # inflates past 64 KiB
-    _refused(qr.COMPACT_PREFIX + b45(cbor2.dumps([h, "ID_CARD", 440000]) + b"junk"))
+    assert isinstance(qr.decode(qr.FULL_V1_PREFIX + b45(packed)), Certificate)
+    _refused(qr.FULL_V1_PREFIX + b45(packed[:-4]))  # no Adler-32 trailer
+    _refused(qr.FULL_V1_PREFIX + b45(packed[:-1]))
+    _refused(qr.FULL_V1_PREFIX + b45(packed + b"trailing"))  # data after the zlib stream
+    _refused(qr.FULL_V1_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"junk")))  # data after the CBOR item
+    _refused(qr.FULL_V1_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"\0" * 100_000, 9)))  # inflates past 64 KiB
+    _refused(qr.COMPACT_V2_PREFIX + b45(cbor2.dumps([h, "ID_CARD", 440000]) + b"junk"))
 
 
 @pytest.mark.unit
@@ -517,9 +517,7 @@ def test_zxing_reads_back_every_issued_png(cli_home, tmp_path, capsys, kind):
         doc = json.loads((out / file).read_text("utf-8"))
         cert, stated = Certificate.from_json(doc)
         assert stated == cert.compute_hash() == bytes.fromhex(cert_hash[2:])
-        expected = (
-            qr.full_payload(cert) if kind == "full" else qr.compact_payload(stated, cert.type, cert.region, cert.agency)
-        )
+        expected = qr.full_payload(cert) if kind == "full" else qr.compact_for(cert)
         found = _read_qr(out / png)
         assert len(found) == 1, png
         barcode = found[0]
@@ -563,5 +561,7 @@ def test_qr_command_renders_readable_codes(cli_home, tmp_path, capsys):
 
 @pytest.mark.unit
 def test_payload_prefixes_are_qr_alphanumeric():
-    assert re.fullmatch(r"[0-9A-Z $%*+\-./:]+", qr.COMPACT_PREFIX + qr.FULL_PREFIX)
+    assert re.fullmatch(
+        r"[0-9A-Z $%*+\-./:]+", qr.COMPACT_PREFIX + qr.FULL_PREFIX + qr.COMPACT_V2_PREFIX + qr.FULL_V1_PREFIX
+    )
     assert set(base45.b45encode(bytes(range(256)) * 2).decode()) <= QR_ALPHANUMERIC
