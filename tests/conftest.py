@@ -141,8 +141,8 @@ def rpc_proxy() -> Iterator[Callable[..., RpcProxy]]:
     """Makes fake JSON-RPC endpoints in front of a node (see ``fake_rpc``); all closed at teardown."""
     made: list[RpcProxy] = []
 
-    def make(upstream: str, meddle: Any = None, rewrite: Any = None) -> RpcProxy:
-        proxy = RpcProxy(upstream, meddle, rewrite)
+    def make(upstream: str | None, meddle: Any = None, rewrite: Any = None, answer: Any = None) -> RpcProxy:
+        proxy = RpcProxy(upstream, meddle, rewrite, answer)
         made.append(proxy)
         return proxy
 

@@ -5,6 +5,11 @@ it; ``rewrite`` may edit the node's JSON answer on its way back. That is how the
 for the providers and nodes this machine cannot run (a Besu QBFT node, a provider limiting
 ``eth_getLogs`` ranges, one failing with 503 now and then) while the chain behind stays real.
 
+With no upstream and an ``answer`` function it is a node of its own making, down to the
+transport: ``answer(payload, headers) -> (HTTP status, raw body, close the connection after)``
+lets a test send non-JSON, refuse, or drop a kept-alive connection; ``connections`` and ``seen``
+(payload and headers of every request) tell what the client did.
+
 Tests get one through the ``rpc_proxy`` fixture (closed at teardown)::
 
     def test_x(anvil, rpc_proxy):
@@ -25,36 +30,64 @@ import requests
 # forward; ``number`` counts the requests this proxy received, from 1.
 Meddle = Callable[[Any, int], tuple[int, Any] | None]
 Rewrite = Callable[[Any], Any]
+Answer = Callable[[Any, Any], tuple[int, bytes, bool]]
 
 
 class RpcProxy:
     """A JSON-RPC proxy on 127.0.0.1 (``url``); ``requests`` counts what it received."""
 
-    def __init__(self, upstream: str, meddle: Meddle | None = None, rewrite: Rewrite | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str | None,
+        meddle: Meddle | None = None,
+        rewrite: Rewrite | None = None,
+        answer: Answer | None = None,
+    ) -> None:
+        if (upstream is None) == (answer is None):
+            raise ValueError("give an upstream node to forward to, or an answer function, not both")
         self.upstream = upstream
         self.requests = 0
+        self.connections = 0
+        self.seen: list[tuple[Any, Any]] = []
         self._lock = threading.Lock()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self) -> None:
+                with proxy._lock:
+                    proxy.connections += 1
+                super().setup()
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, raw = proxy._answer(body)
+                close = False
+                if proxy._own_answer is not None:
+                    payload = json.loads(body)
+                    with proxy._lock:
+                        proxy.requests += 1
+                        proxy.seen.append((payload, self.headers))
+                    status, raw, close = proxy._own_answer(payload, self.headers)
+                else:
+                    status, raw = proxy._answer(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+                self.wfile.flush()
+                if close:  # as a node whose keep-alive timed out: closed without saying so
+                    self.close_connection = True
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._meddle, self._rewrite = meddle, rewrite
+        self._meddle, self._rewrite, self._own_answer = meddle, rewrite, answer
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True, name="fake-rpc").start()
 
     def _answer(self, body: bytes) -> tuple[int, bytes]:
@@ -65,6 +98,7 @@ class RpcProxy:
             answer = self._meddle(json.loads(body), number)
             if answer is not None:
                 return answer[0], json.dumps(answer[1]).encode()
+        assert self.upstream is not None
         upstream = requests.post(self.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=120)
         if self._rewrite is None:
             return upstream.status_code, upstream.content

@@ -8,13 +8,12 @@ import base64
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Consortium, chain_now, free_port
 from eth_account import Account
+from helpers import Consortium, chain_now, free_port
 
 from ledger.chain import Chain
 from ledger.errors import ChainUnavailable, LedgerError
@@ -40,9 +39,9 @@ def test_inspect_call_data_is_what_web3_encodes(consortium: Consortium, agency: 
 
 def test_inspect_call_data_refuses_what_the_abi_cannot_hold(consortium: Consortium) -> None:
     cert = Account.create().key
-    with pytest.raises(Exception, match="uint32|value|bounds|encode"):
+    with pytest.raises(Exception, match=r"uint32|value|bounds|encode"):
         consortium.registry.inspect_params("GD-PSB", cert, cert, 2**32, 0)  # a region beyond uint32
-    with pytest.raises(Exception, match="uint64|value|bounds|encode"):
+    with pytest.raises(Exception, match=r"uint64|value|bounds|encode"):
         consortium.registry.inspect_params("GD-PSB", cert, cert, 0, -1)
 
 
@@ -68,48 +67,9 @@ def test_chain_source_reads_what_the_registry_reads(issuing: Consortium) -> None
 # ---------------------------------------------------------------------- the node's transport
 
 
-class StubNode:
-    """An HTTP server standing in for a node: answers each request with ``answer(body, headers)``
-    -> (status, body bytes, close the connection afterwards)."""
-
-    def __init__(self, answer: Callable[[dict[str, Any], Any], tuple[int, bytes, bool]]) -> None:
-        self.requests: list[tuple[dict[str, Any], Any]] = []
-        self.connections = 0
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                stub.connections += 1
-                super().setup()
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append((body, self.headers))
-                status, raw, close = answer(body, self.headers)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-                self.wfile.flush()
-                if close:  # as a node whose keep-alive timed out: closed without saying so
-                    self.close_connection = True
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def url(self, userinfo: str = "") -> str:
-        return f"http://{userinfo}127.0.0.1:{self.port}/rpc?key=secret"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def node_url(node: Any, userinfo: str = "") -> str:
+    """The fake node's URL with a path, a query and credentials, as a provider's would have."""
+    return f"http://{userinfo}127.0.0.1:{node.port}/rpc?key=secret"
 
 
 def result(value: Any, *, close: bool = False) -> Callable[[dict[str, Any], Any], tuple[int, bytes, bool]]:
@@ -117,39 +77,32 @@ def result(value: Any, *, close: bool = False) -> Callable[[dict[str, Any], Any]
 
 
 @pytest.fixture
-def stub_node() -> Iterator[Callable[..., StubNode]]:
-    made: list[StubNode] = []
-
-    def make(answer: Callable[[dict[str, Any], Any], tuple[int, bytes, bool]]) -> StubNode:
-        made.append(StubNode(answer))
-        return made[-1]
-
-    yield make
-    for node in made:
-        node.close()
+def stub_node(rpc_proxy: Callable[..., Any]) -> Callable[..., Any]:
+    """A node of the test's own making (the shared fake RPC endpoint without an upstream)."""
+    return lambda answer: rpc_proxy(None, answer=answer)
 
 
 def test_calls_reuse_one_connection_and_send_path_query_and_credentials(stub_node) -> None:
     node = stub_node(result("0x2a"))
-    calls = NodeCalls(Chain(node.url("alice:p%40ss@")))
+    calls = NodeCalls(Chain(node_url(node, "alice:p%40ss@")))
     assert [calls.call("eth_chainId", []) for _ in range(5)] == ["0x2a"] * 5
     assert node.connections == 1
-    body, headers = node.requests[0]
+    body, headers = node.seen[0]
     assert (body["method"], body["params"], body["jsonrpc"]) == ("eth_chainId", [], "2.0")
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"alice:p@ss").decode()
-    assert len({b["id"] for b, _ in node.requests}) == 5
+    assert len({b["id"] for b, _ in node.seen}) == 5
 
 
 def test_a_connection_the_node_closed_is_replaced_without_an_error(stub_node) -> None:
     node = stub_node(result("0x1", close=True))
-    calls = NodeCalls(Chain(node.url()))
+    calls = NodeCalls(Chain(node_url(node)))
     assert [calls.call("eth_blockNumber", []) for _ in range(3)] == ["0x1"] * 3
     assert node.connections == 3
 
 
 def test_each_thread_has_its_own_connection(stub_node) -> None:
     node = stub_node(result("0x1"))
-    calls = NodeCalls(Chain(node.url()))
+    calls = NodeCalls(Chain(node_url(node)))
     barrier = threading.Barrier(4, timeout=30)
     answers: list[Any] = []
 
@@ -174,8 +127,8 @@ def test_a_refusal_is_an_rpc_error(stub_node) -> None:
         ).encode(),
         False,
     )
-    calls = NodeCalls(Chain(stub_node(refuse).url()))
-    with pytest.raises(LedgerError, match="node refused eth_call: .*execution reverted") as exc:
+    calls = NodeCalls(Chain(node_url(stub_node(refuse))))
+    with pytest.raises(LedgerError, match=r"node refused eth_call: .*execution reverted") as exc:
         calls.call("eth_call", [{}, "latest"])
     assert exc.value.code == "RPC_ERROR" and not isinstance(exc.value, ChainUnavailable)
 
@@ -190,7 +143,7 @@ def test_a_refusal_is_an_rpc_error(stub_node) -> None:
 )
 def test_a_node_answering_nonsense_is_unavailable_and_the_url_stays_secret(stub_node, answer, message) -> None:
     node = stub_node(answer)
-    calls = NodeCalls(Chain(node.url("alice:hunter2@")))
+    calls = NodeCalls(Chain(node_url(node, "alice:hunter2@")))
     with pytest.raises(ChainUnavailable, match=message) as exc:
         calls.call("eth_blockNumber", [])
     assert "hunter2" not in str(exc.value) and "secret" not in str(exc.value)
