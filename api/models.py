@@ -55,6 +55,8 @@ class CertificateModel(BaseModel):
     anchored_at: AnchoredAt | None
     valid_from: str | None = None
     valid_until: str | None = None
+    identifier: str | None = Field(default=None, description="GB/T 36904 e-licence identifier (certledger/2)")
+    suite: Literal["intl", "sm"] | None = Field(default=None, description="cryptographic suite (certledger/2)")
 
 
 class SourceModel(BaseModel):
@@ -136,13 +138,22 @@ class AnchorModel(BaseModel):
     block: JsonInt | None = None
     tx: str | None = None
     anchoredAt: JsonInt | None = None
+    sm2Signature: str | None = Field(
+        default=None, pattern=r"^0x[0-9a-fA-F]{128}$", description="sm suite: the agency's SM2 signature, r || s"
+    )
 
 
 class CertificateDocument(BaseModel):
     """A full or disclosed certificate document (docs/certificate-format.md)."""
 
-    format: Literal["certledger/1"] = Field(description=f"always {FORMAT}")
+    format: Literal["certledger/2", "certledger/1"] = Field(description=f"{FORMAT} (certledger/1 still read)")
+    suite: Literal["intl", "sm"] | None = Field(
+        default=None, description="certledger/2: the cryptographic suite (SHA-256 or SM3)"
+    )
     type: str = Field(min_length=1, max_length=32, examples=["ID_CARD"])
+    identifier: str | None = Field(
+        default=None, pattern=r"^[0-9A-Z.]{1,100}$", description="certledger/2: GB/T 36904 e-licence identifier"
+    )
     issuer: IssuerModel
     validFrom: Day
     validUntil: Day | None = None

@@ -20,6 +20,7 @@ from ledger.errors import ConfigError, LedgerError
 
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .demo import demo_cmd
+from .export import export_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reanchor_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
 from .mirror import index_cmd
 from .operator import (
@@ -167,6 +168,7 @@ app.command("suspend")(suspend_cmd)
 app.command("reinstate")(reinstate_cmd)
 app.command("disclose")(disclose_cmd)
 app.command("qr")(qr_cmd)
+app.command("export")(export_cmd)
 app.command("index")(index_cmd)
 app.command("serve")(serve_cmd)
 app.command("verify")(verify_cmd)

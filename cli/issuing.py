@@ -40,14 +40,17 @@ def _agency_key(c: Context, agency: str, explicit: str | None) -> LocalAccount:
 
 def issue_cmd(
     ctx: typer.Context,
-    rows: Annotated[Path, typer.Argument(help="Rows to issue: a .csv (header = field names) or .jsonl file.")],
+    rows: Annotated[
+        Path,
+        typer.Argument(help="Rows to issue: a .csv (header = field names or GB/T 36903 names) or .jsonl file."),
+    ],
     agency: Annotated[str, typer.Option(help="Issuing agency, e.g. GD-PSB.")],
     cert_type: Annotated[str, typer.Option("--type", help="Certificate type, e.g. ID_CARD.")],
     out: Annotated[Path, typer.Option(help="Output folder (re-run with the same folder to resume).")],
     bundle: Annotated[bool, typer.Option(help="One JSONL bundle instead of one file per certificate.")] = False,
     qr: Annotated[bool, typer.Option(help="Also one QR PNG per certificate.")] = False,
     qr_payload: Annotated[
-        str, typer.Option(help="QR content: compact (hash, online check) or full (offline).")
+        str, typer.Option(help="QR content: compact (metadata + holder digest, online check) or full (offline).")
     ] = "compact",
     skip_invalid: Annotated[bool, typer.Option(help="Anchor the valid rows even if some are invalid.")] = False,
     allow_expired: Annotated[
@@ -57,6 +60,18 @@ def issue_cmd(
     valid_from: Annotated[str | None, typer.Option(help="Default validFrom (YYYY-MM-DD; default today).")] = None,
     valid_until: Annotated[str | None, typer.Option(help="Default validUntil (YYYY-MM-DD; default none).")] = None,
     max_batch: Annotated[int, typer.Option(help="Most certificates per anchoring transaction.")] = 10_000,
+    issuer_code: Annotated[
+        str | None,
+        typer.Option(
+            help="The agency's unified social credit code (GB 32100): each certificate gets a GB/T 36904 identifier."
+        ),
+    ] = None,
+    national: Annotated[
+        bool,
+        typer.Option(
+            "--national", help="The rows are a GB/T 36903 export (ZZBH, CZZT, ...; detected without this flag)."
+        ),
+    ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per CPU).")] = 0,
     submitter: Annotated[
         str | None,
@@ -89,6 +104,8 @@ def issue_cmd(
         max_batch=max_batch,
         workers=workers,
         allow_expired=allow_expired,
+        issuer_code=issuer_code,
+        national=True if national else None,
     )
     if allow_expired:
         err_console.print(
@@ -332,14 +349,11 @@ def qr_cmd(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render a certificate's QR code (compact: hash, type, region, agency; --full: the document)."""
+    """Render a certificate's QR code (compact: metadata and holder digest; --full: the document)."""
     from ledger import qr as qrcodes
 
     cert, _ = load_document(file)
-    cert_hash = cert.compute_hash()
-    payload = (
-        qrcodes.full_payload(cert) if full else qrcodes.compact_payload(cert_hash, cert.type, cert.region, cert.agency)
-    )
+    payload = qrcodes.full_payload(cert) if full else qrcodes.compact_for(cert)
     version = qrcodes.render_png(payload, out)
     emit(
         {"file": str(out), "payload": payload, "qr_version": version, "kind": "full" if full else "compact"},

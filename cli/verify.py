@@ -23,7 +23,7 @@ def verify_cmd(
     target: Annotated[
         str,
         typer.Argument(
-            help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC2:/CLF1:) or a certificate hash."
+            help="A certificate file (.json), a QR image (.png/.jpg), a QR payload (CLC3:/CLF2:) or a certificate hash."
         ),
     ],
     verifier_region: Annotated[str | None, typer.Option(help="Your region: checks recognition for it.")] = None,

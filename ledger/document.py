@@ -1,6 +1,23 @@
 """Certificate documents: the citizen's file, its canonical hashing and selective disclosure.
 
-Every entry of a certificate — the holder's fields and the metadata entries ``$type``,
+Two formats are read; new certificates are written in ``certledger/2``.
+
+``certledger/2`` names its cryptographic suite (``"suite": "intl"`` hashes with SHA-256,
+``"sm"`` with SM3; ``H`` below) and binds the always-disclosed metadata on its own, so that a
+compact QR code carrying the metadata and one digest of the holder's fields can be checked
+against the anchored certificate hash::
+
+    fieldHash    = H( "CL2F" || salt[16] || u16(len(name)) || name || u32(len(value)) || value )
+    metaDigest   = H( "CL2M" || entry($type) || entry($agency) || entry($region) || entry($validFrom)
+                      || entry($validUntil) || entry($identifier) )   fixed order; "" when absent
+                   entry(n) = u16(len(n)) || n || u32(len(v)) || v
+    holderDigest = H( "CL2H" || fieldHash_1 || ... || fieldHash_n )   holder field hashes sorted
+    certHash     = H( "CL2C" || metaDigest || holderDigest )
+
+``$identifier`` is the GB/T 36904 e-licence identifier (``ledger.gbt.identifier``), empty when
+the certificate has none.
+
+``certledger/1`` (read and verified as ever, always SHA-256): every entry — the holder's fields and the metadata entries ``$type``,
 ``$agency``, ``$region``, ``$validFrom``, ``$validUntil`` — is hashed on its own. Holder
 fields get a random 16-byte salt each; metadata entries, always disclosed, use 16 zero bytes::
 
@@ -21,7 +38,7 @@ import hashlib
 import os
 import re
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -32,13 +49,23 @@ from .errors import InvalidInput
 from .ids import region_code
 from .merkle import root_from_proof
 from .schema import FIELD_NAME_RE, FieldError, canonical_date, nfc
+from .suites import INTL, SM, SUITES, suite
 
-FORMAT = "certledger/1"
+FORMAT_V1 = "certledger/1"
+FORMAT_V2 = "certledger/2"
+FORMAT = FORMAT_V2  # what new certificates are written in
+FORMATS = (FORMAT_V1, FORMAT_V2)
 FIELD_TAG = b"CL1F"
 CERT_TAG = b"CL1C"
+V2_FIELD_TAG = b"CL2F"
+V2_META_TAG = b"CL2M"
+V2_HOLDER_TAG = b"CL2H"
+V2_CERT_TAG = b"CL2C"
 SALT_BYTES = 16
 META_SALT = bytes(SALT_BYTES)  # metadata is always shown: a salt would hide nothing
 META_FIELDS = ("$type", "$agency", "$region", "$validFrom", "$validUntil")
+META_FIELDS_V2 = (*META_FIELDS, "$identifier")  # metaDigest's fixed order
+_IDENTIFIER = re.compile(r"^[0-9A-Z.]{1,100}$")  # shape only: verification parses it (GB/T 36904)
 _HEX32 = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SALT = re.compile(r"^0x[0-9a-fA-F]{32}$")
 _HEX_SIG = re.compile(r"^0x[0-9a-fA-F]{130}$")
@@ -58,8 +85,110 @@ def field_hash(name: str, value: str, salt: bytes) -> bytes:
 
 
 def certificate_hash(field_hashes: Iterable[bytes]) -> bytes:
-    """The certificate hash from its field hashes, in any order."""
+    """The certificate hash from its field hashes, in any order (``certledger/1``)."""
     return _sha256(CERT_TAG + b"".join(sorted(field_hashes))).digest()
+
+
+# ---------------------------------------------------------------------- certledger/2
+
+Hash = Callable[[bytes], bytes]
+
+
+_HASHES: dict[str, Hash] = {}
+
+
+def suite_hash(name: str) -> Hash:
+    """The suite's 32-byte hash as a plain callable, resolved once per process (issuance calls
+    it ~10 times per certificate)."""
+    h = _HASHES.get(name)
+    if h is None:
+        if name == SM:
+            from .crypto.sm import SM3_PROVIDER, sm3
+
+            if SM3_PROVIDER.startswith("hashlib"):
+                fresh = hashlib.new("sm3").copy  # a fresh SM3 state: cheaper than looking "sm3" up by name
+
+                def h(data: bytes) -> bytes:
+                    state = fresh()
+                    state.update(data)
+                    return state.digest()
+
+            else:  # pragma: no cover - depends on the interpreter's OpenSSL build
+                h = sm3
+        else:
+            h = suite(name).hash
+        _HASHES[name] = h
+    return h
+
+
+_NAME_PREFIX: dict[str, bytes] = {}  # u16(len(name)) || name, for the few names a ledger has
+
+
+def _entry(name: str, value: str) -> bytes:
+    prefix = _NAME_PREFIX.get(name)
+    if prefix is None:
+        n = name.encode()
+        prefix = _pack_name(len(n)) + n
+        if len(_NAME_PREFIX) < 1024:  # bounded: documents from anywhere pass through a server
+            _NAME_PREFIX[name] = prefix
+    v = value.encode()
+    return prefix + _pack_value(len(v)) + v
+
+
+def field_hash_v2(h: Hash, name: str, value: str, salt: bytes) -> bytes:
+    """A holder field's salted hash in ``certledger/2`` (value already canonical)."""
+    return h(V2_FIELD_TAG + salt + _entry(name, value))
+
+
+def meta_digest(h: Hash, values: Sequence[str]) -> bytes:
+    """metaDigest over the six metadata values in ``META_FIELDS_V2`` order ("" when absent)."""
+    return h(V2_META_TAG + b"".join(_entry(n, v) for n, v in zip(META_FIELDS_V2, values, strict=True)))
+
+
+def holder_digest(h: Hash, field_hashes: Iterable[bytes]) -> bytes:
+    """holderDigest from the holder fields' hashes, in any order."""
+    return h(V2_HOLDER_TAG + b"".join(sorted(field_hashes)))
+
+
+def certificate_hash_v2(h: Hash, meta: bytes, holder: bytes) -> bytes:
+    return h(V2_CERT_TAG + meta + holder)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The always-disclosed entries of a ``certledger/2`` certificate, and its suite: all a
+    compact QR code carries besides the holder digest."""
+
+    suite: str
+    type: str
+    agency: str
+    region: int
+    valid_from: str
+    valid_until: str | None
+    identifier: str | None = None
+
+    def values(self) -> tuple[str, ...]:
+        return (
+            self.type,
+            self.agency,
+            str(self.region),
+            self.valid_from,
+            self.valid_until or "",
+            self.identifier or "",
+        )
+
+    def digest(self) -> bytes:
+        return meta_digest(suite_hash(self.suite), self.values())
+
+    def certificate_hash(self, holder: bytes) -> bytes:
+        """The certificate hash of these metadata with the holder digest ``holder``."""
+        return certificate_hash_v2(suite_hash(self.suite), self.digest(), holder)
+
+
+def deployment_suite(deployment: Any) -> str:
+    """A deployment's cryptographic suite by name (``intl`` for deployments that predate suites)."""
+    value = getattr(deployment, "suite", INTL)
+    return str(value if isinstance(value, str) else getattr(value, "name", INTL))
 
 
 def new_salts(names: Sequence[str]) -> dict[str, bytes]:
@@ -146,7 +275,8 @@ class Certificate:
     """A certificate document, full or disclosed.
 
     ``fields`` holds the disclosed holder fields (canonical text), ``salts`` one salt per
-    disclosed field, ``hidden`` the field hashes of undisclosed fields.
+    disclosed field, ``hidden`` the field hashes of undisclosed fields. ``version`` is the
+    format (1: ``certledger/1``, SHA-256, no identifier; 2: ``certledger/2`` in ``suite``).
     """
 
     type: str
@@ -158,29 +288,78 @@ class Certificate:
     salts: Mapping[str, bytes]
     hidden: Mapping[str, bytes] = field(default_factory=dict)
     anchor: Anchor | None = None
+    version: int = 1
+    suite: str = INTL
+    identifier: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.version not in (1, 2):
+            raise InvalidInput(f"unknown document format version {self.version}")
+        if self.suite not in SUITES:
+            raise InvalidInput(f"unknown cryptographic suite {self.suite!r}")
+        if self.version == 1 and (self.suite != INTL or self.identifier is not None):
+            raise InvalidInput("a certledger/1 certificate is SHA-256 (suite intl) and has no identifier")
+
+    @property
+    def format(self) -> str:
+        return FORMAT_V2 if self.version == 2 else FORMAT_V1
 
     # ------------------------------------------------------------------ hashing
 
     def entries(self) -> dict[str, str]:
         """Every disclosed entry, metadata first, as hashed."""
-        return {
+        out = {
             "$type": self.type,
             "$agency": self.agency,
             "$region": str(self.region),
             "$validFrom": self.valid_from,
             "$validUntil": self.valid_until or "",
-            **self.fields,
         }
+        if self.version == 2:
+            out["$identifier"] = self.identifier or ""
+        out.update(self.fields)
+        return out
+
+    def metadata(self) -> Metadata:
+        return Metadata(
+            self.suite, self.type, self.agency, self.region, self.valid_from, self.valid_until, self.identifier
+        )
 
     def field_hashes(self) -> dict[str, bytes]:
-        out = {
-            name: field_hash(name, value, META_SALT if name.startswith("$") else self.salts[name])
-            for name, value in self.entries().items()
-        }
+        """The field hashes: in ``certledger/1`` of every entry, metadata included; in
+        ``certledger/2`` of the holder fields only (the metadata go into metaDigest)."""
+        if self.version == 2:
+            h = suite_hash(self.suite)
+            out = {name: field_hash_v2(h, name, value, self.salts[name]) for name, value in self.fields.items()}
+        else:
+            out = {
+                name: field_hash(name, value, META_SALT if name.startswith("$") else self.salts[name])
+                for name, value in self.entries().items()
+            }
         out.update(self.hidden)
         return out
 
+    def holder_digest(self) -> bytes:
+        """holderDigest (``certledger/2`` only)."""
+        if self.version != 2:
+            raise InvalidInput("a certledger/1 certificate has no holder digest")
+        return holder_digest(suite_hash(self.suite), self.field_hashes().values())
+
     def compute_hash(self) -> bytes:
+        if self.version == 2:
+            h = suite_hash(self.suite)
+            meta = meta_digest(
+                h,
+                (
+                    self.type,
+                    self.agency,
+                    str(self.region),
+                    self.valid_from,
+                    self.valid_until or "",
+                    self.identifier or "",
+                ),
+            )
+            return certificate_hash_v2(h, meta, holder_digest(h, self.field_hashes().values()))
         return certificate_hash(self.field_hashes().values())
 
     def computed_root(self, cert_hash: bytes | None = None) -> bytes | None:
@@ -214,9 +393,13 @@ class Certificate:
     # ------------------------------------------------------------------ JSON
 
     def to_json(self, cert_hash: bytes | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "format": FORMAT,
-            "type": self.type,
+        out: dict[str, Any] = {"format": self.format}
+        if self.version == 2:
+            out["suite"] = self.suite
+        out["type"] = self.type
+        if self.identifier is not None:
+            out["identifier"] = self.identifier
+        out |= {
             "issuer": {"agency": self.agency, "region": self.region},
             "validFrom": self.valid_from,
             "validUntil": self.valid_until,
@@ -239,8 +422,33 @@ class Certificate:
         """
         if not isinstance(data, Mapping):
             raise InvalidInput("a certificate document must be a JSON object")
-        if data.get("format") != FORMAT:
-            raise InvalidInput(f"unsupported document format {str(data.get('format'))[:40]!r} (expected {FORMAT})")
+        fmt = data.get("format")
+        if fmt not in FORMATS:
+            raise InvalidInput(f"unsupported document format {str(fmt)[:40]!r} (expected {FORMAT_V2} or {FORMAT_V1})")
+        version = 2 if fmt == FORMAT_V2 else 1
+        claimed_suite = data.get("suite")
+        if version == 1:
+            # certledger/1 is SHA-256 with no identifier: a suite or identifier it claims would be
+            # shown as if the hash covered them, so it is refused, never reinterpreted as v2
+            if claimed_suite is not None and claimed_suite != INTL:
+                raise InvalidInput(
+                    f"a {FORMAT_V1} document is SHA-256 (suite intl), but this one claims suite "
+                    f"{str(claimed_suite)[:16]!r}: it was altered or mislabelled"
+                )
+            if data.get("identifier") is not None:
+                raise InvalidInput(f"a {FORMAT_V1} document has no identifier (its hash would not cover it)")
+            doc_suite = INTL
+            identifier = None
+        else:
+            if not isinstance(claimed_suite, str) or claimed_suite not in SUITES:
+                raise InvalidInput(
+                    f"malformed suite {str(claimed_suite)[:16]!r}: a {FORMAT_V2} document names its suite, "
+                    f"one of {', '.join(SUITES)}"
+                )
+            doc_suite = claimed_suite
+            identifier = data.get("identifier")
+            if identifier is not None and (not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier)):
+                raise InvalidInput(f"malformed identifier {str(identifier)[:60]!r}")
         try:
             issuer = data["issuer"]
             if not isinstance(issuer, Mapping):
@@ -293,6 +501,9 @@ class Certificate:
                 salts=parsed_salts,
                 hidden={k: unhex(v, _HEX32, f"hidden field hash of {k}") for k, v in hidden.items()},
                 anchor=Anchor.from_json(data["anchor"]) if data.get("anchor") is not None else None,
+                version=version,
+                suite=doc_suite,
+                identifier=identifier,
             )
             stated = unhex(data["hash"], _HEX32, "hash") if data.get("hash") is not None else None
             return cert, stated

@@ -1,13 +1,20 @@
 """QR payloads for certificates, built from standard parts as the EU Digital COVID
 Certificate is: CBOR, zlib, Base45 (RFC 9285), behind a short prefix.
 
-- **compact** ``CLC2:`` + Base45(CBOR([certHash, type, region, agency])) — verified online, by
-  hash, within the issuing agency it names. (``CLC1:`` — the same without the agency — is still
-  read; a hash anchored by several agencies then never verifies VALID.)
-- **full** ``CLF1:`` + Base45(zlib(CBOR(document))) — the (disclosed) fields, salts, proof and
-  signature: verifiable offline against a cached trust list. Salts and proof elements travel
-  as one byte string each (16-byte salts in the order of the fields, 32-byte proof elements in
-  order), so that a typical ID card from a batch of 10,000 fits QR version 25 at level M.
+- **compact** ``CLC3:`` + Base45(CBOR([suite, type, agency, region, validFrom, validUntil,
+  identifier, holderDigest])) — a ``certledger/2`` certificate's metadata and the digest of its
+  holder fields: the verifier recomputes the certificate hash from them and looks it up within
+  the agency, so the validity dates and the identifier are checked too (the answer can be
+  VALID). Dates travel as integers ``YYYYMMDD`` (validUntil ``null`` when open-ended), the
+  identifier without its constant root ``1.2.156.3005.2.`` (``null`` when none).
+- **compact** ``CLC2:`` + Base45(CBOR([certHash, type, region, agency])) — read only: a bare
+  hash carries no validity dates, so it verifies INCOMPLETE at best. (``CLC1:`` — the same
+  without the agency — is still read too.)
+- **full** ``CLF2:`` (``certledger/2``) / ``CLF1:`` (``certledger/1``) +
+  Base45(zlib(CBOR(document))) — the (disclosed) fields, salts, proof and signature:
+  verifiable offline against a cached trust list. Salts and proof elements travel as one byte
+  string each (16-byte salts in the order of the fields, 32-byte proof elements in order), so
+  that a typical ID card from a batch of 10,000 fits QR version 25 at level M.
 
 Decoding is strict: a truncated or padded payload, trailing bytes after the CBOR item or the
 zlib stream, and oversized output are refused.
@@ -29,13 +36,18 @@ import cbor2
 import segno
 from eth_utils import to_checksum_address
 
-from .document import Anchor, Certificate
+from .document import FORMAT_V1, FORMAT_V2, Anchor, Certificate, Metadata
 from .errors import InvalidInput
+from .gbt.identifier import ROOT as IDENTIFIER_ROOT
 from .ids import agency_id, region_code, type_id
+from .schema import FieldError, canonical_date
+from .suites import SUITES
 
-COMPACT_PREFIX = "CLC2:"
+COMPACT_PREFIX = "CLC3:"
+COMPACT_V2_PREFIX = "CLC2:"  # read only: a bare hash, INCOMPLETE at best
 COMPACT_V1_PREFIX = "CLC1:"  # read only: no agency
-FULL_PREFIX = "CLF1:"
+FULL_PREFIX = "CLF2:"
+FULL_V1_PREFIX = "CLF1:"
 MAX_PAYLOAD = 8192  # characters; a version-40 QR holds 4,296 alphanumeric characters
 MAX_INFLATED = 65536  # bytes of CBOR a full payload may inflate to
 
@@ -43,6 +55,7 @@ MAX_INFLATED = 65536  # bytes of CBOR a full payload may inflate to
 K_TYPE, K_AGENCY, K_REGION, K_FROM, K_UNTIL = 1, 2, 3, 4, 5
 K_FIELDS, K_SALTS, K_HIDDEN = 6, 7, 8
 K_CHAIN, K_REGISTRY, K_ROOT, K_PROOF, K_SIGNATURE = 9, 10, 11, 12, 13
+K_SUITE, K_IDENTIFIER, K_SM2_SIGNATURE = 14, 15, 16  # CLF2 only
 
 
 @dataclass(frozen=True)
@@ -53,9 +66,65 @@ class CompactPayload:
     agency: str | None = None  # None: a CLC1 payload, which does not name its issuer
 
 
+@dataclass(frozen=True)
+class CompactV3Payload:
+    """A ``CLC3:`` payload: a ``certledger/2`` certificate's metadata and holder digest."""
+
+    metadata: Metadata
+    holder_digest: bytes
+
+    @property
+    def cert_hash(self) -> bytes:
+        return self.metadata.certificate_hash(self.holder_digest)
+
+
 def compact_payload(cert_hash: bytes, cert_type: str, region: int, agency: str) -> str:
+    """A ``CLC2:`` payload (a bare hash; what ``certledger/1`` certificates can have)."""
     body = [bytes(cert_hash), cert_type, int(region), agency]
+    return COMPACT_V2_PREFIX + base45.b45encode(cbor2.dumps(body)).decode()
+
+
+def _day(text: str) -> int:
+    return int(text.replace("-", ""))
+
+
+def _iso_day(value: Any, what: str) -> str:
+    if not isinstance(value, int) or isinstance(value, bool) or not 10000101 <= value <= 99991231:
+        raise InvalidInput(f"malformed {what} in compact QR payload: expected a date as YYYYMMDD")
+    text = str(value)
+    try:
+        return canonical_date(f"{text[:4]}-{text[4:6]}-{text[6:]}")
+    except FieldError:
+        raise InvalidInput(f"malformed {what} in compact QR payload: {value} is not a calendar date") from None
+
+
+def compact_v3_payload(meta: Metadata, holder: bytes) -> str:
+    """A ``CLC3:`` payload from a certificate's metadata and holder digest."""
+    identifier: str | None = None
+    if meta.identifier is not None:
+        if not meta.identifier.startswith(IDENTIFIER_ROOT + "."):
+            raise InvalidInput(f"identifier {meta.identifier!r} does not start with {IDENTIFIER_ROOT}.")
+        identifier = meta.identifier[len(IDENTIFIER_ROOT) + 1 :]
+    body = [
+        meta.suite,
+        meta.type,
+        meta.agency,
+        int(meta.region),
+        _day(meta.valid_from),
+        _day(meta.valid_until) if meta.valid_until else None,
+        identifier,
+        bytes(holder),
+    ]
     return COMPACT_PREFIX + base45.b45encode(cbor2.dumps(body)).decode()
+
+
+def compact_for(cert: Certificate, cert_hash: bytes | None = None) -> str:
+    """The compact payload of a certificate: ``CLC3:`` for ``certledger/2``, ``CLC2:`` for
+    ``certledger/1``."""
+    if cert.version == 2:
+        return compact_v3_payload(cert.metadata(), cert.holder_digest())
+    h = cert_hash if cert_hash is not None else cert.compute_hash()
+    return compact_payload(h, cert.type, cert.region, cert.agency)
 
 
 def full_payload(cert: Certificate) -> str:
@@ -79,10 +148,46 @@ def full_payload(cert: Certificate) -> str:
         body[K_UNTIL] = cert.valid_until
     if cert.hidden:
         body[K_HIDDEN] = dict(cert.hidden)
+    if cert.version == 1:
+        return FULL_V1_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body), 9)).decode()
+    body[K_SUITE] = cert.suite
+    if cert.identifier is not None:
+        body[K_IDENTIFIER] = cert.identifier
+    if a.sm2_signature is not None:
+        body[K_SM2_SIGNATURE] = a.sm2_signature
     return FULL_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body), 9)).decode()
 
 
-def decode(payload: str) -> CompactPayload | Certificate:
+def _compact_v3(items: Any) -> CompactV3Payload:
+    if not isinstance(items, list) or len(items) != 8:
+        raise InvalidInput(
+            "malformed compact QR payload: expected suite, type, agency, region, validFrom, validUntil, "
+            "identifier and holder digest"
+        )
+    suite_name, cert_type, agency, region, valid_from, valid_until, identifier, holder = items
+    if not isinstance(suite_name, str) or suite_name not in SUITES:
+        raise InvalidInput(f"malformed compact QR payload: unknown suite {str(suite_name)[:16]!r}")
+    if not isinstance(cert_type, str) or not isinstance(agency, str) or not isinstance(region, int):
+        raise InvalidInput("malformed compact QR payload: type, agency and region")
+    type_id(cert_type)
+    agency_id(agency)
+    if identifier is not None and (not isinstance(identifier, str) or not 0 < len(identifier) <= 100):
+        raise InvalidInput("malformed identifier in compact QR payload")
+    if not isinstance(holder, bytes) or len(holder) != 32:
+        raise InvalidInput("malformed holder digest in compact QR payload: expected 32 bytes")
+    meta = Metadata(
+        suite_name,
+        cert_type,
+        agency,
+        region_code(region),
+        _iso_day(valid_from, "validFrom"),
+        None if valid_until is None else _iso_day(valid_until, "validUntil"),
+        None if identifier is None else f"{IDENTIFIER_ROOT}.{identifier}",
+    )
+    return CompactV3Payload(meta, holder)
+
+
+def decode(payload: str) -> CompactPayload | CompactV3Payload | Certificate:
     """Decode a QR payload string; InvalidInput names what is wrong."""
     if not isinstance(payload, str):
         raise InvalidInput("QR payload must be text")
@@ -90,7 +195,9 @@ def decode(payload: str) -> CompactPayload | Certificate:
     if len(text) > MAX_PAYLOAD:
         raise InvalidInput(f"QR payload longer than {MAX_PAYLOAD} characters")
     try:
-        if text.startswith((COMPACT_PREFIX, COMPACT_V1_PREFIX)):
+        if text.startswith(COMPACT_PREFIX):
+            return _compact_v3(_cbor_exact(_b45(text[len(COMPACT_PREFIX) :])))
+        if text.startswith((COMPACT_V2_PREFIX, COMPACT_V1_PREFIX)):
             v1 = text.startswith(COMPACT_V1_PREFIX)
             items = _cbor_exact(_b45(text[len(COMPACT_PREFIX) :]))
             if (
@@ -108,14 +215,14 @@ def decode(payload: str) -> CompactPayload | Certificate:
                 agency_id(agency)  # a well-formed agency code, or InvalidInput
             type_id(items[1])
             return CompactPayload(items[0], items[1], region_code(items[2]), agency)
-        if text.startswith(FULL_PREFIX):
+        if text.startswith((FULL_PREFIX, FULL_V1_PREFIX)):
             inflater = zlib.decompressobj()
             raw = inflater.decompress(_b45(text[len(FULL_PREFIX) :]), MAX_INFLATED)
             if inflater.unconsumed_tail:
                 raise InvalidInput(f"full QR payload inflates to more than {MAX_INFLATED} bytes")
             if not inflater.eof or inflater.unused_data:
                 raise InvalidInput("full QR payload is truncated or has trailing data")
-            return _certificate(_cbor_exact(raw))
+            return _certificate(_cbor_exact(raw), v2=text.startswith(FULL_PREFIX))
     except InvalidInput:
         raise
     except zlib.error:
@@ -126,7 +233,10 @@ def decode(payload: str) -> CompactPayload | Certificate:
         raise InvalidInput(f"full QR payload lacks entry {exc.args[0]}") from None
     except (ValueError, TypeError, AttributeError):
         raise InvalidInput("QR payload does not decode: malformed content") from None
-    raise InvalidInput(f"not a CertLedger QR payload (expected {COMPACT_PREFIX} or {FULL_PREFIX} prefix)")
+    raise InvalidInput(
+        f"not a CertLedger QR payload (expected a {COMPACT_PREFIX}, {FULL_PREFIX}, {COMPACT_V2_PREFIX} or "
+        f"{FULL_V1_PREFIX} prefix)"
+    )
 
 
 _BASE45 = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
@@ -162,9 +272,11 @@ def _chunks(data: Any, size: int, what: str) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def _certificate(body: Any) -> Certificate:
+def _certificate(body: Any, *, v2: bool) -> Certificate:
     if not isinstance(body, dict):
         raise InvalidInput("malformed full QR payload")
+    if not v2 and (K_SUITE in body or K_IDENTIFIER in body or K_SM2_SIGNATURE in body):
+        raise InvalidInput("a CLF1 payload (certledger/1) carries no suite, identifier or SM2 signature")
 
     def hx(b: Any, n: int, what: str) -> str:
         if not isinstance(b, bytes) or len(b) != n:
@@ -177,8 +289,8 @@ def _certificate(body: Any) -> Certificate:
     salts = _chunks(body.get(K_SALTS, b""), 16, "salts")
     if len(salts) != len(fields):
         raise InvalidInput("QR payload has a different number of salts and fields")
-    doc = {
-        "format": "certledger/1",
+    doc: dict[str, Any] = {
+        "format": FORMAT_V2 if v2 else FORMAT_V1,
         "type": body[K_TYPE],
         "issuer": {"agency": body[K_AGENCY], "region": body[K_REGION]},
         "validFrom": body[K_FROM],
@@ -194,6 +306,12 @@ def _certificate(body: Any) -> Certificate:
             "signature": hx(body[K_SIGNATURE], 65, "signature"),
         },
     }
+    if v2:
+        doc["suite"] = body[K_SUITE]
+        if K_IDENTIFIER in body:
+            doc["identifier"] = body[K_IDENTIFIER]
+        if K_SM2_SIGNATURE in body:
+            doc["anchor"]["sm2Signature"] = hx(body[K_SM2_SIGNATURE], 64, "SM2 signature")
     cert, _ = Certificate.from_json(doc)
     return cert
 
@@ -209,7 +327,18 @@ def qr_version(payload: str, error: str = "m") -> int:
     return int(segno.make_qr(payload, error=error, boost_error=False).version)
 
 
-__all__ = ["Anchor", "CompactPayload", "compact_payload", "decode", "full_payload", "qr_version", "render_png"]
+__all__ = [
+    "Anchor",
+    "CompactPayload",
+    "CompactV3Payload",
+    "compact_for",
+    "compact_payload",
+    "compact_v3_payload",
+    "decode",
+    "full_payload",
+    "qr_version",
+    "render_png",
+]
 
 
 MAX_IMAGE_PIXELS = 16_000_000  # a 12 MP phone photo or a 4000 x 4000 scan; larger images are refused

@@ -1,60 +1,84 @@
-"""Shared fixtures: a real anvil node per test worker, fresh deployments, accounts, time travel.
+"""The root of the test suite's fixtures: a real anvil node per test worker, fresh deployments,
+the fake JSON-RPC proxy, and the plugins that register every other fixture.
 
 Every test that touches the chain runs against a real EVM node (anvil from npm). Each test
 gets its own deployment (deploying takes ~50 ms), so tests never see each other's state.
+
+Fixtures reach a test only by being named as its arguments: they are registered here, and by
+the plugin modules of ``pytest_plugins``, never imported into test modules. Plain helpers
+(``expect``, ``wait_until``, ``new_consortium``, row builders ...) are imported from
+``helpers``, ``api_helpers`` and ``mirror_helpers``. Session fixtures that start processes
+(anvil, Hardhat, the API world, Chromium) start only when a test asks for them, so
+``pytest -m unit`` starts none.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import socket
-import uuid
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from fake_rpc import RpcProxy
+from helpers import UNIT_TEST, Consortium, Node, free_port, new_consortium
 
 from ledger.chain import Chain
-from ledger.errors import ContractRejected
-from ledger.deployment import Deployment, deploy
-from ledger.node import anvil_args, wait_for_rpc
-from ledger.registry import Registry
+from ledger.node import anvil_args
 
-ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["web_fixtures"]  # the browser tests' shared Chromium
-REGIONS = (440000, 330000, 110000)  # Guangdong, Zhejiang, Beijing
-SCHEMA = {"fields": [{"name": "name", "type": "string", "required": True}]}
+pytest_plugins = [
+    "api_fixtures",  # world, app, client, mirror_kind, own_anvil, pg_url ...
+    "mirror_fixtures",  # mirror_url, fresh_mirror_url
+    "web_fixtures",  # the browser tests' shared Chromium and pictures
+]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Fixtures that start a node, a database, a server or a browser: no ``unit`` test may use them.
+NOT_UNIT = {
+    "anvil",
+    "hardhat_node",
+    "chain",
+    "consortium",
+    "issuing",
+    "world",
+    "synced",
+    "app",
+    "client",
+    "lenient_client",
+    "mirror_kind",
+    "own_anvil",
+    "pg_url",
+    "mirror_url",
+    "fresh_mirror_url",
+    "rpc_proxy",
+    "browser",
+}
 
 
-class Node:
-    """A node process we started; ``url`` is its JSON-RPC endpoint."""
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under ``-m unit`` a test module that marks nothing ``unit`` is not even imported (its
+    imports, and the API schema tests' generation, cost more than the unit tests themselves)."""
+    if config.getoption("markexpr") != "unit" or collection_path.suffix != ".py":
+        return None
+    if not collection_path.name.startswith("test_"):
+        return None
+    return "pytest.mark.unit" not in collection_path.read_text(encoding="utf-8") or None
 
-    def __init__(self, args: list[str], url: str, log: Path, cwd: Path | None = None) -> None:
-        self.args, self.url, self.log = args, url, log
-        self.process = subprocess.Popen(
-            args, stdout=log.open("ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
-        )
-        wait_for_rpc(url, timeout=60, process=self.process)
 
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Keeps the ``unit`` tier honest: a unit test may neither use a fixture of ``NOT_UNIT``
+    nor start a node (``helpers.Node``) itself."""
+    if item.get_closest_marker("unit") is None:
+        return
+    used = sorted(NOT_UNIT.intersection(getattr(item, "fixturenames", ())))
+    if used:
+        pytest.fail(f"{item.nodeid} is marked unit but uses {', '.join(used)}", pytrace=False)
+    UNIT_TEST[:] = [item.nodeid]
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    UNIT_TEST.clear()
 
 
 @pytest.fixture(scope="session")
@@ -67,49 +91,22 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     node.stop()
 
 
+@pytest.fixture(scope="session")
+def hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One Hardhat node per test worker: chain id 31337, free gas (see hardhat.config.js)."""
+    from hardhat_node import HardhatNode
+
+    log = tmp_path_factory.mktemp("hardhat") / "hardhat-node.log"
+    # `hardhat node` logs every JSON-RPC call and failing transaction there; it costs no
+    # measurable time and helps when a test fails.
+    node = HardhatNode(free_port(), log)
+    yield node
+    node.stop()
+
+
 @pytest.fixture
 def chain(anvil: Node) -> Chain:
     return Chain(anvil.url)
-
-
-@dataclass
-class Consortium:
-    """A fresh deployment: three founding regions (quorum: a majority, 2 of 3), one admin key each."""
-
-    registry: Registry
-    deployer: LocalAccount
-    admins: dict[int, LocalAccount]
-    agency_keys: dict[str, LocalAccount] = field(default_factory=dict)
-
-    @property
-    def chain(self) -> Chain:
-        return self.registry.chain
-
-    @property
-    def deployment(self) -> Deployment:
-        return self.registry.deployment
-
-    def add_type(self, code: str, schema: dict | None = None) -> None:
-        """Add a type through governance: proposed by 440000, approved by 330000."""
-        result = self.registry.propose_add_type(self.admins[440000], code, schema or SCHEMA)
-        if not result.executed:
-            self.registry.approve(self.admins[330000], result.id)
-
-    def add_agency(self, code: str, region: int, types: list[str]) -> LocalAccount:
-        """Register an agency with one fresh active key; returns the key."""
-        self.registry.register_agency(self.admins[region], code, region, types)
-        key = Account.create()
-        self.registry.add_key(self.admins[region], code, key.address)
-        self.agency_keys[code] = key
-        return key
-
-
-def new_consortium(chain: Chain, quorum_rule: tuple[int, int] = (1, 2)) -> Consortium:
-    """Deploy for the three founding regions; ``quorum_rule`` (N, D): more than N/D must approve."""
-    deployer = Account.create()
-    admins = {r: Account.create() for r in REGIONS}
-    deployment = deploy(chain, deployer, [(r, admins[r].address) for r in REGIONS], quorum_rule)
-    return Consortium(Registry(chain, deployment), deployer, admins)
 
 
 @pytest.fixture
@@ -131,87 +128,24 @@ def issuing(consortium: Consortium) -> Consortium:
     return consortium
 
 
-# ---------------------------------------------------------------------- time
-
-
-def chain_now(chain: Chain) -> int:
-    return int(chain.w3.eth.get_block("latest")["timestamp"])
-
-
-def advance(chain: Chain, seconds: int) -> int:
-    """Move the chain's clock forward and mine a block; returns the new latest timestamp."""
-    chain.w3.provider.make_request("evm_increaseTime", [int(seconds)])
-    chain.w3.provider.make_request("evm_mine", [])
-    return chain_now(chain)
-
-
 @pytest.fixture
-def random_hashes() -> callable:
+def random_hashes() -> Callable[[int], list[bytes]]:
     def make(n: int) -> list[bytes]:
         return [os.urandom(32) for _ in range(n)]
 
     return make
 
 
-# ---------------------------------------------------------------------- assertions
+@pytest.fixture
+def rpc_proxy() -> Iterator[Callable[..., RpcProxy]]:
+    """Makes fake JSON-RPC endpoints in front of a node (see ``fake_rpc``); all closed at teardown."""
+    made: list[RpcProxy] = []
 
+    def make(upstream: str, meddle: Any = None, rewrite: Any = None) -> RpcProxy:
+        proxy = RpcProxy(upstream, meddle, rewrite)
+        made.append(proxy)
+        return proxy
 
-def expect(name: str, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Run ``fn``, require the contract to reject it with custom error ``name``; returns the
-    error's decoded arguments."""
-    with pytest.raises(ContractRejected) as exc:
-        fn(*args, **kwargs)
-    assert exc.value.error_name == name, f"expected {name}, got {exc.value}"
-    return exc.value.error_args
-
-
-def same(address: str, account: LocalAccount | str) -> bool:
-    """Two addresses are equal, whatever their letter case."""
-    other = account if isinstance(account, str) else account.address
-    return address.lower() == other.lower()
-
-
-# ---------------------------------------------------------------------- PostgreSQL
-
-PG_ADMIN_URL = os.environ.get("CERTLEDGER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-@functools.cache
-def postgres_problem() -> str | None:
-    """Why PostgreSQL cannot be used here, or None when it can (asked once per process)."""
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=5, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
-        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}: {exc}".splitlines()[0]
-    return None
-
-
-def require_postgres() -> None:
-    """Skip without PostgreSQL locally; in CI (CI=true) fail: a CI run must never pass by skipping."""
-    problem = postgres_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: the PostgreSQL tests must run, not skip)", pytrace=False)
-    pytest.skip(problem)
-
-
-def create_pg_database(prefix: str) -> tuple[str, str]:
-    """A fresh PostgreSQL database: (name, SQLAlchemy URL)."""
-    import psycopg
-
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, "postgresql+psycopg://" + PG_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_databases(*names: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield make
+    for proxy in made:
+        proxy.close()

@@ -1,7 +1,7 @@
-"""Hardhat (2.x, npm) as a second toolchain and a second EVM: helpers and a session fixture.
+"""Hardhat (2.x, npm) as a second toolchain and a second EVM: helpers.
 
-Import the fixture into a test module (``from hardhat_node import hardhat_node``); each test
-worker (pytest-xdist) then starts its own Hardhat node on a free port, like ``anvil``.
+The session fixture ``hardhat_node`` (in conftest.py) starts a ``HardhatNode`` per test worker
+(pytest-xdist) on a free port, like ``anvil``, when a test asks for it.
 
 The node is started as ``node node_modules/.bin/hardhat node`` rather than ``npx hardhat node``:
 npx does not pass SIGTERM on to the Hardhat process it spawns, so stopping npx would leave the
@@ -13,12 +13,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT, Node, free_port
+from helpers import ROOT, Node
 
 HARDHAT_CLI = ROOT / "node_modules" / "hardhat" / "internal" / "cli" / "bootstrap.js"
 CONFIG = ROOT / "hardhat.config.js"
@@ -74,14 +72,3 @@ class HardhatNode(Node):
         args = [node_binary(), str(HARDHAT_CLI), "node", "--hostname", "127.0.0.1", "--port", str(port)]
         # stdin is not a TTY, so Hardhat asks nothing (telemetry) and shows no banner.
         super().__init__(args, f"http://127.0.0.1:{port}", log, cwd=ROOT)
-
-
-@pytest.fixture(scope="session")
-def hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    """One Hardhat node per test worker: chain id 31337, free gas (see hardhat.config.js)."""
-    log = tmp_path_factory.mktemp("hardhat") / "hardhat-node.log"
-    # `hardhat node` logs every JSON-RPC call and failing transaction there; it costs no
-    # measurable time and helps when a test fails.
-    node = HardhatNode(free_port(), log)
-    yield node
-    node.stop()

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Consortium, REGIONS, expect, same
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from helpers import REGIONS, Consortium, expect, same
 from web3.logs import DISCARD
 
-from ledger.contracts import Role, Reason, Status, Verdict
+from ledger.contracts import Reason, Role, Status, Verdict
 from ledger.ids import agency_id, type_id
 from ledger.merkle import build_tree
 from ledger.registry import AnchoredBatch

@@ -12,28 +12,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from api_fixtures import (  # noqa: F401 - fixtures are imported to be registered
-    BJ,
-    GD,
-    RULES,
-    ZJ,
-    World,
-    app,
-    client,
-    dead_url,
-    failing,
-    flip_hex,
-    forge_signature,
-    lenient_client,
-    unanchored_document,
-    world,
-)
+from api_helpers import BJ, GD, RULES, ZJ, World, failing, forge_signature, unanchored_document
 from eth_account import Account
 from fastapi.testclient import TestClient
+from helpers import dead_url
 from PIL import Image
-
-import orjson
 
 from ledger.bootstrap import default_schemas
 from ledger.ids import iso_time

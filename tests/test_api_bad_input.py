@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import io
 import socket
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,23 +19,9 @@ import cbor2
 import orjson
 import pytest
 import schemathesis
-from api_fixtures import (  # noqa: F401 - fixtures are imported to be registered
-    GD,
-    ZJ,
-    World,
-    app,
-    client,
-    failing,
-    flip_hex,
-    forge_signature,
-    id_rows,
-    issue_rows,
-    lenient_client,
-    new_deployment,
-    world,
-)
-from conftest import free_port
+from api_helpers import GD, World, failing, flip_hex, forge_signature, id_rows, issue_rows, new_deployment
 from fastapi.testclient import TestClient
+from helpers import free_port, wait_until
 from hypothesis import HealthCheck, settings
 from PIL import Image
 from schemathesis_hooks import negative_data_rejected, positive_data_accepted  # noqa: F401 - registers the checks
@@ -665,15 +650,17 @@ def live_url(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
+
+        def answering() -> bool:
             assert proc.poll() is None, log.read_text()
             try:
                 httpx.get(url + "/healthz", timeout=2)
-                break
+                return True
             except httpx.HTTPError:
-                assert time.monotonic() < deadline, "uvicorn did not start:\n" + log.read_text()
-                time.sleep(0.1)
+                return False
+
+        if not wait_until(answering, timeout=60, interval=0.1, required=False):
+            pytest.fail("uvicorn did not start:\n" + log.read_text(), pytrace=False)
         yield url
     finally:
         proc.terminate()
@@ -700,7 +687,7 @@ def _raw_post(url: str, head: bytes, chunks: Iterator[bytes]) -> bytes:
                 if not part:
                     break
                 data += part
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             pass
         return data
 

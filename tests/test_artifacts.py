@@ -15,9 +15,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from conftest import ROOT
 from hardhat_node import hardhat, node_binary, project_copy
+from helpers import ROOT
+
 from ledger.contracts import CONTRACT_NAMES
 
 ARTIFACTS = ROOT / "ledger" / "artifacts"

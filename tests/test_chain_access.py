@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
-import requests
 from eth_account import Account
+from helpers import free_port, new_consortium
 from web3 import Web3
 from web3.exceptions import ExtraDataLengthError
 
-from conftest import free_port, new_consortium
 from ledger.chain import Chain
 from ledger.errors import ChainUnavailable, ContractRejected, LedgerError
 from ledger.registry import Registry
@@ -21,45 +18,19 @@ from ledger.registry import Registry
 QBFT_EXTRA_DATA = "0x" + "f8" * 97
 
 
-class PoAProxy:
-    """Forwards JSON-RPC to anvil, rewriting block extraData to QBFT length — standing in for a
-    Besu node, which cannot run on this machine."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                answer = requests.post(proxy.upstream, data=body, headers={"Content-Type": "application/json"}).json()
-                for item in answer if isinstance(answer, list) else [answer]:
-                    result = item.get("result")
-                    if isinstance(result, dict) and "extraData" in result:
-                        result["extraData"] = QBFT_EXTRA_DATA
-                raw = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
+def qbft_extra_data(answer: Any) -> Any:
+    """Rewrites what anvil answers as a Besu QBFT node would: block extraData of QBFT length
+    (a Besu node cannot run on this machine)."""
+    for item in answer if isinstance(answer, list) else [answer]:
+        result = item.get("result")
+        if isinstance(result, dict) and "extraData" in result:
+            result["extraData"] = QBFT_EXTRA_DATA
+    return answer
 
 
 @pytest.fixture
-def poa_proxy(anvil):
-    proxy = PoAProxy(anvil.url)
-    yield proxy
-    proxy.close()
+def poa_proxy(anvil, rpc_proxy):
+    return rpc_proxy(anvil.url, rewrite=qbft_extra_data)
 
 
 def test_websocket_endpoint_deploys_calls_and_decodes_errors(anvil):
@@ -86,6 +57,7 @@ def test_reads_proof_of_authority_blocks_with_long_extra_data(poa_proxy, anvil):
     assert Registry(chain, consortium.deployment).now() > 0
 
 
+@pytest.mark.unit
 def test_unreachable_node_is_chain_unavailable():
     chain = Chain(f"http://127.0.0.1:{free_port()}", timeout=2)
     assert not chain.is_up()
@@ -93,6 +65,7 @@ def test_unreachable_node_is_chain_unavailable():
         chain.block_number()
 
 
+@pytest.mark.unit
 def test_unsupported_url_scheme():
     with pytest.raises(LedgerError, match="unsupported RPC URL"):
         Chain("ftp://example.org")

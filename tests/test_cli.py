@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
+from helpers import ROOT, free_port
 
-from conftest import ROOT, free_port
 from cli import main
 
 PASSWORD = "test-password"

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_fixtures import (
+from api_helpers import (
     BJ,
     GD,
     ZJ,
@@ -30,11 +30,10 @@ from api_fixtures import (
     failing,
     issue_rows,
     new_deployment,
-    require_postgres,
     save_deployment,
     start_anvil,
 )
-from conftest import Consortium, Node, free_port
+from helpers import Consortium, Node, free_port, require_postgres, wait_until
 
 from ledger.chain import Chain
 from ledger.contracts import Status
@@ -105,9 +104,9 @@ def start_instance(region: int, db_url: str, home: Path, rpc_url: str, directory
 
 
 def wait_healthy(instance: Instance, timeout: float = 90.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
+    last: list[Any] = [None]
+
+    def health() -> dict[str, Any] | None:
         for proc in (instance.indexer, instance.server):
             if proc.poll() is not None:
                 pytest.fail(
@@ -116,13 +115,17 @@ def wait_healthy(instance: Instance, timeout: float = 90.0) -> dict[str, Any]:
                 )
         try:
             r = instance.get("/healthz")
-            last = r.json()
-            if r.status_code == 200:
-                return last
+            last[0] = r.json()
         except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{instance.region} not healthy within {timeout:.0f} s: {last}\n{instance.log_tail()}", pytrace=False)
+            return None
+        return last[0] if r.status_code == 200 else None
+
+    healthy = wait_until(health, timeout=timeout, interval=0.2, required=False)
+    if healthy is None:
+        pytest.fail(
+            f"{instance.region} not healthy within {timeout:.0f} s: {last[0]}\n{instance.log_tail()}", pytrace=False
+        )
+    return healthy
 
 
 @dataclass
@@ -213,15 +216,16 @@ def test_recognition_per_region_then_revocation_seen_by_both(setup: Setup) -> No
     seen: dict[int, float] = {}
     stop = threading.Event()
 
-    def poll(instance: Instance) -> None:
-        while not stop.is_set():
-            try:
-                if instance.verdict(h) == "REVOKED":
-                    seen[instance.region] = time.monotonic()
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.02)
+    def revoked(instance: Instance) -> bool:
+        try:
+            return instance.verdict(h) == "REVOKED"
+        except httpx.HTTPError:
+            return False
+
+    def poll(instance: Instance) -> None:  # in a thread: never fails, records when it saw REVOKED
+        saw = wait_until(lambda: stop.is_set() or revoked(instance), timeout=60, interval=0.02, required=False)
+        if saw and not stop.is_set():
+            seen[instance.region] = time.monotonic()
 
     threads = [threading.Thread(target=poll, args=(inst,), daemon=True) for inst in (zj, bj)]
     for t in threads:

@@ -6,26 +6,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
-
-from conftest import free_port
+from helpers import free_port, wait_until
 
 
 def _wait_healthy(base: str, process: subprocess.Popen, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def health() -> dict | None:
         assert process.poll() is None, process.stdout.read() if process.stdout else "demo exited"
         try:
             r = httpx.get(f"{base}/healthz", timeout=2)
-            if r.status_code == 200:
-                return r.json()
         except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError("demo did not become healthy")
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    return wait_until(health, timeout=timeout, what="the demo to become healthy", interval=0.5)
 
 
 def test_demo_serves_the_page_and_api_and_stops_cleanly_on_ctrl_c(tmp_path):

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +24,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from api_fixtures import GD, ZJ, anvil_args, id_rows, issue_rows, new_deployment
-from conftest import Consortium, Node, free_port
-from mirror_fixtures import anvil_reorg, signed_anchor
+from api_helpers import GD, ZJ, id_rows, issue_rows, new_deployment
+from helpers import Consortium, Node, free_port, wait_until
+from mirror_helpers import anvil_reorg, signed_anchor
 
 from ledger.chain import Chain
 from ledger.contracts import Status
 from ledger.keystore import Keystore
 from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
 from ledger.mirror.indexer import ChainHistoryLost
+from ledger.node import anvil_args
 
 CLI = str(Path(sys.executable).parent / "certledger")
 
@@ -74,16 +74,6 @@ def start_node(directory: Path, port: int, *extra: str) -> Node:
     return Node([*anvil_args(port, 31337, None), *extra], f"http://127.0.0.1:{port}", directory / f"anvil-{port}.log")
 
 
-def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
     from api.app import ApiSettings, create_app
@@ -115,8 +105,8 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         )
         threading.Thread(target=server.run, daemon=True).start()
         s = Stack(node, port, chain, c, home, tmp_path, store, indexer, f"http://127.0.0.1:{api_port}", docs)
-        wait_for(lambda: server.started, "the API listening")
-        wait_for(lambda: s.get("/healthz").status_code == 200, "a healthy API")
+        wait_until(lambda: server.started, what="the API listening")
+        wait_until(lambda: s.get("/healthz").status_code == 200, what="a healthy API")
         yield s
     finally:
         if server is not None:
@@ -144,10 +134,10 @@ def test_a_reset_chain_is_error_everywhere_and_the_mirror_is_kept_until_it_is_re
     assert (s.directory / "chain.json").stat().st_size > 0
     empty = start_node(s.directory, s.port)
     try:
-        wait_for(lambda: MirrorQueries(s.store).head().chain_problem, "the indexer to notice")
+        wait_until(lambda: MirrorQueries(s.store).head().chain_problem, what="the indexer to notice")
         problem = MirrorQueries(s.store).head().chain_problem
         assert "genesis" in problem or "history" in problem, problem
-        health = wait_for(lambda: (r := s.get("/healthz")).status_code == 503 and r, "/healthz 503").json()
+        health = wait_until(lambda: (r := s.get("/healthz")).status_code == 503 and r, what="/healthz 503").json()
         assert "genesis" in health["detail"] or "history" in health["detail"], health
         for body in (
             s.verify(doc),
@@ -159,9 +149,18 @@ def test_a_reset_chain_is_error_everywhere_and_the_mirror_is_kept_until_it_is_re
         out = s.cli("revoke", doc["hash"], "--agency", "GD-PSB", "--reason", "FRAUD", "--key", "psb")
         lines = out.stderr.strip().splitlines()
         assert out.returncode == 1 and len(lines) == 1 and "refusing" in lines[0], out.stderr
-        # and nothing of the mirror was rolled back
-        time.sleep(1)  # let the indexer run a few more rounds against the empty chain
-        assert s.store.dump() == before
+        rounds = {"n": 0}
+        catch_up = s.indexer.catch_up
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            rounds["n"] += 1
+            return catch_up(*args, **kwargs)
+
+        s.indexer.catch_up = counted
+        # the indexer runs a few more rounds against the empty chain ...
+        wait_until(lambda: rounds["n"] >= 3, what="three more indexer rounds against the empty chain")
+        del s.indexer.catch_up
+        assert s.store.dump() == before  # ... and nothing of the mirror was rolled back
         with pytest.raises(ChainHistoryLost):
             s.indexer.check_identity(force=True)
     finally:
@@ -171,15 +170,15 @@ def test_a_reset_chain_is_error_everywhere_and_the_mirror_is_kept_until_it_is_re
     restored = start_node(s.directory, s.port, "--load-state", str(s.directory / "chain.json"))
     s.node = restored
     try:
-        wait_for(lambda: not MirrorQueries(s.store).head().chain_problem, "the indexer to resume")
-        wait_for(lambda: s.get("/healthz").status_code == 200, "/healthz 200 again")
+        wait_until(lambda: not MirrorQueries(s.store).head().chain_problem, what="the indexer to resume")
+        wait_until(lambda: s.get("/healthz").status_code == 200, what="/healthz 200 again")
         assert s.verify(doc, verifier_region=str(ZJ))["verdict"] == "VALID"
         assert s.verify(doc, source="chain")["verdict"] == "VALID"
         s.c.registry.chain.w3.provider.make_request("evm_mine", [])
         Chain(restored.url)  # the node answers
         out = s.cli("revoke", doc["hash"], "--agency", "GD-PSB", "--reason", "FRAUD", "--key", "psb", "--json")
         assert out.returncode == 0, out.stderr
-        wait_for(lambda: s.verify(doc)["verdict"] == "REVOKED", "the revocation in the mirror")
+        wait_until(lambda: s.verify(doc)["verdict"] == "REVOKED", what="the revocation in the mirror")
     finally:
         restored.stop()
 
@@ -221,7 +220,9 @@ def test_a_frozen_node_hangs_nothing(stack: Stack) -> None:
     os.kill(s.node.process.pid, signal.SIGSTOP)
     try:
         # /healthz answers at once (well within 1 s), and soon says the node does not answer
-        health = wait_for(lambda: (r := s.get("/healthz", timeout=1.0)).status_code == 503 and r, "/healthz 503").json()
+        health = wait_until(
+            lambda: (r := s.get("/healthz", timeout=1.0)).status_code == 503 and r, what="/healthz 503"
+        ).json()
         assert "does not answer" in health["detail"], health
         # a CLI write fails within its timeout, with one line
         out = s.cli(
@@ -240,11 +241,11 @@ def test_a_frozen_node_hangs_nothing(stack: Stack) -> None:
         assert out.returncode == 1 and len(lines) == 1, out.stderr
         assert "does not answer" in lines[0] or "no node answers" in lines[0], lines
         # verification keeps answering: ERROR once the mirror is stale, on either source
-        wait_for(lambda: s.verify(doc, timeout=1.0)["verdict"] == "ERROR", "mirror verification ERROR")
+        wait_until(lambda: s.verify(doc, timeout=1.0)["verdict"] == "ERROR", what="mirror verification ERROR")
         assert s.verify(doc, timeout=1.0, source="chain")["verdict"] == "ERROR"
     finally:
         os.kill(s.node.process.pid, signal.SIGCONT)
-    wait_for(lambda: s.get("/healthz").status_code == 200, "/healthz 200 after the node thaws")
+    wait_until(lambda: s.get("/healthz").status_code == 200, what="/healthz 200 after the node thaws")
     assert s.verify(doc)["verdict"] == "VALID"
     assert s.c.registry.certificate_status("GD-PSB", bytes.fromhex(doc["hash"][2:]))[0] is Status.ACTIVE
     assert GD
@@ -274,7 +275,11 @@ def test_a_following_indexers_memory_stays_flat(tmp_path: Path) -> None:
         for _ in range(14):
             anchor_many(setup, 10_000, 10_000)
             head = chain.block_number()
-            wait_for(lambda: indexer.poll() is None and store.checkpoint()[0] >= head, "the indexer to follow", 60)
+            wait_until(
+                lambda head=head: indexer.poll() is None and store.checkpoint()[0] >= head,
+                timeout=60,
+                what="the indexer to follow",
+            )
             status = Path(f"/proc/{indexer.pid}/status").read_text()
             rss.append(int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024)
         after_warmup = rss[4:]

@@ -97,7 +97,7 @@ def ref_canonical(spec: dict[str, Any], raw: Any) -> str:
             30,
             31,
         ]
-        assert 1 <= int(y) and 1 <= int(m) <= 12 and 1 <= int(d) <= days[int(m) - 1]
+        assert int(y) >= 1 and 1 <= int(m) <= 12 and 1 <= int(d) <= days[int(m) - 1]
         return text
     if kind == "integer":
         text = ref_strip(str(raw))
@@ -513,12 +513,14 @@ def unhex(text: str) -> bytes:
 # ====================================================================== tests: the vectors themselves
 
 
+@pytest.mark.unit
 def test_vector_files_are_what_the_reference_implementation_computes():
     built = build_vectors()
     for name, data in built.items():
         assert load(name) == data, f"docs/vectors/{name} differs from the reference implementation"
 
 
+@pytest.mark.unit
 def test_whitespace_as_documented_is_python_str_strip():
     """The document defines trimming by bidirectional class / category; that is str.isspace."""
     for cp in range(0x110000):
@@ -526,6 +528,7 @@ def test_whitespace_as_documented_is_python_str_strip():
         assert _ref_is_space(ch) == ch.isspace(), f"U+{cp:04X}"
 
 
+@pytest.mark.unit
 def test_non_nfc_inputs_really_are_non_nfc():
     [card, licence] = load(CERT_FILE)["cases"]
     name, company = card["input"]["name"], licence["input"]["companyName"]
@@ -540,6 +543,7 @@ def test_non_nfc_inputs_really_are_non_nfc():
     assert _hex(ref_field_hash("name", "\u674e\uf900\u660e", unhex(entry["salt"]))) != entry["fieldHash"]
 
 
+@pytest.mark.unit
 def test_anchored_vector_document_verifies_with_the_reference_implementation():
     [card, _] = load(CERT_FILE)["cases"]
     sig = load(SIG_FILE)
@@ -555,6 +559,7 @@ def _field_hash_entries(case: dict[str, Any]) -> list[tuple[str, str, bytes, byt
     return [(e["name"], e["value"], unhex(e["salt"]), unhex(e["fieldHash"])) for e in case["entries"]]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("index", [0, 1])
 def test_ledger_schema_canonicalises_the_inputs_as_the_vectors(index):
     from ledger.bootstrap import default_schemas
@@ -567,6 +572,7 @@ def test_ledger_schema_canonicalises_the_inputs_as_the_vectors(index):
     assert list(got) == list(case["canonical"])  # schema order
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("index", [0, 1])
 def test_ledger_field_and_certificate_hashes_match(index):
     from ledger.document import certificate_hash, field_hash
@@ -581,6 +587,7 @@ def test_ledger_field_and_certificate_hashes_match(index):
     assert ref_certificate_hash(hashes) == unhex(case["certificateHash"])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("index", [0, 1])
 def test_ledger_certificate_objects_and_json_match(index):
     from ledger.document import Anchor, Certificate
@@ -615,6 +622,7 @@ def test_ledger_certificate_objects_and_json_match(index):
     assert parsed.compute_hash() == stated == unhex(case["certificateHash"])
 
 
+@pytest.mark.unit
 def test_ledger_hashes_raw_non_nfc_rows_like_the_vectors():
     """From the raw row through ledger's schema and hashing, with the vector's salts."""
     from ledger.bootstrap import default_schemas
@@ -636,6 +644,7 @@ def test_ledger_hashes_raw_non_nfc_rows_like_the_vectors():
         assert cert.compute_hash() == unhex(case["certificateHash"])
 
 
+@pytest.mark.unit
 def test_ledger_merkle_matches_the_tree_vector():
     from ledger.merkle import build_tree, leaf_of, root_from_proof, verify_proof
 
@@ -654,6 +663,7 @@ def test_ledger_merkle_matches_the_tree_vector():
         assert ref_process_proof(h, proof) == tree.root
 
 
+@pytest.mark.unit
 def test_tree_vector_matches_openzeppelin_javascript():
     if shutil.which("node") is None or not (ROOT / "node_modules" / "@openzeppelin" / "merkle-tree").is_dir():
         pytest.skip("node or @openzeppelin/merkle-tree not installed")
@@ -675,6 +685,7 @@ def test_tree_vector_matches_openzeppelin_javascript():
     assert all(p["verified"] for p in oz["proofs"])
 
 
+@pytest.mark.unit
 def test_ledger_signing_matches_the_signature_vector():
     from eth_account import Account
 
@@ -735,6 +746,7 @@ def test_contract_accepts_the_vector_tree(issuing):
         )
 
 
+@pytest.mark.unit
 def test_format_document_shows_the_vectors():
     text = FORMAT_DOC.read_text("utf-8")
     for name in (CERT_FILE, TREE_FILE, SIG_FILE):

@@ -11,16 +11,15 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Consortium, REGIONS, SCHEMA, advance, chain_now, expect, new_consortium, same
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from helpers import REGIONS, SCHEMA, Consortium, advance, chain_now, expect, same
 from web3.logs import DISCARD
 
 from ledger.chain import Chain
 from ledger.contracts import ProposalKind, Reason, Status, Verdict
 from ledger.deployment import DEFAULT_PROPOSAL_TTL, quorum_for
-from ledger.errors import ContractRejected
 from ledger.ids import type_id
 from ledger.merkle import build_tree
 from ledger.registry import canonical_schema
@@ -32,13 +31,6 @@ ZERO = "0x" + "00" * 20
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def rejected(fn: Any, *args: Any, **kwargs: Any) -> ContractRejected:
-    """Run ``fn`` and return the ContractRejected it must raise."""
-    with pytest.raises(ContractRejected) as exc:
-        fn(*args, **kwargs)
-    return exc.value
 
 
 def send(c: Consortium, account: LocalAccount, fn_name: str, *args: Any):
@@ -185,9 +177,8 @@ def test_constructor_rejects_zero_admin(chain: Chain) -> None:
 
 
 def test_constructor_rejects_regions_and_admins_of_different_lengths(chain: Chain) -> None:
-    err = rejected(deploy_consortium, chain, [GD, ZJ], [Account.create().address])
-    assert err.error_name == "FoundingListMismatch"
-    assert err.error_args == {"regions": 2, "admins": 1}
+    err = expect("FoundingListMismatch", deploy_consortium, chain, [GD, ZJ], [Account.create().address])
+    assert err == {"regions": 2, "admins": 1}
 
 
 # ---------------------------------------------------------------------- admitting a region

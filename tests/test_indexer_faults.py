@@ -14,29 +14,15 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
-from conftest import Consortium, Node, free_port, new_consortium
 from eth_account import Account
+from helpers import Consortium, Node, free_port, let_it_run, new_consortium, wait_until
+from mirror_helpers import Follower, assert_same_mirror, indexer_for, mirrored_up_to, open_store, rebuild_dump
 from sqlalchemy import text
-from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be registered
-    Follower,
-    assert_same_mirror,
-    fresh_mirror_url,
-    indexer_for,
-    mirror_url,
-    mirrored_up_to,
-    open_store,
-    rebuild_dump,
-    wait_for,
-)
 
 from ledger.chain import Chain
 from ledger.errors import LedgerError
@@ -114,7 +100,7 @@ def big_chain(anvil) -> Consortium:
 def _checkpoint(probe: MirrorStore) -> int | None:
     try:
         return probe.checkpoint()[0]
-    except Exception:  # noqa: BLE001 - the schema may not exist yet
+    except Exception:  # the schema may not exist yet
         return None
 
 
@@ -145,17 +131,19 @@ def test_kill_9_at_any_moment_then_restart_loses_nothing_and_duplicates_nothing(
             process = subprocess.Popen([str(CERTLEDGER), "index"], env=env, stdout=subprocess.DEVNULL, stderr=log)
             try:
                 if round_ == 0:
-                    time.sleep(rng.uniform(0.05, 1.5))  # while starting up, opening, creating the schema
+                    let_it_run(rng.uniform(0.05, 1.5))  # while starting up, opening, creating the schema
                 else:
                     # once this run has written a range, a random moment later: reading the
                     # next range, decoding it, or in the middle of writing it
-                    deadline = time.monotonic() + 180
-                    while time.monotonic() < deadline and process.poll() is None:
-                        now = _checkpoint(probe)
-                        if now is not None and now > before:
-                            break
-                        time.sleep(0.01)
-                    time.sleep(rng.uniform(0.0, 0.3))
+                    wait_until(
+                        lambda before=before, process=process: (
+                            process.poll() is not None or (_checkpoint(probe) or before) > before
+                        ),
+                        timeout=180,
+                        what="this run's first range written",
+                        interval=0.01,
+                    )
+                    let_it_run(rng.uniform(0.0, 0.3))
                 assert process.poll() is None, f"the indexer exited by itself with {process.returncode}; see {log.name}"
             finally:
                 process.kill()  # SIGKILL
@@ -220,14 +208,14 @@ def test_node_going_away_is_retried_and_caught_up_after(own_node, mirror_url, fr
     indexer.target_block = counted_target
     follower = Follower(indexer)
     try:
-        wait_for(mirrored_up_to(store, c.chain.block_number()), what="the initial catch-up")
+        wait_until(mirrored_up_to(store, c.chain.block_number()), what="the initial catch-up")
         mirrored_head = store.checkpoint()[0]
 
         own_node["node"].stop()
         own_node["node"] = None
-        wait_for(lambda: q.head().last_error != "", what="the outage to be recorded")
+        wait_until(lambda: q.head().last_error != "", what="the outage to be recorded")
         seen = polls["n"]
-        wait_for(lambda: polls["n"] >= seen + 4, what="more attempts while the node is away")
+        wait_until(lambda: polls["n"] >= seen + 4, what="more attempts while the node is away")
         assert follower.alive()  # still retrying, not crashed
         head = q.head()  # the mirror still answers
         assert head.block == mirrored_head and "unreachable" in head.last_error
@@ -238,8 +226,10 @@ def test_node_going_away_is_retried_and_caught_up_after(own_node, mirror_url, fr
         own_node["node"] = Node(own_node["args"], own_node["url"], own_node["log"])
         assert c.chain.block_number() == mirrored_head  # the same chain came back
         batch = c.registry.anchor_batch(c.deployer, c.agency_keys["ZJ-EDU"], "ZJ-EDU", "DEGREE", [Account.create().key])
-        wait_for(lambda: q.certificate(batch.cert_hashes[0]) is not None, what="the catch-up after the node came back")
-        wait_for(lambda: q.head().last_error == "", what="the error to clear")
+        wait_until(
+            lambda: q.certificate(batch.cert_hashes[0]) is not None, what="the catch-up after the node came back"
+        )
+        wait_until(lambda: q.head().last_error == "", what="the error to clear")
         assert follower.alive()
     finally:
         follower.stop()
@@ -264,11 +254,11 @@ def test_indexer_pointed_at_no_node_keeps_retrying_then_catches_up(mirror_url, f
     follower = Follower(indexer_for(url, c.deployment, store, poll_interval=0.05, backoff_max=0.5))
     node = None
     try:
-        wait_for(lambda: q.head().last_error != "", what="the first failed attempt")
+        wait_until(lambda: q.head().last_error != "", what="the first failed attempt")
         assert follower.alive() and q.head().block == c.deployment.deployment_block - 1
         node = Node(args, url, tmp_path / "anvil.log")
         head = c.chain.block_number()
-        wait_for(mirrored_up_to(store, head), what="the catch-up once the node is up")
+        wait_until(mirrored_up_to(store, head), what="the catch-up once the node is up")
     finally:
         follower.stop()
         if node is not None:
@@ -280,55 +270,10 @@ def test_indexer_pointed_at_no_node_keeps_retrying_then_catches_up(mirror_url, f
 # ---------------------------------------------------------------------- (c, d) difficult providers
 
 
-class Proxy:
-    """An HTTP JSON-RPC proxy in front of a node; ``meddle(payload)`` may answer instead of
-    the node: return (HTTP status, JSON body) or None to forward."""
-
-    def __init__(self, upstream: str, meddle: Callable[[Any, int], tuple[int, Any] | None]) -> None:
-        self.upstream = upstream
-        self.requests = 0
-        self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with proxy.lock:
-                    proxy.requests += 1
-                    number = proxy.requests
-                answer = meddle(json.loads(body), number)
-                if answer is None:
-                    upstream = requests.post(
-                        proxy.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=120
-                    )
-                    status, raw = upstream.status_code, upstream.content
-                else:
-                    status, raw = answer[0], json.dumps(answer[1]).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 MAX_LOG_RANGE = 5
 
 
-def test_provider_block_range_limit_shrinks_the_span(anvil, mirror_url, fresh_mirror_url):
+def test_provider_block_range_limit_shrinks_the_span(anvil, rpc_proxy, mirror_url, fresh_mirror_url):
     """Like Besu's limit on eth_getLogs ranges: ranges over 5 blocks get a JSON-RPC error."""
     c = issuing_on(Chain(anvil.url))
     some_history(c, 6)
@@ -349,21 +294,20 @@ def test_provider_block_range_limit_shrinks_the_span(anvil, mirror_url, fresh_mi
                 spans["served"].append(span)
         return None
 
-    proxy = Proxy(anvil.url, limit)
-    try:
-        store = open_store(mirror_url, c.deployment)
-        indexer = indexer_for(proxy.url, c.deployment, store, initial_span=16)
-        indexer.catch_up()
-        head = c.chain.block_number()
-        assert head - c.deployment.deployment_block > 3 * MAX_LOG_RANGE
-        assert store.checkpoint()[0] == head
-        assert spans["refused"] and max(spans["served"]) <= MAX_LOG_RANGE
-    finally:
-        proxy.close()
+    proxy = rpc_proxy(anvil.url, limit)
+    store = open_store(mirror_url, c.deployment)
+    indexer = indexer_for(proxy.url, c.deployment, store, initial_span=16)
+    indexer.catch_up()
+    head = c.chain.block_number()
+    assert head - c.deployment.deployment_block > 3 * MAX_LOG_RANGE
+    assert store.checkpoint()[0] == head
+    assert spans["refused"] and max(spans["served"]) <= MAX_LOG_RANGE
     assert_same_mirror(store.dump(), rebuild_dump(anvil.url, c.deployment, fresh_mirror_url()))
 
 
-def test_provider_failing_every_third_request_with_503_is_retried_by_run(anvil, mirror_url, fresh_mirror_url):
+def test_provider_failing_every_third_request_with_503_is_retried_by_run(
+    anvil, rpc_proxy, mirror_url, fresh_mirror_url
+):
     c = issuing_on(Chain(anvil.url))
     some_history(c, 4)
     failed = {"n": 0}
@@ -378,13 +322,13 @@ def test_provider_failing_every_third_request_with_503_is_retried_by_run(anvil, 
             return 503, {"error": "service unavailable"}
         return None
 
-    proxy = Proxy(anvil.url, every_third)
+    proxy = rpc_proxy(anvil.url, every_third)
     head = c.chain.block_number()
     store = open_store(mirror_url, c.deployment)
     follower = Follower(indexer_for(proxy.url, c.deployment, store, poll_interval=0.05, backoff_max=0.5))
     try:
         try:
-            wait_for(mirrored_up_to(store, head), timeout=60, what="run()")
+            wait_until(mirrored_up_to(store, head), timeout=60, what="run()")
         except pytest.fail.Exception:
             pytest.fail(
                 f"run() did not complete through a proxy failing every 3rd request: {failed['n']} failures, "
@@ -394,7 +338,6 @@ def test_provider_failing_every_third_request_with_503_is_retried_by_run(anvil, 
         assert follower.alive()
     finally:
         follower.stop()
-        proxy.close()
     assert failed["n"] > 0
     assert_same_mirror(store.dump(), rebuild_dump(anvil.url, c.deployment, fresh_mirror_url()))
 
@@ -566,15 +509,15 @@ def test_indexer_stopped_mid_write_is_taken_over_and_cannot_write_when_it_resume
     try:
         db.hold_checkpoint()
         old = IndexerProcess(env, tmp_path / "old.log")
-        wait_for(lambda: db.writer_waiting_on_the_checkpoint() is not None, what="the first indexer's range write")
+        wait_until(lambda: db.writer_waiting_on_the_checkpoint() is not None, what="the first indexer's range write")
         writer, lease = db.writer_waiting_on_the_checkpoint(), db.lease_holder()
         assert lease is not None and lease != writer
         os.kill(old.pid, signal.SIGSTOP)
-        wait_for(lambda: _stopped(old.pid), what="the first indexer to stop")
+        wait_until(lambda: _stopped(old.pid), what="the first indexer to stop")
 
         new = IndexerProcess(env, tmp_path / "new.log")
         # The takeover is an event: the new indexer names the backends it ended, and they are gone.
-        wait_for(
+        wait_until(
             lambda: {lease, writer} <= new.terminated(),
             timeout=60,
             what=f"the new indexer to terminate backends {lease} and {writer}; its log: {new.log()[-2000:]}",
@@ -583,7 +526,7 @@ def test_indexer_stopped_mid_write_is_taken_over_and_cannot_write_when_it_resume
         assert _stopped(old.pid) and new.process.poll() is None
         assert db.lease_holder() not in (None, lease)
         db.release_checkpoint()
-        wait_for(mirrored_up_to(store, head), what="the new indexer to catch up")
+        wait_until(mirrored_up_to(store, head), what="the new indexer to catch up")
 
         os.kill(old.pid, signal.SIGCONT)
         assert old.process.wait(60) == 1
@@ -622,13 +565,13 @@ def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_
     try:
         db.hold_checkpoint()
         old = IndexerProcess(env, tmp_path / "old.log")
-        wait_for(lambda: db.writer_waiting_on_the_checkpoint() is not None, what="the first indexer's range write")
+        wait_until(lambda: db.writer_waiting_on_the_checkpoint() is not None, what="the first indexer's range write")
         sessions = set(db.indexer_sessions())
         old.process.kill()
         old.process.wait(30)
         # Still holding the lock the killed statement waits for: only the server's check of
         # the client connection can end it.
-        wait_for(
+        wait_until(
             lambda: db.alive(sessions) == set(),
             timeout=30,
             what=f"the server to end the killed indexer's sessions {sessions}",
@@ -636,7 +579,7 @@ def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_
         db.release_checkpoint()
 
         new = IndexerProcess(env, tmp_path / "new.log")
-        wait_for(lambda: db.lease_holder() is not None, what="the new indexer to take the lock")
+        wait_until(lambda: db.lease_holder() is not None, what="the new indexer to take the lock")
         second = subprocess.run([str(CERTLEDGER), "index"], env=env, capture_output=True, text=True, timeout=120)
         assert second.returncode == 1
         lines = second.stderr.strip().splitlines()
@@ -644,7 +587,7 @@ def test_indexer_killed_mid_write_leaves_no_session_behind_and_a_second_indexer_
             second.stderr
         )
         assert f"pid {new.pid} on " in lines[0] and ", since " in lines[0]
-        wait_for(mirrored_up_to(store, head), what="the new indexer to catch up")
+        wait_until(mirrored_up_to(store, head), what="the new indexer to catch up")
         assert new.process.poll() is None and new.terminated() == set(), new.log()[-2000:]
         assert new.stop() == 0, new.log()[-2000:]
     finally:
@@ -663,7 +606,7 @@ def test_second_indexer_on_the_same_mirror_is_refused_with_one_line(anvil, mirro
     first = IndexerProcess(env, tmp_path / "first.log")
     probe = MirrorStore(mirror_url)
     try:
-        wait_for(lambda: (_checkpoint(probe) or 0) >= c.chain.block_number(), what="the first indexer to catch up")
+        wait_until(lambda: (_checkpoint(probe) or 0) >= c.chain.block_number(), what="the first indexer to catch up")
         second = subprocess.run(
             [str(CERTLEDGER), "index", "--once"], env=env, capture_output=True, text=True, timeout=120
         )

@@ -23,10 +23,10 @@ from typing import Any
 import orjson
 import pytest
 from eth_account import Account
+from helpers import Consortium, advance, let_it_run, new_consortium, wait_until
 
-from conftest import Consortium, advance, new_consortium
-from ledger.bootstrap import default_schemas
 from cli import main
+from ledger.bootstrap import default_schemas
 from ledger.contracts import KeyState, Reason, Status, Verdict
 from ledger.document import Certificate
 from ledger.errors import InvalidInput
@@ -297,7 +297,7 @@ def test_csv_one_file_per_row(gd, tmp_path):
     assert all(b["tx"] and b["block"] and b["gas_used"] for b in m["batches"])
 
     # documents: the row's values, anchored by this agency's key
-    for r, row in zip(out.index, rows):
+    for r, row in zip(out.index, rows, strict=True):
         doc = out.docs[r["hash"]]
         assert doc["fields"] == {k: v for k, v in row.items() if k != "reference" and v}
         assert doc["issuer"] == {"agency": "GD-PSB", "region": 440000}
@@ -661,9 +661,9 @@ def test_crash_and_rerun_anchors_exactly_once(home, tmp_path, crash_at):
     assert len(journal["batches"]) == 5 and not journal["complete"]
     # all transactions are sent before the first receipt is awaited: at batch-anchored all 5 are out
     expected = {"journal-written": 0, "batch-sent": 1, "batch-anchored": 5, "output-written": 5}[crash_at]
-    deadline = time.monotonic() + 15  # a transaction sent just before the kill is mined a moment later
-    while (on_chain := len(anchored(home.c.registry))) < expected and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # a transaction sent just before the kill is mined a moment later
+    wait_until(lambda: len(anchored(home.c.registry)) >= expected, timeout=15, what=f"{expected} batches on chain")
+    on_chain = len(anchored(home.c.registry))
     assert on_chain == expected
 
     rerun = home.run(*args)
@@ -700,10 +700,13 @@ def _kill_when(args: list[str], env: dict[str, str], out: Path, delay: float) ->
     process = subprocess.Popen(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    deadline = time.monotonic() + 120
-    while not _started(out, since) and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(delay)
+    wait_until(
+        lambda: _started(out, since) or process.poll() is not None,
+        timeout=120,
+        what="the issuance to begin writing",
+        interval=0.005,
+    )
+    let_it_run(delay)
     if process.poll() is None:
         os.kill(process.pid, signal.SIGKILL)
         try:  # and any worker it forked (its session: we started it with start_new_session)

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Consortium, REGIONS, advance, chain_now, expect, same
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from helpers import REGIONS, Consortium, advance, chain_now, expect, same
 from web3.logs import DISCARD
 
-from ledger.contracts import Role, KeyState, Reason, Status, Verdict
+from ledger.contracts import KeyState, Reason, Role, Status, Verdict
 from ledger.ids import agency_id
 from ledger.merkle import build_tree
 from ledger.registry import AnchoredBatch

@@ -103,7 +103,7 @@ def cycle_in(graph: dict[str, set[str]]) -> list[str]:
         path.append(module)
         for dep in sorted(graph.get(module, ())):
             if state.get(dep) == 1:
-                return path[path.index(dep) :] + [dep]
+                return [*path[path.index(dep) :], dep]
             if dep not in state and (found := visit(dep)):
                 return found
         path.pop()

@@ -59,12 +59,16 @@ def reference() -> dict[int, dict]:
     out = oz_trees(
         [{"values": [_hex(v) for v in vals], "proofs": [_hex(p) for p in picks]} for vals, picks in inputs.values()]
     )
-    return {n: {"values": vals, "picks": picks, "oz": oz} for (n, (vals, picks)), oz in zip(inputs.items(), out)}
+    return {
+        n: {"values": vals, "picks": picks, "oz": oz}
+        for (n, (vals, picks)), oz in zip(inputs.items(), out, strict=True)
+    }
 
 
 # ---------------------------------------------------------------------- Python vs OpenZeppelin JS
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("size", SIZES)
 def test_python_root_and_nodes_equal_openzeppelin_standard_merkle_tree(reference, size):
     ref = reference[size]
@@ -75,12 +79,13 @@ def test_python_root_and_nodes_equal_openzeppelin_standard_merkle_tree(reference
     assert [_hex(h) for h in tree.cert_hashes] == ref["oz"]["leafOrder"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("size", SIZES)
 def test_python_proofs_equal_openzeppelin_proofs_and_verify(reference, size):
     ref = reference[size]
     tree = build_tree(ref["values"])
     assert len(ref["oz"]["proofs"]) == len(ref["picks"])
-    for value, oz in zip(ref["picks"], ref["oz"]["proofs"]):
+    for value, oz in zip(ref["picks"], ref["oz"]["proofs"], strict=True):
         assert oz["value"] == _hex(value)
         assert oz["verified"] is True
         proof = tree.proof(value)
@@ -89,6 +94,7 @@ def test_python_proofs_equal_openzeppelin_proofs_and_verify(reference, size):
         assert verify_proof(value, [_unhex(p) for p in oz["proof"]], _unhex(ref["oz"]["root"]))
 
 
+@pytest.mark.unit
 def test_root_is_independent_of_submission_order(random_hashes):
     hashes = random_hashes(37)
     shuffled = hashes[:]
@@ -99,6 +105,7 @@ def test_root_is_independent_of_submission_order(random_hashes):
     assert [leaf_of(h) for h in a.cert_hashes] == sorted(leaf_of(h) for h in hashes)
 
 
+@pytest.mark.unit
 def test_single_leaf_tree_root_is_the_double_hashed_leaf_with_empty_proof(random_hashes):
     (h,) = random_hashes(1)
     tree = build_tree([h])
@@ -107,6 +114,7 @@ def test_single_leaf_tree_root_is_the_double_hashed_leaf_with_empty_proof(random
     assert verify_proof(h, [], tree.root)
 
 
+@pytest.mark.unit
 def test_every_proof_of_a_python_tree_verifies_and_no_proof_verifies_another_hash(random_hashes):
     hashes = random_hashes(21)
     tree = build_tree(hashes)
@@ -114,10 +122,11 @@ def test_every_proof_of_a_python_tree_verifies_and_no_proof_verifies_another_has
         proof = tree.proof(h)
         assert verify_proof(h, proof, tree.root)
         assert root_from_proof(h, proof) == tree.root
-    other = [h for h in hashes if h != hashes[0]][0]
+    other = next(h for h in hashes if h != hashes[0])
     assert not verify_proof(other, tree.proof(hashes[0]), tree.root)
 
 
+@pytest.mark.unit
 def test_leaf_is_keccak_of_keccak_of_the_hash_and_pairs_are_sorted(random_hashes):
     from eth_hash.auto import keccak
 
@@ -126,17 +135,20 @@ def test_leaf_is_keccak_of_keccak_of_the_hash_and_pairs_are_sorted(random_hashes
     assert hash_pair(a, b) == hash_pair(b, a) == keccak(min(a, b) + max(a, b))
 
 
+@pytest.mark.unit
 def test_duplicate_hash_in_batch_raises_value_error(random_hashes):
     hashes = random_hashes(4)
     with pytest.raises(ValueError):
-        build_tree(hashes + [hashes[2]])
+        build_tree([*hashes, hashes[2]])
 
 
+@pytest.mark.unit
 def test_empty_batch_raises_value_error():
     with pytest.raises(ValueError):
         build_tree([])
 
 
+@pytest.mark.unit
 def test_proof_of_hash_not_in_tree_raises_key_error(random_hashes):
     hashes = random_hashes(3)
     tree = build_tree(hashes[:2])
@@ -194,6 +206,8 @@ def test_every_proof_of_a_1000_leaf_anchored_batch_verifies_with_the_contract_vi
     assert (Verdict(mismatch[0]), Reason(mismatch[1])) == (Verdict.INVALID, Reason.PROOF_MISMATCH)
     assert len(results) == 1000
     bad = [
-        h.hex() for h, r in zip(hashes_in_order, results) if (Verdict(r[0]), Reason(r[1])) != (Verdict.OK, Reason.NONE)
+        h.hex()
+        for h, r in zip(hashes_in_order, results, strict=True)
+        if (Verdict(r[0]), Reason(r[1])) != (Verdict.OK, Reason.NONE)
     ]
     assert bad == []

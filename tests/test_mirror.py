@@ -15,24 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REGIONS, Consortium, advance, chain_now, new_consortium
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be registered
+from helpers import REGIONS, Consortium, FakeClock, advance, chain_now, new_consortium, wait_until
+from mirror_helpers import (
     Follower,
     anvil_reorg,
     assert_same_mirror,
-    fresh_mirror_url,
     index_to_head,
     indexer_for,
-    mirror_url,
     mirrored_up_to,
     open_store,
     rebuild_dump,
     settled,
     signed_anchor,
-    wait_for,
 )
 from sqlalchemy import update
 
@@ -207,7 +204,7 @@ def test_certificate_and_batch_status_changes_are_kept_as_history(issuing, mirro
         (key, SUSPENDED, "AUDIT"),
         (admin, ACTIVE, "AUDIT_DONE"),
         (key, REVOKED, "ISSUER_ERROR"),
-    ):  # noqa: E501
+    ):
         sent = reg.set_batch_status(actor, "GD-PSB", root, status, reason)
         expected_batch.append(expected_status(issuing, sent, "batch", root, status, reason, actor, "GD-PSB"))
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
@@ -459,13 +456,13 @@ def test_run_follows_new_blocks(issuing, mirror_url):
     q = MirrorQueries(store)
     follower = Follower(indexer_for(issuing.chain.url, issuing.deployment, store, poll_interval=0.05))
     try:
-        wait_for(mirrored_up_to(store, issuing.chain.block_number()), what="the initial catch-up")
+        wait_until(mirrored_up_to(store, issuing.chain.block_number()), what="the initial catch-up")
         batch = anchor(issuing, "GD-PSB", "ID_CARD", 3)
-        wait_for(lambda: q.certificate(batch.cert_hashes[2]) is not None, what="the anchored batch in the mirror")
+        wait_until(lambda: q.certificate(batch.cert_hashes[2]) is not None, what="the anchored batch in the mirror")
         issuing.registry.set_certificate_status(
             issuing.agency_keys["GD-PSB"], "GD-PSB", batch.cert_hashes[2], REVOKED, "FRAUD"
         )
-        wait_for(
+        wait_until(
             lambda: q.status_as_of(batch.cert_hashes[2], "GD-PSB", batch.root).status is REVOKED,
             what="the revocation in the mirror",
         )
@@ -488,14 +485,14 @@ def test_confirmations_keep_the_newest_blocks_out_until_buried(issuing, mirror_u
             head = q.head()
             return head.chain_head == chain_head and head.block == chain_head - 2
 
-        wait_for(lambda: polled(n), what="the follower to index up to head - 2")
+        wait_until(lambda: polled(n), what="the follower to index up to head - 2")
         assert q.certificate(batch.cert_hashes[0]) is None and q.batch(batch.agency, batch.root) is None
         assert q.head().lag_blocks == 2
         mine(issuing.chain)
-        wait_for(lambda: polled(n + 1), what="the follower to see one more block")
+        wait_until(lambda: polled(n + 1), what="the follower to see one more block")
         assert q.certificate(batch.cert_hashes[0]) is None
         mine(issuing.chain)
-        wait_for(lambda: q.certificate(batch.cert_hashes[0]) is not None, what="the batch once 2 blocks deep")
+        wait_until(lambda: q.certificate(batch.cert_hashes[0]) is not None, what="the batch once 2 blocks deep")
         assert q.head().block == n
     finally:
         follower.stop()
@@ -514,7 +511,8 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
     reg, key, chain = issuing.registry, issuing.agency_keys["GD-PSB"], issuing.chain
     kept = anchor(issuing, "GD-PSB", "ID_CARD", 4)
     store = open_store(mirror_url, issuing.deployment)
-    q = MirrorQueries(store)
+    clock = FakeClock()
+    q = MirrorQueries(store, clock=clock)
     follower = Follower(indexer_for(chain.url, issuing.deployment, store, poll_interval=0.05))
     try:
         fork = snapshot(chain)
@@ -525,7 +523,7 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
         reg.set_recognition(issuing.admins[BJ], BJ, "ID_CARD", GD)
         reg.add_key(issuing.admins[GD], "GD-PSB", Account.create().address)
         old_head = head_of(chain)
-        wait_for(lambda: store.checkpoint() == old_head, what="the follower to index the soon-orphaned chain")
+        wait_until(lambda: store.checkpoint() == old_head, what="the follower to index the soon-orphaned chain")
         assert q.batch(orphaned[0].agency, orphaned[0].root) is not None
         assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is REVOKED
 
@@ -538,12 +536,12 @@ def test_reorg_to_a_longer_chain_while_following(issuing, mirror_url, fresh_mirr
         mine(chain, 2)
         new_head = head_of(chain)
         assert new_head[0] > old_head[0]
-        wait_for(lambda: store.checkpoint() == new_head, what="the follower to index the new chain")
+        wait_until(lambda: store.checkpoint() == new_head, what="the follower to index the new chain")
         assert follower.alive()
     finally:
         follower.stop()
 
-    settled(q, store)
+    settled(q, clock, store)
     orphans_absent(q, orphaned)
     assert all(q.batch(b.agency, b.root) is not None for b in [kept, *replacing])
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
@@ -572,7 +570,8 @@ def test_reorg_to_a_shorter_chain(issuing, mirror_url, fresh_mirror_url, new_blo
     indexer.catch_up()
     old_head = chain.block_number()
     assert store.checkpoint()[0] == old_head
-    q = MirrorQueries(store)
+    clock = FakeClock()
+    q = MirrorQueries(store, clock=clock)
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is SUSPENDED
 
     revert(chain, fork)
@@ -582,7 +581,7 @@ def test_reorg_to_a_shorter_chain(issuing, mirror_url, fresh_mirror_url, new_blo
     indexer.catch_up()
     assert store.checkpoint() == new_head
 
-    settled(q, store)
+    settled(q, clock, store)
     orphans_absent(q, orphaned)
     assert all(q.batch(b.agency, b.root) is not None for b in [kept, *replacing])
     assert q.status_as_of(kept.cert_hashes[0], "GD-PSB", kept.root).status is ACTIVE
@@ -638,7 +637,7 @@ def test_reorg_between_the_checkpoint_check_and_the_log_query_is_not_missed(issu
     indexer.rpc.logs = logs_after_a_reorg
     try:
         indexer.catch_up()
-    except Exception:  # noqa: BLE001 - refusing the range is fine; the next catch-up must repair
+    except Exception:  # refusing the range is fine; the next catch-up must repair
         pass
     indexer.rpc.logs = real_logs
     indexer.catch_up()

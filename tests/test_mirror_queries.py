@@ -11,23 +11,14 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import REGIONS, Consortium, advance, chain_now
 from eth_account import Account
-from mirror_fixtures import (  # noqa: F401 - fixtures are imported to be registered
-    anvil_reorg,
-    index_to_head,
-    indexer_for,
-    mirror_url,
-    open_store,
-    settled,
-    signed_anchor,
-    wait_for,
-)
+from helpers import REGIONS, Consortium, FakeClock, advance, chain_now
+from mirror_helpers import anvil_reorg, index_to_head, indexer_for, open_store, past_the_cache, settled, signed_anchor
 from sqlalchemy import select
 
 from ledger.chain import Chain
-from ledger.contracts import Role, KeyState, Status
-from ledger.ids import agency_id, iso_time
+from ledger.contracts import KeyState, Role, Status
+from ledger.ids import agency_id
 from ledger.mirror import MirrorQueries
 from ledger.mirror import schema as mirror_schema
 from ledger.registry import AnchoredBatch
@@ -304,7 +295,8 @@ def test_key_state_at_matches_the_contracts_key_state_at(issuing, mirror_url):
     reg, admin = issuing.registry, issuing.admins[GD]
     store = open_store(mirror_url, issuing.deployment)
     indexer = indexer_for(issuing.chain.url, issuing.deployment, store)
-    q = MirrorQueries(store)
+    clock = FakeClock()
+    q = MirrorQueries(store, clock=clock)
     n = chain_now(issuing.chain)
     key = Account.create()
     reg.add_key(admin, "GD-PSB", key.address, n + 100)
@@ -328,7 +320,7 @@ def test_key_state_at_matches_the_contracts_key_state_at(issuing, mirror_url):
 
     def compare(expected: dict[int, KeyState] | None = None) -> None:
         indexer.catch_up()
-        record = settled(q, store).key(key.address)
+        record = settled(q, clock, store).key(key.address)
         assert record is not None
         got = {at: record.state_at(at) for at in times}
         assert got == {at: reg.key_state_at(key.address, at) for at in times}
@@ -394,7 +386,8 @@ def test_agency_at_a_time(issuing, mirror_url):
 def test_head_and_lag(issuing, mirror_url):
     chain = issuing.chain
     store = open_store(mirror_url, issuing.deployment)
-    q = MirrorQueries(store)
+    clock = FakeClock()
+    q = MirrorQueries(store, clock=clock)
     empty = q.head()
     assert empty.block == issuing.deployment.deployment_block - 1
     assert (empty.block_hash, empty.chain_head, empty.lag_blocks) == (None, None, None)
@@ -402,7 +395,7 @@ def test_head_and_lag(issuing, mirror_url):
     indexer = indexer_for(chain.url, issuing.deployment, store)
     indexer.catch_up()
     latest = chain.w3.eth.get_block("latest")
-    head = settled(q, store).head()
+    head = settled(q, clock, store).head()
     assert (head.block, head.block_hash, head.block_time) == (
         latest["number"],
         bytes(latest["hash"]),
@@ -414,18 +407,19 @@ def test_head_and_lag(issuing, mirror_url):
     for _ in range(3):
         chain.w3.provider.make_request("evm_mine", [])
     indexer.target_block()  # the indexer looked at the chain but has not indexed yet
-    wait_for(lambda: q.head().chain_head == latest["number"] + 3, interval=0.02, what="the head to be re-read")
+    past_the_cache(clock)  # the next question re-reads the head
     moved = q.head()
+    assert moved.chain_head == latest["number"] + 3
     assert moved.block == latest["number"] and moved.lag_blocks == 3
     indexer.catch_up()
-    assert settled(q, store).head().lag_blocks == 0
+    assert settled(q, clock, store).head().lag_blocks == 0
 
     behind = indexer_for(chain.url, issuing.deployment, store, confirmations=2)
     chain.w3.provider.make_request("evm_mine", [])
     chain.w3.provider.make_request("evm_mine", [])
     chain.w3.provider.make_request("evm_mine", [])
     behind.catch_up()
-    head = settled(q, store).head()
+    head = settled(q, clock, store).head()
     assert head.lag_blocks == 2 and head.block == chain.block_number() - 2
 
 
@@ -466,7 +460,8 @@ def test_answers_after_a_reorg_at_the_same_height_are_the_new_chains(issuing, mi
     reg.set_recognition(issuing.admins[ZJ], ZJ, "ID_CARD", GD)
     reg.report_compromised(issuing.admins[GD], key.address, chain_now(chain))
     indexer.catch_up()
-    q = settled(MirrorQueries(store), store)
+    clock = FakeClock()
+    q = settled(MirrorQueries(store, clock=clock), clock, store)
     old_block = q.head().block
     assert q.key(key.address).compromised_since != 0
     assert q.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is not None
@@ -481,7 +476,7 @@ def test_answers_after_a_reorg_at_the_same_height_are_the_new_chains(issuing, mi
     fresh = MirrorQueries(store)  # the mirror itself holds the new chain ...
     assert fresh.key(key.address).compromised_since == 0
     assert fresh.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is None
-    settled(q, store)  # ... and once the old reader has seen the new checkpoint hash, so must it
+    settled(q, clock, store)  # ... and once the old reader has seen the new checkpoint hash, so must it
     assert q.key(key.address).compromised_since == 0, "a cached key from the orphaned block"
     assert q.recognition(ZJ, "ID_CARD", GD, chain_now(chain)) is None, "a cached rule from the orphaned block"
 
@@ -503,7 +498,7 @@ def test_many_reader_threads_share_the_mirror(issuing, mirror_url):
         barrier.wait()  # every thread alive at once, as in a busy server's thread pool
         try:
             return q.certificate(batch.cert_hashes[i % 4]).root
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             return exc
         finally:
             barrier.wait()  # and still alive (idle, as pool threads are) while the others read

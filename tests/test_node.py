@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from helpers import free_port, let_it_run, wait_until
 
-from ledger.chain import Chain
 from cli import main
+from ledger.chain import Chain
 from ledger.deployment import Deployment, deploy
 from ledger.errors import ConfigError
 from ledger.node import EmbeddedNode, anvil_args, wait_for_rpc
@@ -96,13 +96,12 @@ def _assert_all_anchored(issuer: Issuer, url: str, before: float = float("inf"))
 
 def _wait_logged(node: EmbeddedNode, block: int, timeout: float = 10.0) -> None:
     """Wait until the keeper's block log holds ``block``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        keeper = node.status().keeper or {}
-        if (keeper.get("log_head") or -1) >= block:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"block {block} was not logged in time")
+    wait_until(
+        lambda: ((node.status().keeper or {}).get("log_head") or -1) >= block,
+        timeout=timeout,
+        what=f"block {block} in the keeper's log",
+        interval=0.1,
+    )
 
 
 def _cli(home: Path, port: int, *args: str) -> subprocess.CompletedProcess[str]:
@@ -176,8 +175,7 @@ def test_state_survives_kill_9_of_anvil_and_keeper(node):
     _wait_logged(node, head)
     os.kill(status.pid, signal.SIGKILL)
     os.kill(status.keeper_pid, signal.SIGKILL)
-    time.sleep(0.2)
-    assert not node.status().running
+    wait_until(lambda: not node.status().running, timeout=30, what="the killed node to be seen as down")
     restarted = node.start()
     assert restarted.block == head
     assert restarted.keeper_pid not in (None, status.keeper_pid)
@@ -212,8 +210,8 @@ def test_keeper_killed_alone_is_restarted_by_chain_up_and_loses_nothing(node):
     status = node.start()
     issuer = _setup(node.url)
     os.kill(status.keeper_pid, signal.SIGKILL)
-    time.sleep(0.1)
-    assert node.status().running and node.status().keeper_pid is None
+    wait_until(lambda: node.status().keeper_pid is None, timeout=30, what="the killed keeper to be seen as gone")
+    assert node.status().running
     _anchor(issuer, issuer.registry(node.url), 10)  # mined while no keeper runs
     again = node.start()
     assert again.pid == status.pid and again.keeper_pid is not None
@@ -290,14 +288,14 @@ def test_an_older_install_state_json_is_migrated(tmp_path):
     cut.mkdir()
     (cut / "state.json").write_bytes(node.state.generations()[-1].path.read_bytes()[:5000])
     broken = EmbeddedNode(cut, port=free_port())
-    with pytest.raises(StateUnrecoverable, match="state.json: cut short"):
+    with pytest.raises(StateUnrecoverable, match=r"state\.json: cut short"):
         broken.start()
     assert not broken.status().running
 
 
 def test_port_taken_by_another_node_is_reported(node, tmp_path, anvil):
     other = EmbeddedNode(tmp_path / "other", port=int(anvil.url.rsplit(":", 1)[1]))
-    with pytest.raises(ConfigError, match="port .* is taken"):
+    with pytest.raises(ConfigError, match=r"port .* is taken"):
         other.start()
 
 
@@ -341,7 +339,7 @@ def _traffic(issuer: Issuer, registry: Registry, stop: threading.Event, rng: ran
     while not stop.is_set():
         try:
             _anchor(issuer, registry, rng.randint(50, 300))
-        except Exception:  # noqa: BLE001 - the node was killed under it
+        except Exception:  # the node was killed under it
             return
 
 
@@ -369,12 +367,11 @@ def test_kill_9_at_random_moments_loses_at_most_the_window(certledger, tmp_path)
         stop = threading.Event()
         sender = threading.Thread(target=_traffic, args=(issuer, issuer.registry(node.url), stop, rng), daemon=True)
         sender.start()
-        time.sleep(rng.uniform(2.1, 2.8))  # traffic older than the window must survive
+        let_it_run(rng.uniform(2.1, 2.8))  # traffic older than the window, then a kill at a random moment
         status = node.status()
         if during_dump:
-            deadline = time.monotonic() + 10
-            while not _write_in_progress(node) and time.monotonic() < deadline:
-                time.sleep(0.0005)
+            # best effort: a generation being written, if one starts within 10 s
+            wait_until(lambda: _write_in_progress(node), timeout=10, interval=0.0005, required=False)
         for name, pid in (("anvil", status.pid), ("keeper", status.keeper_pid)):
             if target in (name, "both") and pid:
                 os.kill(pid, signal.SIGKILL)

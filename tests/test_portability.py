@@ -20,9 +20,8 @@ import pytest
 from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
+from helpers import SCHEMA, Consortium, Node, advance, new_consortium
 
-from conftest import SCHEMA, Consortium, Node, advance, new_consortium
-from hardhat_node import hardhat_node  # noqa: F401  (session fixture, one node per worker)
 from ledger.chain import Chain
 from ledger.contracts import CONTRACT_NAMES, Reason, Status, Verdict, artifact
 from ledger.errors import ContractRejected
@@ -58,7 +57,7 @@ def hashes(n: int) -> list[bytes]:
     return [os.urandom(32) for _ in range(n)]
 
 
-def record_gas(record_property, node_kind: str, what: str, gas: int, per: int = 1) -> None:  # noqa: ANN001
+def record_gas(record_property, node_kind: str, what: str, gas: int, per: int = 1) -> None:
     record_property(f"gas_{what}_{node_kind}", gas)
     share = f", {gas / per:.0f} per certificate" if per > 1 else ""
     print(f"[{node_kind}] {what}: {gas} gas{share}")
@@ -103,7 +102,7 @@ def test_base_fee_stays_zero_after_a_heavy_block(chain: Chain) -> None:
 # ---------------------------------------------------------------------- deployment and governance
 
 
-def test_deploy_three_contracts(chain: Chain, node_kind: str, record_property) -> None:  # noqa: ANN001
+def test_deploy_three_contracts(chain: Chain, node_kind: str, record_property) -> None:
     consortium = new_consortium(chain)
     registry, deployment = consortium.registry, consortium.deployment
     assert deployment.chain_id == 31337
@@ -167,7 +166,7 @@ def test_custom_errors_decode_the_same(consortium: Consortium) -> None:
 # ---------------------------------------------------------------------- anchoring and verification
 
 
-def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_property) -> None:  # noqa: ANN001
+def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_property) -> None:
     registry, key = agency.registry, agency.agency_keys["GD-PSB"]
     certs = hashes(BATCH_SIZE)
     tree = build_tree(certs)

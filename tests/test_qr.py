@@ -18,8 +18,8 @@ import pytest
 from eth_account import Account
 from eth_utils import to_checksum_address
 
-from ledger import qr
 from cli import main
+from ledger import qr
 from ledger.document import Anchor, Certificate
 from ledger.errors import InvalidInput
 from ledger.ids import agency_id, type_id
@@ -84,6 +84,7 @@ def _bare(cert: Certificate) -> Certificate:
 # ---------------------------------------------------------------------- round trips
 
 
+@pytest.mark.unit
 def test_compact_payload_round_trip(card):
     cert, h = card
     payload = qr.compact_payload(h, cert.type, cert.region, cert.agency)
@@ -96,10 +97,11 @@ def test_compact_payload_round_trip(card):
     assert qr.decode(f"  {payload}\n") == decoded  # scanners may add whitespace around it
 
 
+@pytest.mark.unit
 def test_version_1_compact_payload_is_still_read_without_an_agency(card):
     """QR codes printed before the compact payload named its agency still decode; the hash
     alone then cannot say whose certificate it is (see the verification tests)."""
-    cert, h = card
+    _cert, h = card
     v1 = "CLC1:" + base45.b45encode(cbor2.dumps([h, "ID_CARD", 440000])).decode()
     assert qr.decode(v1) == qr.CompactPayload(h, "ID_CARD", 440000, None)
     # a CLC1 prefix on a 4-element body, or CLC2 on a 3-element one, is malformed
@@ -111,6 +113,7 @@ def test_version_1_compact_payload_is_still_read_without_an_agency(card):
             qr.decode(bad)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("agency", ["", "GD PSB", "x" * 40, "张"])
 def test_compact_payload_with_a_malformed_agency_is_refused(card, agency):
     _, h = card
@@ -122,6 +125,7 @@ def payload_body(items: list) -> str:
     return base45.b45encode(cbor2.dumps(items)).decode()
 
 
+@pytest.mark.unit
 def test_full_payload_round_trip(card):
     cert, h = card
     payload = qr.full_payload(cert)
@@ -138,6 +142,7 @@ def test_full_payload_round_trip(card):
     assert body[qr.K_REGISTRY] == bytes.fromhex(cert.anchor.registry[2:])
 
 
+@pytest.mark.unit
 def test_full_payload_of_disclosed_and_open_ended_documents(card):
     cert, h = card
     disclosed = cert.disclose(["name"])
@@ -153,12 +158,14 @@ def test_full_payload_of_disclosed_and_open_ended_documents(card):
     assert decoded.valid_until is None and decoded.compute_hash() == open_ended.compute_hash()
 
 
+@pytest.mark.unit
 def test_full_payload_needs_an_anchor(card):
     cert, _ = card
     with pytest.raises(InvalidInput):
         qr.full_payload(replace(cert, anchor=None))
 
 
+@pytest.mark.unit
 def test_documented_example_payload_decodes():
     """The compact example in docs/qr-payloads.md is the vector certificate of
     docs/certificate-format.md."""
@@ -178,6 +185,7 @@ def test_documented_example_payload_decodes():
 # ---------------------------------------------------------------------- sizes
 
 
+@pytest.mark.unit
 def test_realistic_id_card_compact_payload_fits_version_6(card):
     cert, h = card
     compact = qr.compact_payload(h, cert.type, cert.region, cert.agency)
@@ -185,11 +193,12 @@ def test_realistic_id_card_compact_payload_fits_version_6(card):
     assert qr.qr_version(compact, "m") <= 6
 
 
+@pytest.mark.unit
 def test_realistic_id_card_full_payload_fits_version_25(card):
     """A typical ID card from a batch of 100,000 (cut into batches of 10,000: a 14-element
     proof), full payload, error correction M: at most version 25 (1,451 alphanumeric
     characters)."""
-    cert, h = card
+    cert, _h = card
     assert len(cert.anchor.proof) == 14
     full = qr.full_payload(cert)
     versions = {
@@ -202,11 +211,13 @@ def test_realistic_id_card_full_payload_fits_version_25(card):
     assert max(versions.values()) <= 25, f"{len(full)} characters; QR versions at M: {versions}"
 
 
+@pytest.mark.unit
 def test_shallower_proofs_give_smaller_full_payloads():
     sizes = [len(qr.full_payload(realistic_id_card(batch_size=2**d, depth=d, seed=d)[0])) for d in (4, 8, 12)]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 
 
+@pytest.mark.unit
 def test_longest_allowed_id_card_fields_still_fit_version_40():
     """The schema maxima (name 64, address 200 characters, all Chinese) in a full payload."""
     cert, _ = realistic_id_card(batch_size=10_000, depth=14, seed=9)
@@ -228,13 +239,14 @@ def _refused(payload) -> str:
 
 
 def _full(body) -> str:
-    return qr.FULL_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body))).decode()
+    return qr.FULL_V1_PREFIX + base45.b45encode(zlib.compress(cbor2.dumps(body))).decode()
 
 
 def _compact(items) -> str:
-    return qr.COMPACT_PREFIX + base45.b45encode(cbor2.dumps(items)).decode()
+    return qr.COMPACT_V2_PREFIX + base45.b45encode(cbor2.dumps(items)).decode()
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "payload",
     [
@@ -269,6 +281,7 @@ def test_garbage_is_refused_with_invalid_input(payload):
     _refused(payload)
 
 
+@pytest.mark.unit
 def test_compact_structure_is_checked():
     h = os.urandom(32)
     for items in (
@@ -289,16 +302,18 @@ def test_compact_structure_is_checked():
         _refused(_compact(items))
 
 
+@pytest.mark.unit
 def test_wrong_prefix_for_the_body_is_refused(card):
     cert, h = card
     compact = qr.compact_payload(h, cert.type, cert.region, cert.agency)
     full = qr.full_payload(cert)
-    _refused(qr.FULL_PREFIX + compact[5:])
-    _refused(qr.COMPACT_PREFIX + full[5:])
+    _refused(qr.FULL_V1_PREFIX + compact[5:])
+    _refused(qr.COMPACT_V2_PREFIX + full[5:])
     _refused(compact[5:])
     _refused(full[5:])
 
 
+@pytest.mark.unit
 def test_every_truncation_is_refused(card):
     cert, h = card
     for payload in (qr.compact_payload(h, cert.type, cert.region, cert.agency), qr.full_payload(cert)):
@@ -306,6 +321,7 @@ def test_every_truncation_is_refused(card):
             _refused(payload[:n])
 
 
+@pytest.mark.unit
 def test_incomplete_or_padded_encodings_are_refused(card):
     """The zlib stream must be complete (its Adler-32 checked), nothing may follow it, the
     CBOR item must use every byte, and a body inflating beyond the limit is refused, not cut."""
@@ -313,15 +329,16 @@ def test_incomplete_or_padded_encodings_are_refused(card):
     body = _valid_body(cert)
     packed = zlib.compress(cbor2.dumps(body), 9)
     b45 = lambda b: base45.b45encode(b).decode()  # noqa: E731
-    assert isinstance(qr.decode(qr.FULL_PREFIX + b45(packed)), Certificate)
-    _refused(qr.FULL_PREFIX + b45(packed[:-4]))  # no Adler-32 trailer
-    _refused(qr.FULL_PREFIX + b45(packed[:-1]))
-    _refused(qr.FULL_PREFIX + b45(packed + b"trailing"))  # data after the zlib stream
-    _refused(qr.FULL_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"junk")))  # data after the CBOR item
-    _refused(qr.FULL_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"\0" * 100_000, 9)))  # inflates past 64 KiB
-    _refused(qr.COMPACT_PREFIX + b45(cbor2.dumps([h, "ID_CARD", 440000]) + b"junk"))
+    assert isinstance(qr.decode(qr.FULL_V1_PREFIX + b45(packed)), Certificate)
+    _refused(qr.FULL_V1_PREFIX + b45(packed[:-4]))  # no Adler-32 trailer
+    _refused(qr.FULL_V1_PREFIX + b45(packed[:-1]))
+    _refused(qr.FULL_V1_PREFIX + b45(packed + b"trailing"))  # data after the zlib stream
+    _refused(qr.FULL_V1_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"junk")))  # data after the CBOR item
+    _refused(qr.FULL_V1_PREFIX + b45(zlib.compress(cbor2.dumps(body) + b"\0" * 100_000, 9)))  # inflates past 64 KiB
+    _refused(qr.COMPACT_V2_PREFIX + b45(cbor2.dumps([h, "ID_CARD", 440000]) + b"junk"))
 
 
+@pytest.mark.unit
 def test_oversized_payloads_are_refused(card):
     cert, _ = card
     full = qr.full_payload(cert)
@@ -334,6 +351,7 @@ def _valid_body(cert: Certificate) -> dict:
     return cbor2.loads(zlib.decompress(base45.b45decode(qr.full_payload(cert)[5:])))
 
 
+@pytest.mark.unit
 def test_full_structure_is_checked(card):
     cert, _ = card
     body = _valid_body(cert)
@@ -374,6 +392,7 @@ def test_full_structure_is_checked(card):
         _refused(_full(bad))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind", ["compact", "full"])
 def test_random_corruption_never_raises_anything_but_invalid_input(card, kind):
     """Flip, insert and delete characters and bytes: decode answers or says InvalidInput."""
@@ -494,13 +513,11 @@ def test_zxing_reads_back_every_issued_png(cli_home, tmp_path, capsys, kind):
     assert len(index) == 50
     versions = []
     for line in index:
-        row, reference, cert_hash, root, file, png = line.split(",")
+        _row, _reference, cert_hash, root, file, png = line.split(",")
         doc = json.loads((out / file).read_text("utf-8"))
         cert, stated = Certificate.from_json(doc)
         assert stated == cert.compute_hash() == bytes.fromhex(cert_hash[2:])
-        expected = (
-            qr.full_payload(cert) if kind == "full" else qr.compact_payload(stated, cert.type, cert.region, cert.agency)
-        )
+        expected = qr.full_payload(cert) if kind == "full" else qr.compact_for(cert)
         found = _read_qr(out / png)
         assert len(found) == 1, png
         barcode = found[0]
@@ -542,6 +559,9 @@ def test_qr_command_renders_readable_codes(cli_home, tmp_path, capsys):
                 assert decoded.cert_hash == stated
 
 
+@pytest.mark.unit
 def test_payload_prefixes_are_qr_alphanumeric():
-    assert re.fullmatch(r"[0-9A-Z $%*+\-./:]+", qr.COMPACT_PREFIX + qr.FULL_PREFIX)
+    assert re.fullmatch(
+        r"[0-9A-Z $%*+\-./:]+", qr.COMPACT_PREFIX + qr.FULL_PREFIX + qr.COMPACT_V2_PREFIX + qr.FULL_V1_PREFIX
+    )
     assert set(base45.b45encode(bytes(range(256)) * 2).decode()) <= QR_ALPHANUMERIC

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Consortium, REGIONS, advance, chain_now, expect, same
 from eth_account import Account
+from helpers import REGIONS, Consortium, advance, chain_now, expect, same
 from web3.logs import DISCARD
 
 from ledger.contracts import Reason, Status, Verdict
@@ -321,7 +321,7 @@ def test_recognitions_replays_set_replace_and_remove(issuing: Consortium) -> Non
 
 
 def test_recognitions_ignore_other_deployments(issuing: Consortium, chain) -> None:
-    from conftest import new_consortium
+    from helpers import new_consortium
 
     other = new_consortium(chain)
     other.add_type("ID_CARD")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 
-from api_fixtures import BJ, GD, ZJ, World, app, client, world  # noqa: F401 - fixtures are imported to be registered
+import pytest
+from api_helpers import BJ, GD, ZJ, World
 from fastapi.testclient import TestClient
 
 from ledger.regions import PROVINCIAL_CODES, region_name
 
 
+@pytest.mark.unit
 def test_all_34_provincial_level_divisions_are_named_in_chinese_and_english() -> None:
     assert len(PROVINCIAL_CODES) == 34
     assert PROVINCIAL_CODES[0] == 110000 and PROVINCIAL_CODES[-1] == 820000

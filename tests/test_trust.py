@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from api_fixtures import BJ, GD, ZJ, biz_rows, failing, id_rows, issue_rows, start_anvil
-from conftest import Consortium, Node, expect, free_port, new_consortium
+from api_helpers import BJ, GD, ZJ, biz_rows, failing, id_rows, issue_rows, start_anvil
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from helpers import Consortium, Node, expect, free_port, new_consortium, wait_until
 from PIL import Image
 
 from ledger.bootstrap import default_schemas
@@ -61,7 +59,7 @@ class Stack:
     url: str
 
     @property
-    def reg(self):  # noqa: ANN201
+    def reg(self):
         return self.c.registry
 
     def sync(self) -> None:
@@ -69,10 +67,11 @@ class Stack:
         it and the service's view of the mirror (trusted for a short while between reads) has
         moved on to it."""
         head = self.chain.block_number()
-        deadline = time.monotonic() + 30
-        while (httpx.get(self.url + "/healthz", timeout=30).json()["mirror_block"] or -1) < head:
-            assert time.monotonic() < deadline, "the service did not catch up with the chain"
-            time.sleep(0.05)
+        wait_until(
+            lambda: (httpx.get(self.url + "/healthz", timeout=30).json()["mirror_block"] or -1) >= head,
+            timeout=30,
+            what="the service to catch up with the chain",
+        )
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         self.sync()
@@ -141,10 +140,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.05)
+        wait_until(lambda: server.started, timeout=30, what="the API to start")
         yield Stack(node, chain, c, home, tmp_path, store, indexer, url)
     finally:
         if server is not None:
@@ -173,7 +169,7 @@ def _compact(doc: dict[str, Any]) -> str:
     return compact_payload(_h(doc), doc["type"], doc["issuer"]["region"], doc["issuer"]["agency"])
 
 
-def _anchor_copy(s: Stack, agency: str, cert_type: str, hashes: list[bytes]):  # noqa: ANN202
+def _anchor_copy(s: Stack, agency: str, cert_type: str, hashes: list[bytes]):
     """The interloper anchors the same hashes as a batch of its own, signed with its own key."""
     return s.reg.anchor_batch(s.c.deployer, s.c.agency_keys[agency], agency, cert_type, hashes)
 
@@ -680,15 +676,30 @@ def test_qr_image_decoding_never_stalls_other_requests(stack: Stack) -> None:
     done: list[str] = []
     lock = threading.Lock()
 
+    class Body(io.BytesIO):
+        """An upload's file; ``sent`` is set once the client has read (and so sent) all of it."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data)
+            self.sent = threading.Event()
+
+        def read(self, size: int | None = -1) -> bytes:
+            chunk = super().read(size)
+            if not chunk:
+                self.sent.set()
+            return chunk
+
+    bodies = [Body(png) for _ in range(3)]
+
     def upload(i: int) -> None:
-        httpx.post(s.url + "/v1/verify", files={"image": ("big.png", png, "image/png")}, timeout=60)
+        httpx.post(s.url + "/v1/verify", files={"image": ("big.png", bodies[i], "image/png")}, timeout=60)
         with lock:
             done.append(f"upload-{i}")
 
     threads = [threading.Thread(target=upload, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
-    time.sleep(0.05)  # the uploads are in (a few hundred KB each over loopback)
+    wait_until(lambda: all(b.sent.is_set() for b in bodies), timeout=60, what="the three uploads sent in full")
     r = httpx.get(s.url + "/v1/types", timeout=60)
     with lock:
         done.append("get")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_fixtures import (  # noqa: F401 - fixtures are imported to be registered
+from api_helpers import (
     BJ,
     GD,
     ZJ,
@@ -21,25 +21,20 @@ from api_fixtures import (  # noqa: F401 - fixtures are imported to be registere
     World,
     chain_time,
     check_of,
-    dead_url,
     failing,
-    skipped_checks,
     flip_hex,
     forge_signature,
     id_rows,
     issue_rows,
-    mirror_kind,
     new_deployment,
     open_mirror,
-    own_anvil,
-    pg_url,
-    require_postgres,
+    skipped_checks,
     start_anvil,
     unanchored_document,
-    world,
 )
-from conftest import free_port
 from eth_account import Account
+from helpers import FakeClock, dead_url, free_port, require_postgres
+from mirror_helpers import past_the_cache
 
 from ledger.chain import Chain
 from ledger.contracts import Status
@@ -59,13 +54,6 @@ CHECK_NAMES = ["integrity", "anchored", "issuer_authorized", "key_valid", "statu
 def verify(verifier: Verifier, doc: dict[str, Any], **kw: Any) -> Any:
     cert, stated = Certificate.from_json(doc)
     return verifier.verify_document(cert, stated, **kw)
-
-
-def settle() -> None:
-    """Let a MirrorQueries re-read the mirror's head (it trusts what it read for a moment)."""
-    from ledger.mirror import queries
-
-    time.sleep(max(0.2, 2 * float(getattr(queries, "CACHE_SECONDS", 0.0))))
 
 
 def mine(chain: Chain, n: int) -> None:
@@ -100,7 +88,7 @@ def scratch_mirror(request: pytest.FixtureRequest, world: World, tmp_path: Path)
         m.store.dispose()
         return
     require_postgres()
-    from api_fixtures import PgDatabase
+    from api_helpers import PgDatabase
 
     db = PgDatabase()
     m = open_mirror("postgresql", db.url, world.node.url, world.deployment)
@@ -622,18 +610,19 @@ def test_node_dead_before_a_chain_verification_is_error(world: World) -> None:
 def test_mirror_too_far_behind_is_error(world: World, scratch_mirror: Mirror) -> None:
     m = scratch_mirror
     m.sync()
-    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3), world.deployment)
+    clock = FakeClock()
+    v = Verifier(MirrorSource(MirrorQueries(m.store, clock=clock), max_lag_blocks=3), world.deployment)
     assert verify(v, world.doc("id", 0)).verdict == "VALID"
     mine(world.chain, 5)
     m.indexer.target_block()  # the indexer has seen the new head but not indexed up to it
-    settle()
+    past_the_cache(clock)
     for name, i in [("id", 0), ("id", 1), ("cmp_late", 0)]:
         r = verify(v, world.doc(name, i))
         assert r.verdict == "ERROR", (name, i, failing(r))
         assert "behind" in r.to_json()["source"]["error"]
         assert v.verify_hash(bytes.fromhex(world.hash(name, i)[2:])).verdict == "ERROR"
     m.sync()
-    settle()
+    past_the_cache(clock)
     assert verify(v, world.doc("id", 1)).verdict == "REVOKED"
 
 
@@ -645,9 +634,11 @@ def test_mirror_behind_a_stopped_indexer_is_error(world: World, scratch_mirror: 
     m = scratch_mirror
     m.sync()
     # as the API configures it: the lag is measured against the node's own head
-    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3, watch=NodeWatch(world.chain.raw)), world.deployment)
+    clock = FakeClock()
+    queries = MirrorQueries(m.store, clock=clock)
+    v = Verifier(MirrorSource(queries, max_lag_blocks=3, watch=NodeWatch(world.chain.raw)), world.deployment)
     mine(world.chain, 6)  # no indexer step at all
-    settle()
+    past_the_cache(clock)
     r = verify(v, world.doc("id", 0))
     assert r.verdict == "ERROR", (r.verdict, r.to_json()["source"])
 
@@ -655,10 +646,11 @@ def test_mirror_behind_a_stopped_indexer_is_error(world: World, scratch_mirror: 
 def test_mirror_within_the_lag_limit_answers(world: World, scratch_mirror: Mirror) -> None:
     m = scratch_mirror
     m.sync()
-    v = Verifier(MirrorSource(m.queries, max_lag_blocks=3), world.deployment)
+    clock = FakeClock()
+    v = Verifier(MirrorSource(MirrorQueries(m.store, clock=clock), max_lag_blocks=3), world.deployment)
     mine(world.chain, 2)
     m.indexer.target_block()
-    settle()
+    past_the_cache(clock)
     r = verify(v, world.doc("id", 1))
     assert r.verdict == "REVOKED" and r.to_json()["source"]["lag_blocks"] == 2
 
@@ -666,12 +658,13 @@ def test_mirror_within_the_lag_limit_answers(world: World, scratch_mirror: Mirro
 def test_stale_mirror_is_error(world: World, scratch_mirror: Mirror) -> None:
     m = scratch_mirror
     m.sync()
-    v = Verifier(MirrorSource(m.queries, max_staleness_seconds=30), world.deployment)
+    clock = FakeClock()
+    v = Verifier(MirrorSource(MirrorQueries(m.store, clock=clock), max_staleness_seconds=30), world.deployment)
     assert verify(v, world.doc("id", 1)).verdict == "REVOKED"
     m.store.set_status(
         {"chain_head_seen_at": int(time.time()) - 3600, "last_error": "node unreachable: ConnectionError"}
     )
-    settle()
+    past_the_cache(clock)
     r = verify(v, world.doc("id", 1))
     assert r.verdict == "ERROR"
     assert "ConnectionError" in r.to_json()["source"]["error"]

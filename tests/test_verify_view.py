@@ -4,8 +4,8 @@ anchoring, Merkle proofs, key compromise, recognition rules, second-preimage saf
 from __future__ import annotations
 
 import pytest
-from conftest import advance, chain_now
 from eth_account import Account
+from helpers import advance, chain_now
 
 from ledger.contracts import Reason, Verdict
 from ledger.merkle import build_tree, hash_pair, leaf_of, root_from_proof, verify_proof
@@ -82,7 +82,7 @@ def test_tampered_proof_element_does_not_verify(issuing, psb):
     proof = psb.proof(h)
     for i in range(len(proof)):
         for byte in (0, 31):
-            tampered = proof[:i] + [_flip(proof[i], byte)] + proof[i + 1 :]
+            tampered = [*proof[:i], _flip(proof[i], byte), *proof[i + 1 :]]
             assert issuing.registry.verify_onchain("GD-PSB", h, psb.root, tampered, 0) == MISMATCH
 
 
@@ -91,7 +91,7 @@ def test_truncated_extended_or_reordered_proof_does_not_verify(issuing, psb):
     h = psb.cert_hashes[2]
     proof = psb.proof(h)
     assert len(proof) == 3
-    for bad in ([], proof[:-1], proof + [proof[0]], proof + [psb.root], list(reversed(proof))):
+    for bad in ([], proof[:-1], [*proof, proof[0]], [*proof, psb.root], list(reversed(proof))):
         assert reg.verify_onchain("GD-PSB", h, psb.root, bad, 0) == MISMATCH
 
 
@@ -180,9 +180,9 @@ def test_key_compromised_after_anchoring_leaves_earlier_batches_valid(issuing, r
     assert reg.batch("GD-PSB", early.root).anchored_at < late_at
 
     reg.report_compromised(issuing.admins[440000], key.address, late_at)
-    e, l = early.cert_hashes[0], late.cert_hashes[0]
+    e, la = early.cert_hashes[0], late.cert_hashes[0]
     assert reg.verify_onchain("GD-PSB", e, early.root, early.proof(e), 0) == VALID
-    assert reg.verify_onchain("GD-PSB", l, late.root, late.proof(l), 0) == COMPROMISED
+    assert reg.verify_onchain("GD-PSB", la, late.root, late.proof(la), 0) == COMPROMISED
 
     # a second report can move the time earlier, and then the early batch is invalid too
     reg.report_compromised(issuing.admins[440000], key.address, reg.batch("GD-PSB", early.root).anchored_at)

@@ -9,17 +9,15 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
+from helpers import ROOT, free_port, wait_until
 
-from conftest import ROOT, free_port
 from ledger.bootstrap import default_schemas
 from ledger.mirror import Indexer, IndexerConfig, MirrorStore
-from ledger.samples import write_id_cards
 
 SHOTS = ROOT / ".artifacts" / "screenshots"
 CLI = str(Path(sys.executable).parent / "certledger")
@@ -62,14 +60,14 @@ def stack(tmp_path, issuing, monkeypatch):
     serving = threading.Thread(target=server.run, daemon=True)
     serving.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
+            return False
+
+    wait_until(healthy, timeout=60, what="a healthy API", interval=0.2)
     yield {"base": base, "env": {**os.environ, **env}, "tmp": tmp_path}
     server.should_exit = True
     serving.join(10)
@@ -138,14 +136,14 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack, browser):
             [CLI, "revoke", str(certificate), "--reason", "FRAUD"], capture_output=True, text=True, env=stack["env"]
         )
         assert revoked.returncode == 0, revoked.stderr
-        deadline = time.monotonic() + 30  # the indexer polls every 0.2 s
-        while time.monotonic() < deadline:
+
+        def shows_revoked() -> bool:  # the indexer polls every 0.2 s
             page.reload()
             page.set_input_files("[data-testid=upload]", str(qr))
             page.wait_for_selector("[data-testid=verdict]:not([hidden])", timeout=20_000)
-            if page.get_attribute("[data-testid=verdict]", "data-verdict") == "REVOKED":
-                break
-            time.sleep(0.3)
+            return page.get_attribute("[data-testid=verdict]", "data-verdict") == "REVOKED"
+
+        wait_until(shows_revoked, timeout=30, what="the page to show REVOKED", interval=0.3, required=False)
         _verdict(page, "REVOKED")
         assert "已撤销" in page.inner_text("[data-testid=verdict]")
         page.click("[data-testid=lang-button]")

@@ -19,15 +19,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import pytest
-
-from conftest import ROOT, free_port
-from web_fixtures import require_browser
+from helpers import ROOT, free_port, require_browser, wait_until
 
 # Screenshots go to .artifacts/screenshots/ on every run; CERTLEDGER_UPDATE_SCREENSHOTS=1 writes
 # them to docs/screenshots/ instead (the committed ones), so that a test run never edits the tree.
@@ -72,16 +69,20 @@ def stub() -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
-    while True:
+
+    def serving() -> bool:
         try:
             urllib.request.urlopen(base + "/verify", timeout=2).read()
-            break
+            return True
         except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("the stub API did not start") from None
-            time.sleep(0.05)
+            assert proc.poll() is None, "the stub API exited"
+            return False
+
+    try:
+        wait_until(serving, timeout=20, what="the stub API to start")
+    except BaseException:
+        proc.kill()
+        raise
     yield base
     proc.terminate()
     proc.wait(5)
@@ -456,6 +457,7 @@ def test_check_details_are_translated_in_every_language(open_page, lang: str) ->
                 ), c["text"]
 
 
+@pytest.mark.unit
 def test_translation_files_are_complete_and_say_whether_reviewed() -> None:
     base = json.loads((ROOT / "api/static/i18n/en.json").read_text())
     for lang in LANGS:
@@ -867,13 +869,27 @@ def test_error_state_for_network_failure_5xx_and_html_never_looks_invalid(open_p
 
 def test_a_slow_answer_never_overwrites_a_later_one(open_page) -> None:
     page = open_page()
+    # count the verification answers the page has read (the page reads every answer's JSON)
+    page.evaluate(
+        """() => {
+          window.verifyAnswersRead = 0;
+          const json = Response.prototype.json;
+          Response.prototype.json = async function () {
+            try { return await json.call(this); }
+            finally { if (this.url.includes("/v1/verify")) window.verifyAnswersRead++; }
+          };
+        }"""
+    )
     verify(page, "CLC1:DEMO-SLOW")
     page.wait_for_selector("#result-busy:not([hidden])")
     page.fill("[data-testid=payload]", "CLC1:DEMO-REVOKED")
     page.focus("[data-testid=payload]")
     page.keyboard.press("Enter")
     wait_verdict(page, "REVOKED")
-    time.sleep(1.7)
+    # the slow answer arrives after the later one: wait until the page has read it, and one
+    # turn of its event loop more (the page's handling of it runs in the meantime)
+    page.wait_for_function("() => window.verifyAnswersRead >= 2", timeout=20_000)
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 0))")
     assert page.get_attribute("[data-testid=verdict]", "data-verdict") == "REVOKED"
     assert page.evaluate("document.activeElement.dataset.testid") == "payload"
 

@@ -1,4 +1,4 @@
-"""Shared by the browser tests (registered once in conftest.py): one Debian Chromium per test
+"""Fixtures of the browser tests (a plugin registered in conftest.py): one Debian Chromium per test
 worker, driven by Playwright's sync API, and the pictures and fake camera feed they use.
 Playwright's sync API allows one instance per thread, so every browser test uses this one.
 """
@@ -6,14 +6,11 @@ Playwright's sync API allows one instance per thread, so every browser test uses
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from helpers import CHROMIUM, require_browser
 
-CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -23,40 +20,6 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-# fontconfig languages whose fonts the page needs (mn-cn: Mongolian in its traditional script)
-FONT_LANGS = {
-    "zh-cn": "fonts-noto-cjk",
-    "ko": "fonts-noto-cjk",
-    "ug": "fonts-noto-core",
-    "bo": "fonts-noto-core",
-    "mn-cn": "fonts-noto-core",
-}
-
-
-def environment_problem() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"Debian chromium not found at {CHROMIUM} (./run test installs it)"
-    if not shutil.which("fc-list"):
-        return "fontconfig (fc-list) not installed"
-    for lang, package in FONT_LANGS.items():
-        out = subprocess.run(["fc-list", f":lang={lang}", "family"], capture_output=True, text=True).stdout
-        if not out.strip():
-            return f"no font for {lang} (install Debian {package}; ./run test does)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright (Python) is not installed"
-    return None
-
-
-def require_browser() -> None:
-    """Skip without the browser or fonts locally; in CI (CI=true) fail: never pass by skipping."""
-    problem = environment_problem()
-    if problem is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{problem} (CI=true: the web page tests must run, not skip)", pytrace=False)
-    pytest.skip(problem)
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +67,8 @@ def browser(assets: dict) -> Iterator[object]:
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=ARGS
-            + [
+            args=[
+                *ARGS,
                 "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={assets['dir'] / 'camera.y4m'}",

@@ -21,7 +21,7 @@ from ..params import AsOf, SourceParam, VerifierRegion, check_source, parse_as_o
 router = APIRouter(tags=["verify"])
 
 # The base45 text behind a CertLedger prefix (ledger.qr); whether it decodes is for the route to say.
-PAYLOAD_PATTERN = r"^(CLC2|CLC1|CLF1):[0-9A-Z $%*+./:-]+$"
+PAYLOAD_PATTERN = r"^(CLC3|CLF2|CLC2|CLC1|CLF1):[0-9A-Z $%*+./:-]+$"
 DOCUMENT_SCHEMA = inline_schema(CertificateDocument)
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_$]+")
 
@@ -38,7 +38,7 @@ REQUEST_BODY = {
                                 "type": "string",
                                 "maxLength": 8192,
                                 "pattern": PAYLOAD_PATTERN,
-                                "description": "QR payload (CLC2:…, CLC1:… or CLF1:…)",
+                                "description": "QR payload (CLC3:…, CLF2:…; older CLC2:…, CLC1:…, CLF1:…)",
                             },
                         },
                         "required": ["payload"],

@@ -71,16 +71,26 @@ class IdentifierError(InvalidInput):
 # --------------------------------------------------------------------------- check characters
 
 
-def mod37_36_check(body: str) -> str:
-    """ISO/IEC 7064 MOD 37,36 check character of ``body`` (digits and upper-case letters)."""
-    p = 36
+def mod37_36_state(body: str, p: int = 36) -> int:
+    """The MOD 37,36 running state after ``body``, from state ``p`` (36 at the start): the check
+    of a prefix's continuations can start from the prefix's state."""
     for ch in body:
         value = _MOD_INDEX.get(ch)
         if value is None:
             raise IdentifierError(f"{ch!r} is outside the MOD 37,36 alphabet (0-9, A-Z)")
         s = (p + value) % 36 or 36
         p = (2 * s) % 37
+    return p
+
+
+def mod37_36_finish(p: int) -> str:
+    """The check character for the running state ``p``."""
     return MOD37_36_ALPHABET[(37 - p) % 36]
+
+
+def mod37_36_check(body: str) -> str:
+    """ISO/IEC 7064 MOD 37,36 check character of ``body`` (digits and upper-case letters)."""
+    return mod37_36_finish(mod37_36_state(body))
 
 
 def uscc_check(first17: str) -> str:

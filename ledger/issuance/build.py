@@ -1,6 +1,8 @@
-"""Building batches, in worker processes: validate each row against the type's schema, salt
-and hash every field, build the batch's Merkle tree, sign its root with the agency key, and
-stage the documents (with proofs and signature) under the output folder."""
+"""Building batches, in worker processes: validate each row against the type's schema (a
+national GB/T 36903 row through the type's national mapping first), give it its GB/T 36904
+identifier, salt and hash every field (``certledger/2`` in the deployment's suite), build the
+batch's Merkle tree, sign its root with the agency key, and stage the documents (with proofs
+and signature) under the output folder."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import csv
 import io
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,10 +21,13 @@ from eth_account.signers.local import LocalAccount
 
 from ..document import Anchor, Certificate, new_salts
 from ..files import write_durable
+from ..gbt.identifier import ROOT, SEGMENTS, mod37_36_finish, mod37_36_state
+from ..gbt.metadata import CITIZEN_ID, NationalMapping, NationalRowError, import_row, label
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
 from ..schema import CertificateSchema, FieldError, canonical_date
 from ..signing import sign_batch
+from ..suites import INTL
 from .model import BadRow
 
 
@@ -39,8 +45,42 @@ class BuildContext:
     staging: Path
     today: str = ""  # YYYY-MM-DD in China Standard Time: a validUntil before it has passed
     allow_expired: bool = False
+    suite: str = INTL  # the deployment's: the hash of certledger/2 documents
+    national: NationalMapping | None = None  # rows are GB/T 36903 exports, mapped by this
+    type_code: str | None = None  # GB/T 36904 identifiers: the type's national type code ...
+    issuer_code: str | None = None  # ... and the agency's credit code (None: no identifiers)
+    serial_prefix: str = ""  # generated serials: this (from the input's hash) + the row number
+    _prefix_state: int = 0  # MOD 37,36 state after type code + issuer code (0: not computed; states are 1-36)
 
 
+def _serial_of(ctx: BuildContext, line: int, given: Any, source: str) -> str:
+    if given is None or (isinstance(given, str) and not given.strip()):
+        return f"{ctx.serial_prefix}{line:07d}"
+    serial = str(given).strip()
+    if not _SERIAL.fullmatch(serial):
+        raise FieldError(
+            f"{source} {serial!r} cannot be the identifier's {SEGMENTS['serial']}: GB/T 36904 allows "
+            "1-32 digits and upper-case letters A-Z (give a serial column, or leave it empty to have one generated)"
+        )
+    return serial
+
+
+def _identifier(ctx: BuildContext, line: int, serial: Any, version: Any, source: str) -> str | None:
+    """The row's GB/T 36904 identifier (the type and issuer codes were checked once, by the plan)."""
+    if ctx.issuer_code is None or ctx.type_code is None:
+        return None
+    text = str(version).strip() if version is not None and str(version).strip() else "001"
+    if not _VERSION.fullmatch(text):
+        raise FieldError(f"identifier: {SEGMENTS['version']} {text!r}: expected 3 digits 001-999, e.g. 001")
+    serial_text = _serial_of(ctx, line, serial, source)
+    if ctx._prefix_state == 0:  # MOD 37,36 runs left to right: the codes' state is computed once
+        ctx._prefix_state = mod37_36_state(ctx.type_code + ctx.issuer_code)
+    check = mod37_36_finish(mod37_36_state(serial_text + text, ctx._prefix_state))
+    return f"{ROOT}.{ctx.type_code}.{ctx.issuer_code}.{serial_text}.{text}.{check}"
+
+
+_SERIAL = re.compile(r"^[0-9A-Z]{1,32}$")
+_VERSION = re.compile(r"^(?!000)[0-9]{3}$")
 _CTX: BuildContext | None = None  # each worker's, set by its pool initializer
 
 
@@ -49,11 +89,45 @@ def _init_worker(ctx: BuildContext) -> None:
     _CTX = ctx
 
 
-def _build_certificate(ctx: BuildContext, row: dict[str, Any]) -> Certificate:
+def _national(ctx: BuildContext, mapping: NationalMapping, line: int, row: dict[str, Any]) -> Certificate:
+    """A certificate from a GB/T 36903 row: the mapped fields, its validity dates and identifier."""
+    cells = {str(k).strip().upper(): v for k, v in row.items() if str(k).strip().upper() != "REFERENCE"}
+    try:
+        record = import_row(cells, mapping, ctx.schema, strict=True, row_number=line)
+    except NationalRowError as exc:
+        raise FieldError("; ".join(exc.problems)) from None
+    if ctx.issuer_code is not None and record.issuer_code != ctx.issuer_code:
+        raise FieldError(
+            f"{label('ZZBFJGDM')}: {record.issuer_code} is not the issuing agency's code {ctx.issuer_code}"
+        )
+    identifier: str | None
+    if record.identifier is not None:
+        if ctx.issuer_code is None:
+            raise FieldError(f"{label('ZZBS')}: an identifier needs the agency's credit code (--issuer-code)")
+        identifier = record.identifier.format()
+    else:
+        # ZZBH is the serial, unless it is the holder's citizen number: the identifier is always
+        # disclosed, and a citizen number in it would defeat selective disclosure
+        number_field = mapping.columns.get("ZZBH")
+        personal = mapping.holder_code_type == CITIZEN_ID and number_field == mapping.columns.get("CZZTDM")
+        identifier = _identifier(ctx, line, None if personal else record.number, None, label("ZZBH"))
+    return _certificate(ctx, dict(record.fields), record.valid_from, record.valid_until, identifier)
+
+
+def _build_certificate(ctx: BuildContext, row: dict[str, Any], line: int = 0) -> Certificate:
+    if ctx.national is not None:
+        return _national(ctx, ctx.national, line, row)
     fields = ctx.schema.canonical_fields(row)
     valid_from = canonical_date(row["validFrom"]) if row.get("validFrom") else ctx.valid_from
     until = row.get("validUntil") or ctx.valid_until
     valid_until = canonical_date(until) if until else None
+    identifier = _identifier(ctx, line, row.get("serial"), row.get("version"), "serial")
+    return _certificate(ctx, fields, valid_from, valid_until, identifier)
+
+
+def _certificate(
+    ctx: BuildContext, fields: dict[str, str], valid_from: str, valid_until: str | None, identifier: str | None
+) -> Certificate:
     if valid_until is not None and valid_until <= valid_from:
         raise FieldError(f"validUntil {valid_until} is not after validFrom {valid_from}")
     if valid_until is not None and valid_until < ctx.today and not ctx.allow_expired:
@@ -61,7 +135,18 @@ def _build_certificate(ctx: BuildContext, row: dict[str, Any]) -> Certificate:
             f"validUntil {valid_until} has passed: the certificate would verify EXPIRED "
             "(issue it anyway with --allow-expired)"
         )
-    return Certificate(ctx.cert_type, ctx.agency, ctx.region, valid_from, valid_until, fields, new_salts(list(fields)))
+    return Certificate(
+        ctx.cert_type,
+        ctx.agency,
+        ctx.region,
+        valid_from,
+        valid_until,
+        fields,
+        new_salts(list(fields)),
+        version=2,
+        suite=ctx.suite,
+        identifier=identifier,
+    )
 
 
 @dataclass
@@ -88,7 +173,7 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     built: list[tuple[int, str, Certificate, bytes]] = []
     for line, row in rows:
         try:
-            cert = _build_certificate(ctx, row)
+            cert = _build_certificate(ctx, row, line)
         except FieldError as exc:
             bad.append(BadRow(line, str(exc)))
             continue

@@ -59,6 +59,8 @@ class IssueRequest:
     max_batch: int = DEFAULT_MAX_BATCH
     workers: int = 0  # 0 = one per CPU
     allow_expired: bool = False  # issue certificates whose validUntil has passed
+    issuer_code: str | None = None  # the agency's credit code (GB 32100): turns on GB/T 36904 identifiers
+    national: bool | None = None  # rows are GB/T 36903 exports: None detects, True/False forces
 
 
 @dataclass

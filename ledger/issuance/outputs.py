@@ -69,12 +69,11 @@ def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tup
             (out_dir / "certificates" / f"{stem}.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
             n_files += 1
         if qr:
+            cert = Certificate.from_json(doc)[0]
             if qr_kind == "full":
-                payload = qrcodes.full_payload(Certificate.from_json(doc)[0])
-            else:
-                payload = qrcodes.compact_payload(
-                    bytes.fromhex(cert_hash[2:]), doc["type"], doc["issuer"]["region"], doc["issuer"]["agency"]
-                )
+                payload = qrcodes.full_payload(cert)
+            else:  # CLC3 for certledger/2 (CLC2 for a re-run of an issuance staged as certledger/1)
+                payload = qrcodes.compact_for(cert, bytes.fromhex(cert_hash[2:]))
             qrcodes.render_png(payload, out_dir / "qr" / f"{stem}.png")
             n_qr += 1
     return n_files, n_qr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from ..document import deployment_suite
 from ..errors import InvalidInput
 from ..ids import CHINA_STANDARD_TIME
 from ..registry import Registry
@@ -29,7 +30,7 @@ from .model import (
     no_progress,
 )
 from .outputs import Outputs, existing_outputs, write_outputs
-from .rows import META_COLUMNS, read_rows
+from .rows import plan_rows, read_rows
 
 
 def issue(
@@ -64,6 +65,8 @@ def issue(
         "valid_until": request.valid_until,
         "max_batch": request.max_batch,
     }
+    if request.issuer_code is not None or request.national is not None:  # older journals lack these keys
+        identity |= {"issuer_code": request.issuer_code, "national": request.national}
     journal = Journal.load(state / JOURNAL)
     if journal is not None and journal.identity != identity:
         raise InvalidInput(f"{out} holds another issuance (different input or options); choose a new --out folder")
@@ -82,14 +85,7 @@ def issue(
         rows = read_rows(Path(request.rows_path))
         if not rows:
             raise InvalidInput(f"{Path(request.rows_path).name}: no rows")
-        columns: dict[str, None] = {}
-        for _, row in rows:  # JSONL rows may each have their own keys
-            columns.update(dict.fromkeys(row))
-        unknown = schema.unknown_columns(list(columns), META_COLUMNS)
-        if unknown:
-            raise InvalidInput(
-                f"unknown column(s) {', '.join(unknown)} for {request.cert_type}; expected {', '.join(schema.field_names)}"
-            )
+        plan = plan_rows(rows, schema, national=request.national, issuer_code=request.issuer_code)
         timings["read"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         size = max_batch(registry, request.max_batch)
@@ -110,6 +106,11 @@ def issue(
             state,
             today,
             request.allow_expired,
+            suite=deployment_suite(registry.deployment),
+            national=plan.national,
+            type_code=plan.type_code,
+            issuer_code=plan.issuer_code,
+            serial_prefix=hashlib.sha256(rows_bytes).hexdigest()[:10].upper(),
         )
         results: list[Built] = []
         for res in build_batches(ctx, chunks, request.workers):

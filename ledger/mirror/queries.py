@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,8 +306,9 @@ CACHE_SECONDS = 0.1  # how long the checkpoint read by head() is trusted before 
 
 
 class MirrorQueries:
-    def __init__(self, store: MirrorStore) -> None:
+    def __init__(self, store: MirrorStore, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self._clock = clock  # when head() last read the checkpoint (CACHE_SECONDS); tests move it by hand
         self.engine = store.engine
         self.read = _Reader(store)
         # Keys, agency regions and recognition rules change only with new blocks: cached per
@@ -321,7 +323,7 @@ class MirrorQueries:
         self.read.close()
 
     def _fresh(self) -> None:
-        if time.monotonic() - self._checked_at > CACHE_SECONDS:
+        if self._clock() - self._checked_at > CACHE_SECONDS:
             self.head()
 
     def _cached(self, key: Any, compute: Any) -> Any:
@@ -333,7 +335,7 @@ class MirrorQueries:
     # -------------------------------------------------------------- head
 
     def head(self) -> MirrorHead:
-        if self._head is not None and time.monotonic() - self._checked_at <= CACHE_SECONDS:
+        if self._head is not None and self._clock() - self._checked_at <= CACHE_SECONDS:
             return self._head
         meta = dict(self.read.rows("SELECT key, value FROM meta", ()))
         block = int(meta.get("checkpoint_block", -1))
@@ -353,7 +355,7 @@ class MirrorQueries:
         if (block, h) != self._cache_block:  # the hash too: a reorg may keep the height
             self._cache = {}
             self._cache_block = (block, h)
-        self._head, self._checked_at = result, time.monotonic()
+        self._head, self._checked_at = result, self._clock()
         return result
 
     # -------------------------------------------------------------- certificates and batches

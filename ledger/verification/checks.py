@@ -14,14 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..contracts import KeyState, Status
 from ..deployment import Deployment
-from ..document import Certificate
+from ..document import Certificate, Metadata, deployment_suite
 from ..errors import LedgerError
+from ..gbt.identifier import IdentifierError
+from ..gbt.identifier import parse as parse_identifier
 from ..ids import CHINA_STANDARD_TIME, agency_id, iso_time, type_id
 from .sources import AnchorFacts, Source, SourceUnavailable
+
+if TYPE_CHECKING:
+    from ..qr import CompactV3Payload
 
 
 class Verdict(StrEnum):
@@ -88,6 +93,7 @@ class Case:
     claimed_type: str | None = None  # from a compact QR payload or the request
     claimed_region: int | None = None
     claimed_agency: str | None = None
+    compact: CompactV3Payload | None = None  # a CLC3 payload: metadata bound in cert_hash
     anchor: AnchorFacts | None = None
     facts: dict[str, object] = field(default_factory=dict)
 
@@ -95,6 +101,16 @@ class Case:
     def agency(self) -> str | None:
         """The issuing agency the input names (bound in the document's hash, or claimed)."""
         return self.document.agency if self.document is not None else self.claimed_agency
+
+    @property
+    def metadata(self) -> Metadata | None:
+        """The metadata the certificate hash binds (a document's, or a compact v3 payload's);
+        None for a bare hash."""
+        if self.document is not None:
+            return self.document.metadata()
+        if self.compact is not None:
+            return self.compact.metadata
+        return None
 
 
 class CheckUnit(Protocol):
@@ -123,16 +139,69 @@ def _not_anchored(name: str) -> Check:
     return skipped(name, "NOT_ANCHORED", "not checked: the certificate is not anchored")
 
 
+def _suite_mismatch(name: str, claimed: str, deployment: Deployment) -> Check | None:
+    expected = deployment_suite(deployment)
+    if claimed == expected:
+        return None
+    return failed(
+        name,
+        Verdict.INVALID,
+        "SUITE_MISMATCH",
+        f"the certificate is hashed in suite {claimed}, but this ledger's suite is {expected}",
+        suite=claimed,
+        expected=expected,
+    )
+
+
+def _identifier_problem(name: str, identifier: str | None) -> Check | None:
+    if identifier is None:
+        return None
+    try:
+        parse_identifier(identifier)
+    except IdentifierError as exc:
+        return failed(
+            name,
+            Verdict.INVALID,
+            "BAD_IDENTIFIER",
+            f"the e-licence identifier does not conform to GB/T 36904: {exc}",
+            identifier=identifier,
+            segment=exc.segment,
+        )
+    return None
+
+
 class Integrity:
     """The document hashes to its stated hash, its Merkle proof leads to its batch root, and
-    the names of its hidden fields are fields of its type."""
+    the names of its hidden fields are fields of its type. A compact v3 payload has its
+    certificate hash recomputed from its metadata and holder digest (the anchored check then
+    finds that hash, or not). Either way the suite must be this ledger's and an identifier must
+    conform to GB/T 36904."""
 
     name = "integrity"
 
     def run(self, case: Case) -> Check:
         doc = case.document
+        if doc is None and case.compact is not None:
+            meta = case.compact.metadata
+            problem = _suite_mismatch(self.name, meta.suite, case.deployment) or _identifier_problem(
+                self.name, meta.identifier
+            )
+            if problem is not None:
+                return problem
+            return passed(
+                self.name,
+                "METADATA_BOUND",
+                "certificate hash recomputed from the QR code's metadata and holder digest (fields not shown)",
+                shown=0,
+                hidden=None,
+            )
         if doc is None:
             return skipped(self.name, "NO_DOCUMENT", "not checked: only the certificate hash was given, no document")
+        problem = _suite_mismatch(self.name, doc.suite, case.deployment) or _identifier_problem(
+            self.name, doc.identifier
+        )
+        if problem is not None:
+            return problem
         if case.stated_hash is not None and case.stated_hash != case.cert_hash:
             return failed(
                 self.name,
@@ -414,7 +483,7 @@ class ValidityPeriod:
     name = "validity_period"
 
     def run(self, case: Case) -> Check:
-        doc = case.document
+        doc = case.metadata
         if doc is None:
             return skipped(
                 self.name,

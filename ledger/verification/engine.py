@@ -22,7 +22,7 @@ from ..deployment import Deployment
 from ..document import Certificate
 from ..errors import InvalidInput
 from ..ids import iso_time
-from ..qr import CompactPayload, decode
+from ..qr import CompactPayload, CompactV3Payload, decode
 from .checks import DEFAULT_CHECKS, REQUIRED_FOR_VALID, Case, Check, CheckUnit, Outcome, Verdict, errored, run_check
 from .sources import Source, SourceHead, SourceUnavailable
 
@@ -124,6 +124,8 @@ class Verifier:
     ) -> VerificationResult:
         """A QR payload (compact or full); InvalidInput if it is not one."""
         decoded = decode(payload)
+        if isinstance(decoded, CompactV3Payload):
+            return self.verify_compact(decoded, verifier_region=verifier_region, as_of=as_of)
         if isinstance(decoded, CompactPayload):
             return self.verify_hash(
                 decoded.cert_hash,
@@ -134,6 +136,18 @@ class Verifier:
                 agency=decoded.agency,
             )
         return self.verify_document(decoded, None, verifier_region=verifier_region, as_of=as_of)
+
+    def verify_compact(
+        self, compact: CompactV3Payload, *, verifier_region: int | None = None, as_of: int | None = None
+    ) -> VerificationResult:
+        """A ``CLC3:`` payload: the certificate hash is recomputed from its metadata and holder
+        digest, so the ledger's record of that hash within the agency vouches for the metadata
+        (dates, identifier) too, and the validity period is checked."""
+        meta = compact.metadata
+        case = self._case(compact.cert_hash, verifier_region, as_of)
+        case.compact = compact
+        case.claimed_type, case.claimed_region, case.claimed_agency = meta.type, meta.region, meta.agency
+        return self._run(case)
 
     # -------------------------------------------------------------- composition
 
@@ -202,7 +216,12 @@ class Verifier:
                 else None
             ),
         }
-        if doc is not None:
-            out["valid_from"] = doc.valid_from
-            out["valid_until"] = doc.valid_until
+        meta = case.metadata
+        if meta is not None:
+            out["valid_from"] = meta.valid_from
+            out["valid_until"] = meta.valid_until
+            if meta.identifier is not None:
+                out["identifier"] = meta.identifier
+            if doc is None or doc.version == 2:
+                out["suite"] = meta.suite
         return out

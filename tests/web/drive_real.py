@@ -44,7 +44,7 @@ def step(name: str, fn) -> None:
         fn()
         RESULTS.append(True)
         print(f"PASS {name}", flush=True)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         RESULTS.append(False)
         print(f"FAIL {name}: {type(exc).__name__}: {exc}", flush=True)
 

@@ -312,7 +312,7 @@ def speech(raw: bytes):
     """POST /v1/speech through the API's own espeak-ng runner (503 when it cannot be imported)."""
     try:
         from api.routes.speech import MAX_CHARS, VOICES, SpeechUnavailable, clean_text, synthesize  # type: ignore
-    except Exception:  # noqa: BLE001 - run without the project's venv
+    except Exception:  # run without the project's venv
         return error(503, "SPEECH_UNAVAILABLE", "the stub cannot import api.routes.speech")
     try:
         body = json.loads(raw)
@@ -359,7 +359,7 @@ def verify_payload(payload: str, verifier_region: int | None):
     try:
         from ledger import qr  # type: ignore
         from ledger.errors import InvalidInput  # type: ignore
-    except Exception:  # noqa: BLE001 - run without the project's venv
+    except Exception:  # run without the project's venv
         if payload.startswith(("CLC2:", "CLC1:", "CLF1:")):
             return 200, result("VALID", verifier_region)
         return error(422, "MALFORMED_PAYLOAD", "not a CertLedger QR payload (expected CLC2: or CLF1: prefix)")
@@ -421,11 +421,11 @@ def decode_image(data: bytes) -> str | None:
 
         import zxingcpp  # type: ignore
         from PIL import Image  # type: ignore
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     try:
         found = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
     return found[0].text if found else None
 
@@ -500,7 +500,7 @@ class Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
                 lang = json.loads(raw).get("lang")
-            except Exception:  # noqa: BLE001
+            except Exception:
                 lang = None
             with LOCK:
                 REQUESTS.append(
