@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import Consortium, chain_now, free_port
 from eth_account import Account
+from helpers import Consortium, chain_now, free_port
 
 from ledger.chain import Chain
 from ledger.errors import ChainUnavailable, LedgerError
@@ -40,9 +40,9 @@ def test_inspect_call_data_is_what_web3_encodes(consortium: Consortium, agency: 
 
 def test_inspect_call_data_refuses_what_the_abi_cannot_hold(consortium: Consortium) -> None:
     cert = Account.create().key
-    with pytest.raises(Exception, match="uint32|value|bounds|encode"):
+    with pytest.raises(Exception, match=r"uint32|value|bounds|encode"):
         consortium.registry.inspect_params("GD-PSB", cert, cert, 2**32, 0)  # a region beyond uint32
-    with pytest.raises(Exception, match="uint64|value|bounds|encode"):
+    with pytest.raises(Exception, match=r"uint64|value|bounds|encode"):
         consortium.registry.inspect_params("GD-PSB", cert, cert, 0, -1)
 
 
@@ -84,7 +84,7 @@ class StubNode:
                 stub.connections += 1
                 super().setup()
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append((body, self.headers))
                 status, raw, close = answer(body, self.headers)
@@ -175,7 +175,7 @@ def test_a_refusal_is_an_rpc_error(stub_node) -> None:
         False,
     )
     calls = NodeCalls(Chain(stub_node(refuse).url()))
-    with pytest.raises(LedgerError, match="node refused eth_call: .*execution reverted") as exc:
+    with pytest.raises(LedgerError, match=r"node refused eth_call: .*execution reverted") as exc:
         calls.call("eth_call", [{}, "latest"])
     assert exc.value.code == "RPC_ERROR" and not isinstance(exc.value, ChainUnavailable)
 

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
-from conftest import PG_ADMIN_URL, Consortium, drop_pg_databases
 from eth_account import Account
-from mirror_fixtures import index_to_head, mirror_url  # noqa: F401 - fixtures are imported to be registered
+from helpers import PG_ADMIN_URL, Consortium, drop_pg_databases
+from mirror_helpers import index_to_head
 
 from ledger.contracts import Status
 from ledger.mirror import MirrorQueries
@@ -133,7 +133,7 @@ def test_a_failed_read_is_not_repeated_and_the_pool_goes_on(issuing, mirror_url)
     _, q = index_to_head(issuing.chain.url, issuing.deployment, mirror_url)
     try:
         for _ in range(READER_POOL_SIZE + 2):  # more failures than the pool has connections
-            with pytest.raises(Exception, match="no_such_column|no such column"):
+            with pytest.raises(Exception, match=r"no_such_column|no such column"):
                 q.read.rows("SELECT no_such_column FROM certificates", ())
         assert q.certificate(batch.cert_hashes[1]).root == batch.root
         assert q.read.engine.pool.checkedout() == 0  # nothing leaked
