@@ -36,6 +36,10 @@ SEMANTIC_REFUSALS = [
     ("MALFORMED_DOCUMENT", "salt for unknown entry"),  # ... and none for others
     ("MALFORMED_DOCUMENT", "malformed hidden field"),  # a hidden field also shown
     ("MALFORMED_DOCUMENT", "too many fields"),  # more than 256 shown and hidden fields together
+    # the format decides the rest (the published schema does not tie properties to the format):
+    ("MALFORMED_DOCUMENT", "names its suite"),  # certledger/2 without its suite
+    ("MALFORMED_DOCUMENT", "but this one claims suite"),  # certledger/1 claiming a suite other than intl
+    ("MALFORMED_DOCUMENT", "has no identifier"),  # certledger/1 with an identifier
     ("NO_QR_FOUND", ""),  # an uploaded image without a QR code
     ("BAD_IMAGE", ""),  # ... or that is no image
     ("EMPTY_TEXT", ""),  # a text to read aloud made of control characters only

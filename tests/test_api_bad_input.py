@@ -306,7 +306,7 @@ def _doc_edits() -> dict[str, Any]:
 
     return {
         "no-format": drop("format"),
-        "format-v2": put("certledger/2", "format"),
+        "format-v3": put("certledger/3", "format"),
         "format-number": put(1, "format"),
         "no-issuer": drop("issuer"),
         "issuer-not-object": put("GD-PSB", "issuer"),
