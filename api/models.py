@@ -203,6 +203,13 @@ class StatusEventModel(BaseModel):
     tx: str
 
 
+class IdentifierVerificationModel(VerificationModel):
+    """The ledger's record of the certificate an e-licence identifier (GB/T 36904) names: the
+    identifier's tag is looked up, never the identifier itself (the ledger holds no identifier)."""
+
+    identifier_tag: str  # 0x and 32 hex digits: the 16-byte tag the batch anchored
+
+
 class HistoryModel(BaseModel):
     hash: str
     batch_root: str | None

@@ -30,7 +30,7 @@ from ledger.issuance import anchor_calldata  # noqa: E402
 from ledger.merkle import build_tree  # noqa: E402
 from ledger.node import anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
 from ledger.registry import Registry  # noqa: E402
-from ledger.signing import sign_batch  # noqa: E402
+from ledger.signing import BatchSigner, sign_batch  # noqa: E402
 
 CHAIN_ID = 31337
 REGION = 440000
@@ -166,16 +166,28 @@ class Setup:
     deployer: LocalAccount
     admin: LocalAccount
     key: LocalAccount
+    signer: BatchSigner | None = None  # the key with its SM2 key (sm suite)
+
+    @property
+    def batch_signer(self) -> BatchSigner:
+        return self.signer or BatchSigner(self.key)
 
 
-def one_agency(chain: Chain, schema: dict[str, Any] | None = None) -> Setup:
-    """Deploy with one region (a majority of one: its own approval), one type, one agency with one key."""
+def one_agency(chain: Chain, schema: dict[str, Any] | None = None, suite: str = "intl") -> Setup:
+    """Deploy with one region (a majority of one: its own approval), one type, one agency with one key
+    (in the sm suite: a key pair, its SM2 public key registered with it)."""
     deployer, admin, key = Account.create(), Account.create(), Account.create()
-    registry = Registry(chain, deploy(chain, deployer, [(REGION, admin.address)]))
+    registry = Registry(chain, deploy(chain, deployer, [(REGION, admin.address)], suite=suite))
     registry.propose_add_type(admin, CERT_TYPE, schema or {"fields": [{"name": "name", "kind": "text"}]})
     registry.register_agency(admin, AGENCY, REGION, [CERT_TYPE])
-    registry.add_key(admin, AGENCY, key.address)
-    return Setup(registry, deployer, admin, key)
+    signer = None
+    if suite != "intl":
+        from ledger.crypto.sm import SM2PrivateKey
+
+        sm2 = SM2PrivateKey.generate()
+        signer = BatchSigner(key, suite, sm2)
+    registry.add_key(admin, AGENCY, key.address, sm2_public_key=signer.sm2.public_key if signer and signer.sm2 else b"")
+    return Setup(registry, deployer, admin, key, signer)
 
 
 def anchor_many(setup: Setup, total: int, batch: int, keep: list[bytes] | None = None) -> float:

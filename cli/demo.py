@@ -21,6 +21,12 @@ def demo_cmd(
         bool, typer.Option(help="Run the indexer and the API until Ctrl-C (--no-serve: set up and exit).")
     ] = True,
     port: Annotated[int, typer.Option(help="Port of the API and web page.")] = 8000,
+    suite: Annotated[
+        str | None,
+        typer.Option(
+            help="Cryptographic suite of a new deployment: intl or sm (SM2/SM3); default: the existing one's, else intl."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The whole system on one machine, with sample certificates, in one command.
@@ -31,7 +37,10 @@ def demo_cmd(
     from ledger.bootstrap import ensure_default_consortium, ensure_sample_certificates
     from ledger.config import Settings
     from ledger.mirror import Indexer, IndexerConfig, MirrorStore
+    from ledger.suites import suite as suite_of
 
+    if suite is not None:
+        suite = suite_of(suite).name
     c = ctx_of(ctx)
     overrides: dict[str, Any] = {}
     if c.settings.password is None:
@@ -49,7 +58,7 @@ def demo_cmd(
         status = c.node.start()
         say(f"[bold]chain[/] {status.url} (block {status.block}, state {status.state_file})")
     try:
-        report = ensure_default_consortium(c.chain, c.keystore, settings.deployment_path, progress=say)
+        report = ensure_default_consortium(c.chain, c.keystore, settings.deployment_path, progress=say, suite=suite)
         registry = c.registry
         say("[bold]sample certificates[/] (GD-PSB ID cards, GD-AMR business licences)")
         samples = ensure_sample_certificates(registry, c.keystore, settings.home / "demo")

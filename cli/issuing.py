@@ -20,22 +20,29 @@ from .common import Context, JsonOpt, KeyOpt, console, ctx_of, emit, err_console
 if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
+    from ledger.signing import BatchSigner
+
 STAGE_LABELS = {"build": "validate, hash, sign", "anchor": "anchor on chain", "output": "write files"}
 
 
-def _agency_key(c: Context, agency: str, explicit: str | None) -> LocalAccount:
-    """The keystore key that signs for ``agency``: --key, else the one whose address is an
-    active signing key of the agency (found without decrypting anything)."""
+def _agency_key_name(c: Context, agency: str, explicit: str | None) -> str:
+    """The keystore name of the key that signs for ``agency``: --key, else the one whose
+    address is an active signing key of the agency (found without decrypting anything)."""
     if explicit:
-        return c.keystore.load(explicit)
+        return explicit
     info = c.registry.agency(agency)
     if info is None:
         raise InvalidInput(f"unknown agency {agency!r}")
     active = {k.address for k in info.keys if k.state.name == "ACTIVE"}
     for name in c.keystore.names():
         if c.keystore.address(name) in active:
-            return c.keystore.load(name)
+            return name
     raise InvalidInput(f"no active signing key of {agency} in the keystore; pass --key NAME")
+
+
+def _agency_key(c: Context, agency: str, explicit: str | None) -> BatchSigner:
+    """What signs ``agency``'s batches: its key, in an sm deployment with its SM2 key."""
+    return c.keystore.signer(_agency_key_name(c, agency, explicit), c.registry.deployment.suite)
 
 
 def issue_cmd(
@@ -88,7 +95,7 @@ def issue_cmd(
         raise InvalidInput("--qr-payload must be compact or full")
     agency_id(agency)  # validates the code before touching the chain
     signer = _agency_key(c, agency, key)
-    sender = c.keystore.load(submitter) if submitter else signer
+    sender = c.keystore.load(submitter) if submitter else signer.account
     schema = schema_for(c.registry, cert_type)
     request = IssueRequest(
         agency,
@@ -185,8 +192,8 @@ def reanchor_cmd(
     from ledger.issuance import reanchor
 
     c = ctx_of(ctx)
-    signer = c.keystore.load(key)
-    sender = c.keystore.load(submitter) if submitter else signer
+    signer = c.keystore.signer(key, c.registry.deployment.suite)
+    sender = c.keystore.load(submitter) if submitter else signer.account
     result = reanchor(c.registry, signer, sender, out)
 
     def show(d: dict[str, Any]) -> None:
@@ -285,7 +292,7 @@ def _status_actor(c: Context, agency: str, explicit: str | None) -> LocalAccount
     if explicit:
         return c.keystore.load(explicit)
     try:
-        return _agency_key(c, agency, None)
+        return c.keystore.load(_agency_key_name(c, agency, None))
     except InvalidInput:
         info = c.registry.agency(agency)
         return c.admin_key(info.region if info else None, None)

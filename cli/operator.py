@@ -64,9 +64,19 @@ def deploy_cmd(
     ] = None,
     ttl_days: Annotated[float, typer.Option(help="Days a proposal stays open.")] = DEFAULT_PROPOSAL_TTL / 86400,
     force: Annotated[bool, typer.Option(help="Deploy anew even if a deployment exists.")] = False,
+    suite: Annotated[
+        str,
+        typer.Option(
+            help="Cryptographic suite, fixed for the deployment's life: intl (SHA-256, EIP-712) or sm "
+            "(SM3 documents, SM2-signed batches, an SM2 key next to every agency key)."
+        ),
+    ] = "intl",
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy the contracts and write the deployment file."""
+    from ledger.suites import suite as suite_of
+
+    suite = suite_of(suite).name  # a bad name fails here, before anything is deployed
     c = ctx_of(ctx)
     path = c.settings.deployment_path
     if path.exists() and not force:
@@ -102,7 +112,7 @@ def deploy_cmd(
     deployer = c.keystore.load("deployer")
     rule = _quorum_rule(quorum)
     q = quorum_for(len(codes), rule)
-    deployment = deploy(c.chain, deployer, founding, rule, int(ttl_days * 86400))
+    deployment = deploy(c.chain, deployer, founding, rule, int(ttl_days * 86400), suite=suite)
     deployment.rpc_url = c.settings.rpc_url
     if path.exists():
         path.replace(path.with_suffix(f".{deployment.deployment_block}.bak"))
@@ -118,8 +128,8 @@ def deploy_cmd(
         },
         as_json,
         done(
-            "deployed on chain {chain_id} at block {deployment_block}: CertificateRegistry {certificate_registry}, "
-            "quorum {quorum} (more than {quorum_rule} of the members); wrote {file}"
+            "deployed on chain {chain_id} at block {deployment_block} (suite {suite}): CertificateRegistry "
+            "{certificate_registry}, quorum {quorum} (more than {quorum_rule} of the members); wrote {file}"
         ),
     )
 
@@ -308,6 +318,27 @@ def agency_types(
     emit({"agency": code, "types": after.types if after else []}, as_json, done("agency {agency} may issue {types}"))
 
 
+@agency_app.command("credit-code")
+def agency_credit_code(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Agency code.")],
+    credit_code: Annotated[str, typer.Argument(help="Its unified social credit code (GB 32100, 18 characters).")],
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record an agency's unified social credit code (统一社会信用代码), checked under GB 32100-2015."""
+    from ledger.gbt.identifier import validate_uscc
+
+    valid = validate_uscc(credit_code.strip().upper())  # before anything is sent: a bad check character fails here
+    c = ctx_of(ctx)
+    sent = c.registry.set_agency_credit_code(_agency_admin(c, code, key), code, valid)
+    emit(
+        {"agency": code, "credit_code": valid, "tx": sent.tx_hash},
+        as_json,
+        done("agency {agency}: credit code {credit_code}"),
+    )
+
+
 @agency_app.command("list")
 def agency_list(
     ctx: typer.Context,
@@ -356,7 +387,7 @@ def key_new(
     address = c.keystore.create(name)
     data: dict[str, Any] = {"name": name, "address": address, "file": str(c.keystore.path(name))}
     if agency:
-        data.update(_register_key(c, agency, address, active_from, key))
+        data.update(_register_key(c, agency, address, active_from, key, name))
     emit(data, as_json, done("key {name}: {address}" + (" registered for {agency}" if agency else "")))
 
 
@@ -394,14 +425,28 @@ def key_import(
         address = c.keystore.import_keystore(name, keystore_file, password)  # type: ignore[arg-type]
     data: dict[str, Any] = {"name": name, "address": address}
     if agency:
-        data.update(_register_key(c, agency, address, active_from, key))
+        data.update(_register_key(c, agency, address, active_from, key, name))
     emit(data, as_json, done("imported key {name}: {address}"))
 
 
-def _register_key(c: Any, agency: str, address: str, active_from: str | None, key: str | None) -> dict[str, Any]:
+def _sm2_key(c: Any, name: str) -> bytes:
+    """In an sm deployment: the SM2 public key of keystore key ``name``, created beside it when
+    missing; b"" in an intl deployment."""
+    if c.registry.deployment.suite == "intl":
+        return b""
+    return bytes(c.keystore.sm2_public_key(name) or c.keystore.create_sm2(name))
+
+
+def _register_key(
+    c: Any, agency: str, address: str, active_from: str | None, key: str | None, name: str
+) -> dict[str, Any]:
     start = parse_time(active_from) if active_from else 0
-    sent = c.registry.add_key(_agency_admin(c, agency, key), agency, address, start)
-    return {"agency": agency, "active_from": iso_time(start) or "now", "tx": sent.tx_hash}
+    sm2 = _sm2_key(c, name)
+    sent = c.registry.add_key(_agency_admin(c, agency, key), agency, address, start, sm2_public_key=sm2)
+    out = {"agency": agency, "active_from": iso_time(start) or "now", "tx": sent.tx_hash}
+    if sm2:
+        out["sm2_public_key"] = "0x" + sm2.hex()
+    return out
 
 
 @key_app.command("rotate")
@@ -417,9 +462,17 @@ def key_rotate(
     old_address, info = _signing_key(c, old)
     created = not c.keystore.exists(new)
     new_address = c.keystore.create(new) if created else c.keystore.address(new)
-    sent = c.registry.rotate_key(_agency_admin(c, info.agency, key), old_address, new_address)
+    sm2 = _sm2_key(c, new)
+    sent = c.registry.rotate_key(_agency_admin(c, info.agency, key), old_address, new_address, sm2_public_key=sm2)
     emit(
-        {"agency": info.agency, "retired": old_address, "active": new_address, "created": created, "tx": sent.tx_hash},
+        {
+            "agency": info.agency,
+            "retired": old_address,
+            "active": new_address,
+            "created": created,
+            "tx": sent.tx_hash,
+            **({"sm2_public_key": "0x" + sm2.hex()} if sm2 else {}),
+        },
         as_json,
         done("{agency}: {active} active, {retired} retired"),
     )
@@ -525,12 +578,20 @@ def key_enable(
 def key_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List the keys in the local keystore (addresses only, never the keys)."""
     c = ctx_of(ctx)
-    items = [{"name": n, "address": c.keystore.address(n)} for n in c.keystore.names()]
+    items = []
+    for n in c.keystore.names():
+        sm2 = c.keystore.sm2_public_key(n)
+        item = {"name": n, "address": c.keystore.address(n)}
+        if sm2:  # a pair's SM2 key (sm deployments)
+            item["sm2_public_key"] = "0x" + sm2.hex()
+        items.append(item)
     emit(
         items,
         as_json,
         lambda d: table(
-            f"Keystore {c.keystore.directory}", ["name", "address"], [[k["name"], k["address"]] for k in d]
+            f"Keystore {c.keystore.directory}",
+            ["name", "address", "SM2"],
+            [[k["name"], k["address"], "yes" if k.get("sm2_public_key") else ""] for k in d],
         ),
     )
 

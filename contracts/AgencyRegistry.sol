@@ -14,18 +14,29 @@ import {IConsortium} from "./interfaces/IConsortium.sol";
 /// (reactivateAgency, enableKey). A key may report itself compromised only "since now";
 /// backdating a report is for the region's admins, and the consortium (M-of-N) can correct a
 /// report made by mistake or in bad faith (correctKeyCompromise).
+///
+/// Every key may carry an SM2 public key (64 bytes, x || y) registered with its address; in a
+/// deployment of the "sm" suite it must. The SM2 key has no life cycle of its own: it is
+/// trusted exactly when its address is (active from, retired, compromised since), and the
+/// batch signatures it makes are checked off chain (the EVM has no SM2 precompile).
 contract AgencyRegistry is IAgencyRegistry {
     /// @notice The consortium whose regions and types this registry follows.
     IConsortium public immutable consortium;
+
+    /// @notice Whether the deployment is of the "sm" suite (every key needs an SM2 public key).
+    bool public immutable sm2Required;
 
     mapping(bytes32 agencyId => Agency) private _agencies;
     bytes32[] private _agencyIds;
     mapping(bytes32 agencyId => mapping(bytes32 typeId => bool)) private _allowed;
     mapping(address account => Key) private _keys;
+    mapping(address account => bytes32[2] xy) private _sm2Keys;
+    mapping(bytes32 agencyId => bytes18 code) private _creditCodes;
 
-    /// @param consortium_ the deployed Consortium
+    /// @param consortium_ the deployed Consortium (its cryptoSuite decides whether SM2 keys are required)
     constructor(IConsortium consortium_) {
         consortium = consortium_;
+        sm2Required = consortium_.cryptoSuite() == bytes32("sm");
     }
 
     modifier onlyConsortium() {
@@ -93,14 +104,28 @@ contract AgencyRegistry is IAgencyRegistry {
         emit AgencySuspendedSet(agencyId, false);
     }
 
+    /// @notice Set an agency's unified social credit code (GB 32100-2015: 18 ASCII characters;
+    /// its check character is verified off chain). Callable by an admin of the agency's region.
+    /// @param agencyId the agency
+    /// @param code the credit code, ASCII
+    function setAgencyCreditCode(bytes32 agencyId, bytes18 code) external onlyAgencyAdmin(agencyId) {
+        if (code == bytes18(0)) revert InvalidCreditCode(agencyId);
+        _creditCodes[agencyId] = code;
+        emit AgencyCreditCodeSet(agencyId, code);
+    }
+
     // ------------------------------------------------------------------ keys
 
     /// @notice Add a signing key to an agency.
     /// @param agencyId the agency
     /// @param account the key's address
     /// @param activeFrom when the key may start anchoring (unix seconds); 0 or a past time = now
-    function addKey(bytes32 agencyId, address account, uint64 activeFrom) external onlyAgencyAdmin(agencyId) {
-        _addKey(agencyId, account, activeFrom);
+    /// @param sm2Key the key's SM2 public key, x || y (64 bytes); empty for none (not in the sm suite)
+    function addKey(bytes32 agencyId, address account, uint64 activeFrom, bytes calldata sm2Key)
+        external
+        onlyAgencyAdmin(agencyId)
+    {
+        _addKey(agencyId, account, activeFrom, sm2Key);
     }
 
     /// @notice Retire a key from a time on: it cannot anchor at or after `at`; earlier anchors
@@ -117,10 +142,11 @@ contract AgencyRegistry is IAgencyRegistry {
     /// retired now.
     /// @param oldKey the key to retire
     /// @param newKey the key to add
-    function rotateKey(address oldKey, address newKey) external {
+    /// @param sm2Key the new key's SM2 public key, x || y (64 bytes); empty for none (not in the sm suite)
+    function rotateKey(address oldKey, address newKey, bytes calldata sm2Key) external {
         Key storage k = _keys[oldKey];
         _checkKeyAdmin(k, oldKey);
-        _addKey(k.agency, newKey, 0);
+        _addKey(k.agency, newKey, 0, sm2Key);
         _retire(k, oldKey, uint64(block.timestamp));
     }
 
@@ -190,6 +216,18 @@ contract AgencyRegistry is IAgencyRegistry {
     }
 
     /// @inheritdoc IAgencyRegistry
+    function sm2PublicKey(address account) external view returns (bytes memory) {
+        bytes32[2] storage xy = _sm2Keys[account];
+        if (xy[0] == bytes32(0) && xy[1] == bytes32(0)) return "";
+        return abi.encodePacked(xy[0], xy[1]);
+    }
+
+    /// @notice The agency's unified social credit code (ASCII), or zero when none was set.
+    function creditCode(bytes32 agencyId) external view returns (bytes18) {
+        return _creditCodes[agencyId];
+    }
+
+    /// @inheritdoc IAgencyRegistry
     function isTypeAllowed(bytes32 agencyId, bytes32 typeId) external view returns (bool) {
         return _allowed[agencyId][typeId];
     }
@@ -236,14 +274,23 @@ contract AgencyRegistry is IAgencyRegistry {
         emit AgencyTypeSet(agencyId, typeId, allowed);
     }
 
-    function _addKey(bytes32 agencyId, address account, uint64 activeFrom) private {
+    function _addKey(bytes32 agencyId, address account, uint64 activeFrom, bytes calldata sm2Key) private {
         if (account == address(0)) revert IConsortium.ZeroAddress();
         if (_keys[account].agency != bytes32(0)) revert KeyAlreadyRegistered(account);
+        if (sm2Key.length != 64 && sm2Key.length != 0) revert InvalidSm2PublicKey(sm2Key.length);
+        if (sm2Key.length == 0 && sm2Required) revert Sm2KeyRequired(account);
+        if (sm2Key.length == 64) {
+            bytes32 x = bytes32(sm2Key[0:32]);
+            bytes32 y = bytes32(sm2Key[32:64]);
+            // (0, 0) is not on the curve, and would read back as "no key"
+            if (x == bytes32(0) && y == bytes32(0)) revert InvalidSm2PublicKey(64);
+            _sm2Keys[account] = [x, y];
+        }
         // A key is never active before it was registered: its record must not suggest that
         // it could have signed anything earlier.
         uint64 from = activeFrom < block.timestamp ? uint64(block.timestamp) : activeFrom;
         _keys[account] = Key(agencyId, from, 0, 0, consortium.regionEpoch(_agencies[agencyId].region));
-        emit KeyAdded(agencyId, account, from);
+        emit KeyAdded(agencyId, account, from, sm2Key);
     }
 
     function _report(Key storage k, address account, uint64 since, Role role) private {

@@ -26,13 +26,20 @@ contract CertificateRegistry is ICertificateRegistry {
     /// @notice EIP-712 domain name and version; chain id and this contract's address complete
     /// the domain, so a signature cannot be replayed on another chain or deployment.
     string public constant DOMAIN_NAME = "CertLedger";
-    string public constant DOMAIN_VERSION = "2";
+    string public constant DOMAIN_VERSION = "3";
 
     bytes32 private constant _DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
 
-    /// @notice EIP-712 type of the signed batch.
-    bytes32 public constant ANCHOR_TYPEHASH = keccak256("AnchorBatch(bytes32 root,bytes32 certType,bytes32 agency)");
+    /// @notice EIP-712 type of the signed batch. `sm2Signature` is keccak256 of the batch's SM2
+    /// signature bytes (of empty bytes outside the sm suite), `identifierTags` keccak256 of the
+    /// certificates' 16-byte identifier tags concatenated in leaf order (of empty bytes: none).
+    bytes32 public constant ANCHOR_TYPEHASH = keccak256(
+        "AnchorBatch(bytes32 root,bytes32 certType,bytes32 agency,bytes32 sm2Signature,bytes32 identifierTags)"
+    );
+
+    uint256 private constant _EIP712_SIGNATURE = 65;
+    uint256 private constant _SM2_SIGNATURE = 64;
 
     /// @notice The consortium (regions, types, recognition).
     IConsortium public immutable consortium;
@@ -40,15 +47,21 @@ contract CertificateRegistry is ICertificateRegistry {
     /// @notice The agency and key registry.
     IAgencyRegistry public immutable agencies;
 
+    /// @notice Whether the deployment is of the "sm" suite: every batch carries an SM2 signature.
+    bool public immutable sm2Signed;
+
     mapping(bytes32 agency => mapping(bytes32 root => Batch)) private _batches;
     mapping(bytes32 agency => mapping(bytes32 root => StatusRecord)) private _batchStatus;
     mapping(bytes32 agency => mapping(bytes32 certHash => StatusRecord)) private _certStatus;
+    mapping(bytes32 agency => mapping(bytes32 root => bytes32 sm2SignatureHash)) private _sm2Signatures;
+    mapping(bytes32 agency => mapping(bytes32 root => bytes32 tagsHash)) private _tagsHashes; // 0: no tags
 
     /// @param consortium_ the deployed Consortium
     /// @param agencies_ the deployed AgencyRegistry
     constructor(IConsortium consortium_, IAgencyRegistry agencies_) {
         consortium = consortium_;
         agencies = agencies_;
+        sm2Signed = consortium_.cryptoSuite() == bytes32("sm");
     }
 
     modifier onlyConsortium() {
@@ -63,34 +76,58 @@ contract CertificateRegistry is ICertificateRegistry {
     /// signed by an enabled, active key of `agency`. The same (agency, root) can be anchored
     /// again only if its earlier anchoring is void (see anchoringVoid): after a key compromise,
     /// the agency re-anchors the same certificates with a new key.
+    ///
+    /// In the sm suite `signatures` also carries the agency's SM2 signature of the batch. The
+    /// contract cannot verify it (no SM2 precompile): the EIP-712 signature commits to it, it is
+    /// recorded (its keccak256) and emitted, and verifiers check it against the SM2 public key
+    /// registered with the signing key.
     /// @param agency the issuing agency
     /// @param certType the certificate type, which the agency must be allowed to issue
     /// @param certHashes the batch's certificate hashes in leaf order
-    /// @param signature the agency key's EIP-712 signature of AnchorBatch(root, certType, agency)
+    /// @param signatures the agency key's 65-byte EIP-712 signature of AnchorBatch(root, certType,
+    /// agency, keccak256(sm2 signature), keccak256(identifier tags)), followed in the sm suite by
+    /// the 64-byte SM2 signature (r || s)
+    /// @param identifierTags empty, or one 16-byte tag per certificate hash in the same order
+    /// (bytes16(0) for a certificate without identifier)
     /// @return root the batch's Merkle root
-    function anchorBatch(bytes32 agency, bytes32 certType, bytes32[] calldata certHashes, bytes calldata signature)
-        external
-        returns (bytes32 root)
-    {
+    function anchorBatch(
+        bytes32 agency,
+        bytes32 certType,
+        bytes32[] calldata certHashes,
+        bytes calldata signatures,
+        bytes16[] calldata identifierTags
+    ) external returns (bytes32 root) {
         uint256 n = certHashes.length;
         if (n == 0) revert EmptyBatch();
+        if (identifierTags.length != 0 && identifierTags.length != n) {
+            revert IdentifierTagsMismatch(identifierTags.length, n);
+        }
         root = BatchMerkle.rootOf(certHashes);
         Batch storage existing = _batches[agency][root];
         if (existing.anchoredAt != 0 && anchoringVoid(agency, root) == Reason.None) {
             revert BatchAlreadyAnchored(agency, root);
         }
-        address signer = ECDSA.recover(batchDigest(root, certType, agency), signature);
-        _checkCanAnchor(signer, agency, certType);
-        _batches[agency][root] = Batch(signer, uint64(block.timestamp), uint32(n), certType);
-        emit BatchAnchored(root, agency, certType, signer, certHashes);
+        address signer = _acceptBatch(agency, certType, root, uint32(n), signatures, identifierTags);
+        emit BatchAnchored(
+            root, agency, certType, signer, certHashes, signatures[_EIP712_SIGNATURE:], identifierTags
+        );
     }
 
     /// @notice The EIP-712 digest an agency key signs to anchor a batch.
     /// @param root the batch root
     /// @param certType the certificate type
     /// @param agency the agency
-    function batchDigest(bytes32 root, bytes32 certType, bytes32 agency) public view returns (bytes32 digest) {
-        bytes32 structHash = keccak256(abi.encode(ANCHOR_TYPEHASH, root, certType, agency));
+    /// @param sm2SignatureHash keccak256 of the SM2 signature (of empty bytes outside the sm suite)
+    /// @param identifierTagsHash keccak256 of the identifier tags, 16 bytes each, concatenated
+    function batchDigest(
+        bytes32 root,
+        bytes32 certType,
+        bytes32 agency,
+        bytes32 sm2SignatureHash,
+        bytes32 identifierTagsHash
+    ) public view returns (bytes32 digest) {
+        bytes32 structHash =
+            keccak256(abi.encode(ANCHOR_TYPEHASH, root, certType, agency, sm2SignatureHash, identifierTagsHash));
         bytes32 separator = domainSeparator();
         // EIP-712: keccak256("\x19\x01" || domainSeparator || structHash)
         assembly ("memory-safe") {
@@ -181,6 +218,16 @@ contract CertificateRegistry is ICertificateRegistry {
         return _batches[agency][root];
     }
 
+    /// @notice What the batch's signatures committed to besides the root: keccak256 of its SM2
+    /// signature (sm suite; zero otherwise) and of its identifier tags (zero: the batch has none).
+    function batchCommitments(bytes32 agency, bytes32 root)
+        external
+        view
+        returns (bytes32 sm2SignatureHash, bytes32 identifierTagsHash)
+    {
+        return (_sm2Signatures[agency][root], _tagsHashes[agency][root]);
+    }
+
     /// @notice The status of the agency's batch `root` as a whole, and who set it.
     function batchStatus(bytes32 agency, bytes32 root) external view returns (StatusRecord memory) {
         return _batchStatus[agency][root];
@@ -267,9 +314,48 @@ contract CertificateRegistry is ICertificateRegistry {
         out.batchStatus = _batchStatus[agency][root];
         out.blockNumber = uint64(block.number);
         out.blockTime = uint64(block.timestamp);
+        if (out.batch.anchoredAt != 0) {
+            out.sm2SignatureHash = _sm2Signatures[agency][root];
+            out.identifierTagsHash = _tagsHashes[agency][root];
+            out.sm2PublicKey = agencies.sm2PublicKey(out.batch.key);
+        }
     }
 
     // ------------------------------------------------------------------ internals
+
+    /// @dev Recover the signing key, check that it may anchor, record the batch and what its
+    /// signature committed to (keccak256 of the SM2 signature and of the identifier tags).
+    function _acceptBatch(
+        bytes32 agency,
+        bytes32 certType,
+        bytes32 root,
+        uint32 size,
+        bytes calldata signatures,
+        bytes16[] calldata tags
+    ) private returns (address signer) {
+        uint256 expected = sm2Signed ? _EIP712_SIGNATURE + _SM2_SIGNATURE : _EIP712_SIGNATURE;
+        if (signatures.length != expected) revert InvalidSignatures(signatures.length, expected);
+        bytes32 sm2Hash = keccak256(signatures[_EIP712_SIGNATURE:]);
+        bytes32 tagsHash = _tagsHash(tags);
+        signer = ECDSA.recover(batchDigest(root, certType, agency, sm2Hash, tagsHash), signatures[:_EIP712_SIGNATURE]);
+        _checkCanAnchor(signer, agency, certType);
+        _batches[agency][root] = Batch(signer, uint64(block.timestamp), size, certType);
+        if (sm2Signed) _sm2Signatures[agency][root] = sm2Hash;
+        bytes32 storedTags = tags.length == 0 ? bytes32(0) : tagsHash;
+        if (_tagsHashes[agency][root] != storedTags) _tagsHashes[agency][root] = storedTags;
+    }
+
+    /// @dev keccak256 of the tags as 16-byte values back to back (ABI calldata pads each to 32).
+    function _tagsHash(bytes16[] calldata tags) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let n := tags.length
+            let ptr := mload(0x40)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                mstore(add(ptr, mul(i, 16)), calldataload(add(tags.offset, mul(i, 32))))
+            }
+            h := keccak256(ptr, mul(n, 16))
+        }
+    }
 
     function _checkCanAnchor(address signer, bytes32 agency, bytes32 certType) private view {
         IAgencyRegistry.Key memory k = agencies.key(signer);

@@ -16,6 +16,14 @@ contract Consortium is IConsortium {
     /// @notice Seconds a proposal stays open for approval; after that it is stale.
     uint64 public immutable proposalTtl;
 
+    /// @notice The cryptographic suite of this deployment, chosen once at deployment: "intl"
+    /// (SHA-256 documents, EIP-712 batch signatures) or "sm" (SM3 documents, and an SM2-with-SM3
+    /// batch signature by an SM2 key registered next to every agency key), ASCII left-aligned.
+    bytes32 public immutable cryptoSuite;
+
+    bytes32 private constant _SUITE_INTL = "intl";
+    bytes32 private constant _SUITE_SM = "sm";
+
     /// @notice A proposal needs approvals from more than quorumNumerator/quorumDenominator of
     /// the member regions (0/1: one approval is enough).
     uint32 public quorumNumerator;
@@ -55,13 +63,17 @@ contract Consortium is IConsortium {
     /// approvals from more than numerator/denominator of the members (1/2: a majority)
     /// @param quorumDenominator_ see quorumNumerator_
     /// @param proposalTtl_ seconds a proposal stays open
+    /// @param cryptoSuite_ "intl" or "sm" (ASCII, left-aligned); anything else reverts
     constructor(
         uint32[] memory regions_,
         address[] memory admins_,
         uint32 quorumNumerator_,
         uint32 quorumDenominator_,
-        uint64 proposalTtl_
+        uint64 proposalTtl_,
+        bytes32 cryptoSuite_
     ) {
+        if (cryptoSuite_ != _SUITE_INTL && cryptoSuite_ != _SUITE_SM) revert UnknownCryptoSuite(cryptoSuite_);
+        cryptoSuite = cryptoSuite_;
         if (regions_.length != admins_.length) revert FoundingListMismatch(regions_.length, admins_.length);
         if (regions_.length == 0) revert FoundingListMismatch(0, 0);
         for (uint256 i = 0; i < regions_.length; ++i) {

@@ -76,8 +76,11 @@ def ensure_default_consortium(
     keystore: Keystore,
     deployment_path: Any,
     progress: Callable[[str], None] = lambda _: None,
+    suite: str | None = None,
 ) -> BootstrapReport:
-    """Deploy (if needed) and set up the default consortium; return what was done."""
+    """Deploy (if needed) and set up the default consortium; return what was done. ``suite``:
+    the cryptographic suite of a new deployment ("intl" or "sm"; None: keep the existing
+    deployment's, else intl). An existing deployment of another suite is refused."""
     created: list[str] = []
     reused: list[str] = []
 
@@ -103,11 +106,27 @@ def ensure_default_consortium(
             note(False, f"deployment {deployment.certificate_registry} on chain {deployment.chain_id}")
         except ConfigError:
             deployment = None
+    if deployment is not None and suite is not None and deployment.suite != suite:
+        raise ConfigError(
+            f"{deployment_path} is a deployment of the {deployment.suite} suite, not {suite}: "
+            "use another CERTLEDGER_HOME for a deployment of another suite"
+        )
     if deployment is None:
-        deployment = deploy(chain, keystore.load("deployer"), [(r, admins[r]) for r in FOUNDING], QUORUM_RULE)
+        deployment = deploy(
+            chain,
+            keystore.load("deployer"),
+            [(r, admins[r]) for r in FOUNDING],
+            QUORUM_RULE,
+            suite=suite or "intl",
+        )
         deployment.save(deployment_path)
-        note(True, f"deployment {deployment.certificate_registry} on chain {deployment.chain_id} (quorum: a majority)")
+        note(
+            True,
+            f"deployment {deployment.certificate_registry} on chain {deployment.chain_id} "
+            f"(quorum: a majority, suite {deployment.suite})",
+        )
     registry = Registry(chain, deployment)
+    sm = deployment.suite != "intl"
 
     def admin(region: int) -> Any:
         return keystore.load(f"admin-{region}")
@@ -133,9 +152,12 @@ def ensure_default_consortium(
             note(False, f"agency {code}")
         key_name = f"{code}-1"
         address = key(key_name)
+        sm2 = b""
+        if sm:
+            sm2 = keystore.sm2_public_key(key_name) or keystore.create_sm2(key_name)
         if registry.key(address).agency != code:
-            registry.add_key(admin(region), code, address)
-            note(True, f"signing key {key_name} for {code}")
+            registry.add_key(admin(region), code, address, sm2_public_key=sm2)
+            note(True, f"signing key {key_name} for {code}" + (" (with its SM2 key)" if sm else ""))
         else:
             _note_keys(registry, keystore, code, note)
 
@@ -202,10 +224,10 @@ def ensure_sample_certificates(
         rows = folder / f"{name}.csv"
         if not rows.exists():  # the same rows on every run: the journal finds the issuance done
             write(rows, count)
-        key = keystore.load(f"{agency}-1")
+        signer = keystore.signer(f"{agency}-1", registry.deployment.suite)
         # Full QR codes: they carry the document, so a scan checks every check (the validity
         # dates included) and verifies VALID; a compact QR answers INCOMPLETE at best.
         request = IssueRequest(agency, cert_type, rows, folder / name, qr=True, qr_payload="full")
-        results.append(issue(registry, key, key, request, schema_for(registry, cert_type)))
+        results.append(issue(registry, signer, signer.account, request, schema_for(registry, cert_type)))
     ids, bls = results
     return SampleIssuance(folder, ids, bls)

@@ -20,9 +20,12 @@ if TYPE_CHECKING:  # reading a deployment file needs neither web3 nor eth-accoun
 
 DEFAULT_PROPOSAL_TTL = 7 * 24 * 3600
 MAJORITY = (1, 2)  # the default quorum rule: approvals from more than half of the member regions
-# 2: batches keyed by (agency, root), status roles, consortium actions, fractional quorum. The
-# contracts of format 1 are not compatible with this code: a format-1 file is refused.
-FORMAT = 2
+# 2: batches keyed by (agency, root), status roles, consortium actions, fractional quorum.
+# 3: the cryptographic suite chosen at deployment (Consortium.cryptoSuite), SM2 public keys
+# next to agency keys, SM2-signed batches with identifier tags (EIP-712 domain version 3).
+# The contracts of an older format are not compatible with this code: such a file is refused.
+FORMAT = 3
+_FORMAT_NEWS = {1: "batches keyed by agency and root", 2: "the cryptographic suite and SM2 agency keys"}
 
 
 class ChainMismatch(ConfigError):
@@ -52,6 +55,7 @@ class Deployment:
     rpc_url: str | None = None
     code_hashes: dict[str, str] = field(default_factory=dict)
     format: int = FORMAT
+    suite: str = "intl"  # the cryptographic suite (ledger.suites), as the Consortium contract records it
 
     @property
     def addresses(self) -> list[str]:
@@ -77,11 +81,15 @@ class Deployment:
         if not isinstance(data, dict):
             raise ConfigError(f"deployment file {path} is not a JSON object")
         if data.get("format") != FORMAT:
+            old = data.get("format", 1)
+            news = ", ".join(v for k, v in _FORMAT_NEWS.items() if not isinstance(old, int) or k >= old)
             raise ConfigError(
-                f"deployment file {path} describes contracts of format {data.get('format', 1)}, which this version "
-                f"cannot use (it needs format {FORMAT}: batches keyed by agency and root); deploy again "
+                f"deployment file {path} describes contracts of format {old}, which this version "
+                f"cannot use (it needs format {FORMAT}: {news or 'other contracts'}); deploy again "
                 "with `certledger deploy` (or `certledger demo` on a fresh CERTLEDGER_HOME)"
             )
+        if data.get("suite", "intl") not in ("intl", "sm"):
+            raise ConfigError(f"deployment file {path} names an unknown cryptographic suite {data.get('suite')!r}")
         try:
             deployment = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         except TypeError as exc:
@@ -107,13 +115,29 @@ class Deployment:
         for name, address in zip(("Consortium", "AgencyRegistry", "CertificateRegistry"), self.addresses, strict=True):
             if call("eth_getCode", [address, "latest"]) in (None, "0x", "0x0", ""):
                 return f"no contract code at the {name} {address}: the chain lost its history"
+        on_chain = self.chain_suite(call)
+        if on_chain != self.suite:
+            return (
+                f"the Consortium {self.consortium} records the cryptographic suite {on_chain!r}, "
+                f"the deployment file {self.suite!r}"
+            )
         return None
+
+    def chain_suite(self, call: RpcCall) -> str:
+        """The suite the Consortium contract records (``cryptoSuite()``)."""
+        selector = "0x" + _CRYPTO_SUITE_SELECTOR.hex()
+        raw = call("eth_call", [{"to": self.consortium, "data": selector}, "latest"])
+        value = bytes.fromhex(str(raw or "0x")[2:])[:32]
+        return value.rstrip(b"\0").decode("ascii", "replace")
 
     def check(self, chain: Chain) -> None:
         """Fail clearly when the node does not serve the chain this deployment lives on."""
         problem = self.identity_problem(chain.raw)
         if problem is not None:
             raise ChainMismatch(f"{problem}; refusing to use it (redeploy only if this is meant to be a new ledger)")
+
+
+_CRYPTO_SUITE_SELECTOR = bytes.fromhex("591e9e62")  # cryptoSuite()
 
 
 def parse_quorum_rule(text: str | tuple[int, int]) -> tuple[int, int]:
@@ -143,12 +167,17 @@ def deploy(
     founding: list[tuple[int, str]],
     quorum_rule: tuple[int, int] = MAJORITY,
     proposal_ttl: int = DEFAULT_PROPOSAL_TTL,
+    suite: str = "intl",
 ) -> Deployment:
     """Deploy Consortium, AgencyRegistry and CertificateRegistry.
 
     ``founding`` lists (region code, admin address) of the founding regions; ``quorum_rule``
-    (N, D) makes proposals need approvals from more than N/D of the member regions.
+    (N, D) makes proposals need approvals from more than N/D of the member regions; ``suite``
+    is the cryptographic suite ("intl" or "sm", see ledger.suites), fixed for the deployment's life.
     """
+    from .suites import suite as suite_of
+
+    chosen = suite_of(suite)
     if not founding:
         raise InvalidInput("at least one founding region is needed")
     codes = [region_code(c) for c, _ in founding]
@@ -156,7 +185,7 @@ def deploy(
         raise InvalidInput("founding regions repeat a code")
     num, den = parse_quorum_rule(quorum_rule)
     admins = [a for _, a in founding]
-    consortium, first = chain.deploy(deployer, "Consortium", codes, admins, num, den, proposal_ttl)
+    consortium, first = chain.deploy(deployer, "Consortium", codes, admins, num, den, proposal_ttl, chosen.chain_id)
     agencies, _ = chain.deploy(deployer, "AgencyRegistry", consortium)
     certificates, _ = chain.deploy(deployer, "CertificateRegistry", consortium, agencies)
     from eth_utils import keccak
@@ -174,4 +203,5 @@ def deploy(
             name: "0x" + keccak(hexstr=artifact(name)["deployedBytecode"]).hex()
             for name in ("Consortium", "AgencyRegistry", "CertificateRegistry")
         },
+        suite=chosen.name,
     )

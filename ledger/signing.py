@@ -1,31 +1,86 @@
-"""EIP-712 signatures over batch roots: AnchorBatch(root, certType, agency) in the domain
-(name "CertLedger", version "2", chainId, verifyingContract = the CertificateRegistry).
+"""Batch signatures.
 
-The chain id and contract address in the domain stop a signature from being replayed on
-another chain or another deployment.
+**EIP-712** (every suite; the contract checks it): ``AnchorBatch(root, certType, agency,
+sm2Signature, identifierTags)`` in the domain (name "CertLedger", version "3", chainId,
+verifyingContract = the CertificateRegistry). ``sm2Signature`` is keccak256 of the batch's SM2
+signature (of empty bytes outside the ``sm`` suite), ``identifierTags`` keccak256 of the
+certificates' 16-byte identifier tags concatenated in leaf order (of empty bytes when the batch
+has none). The chain id and contract address in the domain stop a signature from being replayed
+on another chain or another deployment.
+
+**SM2** (``sm`` suite; verified off chain against the SM2 public key registered with the
+signing key): SM2-with-SM3 (GM/T 0009, signer ID ``1234567812345678`` unless the key says
+otherwise) over the message::
+
+    b"CLB2" || u256(chainId) || registry (20 bytes) || agency id (32) || certType id (32)
+            || root (32) || keccak256(identifier tags) (32)
+
+One SM2 signature per batch, never per certificate.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak, to_bytes, to_checksum_address
+
+from .suites import INTL, Suite, suite
+
+if TYPE_CHECKING:
+    from .crypto.sm import SM2PrivateKey, SM2PublicKey
 
 DOMAIN_NAME = "CertLedger"
-DOMAIN_VERSION = "2"
+DOMAIN_VERSION = "3"
 ANCHOR_TYPES = {
     "AnchorBatch": [
         {"name": "root", "type": "bytes32"},
         {"name": "certType", "type": "bytes32"},
         {"name": "agency", "type": "bytes32"},
+        {"name": "sm2Signature", "type": "bytes32"},
+        {"name": "identifierTags", "type": "bytes32"},
     ]
 }
+EIP712_SIGNATURE_BYTES = 65
+SM2_SIGNATURE_BYTES = 64
+TAG_BYTES = 16
+NO_TAG = bytes(TAG_BYTES)
+SM2_BATCH_PREFIX = b"CLB2"
+DEFAULT_SM2_SIGNER_ID = b"1234567812345678"  # GM/T 0009-2012 (= ledger.crypto.sm.DEFAULT_SIGNER_ID)
 
 
-def batch_typed_data(root: bytes, cert_type: bytes, agency: bytes, chain_id: int, registry: str) -> dict[str, Any]:
+def tags_hash(identifier_tags: Sequence[bytes] | bytes = ()) -> bytes:
+    """keccak256 of the tags, 16 bytes each, back to back (keccak256 of empty bytes: none)."""
+    packed = identifier_tags if isinstance(identifier_tags, bytes | bytearray) else b"".join(identifier_tags)
+    return keccak(bytes(packed))
+
+
+def identifier_tags(identifiers: Sequence[str | None], suite_name: str = INTL) -> list[bytes]:
+    """One tag per certificate (``NO_TAG`` for one without identifier), or ``[]`` when no
+    certificate of the batch has an identifier."""
+    if not any(identifiers):
+        return []
+    s = suite(suite_name)
+    return [s.identifier_tag(i) if i else NO_TAG for i in identifiers]
+
+
+def batch_typed_data(
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    *,
+    sm2_signature: bytes = b"",
+    identifier_tags: Sequence[bytes] | bytes = (),
+    identifier_tags_hash: bytes | None = None,
+) -> dict[str, Any]:
+    """The EIP-712 typed data; ``identifier_tags_hash`` (keccak256 of the tags, as the ledger
+    records it) stands in for ``identifier_tags`` when given."""
     return {
         "domain": {
             "name": DOMAIN_NAME,
@@ -35,26 +90,209 @@ def batch_typed_data(root: bytes, cert_type: bytes, agency: bytes, chain_id: int
         },
         "types": ANCHOR_TYPES,
         "primaryType": "AnchorBatch",
-        "message": {"root": bytes(root), "certType": bytes(cert_type), "agency": bytes(agency)},
+        "message": {
+            "root": bytes(root),
+            "certType": bytes(cert_type),
+            "agency": bytes(agency),
+            "sm2Signature": keccak(bytes(sm2_signature)),
+            "identifierTags": identifier_tags_hash or tags_hash(identifier_tags),
+        },
     }
 
 
-def batch_digest(root: bytes, cert_type: bytes, agency: bytes, chain_id: int, registry: str) -> bytes:
+def _signable(*args: Any, **kwargs: Any) -> Any:
+    return encode_typed_data(full_message=batch_typed_data(*args, **kwargs))
+
+
+def batch_digest(
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    *,
+    sm2_signature: bytes = b"",
+    identifier_tags: Sequence[bytes] | bytes = (),
+) -> bytes:
     """The 32-byte EIP-712 digest (what ``CertificateRegistry.batchDigest`` returns)."""
-    signable = encode_typed_data(full_message=batch_typed_data(root, cert_type, agency, chain_id, registry))
+    signable = _signable(
+        root, cert_type, agency, chain_id, registry, sm2_signature=sm2_signature, identifier_tags=identifier_tags
+    )
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 
-def sign_batch(key: LocalAccount, root: bytes, cert_type: bytes, agency: bytes, chain_id: int, registry: str) -> bytes:
-    """The agency key's 65-byte signature (r || s || v) of a batch root."""
-    signable = encode_typed_data(full_message=batch_typed_data(root, cert_type, agency, chain_id, registry))
+def sign_batch(
+    key: LocalAccount,
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    *,
+    sm2_signature: bytes = b"",
+    identifier_tags: Sequence[bytes] | bytes = (),
+) -> bytes:
+    """The agency key's 65-byte EIP-712 signature (r || s || v) of a batch root, committing to
+    the batch's SM2 signature and identifier tags."""
+    signable = _signable(
+        root, cert_type, agency, chain_id, registry, sm2_signature=sm2_signature, identifier_tags=identifier_tags
+    )
     return bytes(key.sign_message(signable).signature)
 
 
 def recover_batch_signer(
-    signature: bytes, root: bytes, cert_type: bytes, agency: bytes, chain_id: int, registry: str
+    signature: bytes,
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    *,
+    sm2_signature: bytes = b"",
+    identifier_tags: Sequence[bytes] | bytes = (),
+    identifier_tags_hash: bytes | None = None,
 ) -> str:
     """The address that signed a batch root (any 65-byte signature recovers to *some* address:
     callers must check it against the trust list)."""
-    signable = encode_typed_data(full_message=batch_typed_data(root, cert_type, agency, chain_id, registry))
+    signable = _signable(
+        root,
+        cert_type,
+        agency,
+        chain_id,
+        registry,
+        sm2_signature=sm2_signature,
+        identifier_tags=identifier_tags,
+        identifier_tags_hash=identifier_tags_hash,
+    )
     return to_checksum_address(Account.recover_message(signable, signature=bytes(signature)))
+
+
+# ---------------------------------------------------------------------- SM2
+
+
+def sm2_batch_message(
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    identifier_tags: Sequence[bytes] | bytes = (),
+    *,
+    identifier_tags_hash: bytes | None = None,
+) -> bytes:
+    """The bytes an agency's SM2 key signs for a batch (see the module's docstring)."""
+    return b"".join(
+        (
+            SM2_BATCH_PREFIX,
+            int(chain_id).to_bytes(32, "big"),
+            to_bytes(hexstr=to_checksum_address(registry)),
+            bytes(agency),
+            bytes(cert_type),
+            bytes(root),
+            identifier_tags_hash or tags_hash(identifier_tags),
+        )
+    )
+
+
+def sm2_sign_batch(
+    key: SM2PrivateKey,
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    identifier_tags: Sequence[bytes] | bytes = (),
+    *,
+    signer_id: bytes | str = DEFAULT_SM2_SIGNER_ID,
+) -> bytes:
+    """The agency SM2 key's 64-byte signature (r || s) of a batch."""
+    message = sm2_batch_message(root, cert_type, agency, chain_id, registry, identifier_tags)
+    return key.sign(message, signer_id=signer_id)
+
+
+def sm2_batch_signature_ok(
+    public_key: SM2PublicKey | bytes,
+    signature: bytes,
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    identifier_tags: Sequence[bytes] | bytes = (),
+    *,
+    signer_id: bytes | str = DEFAULT_SM2_SIGNER_ID,
+    identifier_tags_hash: bytes | None = None,
+) -> bool:
+    """Whether ``signature`` is the SM2 signature of this batch by ``public_key`` (64 bytes
+    x || y, 65 bytes 04 || x || y, or an SM2PublicKey). False for a malformed key or signature."""
+    from .crypto.sm import SM2PublicKey
+    from .errors import InvalidInput
+
+    try:
+        key = public_key if isinstance(public_key, SM2PublicKey) else SM2PublicKey.from_bytes(bytes(public_key))
+        if len(signature) != SM2_SIGNATURE_BYTES:
+            return False
+        message = sm2_batch_message(
+            root, cert_type, agency, chain_id, registry, identifier_tags, identifier_tags_hash=identifier_tags_hash
+        )
+        return key.verify(message, bytes(signature), signer_id=signer_id)
+    except InvalidInput:
+        return False
+
+
+# ---------------------------------------------------------------------- an agency's signing key(s)
+
+
+@dataclass(frozen=True)
+class BatchSigner:
+    """What signs an agency's batches: its chain key, and in the ``sm`` suite its SM2 key."""
+
+    account: LocalAccount
+    suite: str = INTL
+    sm2: SM2PrivateKey | None = None
+    sm2_signer_id: bytes = DEFAULT_SM2_SIGNER_ID
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    @property
+    def the_suite(self) -> Suite:
+        return suite(self.suite)
+
+    def tags(self, identifiers: Sequence[str | None]) -> list[bytes]:
+        return identifier_tags(identifiers, self.suite)
+
+    def sign(
+        self,
+        root: bytes,
+        cert_type: bytes,
+        agency: bytes,
+        chain_id: int,
+        registry: str,
+        identifier_tags: Sequence[bytes] | bytes = (),
+    ) -> tuple[bytes, bytes | None]:
+        """(what ``anchorBatch`` takes as ``signatures``: EIP-712 || SM2 in the sm suite, the
+        SM2 signature or None)."""
+        sm2_signature = None
+        if self.suite != INTL:
+            if self.sm2 is None:
+                raise ValueError(f"an {self.suite} deployment needs the key's SM2 key to sign a batch")
+            sm2_signature = sm2_sign_batch(
+                self.sm2, root, cert_type, agency, chain_id, registry, identifier_tags, signer_id=self.sm2_signer_id
+            )
+        eip712 = sign_batch(
+            self.account,
+            root,
+            cert_type,
+            agency,
+            chain_id,
+            registry,
+            sm2_signature=sm2_signature or b"",
+            identifier_tags=identifier_tags,
+        )
+        return eip712 + (sm2_signature or b""), sm2_signature
+
+
+def as_batch_signer(signer: LocalAccount | BatchSigner) -> BatchSigner:
+    return signer if isinstance(signer, BatchSigner) else BatchSigner(signer)

@@ -19,7 +19,8 @@ from ledger.registry import BatchInfo
 from ledger.signing import batch_digest, recover_batch_signer, sign_batch
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[])")
+BATCH_ANCHORED_TOPIC = keccak(text="BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[],bytes,bytes16[])")
+NO_COMMITMENT = keccak(b"")  # keccak256 of empty bytes: no SM2 signature, no identifier tags
 
 
 # ---------------------------------------------------------------------- helpers
@@ -40,7 +41,7 @@ def _sign(issuing, key, root: bytes, agency: str, cert_type: str, *, chain_id=No
 def _anchor_raw(issuing, agency: str, cert_type: str, hashes, signature: bytes, submitter=None):
     """Call anchorBatch exactly as given (no sorting, no signing)."""
     reg = issuing.registry
-    fn = reg.certificates.functions.anchorBatch(agency_id(agency), type_id(cert_type), list(hashes), signature)
+    fn = reg.certificates.functions.anchorBatch(agency_id(agency), type_id(cert_type), list(hashes), signature, [])
     return reg.chain.transact(submitter or issuing.deployer, fn)
 
 
@@ -61,7 +62,9 @@ def _decode_batch_anchored(receipt) -> dict:
     logs = [log for log in receipt["logs"] if bytes(log["topics"][0]) == BATCH_ANCHORED_TOPIC]
     assert len(logs) == 1
     log = logs[0]
-    key, cert_hashes = abi_decode(["address", "bytes32[]"], bytes(log["data"]))
+    key, cert_hashes, sm2_signature, tags = abi_decode(
+        ["address", "bytes32[]", "bytes", "bytes16[]"], bytes(log["data"])
+    )
     return {
         "address": log["address"],
         "root": bytes(log["topics"][1]),
@@ -69,6 +72,8 @@ def _decode_batch_anchored(receipt) -> dict:
         "certType": bytes(log["topics"][3]),
         "key": key,
         "certHashes": [bytes(h) for h in cert_hashes],
+        "sm2Signature": bytes(sm2_signature),
+        "identifierTags": [bytes(t) for t in tags],
     }
 
 
@@ -99,6 +104,7 @@ def test_anchor_batch_stores_batch_and_emits_every_hash_in_leaf_order(issuing, r
     assert _same_address(event["key"], key.address)
     assert event["certHashes"] == tree.cert_hashes
     assert sorted(event["certHashes"]) == sorted(hashes)
+    assert (event["sm2Signature"], event["identifierTags"]) == (b"", [])  # intl, no identifiers
 
     # web3's decoder agrees with the manual decoding
     (decoded,) = reg.certificates.events.BatchAnchored().process_receipt(batch.tx.receipt)
@@ -116,7 +122,7 @@ def test_anchor_batch_returns_the_root_it_computed(issuing, random_hashes):
     reg = issuing.registry
     tree = build_tree(random_hashes(9))
     sig = _sign(issuing, issuing.agency_keys["GD-PSB"], tree.root, "GD-PSB", "ID_CARD")
-    fn = reg.certificates.functions.anchorBatch(agency_id("GD-PSB"), type_id("ID_CARD"), tree.cert_hashes, sig)
+    fn = reg.certificates.functions.anchorBatch(agency_id("GD-PSB"), type_id("ID_CARD"), tree.cert_hashes, sig, [])
     assert bytes(reg.chain.call(fn)) == tree.root
 
 
@@ -458,12 +464,10 @@ def test_signature_with_invalid_v_is_rejected(issuing, random_hashes):
 def test_signature_of_wrong_length_is_rejected(issuing, random_hashes):
     tree = build_tree(random_hashes(3))
     sig = _sign(issuing, issuing.agency_keys["GD-PSB"], tree.root, "GD-PSB", "ID_CARD")
-    for length in (0, 1, 64, 66, 130):  # 64 bytes: r || s without v (no EIP-2098 compact form)
+    for length in (0, 1, 64, 66, 129, 130):  # 64 bytes: r || s without v (no EIP-2098 compact form)
         malformed = (sig * 3)[:length]
-        err = expect(
-            "ECDSAInvalidSignatureLength", _anchor_raw, issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, malformed
-        )
-        assert err["length"] == length
+        err = expect("InvalidSignatures", _anchor_raw, issuing, "GD-PSB", "ID_CARD", tree.cert_hashes, malformed)
+        assert err == {"length": length, "expected": 65}  # intl: the EIP-712 signature alone
     assert issuing.registry.batch("GD-PSB", tree.root) is None
 
 
@@ -475,7 +479,9 @@ def test_python_batch_digest_equals_contract_batch_digest(issuing, random_hashes
     for agency, cert_type in (("GD-PSB", "ID_CARD"), ("ZJ-EDU", "DEGREE")):
         root = random_hashes(1)[0]
         aid, tid = agency_id(agency), type_id(cert_type)
-        on_chain = bytes(reg.chain.call(reg.certificates.functions.batchDigest(root, tid, aid)))
+        on_chain = bytes(
+            reg.chain.call(reg.certificates.functions.batchDigest(root, tid, aid, NO_COMMITMENT, NO_COMMITMENT))
+        )
         assert on_chain == batch_digest(root, tid, aid, reg.chain.chain_id, reg.deployment.certificate_registry)
         # and the digest depends on every field
         assert on_chain != batch_digest(root, tid, aid, reg.chain.chain_id + 1, reg.deployment.certificate_registry)
@@ -488,7 +494,7 @@ def test_domain_separator_and_eip712_domain_views_are_consistent(issuing):
     address = reg.deployment.certificate_registry
     fields, name, version, chain_id, verifying, salt, extensions = reg.chain.call(c.eip712Domain())
     assert bytes(fields) == b"\x0f"  # name, version, chainId, verifyingContract
-    assert (name, version) == ("CertLedger", "2")
+    assert (name, version) == ("CertLedger", "3")
     assert (reg.chain.call(c.DOMAIN_NAME()), reg.chain.call(c.DOMAIN_VERSION())) == (name, version)
     assert chain_id == reg.chain.chain_id
     assert _same_address(verifying, address)
@@ -505,10 +511,15 @@ def test_domain_separator_and_eip712_domain_views_are_consistent(issuing):
     assert separator == expected
 
     anchor_typehash = bytes(reg.chain.call(c.ANCHOR_TYPEHASH()))
-    assert anchor_typehash == keccak(text="AnchorBatch(bytes32 root,bytes32 certType,bytes32 agency)")
+    assert anchor_typehash == keccak(
+        text="AnchorBatch(bytes32 root,bytes32 certType,bytes32 agency,bytes32 sm2Signature,bytes32 identifierTags)"
+    )
     root, tid, aid = b"\x42" * 32, type_id("ID_CARD"), agency_id("GD-PSB")
-    struct_hash = keccak(abi_encode(["bytes32"] * 4, [anchor_typehash, root, tid, aid]))
-    assert bytes(reg.chain.call(c.batchDigest(root, tid, aid))) == keccak(b"\x19\x01" + separator + struct_hash)
+    sm2, tags = keccak(b"sm2"), keccak(b"tags")
+    struct_hash = keccak(abi_encode(["bytes32"] * 6, [anchor_typehash, root, tid, aid, sm2, tags]))
+    assert bytes(reg.chain.call(c.batchDigest(root, tid, aid, sm2, tags))) == keccak(
+        b"\x19\x01" + separator + struct_hash
+    )
 
 
 def test_two_deployments_have_different_domain_separators(issuing):
@@ -528,7 +539,7 @@ def test_batch_that_fits_in_a_block_is_anchored_by_the_client(issuing, random_ha
     hashes = random_hashes(20_000)
     tree = build_tree(hashes)
     sig = _sign(issuing, issuing.agency_keys["GD-PSB"], tree.root, "GD-PSB", "ID_CARD")
-    fn = reg.certificates.functions.anchorBatch(agency_id("GD-PSB"), type_id("ID_CARD"), tree.cert_hashes, sig)
+    fn = reg.certificates.functions.anchorBatch(agency_id("GD-PSB"), type_id("ID_CARD"), tree.cert_hashes, sig, [])
     estimate = fn.estimate_gas({"from": issuing.deployer.address})
     block_limit = int(issuing.chain.w3.eth.get_block("latest")["gasLimit"])
     assert estimate < block_limit

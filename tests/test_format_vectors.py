@@ -178,7 +178,8 @@ def ref_code32(code: str) -> bytes:
 
 
 DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
-ANCHOR_TYPE = "AnchorBatch(bytes32 root,bytes32 certType,bytes32 agency)"
+ANCHOR_TYPE = "AnchorBatch(bytes32 root,bytes32 certType,bytes32 agency,bytes32 sm2Signature,bytes32 identifierTags)"
+NO_COMMITMENT = b""  # no SM2 signature (intl), no identifier tags: keccak256 of empty bytes
 
 
 def ref_domain_separator(chain_id: int, registry: str) -> bytes:
@@ -186,7 +187,7 @@ def ref_domain_separator(chain_id: int, registry: str) -> bytes:
     return ref_keccak(
         ref_keccak(DOMAIN_TYPE.encode())
         + ref_keccak(b"CertLedger")
-        + ref_keccak(b"2")
+        + ref_keccak(b"3")
         + chain_id.to_bytes(32, "big")
         + b"\0" * 12
         + address
@@ -194,7 +195,14 @@ def ref_domain_separator(chain_id: int, registry: str) -> bytes:
 
 
 def ref_struct_hash(root: bytes, cert_type: str, agency: str) -> bytes:
-    return ref_keccak(ref_keccak(ANCHOR_TYPE.encode()) + root + ref_code32(cert_type) + ref_code32(agency))
+    return ref_keccak(
+        ref_keccak(ANCHOR_TYPE.encode())
+        + root
+        + ref_code32(cert_type)
+        + ref_code32(agency)
+        + ref_keccak(NO_COMMITMENT)  # sm2Signature
+        + ref_keccak(NO_COMMITMENT)  # identifierTags
+    )
 
 
 def ref_digest(root: bytes, cert_type: str, agency: str, chain_id: int, registry: str) -> bytes:
@@ -451,7 +459,7 @@ def build_vectors() -> dict[str, Any]:
     assert ref_recover(signature, digest) == address
     sig = {
         "description": "EIP-712 AnchorBatch signature of the batch-tree.json root by a well-known TEST key",
-        "domain": {"name": "CertLedger", "version": "2", "chainId": TEST_CHAIN_ID, "verifyingContract": TEST_REGISTRY},
+        "domain": {"name": "CertLedger", "version": "3", "chainId": TEST_CHAIN_ID, "verifyingContract": TEST_REGISTRY},
         "message": {
             "root": _hex(root),
             "certType": case1["type"],
@@ -720,7 +728,8 @@ def test_contract_computes_the_documented_digest(consortium):
     assert bytes(reg.chain.call(f.ANCHOR_TYPEHASH())) == unhex(v["anchorTypeHash"])
     assert bytes(reg.chain.call(f.domainSeparator())) == ref_domain_separator(chain_id, address)
     root = unhex(v["message"]["root"])
-    got = bytes(reg.chain.call(f.batchDigest(root, type_id("ID_CARD"), agency_id("GD-PSB"))))
+    none = ref_keccak(NO_COMMITMENT)
+    got = bytes(reg.chain.call(f.batchDigest(root, type_id("ID_CARD"), agency_id("GD-PSB"), none, none)))
     assert got == ref_digest(root, "ID_CARD", "GD-PSB", chain_id, address)
     if chain_id == TEST_CHAIN_ID and address.lower() == TEST_REGISTRY.lower():  # pragma: no cover - fresh node only
         assert got == unhex(v["digest"])

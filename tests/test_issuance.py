@@ -87,7 +87,7 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 def anchored(registry: Registry) -> list[tuple[bytes, list[bytes]]]:
     """(root, certificate hashes) of every BatchAnchored log of the deployment, decoded by hand
     from the raw logs (fast for 100,000 hashes)."""
-    topic = "0x" + keccak(b"BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[])").hex()
+    topic = "0x" + keccak(b"BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[],bytes,bytes16[])").hex()
     logs = registry.chain.w3.eth.get_logs(
         {
             "fromBlock": registry.deployment.deployment_block,

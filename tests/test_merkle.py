@@ -167,7 +167,7 @@ def _anchor_raw(issuing, hashes: list[bytes]):
     aid, tid = agency_id("GD-PSB"), type_id("ID_CARD")
     expected_root = build_tree(hashes).root
     sig = sign_batch(key, expected_root, tid, aid, reg.chain.chain_id, reg.deployment.certificate_registry)
-    fn = reg.certificates.functions.anchorBatch(aid, tid, hashes, sig)
+    fn = reg.certificates.functions.anchorBatch(aid, tid, hashes, sig, [])
     returned = bytes(reg.chain.call(fn))
     sent = reg.chain.transact(issuing.deployer, fn)
     (event,) = reg.certificates.events.BatchAnchored().process_receipt(sent.receipt)

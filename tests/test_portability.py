@@ -30,7 +30,7 @@ from ledger.merkle import build_tree
 from ledger.signing import batch_digest
 
 BATCH_SIZE = 100
-BATCH_ANCHORED = keccak(text="BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[])")
+BATCH_ANCHORED = keccak(text="BatchAnchored(bytes32,bytes32,bytes32,address,bytes32[],bytes,bytes16[])")
 
 
 @pytest.fixture(params=["anvil", pytest.param("hardhat", marks=pytest.mark.hardhat)])
@@ -251,9 +251,12 @@ def test_batch_anchored_log_carries_every_hash(agency: Consortium) -> None:
         }
     )
     assert len(logs) == 1
-    signer, cert_hashes = abi_decode(["address", "bytes32[]"], bytes(logs[0]["data"]))
+    signer, cert_hashes, sm2_signature, tags = abi_decode(
+        ["address", "bytes32[]", "bytes", "bytes16[]"], bytes(logs[0]["data"])
+    )
     assert to_checksum_address(signer) == key.address
     assert list(cert_hashes) == batch.cert_hashes
+    assert (sm2_signature, list(tags)) == (b"", [])
     assert logs[0]["transactionHash"] == batch.tx.receipt["transactionHash"]
 
 

@@ -214,7 +214,9 @@ def test_front_running_a_pending_batch_neither_blocks_nor_shadows_nor_revokes_it
     w3 = s.chain.w3
     w3.provider.make_request("evm_setAutomine", [False])
     try:
-        fn = s.reg.certificates.functions.anchorBatch(agency_id("GD-PSB"), type_id("ID_CARD"), tree.cert_hashes, sig)
+        fn = s.reg.certificates.functions.anchorBatch(
+            agency_id("GD-PSB"), type_id("ID_CARD"), tree.cert_hashes, sig, []
+        )
         victim_tx = s.chain.transact(victim_key, fn, gas=2_000_000, wait=False).tx_hash
 
         # the attacker watches the mempool and decodes the victim's calldata
@@ -236,7 +238,7 @@ def test_front_running_a_pending_batch_neither_blocks_nor_shadows_nor_revokes_it
         submitter = Account.create()
         w3.provider.make_request("anvil_setBalance", [submitter.address, hex(10**20)])
         copy_fn = s.reg.certificates.functions.anchorBatch(
-            agency_id("GD-AMR"), type_id("BUSINESS_LICENSE"), attacker_tree.cert_hashes, attacker_sig
+            agency_id("GD-AMR"), type_id("BUSINESS_LICENSE"), attacker_tree.cert_hashes, attacker_sig, []
         )
         tx = copy_fn.build_transaction(
             {"from": submitter.address, "gas": 2_000_000, "gasPrice": 10**9, "nonce": 0, "chainId": d.chain_id}

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
+from fastapi import Path as PathParam
 
 from ledger.errors import InvalidInput
 
 from ..deps import State
 from ..errors import ApiError
-from ..models import ErrorResponse, HistoryModel, VerificationModel
+from ..models import ErrorResponse, HistoryModel, IdentifierVerificationModel, VerificationModel
 from ..params import (
     AgencyParam,
     AsOf,
@@ -31,6 +32,82 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
+
+
+IDENTIFIER_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorResponse}, **ERRORS}
+Identifier = Annotated[
+    str,
+    PathParam(
+        description="An e-licence identifier (证照标识, GB/T 36904-2018), e.g. "
+        "1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0",
+        max_length=200,
+        examples=["1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0"],
+    ),
+]
+
+
+@router.get("/by-identifier/{identifier}", response_model=IdentifierVerificationModel, responses=IDENTIFIER_ERRORS)
+async def by_identifier(
+    state: State,
+    identifier: Identifier,
+    verifier_region: VerifierRegion = "",
+    agency: AgencyParam = "",
+    as_of: AsOf = "",
+) -> Any:
+    """The ledger's record of the certificate an e-licence identifier names, as for a hash
+    (INCOMPLETE at best: POST the document for VALID).
+
+    The identifier is checked (its segments, the credit codes' and its own check characters),
+    and only its 16-byte tag is looked up: the ledger never holds identifiers. A tag anchored by
+    several agencies (or for several certificates) is never answered with a verdict: the
+    identifier alone cannot say whose certificate it is (409, name the `agency` or ask by hash)."""
+    from ledger.gbt.identifier import IdentifierError, parse
+    from ledger.suites import suite
+
+    try:
+        ident = parse(identifier)
+    except IdentifierError as exc:
+        # well formed, but a check character (the identifier's, or a credit code's) does not match
+        mismatch = "check character is" in str(exc) or "(ISO/IEC 7064 MOD 37,36 over" in str(exc)
+        code = "BAD_CHECK_CHARACTER" if mismatch else "MALFORMED_IDENTIFIER"
+        raise ApiError(400, code, str(exc)) from None
+    region = parse_region(verifier_region)
+    issuer = parse_agency(agency)
+    when = parse_as_of(as_of)
+    check_source("mirror", when)
+    tag = suite(state.deployment.suite).identifier_tag(str(ident))
+    found = state.queries.by_identifier_tag(tag)
+    if issuer is not None:
+        found = [(a, h) for a, h in found if a == issuer]
+    if not found:
+        by = f" by {issuer}" if issuer else ""
+        raise ApiError(
+            404,
+            "NOT_FOUND",
+            f"no certificate with this identifier was anchored{by} (or the mirror has not seen it yet)",
+        )
+    agencies = list(dict.fromkeys(a for a, _ in found))
+    if len(agencies) > 1:
+        raise ApiError(
+            409,
+            "AMBIGUOUS_ISSUER",
+            f"this identifier's tag was anchored by several agencies ({', '.join(agencies)}): the identifier alone "
+            "cannot say whose certificate it is, so no verdict is given; add ?agency= or verify the document",
+        )
+    if len(found) > 1:
+        raise ApiError(
+            409,
+            "AMBIGUOUS_CERTIFICATE",
+            f"{agencies[0]} anchored {len(found)} certificates with this identifier "
+            f"({', '.join('0x' + h.hex() for _, h in found)}): verify the document, or ask by hash",
+        )
+    ((owner, cert_hash),) = found
+    try:
+        result = state.verifier("mirror").verify_hash(cert_hash, verifier_region=region, as_of=when, agency=owner)
+    except InvalidInput as exc:
+        raise ApiError(422, "BAD_REQUEST", str(exc)) from None
+    state.metrics.verifications.labels(result.verdict.value, "mirror", "identifier").inc()
+    return {**result.to_json(), "identifier_tag": "0x" + tag.hex()}
 
 
 @router.get("/{cert_hash}", response_model=VerificationModel, responses=ERRORS)

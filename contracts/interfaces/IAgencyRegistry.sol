@@ -57,12 +57,22 @@ interface IAgencyRegistry {
     error CompromiseInFuture(uint64 since);
     error KeyAlreadyCompromised(address key, uint64 since);
     error CompromiseUnchanged(address key, uint64 since);
+    /// @notice An SM2 public key must be 64 bytes (x || y) or, outside the sm suite, empty.
+    error InvalidSm2PublicKey(uint256 length);
+    /// @notice In the sm suite every agency key needs its SM2 public key.
+    error Sm2KeyRequired(address key);
+    /// @notice A credit code cannot be all zero bytes.
+    error InvalidCreditCode(bytes32 agency);
 
     // ---------------------------------------------------------------- events
     event AgencyRegistered(bytes32 indexed agency, uint32 indexed region);
     event AgencyTypeSet(bytes32 indexed agency, bytes32 indexed typeId, bool allowed);
     event AgencySuspendedSet(bytes32 indexed agency, bool suspended);
-    event KeyAdded(bytes32 indexed agency, address indexed key, uint64 activeFrom);
+    /// @notice A key was added (also by a rotation), with its SM2 public key (x || y, 64 bytes;
+    /// empty outside the sm suite when none was given).
+    event KeyAdded(bytes32 indexed agency, address indexed key, uint64 activeFrom, bytes sm2PublicKey);
+    /// @notice An agency's unified social credit code (GB 32100, 18 ASCII characters) was set.
+    event AgencyCreditCodeSet(bytes32 indexed agency, bytes18 creditCode);
     event KeyRetired(bytes32 indexed agency, address indexed key, uint64 retiredAt);
     /// @notice A key re-enabled by its region admin after the region was admitted again.
     event KeyEnabled(bytes32 indexed agency, address indexed key, uint32 epoch);
@@ -78,6 +88,10 @@ interface IAgencyRegistry {
 
     /// @notice A key's record (agency == 0 when unknown).
     function key(address account) external view returns (Key memory);
+
+    /// @notice The SM2 public key (x || y, 64 bytes) registered with `account`; empty when none.
+    /// It shares the key's life cycle (active from, retired, compromised since).
+    function sm2PublicKey(address account) external view returns (bytes memory);
 
     /// @notice Whether `agencyId` may issue `typeId`.
     function isTypeAllowed(bytes32 agencyId, bytes32 typeId) external view returns (bool);

@@ -71,10 +71,18 @@ interface ICertificateRegistry {
         bool recognized; // the verifier region recognises the batch's type from the issuer region at `at`
         uint64 blockNumber; // the block the answer is for
         uint64 blockTime;
+        bytes32 sm2SignatureHash; // keccak256 of the batch's SM2 signature (sm suite; zero otherwise)
+        bytes32 identifierTagsHash; // keccak256 of the batch's identifier tags (zero: none)
+        bytes sm2PublicKey; // the batch key's registered SM2 public key, x || y (empty: none)
     }
 
     // ---------------------------------------------------------------- errors
     error EmptyBatch();
+    /// @notice `signatures` must be the 65-byte EIP-712 signature, followed in the sm suite by
+    /// the 64-byte SM2 signature (129 bytes).
+    error InvalidSignatures(uint256 length, uint256 expected);
+    /// @notice `identifierTags` must be empty or hold one tag per certificate hash.
+    error IdentifierTagsMismatch(uint256 tags, uint256 certificates);
     error BatchAlreadyAnchored(bytes32 agency, bytes32 root);
     error UnknownBatch(bytes32 agency, bytes32 root);
     error KeyNotOfAgency(address key, bytes32 agency);
@@ -94,9 +102,17 @@ interface ICertificateRegistry {
     /// leaf order, so that a mirror learns each one from the log alone. The same (agency, root)
     /// is anchored again only when its earlier anchoring is void (its key was compromised at
     /// anchoring time, or its region was removed with a cut-off before it): the newer anchoring
-    /// replaces it.
+    /// replaces it. `sm2Signature` is the agency's SM2 signature of the batch (sm suite; empty
+    /// otherwise), `identifierTags` the certificates' identifier tags in the order of
+    /// `certHashes` (empty when the batch has none; bytes16(0) for a certificate without).
     event BatchAnchored(
-        bytes32 indexed root, bytes32 indexed agency, bytes32 indexed certType, address key, bytes32[] certHashes
+        bytes32 indexed root,
+        bytes32 indexed agency,
+        bytes32 indexed certType,
+        address key,
+        bytes32[] certHashes,
+        bytes sm2Signature,
+        bytes16[] identifierTags
     );
     /// @notice A certificate's status changed, by `actor` acting as `role`.
     event CertificateStatusChanged(

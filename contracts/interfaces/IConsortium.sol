@@ -75,6 +75,7 @@ interface IConsortium {
     error UnknownRecognitionRule(uint32 verifier, bytes32 typeId, uint32 issuer);
     error InvalidCallTarget(address target);
     error NotConsortium(address caller);
+    error UnknownCryptoSuite(bytes32 suite);
 
     // ---------------------------------------------------------------- events
     event RegionAdmitted(uint32 indexed region, address indexed admin, uint32 epoch);
@@ -116,4 +117,7 @@ interface IConsortium {
 
     /// @notice Whether `verifier` recognises `typeId` issued in `issuer` at time `at`.
     function isRecognized(uint32 verifier, bytes32 typeId, uint32 issuer, uint64 at) external view returns (bool);
+
+    /// @notice The deployment's cryptographic suite: "intl" or "sm" (ASCII, left-aligned).
+    function cryptoSuite() external view returns (bytes32);
 }

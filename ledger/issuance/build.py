@@ -26,7 +26,7 @@ from ..gbt.metadata import CITIZEN_ID, NationalMapping, NationalRowError, import
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
 from ..schema import CertificateSchema, FieldError, canonical_date
-from ..signing import sign_batch
+from ..signing import BatchSigner, as_batch_signer
 from ..suites import INTL
 from .model import BadRow
 
@@ -34,7 +34,7 @@ from .model import BadRow
 @dataclass
 class BuildContext:
     schema: CertificateSchema
-    signer: LocalAccount
+    signer: LocalAccount | BatchSigner  # a BatchSigner carries the SM2 key (sm suite)
     chain_id: int
     registry: str
     agency: str
@@ -157,7 +157,8 @@ class Built:
     part: str
     bad: list[BadRow]
     leaf_order: bytes = b""  # the batch's certificate hashes in leaf order, concatenated
-    signature: bytes = b""
+    signature: bytes = b""  # what anchorBatch takes: EIP-712, then SM2 in the sm suite
+    tags: bytes = b""  # identifier tags in leaf order, 16 bytes each (empty: none)
 
 
 def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
@@ -183,19 +184,35 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
         return Built(index, None, 0, "", bad)
     tree = build_tree([h for *_, h in built])
     aid, tid = agency_id(ctx.agency), type_id(ctx.cert_type)
-    signature = sign_batch(ctx.signer, tree.root, tid, aid, ctx.chain_id, ctx.registry)
+    signer = as_batch_signer(ctx.signer)
+    by_hash = {h: cert for _, _, cert, h in built}
+    tags = signer.tags([getattr(by_hash[h], "identifier", None) for h in tree.cert_hashes])
+    signatures, sm2_signature = signer.sign(tree.root, tid, aid, ctx.chain_id, ctx.registry, tags)
+    signature = signatures[:65]
     name = f"batch-{index:05d}"
     docs = bytearray()
     index_lines = io.StringIO()
     index_csv = csv.writer(index_lines)
     for line, reference, cert, h in built:
-        anchor = Anchor(ctx.chain_id, ctx.registry, tree.root, tuple(tree.proof(h)), signature, ctx.signer.address)
+        anchor = Anchor(
+            ctx.chain_id,
+            ctx.registry,
+            tree.root,
+            tuple(tree.proof(h)),
+            signature,
+            signer.address,
+            sm2_signature=sm2_signature,
+        )
         docs += orjson.dumps(replace(cert, anchor=anchor).to_json(h))
         docs += b"\n"
         index_csv.writerow([line, reference, "0x" + h.hex()])
     write_durable(ctx.staging / f"{name}.index", index_lines.getvalue().encode())
+    if tags:
+        write_durable(ctx.staging / f"{name}.tags", b"".join(tags))
     write_durable(ctx.staging / f"{name}.jsonl", bytes(docs))
-    return Built(index, "0x" + tree.root.hex(), len(built), name, bad, b"".join(tree.cert_hashes), signature)
+    return Built(
+        index, "0x" + tree.root.hex(), len(built), name, bad, b"".join(tree.cert_hashes), signatures, b"".join(tags)
+    )
 
 
 def build_batches(

@@ -15,6 +15,7 @@ from ..errors import InvalidInput
 from ..ids import CHINA_STANDARD_TIME
 from ..registry import Registry
 from ..schema import CertificateSchema, canonical_date
+from ..signing import BatchSigner, as_batch_signer
 from .anchor import anchor_all, max_batch, preflight
 from .build import BuildContext, Built, build_batches
 from .journal import JOURNAL, Journal
@@ -35,7 +36,7 @@ from .rows import plan_rows, read_rows
 
 def issue(
     registry: Registry,
-    signer: LocalAccount,
+    signer: LocalAccount | BatchSigner,
     submitter: LocalAccount,
     request: IssueRequest,
     schema: CertificateSchema,
@@ -44,7 +45,10 @@ def issue(
 ) -> IssueResult:
     """Issue the rows of ``request.rows_path`` as certificates of ``request.agency``.
     ``crash`` is called at each named point (journal-written, batch-sent, batch-anchored,
-    output-written): tests kill the process there and prove that a re-run heals it."""
+    output-written): tests kill the process there and prove that a re-run heals it.
+    In an sm deployment ``signer`` is a BatchSigner with the key's SM2 key: every batch gets one
+    SM2 signature (of its root and identifier tags), in the documents' ``anchor.sm2Signature``."""
+    signer = batch_signer_for(registry, signer)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     out = Path(request.out_dir)
@@ -88,7 +92,9 @@ def issue(
         plan = plan_rows(rows, schema, national=request.national, issuer_code=request.issuer_code)
         timings["read"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        size = max_batch(registry, request.max_batch)
+        # identifier tags cost calldata: batches that may carry them are kept smaller
+        tagged = registry.deployment.suite != "intl" or plan.issuer_code is not None
+        size = max_batch(registry, request.max_batch, tagged)
         chunks = [(i, rows[s : s + size]) for i, s in enumerate(range(0, len(rows), size))]
         for leftover in state.glob("batch-*"):
             leftover.unlink()  # from a build that never reached the journal: nothing was anchored
@@ -121,13 +127,13 @@ def issue(
         if bad and not request.skip_invalid:
             for r in results:
                 if r.part:
-                    (state / f"{r.part}.jsonl").unlink(missing_ok=True)
-                    (state / f"{r.part}.index").unlink(missing_ok=True)
+                    for suffix in (".jsonl", ".index", ".tags"):
+                        (state / f"{r.part}{suffix}").unlink(missing_ok=True)
             raise IssuanceRejected(bad, len(rows))
         batches = [BatchRecord(r.index, r.root, r.size, r.part) for r in results if r.root]
         if not batches:
             raise IssuanceRejected(bad, len(rows))
-        staged = {r.part: (r.leaf_order, r.signature) for r in results if r.root}
+        staged = {r.part: (r.leaf_order, r.signature, r.tags) for r in results if r.root}
         journal = Journal(state / JOURNAL, identity, batches, bad)
         journal.save()  # every root is on disk before the first transaction is sent
         crash("journal-written")
@@ -146,8 +152,8 @@ def issue(
     journal.complete = True
     journal.save()
     for b in journal.batches:
-        (state / f"{b.part}.jsonl").unlink(missing_ok=True)
-        (state / f"{b.part}.index").unlink(missing_ok=True)
+        for suffix in (".jsonl", ".index", ".tags"):
+            (state / f"{b.part}{suffix}").unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - t0
     return _result(request, journal, out, resumed=resumed, anchored_now=anchored_now, timings=timings, outputs=outputs)
 
@@ -176,6 +182,24 @@ def _result(
         anchored_now,
         timings,
     )
+
+
+def batch_signer_for(registry: Registry, signer: LocalAccount | BatchSigner) -> BatchSigner:
+    """The signer as the deployment's suite needs it: in the sm suite with an SM2 key whose public
+    key is the one registered on chain with the address (else its documents would not verify)."""
+    batch_signer = as_batch_signer(signer)
+    suite = registry.deployment.suite
+    if suite == "intl":
+        return BatchSigner(batch_signer.account)
+    if batch_signer.sm2 is None:
+        raise InvalidInput(f"key {batch_signer.address} has no SM2 key: an {suite} deployment signs batches with SM2")
+    registered = registry.sm2_public_key(batch_signer.address)
+    if registered != batch_signer.sm2.public_key.to_bytes()[1:]:
+        raise InvalidInput(
+            f"the SM2 key of {batch_signer.address} is not the one registered on chain with it"
+            + ("" if registered else " (none is)")
+        )
+    return BatchSigner(batch_signer.account, suite, batch_signer.sm2, batch_signer.sm2_signer_id)
 
 
 def schema_for(registry: Registry, cert_type: str) -> CertificateSchema:

@@ -8,7 +8,12 @@ the new key's signature (and full QR codes re-rendered); their hashes and proofs
 and compact QR codes stay valid as printed.
 
 Safe to interrupt: a batch is re-anchored once (a re-run finds it anchored by the new key and
-sound), and rewriting the documents is idempotent (RFC 6979 signatures are deterministic).
+sound), and rewriting the documents is idempotent (RFC 6979 signatures are deterministic; in
+the sm suite, where SM2 signatures are randomised, a re-run takes the batch's SM2 signature from
+its BatchAnchored event and signs the same EIP-712 message again).
+
+In the sm suite the new key pair signs the batch again: its SM2 key over the same root and
+identifier tags (read from the previous anchoring's event), its chain key over both.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from ..files import write_json_atomically
 from ..ids import agency_id, type_id
 from ..merkle import build_tree
 from ..registry import Registry
-from ..signing import sign_batch
+from ..signing import BatchSigner, sign_batch
 from .journal import JOURNAL, Journal
 from .model import STATE_DIR, Progress, no_progress
 
@@ -58,10 +63,17 @@ class ReanchorResult:
 
 
 def reanchor(
-    registry: Registry, signer: LocalAccount, submitter: LocalAccount, out_dir: Path, progress: Progress = no_progress
+    registry: Registry,
+    signer: LocalAccount | BatchSigner,
+    submitter: LocalAccount,
+    out_dir: Path,
+    progress: Progress = no_progress,
 ) -> ReanchorResult:
     """Re-anchor with ``signer`` every batch of the issuance in ``out_dir`` whose anchoring is
-    void, and rewrite its documents with the new signature."""
+    void, and rewrite its documents with the new signature(s)."""
+    from .pipeline import batch_signer_for
+
+    signer = batch_signer_for(registry, signer)
     out = Path(out_dir)
     journal = Journal.load(out / STATE_DIR / JOURNAL)
     if journal is None or not journal.complete:
@@ -81,32 +93,38 @@ def reanchor(
     hashes = _hashes_by_root(out)
     aid, tid = agency_id(agency), type_id(cert_type)
     result = ReanchorResult(agency, cert_type, signer.address)
-    signatures: dict[str, bytes] = {}
+    signatures: dict[str, tuple[bytes, bytes | None]] = {}
     total = len(journal.batches)
+    chain_id, address = registry.chain.chain_id, deployment.certificate_registry
     for done, record in enumerate(journal.batches, start=1):
         root = bytes.fromhex(record.root[2:])
         batch = registry.batch(agency, root)
         if batch is None:
             raise LedgerError(f"batch {record.root} of {agency} is not on chain: run `certledger issue` to finish it")
         void = registry.anchoring_void(agency, root)
-        signature = sign_batch(signer, root, tid, aid, registry.chain.chain_id, deployment.certificate_registry)
+        sm2_anchored, tags = _anchored_sm2_and_tags(registry, agency, root)
         if void is Reason.NONE:
             state = "already" if batch.key.lower() == signer.address.lower() else "sound"
             if state == "already":
-                signatures[record.root] = signature
+                sm2 = sm2_anchored if signer.sm2 is not None else None
+                eip712 = sign_batch(
+                    signer.account, root, tid, aid, chain_id, address, sm2_signature=sm2 or b"", identifier_tags=tags
+                )
+                signatures[record.root] = (eip712, sm2)
             result.batches.append({"root": record.root, "state": state, "tx": record.tx, "block": record.block})
             progress("anchor", done, total)
             continue
+        both, sm2_signature = signer.sign(root, tid, aid, chain_id, address, tags)
         leaf_order = build_tree(hashes[record.root]).cert_hashes
         if len(leaf_order) != record.size:
             raise LedgerError(
                 f"{out} lists {len(leaf_order)} certificates of batch {record.root}, the journal {record.size}"
             )
-        fn = registry.certificates.functions.anchorBatch(aid, tid, leaf_order, signature)
+        fn = registry.certificates.functions.anchorBatch(aid, tid, leaf_order, both, tags)
         sent = registry.chain.transact(submitter, fn)
         record.tx, record.block, record.gas_used = sent.tx_hash, sent.block_number, sent.gas_used
         journal.save()
-        signatures[record.root] = signature
+        signatures[record.root] = (both[:65], sm2_signature)
         result.batches.append(
             {
                 "root": record.root,
@@ -130,6 +148,22 @@ def reanchor(
     return result
 
 
+def _anchored_sm2_and_tags(registry: Registry, agency: str, root: bytes) -> tuple[bytes, list[bytes]]:
+    """The SM2 signature and the identifier tags of the agency's newest anchoring of ``root``
+    (from its BatchAnchored event)."""
+    event = registry.certificates.events.BatchAnchored()
+    logs = registry.chain.rpc(
+        lambda: event.get_logs(
+            from_block=registry.deployment.deployment_block,
+            argument_filters={"root": root, "agency": agency_id(agency)},
+        )
+    )
+    if not logs:
+        return b"", []
+    args = logs[-1]["args"]
+    return bytes(args["sm2Signature"]), [bytes(t) for t in args["identifierTags"]]
+
+
 def _read_json(path: Path) -> Any:
     try:
         return orjson.loads(path.read_bytes())
@@ -147,16 +181,22 @@ def _hashes_by_root(out: Path) -> dict[str, list[bytes]]:
     return by_root
 
 
-def _resign(doc: dict[str, Any], signatures: dict[str, bytes], key: str) -> bool:
-    sig = signatures.get(doc["anchor"]["root"])
-    if sig is None:
+Signatures = dict[str, tuple[bytes, bytes | None]]  # root -> (EIP-712 signature, SM2 signature or None)
+
+
+def _resign(doc: dict[str, Any], signatures: Signatures, key: str) -> bool:
+    found = signatures.get(doc["anchor"]["root"])
+    if found is None:
         return False
+    sig, sm2 = found
     doc["anchor"]["signature"] = "0x" + sig.hex()
+    if sm2 is not None:
+        doc["anchor"]["sm2Signature"] = "0x" + sm2.hex()
     doc["anchor"]["key"] = key
     return True
 
 
-def _rewrite_outputs(out: Path, manifest: dict[str, Any], signatures: dict[str, bytes], key: str) -> tuple[int, int]:
+def _rewrite_outputs(out: Path, manifest: dict[str, Any], signatures: Signatures, key: str) -> tuple[int, int]:
     documents = qr_codes = 0
     full_qr = manifest.get("qr_dir") and manifest.get("qr_payload") == "full"
     if manifest.get("bundle"):

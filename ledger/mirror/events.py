@@ -21,7 +21,8 @@ from ..ids import text_of
 class Log:
     """One decoded log. ``args`` holds the event's arguments (bytes32 codes as text,
     addresses checksummed); ``BatchAnchored`` carries ``certHashes`` as one bytes object of
-    32-byte words, in leaf order."""
+    32-byte words, in leaf order, its ``sm2Signature`` and its ``identifierTags`` as one bytes
+    object of 16-byte tags in the same order (empty: none)."""
 
     event: str
     args: dict[str, Any]
@@ -61,11 +62,27 @@ def _generic_decoder(item: dict[str, Any]) -> Callable[[list[str], bytes], dict[
     return decode
 
 
+def _word(data: bytes, at: int) -> int:
+    if at + 32 > len(data):
+        raise ValueError("truncated BatchAnchored data")
+    return int.from_bytes(data[at : at + 32], "big")
+
+
 def _batch_anchored(topics: list[str], data: bytes) -> dict[str, Any]:
-    # data = abi.encode(address key, bytes32[] certHashes): key, offset (0x40), length, words
-    length = int.from_bytes(data[64:96], "big")
-    hashes = data[96 : 96 + 32 * length]
+    # data = abi.encode(address key, bytes32[] certHashes, bytes sm2Signature, bytes16[] identifierTags):
+    # key, three offsets, then each dynamic part as its length and its words
+    at = _word(data, 32)
+    length = _word(data, at)
+    hashes = data[at + 32 : at + 32 + 32 * length]
     if len(hashes) != 32 * length:
+        raise ValueError("truncated BatchAnchored data")
+    at = _word(data, 64)
+    sm2_length = _word(data, at)
+    sm2_signature = data[at + 32 : at + 32 + sm2_length]
+    at = _word(data, 96)
+    n_tags = _word(data, at)
+    words = data[at + 32 : at + 32 + 32 * n_tags]
+    if len(sm2_signature) != sm2_length or len(words) != 32 * n_tags:
         raise ValueError("truncated BatchAnchored data")
     return {
         "root": bytes.fromhex(topics[1][2:]),
@@ -73,6 +90,8 @@ def _batch_anchored(topics: list[str], data: bytes) -> dict[str, Any]:
         "certType": bytes.fromhex(topics[3][2:]),
         "key": to_checksum_address(data[12:32]),
         "certHashes": hashes,
+        "sm2Signature": bytes(sm2_signature),
+        "identifierTags": b"".join(words[i : i + 16] for i in range(0, len(words), 32)),  # 16 bytes each
     }
 
 
@@ -91,6 +110,7 @@ WATCHED = {
         "AgencyRegistered",
         "AgencyTypeSet",
         "AgencySuspendedSet",
+        "AgencyCreditCodeSet",
         "KeyAdded",
         "KeyRetired",
         "KeyCompromised",

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils import keccak
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..deployment import Deployment
@@ -247,17 +248,34 @@ class Indexer:
             a = lg.args
             e = lg.event
             if e == "BatchAnchored":
+                tags = a["identifierTags"]
+                agency = text_of(a["agency"])
                 data.batches.append(
                     {
                         "root": a["root"],
-                        "agency": text_of(a["agency"]),
+                        "agency": agency,
                         "cert_type": text_of(a["certType"]),
                         "key": a["key"],
                         "size": len(a["certHashes"]) // 32,
+                        "sm2_signature": a["sm2Signature"] or None,
+                        "identifier_tags_hash": keccak(tags) if tags else None,
                         "hashes": a["certHashes"],
                         **base,
                     }
                 )
+                if tags:
+                    words = a["certHashes"]
+                    rows[s.identifier_tags].extend(
+                        {
+                            "tag": tags[16 * i : 16 * i + 16],
+                            "agency": agency,
+                            "cert_hash": words[32 * i : 32 * i + 32],
+                            "root": a["root"],
+                            **base,
+                        }
+                        for i in range(len(tags) // 16)
+                        if any(tags[16 * i : 16 * i + 16])
+                    )
             elif e in ("CertificateStatusChanged", "BatchStatusChanged"):
                 rows[s.status_events].append(
                     {
@@ -288,6 +306,7 @@ class Indexer:
                         "value": int(a[field]),
                         "actor": a.get("reporter"),
                         "role": int(a["role"]) if "role" in a else None,
+                        "sm2_public_key": bytes(a["sm2PublicKey"]) or None if e == "KeyAdded" else None,
                         **base,
                     }
                 )
@@ -298,6 +317,7 @@ class Indexer:
                         "kind": "registered",
                         "region": int(a["region"]),
                         "cert_type": None,
+                        "credit_code": None,
                         **base,
                     }
                 )
@@ -308,6 +328,7 @@ class Indexer:
                         "kind": "type_allowed" if a["allowed"] else "type_forbidden",
                         "region": None,
                         "cert_type": text_of(a["typeId"]),
+                        "credit_code": None,
                         **base,
                     }
                 )
@@ -318,6 +339,18 @@ class Indexer:
                         "kind": "suspended" if a["suspended"] else "reactivated",
                         "region": None,
                         "cert_type": None,
+                        "credit_code": None,
+                        **base,
+                    }
+                )
+            elif e == "AgencyCreditCodeSet":
+                rows[s.agency_events].append(
+                    {
+                        "agency": text_of(a["agency"]),
+                        "kind": "credit_code",
+                        "region": None,
+                        "cert_type": None,
+                        "credit_code": bytes(a["creditCode"]).rstrip(b"\0").decode("ascii", "replace"),
                         **base,
                     }
                 )

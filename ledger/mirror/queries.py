@@ -33,6 +33,8 @@ class CertificateRecord:
     tx: bytes
     time: int
     issuer_region: int | None
+    sm2_signature: bytes | None = None  # the batch's SM2 signature (sm suite)
+    identifier_tags_hash: bytes | None = None  # keccak256 of the batch's identifier tags; None: none
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,8 @@ class BatchRecord:
     tx: bytes
     time: int
     issuer_region: int | None
+    sm2_signature: bytes | None = None  # the batch's SM2 signature (sm suite)
+    identifier_tags_hash: bytes | None = None  # keccak256 of the batch's identifier tags; None: none
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class KeyRecord:
     active_from: int
     retired_at: int
     compromised_since: int
+    sm2_public_key: bytes = b""  # the SM2 public key (x || y) registered with the address
 
     def state_at(self, at: int) -> KeyState:
         """As the contract's keyStateAt."""
@@ -367,11 +372,26 @@ class MirrorQueries:
 
         return self._cached(("region", agency), compute)
 
-    _BATCH_COLUMNS = "b.id, b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time"
+    _BATCH_COLUMNS = (
+        "b.id, b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time, b.sm2_signature, "
+        "b.identifier_tags_hash"
+    )
 
     def _batch_record(self, row: tuple[Any, ...]) -> BatchRecord:
-        _, root, agency, cert_type, key, size, block, tx, t = row
-        return BatchRecord(bytes(root), agency, cert_type, key, size, block, bytes(tx), t, self.region_of(agency))
+        _, root, agency, cert_type, key, size, block, tx, t, sm2, tags = row
+        return BatchRecord(
+            bytes(root),
+            agency,
+            cert_type,
+            key,
+            size,
+            block,
+            bytes(tx),
+            t,
+            self.region_of(agency),
+            bytes(sm2) if sm2 is not None else None,
+            bytes(tags) if tags is not None else None,
+        )
 
     def lookup(self, cert_hash: bytes, agency: str | None = None) -> HashLookup:
         """Resolve a certificate hash within its issuing agency.
@@ -403,7 +423,18 @@ class MirrorQueries:
         chosen = next((r for r in candidates if self.void_reason(r[2], r[4], r[8]) is None), candidates[-1])
         b = self._batch_record(chosen)
         record = CertificateRecord(
-            bytes(cert_hash), b.root, b.agency, b.cert_type, b.key, b.size, b.block, b.tx, b.time, b.issuer_region
+            bytes(cert_hash),
+            b.root,
+            b.agency,
+            b.cert_type,
+            b.key,
+            b.size,
+            b.block,
+            b.tx,
+            b.time,
+            b.issuer_region,
+            b.sm2_signature,
+            b.identifier_tags_hash,
         )
         return HashLookup(record, agencies)
 
@@ -550,19 +581,40 @@ class MirrorQueries:
     def key(self, address: str) -> KeyRecord | None:
         def compute() -> KeyRecord | None:
             rows = self.read.rows(
-                "SELECT agency, kind, value FROM key_events WHERE address = ? ORDER BY block, log_index", (address,)
+                "SELECT agency, kind, value, sm2_public_key FROM key_events WHERE address = ? ORDER BY block, log_index",
+                (address,),
             )
             if not rows:
                 return None
             values = {"added": 0, "retired": 0, "compromised": 0}
-            for _, kind, value in rows:
+            sm2 = b""
+            for _, kind, value, sm2_key in rows:
                 if kind == "corrected":  # the consortium's correction replaces the reported time
                     values["compromised"] = int(value)
                 elif kind in values:
                     values[kind] = int(value)
-            return KeyRecord(address, rows[0][0], values["added"], values["retired"], values["compromised"])
+                if kind == "added" and sm2_key is not None:
+                    sm2 = bytes(sm2_key)
+            return KeyRecord(address, rows[0][0], values["added"], values["retired"], values["compromised"], sm2)
 
         return self._cached(("key", address), compute)
+
+    def by_identifier_tag(self, tag: bytes) -> list[tuple[str, bytes]]:
+        """(agency, certificate hash) of every certificate anchored with this identifier tag,
+        in the order they were first anchored (a re-anchoring adds nothing new)."""
+        rows = self.read.rows(
+            "SELECT agency, cert_hash FROM identifier_tags WHERE tag = ? ORDER BY block, log_index, id", (bytes(tag),)
+        )
+        return list(dict.fromkeys((agency, bytes(h)) for agency, h in rows))
+
+    def credit_code(self, agency: str) -> str | None:
+        """The agency's unified social credit code (GB 32100), the latest one set, or None."""
+        row = self.read.one(
+            "SELECT credit_code FROM agency_events WHERE agency = ? AND kind = 'credit_code' "
+            "ORDER BY block DESC, log_index DESC LIMIT 1",
+            (agency,),
+        )
+        return None if row is None else str(row[0])
 
     def _region_timeline(self) -> dict[int, list[tuple[int, int, str]]]:
         """(block, log_index, kind) of every admission and removal, per region."""

@@ -22,7 +22,10 @@ from sqlalchemy import (
     Text,
 )
 
-SCHEMA_VERSION = 3  # 3: batches keyed by (agency, root), status roles, consortium actions, region void windows
+# 3: batches keyed by (agency, root), status roles, consortium actions, region void windows
+# 4: the national profile: batches' SM2 signatures and identifier-tag commitments, keys' SM2
+#    public keys, identifier tags, agencies' credit codes
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -66,6 +69,8 @@ batches = Table(
     Column("cert_type", String(32), nullable=False),
     Column("key", String(42), nullable=False),
     Column("size", Integer, nullable=False),
+    Column("sm2_signature", LargeBinary(64), nullable=True),  # sm suite: the agency's SM2 signature
+    Column("identifier_tags_hash", LargeBinary(32), nullable=True),  # keccak256 of its tags; NULL: none
     *_event_columns(),
     Index("ix_batches_agency_root", "agency", "root"),
     Index("ix_batches_root", "root"),
@@ -114,13 +119,15 @@ key_events = Table(
     Column("value", BigInteger, nullable=False),
     Column("actor", String(42), nullable=True),
     Column("role", SmallInteger, nullable=True),
+    Column("sm2_public_key", LargeBinary(64), nullable=True),  # added: the SM2 key (x || y) registered with it
     *_event_columns(),
     Index("ix_key_events_address", "address"),
     Index("ix_key_events_agency", "agency"),
     Index("ix_key_events_block", "block"),
 )
 
-# kind: registered (region), suspended, reactivated, type_allowed / type_forbidden (cert_type)
+# kind: registered (region), suspended, reactivated, type_allowed / type_forbidden (cert_type),
+# credit_code (credit_code: the unified social credit code, GB 32100)
 agency_events = Table(
     "agency_events",
     metadata,
@@ -129,6 +136,7 @@ agency_events = Table(
     Column("kind", String(16), nullable=False),
     Column("region", Integer, nullable=True),
     Column("cert_type", String(32), nullable=True),
+    Column("credit_code", String(18), nullable=True),
     *_event_columns(),
     Index("ix_agency_events_agency", "agency"),
     Index("ix_agency_events_block", "block"),
@@ -177,5 +185,29 @@ recognition_events = Table(
     Index("ix_recognition_block", "block"),
 )
 
+# The identifier tags a batch anchored (16 bytes naming a GB/T 36904 identifier, not the
+# identifier itself), one row per (tag, certificate) of each anchoring; certificates without
+# identifier have none. A tag anchored by two agencies has rows of both.
+identifier_tags = Table(
+    "identifier_tags",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("tag", LargeBinary(16), nullable=False),
+    Column("agency", String(32), nullable=False),
+    Column("cert_hash", LargeBinary(32), nullable=False),
+    Column("root", LargeBinary(32), nullable=False),
+    *_event_columns(),
+    Index("ix_identifier_tags_tag", "tag"),
+    Index("ix_identifier_tags_block", "block"),
+)
+
 # Tables whose rows carry a block number and are removed when a reorg undoes that block.
-EVENT_TABLES = (status_events, key_events, agency_events, region_events, type_events, recognition_events)
+EVENT_TABLES = (
+    status_events,
+    key_events,
+    agency_events,
+    region_events,
+    type_events,
+    recognition_events,
+    identifier_tags,
+)

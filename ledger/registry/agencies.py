@@ -10,6 +10,7 @@ from eth_utils import to_checksum_address
 
 from ..chain import SentTransaction
 from ..contracts import KeyState
+from ..errors import InvalidInput
 from ..ids import agency_id, region_code, text_of, type_id
 from .base import RegistryBase
 from .results import AgencyInfo, AgencyStruct, KeyInfo, KeyStruct
@@ -44,7 +45,20 @@ class AgenciesApi(RegistryBase):
         types = [text_of(t) for t in type_ids if self.chain.call(self.agencies.functions.isTypeAllowed(aid, t))]
         keys = [self.key(log["args"]["key"]) for log in self._logs(self.agencies.events.KeyAdded(), agency=aid)]
         enabled = bool(self.chain.call(self.agencies.functions.agencyEnabled(aid)))
-        return AgencyInfo(code, a.region, a.suspended, a.registered_at, types, keys, enabled)
+        credit = self.credit_code(code)
+        return AgencyInfo(code, a.region, a.suspended, a.registered_at, types, keys, enabled, credit)
+
+    def set_agency_credit_code(self, admin: LocalAccount, code: str, credit_code: str) -> SentTransaction:
+        """Record the agency's unified social credit code (checked here under GB 32100-2015)."""
+        from ..gbt.identifier import validate_uscc
+
+        valid = validate_uscc(credit_code)
+        fn = self.agencies.functions.setAgencyCreditCode(agency_id(code), valid.encode("ascii"))
+        return self.chain.transact(admin, fn)
+
+    def credit_code(self, code: str) -> str | None:
+        raw = bytes(self.chain.call(self.agencies.functions.creditCode(agency_id(code))))
+        return raw.rstrip(b"\0").decode("ascii", "replace") if any(raw) else None
 
     def agency_region(self, code: str) -> int | None:
         a = AgencyStruct(*self.chain.call(self.agencies.functions.agency(agency_id(code))))
@@ -59,15 +73,23 @@ class AgenciesApi(RegistryBase):
 
     # ------------------------------------------------------------------ keys
 
-    def add_key(self, admin: LocalAccount, agency: str, address: str, active_from: int = 0) -> SentTransaction:
-        fn = self.agencies.functions.addKey(agency_id(agency), to_checksum_address(address), int(active_from))
+    def add_key(
+        self, admin: LocalAccount, agency: str, address: str, active_from: int = 0, sm2_public_key: bytes = b""
+    ) -> SentTransaction:
+        """Register ``address`` as a key of ``agency``, with its SM2 public key (required in the
+        sm suite; 64 bytes x || y, or 65 bytes 04 || x || y)."""
+        fn = self.agencies.functions.addKey(
+            agency_id(agency), to_checksum_address(address), int(active_from), sm2_key_bytes(sm2_public_key)
+        )
         return self.chain.transact(admin, fn)
 
     def retire_key(self, admin: LocalAccount, address: str, at: int = 0) -> SentTransaction:
         return self.chain.transact(admin, self.agencies.functions.retireKey(to_checksum_address(address), int(at)))
 
-    def rotate_key(self, admin: LocalAccount, old: str, new: str) -> SentTransaction:
-        fn = self.agencies.functions.rotateKey(to_checksum_address(old), to_checksum_address(new))
+    def rotate_key(self, admin: LocalAccount, old: str, new: str, sm2_public_key: bytes = b"") -> SentTransaction:
+        fn = self.agencies.functions.rotateKey(
+            to_checksum_address(old), to_checksum_address(new), sm2_key_bytes(sm2_public_key)
+        )
         return self.chain.transact(admin, fn)
 
     def report_compromised(self, admin: LocalAccount, address: str, since: int) -> SentTransaction:
@@ -89,7 +111,26 @@ class AgenciesApi(RegistryBase):
         state = KeyState(self.chain.call(self.agencies.functions.keyStateAt(address, self.now())))
         enabled = bool(self.chain.call(self.agencies.functions.keyEnabled(address)))
         agency = text_of(k.agency) if any(k.agency) else ""
-        return KeyInfo(address, agency, k.active_from, k.retired_at, k.compromised_since, state, enabled)
+        sm2 = self.sm2_public_key(address)
+        return KeyInfo(address, agency, k.active_from, k.retired_at, k.compromised_since, state, enabled, sm2)
+
+    def sm2_public_key(self, address: str) -> bytes:
+        """The SM2 public key (x || y) registered with the key, or b"" when none."""
+        return bytes(self.chain.call(self.agencies.functions.sm2PublicKey(to_checksum_address(address))))
 
     def key_state_at(self, address: str, at: int) -> KeyState:
         return KeyState(self.chain.call(self.agencies.functions.keyStateAt(to_checksum_address(address), int(at))))
+
+
+def sm2_key_bytes(key: object) -> bytes:
+    """An SM2 public key as the contract stores it: x || y (64 bytes). Takes those bytes, the
+    65-byte 04 || x || y form, an SM2PublicKey, or empty (no key). Other lengths pass through
+    unchanged, for the contract to refuse."""
+    if key is None or key == b"":
+        return b""
+    if hasattr(key, "to_bytes") and not isinstance(key, bytes | bytearray | int):
+        return bytes(key.to_bytes())[1:]
+    if not isinstance(key, bytes | bytearray):
+        raise InvalidInput("an SM2 public key is bytes")
+    raw = bytes(key)
+    return raw[1:] if len(raw) == 65 and raw[0] == 4 else raw

@@ -15,13 +15,16 @@ from ..chain import SentTransaction
 from ..contracts import Reason, Role, Status, Verdict
 from ..ids import agency_id, reason_code, text_of, type_id
 from ..merkle import build_tree
-from ..signing import sign_batch
+from ..signing import BatchSigner, as_batch_signer
 from .base import RegistryBase
 from .results import AnchoredBatch, BatchInfo, BatchStruct, Inspection, KeyStruct
 
 _INSPECT_ARGS = ("bytes32", "bytes32", "bytes32", "uint32", "uint64")
 _INSPECT_SELECTOR = function_signature_to_4byte_selector(f"inspect({','.join(_INSPECT_ARGS)})")
-_INSPECTION = "((address,uint64,uint32,bytes32),(bytes32,uint64,uint64,uint64,uint32),uint32,bool,uint64,(uint8,uint8),(uint8,uint8),bool,uint64,uint64)"
+_INSPECTION = (
+    "((address,uint64,uint32,bytes32),(bytes32,uint64,uint64,uint64,uint32),uint32,bool,uint64,(uint8,uint8),"
+    "(uint8,uint8),bool,uint64,uint64,bytes32,bytes32,bytes)"
+)
 
 
 class CertificatesApi(RegistryBase):
@@ -30,20 +33,30 @@ class CertificatesApi(RegistryBase):
     def anchor_batch(
         self,
         submitter: LocalAccount,
-        signer: LocalAccount,
+        signer: LocalAccount | BatchSigner,
         agency: str,
         cert_type: str,
         cert_hashes: Sequence[bytes],
         *,
         gas: int | None = None,
+        identifiers: Sequence[str | None] | None = None,
     ) -> AnchoredBatch:
-        """Build the batch tree, sign its root with the agency key, anchor it."""
+        """Build the batch tree, sign its root with the agency key (and in the sm suite its SM2
+        key: pass a BatchSigner), anchor it. ``identifiers`` (one per hash of ``cert_hashes``,
+        None for a certificate without) become the batch's identifier tags."""
         tree = build_tree(cert_hashes)
         aid, tid = agency_id(agency), type_id(cert_type)
-        signature = sign_batch(signer, tree.root, tid, aid, self.chain.chain_id, self.deployment.certificate_registry)
-        fn = self.certificates.functions.anchorBatch(aid, tid, tree.cert_hashes, signature)
+        batch_signer = as_batch_signer(signer)
+        tags: list[bytes] = []
+        if identifiers is not None:
+            by_hash = dict(zip((bytes(h) for h in cert_hashes), identifiers, strict=True))
+            tags = batch_signer.tags([by_hash[h] for h in tree.cert_hashes])
+        signatures, sm2_signature = batch_signer.sign(
+            tree.root, tid, aid, self.chain.chain_id, self.deployment.certificate_registry, tags
+        )
+        fn = self.certificates.functions.anchorBatch(aid, tid, tree.cert_hashes, signatures, tags)
         sent = self.chain.transact(submitter, fn, gas=gas)
-        return AnchoredBatch(tree.root, tree.cert_hashes, sent, agency)
+        return AnchoredBatch(tree.root, tree.cert_hashes, sent, agency, signatures[:65], sm2_signature, tags)
 
     def set_certificate_status(
         self, actor: LocalAccount, agency: str, cert_hash: bytes, status: Status, reason: str
@@ -101,7 +114,9 @@ class CertificatesApi(RegistryBase):
     def inspection(self, agency: str, root: bytes, raw: object) -> Inspection:
         """``inspect``'s answer (the eth_call result, hex) read into an Inspection."""
         (out,) = abi_decode([_INSPECTION], bytes.fromhex(str(raw)[2:]))
-        raw_batch, raw_key, region, voided, cutoff, cert, whole, recognized, block, t = out
+        raw_batch, raw_key, region, voided, cutoff, cert, whole, recognized, block, t, sm2_hash, tags_hash, sm2_key = (
+            out
+        )
         b, k = BatchStruct(*raw_batch), KeyStruct(*raw_key)
         batch = (
             None
@@ -121,7 +136,15 @@ class CertificatesApi(RegistryBase):
             bool(recognized),
             block,
             t,
+            bytes(sm2_hash) if any(sm2_hash) else b"",
+            bytes(sm2_key),
+            bytes(tags_hash) if any(tags_hash) else b"",
         )
+
+    def batch_commitments(self, agency: str, root: bytes) -> tuple[bytes, bytes]:
+        """(keccak256 of the batch's SM2 signature, keccak256 of its identifier tags); b"" for none."""
+        sm2, tags = self.chain.call(self.certificates.functions.batchCommitments(agency_id(agency), bytes(root)))
+        return (bytes(sm2) if any(sm2) else b""), (bytes(tags) if any(tags) else b"")
 
     def anchoring_void(self, agency: str, root: bytes) -> Reason:
         return Reason(self.chain.call(self.certificates.functions.anchoringVoid(agency_id(agency), bytes(root))))

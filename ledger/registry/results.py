@@ -76,9 +76,10 @@ class KeyInfo:
     compromised_since: int
     state: KeyState
     enabled: bool = True  # may sign now (active, enabled in the region's current epoch, agency enabled)
+    sm2_public_key: bytes = b""  # x || y (64 bytes) registered with the address; empty: none
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "address": self.address,
             "agency": self.agency,
             "active_from": iso_time(self.active_from),
@@ -87,6 +88,9 @@ class KeyInfo:
             "state": self.state.name,
             "enabled": self.enabled,
         }
+        if self.sm2_public_key:
+            out["sm2_public_key"] = "0x" + self.sm2_public_key.hex()
+        return out
 
 
 @dataclass
@@ -98,6 +102,7 @@ class AgencyInfo:
     types: list[str] = field(default_factory=list)
     keys: list[KeyInfo] = field(default_factory=list)
     enabled: bool = True  # not suspended, region a member, enabled in the region's current epoch
+    credit_code: str | None = None  # unified social credit code (GB 32100), when set
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +113,7 @@ class AgencyInfo:
             "registered_at": iso_time(self.registered_at),
             "types": self.types,
             "keys": [k.to_json() for k in self.keys],
+            "credit_code": self.credit_code,
         }
 
 
@@ -168,6 +174,9 @@ class Inspection:
     recognized: bool
     block: int
     block_time: int
+    sm2_signature_hash: bytes = b""  # keccak256 of the batch's SM2 signature (sm suite), else empty
+    key_sm2_public_key: bytes = b""  # the batch key's registered SM2 public key (x || y), else empty
+    identifier_tags_hash: bytes = b""  # keccak256 of the batch's identifier tags; empty: it has none
 
 
 @dataclass
@@ -176,6 +185,9 @@ class AnchoredBatch:
     cert_hashes: list[bytes]
     tx: SentTransaction
     agency: str = ""
+    signature: bytes = b""  # the EIP-712 signature
+    sm2_signature: bytes | None = None  # the SM2 signature (sm suite)
+    identifier_tags: list[bytes] = field(default_factory=list)  # in leaf order; [] when none
 
     def to_json(self) -> dict[str, Any]:
         return {

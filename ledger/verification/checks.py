@@ -390,7 +390,9 @@ class IssuerAuthorized:
 
 class KeyValid:
     """The batch's signing key belonged to the agency and was not compromised at anchoring time;
-    the document's EIP-712 signature is that key's."""
+    the document's EIP-712 signature is that key's. In an sm deployment also: the batch's SM2
+    signature is the one the ledger recorded, and verifies under the SM2 public key registered
+    with the signing key (GM/T 0009, default signer ID)."""
 
     name = "key_valid"
 
@@ -398,12 +400,33 @@ class KeyValid:
         a = case.anchor
         if a is None:
             return _not_anchored(self.name)
+        sm = case.deployment.suite != "intl"
         doc = case.document
+        sm2_signature: bytes | None = a.sm2_signature  # the whole signature, when the source knows it
         if doc is not None and doc.anchor is not None:
-            from eth_utils import to_checksum_address  # only a document's check needs eth-account
+            from eth_utils import keccak, to_checksum_address  # only a document's check needs eth-account
 
             from ..signing import recover_batch_signer
 
+            carried = doc.anchor.sm2_signature
+            recorded = a.sm2_signature_hash or (keccak(a.sm2_signature) if a.sm2_signature else None)
+            if sm and carried is None:
+                return failed(
+                    self.name,
+                    Verdict.INVALID,
+                    "SM2_SIGNATURE_MISSING",
+                    "the document carries no SM2 batch signature, which every batch of this sm deployment has",
+                )
+            if carried is not None and (recorded is None or keccak(carried) != recorded):
+                return failed(
+                    self.name,
+                    Verdict.INVALID,
+                    "SM2_SIGNATURE_MISMATCH",
+                    "the document's SM2 batch signature is not the one the ledger recorded for this batch"
+                    if recorded is not None
+                    else "the document carries an SM2 batch signature, but the ledger recorded none for this batch",
+                )
+            sm2_signature = carried
             try:
                 signer = recover_batch_signer(
                     doc.anchor.signature,
@@ -412,6 +435,8 @@ class KeyValid:
                     agency_id(a.agency),
                     doc.anchor.chain_id,
                     doc.anchor.registry,
+                    sm2_signature=carried or b"",
+                    identifier_tags_hash=a.identifier_tags_hash,
                 )
             except Exception:  # any signature that does not recover is malformed: decided offline
                 return failed(self.name, Verdict.INVALID, "BAD_SIGNATURE", "the batch signature is malformed")
@@ -434,6 +459,10 @@ class KeyValid:
                 key=a.key,
                 agency=a.agency,
             )
+        if sm and sm2_signature is not None:
+            problem = _sm2_problem(case, a, key.sm2_public_key, sm2_signature)
+            if problem is not None:
+                return problem
         if key.state_at(a.anchored_at) is KeyState.COMPROMISED:
             since = iso_time(key.compromised_since)
             return failed(
@@ -444,7 +473,47 @@ class KeyValid:
                 key=a.key,
                 since=since,
             )
-        return passed(self.name, "OK", f"signed by {a.key}, valid at anchoring time", key=a.key)
+        how = " (EIP-712 and SM2)" if sm and sm2_signature is not None else ""
+        return passed(self.name, "OK", f"signed by {a.key}{how}, valid at anchoring time", key=a.key)
+
+
+def _sm2_problem(case: Case, a: AnchorFacts, public_key: bytes, signature: bytes) -> Check | None:
+    """Why the batch's SM2 signature does not stand, or None when it verifies under the SM2
+    key registered with the anchoring key (which shares that key's life cycle)."""
+    from ..signing import sm2_batch_signature_ok
+
+    if not public_key:
+        return failed(
+            KeyValid.name,
+            Verdict.INVALID,
+            "SM2_KEY_MISSING",
+            f"key {a.key} has no SM2 public key registered: its SM2 batch signature cannot be trusted",
+            key=a.key,
+        )
+    doc = case.document
+    chain_id = doc.anchor.chain_id if doc is not None and doc.anchor is not None else case.deployment.chain_id
+    registry = (
+        doc.anchor.registry if doc is not None and doc.anchor is not None else case.deployment.certificate_registry
+    )
+    ok = sm2_batch_signature_ok(
+        public_key,
+        signature,
+        a.root,
+        type_id(a.cert_type),
+        agency_id(a.agency),
+        chain_id,
+        registry,
+        identifier_tags_hash=a.identifier_tags_hash,
+    )
+    if not ok:
+        return failed(
+            KeyValid.name,
+            Verdict.INVALID,
+            "FORGED_SM2_SIGNATURE",
+            f"the SM2 batch signature does not verify under the SM2 key registered with {a.key}",
+            key=a.key,
+        )
+    return None
 
 
 class CurrentStatus:

@@ -46,6 +46,16 @@ class AnchorFacts:
     block: int | None
     tx: bytes | None
     issuer_region: int | None
+    # What the batch's signatures committed to (the national profile). The ledger records an SM2
+    # signature exactly in an sm deployment: the mirror knows it whole, the chain its keccak256.
+    sm2_signature: bytes | None = None
+    sm2_signature_hash: bytes | None = None
+    identifier_tags_hash: bytes | None = None  # keccak256 of the batch's identifier tags; None: none
+
+    @property
+    def sm2_signed(self) -> bool:
+        """Whether the ledger recorded an SM2 signature for the batch (an sm deployment)."""
+        return bool(self.sm2_signature) or bool(self.sm2_signature_hash)
 
 
 @dataclass(frozen=True)
@@ -143,7 +153,18 @@ class MirrorSource:
         return SourceHead(self.kind, head.block, lag)
 
     def _facts(self, rec: object) -> AnchorFacts:
-        return AnchorFacts(rec.root, rec.agency, rec.cert_type, rec.key, rec.time, rec.block, rec.tx, rec.issuer_region)  # type: ignore[attr-defined]
+        return AnchorFacts(
+            rec.root,  # type: ignore[attr-defined]
+            rec.agency,  # type: ignore[attr-defined]
+            rec.cert_type,  # type: ignore[attr-defined]
+            rec.key,  # type: ignore[attr-defined]
+            rec.time,  # type: ignore[attr-defined]
+            rec.block,  # type: ignore[attr-defined]
+            rec.tx,  # type: ignore[attr-defined]
+            rec.issuer_region,  # type: ignore[attr-defined]
+            sm2_signature=getattr(rec, "sm2_signature", None),
+            identifier_tags_hash=getattr(rec, "identifier_tags_hash", None),
+        )
 
     def for_case(
         self, agency: str | None, cert_hash: bytes, root: bytes | None, verifier_region: int | None, at: int
@@ -327,7 +348,19 @@ class ChainSource:
         info = self.registry.batch(agency, root)
         if info is None:
             return None
-        return AnchorFacts(root, agency, info.cert_type, info.key, info.anchored_at, None, None, self._region(agency))
+        sm2_hash, tags_hash = self.registry.batch_commitments(agency, root)
+        return AnchorFacts(
+            root,
+            agency,
+            info.cert_type,
+            info.key,
+            info.anchored_at,
+            None,
+            None,
+            self._region(agency),
+            sm2_signature_hash=sm2_hash or None,
+            identifier_tags_hash=tags_hash or None,
+        )
 
     def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
         return None  # the proof decides
@@ -346,7 +379,9 @@ class ChainSource:
         info = self.registry.key(address)
         if not info.agency:
             return None
-        return KeyRecord(info.address, info.agency, info.active_from, info.retired_at, info.compromised_since)
+        return KeyRecord(
+            info.address, info.agency, info.active_from, info.retired_at, info.compromised_since, info.sm2_public_key
+        )
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         if at is not None:
@@ -396,7 +431,18 @@ class _ChainView:
         b = self.i.batch
         if b is None:
             return None
-        return AnchorFacts(b.root, agency, b.cert_type, b.key, b.anchored_at, None, None, self.i.issuer_region)
+        return AnchorFacts(
+            b.root,
+            agency,
+            b.cert_type,
+            b.key,
+            b.anchored_at,
+            None,
+            None,
+            self.i.issuer_region,
+            sm2_signature_hash=self.i.sm2_signature_hash or None,
+            identifier_tags_hash=self.i.identifier_tags_hash or None,
+        )
 
     def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
         return None  # the proof decides
@@ -408,7 +454,12 @@ class _ChainView:
         if not self.i.key_agency:
             return None
         return KeyRecord(
-            b.key, self.i.key_agency, self.i.key_active_from, self.i.key_retired_at, self.i.key_compromised_since
+            b.key,
+            self.i.key_agency,
+            self.i.key_active_from,
+            self.i.key_retired_at,
+            self.i.key_compromised_since,
+            self.i.key_sm2_public_key,
         )
 
     def region_void(self, region: int, at: int) -> int | None:
