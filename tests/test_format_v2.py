@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 import pytest
-from api_fixtures import BJ, GD, ZJ, Mirror, check_of, failing, new_deployment, open_mirror, save_deployment
-from conftest import Consortium, Node
+from api_helpers import BJ, GD, ZJ, Mirror, check_of, failing, new_deployment, open_mirror, save_deployment
+from helpers import Consortium, Node
 
 from ledger import qr
 from ledger.chain import Chain

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REGIONS, SCHEMA, Consortium, advance, expect
 from eth_account import Account
 from eth_utils import keccak
+from helpers import REGIONS, SCHEMA, Consortium, advance, expect
 
 from ledger.chain import Chain
 from ledger.contracts import KeyState

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from test_cli import PASSWORD, Cli
 
 from ledger.chain import Chain
