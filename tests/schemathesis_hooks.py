@@ -58,9 +58,15 @@ def too_large(status: int, body: bytes) -> bool:
     return status == 413 and _error(body)[0] == "BODY_TOO_LARGE"
 
 
+# 400 refusals of an e-licence identifier that no schema states: its segments and check characters
+IDENTIFIER_REFUSALS = ("MALFORMED_IDENTIFIER", "BAD_CHECK_CHARACTER")
+
+
 def is_semantic_refusal(status: int, body: bytes) -> bool:
     if too_large(status, body):
         return True
+    if status == 400:
+        return _error(body)[0] in IDENTIFIER_REFUSALS
     if status != 422:
         return False
     code, message = _error(body)

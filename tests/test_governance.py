@@ -59,7 +59,9 @@ def deploy_consortium(
     chain: Chain, regions: list[int], admins: list[str], rule: tuple[int, int] = (1, 2), ttl: int = TTL
 ):
     """Deploy a Consortium directly (bypassing ledger.deployment's own input checks)."""
-    return chain.deploy(Account.create(), "Consortium", regions, admins, rule[0], rule[1], ttl)
+    return chain.deploy(
+        Account.create(), "Consortium", regions, admins, rule[0], rule[1], ttl, b"intl".ljust(32, b"\0")
+    )
 
 
 # With 3 members: more than 0/1 = 1 approval, more than 1/2 = 2, more than 2/3 = 3.

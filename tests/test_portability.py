@@ -173,7 +173,9 @@ def test_anchor_batch_and_verify(agency: Consortium, node_kind: str, record_prop
 
     # The EIP-712 digest the key signs is the one the contract recomputes (chain id, address).
     onchain_digest = agency.chain.call(
-        registry.certificates.functions.batchDigest(tree.root, type_id("ID_CARD"), agency_id("GD-PSB"))
+        registry.certificates.functions.batchDigest(
+            tree.root, type_id("ID_CARD"), agency_id("GD-PSB"), keccak(b""), keccak(b"")
+        )
     )
     assert bytes(onchain_digest) == batch_digest(
         tree.root, type_id("ID_CARD"), agency_id("GD-PSB"), 31337, agency.deployment.certificate_registry
