@@ -94,11 +94,13 @@ def sm(chain: Chain) -> SmLedger:
     return ledger
 
 
-def certificates(agency: str, region: int, n: int, cert_type: str = "ID_CARD") -> list[Certificate]:
+def certificates(agency: str, region: int, n: int, cert_type: str = "ID_CARD", suite: str = "sm") -> list[Certificate]:
+    """``n`` certledger/2 certificates in ``suite``."""
     out = []
     for i in range(n):
         fields = {"name": f"holder {i} {os.urandom(4).hex()}"}
-        out.append(Certificate(cert_type, agency, region, "2026-01-01", None, fields, new_salts(list(fields))))
+        salts = new_salts(list(fields))
+        out.append(Certificate(cert_type, agency, region, "2026-01-01", None, fields, salts, version=2, suite=suite))
     return out
 
 
@@ -418,7 +420,7 @@ def test_a_document_whose_sm2_signature_is_not_the_recorded_one_is_invalid(sm: S
 def test_an_intl_document_with_an_sm2_signature_is_invalid(chain: Chain) -> None:
     c = new_ledger(chain, "intl")
     key = c.add_agency("GD-PSB", GD, ["ID_CARD"])
-    (cert,) = certificates("GD-PSB", GD, 1)
+    (cert,) = certificates("GD-PSB", GD, 1, suite="intl")
     h = cert.compute_hash()
     batch = c.registry.anchor_batch(c.deployer, key, "GD-PSB", "ID_CARD", [h])
     reg = c.registry
@@ -516,8 +518,8 @@ def mirror_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mirror.sqlite'}"
         return
-    from api_fixtures import PgDatabase
-    from conftest import require_postgres
+    from api_helpers import PgDatabase
+    from helpers import require_postgres
 
     require_postgres()
     db = PgDatabase()
@@ -553,7 +555,7 @@ def test_the_mirror_keeps_tags_keys_and_signatures_on_both_databases(sm: SmLedge
 def api_client(sm: SmLedger, tmp_path: Path, anvil: Any) -> Any:
     """An sm ledger where GD-PSB anchored IDENT_A and another identifier, GD-AMR the same
     IDENT_A (copied), served by the real app over a SQLite mirror."""
-    from api_fixtures import open_mirror, save_deployment
+    from api_helpers import open_mirror, save_deployment
     from fastapi.testclient import TestClient
 
     from api.app import ApiSettings, create_app

@@ -588,14 +588,15 @@ def test_node_dies_during_a_chain_verification_is_error(world: World) -> None:
     later question (the field names of a disclosed document's type): ERROR, never INVALID."""
     v = world.chain_verifier()
     src = v.source
-    real_inspect = src.registry.inspect
+    real_inspection = src.registry.inspection
 
-    def inspect_then_die(*args: Any) -> Any:
-        answer = real_inspect(*args)
-        src.registry = world.chain_verifier(dead_url()).source.registry
+    def inspection_then_die(*args: Any) -> Any:  # the answer read, the node goes away
+        answer = real_inspection(*args)
+        dead = world.chain_verifier(dead_url()).source
+        src.registry, src.node = dead.registry, dead.node
         return answer
 
-    src.registry.inspect = inspect_then_die  # type: ignore[method-assign]
+    src.registry.inspection = inspection_then_die  # type: ignore[method-assign]
     disclosed = world.cert("id", 1).disclose(["name"]).to_json()
     r = verify(v, disclosed)
     assert r.verdict == "ERROR", [c.to_json() for c in r.checks]
