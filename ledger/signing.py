@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from eth_account import Account
@@ -154,6 +155,31 @@ def recover_batch_signer(
 ) -> str:
     """The address that signed a batch root (any 65-byte signature recovers to *some* address:
     callers must check it against the trust list)."""
+    return _recover(
+        bytes(signature),
+        bytes(root),
+        bytes(cert_type),
+        bytes(agency),
+        chain_id,
+        registry,
+        bytes(sm2_signature),
+        bytes(identifier_tags_hash or tags_hash(identifier_tags)),
+    )
+
+
+# Every certificate of a batch carries the same batch signature, and verifying one recovers it:
+# a pure function of its inputs, so the last few thousand batches' answers are kept.
+@lru_cache(maxsize=4096)
+def _recover(
+    signature: bytes,
+    root: bytes,
+    cert_type: bytes,
+    agency: bytes,
+    chain_id: int,
+    registry: str,
+    sm2_signature: bytes,
+    identifier_tags_hash: bytes,
+) -> str:
     signable = _signable(
         root,
         cert_type,
@@ -161,10 +187,9 @@ def recover_batch_signer(
         chain_id,
         registry,
         sm2_signature=sm2_signature,
-        identifier_tags=identifier_tags,
         identifier_tags_hash=identifier_tags_hash,
     )
-    return to_checksum_address(Account.recover_message(signable, signature=bytes(signature)))
+    return to_checksum_address(Account.recover_message(signable, signature=signature))
 
 
 # ---------------------------------------------------------------------- SM2
@@ -226,18 +251,32 @@ def sm2_batch_signature_ok(
     """Whether ``signature`` is the SM2 signature of this batch by ``public_key`` (64 bytes
     x || y, 65 bytes 04 || x || y, or an SM2PublicKey). False for a malformed key or signature."""
     from .crypto.sm import SM2PublicKey
+
+    if len(signature) != SM2_SIGNATURE_BYTES:
+        return False
+    message = sm2_batch_message(
+        root, cert_type, agency, chain_id, registry, identifier_tags, identifier_tags_hash=identifier_tags_hash
+    )
+    signer = signer_id.encode() if isinstance(signer_id, str) else bytes(signer_id)
+    if isinstance(public_key, SM2PublicKey):
+        return _sm2_ok(public_key, bytes(signature), message, signer)
+    return _sm2_ok_for_bytes(bytes(public_key), bytes(signature), message, signer)
+
+
+def _sm2_ok(key: SM2PublicKey | bytes, signature: bytes, message: bytes, signer_id: bytes) -> bool:
+    from .crypto.sm import SM2PublicKey
     from .errors import InvalidInput
 
     try:
-        key = public_key if isinstance(public_key, SM2PublicKey) else SM2PublicKey.from_bytes(bytes(public_key))
-        if len(signature) != SM2_SIGNATURE_BYTES:
-            return False
-        message = sm2_batch_message(
-            root, cert_type, agency, chain_id, registry, identifier_tags, identifier_tags_hash=identifier_tags_hash
-        )
-        return key.verify(message, bytes(signature), signer_id=signer_id)
+        public = key if isinstance(key, SM2PublicKey) else SM2PublicKey.from_bytes(key)
+        return public.verify(message, signature, signer_id=signer_id)
     except InvalidInput:
         return False
+
+
+@lru_cache(maxsize=4096)  # one SM2 verification per batch, not per certificate (a pure function)
+def _sm2_ok_for_bytes(public_key: bytes, signature: bytes, message: bytes, signer_id: bytes) -> bool:
+    return _sm2_ok(public_key, signature, message, signer_id)
 
 
 # ---------------------------------------------------------------------- an agency's signing key(s)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import PgDatabase, World, build_world, open_mirror, start_anvil
+from api_helpers import PgDatabase, World, build_world, checked_client, open_mirror, start_anvil
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from helpers import Node, postgres_problem, require_postgres
@@ -56,7 +56,7 @@ def app(world: World) -> FastAPI:
 @pytest.fixture
 def client(app: FastAPI, world: World) -> Iterator[TestClient]:
     world.sync()
-    with TestClient(app) as tc:
+    with checked_client(app) as tc:
         yield tc
 
 
@@ -64,7 +64,7 @@ def client(app: FastAPI, world: World) -> Iterator[TestClient]:
 def lenient_client(app: FastAPI, world: World) -> Iterator[TestClient]:
     """A client that returns the response of an unhandled exception instead of raising it."""
     world.sync()
-    with TestClient(app, raise_server_exceptions=False) as tc:
+    with checked_client(app, raise_server_exceptions=False) as tc:
         yield tc
 
 

@@ -33,10 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import orjson
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 from helpers import (
     REGIONS,
     Consortium,
@@ -48,6 +51,7 @@ from helpers import (
     require_postgres,
     wait_until,
 )
+from pydantic import BaseModel, ValidationError
 
 from ledger.bootstrap import default_schemas
 from ledger.chain import Chain
@@ -453,3 +457,43 @@ def skipped_checks(result: Any) -> list[str]:
     """Names of the checks that were skipped."""
     checks = result["checks"] if isinstance(result, dict) else [c.to_json() for c in result.checks]
     return [c["name"] for c in checks if c["outcome"] == "SKIPPED"]
+
+
+# ---------------------------------------------------------------------- answers as published
+
+
+def published_model(app: FastAPI, method: str, path: str) -> type[BaseModel] | None:
+    """The response model a route publishes for ``method path`` (None: no model, or no route)."""
+    for route in app.routes:
+        if isinstance(route, APIRoute) and method in route.methods and route.path_regex.fullmatch(path):
+            model = route.response_model
+            return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+    return None
+
+
+def conforms(model: type[BaseModel], body: Any) -> bool:
+    """Whether ``body`` is exactly an instance of ``model`` as JSON: nothing missing, nothing
+    extra, nothing of another type (the routes answer JSON they build themselves: FastAPI does
+    not validate it, so the tests do)."""
+    try:
+        return bool(model.model_validate(body).model_dump(mode="json", exclude_unset=True) == body)
+    except ValidationError:
+        return False
+
+
+def checked_client(app: FastAPI, **kwargs: Any) -> TestClient:
+    """A TestClient that fails the test when a 200 answer of a route with a response model does
+    not conform to it exactly (see ``conforms``)."""
+    client = TestClient(app, **kwargs)
+
+    def check(response: httpx.Response) -> None:
+        if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json"):
+            return
+        model = published_model(app, response.request.method, response.request.url.path)
+        if model is not None:
+            response.read()
+            body = response.json()
+            assert conforms(model, body), f"{response.request.url.path}: the answer is not a {model.__name__}: {body}"
+
+    client.event_hooks = {"request": [], "response": [check]}
+    return client

@@ -14,7 +14,18 @@ from typing import Any
 
 import orjson
 import pytest
-from api_helpers import BJ, GD, RULES, ZJ, World, failing, forge_signature, unanchored_document
+from api_helpers import (
+    BJ,
+    GD,
+    RULES,
+    ZJ,
+    World,
+    checked_client,
+    conforms,
+    failing,
+    forge_signature,
+    unanchored_document,
+)
 from eth_account import Account
 from fastapi.testclient import TestClient
 from helpers import dead_url
@@ -497,7 +508,7 @@ def test_healthz_in_step(world: World, client: TestClient) -> None:
 
 def test_healthz_with_the_node_down_is_503(world: World) -> None:
     world.sync()
-    with TestClient(world.app("sqlite", rpc_url=dead_url())) as c:
+    with checked_client(world.app("sqlite", rpc_url=dead_url())) as c:
         r = c.get("/healthz")
         assert r.status_code == 503
         body = r.json()
@@ -511,7 +522,7 @@ def test_healthz_with_the_node_down_is_503(world: World) -> None:
 
 def test_healthz_with_the_mirror_unreachable_is_503(world: World) -> None:
     app = world.app("sqlite", db_url="postgresql+psycopg://postgres@127.0.0.1:1/certledger_none")
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with checked_client(app, raise_server_exceptions=False) as c:
         r = c.get("/healthz")
         assert r.status_code == 503
         body = r.json()
@@ -614,3 +625,28 @@ def test_openapi_and_docs(client: TestClient) -> None:
     assert {"verifier_region", "as_of", "source"} <= params
     result = spec["components"]["schemas"]["VerificationModel"]["properties"]
     assert {"verdict", "checks", "certificate", "verifier_region", "as_of", "source"} <= set(result)
+
+
+def test_answers_are_held_to_their_published_models(world: World, client: TestClient) -> None:
+    """The routes answer JSON they build (FastAPI validates nothing returned as a Response), so
+    every test client holds each 200 answer to the route's published model: exact, both ways."""
+    from fastapi import FastAPI
+
+    from api.errors import json_response
+    from api.models import VerificationModel
+
+    body = client.get(f"/v1/certificates/{world.hash('id', 0)}").json()
+    assert conforms(VerificationModel, body)
+    assert not conforms(VerificationModel, {**body, "unpublished": 1})
+    assert not conforms(VerificationModel, {k: v for k, v in body.items() if k != "source"})
+    assert not conforms(VerificationModel, {**body, "verifier_region": "330000"})
+    assert not conforms(VerificationModel, {**body, "checks": [{**body["checks"][0], "outcome": "MAYBE"}]})
+
+    drifted = FastAPI()
+
+    @drifted.get("/answer", response_model=VerificationModel)
+    async def answer() -> Any:
+        return json_response({**body, "unpublished": 1})
+
+    with checked_client(drifted) as c, pytest.raises(AssertionError, match="not a VerificationModel"):
+        c.get("/answer")

@@ -17,7 +17,18 @@ from typing import Any
 
 import orjson
 import pytest
-from api_helpers import BJ, GD, ZJ, Mirror, check_of, failing, new_deployment, open_mirror, save_deployment
+from api_helpers import (
+    BJ,
+    GD,
+    ZJ,
+    Mirror,
+    check_of,
+    checked_client,
+    failing,
+    new_deployment,
+    open_mirror,
+    save_deployment,
+)
 from helpers import Consortium, Node
 
 from ledger import qr
@@ -445,8 +456,6 @@ def test_a_tampered_v2_document_is_invalid(ledger: Ledger) -> None:
 
 
 def test_the_api_verifies_v2_documents_and_compact_v3_payloads(ledger: Ledger, anvil: Node) -> None:
-    from fastapi.testclient import TestClient
-
     from api.app import ApiSettings, create_app
 
     home = ledger.directory / "api-home"
@@ -454,7 +463,7 @@ def test_the_api_verifies_v2_documents_and_compact_v3_payloads(ledger: Ledger, a
         home=home, deployment=save_deployment(ledger.c, home), rpc_url=anvil.url, db_url=ledger.mirror.url
     )
     ledger.mirror.sync()
-    with TestClient(create_app(settings)) as client:
+    with checked_client(create_app(settings)) as client:
         doc = ledger.doc("id")
         r = client.post("/v1/verify", params={"verifier_region": str(GD)}, json={"document": doc})
         assert r.status_code == 200 and r.json()["verdict"] == "VALID", r.json()

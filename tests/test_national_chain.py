@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_helpers import checked_client
 from eth_account import Account
 from eth_utils import keccak
 from helpers import REGIONS, SCHEMA, Consortium, advance, expect
@@ -556,7 +557,6 @@ def api_client(sm: SmLedger, tmp_path: Path, anvil: Any) -> Any:
     """An sm ledger where GD-PSB anchored IDENT_A and another identifier, GD-AMR the same
     IDENT_A (copied), served by the real app over a SQLite mirror."""
     from api_helpers import open_mirror, save_deployment
-    from fastapi.testclient import TestClient
 
     from api.app import ApiSettings, create_app
     from ledger.gbt.identifier import build
@@ -572,7 +572,7 @@ def api_client(sm: SmLedger, tmp_path: Path, anvil: Any) -> Any:
     mirror.sync()
     settings = ApiSettings(home=home, deployment=home / "deployment.json", rpc_url=anvil.url, db_url=mirror.url)
     try:
-        with TestClient(create_app(settings)) as client:
+        with checked_client(create_app(settings)) as client:
             client.psb = psb  # type: ignore[attr-defined]
             client.idents = (second, third)  # type: ignore[attr-defined]
             yield client

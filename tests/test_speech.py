@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import checked_client
 from fastapi.testclient import TestClient
 
 from ledger.deployment import Deployment
@@ -38,7 +39,7 @@ def speech_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClie
     home = tmp_path_factory.mktemp("speech")
     Deployment(31337, ZERO, ZERO, ZERO, 0, ZERO, "0x" + "11" * 32, "0x" + "22" * 32).save(home / "deployment.json")
     app = create_app(ApiSettings(home=home, rpc_url="http://127.0.0.1:9", db_url=f"sqlite:///{home}/mirror.db"))
-    with TestClient(app) as client:
+    with checked_client(app) as client:
         yield client
 
 

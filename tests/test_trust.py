@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from api_helpers import BJ, GD, ZJ, biz_rows, failing, id_rows, issue_rows, start_anvil
+from api_helpers import BJ, GD, ZJ, biz_rows, checked_client, failing, id_rows, issue_rows, start_anvil
 from eth_account import Account
 from helpers import Consortium, Node, expect, free_port, new_consortium, wait_until
 from PIL import Image
@@ -629,7 +629,6 @@ def test_batch_status_comes_from_batch_wide_changes_only(stack: Stack) -> None:
 def test_node_credentials_are_never_shown_to_anonymous_clients(tmp_path: Path) -> None:
     """The node URL, with credentials and an API key, must not appear in /healthz or in any
     error text; a verification during the outage is ERROR."""
-    from fastapi.testclient import TestClient
 
     from api.app import ApiSettings, create_app
 
@@ -646,7 +645,7 @@ def test_node_credentials_are_never_shown_to_anonymous_clients(tmp_path: Path) -
         node.stop()
     secret_url = f"http://admin:s3cr3t-pw@127.0.0.1:{free_port()}/rpc?apikey=KEY-123456"
     app = create_app(ApiSettings(home=home, rpc_url=secret_url, db_url=db))
-    with TestClient(app) as client:
+    with checked_client(app) as client:
         texts = [client.get("/healthz").text]
         texts.append(
             client.post(

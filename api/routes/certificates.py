@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from ledger.errors import InvalidInput
 
 from ..deps import State
-from ..errors import ApiError
+from ..errors import ApiError, json_response
 from ..models import ErrorResponse, HistoryModel, IdentifierVerificationModel, VerificationModel
 from ..params import (
     AgencyParam,
@@ -107,7 +107,7 @@ async def by_identifier(
     except InvalidInput as exc:
         raise ApiError(422, "BAD_REQUEST", str(exc)) from None
     state.metrics.verifications.labels(result.verdict.value, "mirror", "identifier").inc()
-    return {**result.to_json(), "identifier_tag": "0x" + tag.hex()}
+    return json_response({**result.to_json(), "identifier_tag": "0x" + tag.hex()})
 
 
 @router.get("/{cert_hash}", response_model=VerificationModel, responses=ERRORS)
@@ -142,7 +142,7 @@ async def certificate(
     except InvalidInput as exc:
         raise ApiError(422, "BAD_REQUEST", str(exc)) from None
     state.metrics.verifications.labels(result.verdict.value, source, "hash").inc()
-    return result.to_json()
+    return json_response(result.to_json())
 
 
 @router.get("/{cert_hash}/history", response_model=HistoryModel, responses=ERRORS)

@@ -14,7 +14,7 @@ from ledger.errors import InvalidInput
 from ledger.qr import read_image
 
 from ..deps import State
-from ..errors import ApiError
+from ..errors import ApiError, json_response
 from ..models import CertificateDocument, ErrorResponse, VerificationModel, inline_schema
 from ..params import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region
 
@@ -170,4 +170,4 @@ async def verify(
         code = "MALFORMED_PAYLOAD" if kind == "payload" else "MALFORMED_DOCUMENT"
         raise ApiError(422, code, str(exc)) from None
     state.metrics.verifications.labels(result.verdict.value, source, kind).inc()
-    return result.to_json()
+    return json_response(result.to_json())
