@@ -32,6 +32,7 @@ contract AgencyRegistry is IAgencyRegistry {
     mapping(address account => Key) private _keys;
     mapping(address account => bytes32[2] xy) private _sm2Keys;
     mapping(bytes32 agencyId => bytes18 code) private _creditCodes;
+    mapping(bytes18 code => bytes32 agencyId) private _creditCodeHolders; // a code names one agency
 
     /// @param consortium_ the deployed Consortium (its cryptoSuite decides whether SM2 keys are required)
     constructor(IConsortium consortium_) {
@@ -106,11 +107,18 @@ contract AgencyRegistry is IAgencyRegistry {
 
     /// @notice Set an agency's unified social credit code (GB 32100-2015: 18 ASCII characters;
     /// its check character is verified off chain). Callable by an admin of the agency's region.
+    /// A code names one agency: a code another agency holds is refused (an admin cannot make
+    /// an agency of its region the issuer that e-licence identifiers of another agency name).
     /// @param agencyId the agency
     /// @param code the credit code, ASCII
     function setAgencyCreditCode(bytes32 agencyId, bytes18 code) external onlyAgencyAdmin(agencyId) {
         if (code == bytes18(0)) revert InvalidCreditCode(agencyId);
+        bytes32 holder = _creditCodeHolders[code];
+        if (holder != bytes32(0) && holder != agencyId) revert CreditCodeTaken(code, holder);
+        bytes18 previous = _creditCodes[agencyId];
+        if (previous != bytes18(0)) delete _creditCodeHolders[previous];
         _creditCodes[agencyId] = code;
+        _creditCodeHolders[code] = agencyId;
         emit AgencyCreditCodeSet(agencyId, code);
     }
 

@@ -304,6 +304,7 @@ contract CertificateRegistry is ICertificateRegistry {
     {
         out.batch = _batches[agency][root];
         out.issuerRegion = agencies.agency(agency).region;
+        out.issuerCreditCode = agencies.creditCode(agency);
         if (out.batch.anchoredAt != 0) {
             out.key = agencies.key(out.batch.key);
             (out.voided, out.cutoff) = consortium.anchorVoid(out.issuerRegion, out.batch.anchoredAt);

@@ -67,6 +67,11 @@ def reason_code(code: str) -> bytes:
     return _ascii32(code, _REASON_RE, "reason code", "HOLDER_REQUEST")
 
 
+def credit_code_text(raw: bytes) -> str | None:
+    """An agency's credit code as the contracts hold it (bytes18, ASCII), or None when unset."""
+    return bytes(raw).rstrip(b"\0").decode("ascii", "replace") if any(raw) else None
+
+
 def text_of(b32: bytes) -> str:
     """The ASCII code held in a bytes32 (inverse of type_id / agency_id / reason_code)."""
     raw = bytes(b32).rstrip(b"\0")

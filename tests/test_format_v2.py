@@ -34,7 +34,7 @@ from helpers import Consortium, Node
 from ledger import qr
 from ledger.chain import Chain
 from ledger.document import Anchor, Certificate, new_salts
-from ledger.errors import InvalidInput
+from ledger.errors import InvalidInput, LedgerError
 from ledger.gbt.identifier import build, parse
 from ledger.ids import agency_id, type_id
 from ledger.issuance import IssuanceRejected, IssueRequest, issue, load_bundle, schema_for
@@ -42,7 +42,8 @@ from ledger.merkle import build_tree
 from ledger.signing import sign_batch
 from ledger.verification import MirrorSource, Verifier
 
-ISSUER = "11440000MB2C12345J"  # the agency's credit code (GB 32100 check character valid)
+ISSUER = "11440000MB2C12345J"  # GD-PSB's credit code (GB 32100 check character valid)
+AMR_ISSUER = "91440300MA5G0XKE55"  # GD-AMR's
 OTHER_ISSUER = "11330105002500287C"
 ID_TYPE = "11100000000013101Q001"  # ID_CARD's national type code (ledger/certtypes/ID_CARD.json)
 BL_TYPE = "11100000MB0143028R001"  # BUSINESS_LICENSE's
@@ -99,7 +100,7 @@ def licence_national(i: int, **changes: Any) -> dict[str, Any]:
         "ZZLXDM": BL_TYPE,
         "ZZBH": code,
         "ZZBFJG": "广州市市场监督管理局",
-        "ZZBFJGDM": ISSUER,
+        "ZZBFJGDM": AMR_ISSUER,
         "ZZBFRQ": "20210615",
         "CZZT": f"广州粤信{'科技贸易物流'[i % 3 * 2 : i % 3 * 2 + 2]}有限公司",
         "CZZTDM": code,
@@ -176,6 +177,9 @@ def ledger(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Le
     c = new_deployment(Chain(anvil.url))
     mirror = open_mirror("sqlite", f"sqlite:///{directory}/mirror.db", anvil.url, c.deployment)
     led = Ledger(c, mirror, directory, {})
+    # identifiers name their issuer by the credit code the ledger records for the agency
+    c.registry.set_agency_credit_code(c.admins[GD], "GD-PSB", ISSUER)
+    c.registry.set_agency_credit_code(c.admins[GD], "GD-AMR", AMR_ISSUER)
     plain = [
         {
             "name": "李四",
@@ -528,7 +532,12 @@ def test_national_import_maps_columns_to_fields(ledger: Ledger) -> None:
     }
     assert biz["validFrom"] == "2021-06-15" and biz["validUntil"] is None  # 长期: no expiry
     ident = parse(biz["identifier"])  # the issuer code the rows agree on; ZZBH (a credit code) is the serial
-    assert (ident.type_code, ident.issuer_code, ident.serial, ident.version) == (BL_TYPE, ISSUER, row["ZZBH"], "001")
+    assert (ident.type_code, ident.issuer_code, ident.serial, ident.version) == (
+        BL_TYPE,
+        AMR_ISSUER,
+        row["ZZBH"],
+        "001",
+    )
     nat = ledger.doc("nat_id")
     row = id_card_national(0)
     assert nat["fields"] == {
@@ -557,7 +566,7 @@ def test_bad_national_rows_are_named_by_column(ledger: Ledger, tmp_path: Path) -
         good,
         licence_national(11, CZZT=""),  # mandatory 持证主体 missing
         licence_national(12, CZZTDM=None, CZZTDMLX=None, CZZTDMLXDM=None),
-        licence_national(13, ZZBFJGDM=ISSUER[:-1] + "Q"),  # check character wrong
+        licence_national(13, ZZBFJGDM=AMR_ISSUER[:-1] + "Q"),  # check character wrong
         licence_national(14, ZZLXDM="11100000000013101Q001"),  # ID_CARD's type code
         licence_national(15, ZZBFRQ="2021-02-30"),
         licence_national(16, ZZBFJG=None, ZZLXDM=None),
@@ -566,7 +575,9 @@ def test_bad_national_rows_are_named_by_column(ledger: Ledger, tmp_path: Path) -
         licence_national(19, ZZBH="gz-0001"),  # ZZBH and CZZTDM are both the credit code
         licence_national(20, ZZBFJGDM=OTHER_ISSUER),  # not this agency's code
     ]
-    reasons = rejected(ledger, "bad-biz", "BUSINESS_LICENSE", write_csv(tmp_path / "bad.csv", rows), issuer_code=ISSUER)
+    reasons = rejected(
+        ledger, "bad-biz", "BUSINESS_LICENSE", write_csv(tmp_path / "bad.csv", rows), issuer_code=AMR_ISSUER
+    )
     assert 2 not in reasons and set(reasons) == set(range(3, 13)), reasons
     assert "CZZT (持证主体): required" in reasons[3]
     assert all(f"{c}" in reasons[4] for c in ("CZZTDM", "CZZTDMLX", "CZZTDMLXDM"))
@@ -615,6 +626,25 @@ def test_national_file_level_problems(ledger: Ledger, tmp_path: Path) -> None:
     assert "not GB/T 36903 names" in refused("forced", plain, national=True)
 
 
+def test_identifiers_name_the_issuer_the_ledger_records(ledger: Ledger, tmp_path: Path) -> None:
+    """An identifier names its issuer by credit code: issuance refuses a code that is not the
+    agency's on the ledger (its certificates would verify INVALID), given or read from a
+    national export's ZZBFJGDM."""
+    plain = [{"name": "王", "sex": "M", "birthDate": "1990-01-01", "idNumber": citizen("44010619900101045")}]
+    path = write_jsonl(tmp_path / "plain.jsonl", plain)
+    with pytest.raises(InvalidInput, match=f"{AMR_ISSUER} is not GD-PSB's credit code on the ledger \\({ISSUER}\\)"):
+        ledger.issue("amr-code", "GD-PSB", "ID_CARD", path, issuer_code=AMR_ISSUER)
+    with pytest.raises(InvalidInput, match="GD-CMP has no credit code on the ledger: set it first"):
+        ledger.issue("no-code", "GD-CMP", "ID_CARD", path, issuer_code=OTHER_ISSUER)
+    amr = write_jsonl(tmp_path / "amr.jsonl", [id_card_national(45, ZZBFJGDM=AMR_ISSUER)])
+    with pytest.raises(InvalidInput, match=f"{AMR_ISSUER} is not GD-PSB's credit code on the ledger"):
+        ledger.issue("amr-rows", "GD-PSB", "ID_CARD", amr)
+    # another agency's code, a code taken: the contract refuses (one agency per code)
+    with pytest.raises(LedgerError, match="CreditCodeTaken"):
+        ledger.c.registry.set_agency_credit_code(ledger.c.admins[GD], "GD-CMP", ISSUER)
+    assert ledger.c.registry.credit_code("GD-CMP") is None
+
+
 def test_plain_rows_with_a_bad_serial_are_bad_rows(ledger: Ledger, tmp_path: Path) -> None:
     base = {"name": "王", "sex": "M", "birthDate": "1990-01-01", "validFrom": "2020-01-01"}
     rows = [
@@ -655,7 +685,7 @@ def test_export_writes_the_national_names(ledger: Ledger, tmp_path: Path, capsys
         "ZZBH": source["ZZBH"],
         "ZZBS": ledger.doc("biz")["identifier"],
         "ZZBFJG": "广州市市场监督管理局",
-        "ZZBFJGDM": ISSUER,
+        "ZZBFJGDM": AMR_ISSUER,
         "ZZBFRQ": "2021-06-15",
         "CZZT": source["CZZT"],
         "CZZTDM": source["CZZTDM"],

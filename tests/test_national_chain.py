@@ -23,7 +23,7 @@ import pytest
 from api_helpers import checked_client
 from eth_account import Account
 from eth_utils import keccak
-from helpers import REGIONS, SCHEMA, Consortium, advance, expect
+from helpers import REGIONS, SCHEMA, Consortium, FakeClock, advance, expect
 
 from ledger.chain import Chain
 from ledger.contracts import KeyState
@@ -49,6 +49,8 @@ from ledger.verification import ChainSource, MirrorSource, Verifier
 
 GD, ZJ = 440000, 330000
 IDENT_A = "1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0"
+PSB_CODE = "11330105002500287C"  # the issuer code IDENT_A names
+AMR_CODE = "91440300MA5G0XKE55"
 
 
 # ---------------------------------------------------------------------- an sm deployment
@@ -498,6 +500,56 @@ def test_the_mirror_records_and_verifies_the_sm2_signature(sm: SmLedger, tmp_pat
     store.dispose()
 
 
+def test_an_identifier_naming_another_agencys_credit_code_is_invalid(sm: SmLedger, tmp_path: Path, anvil: Any) -> None:
+    """An agency key inside the consortium puts another agency's e-licence identifier (its
+    credit code as issuer) on a certificate of its own, signs and anchors it: no source, by
+    document or by compact code, says VALID. The identifier's owner's own certificate does."""
+    from ledger.qr import compact_for
+
+    sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-PSB", PSB_CODE)
+    own = replace(certificates("GD-PSB", GD, 1)[0], identifier=IDENT_A)
+    copied = replace(certificates("GD-AMR", GD, 1, "BUSINESS_LICENSE")[0], identifier=IDENT_A)
+    (own_doc,) = anchor_documents(sm, "GD-PSB", [own], identifiers=[IDENT_A])
+    (copy_doc,) = anchor_documents(sm, "GD-AMR", [copied], identifiers=[IDENT_A])
+    store = MirrorStore(f"sqlite:///{tmp_path / 'mirror.sqlite'}")
+    store.open(sm.reg.deployment)
+    indexer = Indexer(anvil.url, sm.reg.deployment, store, IndexerConfig())
+    clock = FakeClock()
+    q = MirrorQueries(store, clock=clock)
+    mirror = Verifier(MirrorSource(q, max_staleness_seconds=3600), sm.reg.deployment)
+    chain = Verifier(ChainSource(sm.reg), sm.reg.deployment)
+
+    def verdicts(doc: dict[str, Any]) -> set[tuple[str, str | None]]:
+        indexer.catch_up()
+        store.set_status({"chain_head": sm.reg.chain.block_number(), "chain_head_seen_at": int(time.time())})
+        clock.advance(60)  # past the mirror's cache of its checkpoint: it sees the new blocks
+        cert, stated = Certificate.from_json(doc)
+        results = [
+            chain.verify_document(cert, stated),
+            mirror.verify_document(cert, stated),
+            mirror.verify_payload(compact_for(cert)),
+        ]
+        return {(r.verdict.value, next((c.code for c in r.checks if c.outcome == "FAIL"), None)) for r in results}
+
+    try:
+        assert verdicts(own_doc) == {("VALID", None)}
+        # GD-AMR has no credit code: the identifier's issuer cannot be its own
+        assert verdicts(copy_doc) == {("INVALID", "ISSUER_CODE_UNKNOWN")}
+        sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-AMR", AMR_CODE)
+        assert verdicts(copy_doc) == {("INVALID", "ISSUER_CODE_MISMATCH")}
+        # nor can GD-AMR's region admin hand GD-AMR the code GD-PSB holds
+        expect("CreditCodeTaken", sm.reg.set_agency_credit_code, sm.c.admins[GD], "GD-AMR", PSB_CODE)
+        assert verdicts(copy_doc) == {("INVALID", "ISSUER_CODE_MISMATCH")}
+        # a new code frees the old one for another agency
+        sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-PSB", "11440000MB2C12345J")
+        sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-AMR", PSB_CODE)
+        assert sm.reg.credit_code("GD-AMR") == PSB_CODE
+        assert verdicts(own_doc) == {("INVALID", "ISSUER_CODE_MISMATCH")}
+    finally:
+        q.close()
+        store.dispose()
+
+
 def test_a_mirror_of_an_older_schema_is_rebuilt(sm: SmLedger, tmp_path: Path, anvil: Any) -> None:
     from ledger.mirror import schema as s
 
@@ -533,7 +585,7 @@ def mirror_url(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 def test_the_mirror_keeps_tags_keys_and_signatures_on_both_databases(sm: SmLedger, mirror_url: str, anvil: Any) -> None:
     docs = anchor_documents(sm, "GD-PSB", certificates("GD-PSB", GD, 2), identifiers=[IDENT_A, None])
     other = anchor_documents(sm, "GD-AMR", certificates("GD-AMR", GD, 1, "BUSINESS_LICENSE"), identifiers=[IDENT_A])
-    sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-AMR", "91440300MA5G0XKE55")
+    sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-AMR", AMR_CODE)
     store = MirrorStore(mirror_url)
     try:
         store.open(sm.reg.deployment)
@@ -542,7 +594,7 @@ def test_the_mirror_keeps_tags_keys_and_signatures_on_both_databases(sm: SmLedge
         found = q.by_identifier_tag(suite("sm").identifier_tag(IDENT_A))
         hashes = {bytes.fromhex(d["hash"][2:]) for d in docs + other}
         assert {a for a, _ in found} == {"GD-PSB", "GD-AMR"} and {h for _, h in found} <= hashes
-        assert q.credit_code("GD-AMR") == "91440300MA5G0XKE55"
+        assert q.credit_code("GD-AMR") == AMR_CODE
         b = q.batch("GD-AMR", bytes.fromhex(other[0]["anchor"]["root"][2:]))
         assert b is not None and b.sm2_signature == bytes.fromhex(other[0]["anchor"]["sm2Signature"][2:])
         assert b.identifier_tags_hash == keccak(suite("sm").identifier_tag(IDENT_A))
@@ -554,8 +606,9 @@ def test_the_mirror_keeps_tags_keys_and_signatures_on_both_databases(sm: SmLedge
 
 @pytest.fixture
 def api_client(sm: SmLedger, tmp_path: Path, anvil: Any) -> Any:
-    """An sm ledger where GD-PSB anchored IDENT_A and another identifier, GD-AMR the same
-    IDENT_A (copied), served by the real app over a SQLite mirror."""
+    """An sm ledger where GD-PSB (credit code PSB_CODE) anchored IDENT_A and two more
+    identifiers (one of them on two certificates), GD-AMR (AMR_CODE) the same IDENT_A
+    (copied), served by the real app over a SQLite mirror."""
     from api_helpers import open_mirror, save_deployment
 
     from api.app import ApiSettings, create_app
@@ -566,6 +619,8 @@ def api_client(sm: SmLedger, tmp_path: Path, anvil: Any) -> Any:
     psb = anchor_documents(sm, "GD-PSB", certificates("GD-PSB", GD, 3), identifiers=[IDENT_A, second, None])
     anchor_documents(sm, "GD-AMR", certificates("GD-AMR", GD, 1, "BUSINESS_LICENSE"), identifiers=[IDENT_A])
     anchor_documents(sm, "GD-PSB", certificates("GD-PSB", GD, 2), identifiers=[third, third])
+    sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-PSB", PSB_CODE)
+    sm.reg.set_agency_credit_code(sm.c.admins[GD], "GD-AMR", AMR_CODE)
     home = tmp_path / "home"
     save_deployment(sm.c, home)
     mirror = open_mirror("sqlite", f"sqlite:///{tmp_path / 'api.sqlite'}", anvil.url, sm.reg.deployment)
@@ -595,14 +650,19 @@ def test_lookup_by_identifier(api_client: Any) -> None:
     assert key["outcome"] == "PASS" and "SM2" in key["detail"]
 
 
-def test_an_identifier_anchored_by_two_agencies_gets_no_verdict(api_client: Any) -> None:
+def test_a_copied_identifier_neither_takes_the_lookup_over_nor_blocks_it(api_client: Any) -> None:
+    """GD-AMR anchored IDENT_A's tag too, but IDENT_A names GD-PSB's credit code as issuer:
+    the lookup answers for GD-PSB, and never for GD-AMR."""
     r = api_client.get(f"/v1/certificates/by-identifier/{IDENT_A}")
-    assert r.status_code == 409
+    assert r.status_code == 200, r.text
+    assert r.json()["certificate"]["agency"] == "GD-PSB"
+    r = api_client.get(f"/v1/certificates/by-identifier/{IDENT_A}?agency=GD-AMR")
+    assert r.status_code == 404
     error = r.json()["error"]
-    assert error["code"] == "AMBIGUOUS_ISSUER" and "GD-AMR" in error["message"] and "GD-PSB" in error["message"]
+    assert (
+        error["code"] == "NOT_FOUND" and "GD-AMR anchored its tag" in error["message"] and PSB_CODE in error["message"]
+    )
     assert "VALID" not in r.text
-    r = api_client.get(f"/v1/certificates/by-identifier/{IDENT_A}?agency=GD-PSB")
-    assert r.status_code == 200 and r.json()["certificate"]["agency"] == "GD-PSB"
     r = api_client.get(f"/v1/certificates/by-identifier/{api_client.idents[1]}")
     assert r.status_code == 409 and r.json()["error"]["code"] == "AMBIGUOUS_CERTIFICATE"
 

@@ -58,9 +58,10 @@ async def by_identifier(
     (INCOMPLETE at best: POST the document for VALID).
 
     The identifier is checked (its segments, the credit codes' and its own check characters),
-    and only its 16-byte tag is looked up: the ledger never holds identifiers. A tag anchored by
-    several agencies (or for several certificates) is never answered with a verdict: the
-    identifier alone cannot say whose certificate it is (409, name the `agency` or ask by hash)."""
+    and only its 16-byte tag is looked up: the ledger never holds identifiers. Only certificates
+    anchored by the agency whose credit code the identifier names as issuer are answered. A tag
+    that agency anchored for several certificates is never answered with a verdict: the
+    identifier alone cannot say which one it is (409: ask by hash)."""
     from ledger.gbt.identifier import IdentifierError, parse
     from ledger.suites import suite
 
@@ -76,29 +77,30 @@ async def by_identifier(
     when = parse_as_of(as_of)
     check_source("mirror", when)
     tag = suite(state.deployment.suite).identifier_tag(str(ident))
-    found = state.queries.by_identifier_tag(tag)
+    anchored = state.queries.by_identifier_tag(tag)
+    # Only an agency whose credit code is the identifier's issuer code can answer for it: another
+    # agency anchoring the same tag can neither take the lookup over nor make it ambiguous.
+    found = [(a, h) for a, h in anchored if state.queries.credit_code(a) == ident.issuer_code]
+    others = sorted({a for a, _ in anchored} - {a for a, _ in found})
     if issuer is not None:
         found = [(a, h) for a, h in found if a == issuer]
     if not found:
         by = f" by {issuer}" if issuer else ""
+        not_issuer = (
+            f"; {', '.join(others)} anchored its tag, but the identifier names issuer {ident.issuer_code}"
+            if others
+            else ""
+        )
         raise ApiError(
             404,
             "NOT_FOUND",
-            f"no certificate with this identifier was anchored{by} (or the mirror has not seen it yet)",
-        )
-    agencies = list(dict.fromkeys(a for a, _ in found))
-    if len(agencies) > 1:
-        raise ApiError(
-            409,
-            "AMBIGUOUS_ISSUER",
-            f"this identifier's tag was anchored by several agencies ({', '.join(agencies)}): the identifier alone "
-            "cannot say whose certificate it is, so no verdict is given; add ?agency= or verify the document",
+            f"no certificate with this identifier was anchored{by} (or the mirror has not seen it yet){not_issuer}",
         )
     if len(found) > 1:
         raise ApiError(
             409,
             "AMBIGUOUS_CERTIFICATE",
-            f"{agencies[0]} anchored {len(found)} certificates with this identifier "
+            f"{found[0][0]} anchored {len(found)} certificates with this identifier "
             f"({', '.join('0x' + h.hex() for _, h in found)}): verify the document, or ask by hash",
         )
     ((owner, cert_hash),) = found

@@ -63,6 +63,8 @@ interface IAgencyRegistry {
     error Sm2KeyRequired(address key);
     /// @notice A credit code cannot be all zero bytes.
     error InvalidCreditCode(bytes32 agency);
+    /// @notice The credit code is another agency's.
+    error CreditCodeTaken(bytes18 code, bytes32 holder);
 
     // ---------------------------------------------------------------- events
     event AgencyRegistered(bytes32 indexed agency, uint32 indexed region);
@@ -92,6 +94,9 @@ interface IAgencyRegistry {
     /// @notice The SM2 public key (x || y, 64 bytes) registered with `account`; empty when none.
     /// It shares the key's life cycle (active from, retired, compromised since).
     function sm2PublicKey(address account) external view returns (bytes memory);
+
+    /// @notice The agency's unified social credit code (GB 32100; zero when none is set).
+    function creditCode(bytes32 agencyId) external view returns (bytes18);
 
     /// @notice Whether `agencyId` may issue `typeId`.
     function isTypeAllowed(bytes32 agencyId, bytes32 typeId) external view returns (bool);

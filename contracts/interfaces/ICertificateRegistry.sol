@@ -74,6 +74,7 @@ interface ICertificateRegistry {
         bytes32 sm2SignatureHash; // keccak256 of the batch's SM2 signature (sm suite; zero otherwise)
         bytes32 identifierTagsHash; // keccak256 of the batch's identifier tags (zero: none)
         bytes sm2PublicKey; // the batch key's registered SM2 public key, x || y (empty: none)
+        bytes18 issuerCreditCode; // the agency's unified social credit code (zero: none set)
     }
 
     // ---------------------------------------------------------------- errors

@@ -90,6 +90,16 @@ def issue(
         if not rows:
             raise InvalidInput(f"{Path(request.rows_path).name}: no rows")
         plan = plan_rows(rows, schema, national=request.national, issuer_code=request.issuer_code)
+        if plan.issuer_code is not None and plan.issuer_code != agency.credit_code:
+            # identifiers name their issuer by credit code: a code the ledger does not record
+            # for this agency would make every certificate verify INVALID
+            raise InvalidInput(
+                f"{request.agency} has no credit code on the ledger: set it first (certledger agency credit-code "
+                f"{request.agency} {plan.issuer_code})"
+                if agency.credit_code is None
+                else f"the issuer code {plan.issuer_code} is not {request.agency}'s credit code on the ledger "
+                f"({agency.credit_code})"
+            )
         timings["read"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         # identifier tags cost calldata: batches that may carry them are kept smaller

@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..deployment import Deployment
 from ..errors import ChainUnavailable
-from ..ids import text_of
+from ..ids import credit_code_text, text_of
 from . import schema as s
 from .events import Log, LogDecoder
 from .rpc import RawRpc, RpcError
@@ -350,7 +350,7 @@ class Indexer:
                         "kind": "credit_code",
                         "region": None,
                         "cert_type": None,
-                        "credit_code": bytes(a["creditCode"]).rstrip(b"\0").decode("ascii", "replace"),
+                        "credit_code": credit_code_text(a["creditCode"]),
                         **base,
                     }
                 )

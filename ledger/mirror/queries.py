@@ -609,12 +609,16 @@ class MirrorQueries:
 
     def credit_code(self, agency: str) -> str | None:
         """The agency's unified social credit code (GB 32100), the latest one set, or None."""
-        row = self.read.one(
-            "SELECT credit_code FROM agency_events WHERE agency = ? AND kind = 'credit_code' "
-            "ORDER BY block DESC, log_index DESC LIMIT 1",
-            (agency,),
-        )
-        return None if row is None else str(row[0])
+
+        def compute() -> str | None:
+            row = self.read.one(
+                "SELECT credit_code FROM agency_events WHERE agency = ? AND kind = 'credit_code' "
+                "ORDER BY block DESC, log_index DESC LIMIT 1",
+                (agency,),
+            )
+            return None if row is None else str(row[0])
+
+        return self._cached(("credit_code", agency), compute)
 
     def _region_timeline(self) -> dict[int, list[tuple[int, int, str]]]:
         """(block, log_index, kind) of every admission and removal, per region."""

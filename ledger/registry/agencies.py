@@ -11,7 +11,7 @@ from eth_utils import to_checksum_address
 from ..chain import SentTransaction
 from ..contracts import KeyState
 from ..errors import InvalidInput
-from ..ids import agency_id, region_code, text_of, type_id
+from ..ids import agency_id, credit_code_text, region_code, text_of, type_id
 from .base import RegistryBase
 from .results import AgencyInfo, AgencyStruct, KeyInfo, KeyStruct
 
@@ -57,8 +57,7 @@ class AgenciesApi(RegistryBase):
         return self.chain.transact(admin, fn)
 
     def credit_code(self, code: str) -> str | None:
-        raw = bytes(self.chain.call(self.agencies.functions.creditCode(agency_id(code))))
-        return raw.rstrip(b"\0").decode("ascii", "replace") if any(raw) else None
+        return credit_code_text(self.chain.call(self.agencies.functions.creditCode(agency_id(code))))
 
     def agency_region(self, code: str) -> int | None:
         a = AgencyStruct(*self.chain.call(self.agencies.functions.agency(agency_id(code))))

@@ -13,7 +13,7 @@ from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from ..chain import SentTransaction
 from ..contracts import Reason, Role, Status, Verdict
-from ..ids import agency_id, reason_code, text_of, type_id
+from ..ids import agency_id, credit_code_text, reason_code, text_of, type_id
 from ..merkle import build_tree
 from ..signing import BatchSigner, as_batch_signer
 from .base import RegistryBase
@@ -23,7 +23,7 @@ _INSPECT_ARGS = ("bytes32", "bytes32", "bytes32", "uint32", "uint64")
 _INSPECT_SELECTOR = function_signature_to_4byte_selector(f"inspect({','.join(_INSPECT_ARGS)})")
 _INSPECTION = (
     "((address,uint64,uint32,bytes32),(bytes32,uint64,uint64,uint64,uint32),uint32,bool,uint64,(uint8,uint8),"
-    "(uint8,uint8),bool,uint64,uint64,bytes32,bytes32,bytes)"
+    "(uint8,uint8),bool,uint64,uint64,bytes32,bytes32,bytes,bytes18)"
 )
 
 
@@ -114,9 +114,22 @@ class CertificatesApi(RegistryBase):
     def inspection(self, agency: str, root: bytes, raw: object) -> Inspection:
         """``inspect``'s answer (the eth_call result, hex) read into an Inspection."""
         (out,) = abi_decode([_INSPECTION], bytes.fromhex(str(raw)[2:]))
-        raw_batch, raw_key, region, voided, cutoff, cert, whole, recognized, block, t, sm2_hash, tags_hash, sm2_key = (
-            out
-        )
+        (
+            raw_batch,
+            raw_key,
+            region,
+            voided,
+            cutoff,
+            cert,
+            whole,
+            recognized,
+            block,
+            t,
+            sm2_hash,
+            tags_hash,
+            sm2_key,
+        ) = out[:13]
+        credit_code = credit_code_text(out[13])
         b, k = BatchStruct(*raw_batch), KeyStruct(*raw_key)
         batch = (
             None
@@ -139,6 +152,7 @@ class CertificatesApi(RegistryBase):
             bytes(sm2_hash) if any(sm2_hash) else b"",
             bytes(sm2_key),
             bytes(tags_hash) if any(tags_hash) else b"",
+            credit_code,
         )
 
     def batch_commitments(self, agency: str, root: bytes) -> tuple[bytes, bytes]:

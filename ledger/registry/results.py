@@ -177,6 +177,7 @@ class Inspection:
     sm2_signature_hash: bytes = b""  # keccak256 of the batch's SM2 signature (sm suite), else empty
     key_sm2_public_key: bytes = b""  # the batch key's registered SM2 public key (x || y), else empty
     identifier_tags_hash: bytes = b""  # keccak256 of the batch's identifier tags; empty: it has none
+    issuer_credit_code: str | None = None  # the agency's unified social credit code, when set
 
 
 @dataclass

@@ -365,6 +365,9 @@ class IssuerAuthorized:
                 claimed=claims["region"],
                 actual=a.issuer_region,
             )
+        problem = _identifier_issuer_problem(self.name, case, a)
+        if problem is not None:
+            return problem
         cutoff = case.source.region_void(a.issuer_region, a.anchored_at)
         if cutoff is not None:
             return failed(
@@ -386,6 +389,40 @@ class IssuerAuthorized:
             region=a.issuer_region,
             type=a.cert_type,
         )
+
+
+def _identifier_issuer_problem(name: str, case: Case, a: AnchorFacts) -> Check | None:
+    """An e-licence identifier names its issuer by credit code: it must be the code the ledger
+    records for the agency that anchored the certificate. Else an agency could put another
+    agency's code (and so its identifiers) on certificates of its own."""
+    meta = case.metadata
+    if meta is None or meta.identifier is None:
+        return None
+    try:
+        named = parse_identifier(meta.identifier).issuer_code
+    except IdentifierError:
+        return None  # the integrity check refuses it (BAD_IDENTIFIER)
+    recorded = case.source.credit_code(a.agency)
+    if recorded is None:
+        return failed(
+            name,
+            Verdict.INVALID,
+            "ISSUER_CODE_UNKNOWN",
+            f"the identifier names issuer {named}, but the ledger records no credit code for {a.agency}",
+            named=named,
+            agency=a.agency,
+        )
+    if named != recorded:
+        return failed(
+            name,
+            Verdict.INVALID,
+            "ISSUER_CODE_MISMATCH",
+            f"the identifier names issuer {named}, but {a.agency} (which anchored it) is {recorded}",
+            named=named,
+            agency=a.agency,
+            recorded=recorded,
+        )
+    return None
 
 
 class KeyValid:

@@ -97,6 +97,9 @@ class Source(Protocol):
     def type_fields(self, cert_type: str) -> frozenset[str] | None:
         """The field names of the type's schema (None: no such type)."""
 
+    def credit_code(self, agency: str) -> str | None:
+        """The agency's unified social credit code as the ledger records it now (None: none set)."""
+
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         """The status at time ``at``, or the latest known (None)."""
 
@@ -190,6 +193,9 @@ class MirrorSource:
 
     def type_fields(self, cert_type: str) -> frozenset[str] | None:
         return self.q.type_fields(cert_type)
+
+    def credit_code(self, agency: str) -> str | None:
+        return self.q.credit_code(agency)
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         return self.q.status_as_of(cert_hash, agency, root, at=at)
@@ -375,6 +381,12 @@ class ChainSource:
             self._fields[cert_type] = None if schema is None else schema_field_names(schema)
         return self._fields[cert_type]
 
+    def credit_code(self, agency: str) -> str | None:
+        try:
+            return self.registry.credit_code(agency)
+        except ChainUnavailable as exc:
+            raise SourceUnavailable(str(exc)) from exc
+
     def key(self, address: str) -> KeyRecord | None:
         info = self.registry.key(address)
         if not info.agency:
@@ -470,6 +482,11 @@ class _ChainView:
 
     def type_fields(self, cert_type: str) -> frozenset[str] | None:
         return self.parent.type_fields(cert_type)
+
+    def credit_code(self, agency: str) -> str | None:
+        if agency != self.agency:
+            return self.parent.credit_code(agency)
+        return self.i.issuer_credit_code
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         if at is not None:
