@@ -70,7 +70,9 @@ def issue_cmd(
     issuer_code: Annotated[
         str | None,
         typer.Option(
-            help="The agency's unified social credit code (GB 32100): each certificate gets a GB/T 36904 identifier."
+            help="The agency's unified social credit code (GB 32100): each certificate gets a GB/T 36904 identifier. "
+            "Default: the code the ledger records for the agency (any other is refused), for a type with a national "
+            "type code."
         ),
     ] = None,
     national: Annotated[

@@ -177,9 +177,6 @@ def ledger(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Le
     c = new_deployment(Chain(anvil.url))
     mirror = open_mirror("sqlite", f"sqlite:///{directory}/mirror.db", anvil.url, c.deployment)
     led = Ledger(c, mirror, directory, {})
-    # identifiers name their issuer by the credit code the ledger records for the agency
-    c.registry.set_agency_credit_code(c.admins[GD], "GD-PSB", ISSUER)
-    c.registry.set_agency_credit_code(c.admins[GD], "GD-AMR", AMR_ISSUER)
     plain = [
         {
             "name": "李四",
@@ -213,11 +210,15 @@ def ledger(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Le
             "validFrom": "2099-01-01",
         },
     ]
-    led.docs["id"] = led.issue(
-        "id", "GD-PSB", "ID_CARD", write_jsonl(directory / "id.jsonl", plain), issuer_code=ISSUER
-    )
     led.docs["noid"] = led.issue(
         "noid", "GD-PSB", "ID_CARD", write_jsonl(directory / "noid.jsonl", plain[:1]), valid_from="2020-01-01"
+    )
+    # identifiers name their issuer by the credit code the ledger records for the agency (an
+    # agency with none issues without identifiers)
+    c.registry.set_agency_credit_code(c.admins[GD], "GD-PSB", ISSUER)
+    c.registry.set_agency_credit_code(c.admins[GD], "GD-AMR", AMR_ISSUER)
+    led.docs["id"] = led.issue(
+        "id", "GD-PSB", "ID_CARD", write_jsonl(directory / "id.jsonl", plain), issuer_code=ISSUER
     )
     led.docs["biz"] = led.issue(
         "biz", "GD-AMR", "BUSINESS_LICENSE", write_csv(directory / "biz.csv", [licence_national(i) for i in range(3)])
@@ -627,15 +628,17 @@ def test_national_file_level_problems(ledger: Ledger, tmp_path: Path) -> None:
 
 
 def test_identifiers_name_the_issuer_the_ledger_records(ledger: Ledger, tmp_path: Path) -> None:
-    """An identifier names its issuer by credit code: issuance refuses a code that is not the
-    agency's on the ledger (its certificates would verify INVALID), given or read from a
-    national export's ZZBFJGDM."""
+    """An identifier names its issuer by credit code: issuance takes the agency's code from the
+    ledger, and refuses one that is not the agency's there (its certificates would verify
+    INVALID), given or read from a national export's ZZBFJGDM."""
     plain = [{"name": "王", "sex": "M", "birthDate": "1990-01-01", "idNumber": citizen("44010619900101045")}]
     path = write_jsonl(tmp_path / "plain.jsonl", plain)
     with pytest.raises(InvalidInput, match=f"{AMR_ISSUER} is not GD-PSB's credit code on the ledger \\({ISSUER}\\)"):
         ledger.issue("amr-code", "GD-PSB", "ID_CARD", path, issuer_code=AMR_ISSUER)
     with pytest.raises(InvalidInput, match="GD-CMP has no credit code on the ledger: set it first"):
         ledger.issue("no-code", "GD-CMP", "ID_CARD", path, issuer_code=OTHER_ISSUER)
+    (doc,) = ledger.issue("ledger-code", "GD-PSB", "ID_CARD", path)  # no --issuer-code: the ledger's
+    assert parse(doc["identifier"]).issuer_code == ISSUER
     amr = write_jsonl(tmp_path / "amr.jsonl", [id_card_national(45, ZZBFJGDM=AMR_ISSUER)])
     with pytest.raises(InvalidInput, match=f"{AMR_ISSUER} is not GD-PSB's credit code on the ledger"):
         ledger.issue("amr-rows", "GD-PSB", "ID_CARD", amr)

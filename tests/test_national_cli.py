@@ -16,6 +16,7 @@ from ledger.chain import Chain
 from ledger.crypto.sm import SM2PublicKey
 from ledger.deployment import Deployment
 from ledger.document import Certificate
+from ledger.ids import agency_id, type_id
 from ledger.keystore import Keystore
 from ledger.registry import Registry
 from ledger.samples import write_id_cards
@@ -135,3 +136,56 @@ def test_agency_credit_code(sm_deployed: Cli, anvil: Any) -> None:
     assert _registry(cli, anvil).credit_code("GD-PSB") == "11330105002500287C"
     listed = {a["agency"]: a for a in cli.ok("agency", "list")}
     assert listed["GD-PSB"]["credit_code"] == "11330105002500287C"
+
+
+def test_an_sm_operator_issues_national_certificates_end_to_end(sm_deployed: Cli, anvil: Any, tmp_path: Path) -> None:
+    """What an operator of an sm deployment does, command by command: a key pair, the agency's
+    credit code, issuance with e-licence identifiers, the mirror, verification of the document,
+    its compact QR and a tampered copy. The documents are SM3-hashed certledger/2, their batch
+    SM2-signed by the registered key."""
+    from ledger.gbt.identifier import parse
+    from ledger.signing import sm2_batch_signature_ok
+    from ledger.suites import suite
+
+    cli = sm_deployed
+    cli.ok("key", "new", "GD-PSB-1", "--agency", "GD-PSB")
+    code = "11330105002500287C"
+    cli.ok("agency", "credit-code", "GD-PSB", code)
+    rows = write_id_cards(tmp_path / "rows.csv", 4)
+    out = tmp_path / "out"
+    issued = cli.ok("issue", str(rows), "--agency", "GD-PSB", "--type", "ID_CARD", "--out", str(out), "--qr")
+    assert issued["issued"] == 4
+    paths = sorted((out / "certificates").glob("*.json"))
+    docs = [json.loads(p.read_text()) for p in paths]
+    reg = _registry(cli, anvil)
+    for doc in docs:
+        assert (doc["format"], doc["suite"]) == ("certledger/2", "sm")
+        assert parse(doc["identifier"]).issuer_code == code  # from the ledger's code for GD-PSB
+        cert, stated = Certificate.from_json(doc)
+        assert cert.compute_hash() == stated  # recomputed in SM3 ...
+        assert suite("intl").name != cert.suite  # ... not in SHA-256
+        anchor = doc["anchor"]
+        public = Keystore(cli.home / "keys", PASSWORD).load_sm2("GD-PSB-1").public_key
+        assert sm2_batch_signature_ok(
+            public,
+            bytes.fromhex(anchor["sm2Signature"][2:]),
+            bytes.fromhex(anchor["root"][2:]),
+            type_id("ID_CARD"),
+            agency_id("GD-PSB"),
+            reg.chain.chain_id,
+            reg.deployment.certificate_registry,
+            identifier_tags_hash=reg.batch_commitments("GD-PSB", bytes.fromhex(anchor["root"][2:]))[1],
+        )
+    cli.ok("index", "--once")
+    for source in ("mirror", "chain"):
+        result = cli.ok("verify", str(paths[0]), "--source", source)
+        assert result["verdict"] == "VALID", result
+        key = next(c for c in result["checks"] if c["name"] == "key_valid")
+        assert "EIP-712 and SM2" in key["detail"]
+    qr = next((out / "qr").glob("*.png"))
+    assert cli.ok("verify", str(qr))["verdict"] == "VALID"  # CLC3: the metadata is bound, dates checked
+    tampered = tmp_path / "tampered.json"
+    doc = docs[0]
+    tampered.write_text(json.dumps({**doc, "fields": {**doc["fields"], "name": "李鬼"}}, ensure_ascii=False))
+    status, printed, _ = cli("verify", str(tampered), "--json")
+    assert status == 3 and json.loads(printed)["verdict"] == "INVALID"

@@ -89,7 +89,9 @@ def issue(
         rows = read_rows(Path(request.rows_path))
         if not rows:
             raise InvalidInput(f"{Path(request.rows_path).name}: no rows")
-        plan = plan_rows(rows, schema, national=request.national, issuer_code=request.issuer_code)
+        plan = plan_rows(
+            rows, schema, national=request.national, issuer_code=request.issuer_code, recorded_code=agency.credit_code
+        )
         if plan.issuer_code is not None and plan.issuer_code != agency.credit_code:
             # identifiers name their issuer by credit code: a code the ledger does not record
             # for this agency would make every certificate verify INVALID

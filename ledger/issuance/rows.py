@@ -54,12 +54,15 @@ def plan_rows(
     *,
     national: bool | None = None,
     issuer_code: str | None = None,
+    recorded_code: str | None = None,
 ) -> RowPlan:
     """Check the columns of ``rows`` against ``schema`` and decide how they are read.
 
     ``national``: None detects national columns, True requires the national shape, False the
     plain one. ``issuer_code`` (the agency's unified social credit code, GB 32100) turns on
     GB/T 36904 identifiers; a national export without it uses the ZZBFJGDM its rows agree on.
+    Without either, ``recorded_code`` (the agency's code on the ledger) does, for a type that
+    declares a national type code: every certificate of such an agency gets its identifier.
     Raises InvalidInput (one line) for a problem of the whole file."""
     if issuer_code is not None:
         try:
@@ -113,6 +116,9 @@ def plan_rows(
                 f"unknown column(s) {', '.join(unknown)} for {schema.type}; expected {', '.join(schema.field_names)}"
             )
     type_code: str | None = None
+    declared = schema.raw.get("national")
+    if issuer_code is None and recorded_code is not None and isinstance(declared, dict) and declared.get("typeCode"):
+        issuer_code = recorded_code
     if issuer_code is not None:
         raw = schema.raw.get("national")
         type_code = raw.get("typeCode") if isinstance(raw, dict) else None
