@@ -33,6 +33,18 @@ AGENCIES: dict[str, tuple[int, tuple[str, ...]]] = {
     "BJ-CAB": (110000, ("MARRIAGE_CERTIFICATE",)),  # 北京市民政局
 }
 
+
+def _demo_credit_code(region: int, n: int) -> str:
+    """A made-up unified social credit code of a government body of ``region`` (GB 32100: its
+    check character computed, so it validates), for the demo's agencies in an sm deployment."""
+    from .gbt.identifier import uscc_check
+
+    first17 = f"11{region}MB{n:07d}"
+    return first17 + uscc_check(first17)
+
+
+DEMO_CREDIT_CODES = {code: _demo_credit_code(region, n) for n, (code, (region, _)) in enumerate(AGENCIES.items(), 1)}
+
 # (verifier, type, issuer or 0 = any region). Deliberately not everything: 110000 does not
 # recognise Guangdong business licences, so the demo can show NOT_RECOGNIZED.
 RECOGNITION: tuple[tuple[int, str, int], ...] = (
@@ -160,6 +172,12 @@ def ensure_default_consortium(
             note(True, f"signing key {key_name} for {code}" + (" (with its SM2 key)" if sm else ""))
         else:
             _note_keys(registry, keystore, code, note)
+        if sm:  # the national profile: identifiers name their issuer by its credit code
+            if registry.credit_code(code) is None:
+                registry.set_agency_credit_code(admin(region), code, DEMO_CREDIT_CODES[code])
+                note(True, f"credit code {DEMO_CREDIT_CODES[code]} for {code}")
+            else:
+                note(False, f"credit code of {code}")
 
     rules = {(r.verifier, r.type, r.issuer) for r in registry.recognitions()}
     for verifier, cert_type, issuer in RECOGNITION:

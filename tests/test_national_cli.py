@@ -189,3 +189,33 @@ def test_an_sm_operator_issues_national_certificates_end_to_end(sm_deployed: Cli
     tampered.write_text(json.dumps({**doc, "fields": {**doc["fields"], "name": "李鬼"}}, ensure_ascii=False))
     status, printed, _ = cli("verify", str(tampered), "--json")
     assert status == 3 and json.loads(printed)["verdict"] == "INVALID"
+
+
+def test_the_sm_demo_consortium_gives_every_certificate_an_identifier(cli: Cli, anvil: Any, tmp_path: Path) -> None:
+    """``certledger demo --suite sm`` sets up: the agencies' credit codes on the ledger, so the
+    sample certificates carry e-licence identifiers naming their issuer, found by identifier."""
+    from ledger.bootstrap import DEMO_CREDIT_CODES, ensure_default_consortium, ensure_sample_certificates
+    from ledger.gbt.identifier import parse
+    from ledger.mirror import Indexer, MirrorQueries, MirrorStore
+    from ledger.suites import suite
+
+    keystore = Keystore(cli.home / "keys", PASSWORD)
+    chain = Chain(anvil.url)
+    report = ensure_default_consortium(chain, keystore, cli.home / "deployment.json", suite="sm")
+    assert report.deployment.suite == "sm"
+    again = ensure_default_consortium(chain, keystore, cli.home / "deployment.json")  # idempotent
+    assert not again.created and "credit code of GD-PSB" in again.reused
+    reg = Registry(chain, report.deployment)
+    assert {a: reg.credit_code(a) for a in DEMO_CREDIT_CODES} == DEMO_CREDIT_CODES
+    samples = ensure_sample_certificates(reg, keystore, tmp_path / "demo", id_cards=3, licences=2)
+    doc_path, _ = samples.sample_files()
+    doc = json.loads(doc_path.read_text())
+    assert doc["suite"] == "sm" and parse(doc["identifier"]).issuer_code == DEMO_CREDIT_CODES["GD-PSB"]
+    store = MirrorStore(f"sqlite:///{tmp_path / 'mirror.sqlite'}")
+    try:
+        store.open(reg.deployment)
+        Indexer(anvil.url, reg.deployment, store).catch_up()
+        found = MirrorQueries(store).by_identifier_tag(suite("sm").identifier_tag(doc["identifier"]))
+        assert found == [("GD-PSB", bytes.fromhex(doc["hash"][2:]))]
+    finally:
+        store.dispose()
