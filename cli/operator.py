@@ -352,11 +352,12 @@ def agency_list(
         as_json,
         lambda d: table(
             "Agencies",
-            ["agency", "region", "status", "types", "keys"],
+            ["agency", "region", "credit code", "status", "types", "keys"],
             [
                 [
                     a["agency"],
                     a["region"],
+                    a["credit_code"] or "—",
                     "suspended" if a["suspended"] else "active" if a["enabled"] else "disabled",
                     ", ".join(a["types"]),
                     "\n".join(
