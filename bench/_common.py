@@ -30,7 +30,7 @@ from ledger.issuance import anchor_calldata  # noqa: E402
 from ledger.merkle import build_tree  # noqa: E402
 from ledger.node import anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
 from ledger.registry import Registry  # noqa: E402
-from ledger.signing import BatchSigner, sign_batch  # noqa: E402
+from ledger.signing import BatchSigner  # noqa: E402
 
 CHAIN_ID = 31337
 REGION = 440000
@@ -203,7 +203,7 @@ def anchor_many(setup: Setup, total: int, batch: int, keep: list[bytes] | None =
         if keep is not None:
             keep.extend(hashes[::100])
         tree = build_tree(hashes)
-        sig = sign_batch(setup.key, tree.root, tid, aid, chain.chain_id, reg.deployment.certificate_registry)
+        sig, _ = setup.batch_signer.sign(tree.root, tid, aid, chain.chain_id, reg.deployment.certificate_registry)
         tx = {
             "to": reg.deployment.certificate_registry,
             "data": anchor_calldata(aid, tid, tree.cert_hashes, sig),

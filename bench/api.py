@@ -1,13 +1,15 @@
 """REST API latency and throughput with a mirror of 1,000,000 certificates, load from wrk on
-loopback (Debian package ``wrk``; installed with apt-get if missing).
+loopback (Debian package ``wrk``; installed with apt-get if missing), in both cryptographic suites.
 
     .venv/bin/python bench/api.py [--certificates 1000000] [--seconds 15] [--workers 2]
-                                  [--databases sqlite,postgresql]
+                                  [--databases sqlite,postgresql] [--suites intl,sm]
 
-For SQLite and for PostgreSQL, each with its own indexer following the chain (as deployed):
+For SQLite and for PostgreSQL (and for the sm suite on SQLite beside intl), each with its own
+indexer following the chain (as deployed):
   GET  /v1/certificates/{hash}   at a fixed ~1,000 req/s (p50/p99), then at peak (req/s)
   POST /v1/verify (full document, proof check) at a fixed ~200 req/s (p50/p99), then at peak
 and POST /v1/verify?source=chain (a document; the contracts' views through the node) at ~50 req/s.
+An sm document is SM3-hashed and its batch SM2-signed: the engine checks both.
 
 Beside each peak, in the same run with the same load: a bare FastAPI app on uvicorn with as
 many workers answering the same routes with a constant JSON (``bench/_bare_app.py``). The
@@ -16,7 +18,7 @@ absolute figures, which move with the machine and whatever else runs on it (the 
 is recorded before every measurement).
 
 Targets: GET p50 <= 2 ms, p99 <= 10 ms at 1,000 req/s, >= 4,000 req/s peak (SQLite);
-POST /v1/verify p50 <= 3 ms at 200 req/s; source=chain p50 <= 15 ms at ~50 req/s.
+POST /v1/verify p50 <= 3 ms at 200 req/s (sm: <= 5 ms); source=chain p50 <= 15 ms at ~50 req/s.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from _common import (
@@ -50,6 +54,8 @@ from ledger.deployment import Deployment
 from ledger.issuance import IssueRequest, issue, load_bundle, schema_for
 from ledger.mirror import Indexer, MirrorStore
 from ledger.samples import write_id_cards
+
+VERIFY_PATH = "/v1/verify?verifier_region=330000"
 
 
 def start_bare(port: int, workers: int) -> subprocess.Popen:
@@ -95,109 +101,144 @@ def ratio(a: dict, b: dict) -> float | None:
     return round(a["req_per_s"] / b["req_per_s"], 3) if b.get("req_per_s") else None
 
 
+@dataclass
+class Ledger:
+    """One deployment of a suite with its mirror-to-be: documents to POST, hashes to GET."""
+
+    suite: str
+    deployment: Deployment
+    home: Path
+    docs: list[str]
+    hashes: list[str]
+
+
+def prepare(chain: Any, suite: str, certificates: int, folder: Path) -> Ledger:
+    """Deploy in ``suite``, anchor ``certificates`` hashes (the fast path), issue 2,000 real
+    documents through the pipeline, and write the home ``certledger serve`` reads."""
+    folder.mkdir(parents=True)
+    setup = one_agency(chain, default_schemas()["ID_CARD"], suite=suite)
+    reg = setup.registry
+    reg.set_recognition(setup.admin, 440000, "ID_CARD", 0)
+    if suite == "sm":  # the national profile as deployed: the documents carry e-licence identifiers
+        reg.set_agency_credit_code(setup.admin, "GD-PSB", "11440000MB0000001F")
+    sample: list[bytes] = []
+    seconds = anchor_many(setup, certificates, 10_000, keep=sample)
+    print(f"{suite}: anchored {certificates:,} certificate hashes in {seconds:.1f} s", flush=True)
+    rows = write_id_cards(folder / "rows.csv", 2_000)
+    issue(
+        reg,
+        setup.batch_signer,
+        setup.deployer,
+        IssueRequest("GD-PSB", "ID_CARD", rows, folder / "docs", bundle=True),
+        schema_for(reg, "ID_CARD"),
+    )
+    docs = [
+        json.dumps(d, ensure_ascii=False)
+        for _, d in zip(range(200), load_bundle(folder / "docs" / "certificates.jsonl"), strict=False)
+    ]
+    home = folder / "home"
+    home.mkdir()
+    reg.deployment.save(home / "deployment.json")
+    hashes = ["0x" + h.hex() for h in random.sample(sample, min(10_000, len(sample)))]
+    return Ledger(suite, reg.deployment, home, docs, hashes)
+
+
+def measure_bare(wrk: str, ledger: Ledger, args: argparse.Namespace, tmp: Path) -> dict[str, dict]:
+    """The same-run baseline: the bare FastAPI app under the same load."""
+    port = free_port()
+    bare = start_bare(port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        run_wrk(wrk, base, lua_get(ledger.hashes, None), 3, 4, tmp)
+        return {
+            "bare_get_peak": measured(run_wrk(wrk, base, lua_get(ledger.hashes, None), args.seconds, 32, tmp)),
+            "bare_post_peak": measured(
+                run_wrk(wrk, base, lua_post(ledger.docs, VERIFY_PATH, None), args.seconds, 32, tmp)
+            ),
+        }
+    finally:
+        stop([bare])
+
+
+def measure(wrk: str, rpc: str, url: str, ledger: Ledger, args: argparse.Namespace, tmp: Path) -> dict[str, dict]:
+    """GET and POST through ``certledger index`` + ``certledger serve`` on ``url``."""
+    port = free_port()
+    stack = start_stack(ledger.home, rpc, url, port, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    hashes, docs = ledger.hashes, ledger.docs
+    r: dict[str, dict] = {}
+    try:
+        # warm up, then measure. wrk paces each connection with delay() between a response
+        # and the next request: C connections at delay d and latency l give C / (d + l)
+        # requests per second, so d is set from the warm-up latency.
+        warm = run_wrk(wrk, base, lua_get(hashes, None), 3, 4, tmp)
+        r["get_at_1000"] = measured(run_wrk(wrk, base, lua_get(hashes, pace(20, 1000, warm)), args.seconds, 20, tmp))
+        r["get_peak"] = measured(run_wrk(wrk, base, lua_get(hashes, None), args.seconds, 32, tmp))
+        warm = run_wrk(wrk, base, lua_post(docs, VERIFY_PATH, None), 3, 2, tmp)
+        r["verify_at_200"] = measured(
+            run_wrk(wrk, base, lua_post(docs, VERIFY_PATH, pace(8, 200, warm)), args.seconds, 8, tmp)
+        )
+        r["verify_peak"] = measured(run_wrk(wrk, base, lua_post(docs, VERIFY_PATH, None), args.seconds, 32, tmp))
+        if url.startswith("sqlite"):
+            path = VERIFY_PATH + "&source=chain"
+            warm = run_wrk(wrk, base, lua_post(docs, path, None), 3, 1, tmp)
+            r["verify_chain_at_50"] = measured(
+                run_wrk(wrk, base, lua_post(docs, path, pace(4, 50, warm)), args.seconds, 4, tmp)
+            )
+    finally:
+        stop(stack)
+    return r
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--certificates", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--suites", default="intl,sm", help="comma-separated: intl, sm (sm on SQLite only)")
     parser.add_argument("--pg", default=os.environ.get("CERTLEDGER_BENCH_PG", PG_DEFAULT))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "api.json")
     args = parser.parse_args(argv)
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     if not databases or set(databases) - {"sqlite", "postgresql"}:
         parser.error("--databases: sqlite and/or postgresql")
+    suites = [x.strip() for x in args.suites.split(",") if x.strip()]
+    if not suites or set(suites) - {"intl", "sm"}:
+        parser.error("--suites: intl and/or sm")
     report = {
-        "benchmark": "REST API with a mirror of 1 M certificates (wrk on loopback)",
+        "benchmark": "REST API with a mirror of 1 M certificates (wrk on loopback), both suites",
         **provenance(),
         "certificates": args.certificates,
         "api_workers": args.workers,
         "seconds_per_run": args.seconds,
     }
     wrk = ensure_wrk()
-    results: dict[str, dict] = {}
+    results: dict[str, dict[str, dict]] = {}
     with tempfile.TemporaryDirectory(prefix="certledger-api-") as tmp_name, anvil() as chain:
         tmp = Path(tmp_name)
-        setup = one_agency(chain, default_schemas()["ID_CARD"])
-        reg = setup.registry
-        reg.set_recognition(setup.admin, 440000, "ID_CARD", 0)
-        sample: list[bytes] = []
-        seconds = anchor_many(setup, args.certificates, 10_000, keep=sample)
-        print(f"anchored {args.certificates:,} certificate hashes in {seconds:.1f} s", flush=True)
-        rows = write_id_cards(tmp / "rows.csv", 2_000)
-        issue(
-            reg,
-            setup.key,
-            setup.deployer,
-            IssueRequest("GD-PSB", "ID_CARD", rows, tmp / "docs", bundle=True),
-            schema_for(reg, "ID_CARD"),
-        )
-        docs = [
-            json.dumps(d, ensure_ascii=False)
-            for _, d in zip(range(200), load_bundle(tmp / "docs" / "certificates.jsonl"), strict=False)
-        ]
-        home = tmp / "home"
-        home.mkdir()
-        deployment: Deployment = reg.deployment
-        deployment.save(home / "deployment.json")
-        hashes = ["0x" + h.hex() for h in random.sample(sample, min(10_000, len(sample)))]
-        verify_path = "/v1/verify?verifier_region=330000"
         pg_url, drop_pg = pg_database(args.pg) if "postgresql" in databases else ("", lambda: None)
+        bare: dict[str, dict] = {}  # the baseline, once per run: it does not depend on the suite
         try:
-            urls = {"sqlite": f"sqlite:///{tmp}/mirror.db", "postgresql": pg_url}
-            for db in databases:
-                url = urls[db]
-                store = MirrorStore(url)
-                store.open(deployment)
-                Indexer(chain.url, deployment, store).catch_up()
-                store.dispose()
-                r: dict[str, dict] = {}
-                # the baseline first, on the same machine under the same load, with the same wrk
-                port = free_port()
-                bare = start_bare(port, args.workers)
-                base = f"http://127.0.0.1:{port}"
-                try:
-                    run_wrk(wrk, base, lua_get(hashes, None), 3, 4, tmp)
-                    r["bare_get_peak"] = measured(run_wrk(wrk, base, lua_get(hashes, None), args.seconds, 32, tmp))
-                    r["bare_post_peak"] = measured(
-                        run_wrk(wrk, base, lua_post(docs, verify_path, None), args.seconds, 32, tmp)
-                    )
-                finally:
-                    stop([bare])
-                port = free_port()
-                stack = start_stack(home, chain.url, url, port, args.workers)
-                base = f"http://127.0.0.1:{port}"
-                try:
-                    # warm up, then measure. wrk paces each connection with delay() between a
-                    # response and the next request: C connections at delay d and latency l give
-                    # C / (d + l) requests per second, so d is set from the warm-up latency.
-                    warm = run_wrk(wrk, base, lua_get(hashes, None), 3, 4, tmp)
-                    r["get_at_1000"] = measured(
-                        run_wrk(wrk, base, lua_get(hashes, pace(20, 1000, warm)), args.seconds, 20, tmp)
-                    )
-                    r["get_peak"] = measured(run_wrk(wrk, base, lua_get(hashes, None), args.seconds, 32, tmp))
-                    warm = run_wrk(wrk, base, lua_post(docs, verify_path, None), 3, 2, tmp)
-                    r["verify_at_200"] = measured(
-                        run_wrk(wrk, base, lua_post(docs, verify_path, pace(8, 200, warm)), args.seconds, 8, tmp)
-                    )
-                    r["verify_peak"] = measured(
-                        run_wrk(wrk, base, lua_post(docs, verify_path, None), args.seconds, 32, tmp)
-                    )
-                    if db == "sqlite":
-                        path = verify_path + "&source=chain"
-                        warm = run_wrk(wrk, base, lua_post(docs, path, None), 3, 1, tmp)
-                        r["verify_chain_at_50"] = measured(
-                            run_wrk(wrk, base, lua_post(docs, path, pace(4, 50, warm)), args.seconds, 4, tmp)
-                        )
-                finally:
-                    stop(stack)
-                r["ratios"] = {
-                    "get_peak_vs_bare_get": ratio(r["get_peak"], r["bare_get_peak"]),
-                    "verify_peak_vs_bare_post": ratio(r["verify_peak"], r["bare_post_peak"]),
-                    "verify_peak_vs_get_peak": ratio(r["verify_peak"], r["get_peak"]),
-                }
-                results[db] = r
-                print(db, json.dumps(r, indent=1), flush=True)
+            for n, suite in enumerate(suites):
+                ledger = prepare(chain, suite, args.certificates, tmp / suite)
+                # the first suite on every database; the next ones on SQLite beside it (the
+                # mirror is the same: what differs is hashing and signature checks)
+                for db in databases if n == 0 else ["sqlite"]:
+                    url = f"sqlite:///{tmp}/{suite}-mirror.db" if db == "sqlite" else pg_url
+                    store = MirrorStore(url)
+                    store.open(ledger.deployment)
+                    Indexer(chain.url, ledger.deployment, store).catch_up()
+                    store.dispose()
+                    bare = bare or measure_bare(wrk, ledger, args, tmp)
+                    r = {**bare, **measure(wrk, chain.url, url, ledger, args, tmp)}
+                    r["ratios"] = {
+                        "get_peak_vs_bare_get": ratio(r["get_peak"], r["bare_get_peak"]),
+                        "verify_peak_vs_bare_post": ratio(r["verify_peak"], r["bare_post_peak"]),
+                        "verify_peak_vs_get_peak": ratio(r["verify_peak"], r["get_peak"]),
+                    }
+                    results.setdefault(suite, {})[db] = r
+                    print(suite, db, json.dumps(r, indent=1), flush=True)
         finally:
             drop_pg()
     report["results"] = results
@@ -207,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "get_p99_ms": 10,
         "get_peak_req_per_s": 4000,
         "verify_p50_ms": 3,
+        "verify_sm_p50_ms": 5,
         "verify_chain_p50_ms": 15,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
