@@ -15,10 +15,12 @@ from fastapi.testclient import TestClient
 from helpers import Node, postgres_problem, require_postgres
 
 
-@pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    directory = tmp_path_factory.mktemp("api-world")
-    w = build_world(directory)
+@pytest.fixture(scope="session", params=["intl", "sm"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The world in each cryptographic suite: every test that takes it runs in both (intl:
+    SHA-256, EIP-712; sm: SM3, EIP-712 and SM2, credit codes and e-licence identifiers)."""
+    directory = tmp_path_factory.mktemp(f"api-world-{request.param}")
+    w = build_world(directory, request.param)
     pg: PgDatabase | None = None
     try:
         if postgres_problem() is None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -64,7 +64,7 @@ from ledger.merkle import build_tree
 from ledger.mirror import Indexer, IndexerConfig, MirrorQueries, MirrorStore
 from ledger.node import anvil_args
 from ledger.registry import Registry
-from ledger.signing import sign_batch
+from ledger.signing import BatchSigner, sign_batch
 from ledger.verification import ChainSource, MirrorSource, Verifier
 
 GD, ZJ, BJ = REGIONS  # 440000, 330000, 110000
@@ -146,9 +146,22 @@ def start_anvil(directory: Path, *, block_time: float | None = None) -> Node:
     )
 
 
-def new_deployment(chain: Chain, *, types: tuple[str, ...] = ("ID_CARD", "BUSINESS_LICENSE", "DEGREE")) -> Consortium:
-    """Three regions, the bundled schemas of ``types``, the agencies and rules of this module."""
-    c = new_consortium(chain)
+# The agencies' credit codes in an sm deployment (GB 32100 check characters valid): there, as a
+# national deployment runs, every certificate carries an e-licence identifier naming its issuer.
+CREDIT_CODES = {
+    "GD-PSB": "11440000MB0000001F",
+    "GD-AMR": "11440000MB0000002J",
+    "GD-CMP": "11440000MB0000003M",
+    "ZJ-EDU": "11330000MB0000004X",
+}
+
+
+def new_deployment(
+    chain: Chain, *, types: tuple[str, ...] = ("ID_CARD", "BUSINESS_LICENSE", "DEGREE"), suite: str = "intl"
+) -> Consortium:
+    """Three regions, the bundled schemas of ``types``, the agencies and rules of this module, in
+    ``suite`` (sm: the agencies' credit codes recorded too)."""
+    c = new_consortium(chain, suite=suite)
     schemas = default_schemas()
     for code in types:
         c.add_type(code, schemas[code])
@@ -161,6 +174,8 @@ def new_deployment(chain: Chain, *, types: tuple[str, ...] = ("ID_CARD", "BUSINE
     for code, (region, allowed) in agencies.items():
         if all(t in types for t in allowed):
             c.add_agency(code, region, allowed)
+            if suite != "intl":
+                c.registry.set_agency_credit_code(c.admins[region], code, CREDIT_CODES[code])
     for verifier, cert_type, issuer in RULES:
         if cert_type in types:
             c.registry.set_recognition(c.admins[verifier], verifier, cert_type, issuer)
@@ -183,7 +198,7 @@ def issue_rows(
     *,
     valid_from: str | None = VALID_FROM,
     valid_until: str | None = None,
-    signer: LocalAccount | None = None,
+    signer: LocalAccount | BatchSigner | None = None,
 ) -> list[dict[str, Any]]:
     """Issue ``rows`` through the real pipeline; returns the documents (bundle order)."""
     out.mkdir(parents=True, exist_ok=True)
@@ -200,7 +215,7 @@ def issue_rows(
         workers=1,
         allow_expired=True,  # the fixtures issue expired certificates on purpose (to verify EXPIRED)
     )
-    result = issue(c.registry, signer or c.agency_keys[agency], c.deployer, request, schema_for(c.registry, cert_type))
+    result = issue(c.registry, signer or c.signer(agency), c.deployer, request, schema_for(c.registry, cert_type))
     assert result.issued == len(rows) and not result.bad_rows, result.to_json()
     return list(load_bundle(result.bundle))
 
@@ -217,20 +232,28 @@ def _salts(fields: dict[str, str]) -> dict[str, bytes]:
 
 
 def unanchored_document(c: Consortium, agency: str = "GD-PSB", cert_type: str = "ID_CARD") -> dict[str, Any]:
-    """A well-formed, correctly signed document whose batch was never anchored."""
+    """A well-formed, correctly signed document whose batch was never anchored (in the
+    deployment's suite: certledger/2 in sm, with its SM2 batch signature)."""
     fields = {"name": "王五", "sex": "M", "birthDate": "1990-01-01", "idNumber": "440106199001010000"}
-    cert = Certificate(cert_type, agency, GD, VALID_FROM, None, fields, _salts(fields))
+    form: dict[str, Any] = {} if c.suite == "intl" else {"version": 2, "suite": c.suite}
+    cert = Certificate(cert_type, agency, GD, VALID_FROM, None, fields, _salts(fields), **form)
     h = cert.compute_hash()
-    other = Certificate(cert_type, agency, GD, VALID_FROM, None, {**fields, "name": "赵六"}, _salts(fields))
+    other = replace(cert, fields={**fields, "name": "赵六"})
     tree = build_tree([h, other.compute_hash()])
     d = c.deployment
-    sig = sign_batch(
-        c.agency_keys[agency], tree.root, type_id(cert_type), agency_id(agency), d.chain_id, d.certificate_registry
+    signatures, sm2 = c.signer(agency).sign(
+        tree.root, type_id(cert_type), agency_id(agency), d.chain_id, d.certificate_registry
     )
     anchor = Anchor(
-        d.chain_id, d.certificate_registry, tree.root, tuple(tree.proof(h)), sig, c.agency_keys[agency].address
+        d.chain_id,
+        d.certificate_registry,
+        tree.root,
+        tuple(tree.proof(h)),
+        signatures[:65],
+        c.agency_keys[agency].address,
+        sm2_signature=sm2,
     )
-    return Certificate(cert_type, agency, GD, VALID_FROM, None, fields, cert.salts, anchor=anchor).to_json()
+    return replace(cert, anchor=anchor).to_json()
 
 
 def chain_time(chain: Chain, block: int | str = "latest") -> int:
@@ -360,11 +383,11 @@ class World:
         return create_app(self.settings(kind, **overrides))
 
 
-def build_world(directory: Path) -> World:
+def build_world(directory: Path, suite: str = "intl") -> World:
     node = start_anvil(directory)
     try:
         chain = Chain(node.url)
-        c = new_deployment(chain)
+        c = new_deployment(chain, suite=suite)
         home = directory / "home"
         save_deployment(c, home)
         w = World(node, chain, c, home)

@@ -29,6 +29,7 @@ from ledger.deployment import Deployment, deploy
 from ledger.errors import ContractRejected
 from ledger.node import wait_for_rpc
 from ledger.registry import Registry
+from ledger.signing import BatchSigner
 
 ROOT = Path(__file__).resolve().parents[1]
 REGIONS = (440000, 330000, 110000)  # Guangdong, Zhejiang, Beijing
@@ -84,6 +85,15 @@ class Consortium:
     deployer: LocalAccount
     admins: dict[int, LocalAccount]
     agency_keys: dict[str, LocalAccount] = field(default_factory=dict)
+    sm2_keys: dict[str, Any] = field(default_factory=dict)  # agency -> its key's SM2 key (sm suite)
+
+    @property
+    def suite(self) -> str:
+        return self.registry.deployment.suite
+
+    def signer(self, agency: str) -> BatchSigner:
+        """What signs the agency's batches: its key, with its SM2 key in the sm suite."""
+        return BatchSigner(self.agency_keys[agency], self.suite, self.sm2_keys.get(agency))
 
     @property
     def chain(self) -> Chain:
@@ -100,19 +110,27 @@ class Consortium:
             self.registry.approve(self.admins[330000], result.id)
 
     def add_agency(self, code: str, region: int, types: list[str]) -> LocalAccount:
-        """Register an agency with one fresh active key; returns the key."""
+        """Register an agency with one fresh active key (in the sm suite with its SM2 key);
+        returns the key."""
         self.registry.register_agency(self.admins[region], code, region, types)
         key = Account.create()
-        self.registry.add_key(self.admins[region], code, key.address)
+        sm2 = b""
+        if self.suite != "intl":
+            from ledger.crypto.sm import SM2PrivateKey
+
+            self.sm2_keys[code] = SM2PrivateKey.generate()
+            sm2 = self.sm2_keys[code].public_key.to_bytes()
+        self.registry.add_key(self.admins[region], code, key.address, sm2_public_key=sm2)
         self.agency_keys[code] = key
         return key
 
 
-def new_consortium(chain: Chain, quorum_rule: tuple[int, int] = (1, 2)) -> Consortium:
-    """Deploy for the three founding regions; ``quorum_rule`` (N, D): more than N/D must approve."""
+def new_consortium(chain: Chain, quorum_rule: tuple[int, int] = (1, 2), suite: str = "intl") -> Consortium:
+    """Deploy for the three founding regions; ``quorum_rule`` (N, D): more than N/D must approve;
+    ``suite``: the cryptographic suite (intl, sm)."""
     deployer = Account.create()
     admins = {r: Account.create() for r in REGIONS}
-    deployment = deploy(chain, deployer, [(r, admins[r].address) for r in REGIONS], quorum_rule)
+    deployment = deploy(chain, deployer, [(r, admins[r].address) for r in REGIONS], quorum_rule, suite=suite)
     return Consortium(Registry(chain, deployment), deployer, admins)
 
 

@@ -650,3 +650,19 @@ def test_answers_are_held_to_their_published_models(world: World, client: TestCl
 
     with checked_client(drifted) as c, pytest.raises(AssertionError, match="not a VerificationModel"):
         c.get("/answer")
+
+
+def test_the_world_runs_in_each_suite(world: World, client: TestClient) -> None:
+    """Every test of the world runs in both suites: here is what differs between them."""
+    doc = world.doc("id", 0)
+    body = post_verify(client, {"document": doc}, verifier_region="330000").json()
+    assert body["verdict"] == "VALID", failing(body)
+    key = next(c for c in body["checks"] if c["name"] == "key_valid")
+    if world.deployment.suite == "sm":
+        assert (doc["format"], doc["suite"]) == ("certledger/2", "sm")
+        assert len(bytes.fromhex(doc["anchor"]["sm2Signature"][2:])) == 64 and "SM2" in key["detail"]
+        assert doc["identifier"].split(".")[6] == world.registry.credit_code("GD-PSB")
+        assert body["certificate"]["identifier"] == doc["identifier"]
+    else:
+        assert doc.get("suite", "intl") == "intl" and "sm2Signature" not in doc["anchor"]
+        assert "identifier" not in doc and "SM2" not in key["detail"]
