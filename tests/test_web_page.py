@@ -457,6 +457,101 @@ def test_check_details_are_translated_in_every_language(open_page, lang: str) ->
                 ), c["text"]
 
 
+E_LICENCE_ID = "1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.001.1"
+SM_KEY = "0x71C7656EC7ab88b098defB751B7401B5f6d8976F"
+
+
+def _national_answer() -> dict:
+    """An answer (in the API's result contract) with the codes of certledger/2 documents and
+    compact v3 QR codes: one list item each, an English detail no page should show."""
+
+    def check(name: str, outcome: str, code: str, **params: object) -> dict:
+        ok = {"PASS": True, "FAIL": False}.get(outcome)
+        return {"name": name, "ok": ok, "outcome": outcome, "code": code, "detail": "ENGINE ENGLISH", "params": params}
+
+    checks = [
+        check("integrity", "PASS", "METADATA_BOUND", shown=0, hidden=None),
+        check("integrity", "FAIL", "SUITE_MISMATCH", suite="sm", expected="intl"),
+        check("integrity", "FAIL", "BAD_IDENTIFIER", identifier=E_LICENCE_ID[:-1] + "A", segment="check"),
+        check("integrity", "FAIL", "BAD_IDENTIFIER", identifier="1.2.156.3005.2.A.B", segment=None),
+        check(
+            "issuer_authorized",
+            "FAIL",
+            "ISSUER_CODE_MISMATCH",
+            named="11330105002500287C",
+            agency="GD-AMR",
+            recorded="11440000MB2C95813K",
+        ),
+        check("issuer_authorized", "FAIL", "ISSUER_CODE_UNKNOWN", named="11330105002500287C", agency="GD-AMR"),
+        check("key_valid", "FAIL", "SM2_SIGNATURE_MISSING"),
+        check("key_valid", "FAIL", "SM2_SIGNATURE_MISMATCH"),
+        check("key_valid", "FAIL", "SM2_KEY_MISSING", key=SM_KEY),
+        check("key_valid", "FAIL", "FORGED_SM2_SIGNATURE", key=SM_KEY),
+        check("recognition", "SKIPPED", "NOT_ANCHORED"),
+    ]
+    certificate = {
+        "hash": "0x" + "5f" * 32,
+        "type": "BUSINESS_LICENSE",
+        "issuer_region": 440000,
+        "agency": "GD-AMR",
+        "batch_root": "0x" + "9a" * 32,
+        "anchored_at": {"block": 12, "tx": "0x" + "3c" * 32, "time": "2026-11-28T08:00:00Z"},
+        "valid_from": "2026-01-01",
+        "valid_until": None,
+        "identifier": E_LICENCE_ID,
+        "suite": "sm",
+    }
+    return {
+        "verdict": "INVALID",
+        "checks": checks,
+        "certificate": certificate,
+        "verifier_region": 330000,
+        "as_of": "2026-11-30T04:00:00Z",
+        "source": {"kind": "mirror", "block": 4711, "lag_blocks": 0},
+    }
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_national_check_codes_and_the_identifier_are_shown_in_every_language(open_page, lang: str) -> None:
+    english = json.loads((ROOT / "api/static/i18n/en.json").read_text())["strings"]
+    answer = _national_answer()
+    page = open_page(f"/verify?lang={lang}")
+    page.route(
+        "**/v1/verify*",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(answer)),
+    )
+    verify(page, "CLC3:NATIONAL")
+    wait_verdict(page, "INVALID")
+    items = page.eval_on_selector_all(
+        "[data-testid=checks] li",
+        "els => els.map(e => ({code: e.dataset.code, text: e.querySelector('.check-detail').innerText, "
+        "lang: e.querySelector('.check-detail').lang}))",
+    )
+    assert [i["code"] for i in items] == [c["code"] for c in answer["checks"]]
+    for item in items:
+        assert item["lang"] == "" and "{" not in item["text"] and "ENGINE ENGLISH" not in item["text"], item
+        if lang != "en":
+            assert not any(
+                english[k].split("{")[0].strip() in item["text"]
+                for k in english
+                if k.startswith(("detail.", "suite.", "identifier.segment."))
+                and len(english[k].split("{")[0].strip()) > 12
+            ), item
+    texts = [i["text"] for i in items]
+    assert E_LICENCE_ID[:-1] + "A" in texts[2] and "1.2.156.3005.2.A.B" in texts[3] and texts[2] != texts[3]
+    assert "11440000MB2C95813K" in texts[4] and SM_KEY in texts[8]
+    if lang == "zh-CN":
+        assert texts[1] == "证书哈希采用国密算法（SM3、SM2），但本账本使用国际密码算法（SHA-256）。"
+        assert texts[2].endswith("：校验位有误。") and texts[3].endswith("的格式不符合 GB/T 36904。")
+    if lang == "en":
+        assert "its check character is wrong" in texts[2] and "not in the form GB/T 36904 sets out" in texts[3]
+    fact = page.locator("[data-testid=facts] [data-fact=identifier]")
+    assert fact.inner_text() == E_LICENCE_ID
+    label = page.evaluate("document.querySelector('[data-fact=identifier]').previousElementSibling.textContent")
+    assert label == json.loads((ROOT / f"api/static/i18n/{lang}.json").read_text())["strings"]["facts.identifier"]
+    assert not page.problems, page.problems
+
+
 @pytest.mark.unit
 def test_translation_files_are_complete_and_say_whether_reviewed() -> None:
     base = json.loads((ROOT / "api/static/i18n/en.json").read_text())
@@ -479,6 +574,143 @@ def _placeholders(text: str) -> list[str]:
     import re
 
     return re.findall(r"\{(\w+)\}", text)
+
+
+@pytest.mark.unit
+def test_every_check_code_the_engine_can_emit_has_a_sentence() -> None:
+    """Every (check, code) that ledger/verification can report has its sentence in en.json (the
+    other files have the same keys, see above), read from the source: a new code without one
+    would show the engine's English on every page. The page looks up detail.<check>.<code>, then
+    detail.any.<code> (a code any check can report, like UNAVAILABLE); a placeholder must be a
+    param the code is reported with, or the page falls back to the English detail."""
+    from ledger.verification.checks import DEFAULT_CHECKS
+
+    emitted = _emitted_check_codes()
+    names = {unit.name for unit in DEFAULT_CHECKS}
+    assert {name for name, _ in emitted} == names | {"any"}, emitted.keys()
+    assert {("integrity", "OK"), ("key_valid", "FORGED_SM2_SIGNATURE"), ("any", "UNAVAILABLE")} <= emitted.keys()
+    strings = json.loads((ROOT / "api/static/i18n/en.json").read_text())["strings"]
+    missing, stray = [], []
+    for (name, code), params in sorted(emitted.items()):
+        key = f"detail.{name}.{code}" if f"detail.{name}.{code}" in strings else f"detail.any.{code}"
+        if key not in strings:
+            missing.append(f"detail.{name}.{code}")
+            continue
+        for k in [key, *(k for k in strings if k.startswith(key + "."))]:  # variants, e.g. OK.open
+            if params is not None and not set(_placeholders(strings[k])) <= params:
+                stray.append((k, set(_placeholders(strings[k])) - params))
+    assert not missing, f"no sentence in api/static/i18n/*.json for {missing}"
+    assert not stray, f"placeholders that are not params of the code: {stray}"
+
+
+def _emitted_check_codes() -> dict[tuple[str, str], set[str] | None]:
+    """{(check name or "any", code): the names of the params it is reported with (None: not
+    known statically)} from the calls in ledger/verification/*.py to the functions of checks.py
+    that build a Check from a name and a code (passed, failed, skipped, errored). The name is
+    resolved from self.name (the class's ``name``), SomeCheck.name, a string, or a parameter of
+    a helper function (from the helper's callers); anything else (unit.name) is "any" check."""
+    import ast
+
+    trees = {path: ast.parse(path.read_text(), str(path)) for path in (ROOT / "ledger/verification").glob("*.py")}
+    checks_tree = trees[ROOT / "ledger/verification/checks.py"]
+    emitters: dict[str, tuple[int, int]] = {}  # function -> (position of its name, of its code)
+    for node in checks_tree.body:
+        if isinstance(node, ast.FunctionDef):
+            args = [a.arg for a in node.args.args]
+            builds = any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "Check"
+                for n in ast.walk(node)
+            )
+            if builds and {"name", "code"} <= set(args):
+                emitters[node.name] = (args.index("name"), args.index("code"))
+    assert {"passed", "failed", "skipped", "errored"} <= emitters.keys(), emitters
+    class_names: dict[str, str] = {}  # class -> its name attribute (the check's name)
+    for tree in trees.values():
+        for cls_node in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            for stmt in cls_node.body:
+                if (
+                    isinstance(stmt, ast.Assign)
+                    and [getattr(t, "id", None) for t in stmt.targets] == ["name"]
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)
+                ):
+                    class_names[cls_node.name] = stmt.value.value
+
+    # every call, with the class and the outermost function (or method) it is in
+    calls: list[tuple[ast.Call, str | None, ast.FunctionDef | None]] = []
+
+    def visit(node: ast.AST, cls: str | None, fn: ast.FunctionDef | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            c = child.name if isinstance(child, ast.ClassDef) else cls
+            f = child if isinstance(child, ast.FunctionDef) and fn is None else fn
+            if isinstance(child, ast.Call):
+                calls.append((child, cls, fn))
+            visit(child, c, f)
+
+    for tree in trees.values():
+        visit(tree, None, None)
+
+    def argument(call: ast.Call, index: int, name: str) -> ast.expr | None:
+        if len(call.args) > index:
+            return call.args[index]
+        return next((k.value for k in call.keywords if k.arg == name), None)
+
+    def called(call: ast.Call) -> str | None:
+        f = call.func
+        return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+
+    def check_names(
+        expr: ast.expr | None, cls: str | None, fn: ast.FunctionDef | None, seen: tuple[str, ...] = ()
+    ) -> set[str]:
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+            return {expr.value}
+        if isinstance(expr, ast.Attribute) and expr.attr == "name" and isinstance(expr.value, ast.Name):
+            owner = cls if expr.value.id == "self" else expr.value.id
+            return {class_names[owner]} if owner in class_names else {"any"}
+        args = [a.arg for a in fn.args.args] if fn is not None else []
+        if isinstance(expr, ast.Name) and expr.id in args and fn is not None and fn.name not in seen:
+            index = args.index(expr.id) - (1 if args[:1] == ["self"] else 0)
+            found: set[str] = set()
+            for call, c, f in calls:
+                if called(call) == fn.name:
+                    found |= check_names(argument(call, index, expr.id), c, f, (*seen, fn.name))
+            return found or {"any"}
+        return {"any"}
+
+    def param_names(call: ast.Call, fn: ast.FunctionDef | None) -> set[str] | None:
+        names: set[str] = {k.arg for k in call.keywords if k.arg is not None}
+        for k in call.keywords:
+            if k.arg is None:  # **params: the keys of a dict literal assigned to params in the function
+                assigned = [
+                    n.value
+                    for n in ast.walk(fn or ast.Module(body=[], type_ignores=[]))
+                    if isinstance(n, ast.AnnAssign | ast.Assign)
+                    and isinstance(k.value, ast.Name)
+                    and k.value.id
+                    in [getattr(t, "id", None) for t in (n.targets if isinstance(n, ast.Assign) else [n.target])]
+                ]
+                if len(assigned) != 1 or not isinstance(assigned[0], ast.Dict):
+                    return None
+                keys = [key.value if isinstance(key, ast.Constant) else None for key in assigned[0].keys]
+                if not all(isinstance(key, str) for key in keys):
+                    return None
+                names |= {key for key in keys if isinstance(key, str)}
+        return names
+
+    emitted: dict[tuple[str, str], set[str] | None] = {}
+    for call, cls, fn in calls:
+        if not isinstance(call.func, ast.Name) or call.func.id not in emitters:
+            continue
+        name_at, code_at = emitters[call.func.id]
+        code = argument(call, code_at, "code")
+        assert isinstance(code, ast.Constant) and isinstance(code.value, str), (
+            f"line {call.lineno}: a check code must be a string literal, not {ast.unparse(code) if code else None}"
+        )
+        params = param_names(call, fn)
+        for name in check_names(argument(call, name_at, "name"), cls, fn):
+            before = emitted.get((name, code.value), set())
+            emitted[name, code.value] = None if params is None or before is None else before | params
+    return emitted
 
 
 # ---------------------------------------------------------------------- languages: menu, fonts, layout

@@ -78,9 +78,16 @@ const PARAM_KINDS = {
   valid_from: "date", valid_until: "date", scope: "scope", role: "role", reason: "reason",
   agencies: "list", agency: "code", key: "code", signer: "code", registry: "code", chain_id: "code",
   field: "code", block: "number", shown: "number", hidden: "number",
+  identifier: "code", named: "code", recorded: "code", suite: "suite", segment: "segment",
   "issuer_authorized.WRONG_REGION.claimed": "region", "issuer_authorized.WRONG_REGION.actual": "region",
   "issuer_authorized.WRONG_TYPE.claimed": "type", "issuer_authorized.WRONG_TYPE.actual": "type",
   "issuer_authorized.WRONG_AGENCY.claimed": "code", "issuer_authorized.WRONG_AGENCY.actual": "code",
+  "integrity.SUITE_MISMATCH.expected": "suite",
+};
+// a check whose param may be empty has a second sentence without it: "check.CODE" -> [param, key suffix]
+const WITHOUT_PARAM = {
+  "validity_period.OK": ["valid_until", "open"], // no end date
+  "integrity.BAD_IDENTIFIER": ["segment", "whole"], // the identifier's shape as a whole is wrong
 };
 // an older API's checks carried code "SKIPPED" without a reason: the reason each check implies
 const SKIP_CODES = {
@@ -465,6 +472,11 @@ function paramValue(kind, v) {
     case "scope": return { text: has(state.lang, "scope." + v) ? tr("scope." + v) : String(v) };
     case "role": return { text: has(state.lang, "role." + v) ? tr("role." + v) : String(v) };
     case "reason": return { text: reasonText(v) };
+    case "suite": return { text: has(state.lang, "suite." + v) ? tr("suite." + v) : String(v) };
+    case "segment": {
+      const key = "identifier.segment." + v;
+      return { text: has(state.lang, key) ? tr(key) : String(v) };
+    }
     case "list": return { text: Array.isArray(v) ? v.map(String).join(tr("list.sep")) : String(v), code: true };
     case "code": return { text: String(v), code: true };
     default: return { text: typeof v === "object" ? JSON.stringify(v) : String(v) };
@@ -475,9 +487,11 @@ function paramValue(kind, v) {
 function checkSentence(c, b) {
   let key = `detail.${c.name}.${c.code}`;
   if (!has(state.lang, key)) key = `detail.any.${c.code}`;
-  if (c.name === "validity_period" && c.code === "OK") {
-    const until = "valid_until" in c.params ? c.params.valid_until : contextParams(b).valid_until;
-    if (!until) key = "detail.validity_period.OK.open";
+  const without = WITHOUT_PARAM[`${c.name}.${c.code}`];
+  if (without) {
+    const [p, suffix] = without;
+    const value = p in c.params ? c.params[p] : contextParams(b)[p];
+    if (value === null || value === undefined || value === "") key = `detail.${c.name}.${c.code}.${suffix}`;
   }
   const found = lookup(state.lang, key);
   if (!found) return null;
@@ -694,6 +708,7 @@ function renderResult(v) {
   el.facts.replaceChildren();
   const cert = b.certificate && typeof b.certificate === "object" ? b.certificate : null;
   if (cert) {
+    fact("facts.identifier", cert.identifier, true); // the GB/T 36904 e-licence identifier (certledger/2)
     const a = cert.anchored_at && typeof cert.anchored_at === "object" ? cert.anchored_at : null;
     if (a) {
       if (a.block !== undefined && a.block !== null) fact("facts.anchored_block", tr("facts.block", { block: a.block }));
