@@ -1050,7 +1050,7 @@ def test_api_4xx_errors_are_shown_plainly(open_page) -> None:
 def test_text_that_is_not_ours_is_refused_without_asking_the_api(open_page, api) -> None:
     page = open_page("/verify?lang=en")
     for text, expect in (
-        ("hello world", "should start with CLC1: or CLF1:"),
+        ("hello world", "should start with CLC3: or CLF2:"),
         ('{"a": ', "JSON is malformed"),
         ("", "Paste the QR content"),
     ):

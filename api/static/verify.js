@@ -1,7 +1,7 @@
 // CertLedger verification page (GET /verify). Plain ES module, no build step, no framework.
 //
 // Inputs: camera (getUserMedia + jsQR on frames), an uploaded image (jsQR on a canvas; if that
-// finds nothing, the image is POSTed as multipart field "image"), pasted text (a CLC1:/CLF1:
+// finds nothing, the image is POSTed as multipart field "image"), pasted text (a CLC3:/CLF2: (or older)
 // QR payload, a URL carrying ?payload=, or a JSON certificate document), or — in counter mode —
 // a handheld scanner typing the payload and Enter into an always-focused field.
 // Output: POST /v1/verify?verifier_region=R and the verdict, shown large with colour, icon and
