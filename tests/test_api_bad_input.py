@@ -741,7 +741,7 @@ def _not_genuine(world: World, tmp_path: Path) -> dict[str, tuple[dict[str, Any]
     other_chain = world.doc("id", 0)
     other_chain["anchor"]["chainId"] = 1
     # A genuine document of another deployment (another consortium) replayed here.
-    other = new_deployment(world.chain, types=("ID_CARD",))
+    other = new_deployment(world.chain, types=("ID_CARD",), suite=world.deployment.suite)
     (replayed,) = issue_rows(other, "GD-PSB", "ID_CARD", id_rows(1), tmp_path / "replayed")
     relabelled = dict(replayed, anchor={**replayed["anchor"], "registry": world.deployment.certificate_registry})
     return {
