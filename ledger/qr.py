@@ -98,14 +98,15 @@ def _iso_day(value: Any, what: str) -> str:
         raise InvalidInput(f"malformed {what} in compact QR payload: {value} is not a calendar date") from None
 
 
-def compact_v3_payload(meta: Metadata, holder: bytes) -> str:
-    """A ``CLC3:`` payload from a certificate's metadata and holder digest."""
+def metadata_items(meta: Metadata) -> list[Any]:
+    """The metadata as a compact code carries them: suite, type, agency, region, validFrom and
+    validUntil as YYYYMMDD, the identifier without its fixed root (or None)."""
     identifier: str | None = None
     if meta.identifier is not None:
         if not meta.identifier.startswith(IDENTIFIER_ROOT + "."):
             raise InvalidInput(f"identifier {meta.identifier!r} does not start with {IDENTIFIER_ROOT}.")
         identifier = meta.identifier[len(IDENTIFIER_ROOT) + 1 :]
-    body = [
+    return [
         meta.suite,
         meta.type,
         meta.agency,
@@ -113,8 +114,12 @@ def compact_v3_payload(meta: Metadata, holder: bytes) -> str:
         _day(meta.valid_from),
         _day(meta.valid_until) if meta.valid_until else None,
         identifier,
-        bytes(holder),
     ]
+
+
+def compact_v3_payload(meta: Metadata, holder: bytes) -> str:
+    """A ``CLC3:`` payload from a certificate's metadata and holder digest."""
+    body = [*metadata_items(meta), bytes(holder)]
     return COMPACT_PREFIX + base45.b45encode(cbor2.dumps(body)).decode()
 
 
@@ -164,18 +169,26 @@ def _compact_v3(items: Any) -> CompactV3Payload:
             "malformed compact QR payload: expected suite, type, agency, region, validFrom, validUntil, "
             "identifier and holder digest"
         )
-    suite_name, cert_type, agency, region, valid_from, valid_until, identifier, holder = items
+    holder = items[7]
+    if not isinstance(holder, bytes) or len(holder) != 32:
+        raise InvalidInput("malformed holder digest in compact QR payload: expected 32 bytes")
+    return CompactV3Payload(metadata_from_items(items[:7], "compact QR payload"), holder)
+
+
+def metadata_from_items(items: Any, what: str) -> Metadata:
+    """The metadata of ``metadata_items``; InvalidInput names what is malformed in ``what``."""
+    if not isinstance(items, list) or len(items) != 7:
+        raise InvalidInput(f"malformed metadata in {what}")
+    suite_name, cert_type, agency, region, valid_from, valid_until, identifier = items
     if not isinstance(suite_name, str) or suite_name not in SUITES:
-        raise InvalidInput(f"malformed compact QR payload: unknown suite {str(suite_name)[:16]!r}")
+        raise InvalidInput(f"malformed {what}: unknown suite {str(suite_name)[:16]!r}")
     if not isinstance(cert_type, str) or not isinstance(agency, str) or not isinstance(region, int):
-        raise InvalidInput("malformed compact QR payload: type, agency and region")
+        raise InvalidInput(f"malformed {what}: type, agency and region")
     type_id(cert_type)
     agency_id(agency)
     if identifier is not None and (not isinstance(identifier, str) or not 0 < len(identifier) <= 100):
-        raise InvalidInput("malformed identifier in compact QR payload")
-    if not isinstance(holder, bytes) or len(holder) != 32:
-        raise InvalidInput("malformed holder digest in compact QR payload: expected 32 bytes")
-    meta = Metadata(
+        raise InvalidInput(f"malformed identifier in {what}")
+    return Metadata(
         suite_name,
         cert_type,
         agency,
@@ -184,7 +197,6 @@ def _compact_v3(items: Any) -> CompactV3Payload:
         None if valid_until is None else _iso_day(valid_until, "validUntil"),
         None if identifier is None else f"{IDENTIFIER_ROOT}.{identifier}",
     )
-    return CompactV3Payload(meta, holder)
 
 
 def decode(payload: str) -> CompactPayload | CompactV3Payload | Certificate:
@@ -196,10 +208,10 @@ def decode(payload: str) -> CompactPayload | CompactV3Payload | Certificate:
         raise InvalidInput(f"QR payload longer than {MAX_PAYLOAD} characters")
     try:
         if text.startswith(COMPACT_PREFIX):
-            return _compact_v3(_cbor_exact(_b45(text[len(COMPACT_PREFIX) :])))
+            return _compact_v3(cbor_exact(b45_bytes(text[len(COMPACT_PREFIX) :])))
         if text.startswith((COMPACT_V2_PREFIX, COMPACT_V1_PREFIX)):
             v1 = text.startswith(COMPACT_V1_PREFIX)
-            items = _cbor_exact(_b45(text[len(COMPACT_PREFIX) :]))
+            items = cbor_exact(b45_bytes(text[len(COMPACT_PREFIX) :]))
             if (
                 not isinstance(items, list)
                 or len(items) != (3 if v1 else 4)
@@ -217,12 +229,12 @@ def decode(payload: str) -> CompactPayload | CompactV3Payload | Certificate:
             return CompactPayload(items[0], items[1], region_code(items[2]), agency)
         if text.startswith((FULL_PREFIX, FULL_V1_PREFIX)):
             inflater = zlib.decompressobj()
-            raw = inflater.decompress(_b45(text[len(FULL_PREFIX) :]), MAX_INFLATED)
+            raw = inflater.decompress(b45_bytes(text[len(FULL_PREFIX) :]), MAX_INFLATED)
             if inflater.unconsumed_tail:
                 raise InvalidInput(f"full QR payload inflates to more than {MAX_INFLATED} bytes")
             if not inflater.eof or inflater.unused_data:
                 raise InvalidInput("full QR payload is truncated or has trailing data")
-            return _certificate(_cbor_exact(raw), v2=text.startswith(FULL_PREFIX))
+            return _certificate(cbor_exact(raw), v2=text.startswith(FULL_PREFIX))
     except InvalidInput:
         raise
     except zlib.error:
@@ -242,7 +254,7 @@ def decode(payload: str) -> CompactPayload | CompactV3Payload | Certificate:
 _BASE45 = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
 
 
-def _b45(text: str) -> bytes:
+def b45_bytes(text: str) -> bytes:
     """Base45 (RFC 9285) with errors that say what is wrong."""
     bad = next((ch for ch in text if ch not in _BASE45), None)
     if bad is not None:
@@ -257,7 +269,7 @@ def _b45(text: str) -> bytes:
         raise InvalidInput("QR payload does not decode: a Base45 group is out of range (damaged payload)") from None
 
 
-def _cbor_exact(raw: bytes) -> Any:
+def cbor_exact(raw: bytes) -> Any:
     """One CBOR item that uses every byte."""
     stream = io.BytesIO(raw)
     item = cbor2.CBORDecoder(stream).decode()
