@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Copies the browser QR decoder (jsQR, from npm) into api/static/vendor/ so that the API serves
-// every asset of the /verify page itself (no CDN).
+// Copies the browser QR decoder (jsQR, for /verify) and QR encoder (qrcode-generator, for the
+// wallet's presentations on /wallet), from npm, into api/static/vendor/ so that the API serves
+// every asset of its pages itself (no CDN).
 //
 //   node scripts/vendor_assets.mjs           write api/static/vendor/ (byte-for-byte copies + MANIFEST.json)
 //   node scripts/vendor_assets.mjs --check   exit 1 if api/static/vendor/ differs from what node_modules gives
@@ -27,6 +28,13 @@ const ASSETS = [
       { source: "dist/jsQR.js", target: "jsQR.js" },
       { source: "LICENSE", target: "jsQR.LICENSE.txt" },
     ],
+  },
+  {
+    // an ES module (export qrcode); the package ships no LICENSE file: its MIT notice heads the file
+    package: "qrcode-generator",
+    version: "2.0.4",
+    license: "MIT",
+    files: [{ source: "dist/qrcode.mjs", target: "qrcode.esm.js" }], // .js: served as JavaScript by any server
   },
 ];
 
