@@ -12,8 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
 
-# The page has no inline script or style and loads nothing from elsewhere; the camera is
-# for this origin only; a payload in the URL never leaks through a Referer.
+# The pages (/verify, /wallet) have no inline script or style and load nothing from elsewhere;
+# the camera is for this origin only; a payload in the URL never leaks through a Referer.
 PAGE_HEADERS = [
     (
         b"content-security-policy",
@@ -26,6 +26,7 @@ PAGE_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 NOSNIFF = (b"x-content-type-options", b"nosniff")
+PAGES = frozenset({"/verify", "/wallet"})  # the citizens' pages (besides their assets under /static/)
 
 
 class BodyLimit:
@@ -88,7 +89,7 @@ class HeadersAndTiming:
             return
         started = time.perf_counter()
         path: str = scope["path"]
-        page = path == "/verify" or path.startswith("/static/")
+        page = path in PAGES or path.startswith("/static/")
         status = 503  # until a response starts: an exception ends in the handler that answers 503
 
         async def send_with_headers(message: Message) -> None:

@@ -1,4 +1,4 @@
-"""/healthz, /metrics and the citizens' page /verify."""
+"""/healthz, /metrics and the citizens' pages: /verify and the wallet /wallet."""
 
 from __future__ import annotations
 
@@ -63,6 +63,15 @@ def metrics(state: State) -> Response:
 @router.get("/verify", include_in_schema=False)
 def verify_page() -> Any:
     page = STATIC / "verify.html"
+    if not page.is_file():
+        return error_response(404, "NOT_FOUND", "web page not installed")
+    return FileResponse(page, media_type="text/html; charset=utf-8")
+
+
+@router.get("/wallet", include_in_schema=False)
+def wallet_page() -> Any:
+    """The citizen's wallet: certificates and the device key stay in the browser (IndexedDB)."""
+    page = STATIC / "wallet.html"
     if not page.is_file():
         return error_response(404, "NOT_FOUND", "web page not installed")
     return FileResponse(page, media_type="text/html; charset=utf-8")

@@ -2,8 +2,11 @@
 //
 // Inputs: camera (getUserMedia + jsQR on frames), an uploaded image (jsQR on a canvas; if that
 // finds nothing, the image is POSTed as multipart field "image"), pasted text (a CLC3:/CLF2: (or older)
-// QR payload, a URL carrying ?payload=, or a JSON certificate document), or — in counter mode —
-// a handheld scanner typing the payload and Enter into an always-focused field.
+// QR payload, a wallet's presentation CLP1:, a URL carrying ?payload=, or a JSON certificate
+// document), or — in counter mode — a handheld scanner typing the payload and Enter into an
+// always-focused field. A presentation's result also says why the holder shows it (purpose) and
+// until when its QR code is valid; its check "holder" says whether the holder's bound device
+// signed it within its minute.
 // Output: POST /v1/verify?verifier_region=R and the verdict, shown large with colour, icon and
 // word, with the region it was checked for beside it; a network failure or 5xx is the ERROR
 // state ("try again"), never INVALID/REVOKED.
@@ -79,6 +82,7 @@ const PARAM_KINDS = {
   agencies: "list", agency: "code", key: "code", signer: "code", registry: "code", chain_id: "code",
   field: "code", block: "number", shown: "number", hidden: "number",
   identifier: "code", named: "code", recorded: "code", suite: "suite", segment: "segment",
+  issued: "clock", expired: "clock", until: "clock", seconds: "number", limit: "number", // a presentation's window
   "issuer_authorized.WRONG_REGION.claimed": "region", "issuer_authorized.WRONG_REGION.actual": "region",
   "issuer_authorized.WRONG_TYPE.claimed": "type", "issuer_authorized.WRONG_TYPE.actual": "type",
   "issuer_authorized.WRONG_AGENCY.claimed": "code", "issuer_authorized.WRONG_AGENCY.actual": "code",
@@ -236,17 +240,20 @@ function reasonText(code) {
   return has(state.lang, "reason." + code) ? tr("reason." + code) : String(code);
 }
 
-/** A time as YYYY-MM-DD HH:MM in China Standard Time: the same digits in every language. */
-function fmtTime(iso) {
+/** A time as YYYY-MM-DD HH:MM (HH:MM:SS with seconds: a presentation's minute-long window) in
+ * China Standard Time: the same digits in every language. */
+function fmtTime(iso, seconds = false) {
   if (!iso) return "";
   const d = new Date(typeof iso === "number" ? iso * 1000 : iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   try {
     const parts = {};
     for (const p of new Intl.DateTimeFormat("en-GB", {
-      timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+      timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+      second: seconds ? "2-digit" : undefined, hour12: false,
     }).formatToParts(d)) parts[p.type] = p.value;
-    return tr("time.format", { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` });
+    const time = `${parts.hour}:${parts.minute}` + (seconds ? `:${parts.second}` : "");
+    return tr("time.format", { date: `${parts.year}-${parts.month}-${parts.day}`, time });
   } catch {
     return String(iso);
   }
@@ -469,6 +476,7 @@ function paramValue(kind, v) {
     }
     case "type": return { text: typeText(v) };
     case "time": return { text: fmtTime(v) };
+    case "clock": return { text: fmtTime(v, true) };
     case "scope": return { text: has(state.lang, "scope." + v) ? tr("scope." + v) : String(v) };
     case "role": return { text: has(state.lang, "role." + v) ? tr("role." + v) : String(v) };
     case "reason": return { text: reasonText(v) };
@@ -581,6 +589,10 @@ function explainText(b) {
   const verdict = VERDICTS[b.verdict] ? b.verdict : "OTHER";
   const region = regionText(checkedRegion(b));
   if (verdict === "VALID" && region) return tr("explain.VALID.region", { region });
+  // a wallet's presentation shown after its minute: the QR code expired, not the certificate
+  if (verdict === "EXPIRED" && checksOf(b).some((c) => c.name === "holder" && c.code === "PRESENTATION_EXPIRED")) {
+    return tr("explain.EXPIRED.presentation");
+  }
   if (verdict === "NOT_RECOGNIZED") return region ? tr("explain.NOT_RECOGNIZED", { region }) : tr("explain.NOT_RECOGNIZED.noregion");
   if (verdict === "INCOMPLETE") {
     const skipped = new Set(checksOf(b).filter((c) => c.outcome === "SKIPPED").map((c) => c.name));
@@ -615,12 +627,27 @@ function keyFacts(b) {
   if (cert.type) out.push(["facts.type", typeText(cert.type)]);
   if (cert.issuer_region) out.push(["facts.issuer_region", regionText(cert.issuer_region)]);
   if (cert.agency) out.push(["facts.agency", String(cert.agency), true]);
+  const p = presentationOf(b);
+  if (p && p.purpose) out.push(["presentation.purpose", purposeText(p)]);
   if (cert.valid_from) {
     out.push(["facts.valid", cert.valid_until
       ? tr("facts.valid.range", { from: cert.valid_from, until: cert.valid_until })
       : tr("facts.valid.open", { from: cert.valid_from })]);
   }
   return out;
+}
+
+/** A wallet's presentation (CLP1:) in the result: its purpose and window, or null. */
+function presentationOf(b) {
+  const p = b && b.presentation;
+  return p && typeof p === "object" && !Array.isArray(p) ? p : null;
+}
+
+function purposeText(p) {
+  const code = String(p.purpose || "");
+  const word = has(state.lang, "purpose." + code) ? tr("purpose." + code) : code;
+  const text = typeof p.purpose_text === "string" ? p.purpose_text.trim() : "";
+  return text ? `${word} — ${text}` : word;
 }
 
 /** What is announced to screen readers and read aloud. */
@@ -729,6 +756,21 @@ function renderResult(v) {
   }
   el.factsBlock.hidden = el.facts.childElementCount === 0;
 
+  // a presentation: why the holder shows it, and its window; only the fields the holder chose
+  const pres = presentationOf(b);
+  el.presentationFacts.replaceChildren();
+  if (pres) {
+    const dd = addPair(el.presentationFacts, tr("presentation.purpose"), purposeText(pres));
+    dd.dataset.fact = "purpose";
+    dd.dataset.purpose = String(pres.purpose || "");
+    if (pres.issued_at && pres.expires_at) {
+      const w = addPair(el.presentationFacts, tr("presentation.window"),
+        tr("presentation.window.value", { from: fmtTime(pres.issued_at, true), until: fmtTime(pres.expires_at, true) }));
+      w.dataset.fact = "window";
+    }
+  }
+  el.presentationBlock.hidden = !pres;
+
   // disclosed fields: facts with values
   el.fields.replaceChildren();
   const disclosed = b.disclosed_fields && typeof b.disclosed_fields === "object" ? b.disclosed_fields : {};
@@ -736,7 +778,7 @@ function renderResult(v) {
   // after INVALID/UNKNOWN/ERROR the fields are only what the document claims: say so
   const untrusted = !TRUSTED_FIELDS.includes(b.verdict);
   el.fieldsBlock.classList.toggle("untrusted", untrusted);
-  el.fieldsHeading.textContent = tr(untrusted ? "fields.heading.untrusted" : "fields.heading");
+  el.fieldsHeading.textContent = tr(untrusted ? "fields.heading.untrusted" : pres ? "fields.heading.presentation" : "fields.heading");
   if (untrusted && Object.keys(disclosed).length) {
     const warn = document.createElement("p");
     warn.className = "untrusted-note";
@@ -770,7 +812,7 @@ function renderResult(v) {
     el.hiddenList.append(li);
   }
   el.hiddenBlock.hidden = hidden.length === 0;
-  el.details.hidden = checks.length === 0 && el.factsBlock.hidden && el.fieldsBlock.hidden && el.hiddenBlock.hidden;
+  el.details.hidden = checks.length === 0 && el.factsBlock.hidden && el.presentationBlock.hidden && el.fieldsBlock.hidden && el.hiddenBlock.hidden;
 }
 
 function valueText(name, value) {
@@ -1593,6 +1635,8 @@ async function init() {
     factsBlock: $("facts-block"),
     fields: $("fields"),
     fieldsBlock: $("fields-block"),
+    presentationBlock: $("presentation-block"),
+    presentationFacts: $("presentation-facts"),
     fieldsHeading: $("fields-heading"),
     hiddenBlock: $("hidden-block"),
     hiddenList: $("hidden-list"),

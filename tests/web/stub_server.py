@@ -3,9 +3,10 @@ Playwright (tests/test_web_page.py). Not part of the product; stdlib only.
 
     python tests/web/stub_server.py [--port 8765]
 
-Serves GET /verify (api/static/verify.html), GET /static/... (api/static/), GET /v1/types
-(ledger/certtypes/*.json), GET /v1/regions (four members, one of them admitted late, and a
-removed region), POST /v1/speech (the API's own espeak-ng runner) and answers POST /v1/verify
+Serves GET /verify (api/static/verify.html), GET /wallet (api/static/wallet.html), GET
+/static/... (api/static/), GET /v1/types (ledger/certtypes/*.json), GET /v1/regions (four
+members, one of them admitted late, and a removed region), POST /v1/speech (the API's own
+espeak-ng runner) and answers POST /v1/verify
 with canned results in the API's result contract (outcome, code, params per check):
 
 - payload "CLC1:DEMO-<VERDICT>" (VALID, REVOKED, SUSPENDED, EXPIRED, NOT_RECOGNIZED, INVALID,
@@ -457,10 +458,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urlsplit(self.path)
-        if url.path in ("/verify", "/verify/"):
+        if url.path in ("/verify", "/verify/", "/wallet", "/wallet/"):
+            page = "wallet.html" if url.path.startswith("/wallet") else "verify.html"
             return self.send(
                 200,
-                (STATIC / "verify.html").read_bytes(),
+                (STATIC / page).read_bytes(),
                 "text/html; charset=utf-8",
                 {
                     "Content-Security-Policy": CSP,

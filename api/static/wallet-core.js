@@ -1,0 +1,393 @@
+// CertLedger wallet: what the page computes, without the page. Plain ES module, no build step,
+// no DOM: certificate documents (certledger/2 and /1) read and their hashes recomputed, the
+// presentation body (CLP1:, ledger/presentation.py) built, CBOR and Base45 written, SM3.
+//
+// Everything here runs in the browser only: the wallet sends nothing personal anywhere.
+//
+//   fieldHash    = H("CL2F" || salt16 || u16be(len name) || name || u32be(len value) || value)
+//   metaDigest   = H("CL2M" || entry($type) || ... || entry($identifier))
+//   holderDigest = H("CL2H" || sorted field hashes)
+//   certHash     = H("CL2C" || metaDigest || holderDigest)      H: SHA-256 (intl) or SM3 (sm)
+//
+// The presentation, as ledger/presentation.py body_bytes and encode write it:
+//   "CLP1:" || base45(CBOR [body bstr, signature bstr(64)])
+//   body = CBOR map {0: metadata items, 1: [[name, value, salt]...], 2: [[name, hash]...],
+//                    3: purpose, 4: purpose text, 5: iat, 6: exp, 7: nonce16, 8: holder key (65)}
+//   signature = ECDSA P-256 / SHA-256 over "CertLedger presentation v1" || body (WebCrypto, r || s)
+
+export const PREFIX = "CLP1:";
+export const DOMAIN = "CertLedger presentation v1";
+export const PURPOSES = ["EMPLOYMENT", "HOUSING", "BANKING", "TRAVEL", "EDUCATION", "MEDICAL", "GOVERNMENT_SERVICE", "OTHER"];
+export const DEFAULT_LIFETIME = 60; // seconds a presentation may be shown
+export const MAX_PURPOSE_TEXT = 100; // characters
+export const IDENTIFIER_ROOT = "1.2.156.3005.2";
+export const FORMAT_V1 = "certledger/1";
+export const FORMAT_V2 = "certledger/2";
+export const SUITES = ["intl", "sm"];
+const META_FIELDS_V1 = ["$type", "$agency", "$region", "$validFrom", "$validUntil"];
+const META_FIELDS_V2 = [...META_FIELDS_V1, "$identifier"];
+const FIELD_NAME_RE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+const IDENTIFIER_RE = /^[0-9A-Z.]{1,100}$/;
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const REGION_RE = /^\d{6}$/;
+const HEX32_RE = /^0x[0-9a-fA-F]{64}$/;
+const SALT_RE = /^0x[0-9a-fA-F]{32}$/;
+const MAX_FIELDS = 256;
+
+const enc = new TextEncoder();
+
+/** A problem with a document: ``code`` names it for the page's words, ``detail`` in English. */
+export class DocumentError extends Error {
+  constructor(code, detail) {
+    super(detail || code);
+    this.code = code;
+  }
+}
+
+// ------------------------------------------------------------------ bytes
+
+export function utf8(text) {
+  return enc.encode(text);
+}
+
+export function concat(...parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function unhex(text) {
+  const s = text.startsWith("0x") ? text.slice(2) : text;
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
+  return out;
+}
+
+/** Base64url without padding (RFC 4648 §5). */
+export function b64url(bytes) {
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function compareBytes(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
+function u16(n) {
+  return Uint8Array.of((n >>> 8) & 0xff, n & 0xff);
+}
+
+function u32(n) {
+  return Uint8Array.of((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+// ------------------------------------------------------------------ SM3 (GB/T 32905-2016)
+
+const SM3_IV = [0x7380166f, 0x4914b2b9, 0x172442d7, 0xda8a0600, 0xa96f30bc, 0x163138aa, 0xe38dee4d, 0xb0fb0e4e];
+const rotl = (x, n) => ((x << n) | (x >>> (32 - n))) >>> 0;
+const P0 = (x) => (x ^ rotl(x, 9) ^ rotl(x, 17)) >>> 0;
+const P1 = (x) => (x ^ rotl(x, 15) ^ rotl(x, 23)) >>> 0;
+const SM3_T = Array.from({ length: 64 }, (_, j) => rotl(j < 16 ? 0x79cc4519 : 0x7a879d8a, j % 32));
+
+/** SM3 of bytes (WebCrypto has no SM3): 32 bytes. */
+export function sm3(data) {
+  const bitLen = data.length * 8;
+  const padded = new Uint8Array((((data.length + 8) >> 6) + 1) << 6);
+  padded.set(data);
+  padded[data.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(bitLen / 0x100000000));
+  view.setUint32(padded.length - 4, bitLen >>> 0);
+  const V = SM3_IV.slice();
+  const W = new Uint32Array(68);
+  const W1 = new Uint32Array(64);
+  for (let off = 0; off < padded.length; off += 64) {
+    for (let j = 0; j < 16; j++) W[j] = view.getUint32(off + 4 * j);
+    for (let j = 16; j < 68; j++) W[j] = P1(W[j - 16] ^ W[j - 9] ^ rotl(W[j - 3], 15)) ^ rotl(W[j - 13], 7) ^ W[j - 6];
+    for (let j = 0; j < 64; j++) W1[j] = W[j] ^ W[j + 4];
+    let [A, B, C, D, E, F, G, H] = V;
+    for (let j = 0; j < 64; j++) {
+      const a12 = rotl(A, 12);
+      const SS1 = rotl((a12 + E + SM3_T[j]) >>> 0, 7);
+      const SS2 = (SS1 ^ a12) >>> 0;
+      const ff = j < 16 ? A ^ B ^ C : (A & B) | (A & C) | (B & C);
+      const gg = j < 16 ? E ^ F ^ G : (E & F) | (~E & G);
+      const TT1 = (ff + D + SS2 + W1[j]) >>> 0;
+      const TT2 = (gg + H + SS1 + W[j]) >>> 0;
+      D = C;
+      C = rotl(B, 9);
+      B = A;
+      A = TT1;
+      H = G;
+      G = rotl(F, 19);
+      F = E;
+      E = P0(TT2);
+    }
+    const next = [A, B, C, D, E, F, G, H];
+    for (let i = 0; i < 8; i++) V[i] = (V[i] ^ next[i]) >>> 0;
+  }
+  const out = new Uint8Array(32);
+  const ov = new DataView(out.buffer);
+  V.forEach((v, i) => ov.setUint32(4 * i, v));
+  return out;
+}
+
+async function sha256(data) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+}
+
+/** The suite's hash, as an async function of bytes. */
+export function suiteHash(suite) {
+  if (suite === "sm") return async (data) => sm3(data);
+  if (suite === "intl") return sha256;
+  throw new DocumentError("suite", `unknown suite ${suite}`);
+}
+
+// ------------------------------------------------------------------ certificate hashes
+
+function entry(name, value) {
+  const n = utf8(name);
+  const v = utf8(value);
+  return concat(u16(n.length), n, u32(v.length), v);
+}
+
+export function fieldHashV2(h, name, value, salt) {
+  return h(concat(utf8("CL2F"), salt, entry(name, value)));
+}
+
+/** The metadata values in metaDigest's order ("" when absent). */
+function metaValues(cert) {
+  return [cert.type, cert.agency, String(cert.region), cert.validFrom, cert.validUntil || "", cert.identifier || ""];
+}
+
+/** Every holder field's hash: the shown ones computed, the already hidden ones as given. */
+export async function fieldHashes(cert) {
+  const out = new Map();
+  if (cert.version === 2) {
+    const h = suiteHash(cert.suite);
+    for (const [name, value] of Object.entries(cert.fields)) out.set(name, await fieldHashV2(h, name, value, unhex(cert.salts[name])));
+  } else {
+    const values = metaValues(cert).slice(0, 5);
+    const zero = new Uint8Array(16);
+    for (let i = 0; i < 5; i++) out.set(META_FIELDS_V1[i], await sha256(concat(utf8("CL1F"), zero, entry(META_FIELDS_V1[i], values[i]))));
+    for (const [name, value] of Object.entries(cert.fields)) {
+      out.set(name, await sha256(concat(utf8("CL1F"), unhex(cert.salts[name]), entry(name, value))));
+    }
+  }
+  for (const [name, digest] of Object.entries(cert.hidden)) out.set(name, unhex(digest));
+  return out;
+}
+
+/** The certificate hash (32 bytes) of a parsed document, as ledger/document.py computes it. */
+export async function certificateHash(cert) {
+  const hashes = [...(await fieldHashes(cert)).values()].sort(compareBytes);
+  if (cert.version !== 2) return sha256(concat(utf8("CL1C"), ...hashes));
+  const h = suiteHash(cert.suite);
+  const values = metaValues(cert);
+  const meta = await h(concat(utf8("CL2M"), ...META_FIELDS_V2.map((n, i) => entry(n, values[i]))));
+  const holder = await h(concat(utf8("CL2H"), ...hashes));
+  return h(concat(utf8("CL2C"), meta, holder));
+}
+
+// ------------------------------------------------------------------ documents
+
+function calendarDate(text, what) {
+  if (typeof text !== "string" || !DATE_RE.test(text.trim())) throw new DocumentError("malformed", `${what}: expected YYYY-MM-DD`);
+  const s = text.trim();
+  const d = new Date(s + "T00:00:00Z");
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== s) throw new DocumentError("malformed", `${what}: not a calendar date`);
+  return s;
+}
+
+/** A certificate document (the JSON object a citizen receives) read as ledger/document.py reads
+ * it, its hash recomputed and compared with the one it states. Resolves to the wallet's record;
+ * rejects with DocumentError (code: "format", "malformed", "suite", "mismatch"). */
+export async function readDocument(data) {
+  if (!data || typeof data !== "object" || Array.isArray(data)) throw new DocumentError("malformed", "not a JSON object");
+  if (data.document && typeof data.document === "object" && Object.keys(data).length === 1) data = data.document;
+  const fmt = data.format;
+  if (fmt !== FORMAT_V1 && fmt !== FORMAT_V2) throw new DocumentError("format", `unsupported format ${String(fmt).slice(0, 40)}`);
+  const version = fmt === FORMAT_V2 ? 2 : 1;
+  let suite = "intl";
+  let identifier = null;
+  if (version === 2) {
+    if (!SUITES.includes(data.suite)) throw new DocumentError("suite", `unknown suite ${String(data.suite).slice(0, 16)}`);
+    suite = data.suite;
+    if (data.identifier !== undefined && data.identifier !== null) {
+      if (typeof data.identifier !== "string" || !IDENTIFIER_RE.test(data.identifier)) throw new DocumentError("malformed", "identifier");
+      identifier = data.identifier;
+    }
+  } else if ((data.suite !== undefined && data.suite !== null && data.suite !== "intl") || (data.identifier !== undefined && data.identifier !== null)) {
+    throw new DocumentError("malformed", "a certledger/1 document has no suite or identifier");
+  }
+  const issuer = data.issuer;
+  if (!issuer || typeof issuer !== "object") throw new DocumentError("malformed", "issuer");
+  const agency = issuer.agency;
+  if (typeof agency !== "string" || !agency || agency.length > 32) throw new DocumentError("malformed", "issuer.agency");
+  if (!REGION_RE.test(String(issuer.region ?? "").trim())) throw new DocumentError("malformed", "issuer.region");
+  const region = Number(String(issuer.region).trim());
+  const type = data.type;
+  if (typeof type !== "string" || !type || type.length > 32) throw new DocumentError("malformed", "type");
+  const validFrom = calendarDate(data.validFrom, "validFrom");
+  const validUntil = data.validUntil ? calendarDate(data.validUntil, "validUntil") : null;
+  const fields = data.fields || {};
+  const salts = data.salts || {};
+  const hidden = data.hidden || {};
+  for (const o of [fields, salts, hidden]) {
+    if (typeof o !== "object" || Array.isArray(o)) throw new DocumentError("malformed", "fields, salts and hidden must be objects");
+  }
+  if (Object.keys(fields).length + Object.keys(hidden).length > MAX_FIELDS) throw new DocumentError("malformed", "too many fields");
+  const outFields = {};
+  for (const [name, value] of Object.entries(fields)) {
+    if (!FIELD_NAME_RE.test(name) || typeof value !== "string" || value.length > 4096) throw new DocumentError("malformed", `field ${name.slice(0, 40)}`);
+    outFields[name] = value.normalize("NFC");
+  }
+  for (const [name, digest] of Object.entries(hidden)) {
+    if (!FIELD_NAME_RE.test(name) || name in fields || typeof digest !== "string" || !HEX32_RE.test(digest)) {
+      throw new DocumentError("malformed", `hidden field ${name.slice(0, 40)}`);
+    }
+  }
+  for (const [name, salt] of Object.entries(salts)) {
+    if (!(name in fields)) throw new DocumentError("malformed", `salt for unknown entry ${name.slice(0, 40)}`);
+    if (typeof salt !== "string" || !SALT_RE.test(salt)) throw new DocumentError("malformed", `salt of ${name.slice(0, 40)}`);
+  }
+  for (const name of Object.keys(fields)) if (!(name in salts)) throw new DocumentError("malformed", `missing salt for ${name}`);
+  const cert = {
+    format: fmt, version, suite, type, agency, region, validFrom, validUntil, identifier,
+    fields: outFields,
+    salts: Object.fromEntries(Object.entries(salts).map(([k, v]) => [k, v.toLowerCase()])),
+    hidden: Object.fromEntries(Object.entries(hidden).map(([k, v]) => [k, v.toLowerCase()])),
+  };
+  const computed = "0x" + hex(await certificateHash(cert));
+  if (data.hash !== undefined && data.hash !== null) {
+    if (typeof data.hash !== "string" || !HEX32_RE.test(data.hash)) throw new DocumentError("malformed", "hash");
+    if (data.hash.toLowerCase() !== computed) throw new DocumentError("mismatch", "the content does not match the stated hash");
+  }
+  return { hash: computed, ...cert, document: data };
+}
+
+/** Whether a certificate can be presented (certledger/2 with an identifier under the root). */
+export function presentable(cert) {
+  return cert.version === 2 && (!cert.identifier || cert.identifier.startsWith(IDENTIFIER_ROOT + "."));
+}
+
+/** The metadata as a compact code carries them (ledger/qr.py metadata_items). */
+export function metadataItems(cert) {
+  const day = (s) => Number(s.replace(/-/g, ""));
+  return [
+    cert.suite,
+    cert.type,
+    cert.agency,
+    Number(cert.region),
+    day(cert.validFrom),
+    cert.validUntil ? day(cert.validUntil) : null,
+    cert.identifier ? cert.identifier.slice(IDENTIFIER_ROOT.length + 1) : null,
+  ];
+}
+
+// ------------------------------------------------------------------ CBOR (RFC 8949), the few types used
+
+function head(major, n) {
+  const m = major << 5;
+  if (n < 24) return Uint8Array.of(m | n);
+  if (n < 0x100) return Uint8Array.of(m | 24, n);
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff);
+  if (n < 0x100000000) return concat(Uint8Array.of(m | 26), u32(n));
+  return concat(Uint8Array.of(m | 27), u32(Math.floor(n / 0x100000000)), u32(n >>> 0));
+}
+
+/** CBOR of null, integers (|n| < 2^53), text, Uint8Array, arrays and Maps (keys in their order). */
+export function cbor(value) {
+  if (value === null) return Uint8Array.of(0xf6);
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value)) throw new TypeError("CBOR: only integers");
+    return value >= 0 ? head(0, value) : head(1, -1 - value);
+  }
+  if (typeof value === "string") {
+    const b = utf8(value);
+    return concat(head(3, b.length), b);
+  }
+  if (value instanceof Uint8Array) return concat(head(2, value.length), value);
+  if (Array.isArray(value)) return concat(head(4, value.length), ...value.map(cbor));
+  if (value instanceof Map) {
+    const parts = [head(5, value.size)];
+    for (const [k, v] of value) parts.push(cbor(k), cbor(v));
+    return concat(...parts);
+  }
+  throw new TypeError("CBOR: unsupported value");
+}
+
+// ------------------------------------------------------------------ Base45 (RFC 9285)
+
+const B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+
+export function base45(bytes) {
+  let out = "";
+  for (let i = 0; i + 1 < bytes.length; i += 2) {
+    let n = bytes[i] * 256 + bytes[i + 1];
+    const c = n % 45;
+    n = (n - c) / 45;
+    const d = n % 45;
+    const e = (n - d) / 45;
+    out += B45[c] + B45[d] + B45[e];
+  }
+  if (bytes.length % 2) {
+    const n = bytes[bytes.length - 1];
+    out += B45[n % 45] + B45[Math.floor(n / 45)];
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ presentations
+
+/** The body a wallet signs (ledger/presentation.py body_bytes): ``cert`` (a wallet record of a
+ * certledger/2 document) showing the fields ``show``; the others as their hashes. */
+export async function presentationBody(cert, show, { purpose, purposeText = "", holderKey, issuedAt, lifetime = DEFAULT_LIFETIME, nonce }) {
+  if (!presentable(cert)) throw new DocumentError("format", "only a certledger/2 certificate can be presented");
+  if (!PURPOSES.includes(purpose)) throw new DocumentError("purpose", `unknown purpose ${purpose}`);
+  if ([...purposeText].length > MAX_PURPOSE_TEXT) throw new DocumentError("purpose", "purpose text too long");
+  const wanted = new Set(show);
+  for (const name of wanted) if (!(name in cert.fields)) throw new DocumentError("field", `no field ${name}`);
+  const hashes = await fieldHashes(cert);
+  const shown = [];
+  const hidden = [];
+  for (const [name, value] of Object.entries(cert.fields)) {
+    if (wanted.has(name)) shown.push([name, value, unhex(cert.salts[name])]);
+    else hidden.push([name, hashes.get(name)]);
+  }
+  for (const name of Object.keys(cert.hidden)) hidden.push([name, hashes.get(name)]);
+  const iat = Math.floor(issuedAt);
+  return cbor(new Map([
+    [0, metadataItems(cert)],
+    [1, shown],
+    [2, hidden],
+    [3, purpose],
+    [4, purposeText],
+    [5, iat],
+    [6, iat + Math.floor(lifetime)],
+    [7, nonce],
+    [8, holderKey],
+  ]));
+}
+
+/** What the device signs: the domain, then the body. */
+export function signedBytes(body) {
+  return concat(utf8(DOMAIN), body);
+}
+
+export function encodePresentation(body, signature) {
+  return PREFIX + base45(cbor([body, signature]));
+}
