@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cbor2
 from eth_utils import keccak
@@ -42,12 +43,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
 )
 
 from .merkle import build_tree, root_from_proof
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+
+    from .registry import Registry
 
 LEAF_TAG = b"CLRC"
 metadata = MetaData()  # not the mirror's: a rebuilt mirror keeps its receipts
@@ -179,11 +186,18 @@ class ReceiptStore:
             return _new_id(conn.execute(insert(receipts).values(**row)))
 
     def unsealed(self, verifier: str) -> int:
+        return self.waiting(verifier)[0]
+
+    def waiting(self, verifier: str) -> tuple[int, int]:
+        """(how many of the verifier's receipts wait to be sealed, when the oldest was made)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(receipts.c.id).where(receipts.c.verifier == verifier, receipts.c.batch_id.is_(None))
-            ).all()
-        return len(rows)
+            row = conn.execute(
+                select(func.count(), func.min(receipts.c.verified_at)).where(
+                    receipts.c.verifier == verifier, receipts.c.batch_id.is_(None)
+                )
+            ).one()
+        count, oldest = row[0], row[1]
+        return int(count), int(oldest or 0)
 
     def seal(self, verifier: str, now: int, limit: int = 10_000) -> SealedBatch | None:
         """Seal up to ``limit`` of the verifier's unsealed receipts, oldest first, into one
@@ -289,3 +303,45 @@ def _receipt(row: Any) -> Receipt:
         row.verdict,
         bytes(row.serial),
     )
+
+
+class ReceiptAnchorer:
+    """Seals a verifier's receipts into batches and anchors their roots from its account:
+    when ``at_most`` receipts wait, or the oldest has waited ``every`` seconds.
+
+    Crash-safe in three steps, each repeatable: sealing is one transaction; a sealed batch
+    whose root is not known to be anchored is first looked up on chain (anchored before the
+    crash: only marked) and else anchored; marking records the transaction and block."""
+
+    def __init__(
+        self,
+        store: ReceiptStore,
+        registry: Registry,
+        verifier: str,
+        account: LocalAccount,
+        *,
+        every: float = 30.0,
+        at_most: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store, self.registry, self.verifier, self.account = store, registry, verifier, account
+        self.every, self.at_most, self.clock = every, at_most, clock
+
+    def run_once(self) -> list[SealedBatch]:
+        """Finish what a crash left, then seal and anchor if it is time; the batches anchored."""
+        done = [self._anchor(b) for b in self.store.unanchored(self.verifier)]
+        waiting, oldest = self.store.waiting(self.verifier)
+        now = int(self.clock())
+        if waiting and (waiting >= self.at_most or now - oldest >= self.every):
+            batch = self.store.seal(self.verifier, now, self.at_most)
+            if batch is not None:
+                done.append(self._anchor(batch))
+        return done
+
+    def _anchor(self, batch: SealedBatch) -> SealedBatch:
+        found = self.registry.receipts_anchored(self.verifier, batch.root)
+        if found is None:
+            sent = self.registry.anchor_receipts(self.account, self.verifier, batch.root, batch.size)
+            found = bytes.fromhex(sent.tx_hash.removeprefix("0x")), sent.block_number
+        self.store.mark_anchored(batch.id, *found)
+        return batch

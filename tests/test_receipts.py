@@ -8,10 +8,12 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from eth_account import Account
+from helpers import Consortium, FakeClock
 from sqlalchemy import delete, update
 
 from ledger.mirror.store import make_engine
-from ledger.receipts import Receipt, ReceiptStore, receipt_batches, receipts
+from ledger.receipts import Receipt, ReceiptAnchorer, ReceiptStore, receipt_batches, receipts
 
 
 @pytest.fixture
@@ -94,3 +96,39 @@ def test_receipts_survive_a_mirror_rebuild(mirror_url: str, store: ReceiptStore)
     assert [r.receipt.tag for r in store.by_tags([tag])] == [tag]
     with store.engine.connect() as conn:
         assert conn.execute(receipt_batches.select()).all() == []
+
+
+def test_the_anchorer_seals_and_anchors_on_its_schedule_and_finishes_what_a_crash_left(
+    store: ReceiptStore, consortium: Consortium
+) -> None:
+    reg = consortium.registry
+    account = Account.create()
+    reg.register_verifier(consortium.admins[330000], "ZJ-BANK-1", 330000, account.address, os.urandom(32))
+    clock = FakeClock(1_800_000_000)
+    anchorer = ReceiptAnchorer(store, reg, "ZJ-BANK-1", account, every=30, at_most=3, clock=clock)
+    tags = [os.urandom(16) for _ in range(5)]
+    store.record(receipt(tags[0]))
+    assert anchorer.run_once() == []  # one receipt, just made: it waits
+    clock.advance(31)
+    (first,) = anchorer.run_once()  # waited 30 s: sealed and anchored
+    assert first.size == 1
+    (proved,) = store.by_tags([tags[0]])
+    assert proved.proves() and proved.block is not None
+    assert reg.receipts_anchored("ZJ-BANK-1", proved.batch_root or b"") == (proved.tx, proved.block)
+    # a crash after sealing, before anchoring: the next run anchors the sealed batch
+    for t in tags[1:4]:
+        store.record(receipt(t))
+    sealed = store.seal("ZJ-BANK-1", now=int(clock()))
+    assert sealed is not None and store.unanchored("ZJ-BANK-1") == [sealed]
+    assert [b.id for b in anchorer.run_once()] == [sealed.id]
+    # a crash after anchoring, before marking: found on chain, never anchored twice
+    store.record(receipt(tags[4]))
+    again = store.seal("ZJ-BANK-1", now=int(clock()))
+    assert again is not None
+    reg.anchor_receipts(account, "ZJ-BANK-1", again.root, again.size)
+    assert [b.id for b in anchorer.run_once()] == [again.id]
+    logs = reg.consortium.events.ReceiptsAnchored().get_logs(
+        from_block=reg.deployment.deployment_block, argument_filters={"root": again.root}
+    )
+    assert len(logs) == 1
+    assert store.unanchored("ZJ-BANK-1") == [] and all(r.block is not None for r in store.by_tags(tags))

@@ -298,6 +298,13 @@ class ConsortiumApi(RegistryBase):
             active,
         )
 
+    def receipts_anchored(self, verifier: str, root: bytes) -> tuple[bytes, int] | None:
+        """(transaction, block) of the anchoring of a receipt root by ``verifier``, or None."""
+        logs = self._logs(self.consortium.events.ReceiptsAnchored(), verifier=agency_id(verifier), root=bytes(root))
+        if not logs:
+            return None
+        return bytes(logs[0]["transactionHash"]), int(logs[0]["blockNumber"])
+
     def anchor_receipts(self, account: LocalAccount, verifier: str, root: bytes, count: int) -> SentTransaction:
         """Anchor the Merkle root of ``count`` of the verifier's receipts (its account)."""
         fn = self.consortium.functions.anchorReceipts(agency_id(verifier), bytes(root), int(count))
