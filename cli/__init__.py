@@ -33,6 +33,7 @@ from .operator import (
     type_app,
 )
 from .serve import serve_cmd
+from .verifiers import receipts_app, verifier_app
 from .verify import verify_cmd
 
 app = typer.Typer(
@@ -159,6 +160,8 @@ app.add_typer(region_app, name="region")
 app.add_typer(agency_app, name="agency")
 app.add_typer(key_app, name="key")
 app.add_typer(type_app, name="type")
+app.add_typer(verifier_app, name="verifier")
+app.add_typer(receipts_app, name="receipts")
 app.command("recognize")(recognize_cmd)
 app.command("recognitions")(recognitions_cmd)
 app.command("issue")(issue_cmd)

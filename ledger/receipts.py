@@ -307,7 +307,7 @@ def _receipt(row: Any) -> Receipt:
 
 class ReceiptAnchorer:
     """Seals a verifier's receipts into batches and anchors their roots from its account:
-    when ``at_most`` receipts wait, or the oldest has waited ``every`` seconds.
+    when ``at_most`` receipts wait, or the oldest has waited ``every`` seconds (0: at once).
 
     Crash-safe in three steps, each repeatable: sealing is one transaction; a sealed batch
     whose root is not known to be anchored is first looked up on chain (anchored before the
@@ -332,7 +332,7 @@ class ReceiptAnchorer:
         done = [self._anchor(b) for b in self.store.unanchored(self.verifier)]
         waiting, oldest = self.store.waiting(self.verifier)
         now = int(self.clock())
-        if waiting and (waiting >= self.at_most or now - oldest >= self.every):
+        if waiting and (waiting >= self.at_most or self.every <= 0 or now - oldest >= self.every):
             batch = self.store.seal(self.verifier, now, self.at_most)
             if batch is not None:
                 done.append(self._anchor(batch))
