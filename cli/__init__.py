@@ -18,6 +18,7 @@ from typer._click import exceptions as click_exc
 
 from ledger.errors import ConfigError, LedgerError
 
+from .binding import bind_cmd
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .demo import demo_cmd
 from .export import export_cmd
@@ -169,6 +170,7 @@ app.command("reanchor")(reanchor_cmd)
 app.command("revoke")(revoke_cmd)
 app.command("suspend")(suspend_cmd)
 app.command("reinstate")(reinstate_cmd)
+app.command("bind")(bind_cmd)
 app.command("disclose")(disclose_cmd)
 app.command("qr")(qr_cmd)
 app.command("export")(export_cmd)
