@@ -18,6 +18,7 @@ from typer._click import exceptions as click_exc
 
 from ledger.errors import ConfigError, LedgerError
 
+from .binding import bind_cmd
 from .common import Context, JsonOpt, console, ctx_of, emit
 from .demo import demo_cmd
 from .export import export_cmd
@@ -33,6 +34,7 @@ from .operator import (
     type_app,
 )
 from .serve import serve_cmd
+from .verifiers import receipts_app, verifier_app
 from .verify import verify_cmd
 
 app = typer.Typer(
@@ -159,6 +161,8 @@ app.add_typer(region_app, name="region")
 app.add_typer(agency_app, name="agency")
 app.add_typer(key_app, name="key")
 app.add_typer(type_app, name="type")
+app.add_typer(verifier_app, name="verifier")
+app.add_typer(receipts_app, name="receipts")
 app.command("recognize")(recognize_cmd)
 app.command("recognitions")(recognitions_cmd)
 app.command("issue")(issue_cmd)
@@ -166,6 +170,7 @@ app.command("reanchor")(reanchor_cmd)
 app.command("revoke")(revoke_cmd)
 app.command("suspend")(suspend_cmd)
 app.command("reinstate")(reinstate_cmd)
+app.command("bind")(bind_cmd)
 app.command("disclose")(disclose_cmd)
 app.command("qr")(qr_cmd)
 app.command("export")(export_cmd)

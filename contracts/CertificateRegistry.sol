@@ -22,6 +22,12 @@ import {BatchMerkle} from "./lib/BatchMerkle.sol";
 /// region (RegionAdmin), or the consortium through an executed M-of-N proposal (Consortium),
 /// which is how the certificates of a removed region can still be revoked. A suspension is
 /// lifted only by the role that imposed it or a stronger one; revocation is final.
+///
+/// Holder bindings: the agency (an enabled key of it, or an admin of its region: the roles that
+/// may change its certificates' statuses) binds a citizen's device key to one of its
+/// certificates, stored as the SHA-256 of the key's uncompressed P-256 point; a verifier checks
+/// a presentation's key against it. Nothing personal is stored: a certificate hash and a key's
+/// hash, per agency like everything else.
 contract CertificateRegistry is ICertificateRegistry {
     /// @notice EIP-712 domain name and version; chain id and this contract's address complete
     /// the domain, so a signature cannot be replayed on another chain or deployment.
@@ -55,6 +61,7 @@ contract CertificateRegistry is ICertificateRegistry {
     mapping(bytes32 agency => mapping(bytes32 certHash => StatusRecord)) private _certStatus;
     mapping(bytes32 agency => mapping(bytes32 root => bytes32 sm2SignatureHash)) private _sm2Signatures;
     mapping(bytes32 agency => mapping(bytes32 root => bytes32 tagsHash)) private _tagsHashes; // 0: no tags
+    mapping(bytes32 agency => mapping(bytes32 certHash => bytes32 keyHash)) private _holderKeys; // 0: unbound
 
     /// @param consortium_ the deployed Consortium
     /// @param agencies_ the deployed AgencyRegistry
@@ -207,6 +214,37 @@ contract CertificateRegistry is ICertificateRegistry {
         onlyConsortium
     {
         _setBatchStatus(agency, root, status, reason, IAgencyRegistry.Role.Consortium);
+    }
+
+    // ------------------------------------------------------------------ holder bindings
+
+    /// @notice Bind holders' device keys to certificates of `agency`, or unbind them: for each i,
+    /// certificate `certHashes[i]` gets the key hash `keyHashes[i]` (the SHA-256 of the device's
+    /// 65-byte uncompressed P-256 public key; zero unbinds), replacing any earlier binding.
+    /// Callable by an enabled key of the agency or an admin of its region. The contract cannot
+    /// tell whether the agency anchored the certificate (it keeps batch roots only): a binding
+    /// of a hash the agency never anchored binds nothing a verifier would accept.
+    /// @param agency the issuing agency
+    /// @param certHashes the certificate hashes (none zero)
+    /// @param keyHashes one key hash per certificate hash, in the same order
+    function bindHolders(bytes32 agency, bytes32[] calldata certHashes, bytes32[] calldata keyHashes) external {
+        uint256 n = certHashes.length;
+        if (n == 0) revert NoBindings();
+        if (keyHashes.length != n) revert BindingsMismatch(n, keyHashes.length);
+        IAgencyRegistry.Role role = _actorRole(agency);
+        mapping(bytes32 => bytes32) storage keys = _holderKeys[agency];
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 certHash = certHashes[i];
+            if (certHash == bytes32(0)) revert ZeroCertificateHash(i);
+            keys[certHash] = keyHashes[i];
+            emit HolderBound(agency, certHash, keyHashes[i], msg.sender, role);
+        }
+    }
+
+    /// @notice The SHA-256 of the device key bound to certificate `certHash` of `agency`
+    /// (zero: none bound).
+    function holderKey(bytes32 agency, bytes32 certHash) external view returns (bytes32) {
+        return _holderKeys[agency][certHash];
     }
 
     // ------------------------------------------------------------------ views

@@ -56,6 +56,7 @@ contract Consortium is IConsortium {
     mapping(bytes32 typeId => bytes32 schemaHash) private _types;
     bytes32[] private _typeIds;
     mapping(bytes32 ruleKey => RecognitionRule) private _rules;
+    mapping(bytes32 verifierId => Verifier) private _verifiers;
 
     /// @param regions_ the founding member regions
     /// @param admins_ one admin address per founding region (same order)
@@ -274,6 +275,79 @@ contract Consortium is IConsortium {
         if (verifier == issuer) return true;
         return _covers(_rules[_ruleKey(verifier, typeId, issuer)], at)
             || _covers(_rules[_ruleKey(verifier, typeId, 0)], at);
+    }
+
+    // ------------------------------------------------------------------ verifier organisations
+
+    /// @notice Register a verifier organisation of the caller's region.
+    /// @param id the organisation's code (ASCII, left-aligned)
+    /// @param region its region (the caller's)
+    /// @param account the address that anchors its receipts
+    /// @param apiKeyHash SHA-256 of its API key
+    /// @param role 1 (VERIFIER)
+    /// @param ratePerMinute the requests per minute an API accepts from it (0: no limit)
+    function registerVerifier(
+        bytes32 id,
+        uint32 region,
+        address account,
+        bytes32 apiKeyHash,
+        uint8 role,
+        uint32 ratePerMinute
+    ) external onlyAdminOf(region) {
+        if (id == bytes32(0) || apiKeyHash == bytes32(0)) revert InvalidVerifier(id);
+        Verifier storage v = _verifiers[id];
+        if (v.region != 0 && v.epoch == _regions[v.region].epoch && _regions[v.region].member) {
+            revert VerifierAlreadyRegistered(id);
+        }
+        _verifiers[id] = Verifier(region, account, apiKeyHash, role, ratePerMinute, false, _regions[region].epoch);
+        _setVerifier(id);
+    }
+
+    /// @notice Change a verifier organisation of the caller's region: a new account or API key,
+    /// role, rate, or suspend it (and lift the suspension).
+    function updateVerifier(
+        bytes32 id,
+        address account,
+        bytes32 apiKeyHash,
+        uint8 role,
+        uint32 ratePerMinute,
+        bool suspended
+    ) external {
+        Verifier storage v = _verifiers[id];
+        if (v.region == 0) revert UnknownVerifier(id);
+        if (!isRegionAdmin(v.region, msg.sender)) revert NotAdminOfRegion(msg.sender, v.region);
+        if (apiKeyHash == bytes32(0)) revert InvalidVerifier(id);
+        (v.account, v.apiKeyHash, v.role, v.ratePerMinute, v.suspended) =
+            (account, apiKeyHash, role, ratePerMinute, suspended);
+        _setVerifier(id);
+    }
+
+    /// @notice Anchor the Merkle root of `count` of the verifier's receipts (its account only,
+    /// while it is not suspended and its region is a member in the epoch it was registered in).
+    function anchorReceipts(bytes32 id, bytes32 root, uint32 count) external {
+        Verifier storage v = _verifiers[id];
+        if (!verifierActive(id) || msg.sender != v.account) revert NotVerifierAccount(id, msg.sender);
+        if (count == 0 || root == bytes32(0)) revert EmptyReceiptBatch();
+        emit ReceiptsAnchored(id, root, count);
+    }
+
+    /// @notice A verifier organisation's record (region 0: never registered).
+    function verifier(bytes32 id) external view returns (Verifier memory) {
+        return _verifiers[id];
+    }
+
+    /// @notice Whether the verifier stands now: registered, not suspended, its region a member
+    /// in the epoch it was registered in.
+    function verifierActive(bytes32 id) public view returns (bool) {
+        Verifier storage v = _verifiers[id];
+        return v.region != 0 && !v.suspended && _regions[v.region].member && v.epoch == _regions[v.region].epoch;
+    }
+
+    function _setVerifier(bytes32 id) private {
+        Verifier storage v = _verifiers[id];
+        if (v.role != 1) revert InvalidVerifierRole(v.role);
+        if (v.account == address(0)) revert ZeroAddress();
+        emit VerifierSet(id, v.region, v.account, v.apiKeyHash, v.role, v.ratePerMinute, v.suspended);
     }
 
     // ------------------------------------------------------------------ views

@@ -13,13 +13,15 @@ Encoding, like COSE_Sign1 (the signed bytes travel as they are, nothing is re-en
     "CLP1:" || base45( CBOR [ body: bstr, signature: bstr(64, r || s) ] )
     body      = CBOR map { 0: metadata items (as CLC3), 1: [[name, value, salt16], ...] shown,
                            2: [[name, hash32], ...] hidden, 3: purpose code, 4: purpose text,
-                           5: iat, 6: exp, 7: nonce16, 8: holder key (65 bytes, 04 || x || y) }
+                           5: iat, 6: exp, 7: nonce16, 8: holder key (65 bytes, 04 || x || y),
+                           9 (optional): receipt tag (16 bytes) }
     signature = ECDSA-P256-SHA256( "CertLedger presentation v1" || body )
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import time
 from collections.abc import Iterable
@@ -44,7 +46,8 @@ KEY_BYTES = 65  # an uncompressed P-256 point
 SIGNATURE_BYTES = 64  # r || s
 NONCE_BYTES = 16
 MAX_FIELDS = 256
-(K_META, K_SHOWN, K_HIDDEN, K_PURPOSE, K_PURPOSE_TEXT, K_IAT, K_EXP, K_NONCE, K_KEY) = range(9)
+(K_META, K_SHOWN, K_HIDDEN, K_PURPOSE, K_PURPOSE_TEXT, K_IAT, K_EXP, K_NONCE, K_KEY, K_RECEIPT_TAG) = range(10)
+TAG_BYTES = 16
 
 
 def key_hash(public_key: bytes) -> bytes:
@@ -67,6 +70,10 @@ class Presentation:
     holder_key: bytes
     signature: bytes = b""
     body: bytes = field(default=b"", repr=False)
+    # The holder's pseudonym for this presentation's receipt (HMAC of the nonce under a key only
+    # the document's salts give): the holder, and the agency that issued the salts, can link the
+    # receipt to the certificate; nobody else can.
+    receipt_tag: bytes | None = None
 
     @property
     def holder_digest(self) -> bytes:
@@ -101,6 +108,18 @@ class Presentation:
         }
 
 
+def receipt_key(cert: Certificate) -> bytes:
+    """The key of a certificate's receipt tags: from every holder field's salt, which only the
+    holder's document (and the agency that made it) has — a verifier sees the shown ones only."""
+    salts = b"".join(cert.salts[n] for n in sorted(cert.salts))
+    return hashlib.sha256(b"CLR1" + salts).digest()
+
+
+def receipt_tag(key: bytes, nonce: bytes) -> bytes:
+    """The pseudonym a presentation with ``nonce`` gives its receipt (16 bytes)."""
+    return hmac.new(key, bytes(nonce), hashlib.sha256).digest()[:TAG_BYTES]
+
+
 def body_bytes(
     cert: Certificate,
     show: Iterable[str],
@@ -118,6 +137,7 @@ def body_bytes(
     disclosed = cert.disclose(show)
     _check_purpose(purpose, purpose_text)
     iat = int(time.time()) if issued_at is None else int(issued_at)
+    nonce = nonce if nonce is not None else os.urandom(NONCE_BYTES)
     body = {
         K_META: metadata_items(cert.metadata()),
         K_SHOWN: [[n, v, disclosed.salts[n]] for n, v in disclosed.fields.items()],
@@ -126,8 +146,9 @@ def body_bytes(
         K_PURPOSE_TEXT: purpose_text,
         K_IAT: iat,
         K_EXP: iat + int(lifetime),
-        K_NONCE: nonce if nonce is not None else os.urandom(NONCE_BYTES),
+        K_NONCE: nonce,
         K_KEY: bytes(holder_key),
+        K_RECEIPT_TAG: receipt_tag(receipt_key(cert), nonce),
     }
     return cbor2.dumps(body)
 
@@ -152,8 +173,11 @@ def decode(payload: str) -> Presentation:
         raise
     except Exception as exc:  # cbor2's decode errors: anything that is not one well-formed item
         raise InvalidInput(f"malformed presentation: {type(exc).__name__}") from None
-    if not isinstance(body, dict) or set(body) != set(range(9)):
-        raise InvalidInput("malformed presentation body: expected the keys 0 to 8")
+    if not isinstance(body, dict) or set(body) not in (set(range(9)), set(range(10))):
+        raise InvalidInput("malformed presentation body: expected the keys 0 to 8 (and 9)")
+    tag = body.get(K_RECEIPT_TAG)
+    if tag is not None and (not isinstance(tag, bytes) or len(tag) != TAG_BYTES):
+        raise InvalidInput("malformed presentation: the receipt tag is 16 bytes")
     if len(signature) != SIGNATURE_BYTES:
         raise InvalidInput(f"malformed presentation: the signature is {len(signature)} bytes, expected 64")
     meta = metadata_from_items(body[K_META], "presentation")
@@ -175,7 +199,7 @@ def decode(payload: str) -> Presentation:
         raise InvalidInput("malformed presentation: the nonce is 16 bytes")
     if not isinstance(key, bytes) or len(key) != KEY_BYTES or key[0] != 4:
         raise InvalidInput("malformed presentation: the holder key is an uncompressed P-256 point (65 bytes)")
-    return Presentation(meta, shown, hidden, purpose, text, iat, exp, nonce, key, signature, body_raw)
+    return Presentation(meta, shown, hidden, purpose, text, iat, exp, nonce, key, signature, body_raw, tag)
 
 
 def _check_purpose(purpose: str, text: str) -> None:

@@ -553,10 +553,10 @@ def test_an_identifier_naming_another_agencys_credit_code_is_invalid(sm: SmLedge
 def test_a_mirror_of_an_older_schema_is_rebuilt(sm: SmLedger, tmp_path: Path, anvil: Any) -> None:
     from ledger.mirror import schema as s
 
-    assert s.SCHEMA_VERSION == 4
+    assert s.SCHEMA_VERSION == 5
     store = MirrorStore(f"sqlite:///{tmp_path / 'mirror.sqlite'}")
     store.open(sm.reg.deployment)
-    store.set_status({"schema_version": 3})
+    store.set_status({"schema_version": 4})
     store.open(sm.reg.deployment)  # rebuilt from the chain, not migrated
     Indexer(anvil.url, sm.reg.deployment, store, IndexerConfig()).catch_up()
     assert MirrorQueries(store).key(sm.c.agency_keys["GD-PSB"].address) is not None

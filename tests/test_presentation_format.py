@@ -4,6 +4,7 @@ and every way a holder or a thief could alter one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 
@@ -21,6 +22,8 @@ from ledger.presentation import (
     decode,
     encode,
     key_hash,
+    receipt_key,
+    receipt_tag,
     verify_p256,
 )
 
@@ -71,10 +74,15 @@ def test_a_presentation_recomputes_the_certificate_hash_and_shows_only_the_chose
     assert key_hash(key.public_key) == __import__("hashlib").sha256(key.public_key).digest()
 
 
-def test_two_presentations_never_repeat(cert: Certificate) -> None:
+def test_two_presentations_never_repeat_and_their_receipts_are_the_holders_to_link(cert: Certificate) -> None:
     key = HolderKey()
     a, b = (decode(key.present(cert, ["name"], purpose="BANKING", issued_at=1)) for _ in range(2))
     assert a.nonce != b.nonce and a.body != b.body
+    # each receipt gets its own tag; the holder (all the salts) links them, a verifier (the
+    # shown salts only) cannot
+    assert a.receipt_tag == receipt_tag(receipt_key(cert), a.nonce) and a.receipt_tag != b.receipt_tag
+    shown_only = dataclasses.replace(cert, salts={"name": cert.salts["name"]})
+    assert receipt_tag(receipt_key(shown_only), a.nonce) != a.receipt_tag
 
 
 def _resigned(payload: str, edit: object, key: HolderKey | None = None) -> str:
@@ -142,6 +150,8 @@ def test_signatures_made_by_webcrypto_verify() -> None:
     ("edit", "message"),
     [
         (lambda b: b.pop(7), "expected the keys 0 to 8"),
+        (lambda b: b.__setitem__(9, b"short"), "receipt tag is 16 bytes"),
+        (lambda b: b.__setitem__(10, 0), "expected the keys 0 to 8"),
         (lambda b: b.__setitem__(3, "GOSSIP"), "unknown purpose 'GOSSIP'"),
         (lambda b: b.__setitem__(4, "x" * 101), "longer than 100 characters"),
         (lambda b: b.__setitem__(6, b[5] - 1), "expiry not before"),

@@ -4,10 +4,10 @@ pragma solidity ^0.8.24;
 import {IAgencyRegistry} from "./IAgencyRegistry.sol";
 
 /// @title ICertificateRegistry
-/// @notice Anchored batches of certificate hashes, certificate and batch statuses, and the
-/// on-chain verification view. Everything is keyed by the issuing agency first: a batch is
-/// identified by (agency, root), and no agency can anchor, block, shadow or change the status
-/// of another agency's batches or certificates.
+/// @notice Anchored batches of certificate hashes, certificate and batch statuses, holder
+/// bindings, and the on-chain verification view. Everything is keyed by the issuing agency
+/// first: a batch is identified by (agency, root), and no agency can anchor, block, shadow,
+/// change the status of or bind a holder to another agency's batches or certificates.
 interface ICertificateRegistry {
     /// @notice A certificate's or batch's status. Revoked is final; Suspended is reversible.
     enum Status {
@@ -97,6 +97,12 @@ interface ICertificateRegistry {
     error AlreadyRevoked(bytes32 subject);
     error InvalidStatusTransition(bytes32 subject, Status from, Status to);
     error SuspensionHeldByStrongerRole(bytes32 subject, IAgencyRegistry.Role heldBy, IAgencyRegistry.Role actor);
+    /// @notice bindHolders needs at least one (certificate, key hash) pair.
+    error NoBindings();
+    /// @notice bindHolders needs one key hash per certificate hash.
+    error BindingsMismatch(uint256 certificates, uint256 keyHashes);
+    /// @notice The certificate hash at `index` of a bindHolders call is zero.
+    error ZeroCertificateHash(uint256 index);
 
     // ---------------------------------------------------------------- events
     /// @notice A batch was anchored. `certHashes` lists every certificate hash of the batch in
@@ -134,5 +140,11 @@ interface ICertificateRegistry {
         address actor,
         IAgencyRegistry.Role role,
         uint64 time
+    );
+    /// @notice The agency bound the holder's device key to one of its certificates: `keyHash` is
+    /// the SHA-256 of the key's 65-byte uncompressed P-256 point (zero: unbound), set by `by`
+    /// acting as `role`. A newer event for the same (agency, certHash) replaces the binding.
+    event HolderBound(
+        bytes32 indexed agency, bytes32 indexed certHash, bytes32 keyHash, address by, IAgencyRegistry.Role role
     );
 }

@@ -49,6 +49,19 @@ interface IConsortium {
         uint64 validUntil; // 0 = open-ended
     }
 
+    /// @notice A verifier organisation registered by its region: it may receive personal data
+    /// (a citizen's presentation) through an API that knows its API key (`apiKeyHash` is the
+    /// SHA-256 of that key), and anchors the roots of its verification receipts from `account`.
+    struct Verifier {
+        uint32 region; // 0: not registered
+        address account;
+        bytes32 apiKeyHash;
+        uint8 role; // 1: VERIFIER (checks presentations)
+        uint32 ratePerMinute; // requests the API accepts from it per minute (0: no limit)
+        bool suspended;
+        uint32 epoch; // the region's epoch it was registered in: a re-admitted region registers again
+    }
+
     // ---------------------------------------------------------------- errors
     error InvalidRegionCode(uint32 region);
     error RegionAlreadyMember(uint32 region);
@@ -76,6 +89,13 @@ interface IConsortium {
     error InvalidCallTarget(address target);
     error NotConsortium(address caller);
     error UnknownCryptoSuite(bytes32 suite);
+    error InvalidVerifier(bytes32 id);
+    error VerifierAlreadyRegistered(bytes32 id);
+    error UnknownVerifier(bytes32 id);
+    error InvalidVerifierRole(uint8 role);
+    /// @notice Only the verifier's account, while the verifier and its region stand, anchors its receipts.
+    error NotVerifierAccount(bytes32 id, address account);
+    error EmptyReceiptBatch();
 
     // ---------------------------------------------------------------- events
     event RegionAdmitted(uint32 indexed region, address indexed admin, uint32 epoch);
@@ -97,6 +117,19 @@ interface IConsortium {
         uint32 indexed verifier, bytes32 indexed typeId, uint32 indexed issuer, uint64 validFrom, uint64 validUntil
     );
     event RecognitionRemoved(uint32 indexed verifier, bytes32 indexed typeId, uint32 indexed issuer);
+    /// @notice A verifier organisation was registered or changed (`suspended`: it may no longer
+    /// receive personal data or anchor receipts).
+    event VerifierSet(
+        bytes32 indexed id,
+        uint32 indexed region,
+        address account,
+        bytes32 apiKeyHash,
+        uint8 role,
+        uint32 ratePerMinute,
+        bool suspended
+    );
+    /// @notice A verifier anchored the Merkle root of `count` verification receipts.
+    event ReceiptsAnchored(bytes32 indexed verifier, bytes32 indexed root, uint32 count);
 
     // ---------------------------------------------------------------- views used by the other contracts
     /// @notice Whether `region` is a current member.

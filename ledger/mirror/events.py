@@ -117,7 +117,7 @@ WATCHED = {
         "KeyCompromiseCorrected",
         "KeyEnabled",
     ),
-    "CertificateRegistry": ("BatchAnchored", "CertificateStatusChanged", "BatchStatusChanged"),
+    "CertificateRegistry": ("BatchAnchored", "CertificateStatusChanged", "BatchStatusChanged", "HolderBound"),
 }
 
 

@@ -290,6 +290,17 @@ class Indexer:
                         "time": int(a["time"]),
                     }
                 )
+            elif e == "HolderBound":
+                rows[s.holder_events].append(
+                    {
+                        "agency": text_of(a["agency"]),
+                        "cert_hash": bytes(a["certHash"]),
+                        "key_hash": bytes(a["keyHash"]),
+                        "actor": a["by"],
+                        "role": int(a["role"]),
+                        **base,
+                    }
+                )
             elif e in ("KeyAdded", "KeyRetired", "KeyCompromised", "KeyCompromiseCorrected", "KeyEnabled"):
                 kind, field = {
                     "KeyAdded": ("added", "activeFrom"),

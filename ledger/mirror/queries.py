@@ -308,6 +308,7 @@ class _Disconnected(Exception):
 
 
 CACHE_SECONDS = 0.1  # how long the checkpoint read by head() is trusted before it is read again
+CACHE_ENTRIES = 100_000  # answers kept per checkpoint at most: beyond, reads are not cached
 
 
 class MirrorQueries:
@@ -316,8 +317,8 @@ class MirrorQueries:
         self._clock = clock  # when head() last read the checkpoint (CACHE_SECONDS); tests move it by hand
         self.engine = store.engine
         self.read = _Reader(store)
-        # Keys, agency regions and recognition rules change only with new blocks: cached per
-        # mirror checkpoint, dropped as soon as the checkpoint moves.
+        # Keys, agency regions, recognition rules and holder bindings change only with new
+        # blocks: cached per mirror checkpoint, dropped as soon as the checkpoint moves.
         self._cache: dict[Any, Any] = {}
         self._cache_block: tuple[int, str] | None = None
         self._checked_at = 0.0
@@ -334,6 +335,8 @@ class MirrorQueries:
     def _cached(self, key: Any, compute: Any) -> Any:
         self._fresh()
         if key not in self._cache:
+            if len(self._cache) >= CACHE_ENTRIES:  # many certificates asked about while no block came
+                return compute()
             self._cache[key] = compute()
         return self._cache[key]
 
@@ -606,6 +609,20 @@ class MirrorQueries:
             "SELECT agency, cert_hash FROM identifier_tags WHERE tag = ? ORDER BY block, log_index, id", (bytes(tag),)
         )
         return list(dict.fromkeys((agency, bytes(h)) for agency, h in rows))
+
+    def holder_binding(self, agency: str, cert_hash: bytes) -> bytes | None:
+        """The SHA-256 of the device key the agency bound to the certificate, by its latest
+        binding event (None: never bound, or unbound since)."""
+
+        def compute() -> bytes | None:
+            row = self.read.one(
+                "SELECT key_hash FROM holder_events WHERE cert_hash = ? AND agency = ? "
+                "ORDER BY block DESC, log_index DESC LIMIT 1",
+                (bytes(cert_hash), agency),
+            )
+            return None if row is None or not any(row[0]) else bytes(row[0])
+
+        return self._cached(("holder", agency, bytes(cert_hash)), compute)
 
     def credit_code(self, agency: str) -> str | None:
         """The agency's unified social credit code (GB 32100), the latest one set, or None."""

@@ -25,7 +25,8 @@ from sqlalchemy import (
 # 3: batches keyed by (agency, root), status roles, consortium actions, region void windows
 # 4: the national profile: batches' SM2 signatures and identifier-tag commitments, keys' SM2
 #    public keys, identifier tags, agencies' credit codes
-SCHEMA_VERSION = 4
+# 5: holder bindings (the device keys agencies bind to their certificates)
+SCHEMA_VERSION = 5
 
 metadata = MetaData()
 
@@ -201,6 +202,24 @@ identifier_tags = Table(
     Index("ix_identifier_tags_block", "block"),
 )
 
+# The agencies' holder bindings (HolderBound): key_hash is the SHA-256 of the device key the
+# agency bound to its certificate (32 zero bytes: unbound, as on chain); the latest event of
+# (agency, cert_hash) is the binding. actor, role: who bound (ledger.contracts.Role: agency
+# key, region admin).
+holder_events = Table(
+    "holder_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("agency", String(32), nullable=False),
+    Column("cert_hash", LargeBinary(32), nullable=False),
+    Column("key_hash", LargeBinary(32), nullable=False),
+    Column("actor", String(42), nullable=False),
+    Column("role", SmallInteger, nullable=False),
+    *_event_columns(),
+    Index("ix_holder_events_certificate", "cert_hash", "agency", "block", "log_index"),
+    Index("ix_holder_events_block", "block"),
+)
+
 # Tables whose rows carry a block number and are removed when a reorg undoes that block.
 EVENT_TABLES = (
     status_events,
@@ -210,4 +229,5 @@ EVENT_TABLES = (
     type_events,
     recognition_events,
     identifier_tags,
+    holder_events,
 )

@@ -17,7 +17,18 @@ from ..contracts import ProposalKind, Status
 from ..errors import InvalidInput
 from ..ids import agency_id, iso_time, reason_code, region_code, text_of, type_id
 from .base import ANY_REGION, RegistryBase, canonical_schema
-from .results import ProposalInfo, ProposalResult, ProposalStruct, RecognitionInfo, RegionInfo, RegionStruct, TypeInfo
+from .results import (
+    VERIFIER_ROLES,
+    ProposalInfo,
+    ProposalResult,
+    ProposalStruct,
+    RecognitionInfo,
+    RegionInfo,
+    RegionStruct,
+    TypeInfo,
+    VerifierInfo,
+    VerifierStruct,
+)
 
 
 class ConsortiumApi(RegistryBase):
@@ -221,6 +232,83 @@ class ConsortiumApi(RegistryBase):
             else:
                 rules.pop(key, None)
         return sorted(rules.values(), key=lambda r: (r.verifier, r.type, r.issuer))
+
+    # ------------------------------------------------------------------ verifier organisations
+
+    def register_verifier(
+        self,
+        admin: LocalAccount,
+        verifier: str,
+        region: int | str,
+        account: str,
+        api_key_hash: bytes,
+        *,
+        rate_per_minute: int = 0,
+    ) -> SentTransaction:
+        """Register a verifier organisation of the admin's region (role VERIFIER)."""
+        fn = self.consortium.functions.registerVerifier(
+            agency_id(verifier),
+            region_code(region),
+            to_checksum_address(account),
+            bytes(api_key_hash),
+            1,
+            rate_per_minute,
+        )
+        return self.chain.transact(admin, fn)
+
+    def update_verifier(
+        self,
+        admin: LocalAccount,
+        verifier: str,
+        *,
+        account: str | None = None,
+        api_key_hash: bytes | None = None,
+        rate_per_minute: int | None = None,
+        suspended: bool | None = None,
+    ) -> SentTransaction:
+        """Change what is given of a verifier organisation (the rest stays)."""
+        now = self.verifier(verifier)
+        if now is None:
+            raise InvalidInput(f"unknown verifier {verifier!r}")
+        fn = self.consortium.functions.updateVerifier(
+            agency_id(verifier),
+            to_checksum_address(account or now.account),
+            bytes(api_key_hash or now.api_key_hash),
+            1,
+            now.rate_per_minute if rate_per_minute is None else rate_per_minute,
+            now.suspended if suspended is None else suspended,
+        )
+        return self.chain.transact(admin, fn)
+
+    def verifier(self, verifier: str) -> VerifierInfo | None:
+        vid = agency_id(verifier)
+        v = VerifierStruct(*self.chain.call(self.consortium.functions.verifier(vid)))
+        if v.region == 0:
+            return None
+        active = bool(self.chain.call(self.consortium.functions.verifierActive(vid)))
+        role = VERIFIER_ROLES.get(v.role, str(v.role))
+        return VerifierInfo(
+            verifier,
+            v.region,
+            to_checksum_address(v.account),
+            bytes(v.api_key_hash),
+            role,
+            v.rate_per_minute,
+            v.suspended,
+            active,
+        )
+
+    def receipts_anchored(self, verifier: str, root: bytes) -> tuple[bytes, int] | None:
+        """(transaction, block) of the anchoring of a receipt root by ``verifier``, or None."""
+        logs = self._logs(self.consortium.events.ReceiptsAnchored(), verifier=agency_id(verifier), root=bytes(root))
+        if not logs:
+            return None
+        return bytes(logs[0]["transactionHash"]), int(logs[0]["blockNumber"])
+
+    def anchor_receipts(self, account: LocalAccount, verifier: str, root: bytes, count: int) -> SentTransaction:
+        """Anchor the Merkle root of ``count`` of the verifier's receipts (its account)."""
+        fn = self.consortium.functions.anchorReceipts(agency_id(verifier), bytes(root), int(count))
+        return self.chain.transact(account, fn)
 
 
 def decode_payload(kind: ProposalKind, payload: bytes) -> dict[str, Any]:

@@ -201,6 +201,34 @@ class AnchoredBatch:
         }
 
 
+VERIFIER_ROLES = {1: "VERIFIER"}  # IConsortium.Verifier.role
+
+
+@dataclass(frozen=True)
+class VerifierInfo:
+    """A verifier organisation registered by its region (``active``: it stands now)."""
+
+    id: str
+    region: int
+    account: str
+    api_key_hash: bytes
+    role: str
+    rate_per_minute: int
+    suspended: bool
+    active: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verifier": self.id,
+            "region": self.region,
+            "account": self.account,
+            "role": self.role,
+            "rate_per_minute": self.rate_per_minute,
+            "suspended": self.suspended,
+            "active": self.active,
+        }
+
+
 # ---------------------------------------------------------------------- the contracts' structs, as read
 
 
@@ -211,6 +239,18 @@ class RegionStruct(NamedTuple):
     admin_count: int
     admitted_at: int
     removed_at: int
+    epoch: int
+
+
+class VerifierStruct(NamedTuple):
+    """IConsortium.Verifier"""
+
+    region: int
+    account: str
+    api_key_hash: bytes
+    role: int
+    rate_per_minute: int
+    suspended: bool
     epoch: int
 
 

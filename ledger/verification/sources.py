@@ -100,6 +100,9 @@ class Source(Protocol):
     def credit_code(self, agency: str) -> str | None:
         """The agency's unified social credit code as the ledger records it now (None: none set)."""
 
+    def holder_binding(self, agency: str, cert_hash: bytes) -> bytes | None:
+        """The SHA-256 of the device key the agency bound to the certificate (None: none bound)."""
+
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         """The status at time ``at``, or the latest known (None)."""
 
@@ -196,6 +199,9 @@ class MirrorSource:
 
     def credit_code(self, agency: str) -> str | None:
         return self.q.credit_code(agency)
+
+    def holder_binding(self, agency: str, cert_hash: bytes) -> bytes | None:
+        return self.q.holder_binding(agency, cert_hash)
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         return self.q.status_as_of(cert_hash, agency, root, at=at)
@@ -387,6 +393,12 @@ class ChainSource:
         except ChainUnavailable as exc:
             raise SourceUnavailable(str(exc)) from exc
 
+    def holder_binding(self, agency: str, cert_hash: bytes) -> bytes | None:
+        try:
+            return self.registry.holder_key(agency, cert_hash)
+        except ChainUnavailable as exc:
+            raise SourceUnavailable(str(exc)) from exc
+
     def key(self, address: str) -> KeyRecord | None:
         info = self.registry.key(address)
         if not info.agency:
@@ -487,6 +499,9 @@ class _ChainView:
         if agency != self.agency:
             return self.parent.credit_code(agency)
         return self.i.issuer_credit_code
+
+    def holder_binding(self, agency: str, cert_hash: bytes) -> bytes | None:
+        return self.parent.holder_binding(agency, cert_hash)
 
     def status(self, cert_hash: bytes, agency: str, root: bytes, at: int | None) -> StatusAt:
         if at is not None:

@@ -1,0 +1,139 @@
+"""``certledger verifier``: a region's registered verifier organisations (who may receive a
+citizen's presentation through the API); ``certledger receipts anchor``: seal and anchor a
+verifier's verification receipts, beside ``certledger serve``."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from ledger.errors import InvalidInput
+from ledger.ids import region_code
+
+from .common import JsonOpt, KeyOpt, console, ctx_of, done, emit
+
+verifier_app = typer.Typer(
+    help="Verifier organisations of a region: register, change, suspend, show.", no_args_is_help=True
+)
+receipts_app = typer.Typer(help="Verification receipts: seal and anchor them on chain.", no_args_is_help=True)
+
+
+@verifier_app.command("add")
+def verifier_add(
+    ctx: typer.Context,
+    verifier: Annotated[str, typer.Argument(help="The organisation's code, e.g. ZJ-BANK-1.")],
+    region: Annotated[str, typer.Option(help="Its region (yours).")],
+    account: Annotated[str, typer.Option(help="Keystore name (or address) of the account that anchors its receipts.")],
+    rate: Annotated[int, typer.Option(help="Requests per minute the API accepts from it (0: no limit).")] = 600,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a verifier organisation of your region; prints its API key, once (only its
+    SHA-256 goes on chain: hand the key over, it cannot be shown again)."""
+    from ledger.verifiers import api_key_hash, new_api_key
+
+    c = ctx_of(ctx)
+    r = region_code(region)
+    api_key = new_api_key(verifier)
+    address = account if account.startswith("0x") else c.keystore.address(account)
+    sent = c.registry.register_verifier(
+        c.admin_key(r, key), verifier, r, address, api_key_hash(api_key), rate_per_minute=rate
+    )
+    emit(
+        {"verifier": verifier, "region": r, "account": address, "api_key": api_key, "tx": sent.tx_hash},
+        as_json,
+        done("verifier {verifier} registered in {region}; its API key (shown once): {api_key}"),
+    )
+
+
+@verifier_app.command("set")
+def verifier_set(
+    ctx: typer.Context,
+    verifier: Annotated[str, typer.Argument(help="The organisation's code.")],
+    new_key: Annotated[bool, typer.Option("--new-key", help="Issue a new API key (the old one stops).")] = False,
+    rate: Annotated[int | None, typer.Option(help="Requests per minute (0: no limit).")] = None,
+    suspend: Annotated[bool | None, typer.Option("--suspend/--resume", help="Suspend it, or lift that.")] = None,
+    key: KeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a verifier organisation of your region: a new API key, its rate, suspend or resume it."""
+    from ledger.verifiers import api_key_hash, new_api_key
+
+    c = ctx_of(ctx)
+    now = c.registry.verifier(verifier)
+    if now is None:
+        raise InvalidInput(f"unknown verifier {verifier!r}")
+    if not new_key and rate is None and suspend is None:
+        raise InvalidInput("nothing to change: give --new-key, --rate, --suspend or --resume")
+    api_key = new_api_key(verifier) if new_key else None
+    sent = c.registry.update_verifier(
+        c.admin_key(now.region, key),
+        verifier,
+        api_key_hash=api_key_hash(api_key) if api_key else None,
+        rate_per_minute=rate,
+        suspended=suspend,
+    )
+    after = c.registry.verifier(verifier)
+    data = {**(after.to_json() if after else {}), "tx": sent.tx_hash}
+    if api_key:
+        data["api_key"] = api_key
+    emit(data, as_json, done("verifier {verifier}: rate {rate_per_minute}/min, suspended {suspended}"))
+    if api_key and not as_json:
+        console.print(f"its new API key (shown once): {api_key}")
+
+
+@verifier_app.command("show")
+def verifier_show(
+    ctx: typer.Context,
+    verifier: Annotated[str, typer.Argument(help="The organisation's code.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """A verifier organisation as the chain registers it."""
+    info = ctx_of(ctx).registry.verifier(verifier)
+    if info is None:
+        raise InvalidInput(f"unknown verifier {verifier!r}")
+    emit(
+        info.to_json(),
+        as_json,
+        done("{verifier} ({region}): {role}, account {account}, {rate_per_minute}/min, active {active}"),
+    )
+
+
+@receipts_app.command("anchor")
+def receipts_anchor(
+    ctx: typer.Context,
+    verifier: Annotated[str, typer.Option(help="The verifier organisation whose receipts to anchor.")],
+    account: Annotated[str, typer.Option(help="Keystore name of its registered account.")],
+    db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep anchoring on schedule until Ctrl-C.")] = False,
+    every: Annotated[float, typer.Option(help="Seal once the oldest waiting receipt is this old (s).")] = 30.0,
+    at_most: Annotated[int, typer.Option(help="Seal once this many wait; the largest batch.")] = 10_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Seal the verifier's waiting receipts into Merkle batches and anchor their roots (run it
+    beside ``certledger serve``; a crash loses nothing: the next run finishes what it left)."""
+    from ledger.mirror.store import make_engine
+    from ledger.receipts import ReceiptAnchorer, ReceiptStore
+
+    c = ctx_of(ctx)
+    engine = make_engine(db or c.settings.mirror_url)
+    try:
+        anchorer = ReceiptAnchorer(
+            ReceiptStore(engine), c.registry, verifier, c.keystore.load(account), every=every, at_most=at_most
+        )
+        if not follow:  # once: whatever waits is sealed now
+            anchorer.every = 0
+        anchored = []
+        while True:
+            for batch in anchorer.run_once():
+                anchored.append({"root": "0x" + batch.root.hex(), "receipts": batch.size})
+                if follow and not as_json:
+                    console.print(f"anchored {batch.size} receipt(s): root 0x{batch.root.hex()}")
+            if not follow:
+                break
+            time.sleep(min(5.0, max(0.5, every / 6)))
+    finally:
+        engine.dispose()
+    emit({"verifier": verifier, "anchored": anchored}, as_json, done("anchored {anchored}"))

@@ -1,0 +1,70 @@
+"""Verifier organisations and their receipts from the command line, as a region's operator
+runs them: register (the API key shown once), change, suspend, show; anchor the receipts a
+verifier's API recorded."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from test_cli import PASSWORD, Cli
+
+from ledger.chain import Chain
+from ledger.deployment import Deployment
+from ledger.mirror.store import make_engine
+from ledger.receipts import Receipt, ReceiptStore
+from ledger.registry import Registry
+from ledger.verifiers import VerifierDirectory
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch, anvil: Any) -> Cli:
+    monkeypatch.setenv("CERTLEDGER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CERTLEDGER_RPC_URL", anvil.url)
+    monkeypatch.setenv("CERTLEDGER_PASSWORD", PASSWORD)
+    monkeypatch.setenv("CERTLEDGER_KEYSTORE_SCRYPT_N", "1024")
+    for var in ("CERTLEDGER_KEY", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_PORT", "CERTLEDGER_DB_URL"):
+        monkeypatch.delenv(var, raising=False)
+    return Cli(capsys, tmp_path / "home")
+
+
+def test_a_region_registers_a_verifier_and_its_receipts_are_anchored(cli: Cli, anvil: Any) -> None:
+    cli.ok("deploy")
+    cli.ok("key", "new", "zj-bank-1-account")
+    added = cli.ok(
+        "verifier", "add", "ZJ-BANK-1", "--region", "330000", "--account", "zj-bank-1-account", "--rate", "60"
+    )
+    key = added["api_key"]
+    assert key.startswith("clv_ZJ-BANK-1_") and added["region"] == 330000
+    registry = Registry(Chain(anvil.url), Deployment.load(cli.home / "deployment.json"))
+    assert VerifierDirectory(registry).authenticate(key).id == "ZJ-BANK-1"
+    shown = cli.ok("verifier", "show", "ZJ-BANK-1")
+    assert shown["active"] and shown["rate_per_minute"] == 60 and "api_key" not in shown
+    # another region's admin cannot change it; bad input is one line
+    assert "NotAdminOfRegion" in cli.fails("verifier", "set", "ZJ-BANK-1", "--suspend", "--key", "admin-440000")
+    assert "unknown verifier 'ZJ-NOBODY'" in cli.fails("verifier", "show", "ZJ-NOBODY")
+    assert "nothing to change" in cli.fails("verifier", "set", "ZJ-BANK-1")
+    renewed = cli.ok("verifier", "set", "ZJ-BANK-1", "--new-key")
+    assert renewed["api_key"] != key and VerifierDirectory(registry).authenticate(renewed["api_key"])
+    # receipts its API recorded, anchored once by its account
+    engine = make_engine(f"sqlite:///{cli.home / 'mirror.db'}")
+    try:
+        store = ReceiptStore(engine)
+        tags = [os.urandom(16) for _ in range(3)]
+        for t in tags:
+            store.record(Receipt("ZJ-BANK-1", 330000, "BANKING", "", 1_800_000_000, ("name",), t, "VALID"))
+        out = cli.ok("receipts", "anchor", "--verifier", "ZJ-BANK-1", "--account", "zj-bank-1-account")
+        (batch,) = out["anchored"]
+        assert batch["receipts"] == 3
+        assert all(r.proves() and r.block is not None for r in store.by_tags(tags))
+        assert (
+            cli.ok("receipts", "anchor", "--verifier", "ZJ-BANK-1", "--account", "zj-bank-1-account")["anchored"] == []
+        )
+        # suspended: its account can no longer anchor
+        cli.ok("verifier", "set", "ZJ-BANK-1", "--suspend")
+        store.record(Receipt("ZJ-BANK-1", 330000, "BANKING", "", 1_800_000_001, ("name",), os.urandom(16), "VALID"))
+        line = cli.fails("receipts", "anchor", "--verifier", "ZJ-BANK-1", "--account", "zj-bank-1-account")
+        assert "NotVerifierAccount" in line
+    finally:
+        engine.dispose()
