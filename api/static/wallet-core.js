@@ -12,7 +12,9 @@
 // The presentation, as ledger/presentation.py body_bytes and encode write it:
 //   "CLP1:" || base45(CBOR [body bstr, signature bstr(64)])
 //   body = CBOR map {0: metadata items, 1: [[name, value, salt]...], 2: [[name, hash]...],
-//                    3: purpose, 4: purpose text, 5: iat, 6: exp, 7: nonce16, 8: holder key (65)}
+//                    3: purpose, 4: purpose text, 5: iat, 6: exp, 7: nonce16, 8: holder key (65),
+//                    9: receipt tag (16)}
+//   receipt tag = HMAC-SHA256(SHA-256("CLR1" || the document's salts, by field name), nonce)[:16]
 //   signature = ECDSA P-256 / SHA-256 over "CertLedger presentation v1" || body (WebCrypto, r || s)
 
 export const PREFIX = "CLP1:";
@@ -353,6 +355,15 @@ export function base45(bytes) {
 
 // ------------------------------------------------------------------ presentations
 
+/** The pseudonym of a presentation's receipt (ledger/presentation.py receipt_key, receipt_tag):
+ * only the holder's document (its salts) gives the key, and every nonce its own tag. */
+export async function receiptTag(cert, nonce) {
+  const names = Object.keys(cert.salts).sort(); // field names are ASCII: the order Python's sorted() gives
+  const key = await sha256(concat(utf8("CLR1"), ...names.map((n) => unhex(cert.salts[n]))));
+  const hmacKey = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", hmacKey, nonce)).slice(0, 16);
+}
+
 /** The body a wallet signs (ledger/presentation.py body_bytes): ``cert`` (a wallet record of a
  * certledger/2 document) showing the fields ``show``; the others as their hashes. */
 export async function presentationBody(cert, show, { purpose, purposeText = "", holderKey, issuedAt, lifetime = DEFAULT_LIFETIME, nonce }) {
@@ -380,6 +391,7 @@ export async function presentationBody(cert, show, { purpose, purposeText = "", 
     [6, iat + Math.floor(lifetime)],
     [7, nonce],
     [8, holderKey],
+    [9, await receiptTag(cert, nonce)],
   ]));
 }
 

@@ -27,6 +27,7 @@ const KEY_ID = "device";
 const TYPES_URL = "/v1/types";
 const MAX_FILE_BYTES = 1024 * 1024; // a certificate file is a few kilobytes
 const QR_QUIET = 4; // modules of white around a QR code
+const QR_MAX_VERSION_M = 20; // past this, level L: fewer, larger modules for a phone's camera
 const STORE = { lang: "certledger.verify.lang", large: "certledger.verify.large" }; // shared with /verify
 
 const $ = (id) => document.getElementById(id);
@@ -401,7 +402,7 @@ function renderPanels() {
     const req = bindingRequest(cert);
     el.bindRequest.value = JSON.stringify(req, null, 2);
     el.bind.dataset.certificate = cert.hash;
-    if (el.bindQr.dataset.text !== JSON.stringify(req)) renderQr(el.bindQr, JSON.stringify(req), "Byte", "M");
+    if (el.bindQr.dataset.text !== JSON.stringify(req)) renderQr(el.bindQr, JSON.stringify(req), "Byte");
   } else {
     el.presentHeading.textContent = tr("wallet.present.heading", { type: typeText(cert.type) });
     el.presentForm.hidden = !!state.showing;
@@ -529,7 +530,7 @@ async function refresh() {
     s.iat = iat;
     s.exp = iat + core.DEFAULT_LIFETIME;
     s.count += 1;
-    renderQr(el.qr, s.payload, "Alphanumeric", "M");
+    renderQr(el.qr, s.payload, "Alphanumeric");
     el.qr.dataset.payload = s.payload;
     el.qr.dataset.iat = String(s.iat);
     el.qr.dataset.exp = String(s.exp);
@@ -601,11 +602,22 @@ async function keepAwake(on) {
 
 // ------------------------------------------------------------------ QR codes (qrcode-generator)
 
-/** Draw ``text`` as a QR code (SVG, one path, a quiet zone of 4 modules) into ``container``. */
-function renderQr(container, text, mode, level) {
+function makeQr(text, mode, level) {
   const qr = qrcode(0, level);
   qr.addData(text, mode);
   qr.make();
+  return qr;
+}
+
+/** Draw ``text`` as a QR code (SVG, one path, a quiet zone of 4 modules) into ``container``:
+ * error correction level M, or L when M would need more than QR_MAX_VERSION_M. */
+function renderQr(container, text, mode) {
+  let level = "M";
+  let qr = makeQr(text, mode, level);
+  if ((qr.getModuleCount() - 17) / 4 > QR_MAX_VERSION_M) {
+    level = "L";
+    qr = makeQr(text, mode, level);
+  }
   const n = qr.getModuleCount();
   const size = n + 2 * QR_QUIET;
   let d = "";
@@ -639,6 +651,7 @@ function renderQr(container, text, mode, level) {
   container.dataset.text = text;
   container.dataset.version = String((n - 17) / 4);
   container.dataset.modules = String(n);
+  container.dataset.level = level;
 }
 
 // ------------------------------------------------------------------ field labels from the API
