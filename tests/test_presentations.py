@@ -5,6 +5,7 @@ again, a copy on another device, an altered presentation or another agency's bin
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -230,3 +231,55 @@ def test_the_api_verifies_a_presentation_for_a_registered_verifier_and_leaves_a_
         assert all(x["batch_root"] is None and x["anchored"] is None for x in found)  # not sealed yet
         assert client.get("/v1/receipts", params={"tag": "0x" + "00" * 16}).json() == {"receipts": []}
         assert client.get("/v1/receipts", params={"tag": "nope"}).json()["error"]["code"] == "BAD_TAGS"
+
+
+def test_chain_observers_learn_nothing_personal(ledger: Ledger, tmp_path: Path) -> None:
+    """Everything a presentation's life writes on chain — the certificates' batches, the device
+    bindings, the verifier's registration, the receipts' roots — scanned byte by byte: no holder
+    field, no purpose text, no identifier, no device key."""
+    from eth_account import Account
+
+    from ledger.mirror.store import make_engine
+    from ledger.presentation import decode
+    from ledger.receipts import Receipt, ReceiptAnchorer, ReceiptStore
+
+    reg = ledger.c.registry
+    account = Account.create()
+    reg.register_verifier(ledger.c.admins[GD], "GD-BANK-1", GD, account.address, os.urandom(32))
+    payload = ledger.holder.present(ledger.cert(0), ["name", "idNumber"], purpose="BANKING", purpose_text="开户核验张")
+    p = decode(payload)
+    engine = make_engine(f"sqlite:///{tmp_path / 'receipts.db'}")
+    try:
+        store = ReceiptStore(engine)
+        store.record(
+            Receipt(
+                "GD-BANK-1",
+                GD,
+                p.purpose,
+                p.purpose_text,
+                int(time.time()),
+                tuple(p.shown),
+                p.receipt_tag or b"",
+                "VALID",
+            )
+        )
+        assert ReceiptAnchorer(store, reg, "GD-BANK-1", account, every=0).run_once()
+    finally:
+        engine.dispose()
+    chain = reg.chain
+    written = bytearray()
+    for n in range(reg.deployment.deployment_block, chain.block_number() + 1):
+        block = chain.w3.eth.get_block(n, full_transactions=True)
+        for tx in block["transactions"]:
+            written += bytes(tx["input"])
+            for log in chain.w3.eth.get_transaction_receipt(tx["hash"])["logs"]:
+                written += bytes(log["data"]) + b"".join(bytes(t) for t in log["topics"])
+    secrets = [v for d in ledger.docs for v in d["fields"].values() if len(v) >= 2]
+    secrets += [p.purpose_text] + [d["identifier"] for d in ledger.docs if d.get("identifier")]
+    # the scan sees what it should: the certificate hashes and the device key's hash are there
+    assert bytes.fromhex(ledger.docs[0]["hash"][2:]) in written and key_hash(ledger.holder.public_key) in written
+    assert len(secrets) > 10
+    leaked = [s for s in secrets if s.encode() in written]
+    assert not leaked, leaked
+    assert ledger.holder.public_key not in written  # only its SHA-256 is bound
+    assert p.receipt_tag is not None and p.receipt_tag not in written  # receipts go on chain as a root only
