@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .handlers import install_handlers
 from .middleware import BodyLimit, HeadersAndTiming, size_limits
-from .routes import certificates, health, registry, speech, verify
+from .routes import certificates, health, receipts, registry, speech, verify
 from .settings import STATIC, ApiSettings
 from .state import AppState
 
@@ -42,7 +42,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ledger = state
-    for module in (certificates, verify, registry, health, speech):
+    for module in (certificates, verify, receipts, registry, health, speech):
         app.include_router(module.router)
     install_handlers(app)
     app.add_middleware(BodyLimit, limit_for=size_limits(settings.max_body_bytes, settings.max_image_bytes))

@@ -12,9 +12,9 @@ from fastapi.responses import Response
 class ApiError(Exception):
     """A refusal with its HTTP status, a stable code and a message for people."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
 def json_response(body: Any, status: int = 200) -> Response:

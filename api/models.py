@@ -11,6 +11,7 @@ from ledger.contracts import KeyState
 from ledger.document import FORMAT
 from ledger.ids import REGION_PATTERN, iso_time
 from ledger.mirror.queries import AgencyListing, KeyView, Membership, RegionView, RuleView, TypeView
+from ledger.presentation import PURPOSES
 from ledger.regions import region_name
 from ledger.schema import FIELD_NAME_RE
 
@@ -30,7 +31,9 @@ class ErrorResponse(BaseModel):
 
 
 class CheckModel(BaseModel):
-    name: Literal["integrity", "anchored", "issuer_authorized", "key_valid", "status", "validity_period", "recognition"]
+    name: Literal[
+        "integrity", "anchored", "holder", "issuer_authorized", "key_valid", "status", "validity_period", "recognition"
+    ] = Field(description="the check (holder: only for a wallet's presentation)")
     ok: bool | None = Field(description="true passed, false failed, null skipped or could not be decided")
     outcome: Literal["PASS", "FAIL", "SKIPPED", "ERROR"] = Field(
         description="PASS, FAIL, SKIPPED (nothing to check with this input) or ERROR (the source could not answer)"
@@ -66,6 +69,16 @@ class SourceModel(BaseModel):
     error: str | None = None
 
 
+class PresentationModel(BaseModel):
+    """What a wallet's presentation (CLP1:) says besides the certificate: why it was shown, and
+    its window."""
+
+    purpose: str = Field(description="用证事由, as a code", json_schema_extra={"enum": list(PURPOSES)})
+    purpose_text: str
+    issued_at: int = Field(description="unix seconds")
+    expires_at: int = Field(description="unix seconds")
+
+
 class VerificationModel(BaseModel):
     verdict: Verdict
     checks: list[CheckModel]
@@ -75,6 +88,7 @@ class VerificationModel(BaseModel):
     source: SourceModel
     disclosed_fields: dict[str, str] | None = None
     hidden_fields: list[str] | None = None
+    presentation: PresentationModel | None = None
 
 
 # ---------------------------------------------------------------------- certificate documents
@@ -358,3 +372,30 @@ class RuleModel(BaseModel):
             valid_from=_iso(r.valid_from),
             valid_until=_iso(r.valid_until),
         )
+
+
+# ---------------------------------------------------------------------- receipts
+
+
+class ReceiptAnchor(BaseModel):
+    block: int
+    tx: str
+
+
+class ReceiptModel(BaseModel):
+    verifier: str
+    region: int
+    purpose: str
+    purpose_text: str
+    verified_at: int = Field(description="unix seconds")
+    fields: list[str] = Field(description="the names of the fields the verifier saw")
+    tag: str
+    verdict: str
+    serial: str
+    batch_root: str | None = Field(description="null until the receipt is sealed into a batch")
+    proof: list[str]
+    anchored: ReceiptAnchor | None = Field(description="null until the batch root is anchored on chain")
+
+
+class ReceiptsModel(BaseModel):
+    receipts: list[ReceiptModel]

@@ -90,12 +90,13 @@ _PARAMETER_ERRORS = {
     "agency": ("BAD_AGENCY", "invalid agency code: expected e.g. GD-PSB (letters, digits, _ . -; at most 32)"),
     "verifier_region": ("BAD_REGION", "invalid region code: expected 6 digits, e.g. 440000"),
     "as_of": ("BAD_TIME", "invalid time: expected unix seconds or ISO 8601 (2026-01-31T08:00:00Z)"),
+    "tag": ("BAD_TAGS", "give 1 to 100 receipt tags, each 0x and 32 hex digits"),
 }
 
 
 def parameter_error(location: tuple[object, ...]) -> tuple[str, str] | None:
     """(code, message) for a path or query parameter that failed validation, if it has its own."""
-    if len(location) == 2 and location[0] in ("path", "query"):
+    if len(location) in (2, 3) and location[0] in ("path", "query"):  # 3: an item of a list
         return _PARAMETER_ERRORS.get(str(location[1]))
     return None
 

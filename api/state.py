@@ -11,9 +11,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from ledger.chain import Chain
 from ledger.deployment import Deployment
 from ledger.mirror import MirrorQueries, MirrorStore
+from ledger.receipts import ReceiptStore
 from ledger.registry import Registry
 from ledger.verification import Verifier
 from ledger.verification.factory import chain_verifier, mirror_verifier, node_watch
+from ledger.verifiers import VerifierDirectory
 
 from .pools import BlockingPool, ProcessPool
 from .settings import ApiSettings
@@ -76,6 +78,16 @@ class AppState:
     @cached_property
     def speech_pool(self) -> BlockingPool:
         return BlockingPool(SPEECH_WORKERS, SPEECH_QUEUE, "reading aloud")
+
+    @cached_property
+    def verifiers(self) -> VerifierDirectory:
+        """Registered verifier organisations, read from the chain by their API keys."""
+        return VerifierDirectory(Registry(self.chain, self.deployment))
+
+    @cached_property
+    def receipts(self) -> ReceiptStore:
+        """The verification receipts of presentations, in the mirror's database."""
+        return ReceiptStore(self.store.engine)
 
     @cached_property
     def chain_verifier(self) -> Verifier:

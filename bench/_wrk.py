@@ -45,12 +45,14 @@ def lua_get(hashes: list[str], delay_ms: float | None) -> str:
     )
 
 
-def lua_post(bodies: list[str], path: str, delay_ms: float | None) -> str:
+def lua_post(bodies: list[str], path: str, delay_ms: float | None, headers: dict[str, str] | None = None) -> str:
     table = ",".join("[==[" + b + "]==]" for b in bodies)
     delay = lua_delay(delay_ms)
+    extra = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in (headers or {}).items())
     return (
         f"local bodies = {{{table}}}\nmath.randomseed(os.time())\n{delay}"
         'wrk.headers["Content-Type"] = "application/json"\n'
+        f"{extra}"
         "request = function()\n"
         f'  return wrk.format("POST", "{path}", nil, bodies[math.random(#bodies)])\n'
         "end\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -31,19 +30,6 @@ HOLDER_KEY_BYTES = 65  # 0x04 || x || y
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
-# NIST P-256 (FIPS 186-4 D.1.2.3): y^2 = x^3 - 3x + b over GF(p). Its cofactor is 1, so every
-# point on the curve is in the group the wallet's key pair lives in.
-_P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
-_P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
-
-
-def on_p256(point: bytes) -> bool:
-    """Whether ``point`` is an uncompressed point of P-256 (0x04 || x || y, on the curve)."""
-    if len(point) != HOLDER_KEY_BYTES or point[0] != 4:
-        return False
-    x, y = int.from_bytes(point[1:33], "big"), int.from_bytes(point[33:], "big")
-    return x < _P256_P and y < _P256_P and (y * y - (x * x * x - 3 * x + _P256_B)) % _P256_P == 0
-
 
 @dataclass(frozen=True)
 class BindingRequest:
@@ -55,7 +41,9 @@ class BindingRequest:
     @property
     def key_hash(self) -> bytes | None:
         """What the ledger records: the SHA-256 of the 65-byte point."""
-        return None if self.holder_key is None else hashlib.sha256(self.holder_key).digest()
+        from ledger.presentation import key_hash
+
+        return None if self.holder_key is None else key_hash(self.holder_key)
 
 
 def holder_key(text: Any, where: str) -> bytes:
@@ -72,7 +60,9 @@ def holder_key(text: Any, where: str) -> bytes:
         raise InvalidInput(
             f"{where}: holderKey must be an uncompressed P-256 point (65 bytes starting 0x04), got {len(raw)} bytes"
         )
-    if not on_p256(raw):
+    from ledger.presentation import is_holder_key
+
+    if not is_holder_key(raw):
         raise InvalidInput(f"{where}: holderKey is not a point of the P-256 curve")
     return raw
 

@@ -50,6 +50,20 @@ MAX_FIELDS = 256
 TAG_BYTES = 16
 
 
+def is_holder_key(point: bytes) -> bool:
+    """Whether ``point`` is a device key a wallet can have: an uncompressed P-256 point
+    (0x04 || x || y) on the curve (its cofactor is 1: every such point is in the group)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if len(point) != KEY_BYTES or point[0] != 4:
+        return False
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes(point))
+    except ValueError:
+        return False
+    return True
+
+
 def key_hash(public_key: bytes) -> bytes:
     """What the ledger binds to a certificate: SHA-256 of the uncompressed point."""
     return hashlib.sha256(bytes(public_key)).digest()

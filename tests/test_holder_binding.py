@@ -26,7 +26,6 @@ from helpers import Consortium, FakeClock, chain_now, dead_url, expect
 from mirror_helpers import assert_same_mirror, index_to_head, open_store, rebuild_dump, settled
 
 from cli import main
-from cli.binding import on_p256
 from ledger.chain import Chain
 from ledger.contracts import Role
 from ledger.errors import InvalidInput
@@ -35,6 +34,7 @@ from ledger.keystore import Keystore
 from ledger.mirror import Indexer, IndexerConfig, MirrorQueries
 from ledger.mirror import queries as mirror_queries
 from ledger.mirror import schema as mirror_schema
+from ledger.presentation import is_holder_key
 from ledger.registry import Registry
 from ledger.registry.certificates import BIND_GAS_PER_HOLDER, UNBOUND
 from ledger.verification.sources import ChainSource, MirrorSource, SourceUnavailable
@@ -103,11 +103,11 @@ def request(cert_hash: bytes, point: bytes) -> dict[str, str]:
 def test_the_tests_device_keys_are_points_of_p256() -> None:
     assert _multiply(1) == P256_G and _multiply(2) == P256_2G
     for k in (1, 2, 3, 2**200 + 7):
-        assert on_p256(device_key(k))
+        assert is_holder_key(device_key(k))
     point = device_key(5)
-    assert not on_p256(point[:33] + (int.from_bytes(point[33:], "big") ^ 1).to_bytes(32, "big"))  # y off by one
-    assert not on_p256(b"\x02" + point[1:])  # not uncompressed
-    assert not on_p256(point[:64])
+    assert not is_holder_key(point[:33] + (int.from_bytes(point[33:], "big") ^ 1).to_bytes(32, "big"))  # y off by one
+    assert not is_holder_key(b"\x02" + point[1:])  # not uncompressed
+    assert not is_holder_key(point[:64])
 
 
 # ---------------------------------------------------------------------- the contract

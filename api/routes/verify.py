@@ -11,9 +11,12 @@ from pydantic import ValidationError
 
 from ledger.document import Certificate
 from ledger.errors import InvalidInput
+from ledger.presentation import PREFIX as PRESENTATION_PREFIX
+from ledger.presentation import decode as decode_presentation
 from ledger.qr import read_image
+from ledger.receipts import Receipt
 
-from ..deps import State
+from ..deps import Caller, State
 from ..errors import ApiError, json_response
 from ..models import CertificateDocument, ErrorResponse, VerificationModel, inline_schema
 from ..params import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region
@@ -21,7 +24,7 @@ from ..params import AsOf, SourceParam, VerifierRegion, check_source, parse_as_o
 router = APIRouter(tags=["verify"])
 
 # The base45 text behind a CertLedger prefix (ledger.qr); whether it decodes is for the route to say.
-PAYLOAD_PATTERN = r"^(CLC3|CLF2|CLC2|CLC1|CLF1):[0-9A-Z $%*+./:-]+$"
+PAYLOAD_PATTERN = r"^(CLP1|CLC3|CLF2|CLC2|CLC1|CLF1):[0-9A-Z $%*+./:-]+$"
 DOCUMENT_SCHEMA = inline_schema(CertificateDocument)
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_$]+")
 
@@ -38,7 +41,8 @@ REQUEST_BODY = {
                                 "type": "string",
                                 "maxLength": 8192,
                                 "pattern": PAYLOAD_PATTERN,
-                                "description": "QR payload (CLC3:…, CLF2:…; older CLC2:…, CLC1:…, CLF1:…)",
+                                "description": "QR payload (a wallet's presentation CLP1:…; CLC3:…, CLF2:…; older "
+                                "CLC2:…, CLC1:…, CLF1:…)",
                             },
                         },
                         "required": ["payload"],
@@ -128,11 +132,52 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
     raise ApiError(422, "MALFORMED_BODY", 'expected exactly one of {"payload": "…"} or {"document": {…}}')
 
 
+def _presentation(state: State, who: Any, payload: str, region: int | None, when: int | None, source: str) -> Any:
+    """A wallet's presentation: a registered verifier's, checked against the mirror as of now;
+    its receipt is stored before the answer leaves."""
+    if who is None:
+        raise ApiError(
+            401,
+            "NOT_AUTHORIZED",
+            "a citizen's presentation is shown to registered verifiers only: send your organisation's API key "
+            "(Authorization: Bearer clv_…)",
+        )
+    if when is not None:
+        raise ApiError(422, "BAD_REQUEST", "a presentation is checked as of now: leave out as_of")
+    if source == "chain":
+        raise ApiError(
+            422,
+            "NEEDS_DOCUMENT",
+            "a presentation names its certificate by hash and the chain keeps batch roots: verify it with the mirror",
+        )
+    try:
+        p = decode_presentation(payload)
+    except InvalidInput as exc:
+        raise ApiError(422, "MALFORMED_PAYLOAD", str(exc)) from None
+    result = state.verifier("mirror").verify_presentation(p, verifier_region=region)
+    state.receipts.record(
+        Receipt(
+            who.id,
+            who.region,
+            p.purpose,
+            p.purpose_text,
+            result.as_of,
+            tuple(p.shown),
+            p.receipt_tag or p.nonce,
+            result.verdict.value,
+        )
+    )
+    state.metrics.verifications.labels(result.verdict.value, "mirror", "presentation").inc()
+    return json_response(result.to_json())
+
+
 @router.post(
     "/v1/verify",
     response_model=VerificationModel,
     responses={
+        401: {"model": ErrorResponse},
         413: {"model": ErrorResponse},
+        429: {"model": ErrorResponse},
         415: {"model": ErrorResponse},
         422: {"model": ErrorResponse},
         503: {"model": ErrorResponse},
@@ -142,16 +187,24 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
 async def verify(
     request: Request,
     state: State,
+    who: Caller,
     verifier_region: VerifierRegion = "",
     as_of: AsOf = "",
     source: SourceParam = "mirror",
 ) -> Any:
     """Full verification: integrity (document → hash, proof → root), anchoring, issuer, key,
-    status as of the asked time, validity period and recognition for your region."""
+    status as of the asked time, validity period and recognition for your region.
+
+    A citizen's presentation (`CLP1:`, from the wallet) is for registered verifiers only: send
+    your organisation's API key (`Authorization: Bearer clv_…`). It is checked as of now, with
+    the holder's device key and window, and leaves a receipt the citizen can read
+    (`GET /v1/receipts`)."""
     region = parse_region(verifier_region)
     when = parse_as_of(as_of)
     check_source(source, when)
     kind, value = await _read_input(request, state)
+    if kind == "payload" and value.strip().startswith(PRESENTATION_PREFIX):
+        return _presentation(state, who, value, region, when, source)
     verifier = state.verifier(source)
 
     def run() -> Any:

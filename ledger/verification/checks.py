@@ -11,6 +11,7 @@ pages and clients can say the same thing in their own language.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -26,6 +27,7 @@ from ..ids import CHINA_STANDARD_TIME, agency_id, iso_time, type_id
 from .sources import AnchorFacts, Source, SourceUnavailable
 
 if TYPE_CHECKING:
+    from ..presentation import Presentation
     from ..qr import CompactV3Payload
 
 
@@ -94,6 +96,8 @@ class Case:
     claimed_region: int | None = None
     claimed_agency: str | None = None
     compact: CompactV3Payload | None = None  # a CLC3 payload: metadata bound in cert_hash
+    presentation: Presentation | None = None  # a CLP1 presentation (its compact form is ``compact``)
+    clock_skew: int = 30  # seconds of disagreement between a wallet's clock and ours that is forgiven
     anchor: AnchorFacts | None = None
     facts: dict[str, object] = field(default_factory=dict)
 
@@ -188,6 +192,20 @@ class Integrity:
             )
             if problem is not None:
                 return problem
+            p = case.presentation
+            if p is not None:
+                problem = _stray_hidden(self.name, case, meta.type, p.hidden)
+                if problem is not None:
+                    return problem
+                shown, hidden = len(p.shown), len(p.hidden)
+                return passed(
+                    self.name,
+                    "METADATA_BOUND",
+                    f"certificate hash recomputed from the presentation's metadata and fields ({shown} shown, "
+                    f"{hidden} hidden)",
+                    shown=shown,
+                    hidden=hidden,
+                )
             return passed(
                 self.name,
                 "METADATA_BOUND",
@@ -218,24 +236,31 @@ class Integrity:
                 "PROOF_MISMATCH",
                 "the Merkle proof does not lead from the certificate to its batch root",
             )
-        if doc.hidden:
-            # Hidden entries are only hashes: their names are labels the holder could change. A
-            # name that is not a field of the type is refused; the rest are shown as "not shown".
-            known = case.source.type_fields(doc.type)
-            if known is not None:
-                stray = sorted(n for n in doc.hidden if n not in known)
-                if stray:
-                    return failed(
-                        self.name,
-                        Verdict.INVALID,
-                        "UNKNOWN_FIELD_NAME",
-                        f"hidden entry {stray[0]!r} is not a field of {doc.type}: the labels were altered",
-                        field=stray[0],
-                        type=doc.type,
-                    )
+        problem = _stray_hidden(self.name, case, doc.type, doc.hidden)
+        if problem is not None:
+            return problem
         shown, hidden = len(doc.fields), len(doc.hidden)
         what = f"{shown} field(s) shown" + (f", {hidden} hidden" if hidden else "")
         return passed(self.name, "OK", f"hash and Merkle proof check out ({what})", shown=shown, hidden=hidden)
+
+
+def _stray_hidden(name: str, case: Case, cert_type: str, hidden: Mapping[str, bytes]) -> Check | None:
+    """Hidden entries are only hashes: their names are labels the holder could change. A name
+    that is not a field of the type is refused; the rest are shown as "not shown"."""
+    if not hidden:
+        return None
+    known = case.source.type_fields(cert_type)
+    stray = sorted(n for n in hidden if known is not None and n not in known)
+    if not stray:
+        return None
+    return failed(
+        name,
+        Verdict.INVALID,
+        "UNKNOWN_FIELD_NAME",
+        f"hidden entry {stray[0]!r} is not a field of {cert_type}: the labels were altered",
+        field=stray[0],
+        type=cert_type,
+    )
 
 
 class Anchored:
@@ -317,6 +342,85 @@ class Anchored:
             agency=facts.agency,
             block=facts.block,
             time=when,
+        )
+
+
+class HolderBound:
+    """A presentation (``CLP1:``): signed by the device key the certificate's agency bound to
+    it, and shown within its window (a screenshot shown again later, or a copy presented from
+    another device, never passes). Only in the checks of a presentation."""
+
+    name = "holder"
+
+    def run(self, case: Case) -> Check:
+        from ..presentation import MAX_LIFETIME, key_hash
+
+        p = case.presentation
+        if p is None:
+            return skipped(self.name, "NO_PRESENTATION", "not checked: this is not a presentation")
+        if not p.signature_ok():
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "HOLDER_SIGNATURE_INVALID",
+                "the presentation's signature is not its device key's: it was altered or forged",
+            )
+        now, skew = case.as_of, case.clock_skew
+        if p.expires_at - p.issued_at > MAX_LIFETIME:
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "PRESENTATION_TOO_LONG",
+                f"the presentation claims a window of {p.expires_at - p.issued_at} s; at most {MAX_LIFETIME} s is "
+                "accepted",
+                seconds=p.expires_at - p.issued_at,
+                limit=MAX_LIFETIME,
+            )
+        if p.issued_at > now + skew:
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "PRESENTATION_NOT_YET_VALID",
+                f"the presentation is dated {iso_time(p.issued_at)}, in the future: the device's clock is wrong",
+                issued=iso_time(p.issued_at),
+            )
+        if now > p.expires_at + skew:
+            return failed(
+                self.name,
+                Verdict.EXPIRED,
+                "PRESENTATION_EXPIRED",
+                f"this presentation expired {now - p.expires_at} s ago (at {iso_time(p.expires_at)}): a copy or "
+                "screenshot shown again; ask the holder to show a fresh one",
+                seconds=now - p.expires_at,
+                expired=iso_time(p.expires_at),
+            )
+        # The binding is looked up under the agency the metadata names (bound in the certificate
+        # hash); the anchored check then requires that agency to have anchored the certificate.
+        agency = p.metadata.agency
+        bound = case.source.holder_binding(agency, case.cert_hash)
+        if bound is None:
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "HOLDER_NOT_BOUND",
+                f"{agency} bound no holder device to this certificate: it cannot be presented from a wallet",
+                agency=agency,
+            )
+        if bound != key_hash(p.holder_key):
+            return failed(
+                self.name,
+                Verdict.INVALID,
+                "HOLDER_KEY_MISMATCH",
+                "presented from a device that is not the holder's: the key that signed it is not the one "
+                f"{agency} bound to this certificate",
+                agency=agency,
+            )
+        return passed(
+            self.name,
+            "OK",
+            f"presented from the holder's device (bound by {agency}), valid until {iso_time(p.expires_at)}",
+            agency=agency,
+            until=iso_time(p.expires_at),
         )
 
 
@@ -659,6 +763,10 @@ DEFAULT_CHECKS: tuple[CheckUnit, ...] = (
     ValidityPeriod(),
     Recognition(),
 )
+
+# A presentation's checks: the holder's right after integrity (an altered, stale or copied
+# presentation is what the verifier must be told first).
+PRESENTATION_CHECKS: tuple[CheckUnit, ...] = (DEFAULT_CHECKS[0], HolderBound(), *DEFAULT_CHECKS[1:])
 
 # A verification that skipped one of these never answers VALID (it answers INCOMPLETE).
 REQUIRED_FOR_VALID = frozenset({"integrity", "validity_period"})

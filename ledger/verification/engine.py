@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +22,22 @@ from ..deployment import Deployment
 from ..document import Certificate
 from ..errors import InvalidInput
 from ..ids import iso_time
+from ..presentation import PREFIX as PRESENTATION_PREFIX
+from ..presentation import Presentation
+from ..presentation import decode as decode_presentation
 from ..qr import CompactPayload, CompactV3Payload, decode
-from .checks import DEFAULT_CHECKS, REQUIRED_FOR_VALID, Case, Check, CheckUnit, Outcome, Verdict, errored, run_check
+from .checks import (
+    DEFAULT_CHECKS,
+    PRESENTATION_CHECKS,
+    REQUIRED_FOR_VALID,
+    Case,
+    Check,
+    CheckUnit,
+    Outcome,
+    Verdict,
+    errored,
+    run_check,
+)
 from .sources import Source, SourceHead, SourceUnavailable
 
 MAX_CLOCK_SKEW = 300  # seconds an as_of may lie ahead of this server's clock
@@ -43,7 +57,7 @@ class VerificationResult:
     source: dict[str, Any]
     disclosed_fields: dict[str, str] | None = None
     hidden_fields: list[str] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    presentation: dict[str, Any] | None = None  # a presentation's purpose and window
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -57,6 +71,8 @@ class VerificationResult:
         if self.disclosed_fields is not None:
             out["disclosed_fields"] = self.disclosed_fields
             out["hidden_fields"] = self.hidden_fields or []
+        if self.presentation is not None:
+            out["presentation"] = self.presentation
         return out
 
 
@@ -79,11 +95,13 @@ class Verifier:
         *,
         checks: Sequence[CheckUnit] = DEFAULT_CHECKS,
         clock: Callable[[], float] = time.time,
+        clock_skew: int = 30,
     ) -> None:
         self.source = source
         self.deployment = deployment
         self.checks = tuple(checks)
         self.clock = clock
+        self.clock_skew = clock_skew  # seconds a wallet's clock may differ from ours (presentations)
 
     # -------------------------------------------------------------- entry points
 
@@ -122,7 +140,11 @@ class Verifier:
     def verify_payload(
         self, payload: str, *, verifier_region: int | None = None, as_of: int | None = None
     ) -> VerificationResult:
-        """A QR payload (compact or full); InvalidInput if it is not one."""
+        """A QR payload (compact, full, or a wallet's presentation); InvalidInput if it is not one."""
+        if isinstance(payload, str) and payload.strip().startswith(PRESENTATION_PREFIX):
+            if as_of is not None:
+                raise InvalidInput("a presentation is checked as of now: leave out as_of")
+            return self.verify_presentation(payload, verifier_region=verifier_region)
         decoded = decode(payload)
         if isinstance(decoded, CompactV3Payload):
             return self.verify_compact(decoded, verifier_region=verifier_region, as_of=as_of)
@@ -149,6 +171,23 @@ class Verifier:
         case.claimed_type, case.claimed_region, case.claimed_agency = meta.type, meta.region, meta.agency
         return self._run(case)
 
+    def verify_presentation(
+        self, payload: str | Presentation, *, verifier_region: int | None = None
+    ) -> VerificationResult:
+        """A wallet's ``CLP1:`` presentation, as of now: the certificate as for a compact code
+        (its hash recomputed from the metadata and the fields), the holder (the device key the
+        agency bound, the window), and the fields the holder chose to show with the purpose."""
+        p = payload if isinstance(payload, Presentation) else decode_presentation(payload)
+        meta = p.metadata
+        case = self._case(p.cert_hash, verifier_region, None)
+        case.compact, case.presentation, case.clock_skew = p.compact, p, self.clock_skew
+        case.claimed_type, case.claimed_region, case.claimed_agency = meta.type, meta.region, meta.agency
+        result = self._run(case, PRESENTATION_CHECKS)
+        result.disclosed_fields = p.fields
+        result.hidden_fields = sorted(p.hidden)
+        result.presentation = p.to_json()
+        return result
+
     # -------------------------------------------------------------- composition
 
     def _case(self, cert_hash: bytes, verifier_region: int | None, as_of: int | None) -> Case:
@@ -167,7 +206,7 @@ class Verifier:
             latest=as_of is None,
         )
 
-    def _run(self, case: Case) -> VerificationResult:
+    def _run(self, case: Case, units: Sequence[CheckUnit] | None = None) -> VerificationResult:
         head: SourceHead | None = None
         head_error: str | None = None
         doc = case.document
@@ -185,7 +224,7 @@ class Verifier:
         except Exception as exc:  # the database itself is unreachable
             head_error = f"{type(exc).__name__}"
         checks: list[Check] = []
-        for unit in self.checks:
+        for unit in self.checks if units is None else units:
             if head_error is not None and unit.name != "integrity":
                 checks.append(errored(unit.name, "UNAVAILABLE", f"could not check: {head_error}", reason=head_error))
                 continue
