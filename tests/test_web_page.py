@@ -583,10 +583,10 @@ def test_every_check_code_the_engine_can_emit_has_a_sentence() -> None:
     would show the engine's English on every page. The page looks up detail.<check>.<code>, then
     detail.any.<code> (a code any check can report, like UNAVAILABLE); a placeholder must be a
     param the code is reported with, or the page falls back to the English detail."""
-    from ledger.verification.checks import DEFAULT_CHECKS
+    from ledger.verification.checks import DEFAULT_CHECKS, PRESENTATION_CHECKS
 
     emitted = _emitted_check_codes()
-    names = {unit.name for unit in DEFAULT_CHECKS}
+    names = {unit.name for unit in (*DEFAULT_CHECKS, *PRESENTATION_CHECKS)}
     assert {name for name, _ in emitted} == names | {"any"}, emitted.keys()
     assert {("integrity", "OK"), ("key_valid", "FORGED_SM2_SIGNATURE"), ("any", "UNAVAILABLE")} <= emitted.keys()
     strings = json.loads((ROOT / "api/static/i18n/en.json").read_text())["strings"]
