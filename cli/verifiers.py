@@ -30,8 +30,9 @@ def verifier_add(
     key: KeyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a verifier organisation of your region; prints its API key, once (only its
-    SHA-256 goes on chain: hand the key over, it cannot be shown again)."""
+    """Register a verifier organisation of your region; prints its API key, once.
+
+    Only the key's SHA-256 goes on chain: hand the key over, it cannot be shown again."""
     from ledger.verifiers import api_key_hash, new_api_key
 
     c = ctx_of(ctx)
@@ -112,8 +113,9 @@ def receipts_anchor(
     at_most: Annotated[int, typer.Option(help="Seal once this many wait; the largest batch.")] = 10_000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seal the verifier's waiting receipts into Merkle batches and anchor their roots (run it
-    beside ``certledger serve``; a crash loses nothing: the next run finishes what it left)."""
+    """Seal a verifier's waiting receipts into Merkle batches and anchor their roots.
+
+    Run it beside ``certledger serve``; a crash loses nothing: the next run finishes what it left."""
     from ledger.mirror.store import make_engine
     from ledger.receipts import ReceiptAnchorer, ReceiptStore
 
