@@ -976,6 +976,35 @@ def test_read_aloud_says_when_a_language_has_no_voice(open_page, api) -> None:
 # ---------------------------------------------------------------------- service counter
 
 
+def test_a_counter_verifies_presentations_with_its_organisations_key_kept_in_the_tab_only(open_page, api) -> None:
+    """A wallet's presentation (CLP1:) is for registered verifiers: without the organisation's key
+    the counter says so in its language; with it (entered once, kept in this tab's
+    sessionStorage, never in localStorage) the request carries it and the result shows the
+    holder's purpose."""
+    page = open_page("/verify?mode=counter&verifier_region=330000")
+    page.locator("[data-testid=scan-input]").focus()
+    page.keyboard.type("CLP1:ABC\n", delay=2)
+    page.wait_for_selector("[data-testid=error]")
+    assert "已登记的核验机构" in page.inner_text("[data-testid=error]")
+    key = "clv_ZJ-BANK-1_" + "A" * 43
+    page.fill("[data-testid=api-key]", key)
+    page.dispatch_event("[data-testid=api-key]", "change")
+    page.locator("[data-testid=scan-input]").focus()
+    page.keyboard.type("CLP1:ABC\n", delay=2)
+    wait_verdict(page, "VALID")
+    assert "开户" in page.inner_text("main")
+    sent = [r["authorization"] for r in api.requests("verify")]
+    assert sent[-2:] == [None, f"Bearer {key}"]
+    assert page.evaluate("sessionStorage.getItem('certledger.verify.counter.api_key')") == key
+    assert key not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+    # the citizen view never sends it
+    page.click("[data-testid=counter-toggle]")
+    page.fill("[data-testid=payload]", "CLC1:DEMO-VALID")
+    page.click("[data-testid=verify-button]")
+    wait_verdict(page, "VALID")
+    assert api.requests("verify")[-1]["authorization"] is None
+
+
 def test_counter_mode_verifies_scans_sounds_clears_and_counts(open_page, api) -> None:
     page = open_page("/verify?mode=counter&verifier_region=330000", init=TONE_SPY)
     assert page.is_visible("[data-testid=counter]") and page.is_hidden("[data-testid=payload]")

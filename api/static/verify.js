@@ -36,6 +36,9 @@ const STORE = {
   clear: "certledger.verify.counter.clear_seconds",
   counts: "certledger.verify.counter.counts",
 };
+// A registered verifier's API key (presentations need one): in this tab's sessionStorage only,
+// never in localStorage, so that it goes when the tab closes.
+const API_KEY_STORE = "certledger.verify.counter.api_key";
 const MAX_UPLOAD_MB = 30; // a picture this large is refused outright
 const SERVER_IMAGE_BYTES = 3.5 * 1024 * 1024; // the API takes at most 4 MiB: larger pictures are shrunk first
 const SERVER_IMAGE_DIM = 2400;
@@ -343,6 +346,8 @@ async function runVerify(input, { focusResult = true } = {}) {
   announce(tr("result.checking"));
 
   const headers = { Accept: "application/json", "Accept-Language": acceptLanguage() };
+  const apiKey = state.counter ? apiKeyNow() : "";
+  if (apiKey) headers.Authorization = "Bearer " + apiKey;
   let opts;
   if (input.kind === "image") {
     const form = new FormData();
@@ -1040,6 +1045,14 @@ function renderCounts() {
   el.countsTotal.dataset.total = String(total);
 }
 
+function apiKeyNow() {
+  try {
+    return (sessionStorage.getItem(API_KEY_STORE) || "").trim();
+  } catch {
+    return "";
+  }
+}
+
 function clearSeconds() {
   const n = Number(recall(STORE.clear));
   return recall(STORE.clear) !== null && Number.isFinite(n) && n >= 0 ? Math.min(600, Math.round(n)) : DEFAULT_CLEAR_SECONDS;
@@ -1093,7 +1106,7 @@ function focusScanner() {
   if (!state.counter || el.langList.hidden === false) return;
   const a = document.activeElement;
   // settings the staff are using keep their focus; anything else gives it back to the scanner field
-  if (a === el.scanInput || a === el.region || a === el.clearSeconds) return;
+  if (a === el.scanInput || a === el.region || a === el.clearSeconds || a === el.apiKey) return;
   el.scanInput.focus({ preventScroll: true });
 }
 
@@ -1594,6 +1607,7 @@ async function init() {
     counter: $("counter"),
     scanInput: $("scan-input"),
     clearSeconds: $("clear-seconds"),
+    apiKey: $("api-key"),
     counts: $("counts"),
     countsTotal: $("counts-total"),
     scanStart: $("scan-start"),
@@ -1708,6 +1722,16 @@ async function init() {
     // a scanner typing while nothing is focused: give its keys to the scanner field
     if (state.counter && (document.activeElement === document.body || document.activeElement === el.verdict) && e.key.length === 1 && !e.ctrlKey && !e.metaKey && !e.altKey) {
       el.scanInput.focus({ preventScroll: true });
+    }
+  });
+  el.apiKey.value = apiKeyNow();
+  el.apiKey.addEventListener("change", () => {
+    try {
+      const v = el.apiKey.value.trim();
+      if (v) sessionStorage.setItem(API_KEY_STORE, v);
+      else sessionStorage.removeItem(API_KEY_STORE);
+    } catch {
+      /* storage refused: the key is not kept */
     }
   });
   el.clearSeconds.addEventListener("change", () => {

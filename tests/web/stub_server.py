@@ -386,6 +386,25 @@ def verify_payload(payload: str, verifier_region: int | None):
     )
 
 
+def verify_presentation(authorization: str, verifier_region: int | None):
+    """As the API answers a wallet's presentation: 401 without a verifier's key (the stub takes
+    any ``Bearer clv_…``), else VALID with the holder's chosen field and the purpose."""
+    if not authorization.startswith("Bearer clv_"):
+        return error(
+            401,
+            "NOT_AUTHORIZED",
+            "a citizen's presentation is shown to registered verifiers only: send your organisation's API key",
+        )
+    body = result("VALID", verifier_region, disclosed={"name": "张三"}, hidden=["sex", "birthDate", "idNumber"])
+    body["presentation"] = {
+        "purpose": "BANKING",
+        "purpose_text": "开户",
+        "issued_at": 1_795_000_000,
+        "expires_at": 1_795_000_060,
+    }
+    return 200, body
+
+
 def verify_document(doc, verifier_region):
     if not isinstance(doc, dict):
         return error(400, "bad_document", "document must be a JSON object")
@@ -534,6 +553,7 @@ class Handler(BaseHTTPRequestHandler):
             "query": url.query,
             "content_type": ctype.split(";")[0],
             "accept_language": self.headers.get("Accept-Language"),
+            "authorization": self.headers.get("Authorization"),
         }
 
         region = None
@@ -557,6 +577,8 @@ class Handler(BaseHTTPRequestHandler):
             if "document" in body:
                 return self.send(*verify_document(body["document"], region))
             if isinstance(body.get("payload"), str):
+                if body["payload"].strip().startswith("CLP1:"):  # a presentation: registered verifiers only
+                    return self.send(*verify_presentation(self.headers.get("Authorization") or "", region))
                 return self.send(*verify_payload(body["payload"], region))
             return self.send(*error(400, "bad_request", "body needs 'payload' or 'document'"))
         if ctype.startswith("multipart/form-data"):
