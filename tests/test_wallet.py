@@ -1162,3 +1162,94 @@ def test_the_ledger_verifies_the_wallets_presentation_valid_then_expired_and_a_c
     holder_check = next(x for x in result.checks if x.name == "holder")
     assert result.verdict.value == "EXPIRED" and holder_check.code == "PRESENTATION_EXPIRED"
     assert next(x for x in result.checks if x.name == "validity_period").outcome.value == "PASS"
+
+
+def test_the_wallets_receipts_panel_shows_a_real_verification_waiting_then_anchored_and_an_altered_one(
+    open_wallet, issued: tuple, tmp_path: Path
+) -> None:
+    """Wallet → the agency binds it → a registered verifier POSTs the wallet's QR code to
+    /v1/verify twice (two receipts) → the wallet's Receipts panel, asking the real API with its
+    tags, shows both waiting; the verifier's anchorer seals and anchors them → "anchored in block
+    N" with the block of the ReceiptsAnchored transaction, after the browser checked each proof;
+    one receipt altered in the verifier's database → shown as not matching its batch."""
+    from urllib.parse import urlsplit
+
+    from api_helpers import GD, checked_client, save_deployment
+    from eth_account import Account
+    from sqlalchemy import create_engine, update
+
+    from api.app import ApiSettings, create_app
+    from ledger.receipts import ReceiptAnchorer, ReceiptStore, receipts
+    from ledger.verifiers import api_key_hash, new_api_key
+
+    c, docs, mirror = issued
+    page = open_wallet()
+    import_document(page, docs[0])
+    page.wait_for_selector("[data-testid=cert]")
+    _bind_from_the_wallets_file(page, c, tmp_path)
+    key, account = new_api_key("GD-BANK-1"), Account.create()
+    c.registry.register_verifier(c.admins[GD], "GD-BANK-1", GD, account.address, api_key_hash(key))
+    mirror.sync()
+    present(page, docs[0]["hash"], ["sex", "name"], "EMPLOYMENT", "入职")
+    payload = shown_payload(page)
+    tag = "0x" + decode(payload).receipt_tag.hex()
+    page.click("[data-testid=present-stop]")
+    assert stored_tags(page, docs[0]["hash"]) == [tag]
+
+    home = tmp_path / "home"
+    save_deployment(c, home)
+    settings = ApiSettings(home=home, deployment=home / "deployment.json", rpc_url=c.chain.url, db_url=mirror.url)
+    asked: list[str] = []
+    with checked_client(create_app(settings)) as client:
+
+        def through_the_api(route) -> None:  # the page's GET /v1/receipts, answered by the real API
+            url = urlsplit(route.request.url)
+            asked.append(url.query)
+            r = client.get(f"{url.path}?{url.query}")
+            route.fulfill(status=r.status_code, content_type=r.headers["content-type"], body=r.content)
+
+        page.route("**/v1/receipts*", through_the_api)
+        for _ in range(2):
+            body = client.post("/v1/verify", json={"payload": payload}, headers={"authorization": f"Bearer {key}"})
+            assert body.json()["verdict"] == "VALID", body.json()
+
+        open_receipts(page, docs[0]["hash"])
+        assert asked == [f"tag={tag}"]  # only the tag
+        got = shown_receipts(page)
+        assert [g["state"] for g in got] == ["waiting", "waiting"] and {g["tag"] for g in got} == {tag}
+        assert got[0]["status"] == "等待上链"
+        facts = got[0]["facts"]
+        assert (facts["verifier"], facts["region"], facts["purpose"]) == (
+            "GD-BANK-1",
+            "广东省（440000）",
+            "就业 — 入职",
+        )
+        assert (facts["fields"], facts["verdict"]) == ("姓名、性别", "有效")
+        assert re.fullmatch(r"北京时间 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", facts["time"])
+
+        # the verifier's anchorer seals the two receipts and anchors their root on chain
+        store = ReceiptStore(create_engine(mirror.url))
+        (batch,) = ReceiptAnchorer(store, c.registry, "GD-BANK-1", account, every=0).run_once()
+        proofs = store.by_tags([bytes.fromhex(tag[2:])])
+        assert batch.size == 2 and all(p.proves() and p.block is not None for p in proofs)
+        block, tx = proofs[0].block, proofs[0].tx
+        assert c.registry.receipts_anchored("GD-BANK-1", batch.root) == (tx, block)
+        open_receipts(page, docs[0]["hash"])
+        got = shown_receipts(page)
+        assert [(g["state"], g["block"]) for g in got] == [("anchored", str(block))] * 2
+        assert got[0]["status"] == f"已上链：区块 {block}（交易 0x{tx.hex()[:6]}…{tx.hex()[-6:]}）"
+
+        # one receipt altered in the verifier's database: its proof no longer leads to the root
+        with store.engine.begin() as conn:
+            first = min(r.id for r in conn.execute(receipts.select()))
+            conn.execute(update(receipts).where(receipts.c.id == first).values(fields='["name"]'))
+        assert not store.audit(batch.id)
+        open_receipts(page, docs[0]["hash"])
+        got = shown_receipts(page)
+        assert sorted(g["state"] for g in got) == ["anchored", "mismatch"]
+        bad = next(g for g in got if g["state"] == "mismatch")
+        assert bad["block"] is None and "已上链" not in bad["status"] and bad["facts"]["fields"] == "姓名"
+        assert bad["status"].startswith("与其上链批次不符")
+        assert "1 条与其上链批次不符" in page.inner_text("[data-testid=receipts-status]")
+        store.engine.dispose()
+    assert not page.problems, page.problems
