@@ -701,8 +701,7 @@ def test_the_receipts_panel_lists_proves_and_asks_only_with_the_tags(open_wallet
     assert page.inner_text("#receipts-heading") == "核验回执：居民身份证"
     assert seen == [{"tag": tags}]
     assert (
-        page.inner_text("[data-testid=receipts-status]")
-        == "共 3 条回执，最新的在前。 注意：其中 1 条与其上链批次不符。"
+        page.inner_text("[data-testid=receipts-status]") == "共 3 条回执，最新的在前。注意：其中 1 条与其上链批次不符。"
     )
     got = shown_receipts(page)
     assert [g["state"] for g in got] == ["waiting", "mismatch", "anchored"]  # newest first
@@ -890,6 +889,21 @@ def test_screenshots_of_the_wallet(open_wallet) -> None:
     for name in ("wallet-list-zh.png", "wallet-choose-zh.png", "wallet-present-zh.png", "wallet-present-phone-en.png"):
         assert (SHOTS / name).stat().st_size > 5000
     assert read_image((SHOTS / "wallet-present-phone-en.png").read_bytes()).startswith("CLP1:")
+
+
+def test_screenshot_of_the_wallets_receipts(open_wallet) -> None:
+    page = open_wallet(width=1100, height=900, clock=START)
+    cert = certificate("intl")
+    hash_ = "0x" + cert.compute_hash().hex()
+    import_document(page, cert.to_json())
+    page.wait_for_selector("[data-testid=cert]")
+    tags, answer = canned_receipts()
+    seed_tags(page, hash_, tags)
+    route_receipts(page, lambda asked: {"receipts": answer})
+    open_receipts(page, hash_)
+    assert [g["state"] for g in shown_receipts(page)] == ["waiting", "mismatch", "anchored"]
+    shoot(page, "wallet-receipts-zh.png", "[data-testid=receipts]")
+    assert (SHOTS / "wallet-receipts-zh.png").stat().st_size > 5000
 
 
 # ---------------------------------------------------------------------- the verify page shows a presentation

@@ -692,7 +692,8 @@ function receiptsStatusText() {
   if (!r.items.length) return tr("wallet.receipts.empty");
   const mismatched = r.items.filter((x) => x.state === "mismatch").length;
   const text = tr("wallet.receipts.count", { n: r.items.length });
-  return mismatched ? text + " " + tr("wallet.receipts.count.mismatch", { n: mismatched }) : text;
+  const gap = state.lang === "zh-CN" ? "" : " "; // Chinese sentences follow each other without a space
+  return mismatched ? text + gap + tr("wallet.receipts.count.mismatch", { n: mismatched }) : text;
 }
 
 /** A region's name from the language files (the page's language, else Chinese or English). */
