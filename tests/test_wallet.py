@@ -11,6 +11,12 @@ whose hidden hashes (SHA-256, or SM3 computed in the browser) recompute the cert
 expires with a visible countdown and is replaced by a fresh one (Playwright's clock). Also the
 browser's SM3 against Python's, the route and its page headers, every language (right-to-left
 Uyghur), and screenshots (docs/screenshots/wallet-*.png with CERTLEDGER_UPDATE_SCREENSHOTS=1).
+
+Receipts (docs/presentations.md §6): every presentation's receipt tag is kept with its certificate
+(the last 500); the Receipts panel asks GET /v1/receipts with those tags only (100 a request),
+lists them newest first, and says "anchored in block N" only once the browser has checked the
+receipt's Merkle proof (keccak-256 and CBOR in the browser, compared with Python's) against its
+batch root; an altered receipt is shown as not matching. End to end on a real chain in both suites.
 """
 
 from __future__ import annotations
@@ -494,6 +500,316 @@ def test_the_browsers_sm3_and_document_hashes_match_python(open_wallet) -> None:
     assert hashes == [case["certificateHash"] for case in vectors]
 
 
+# ---------------------------------------------------------------------- receipts (docs/presentations.md §6)
+
+SEED_TAGS_JS = """
+async ([hash, tags]) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open("certledger-wallet"); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+  await new Promise((ok, no) => {
+    const t = db.transaction("certificates", "readwrite"); const s = t.objectStore("certificates");
+    const q = s.get(hash); q.onsuccess = () => s.put({...q.result, receiptTags: tags});
+    t.oncomplete = ok; t.onerror = () => no(t.error);
+  });
+  db.close();
+}
+"""
+STORED_TAGS_JS = """
+async (hash) => {
+  const db = await new Promise((ok, no) => { const r = indexedDB.open("certledger-wallet"); r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+  const rec = await new Promise((ok, no) => { const q = db.transaction("certificates").objectStore("certificates").get(hash); q.onsuccess = () => ok(q.result); q.onerror = () => no(q.error); });
+  db.close();
+  return rec.receiptTags || [];
+}
+"""
+
+
+def stored_tags(page, hash_: str) -> list[str]:
+    return page.evaluate(STORED_TAGS_JS, hash_)
+
+
+def seed_tags(page, hash_: str, tags: list[str]) -> None:
+    page.evaluate(SEED_TAGS_JS, [hash_, tags])
+    page.reload()
+    page.wait_for_selector("html[data-ready]")
+
+
+def open_receipts(page, hash_: str) -> None:
+    """Open (or reopen) the certificate's Receipts panel and wait for its answer."""
+    if page.is_visible("[data-testid=receipts]"):
+        page.click("[data-testid=receipts-close]")
+    page.click(f"[data-testid=cert][data-hash='{hash_}'] [data-testid=receipts-open]")
+    page.wait_for_selector(
+        "[data-testid=receipts-status][data-status=done], [data-testid=receipts-status][data-status=error]"
+    )
+
+
+def shown_receipts(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "[data-testid=receipt]",
+        "els => els.map(e => ({state: e.dataset.state, tag: e.dataset.tag, block: e.dataset.block || null,"
+        " status: e.querySelector('[data-testid=receipt-status]').innerText,"
+        " facts: Object.fromEntries(Array.from(e.querySelectorAll('dd'), d => [d.dataset.fact, d.innerText]))}))",
+    )
+
+
+def route_receipts(page, answer) -> list[dict]:
+    """Answer the page's GET /v1/receipts with answer(tags) (a dict, or an int status); returns
+    the requests seen (their query, parsed)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    seen: list[dict] = []
+
+    def handle(route) -> None:
+        query = parse_qs(urlsplit(route.request.url).query)
+        seen.append(query)
+        out = answer(query.get("tag", []))
+        if isinstance(out, int):
+            route.fulfill(status=out, content_type="application/json", body='{"error": {"code": "X"}}')
+        elif out is None:
+            route.abort()
+        else:
+            route.fulfill(status=200, content_type="application/json", body=json.dumps(out))
+
+    page.route("**/v1/receipts*", handle)
+    return seen
+
+
+def canned_receipts() -> tuple[list[str], list[dict]]:
+    """Three receipts for three of the wallet's tags: one anchored whose proof holds, one waiting
+    (not sealed), one sealed in the same batch and altered afterwards (its fields)."""
+    from ledger.merkle import build_tree
+    from ledger.receipts import Receipt, ReceiptProof
+
+    t0 = int(START.timestamp())
+    tags = [bytes([i]) * 16 for i in (1, 2, 3)]
+    anchored = Receipt("GD-BANK-1", 440000, "EMPLOYMENT", "入职核验", t0, ("name", "birthDate"), tags[0], "VALID")
+    waiting = Receipt("ZJ-HOSP-2", 330000, "MEDICAL", "", t0 + 3600, (), tags[1], "VALID")
+    altered = Receipt("GD-RENT-1", 440000, "HOUSING", "租房", t0 + 60, ("name",), tags[2], "EXPIRED")
+    others = [Receipt("GD-BANK-1", 440000, "BANKING", "", t0, ("name",), bytes(16), "VALID") for _ in range(2)]
+    tree = build_tree([r.leaf() for r in (anchored, altered, *others)])
+    tx = bytes.fromhex(TX_HEX)
+
+    def sealed(r: Receipt) -> dict:
+        return ReceiptProof(r, tree.root, tuple(tree.proof(r.leaf())), 1234, tx).to_json()
+
+    bad = sealed(altered)
+    bad["fields"] = ["idNumber", "name"]  # what the verifier's database says now
+    answer = [sealed(anchored), ReceiptProof(waiting, None, (), None, None).to_json(), bad]
+    return ["0x" + t.hex() for t in tags], answer
+
+
+TX_HEX = "3c2b1a0f9e8d7c6b5a49382716051423324150697887a6b5c4d3e2f1a0b9c8d7"
+
+
+def test_the_browsers_keccak_cbor_and_receipt_proofs_match_python(open_wallet) -> None:
+    import cbor2
+    from eth_utils import keccak
+
+    from ledger.merkle import build_tree
+    from ledger.receipts import Receipt, ReceiptProof
+
+    page = open_wallet()
+    messages = [b"", b"abc", b"CLRC"] + [
+        bytes((i * 11 + j * 7) % 256 for j in range(n))
+        for i, n in enumerate([1, 31, 32, 33, 135, 136, 137, 200, 271, 272, 273, 408, 1000, 5000])
+    ]
+    got = page.evaluate(
+        "async (hexes) => { const c = await import('/static/wallet-core.js');"
+        " return hexes.map(h => c.hex(c.keccak256(c.unhex(h)))); }",
+        [m.hex() for m in messages],
+    )
+    assert got == [keccak(m).hex() for m in messages]
+    assert got[0] == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"  # keccak, not SHA3-256
+
+    # CBOR of the types a receipt's leaf has: text, integers at every head size, lists, bytes
+    values = [
+        [
+            "GD-BANK-1",
+            440000,
+            "EMPLOYMENT",
+            "入职核验 ✓",
+            1_796_117_400,
+            ["birthDate", "name"],
+            b"\x01" * 16,
+            "VALID",
+            b"\xff" * 16,
+        ],
+        [0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**53 - 1],
+        ["", "x" * 23, "y" * 24, "z" * 300, "é" * 40000, [], [[]], b"", b"\x00" * 24, b"\x07" * 70000],
+        [["a"] * 24, list(range(30))],
+    ]
+    encoded = page.evaluate(
+        "async (vs) => { const c = await import('/static/wallet-core.js');"
+        " const revive = (v) => Array.isArray(v) ? v.map(revive) : (v && v.b !== undefined ? c.unhex(v.b) : v);"
+        " return vs.map(v => c.hex(c.cbor(revive(v)))); }",
+        [_jsonable(v) for v in values],
+    )
+    assert encoded == [cbor2.dumps(v).hex() for v in values]
+
+    # a receipt's leaf and its proof through a batch, as ledger/receipts.py and ledger/merkle.py
+    receipts = [
+        Receipt(
+            f"V-{i}",
+            440000 + i,
+            "BANKING",
+            "开户" * i,
+            1_796_117_400 + i,
+            ("sex", "name")[: i % 3],
+            os.urandom(16),
+            "VALID",
+        )
+        for i in range(7)
+    ]
+    tree = build_tree([r.leaf() for r in receipts])
+    proofs = [ReceiptProof(r, tree.root, tuple(tree.proof(r.leaf())), 9, b"\x01" * 32).to_json() for r in receipts]
+    proofs[3]["purpose_text"] = "改过"  # altered after sealing
+    proofs[5]["proof"] = proofs[5]["proof"][:-1]  # a proof cut short
+    result = page.evaluate(
+        "async (rs) => { const c = await import('/static/wallet-core.js');"
+        " return rs.map(r => [c.hex(c.receiptLeaf(r)), c.receiptWellFormed(r), c.receiptState(r)]); }",
+        proofs,
+    )
+    assert [x[0] for x in result] == [r.leaf().hex() for r in receipts[:3]] + [result[3][0]] + [
+        r.leaf().hex() for r in receipts[4:]
+    ]
+    assert result[3][0] != receipts[3].leaf().hex()
+    assert all(x[1] for x in result)
+    assert [x[2] for x in result] == ["anchored"] * 3 + ["mismatch", "anchored", "mismatch", "anchored"]
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, bytes):
+        return {"b": v.hex()}
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def test_the_receipts_panel_lists_proves_and_asks_only_with_the_tags(open_wallet) -> None:
+    page = open_wallet(clock=START)
+    cert = certificate("intl")
+    hash_ = "0x" + cert.compute_hash().hex()
+    import_document(page, cert.to_json())
+    page.wait_for_selector("[data-testid=cert]")
+    tags, answer = canned_receipts()
+    seed_tags(page, hash_, tags)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    seen = route_receipts(page, lambda asked: {"receipts": [r for r in answer if r["tag"] in asked]})
+    open_receipts(page, hash_)
+    assert page.evaluate("document.activeElement.id") == "receipts-heading"
+    assert page.inner_text("#receipts-heading") == "核验回执：居民身份证"
+    assert seen == [{"tag": tags}]
+    assert (
+        page.inner_text("[data-testid=receipts-status]") == "共 3 条回执，最新的在前。注意：其中 1 条与其上链批次不符。"
+    )
+    got = shown_receipts(page)
+    assert [g["state"] for g in got] == ["waiting", "mismatch", "anchored"]  # newest first
+    waiting, altered, anchored = got
+    assert waiting["status"] == "等待上链" and waiting["block"] is None
+    assert waiting["facts"] == {
+        "time": "北京时间 2026-12-01 18:30",
+        "verifier": "ZJ-HOSP-2",
+        "region": "浙江省（330000）",
+        "purpose": "就医",
+        "fields": "无",
+        "verdict": "有效",
+    }
+    assert altered["status"].startswith("与其上链批次不符") and altered["block"] is None
+    assert altered["facts"]["fields"] == "姓名、公民身份号码" and altered["facts"]["verdict"] == "已过期"
+    assert anchored["status"] == "已上链：区块 1234（交易 0x3c2b1a…b9c8d7）" and anchored["block"] == "1234"
+    assert anchored["facts"] == {
+        "time": "北京时间 2026-12-01 17:30",
+        "verifier": "GD-BANK-1",
+        "region": "广东省（440000）",
+        "purpose": "就业 — 入职核验",
+        "fields": "姓名、出生日期",
+        "verdict": "有效",
+    }
+    # nothing but the tags left the browser: no request names the certificate or its content
+    sent = [u for u in requests if "/static/" not in u]
+    assert all(u.split("?")[0].endswith(("/v1/receipts", "/v1/types")) for u in sent), sent
+    assert not any(cert.compute_hash().hex() in u or "440106" in u for u in sent)
+
+    # English: the same receipts in its words
+    page.click("[data-testid=lang-button]")
+    page.click("[data-testid=lang-en]")
+    page.wait_for_selector("html[lang=en]")
+    got = shown_receipts(page)
+    assert got[2]["status"] == "Anchored in block 1234 (transaction 0x3c2b1a…b9c8d7)"
+    assert got[2]["facts"]["time"] == "2026-12-01 17:30 Beijing time"
+    assert got[2]["facts"]["region"] == "Guangdong (440000)" and got[2]["facts"]["purpose"] == "Employment — 入职核验"
+    assert got[0]["status"] == "Waiting to be anchored"
+    assert got[1]["status"].startswith("Does not match its anchored batch")
+    assert not page.problems, page.problems
+
+
+def test_the_receipts_panel_asks_100_tags_at_a_time_and_says_when_there_are_none_or_no_answer(open_wallet) -> None:
+    page = open_wallet(locale="en")
+    cert = certificate("sm")
+    hash_ = "0x" + cert.compute_hash().hex()
+    import_document(page, cert.to_json())
+    page.wait_for_selector("[data-testid=cert]")
+    # no presentation yet: nothing to ask, nothing asked
+    seen = route_receipts(page, lambda asked: {"receipts": []})
+    open_receipts(page, hash_)
+    assert seen == []
+    empty = "No receipts yet: no registered verifier has checked a QR code this device showed for this certificate."
+    assert page.inner_text("[data-testid=receipts-status]") == empty
+    assert page.is_hidden("[data-testid=receipts-list]")
+    tags = ["0x" + os.urandom(16).hex() for _ in range(250)]
+    seed_tags(page, hash_, tags)
+    seen = route_receipts(page, lambda asked: {"receipts": []})
+    open_receipts(page, hash_)
+    assert [len(q["tag"]) for q in seen] == [100, 100, 50] and all(list(q) == ["tag"] for q in seen)
+    assert [t for q in seen for t in q["tag"]] == tags
+    assert page.inner_text("[data-testid=receipts-status]") == empty
+    # no answer, an error answer, something else: said, and the panel can ask again
+    error = "The receipts could not be fetched (no connection, or the service is unavailable). Try again later."
+    for failure in (None, 503, {"unexpected": True}):
+        page.unroute("**/v1/receipts*")
+        route_receipts(page, lambda asked, f=failure: f)
+        open_receipts(page, hash_)
+        assert page.inner_text("[data-testid=receipts-status]") == error, failure
+        assert page.get_attribute("[data-testid=receipts-status]", "class") == "status status-error"
+    page.unroute("**/v1/receipts*")
+    route_receipts(page, lambda asked: {"receipts": []})
+    page.click("[data-testid=receipts-reload]")
+    page.wait_for_selector("[data-testid=receipts-status][data-status=done]")
+    assert page.inner_text("[data-testid=receipts-status]") == empty
+    # a receipt for a tag the wallet did not ask for is not shown
+    _, answer = canned_receipts()
+    page.unroute("**/v1/receipts*")
+    route_receipts(page, lambda asked: {"receipts": answer})
+    open_receipts(page, hash_)
+    assert shown_receipts(page) == []
+    page.click("[data-testid=receipts-close]")
+    assert page.evaluate("document.activeElement.dataset.testid") == "receipts-open"
+
+
+def test_each_presentation_keeps_its_receipt_tag_the_last_500(open_wallet) -> None:
+    page = open_wallet(clock=START)
+    cert = certificate("intl")
+    hash_ = "0x" + cert.compute_hash().hex()
+    import_document(page, cert.to_json())
+    page.wait_for_selector("[data-testid=cert]")
+    present(page, hash_, ["name"], "BANKING")
+    first = decode(shown_payload(page))
+    assert stored_tags(page, hash_) == ["0x" + first.receipt_tag.hex()]
+    page.clock.run_for(61_000)  # a fresh code, a fresh tag
+    page.wait_for_selector("[data-testid=qr][data-count='2']")
+    second = decode(shown_payload(page))
+    assert stored_tags(page, hash_) == ["0x" + first.receipt_tag.hex(), "0x" + second.receipt_tag.hex()]
+    page.click("[data-testid=present-stop]")
+    old = ["0x" + os.urandom(16).hex() for _ in range(500)]
+    seed_tags(page, hash_, old)
+    present(page, hash_, [], "HOUSING")
+    third = decode(shown_payload(page))
+    kept = stored_tags(page, hash_)
+    assert len(kept) == 500 and kept == [*old[1:], "0x" + third.receipt_tag.hex()]
+    assert listed(page)[0]["hash"] == hash_ and not page.problems, page.problems
+
+
 # ---------------------------------------------------------------------- languages, layout, accessibility
 
 
@@ -573,6 +889,21 @@ def test_screenshots_of_the_wallet(open_wallet) -> None:
     for name in ("wallet-list-zh.png", "wallet-choose-zh.png", "wallet-present-zh.png", "wallet-present-phone-en.png"):
         assert (SHOTS / name).stat().st_size > 5000
     assert read_image((SHOTS / "wallet-present-phone-en.png").read_bytes()).startswith("CLP1:")
+
+
+def test_screenshot_of_the_wallets_receipts(open_wallet) -> None:
+    page = open_wallet(width=1100, height=900, clock=START)
+    cert = certificate("intl")
+    hash_ = "0x" + cert.compute_hash().hex()
+    import_document(page, cert.to_json())
+    page.wait_for_selector("[data-testid=cert]")
+    tags, answer = canned_receipts()
+    seed_tags(page, hash_, tags)
+    route_receipts(page, lambda asked: {"receipts": answer})
+    open_receipts(page, hash_)
+    assert [g["state"] for g in shown_receipts(page)] == ["waiting", "mismatch", "anchored"]
+    shoot(page, "wallet-receipts-zh.png", "[data-testid=receipts]")
+    assert (SHOTS / "wallet-receipts-zh.png").stat().st_size > 5000
 
 
 # ---------------------------------------------------------------------- the verify page shows a presentation
@@ -845,3 +1176,94 @@ def test_the_ledger_verifies_the_wallets_presentation_valid_then_expired_and_a_c
     holder_check = next(x for x in result.checks if x.name == "holder")
     assert result.verdict.value == "EXPIRED" and holder_check.code == "PRESENTATION_EXPIRED"
     assert next(x for x in result.checks if x.name == "validity_period").outcome.value == "PASS"
+
+
+def test_the_wallets_receipts_panel_shows_a_real_verification_waiting_then_anchored_and_an_altered_one(
+    open_wallet, issued: tuple, tmp_path: Path
+) -> None:
+    """Wallet → the agency binds it → a registered verifier POSTs the wallet's QR code to
+    /v1/verify twice (two receipts) → the wallet's Receipts panel, asking the real API with its
+    tags, shows both waiting; the verifier's anchorer seals and anchors them → "anchored in block
+    N" with the block of the ReceiptsAnchored transaction, after the browser checked each proof;
+    one receipt altered in the verifier's database → shown as not matching its batch."""
+    from urllib.parse import urlsplit
+
+    from api_helpers import GD, checked_client, save_deployment
+    from eth_account import Account
+    from sqlalchemy import create_engine, update
+
+    from api.app import ApiSettings, create_app
+    from ledger.receipts import ReceiptAnchorer, ReceiptStore, receipts
+    from ledger.verifiers import api_key_hash, new_api_key
+
+    c, docs, mirror = issued
+    page = open_wallet()
+    import_document(page, docs[0])
+    page.wait_for_selector("[data-testid=cert]")
+    _bind_from_the_wallets_file(page, c, tmp_path)
+    key, account = new_api_key("GD-BANK-1"), Account.create()
+    c.registry.register_verifier(c.admins[GD], "GD-BANK-1", GD, account.address, api_key_hash(key))
+    mirror.sync()
+    present(page, docs[0]["hash"], ["sex", "name"], "EMPLOYMENT", "入职")
+    payload = shown_payload(page)
+    tag = "0x" + decode(payload).receipt_tag.hex()
+    page.click("[data-testid=present-stop]")
+    assert stored_tags(page, docs[0]["hash"]) == [tag]
+
+    home = tmp_path / "home"
+    save_deployment(c, home)
+    settings = ApiSettings(home=home, deployment=home / "deployment.json", rpc_url=c.chain.url, db_url=mirror.url)
+    asked: list[str] = []
+    with checked_client(create_app(settings)) as client:
+
+        def through_the_api(route) -> None:  # the page's GET /v1/receipts, answered by the real API
+            url = urlsplit(route.request.url)
+            asked.append(url.query)
+            r = client.get(f"{url.path}?{url.query}")
+            route.fulfill(status=r.status_code, content_type=r.headers["content-type"], body=r.content)
+
+        page.route("**/v1/receipts*", through_the_api)
+        for _ in range(2):
+            body = client.post("/v1/verify", json={"payload": payload}, headers={"authorization": f"Bearer {key}"})
+            assert body.json()["verdict"] == "VALID", body.json()
+
+        open_receipts(page, docs[0]["hash"])
+        assert asked == [f"tag={tag}"]  # only the tag
+        got = shown_receipts(page)
+        assert [g["state"] for g in got] == ["waiting", "waiting"] and {g["tag"] for g in got} == {tag}
+        assert got[0]["status"] == "等待上链"
+        facts = got[0]["facts"]
+        assert (facts["verifier"], facts["region"], facts["purpose"]) == (
+            "GD-BANK-1",
+            "广东省（440000）",
+            "就业 — 入职",
+        )
+        assert (facts["fields"], facts["verdict"]) == ("姓名、性别", "有效")
+        assert re.fullmatch(r"北京时间 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", facts["time"])
+
+        # the verifier's anchorer seals the two receipts and anchors their root on chain
+        store = ReceiptStore(create_engine(mirror.url))
+        (batch,) = ReceiptAnchorer(store, c.registry, "GD-BANK-1", account, every=0).run_once()
+        proofs = store.by_tags([bytes.fromhex(tag[2:])])
+        assert batch.size == 2 and all(p.proves() and p.block is not None for p in proofs)
+        block, tx = proofs[0].block, proofs[0].tx
+        assert c.registry.receipts_anchored("GD-BANK-1", batch.root) == (tx, block)
+        open_receipts(page, docs[0]["hash"])
+        got = shown_receipts(page)
+        assert [(g["state"], g["block"]) for g in got] == [("anchored", str(block))] * 2
+        assert got[0]["status"] == f"已上链：区块 {block}（交易 0x{tx.hex()[:6]}…{tx.hex()[-6:]}）"
+
+        # one receipt altered in the verifier's database: its proof no longer leads to the root
+        with store.engine.begin() as conn:
+            first = min(r.id for r in conn.execute(receipts.select()))
+            conn.execute(update(receipts).where(receipts.c.id == first).values(fields='["name"]'))
+        assert not store.audit(batch.id)
+        open_receipts(page, docs[0]["hash"])
+        got = shown_receipts(page)
+        assert sorted(g["state"] for g in got) == ["anchored", "mismatch"]
+        bad = next(g for g in got if g["state"] == "mismatch")
+        assert bad["block"] is None and "已上链" not in bad["status"] and bad["facts"]["fields"] == "姓名"
+        assert bad["status"].startswith("与其上链批次不符")
+        assert "1 条与其上链批次不符" in page.inner_text("[data-testid=receipts-status]")
+        store.engine.dispose()
+    assert not page.problems, page.problems

@@ -1,6 +1,7 @@
 // CertLedger wallet: what the page computes, without the page. Plain ES module, no build step,
 // no DOM: certificate documents (certledger/2 and /1) read and their hashes recomputed, the
-// presentation body (CLP1:, ledger/presentation.py) built, CBOR and Base45 written, SM3.
+// presentation body (CLP1:, ledger/presentation.py) built, CBOR and Base45 written, SM3,
+// keccak-256, and the Merkle proofs of verification receipts (ledger/receipts.py) checked.
 //
 // Everything here runs in the browser only: the wallet sends nothing personal anywhere.
 //
@@ -16,6 +17,11 @@
 //                    9: receipt tag (16)}
 //   receipt tag = HMAC-SHA256(SHA-256("CLR1" || the document's salts, by field name), nonce)[:16]
 //   signature = ECDSA P-256 / SHA-256 over "CertLedger presentation v1" || body (WebCrypto, r || s)
+//
+// A verification receipt (ledger/receipts.py, GET /v1/receipts) is proved as the API's holder
+// proof: leaf = keccak256("CLRC" || CBOR [verifier, region, purpose, purpose text, time, sorted
+// field names, tag, verdict, serial]), then the batch tree of ledger/merkle.py (node of a leaf:
+// keccak256(keccak256(leaf)); pairs sorted: keccak256(min || max)) up to the batch root.
 
 export const PREFIX = "CLP1:";
 export const DOMAIN = "CertLedger presentation v1";
@@ -144,6 +150,81 @@ export function sm3(data) {
   const out = new Uint8Array(32);
   const ov = new DataView(out.buffer);
   V.forEach((v, i) => ov.setUint32(4 * i, v));
+  return out;
+}
+
+// ------------------------------------------------------------------ keccak-256 (Ethereum's)
+
+// The original Keccak padding (0x01 ... 0x80), not SHA3-256's (0x06): what eth_utils.keccak and
+// Solidity's keccak256 compute. Lanes as two 32-bit halves (lo, hi): no BigInt in the rounds.
+const KECCAK_RC = [
+  0x00000001, 0x00000000, 0x00008082, 0x00000000, 0x0000808a, 0x80000000, 0x80008000, 0x80000000,
+  0x0000808b, 0x00000000, 0x80000001, 0x00000000, 0x80008081, 0x80000000, 0x00008009, 0x80000000,
+  0x0000008a, 0x00000000, 0x00000088, 0x00000000, 0x80008009, 0x00000000, 0x8000000a, 0x00000000,
+  0x8000808b, 0x00000000, 0x0000008b, 0x80000000, 0x00008089, 0x80000000, 0x00008003, 0x80000000,
+  0x00008002, 0x80000000, 0x00000080, 0x80000000, 0x0000800a, 0x00000000, 0x8000000a, 0x80000000,
+  0x80008081, 0x80000000, 0x00008080, 0x80000000, 0x80000001, 0x00000000, 0x80008008, 0x80000000,
+];
+const KECCAK_ROT = [1, 3, 6, 10, 15, 21, 28, 36, 45, 55, 2, 14, 27, 41, 56, 8, 25, 43, 62, 18, 39, 61, 20, 44];
+const KECCAK_PI = [10, 7, 11, 17, 18, 3, 5, 16, 8, 21, 24, 4, 15, 23, 19, 13, 12, 2, 20, 14, 22, 9, 6, 1];
+const KECCAK_RATE = 136; // bytes: 1600 - 2 * 256 bits
+
+function keccakF(s) {
+  // s: Uint32Array(50), lane i = (s[2i] lo, s[2i+1] hi)
+  const c = new Uint32Array(10);
+  for (let round = 0; round < 24; round++) {
+    for (let x = 0; x < 10; x++) c[x] = s[x] ^ s[x + 10] ^ s[x + 20] ^ s[x + 30] ^ s[x + 40];
+    for (let x = 0; x < 5; x++) {
+      const a = ((x + 1) % 5) * 2;
+      const b = ((x + 4) % 5) * 2;
+      const lo = c[b] ^ ((c[a] << 1) | (c[a + 1] >>> 31));
+      const hi = c[b + 1] ^ ((c[a + 1] << 1) | (c[a] >>> 31));
+      for (let y = 0; y < 50; y += 10) {
+        s[y + 2 * x] ^= lo;
+        s[y + 2 * x + 1] ^= hi;
+      }
+    }
+    let lo = s[2];
+    let hi = s[3];
+    for (let i = 0; i < 24; i++) {
+      const j = KECCAK_PI[i] * 2;
+      const tlo = s[j];
+      const thi = s[j + 1];
+      let n = KECCAK_ROT[i];
+      if (n >= 32) {
+        n -= 32;
+        [lo, hi] = [hi, lo];
+      }
+      s[j] = n ? (lo << n) | (hi >>> (32 - n)) : lo;
+      s[j + 1] = n ? (hi << n) | (lo >>> (32 - n)) : hi;
+      lo = tlo;
+      hi = thi;
+    }
+    for (let y = 0; y < 50; y += 10) {
+      for (let x = 0; x < 10; x++) c[x] = s[y + x];
+      for (let x = 0; x < 10; x++) s[y + x] ^= ~c[(x + 2) % 10] & c[(x + 4) % 10];
+    }
+    s[0] ^= KECCAK_RC[2 * round];
+    s[1] ^= KECCAK_RC[2 * round + 1];
+  }
+}
+
+/** keccak-256 of bytes (WebCrypto has none): 32 bytes. */
+export function keccak256(data) {
+  const blocks = Math.floor(data.length / KECCAK_RATE) + 1;
+  const padded = new Uint8Array(blocks * KECCAK_RATE);
+  padded.set(data);
+  padded[data.length] ^= 0x01;
+  padded[padded.length - 1] ^= 0x80;
+  const view = new DataView(padded.buffer);
+  const s = new Uint32Array(50);
+  for (let off = 0; off < padded.length; off += KECCAK_RATE) {
+    for (let i = 0; i < KECCAK_RATE / 4; i++) s[i] ^= view.getUint32(off + 4 * i, true);
+    keccakF(s);
+  }
+  const out = new Uint8Array(32);
+  const ov = new DataView(out.buffer);
+  for (let i = 0; i < 8; i++) ov.setUint32(4 * i, s[i], true);
   return out;
 }
 
@@ -402,4 +483,57 @@ export function signedBytes(body) {
 
 export function encodePresentation(body, signature) {
   return PREFIX + base45(cbor([body, signature]));
+}
+
+// ------------------------------------------------------------------ verification receipts
+
+export const RECEIPT_LEAF_TAG = "CLRC";
+const HEX16_RE = /^0x[0-9a-fA-F]{32}$/;
+
+/** A receipt's leaf (ledger/receipts.py Receipt.leaf), from the JSON GET /v1/receipts answers. */
+export function receiptLeaf(r) {
+  const body = [
+    r.verifier,
+    r.region,
+    r.purpose,
+    r.purpose_text,
+    r.verified_at,
+    [...r.fields].sort(), // field names are ASCII: the order Python's sorted() gives
+    unhex(r.tag),
+    r.verdict,
+    unhex(r.serial),
+  ];
+  return keccak256(concat(utf8(RECEIPT_LEAF_TAG), cbor(body)));
+}
+
+/** The root a Merkle proof leads to from a leaf (ledger/merkle.py root_from_proof). */
+export function rootFromProof(leaf, proof) {
+  let node = keccak256(keccak256(leaf));
+  for (const sibling of proof) node = compareBytes(node, sibling) < 0 ? keccak256(concat(node, sibling)) : keccak256(concat(sibling, node));
+  return node;
+}
+
+/** Whether a receipt as the API answered it is well formed (types, hex) — never trusted blindly. */
+export function receiptWellFormed(r) {
+  const hex32 = (x) => typeof x === "string" && HEX32_RE.test(x);
+  return !!r && typeof r === "object"
+    && typeof r.verifier === "string" && Number.isSafeInteger(r.region) && r.region >= 0
+    && typeof r.purpose === "string" && typeof r.purpose_text === "string"
+    && Number.isSafeInteger(r.verified_at) && r.verified_at >= 0
+    && Array.isArray(r.fields) && r.fields.every((f) => typeof f === "string")
+    && typeof r.tag === "string" && HEX16_RE.test(r.tag) && typeof r.verdict === "string"
+    && typeof r.serial === "string" && HEX16_RE.test(r.serial)
+    && (r.batch_root === null || hex32(r.batch_root))
+    && Array.isArray(r.proof) && r.proof.every(hex32)
+    && (r.anchored === null || (!!r.anchored && typeof r.anchored === "object" && Number.isSafeInteger(r.anchored.block)));
+}
+
+/** What the wallet may say of a receipt: "anchored" only when its proof leads to its batch root
+ * (and the batch was anchored), "mismatch" when a batch root is given and the proof does not
+ * lead to it, else "waiting" (not yet sealed, or sealed and not yet anchored). */
+export function receiptState(r) {
+  if (r.batch_root === null) return "waiting";
+  const root = rootFromProof(receiptLeaf(r), r.proof.map(unhex));
+  if (compareBytes(root, unhex(r.batch_root)) !== 0) return "mismatch";
+  return r.anchored ? "anchored" : "waiting";
 }

@@ -10,13 +10,19 @@
 //   a QR code: the agency records it on chain before the wallet's presentations are accepted.
 // - A presentation: the fields the citizen ticks, the others as their hashes, a purpose, a
 //   window of DEFAULT_LIFETIME seconds and a nonce, signed by the device key; shown as a QR code
-//   with a countdown and replaced by a fresh one when it expires, until the citizen stops.
+//   with a countdown and replaced by a fresh one when it expires, until the citizen stops. Each
+//   presentation's receipt tag is kept with the certificate (the last MAX_TAGS).
+// - Receipts (docs/presentations.md §6): who verified the certificate's presentations, when,
+//   for what and which fields they saw, from GET /v1/receipts asked with those tags (at most
+//   RECEIPT_CHUNK a request), each receipt's Merkle proof checked here (keccak-256, wallet-core.js)
+//   before it is said anchored.
 //
-// Nothing personal is sent anywhere: the page fetches only its own files, its language files and
-// (for field labels) GET /v1/types. Data is only ever inserted with textContent.
+// Nothing personal is sent anywhere: the page fetches only its own files, its language files,
+// (for field labels) GET /v1/types, and (for receipts) GET /v1/receipts with the receipt tags,
+// pseudonyms that only this wallet can link. Data is only ever inserted with textContent.
 
 import {
-  DEFAULT_LANG, LANGS, has, langInfo, loadLang, lookup, normalizeLang, preferredLang, t as translate,
+  DEFAULT_LANG, LANGS, has, langInfo, loadLang, lookup, normalizeLang, preferredLang, regionFromFile, t as translate,
 } from "/static/i18n.js";
 import * as core from "/static/wallet-core.js";
 import { qrcode } from "/static/vendor/qrcode.esm.js";
@@ -25,6 +31,9 @@ const DB_NAME = "certledger-wallet";
 const DB_VERSION = 1;
 const KEY_ID = "device";
 const TYPES_URL = "/v1/types";
+const RECEIPTS_URL = "/v1/receipts";
+const RECEIPT_CHUNK = 100; // tags per GET /v1/receipts (the API's limit)
+const MAX_TAGS = 500; // receipt tags kept per certificate: its last presentations
 const MAX_FILE_BYTES = 1024 * 1024; // a certificate file is a few kilobytes
 const QR_QUIET = 4; // modules of white around a QR code
 const QR_MAX_VERSION_M = 20; // past this, level L: fewer, larger modules for a phone's camera
@@ -32,6 +41,7 @@ const STORE = { lang: "certledger.verify.lang", large: "certledger.verify.large"
 
 const $ = (id) => document.getElementById(id);
 const el = {};
+let receiptsSeq = 0;
 
 const state = {
   lang: DEFAULT_LANG,
@@ -41,7 +51,8 @@ const state = {
   types: null, // type code -> {title:{zh,en}, fields:{name:{zh,en}}, order:[names]}
   importStatus: null, // {key, vars, error}
   confirming: null, // hash of the certificate whose deletion is being confirmed
-  panel: null, // null | {kind: "bind" | "present", hash}
+  panel: null, // null | {kind: "bind" | "present" | "receipts", hash}
+  receipts: null, // {hash, status: "loading" | "error" | "done", items: [{receipt, state}], seq}
   showing: null, // {cert, show, purpose, text, payload, iat, exp, timer, count, busy}
   purposeError: false,
 };
@@ -120,6 +131,23 @@ function validityText(cert) {
 
 function certByHash(hash) {
   return state.certs.find((c) => c.hash === hash) || null;
+}
+
+/** Keep a presentation's receipt tag (hex) with its certificate: the last MAX_TAGS. */
+function keepTag(cert, tag) {
+  cert.receiptTags = (cert.receiptTags || []).concat(tag).slice(-MAX_TAGS);
+  return new Promise((resolve, reject) => {
+    const t = db.transaction("certificates", "readwrite");
+    const st = t.objectStore("certificates");
+    const q = st.get(cert.hash);
+    q.onsuccess = () => {
+      const rec = q.result; // deleted meanwhile (another tab): nothing to keep
+      if (rec) st.put({ ...rec, receiptTags: (rec.receiptTags || []).concat(tag).slice(-MAX_TAGS) });
+    };
+    t.oncomplete = () => resolve();
+    t.onerror = () => reject(t.error);
+    t.onabort = () => reject(t.error);
+  });
 }
 
 /** Codes and hashes keep left-to-right order inside right-to-left text. */
@@ -292,6 +320,7 @@ function certActions(cert) {
     row.append(
       button("wallet.cert.present", "btn btn-primary", () => openPanel("present", cert.hash), "present-open"),
       button("wallet.cert.bind", "btn", () => openPanel("bind", cert.hash), "bind-open"),
+      button("wallet.cert.receipts", "btn", () => openPanel("receipts", cert.hash), "receipts-open"),
     );
   }
   row.append(button("wallet.cert.delete", "btn", () => {
@@ -372,18 +401,21 @@ function openPanel(kind, hash) {
     el.purposeText.value = "";
     buildFieldChoices();
   }
+  if (kind === "receipts") loadReceipts(hash);
+  else state.receipts = null;
   renderPanels();
-  const heading = kind === "bind" ? el.bindHeading : el.presentHeading;
+  const heading = kind === "bind" ? el.bindHeading : kind === "receipts" ? el.receiptsHeading : el.presentHeading;
   heading.focus();
   heading.scrollIntoView({ block: "start", behavior: "auto" });
 }
 
 function closePanel(focusList = true) {
   if (state.showing) stopShowing(false);
-  const hash = state.panel && state.panel.hash;
+  const p = state.panel;
   state.panel = null;
+  state.receipts = null;
   renderPanels();
-  if (focusList && hash) focusIn(hash, "[data-testid=present-open]");
+  if (focusList && p) focusIn(p.hash, p.kind === "receipts" ? "[data-testid=receipts-open]" : "[data-testid=present-open]");
 }
 
 function bindingRequest(cert) {
@@ -395,8 +427,10 @@ function renderPanels() {
   const cert = p && certByHash(p.hash);
   el.bind.hidden = !(cert && p.kind === "bind");
   el.present.hidden = !(cert && p.kind === "present");
+  el.receipts.hidden = !(cert && p.kind === "receipts");
   if (!cert) return;
-  if (p.kind === "bind") {
+  if (p.kind === "receipts") renderReceipts(cert);
+  else if (p.kind === "bind") {
     el.bindHeading.textContent = tr("wallet.bind.heading", { type: typeText(cert.type) });
     el.bindExplain.textContent = tr("wallet.bind.explain", { agency: cert.agency });
     const req = bindingRequest(cert);
@@ -519,6 +553,8 @@ async function refresh() {
   try {
     const nonce = crypto.getRandomValues(new Uint8Array(16));
     const iat = nowSeconds();
+    // kept before the code is shown: a verifier's receipt is then always found
+    await keepTag(s.cert, "0x" + core.hex(await core.receiptTag(s.cert, nonce))).catch(() => {});
     const body = await core.presentationBody(s.cert, s.show, {
       purpose: s.purpose, purposeText: s.text, holderKey: state.key.publicRaw, issuedAt: iat, nonce,
     });
@@ -598,6 +634,138 @@ async function keepAwake(on) {
   } catch {
     wakeLock = null; // not offered, or refused: the QR code works all the same
   }
+}
+
+// ------------------------------------------------------------------ receipts (docs/presentations.md §6)
+
+/** This certificate's receipt tags as kept in IndexedDB now (another tab may have added some). */
+async function storedTags(hash) {
+  const rec = await request("certificates", "readonly", (st) => st.get(hash));
+  const cert = certByHash(hash);
+  const tags = (rec && rec.receiptTags) || (cert && cert.receiptTags) || [];
+  if (cert) cert.receiptTags = tags;
+  return [...new Set(tags.map((t) => String(t).toLowerCase()))];
+}
+
+/** GET /v1/receipts for the certificate's tags, RECEIPT_CHUNK at a time; each receipt's proof
+ * checked here. Only the tags leave the browser. */
+async function loadReceipts(hash) {
+  const seq = ++receiptsSeq;
+  state.receipts = { hash, status: "loading", items: [], seq };
+  renderPanels();
+  let items = [];
+  try {
+    const tags = await storedTags(hash);
+    const wanted = new Set(tags);
+    const found = [];
+    for (let i = 0; i < tags.length; i += RECEIPT_CHUNK) {
+      const query = new URLSearchParams();
+      for (const tag of tags.slice(i, i + RECEIPT_CHUNK)) query.append("tag", tag);
+      const res = await fetch(`${RECEIPTS_URL}?${query}`, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "omit" });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const data = await res.json();
+      if (!data || !Array.isArray(data.receipts)) throw new Error("not a receipts answer");
+      for (const r of data.receipts) if (core.receiptWellFormed(r) && wanted.has(r.tag.toLowerCase())) found.push(r);
+    }
+    items = found.map((receipt, order) => ({ receipt, order, state: core.receiptState(receipt) }));
+    items.sort((a, b) => b.receipt.verified_at - a.receipt.verified_at || b.order - a.order); // newest first
+  } catch {
+    if (state.receipts && state.receipts.seq === seq) {
+      state.receipts.status = "error";
+      renderPanels();
+      announce(tr("wallet.receipts.error"));
+    }
+    return;
+  }
+  if (!state.receipts || state.receipts.seq !== seq) return; // closed or reloaded meanwhile
+  state.receipts.status = "done";
+  state.receipts.items = items;
+  renderPanels();
+  announce(receiptsStatusText());
+}
+
+function receiptsStatusText() {
+  const r = state.receipts;
+  if (!r) return "";
+  if (r.status === "loading") return tr("wallet.receipts.loading");
+  if (r.status === "error") return tr("wallet.receipts.error");
+  if (!r.items.length) return tr("wallet.receipts.empty");
+  const mismatched = r.items.filter((x) => x.state === "mismatch").length;
+  const text = tr("wallet.receipts.count", { n: r.items.length });
+  const gap = state.lang === "zh-CN" ? "" : " "; // Chinese sentences follow each other without a space
+  return mismatched ? text + gap + tr("wallet.receipts.count.mismatch", { n: mismatched }) : text;
+}
+
+/** A region's name from the language files (the page's language, else Chinese or English). */
+function regionText(code) {
+  const c = String(code);
+  const name = regionFromFile(state.lang, c) || regionFromFile(state.lang === "en" ? "en" : "zh-CN", c) || regionFromFile("en", c);
+  return name ? tr("region.named", { name, code: c }) : tr("region.other", { code: c });
+}
+
+/** A time as the verification page writes it: YYYY-MM-DD HH:MM, China Standard Time. */
+function fmtTime(seconds) {
+  const d = new Date(seconds * 1000);
+  try {
+    const parts = {};
+    for (const p of new Intl.DateTimeFormat("en-GB", {
+      timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false,
+    }).formatToParts(d)) parts[p.type] = p.value;
+    return tr("time.format", { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` });
+  } catch {
+    return d.toISOString();
+  }
+}
+
+function shortTx(tx) {
+  return typeof tx === "string" && tx.length > 14 ? `${tx.slice(0, 8)}…${tx.slice(-6)}` : String(tx || "");
+}
+
+function receiptItem(cert, { receipt: r, state: st }) {
+  const li = document.createElement("li");
+  li.className = "receipt receipt-" + st;
+  li.dataset.testid = "receipt";
+  li.dataset.state = st;
+  li.dataset.tag = r.tag.toLowerCase();
+  li.dataset.verdict = r.verdict;
+  const status = document.createElement("p");
+  status.className = "receipt-status";
+  status.dataset.testid = "receipt-status";
+  if (st === "anchored") {
+    li.dataset.block = String(r.anchored.block);
+    const text = tr("wallet.receipts.anchored", { block: r.anchored.block, tx: "\u0000" });
+    const [before, after] = text.split("\u0000");
+    const tx = ltr(shortTx(r.anchored.tx));
+    tx.title = r.anchored.tx;
+    status.append(before, tx, after || "");
+  } else {
+    status.textContent = tr(st === "mismatch" ? "wallet.receipts.mismatch" : "wallet.receipts.waiting");
+    if (st === "mismatch") status.setAttribute("role", "note");
+  }
+  const dl = document.createElement("dl");
+  dl.className = "cert-facts receipt-facts";
+  const fields = orderFields(cert.type, r.fields).map((n) => labelFor(cert.type, n));
+  const purpose = has(state.lang, "purpose." + r.purpose) ? tr("purpose." + r.purpose) : r.purpose;
+  const verdict = has(state.lang, "verdict." + r.verdict) ? tr("verdict." + r.verdict) : r.verdict;
+  pair(dl, "wallet.receipts.time", fmtTime(r.verified_at), "time");
+  pair(dl, "wallet.receipts.verifier", ltr(r.verifier), "verifier");
+  pair(dl, "wallet.receipts.region", regionText(r.region), "region");
+  pair(dl, "wallet.receipts.purpose", r.purpose_text ? `${purpose} — ${r.purpose_text}` : purpose, "purpose"); // as /verify writes it
+  pair(dl, "wallet.receipts.fields", fields.length ? fields.join(tr("list.sep")) : tr("wallet.present.nothing"), "fields");
+  pair(dl, "wallet.receipts.verdict", verdict, "verdict");
+  li.append(status, dl);
+  return li;
+}
+
+function renderReceipts(cert) {
+  const r = state.receipts;
+  el.receiptsHeading.textContent = tr("wallet.receipts.heading", { type: typeText(cert.type) });
+  el.receiptsStatus.textContent = receiptsStatusText();
+  el.receiptsStatus.dataset.status = r ? r.status : "";
+  el.receiptsStatus.classList.toggle("status-error", !!(r && r.status === "error"));
+  el.receiptsList.replaceChildren(...(r && r.status === "done" ? r.items.map((x) => receiptItem(cert, x)) : []));
+  el.receiptsList.hidden = !(r && r.status === "done" && r.items.length);
+  el.receiptsReload.disabled = !!(r && r.status === "loading");
 }
 
 // ------------------------------------------------------------------ QR codes (qrcode-generator)
@@ -856,6 +1024,12 @@ async function init() {
     countdownBar: $("countdown-bar"),
     summary: $("summary"),
     presentStop: $("present-stop"),
+    receipts: $("receipts"),
+    receiptsHeading: $("receipts-heading"),
+    receiptsStatus: $("receipts-status"),
+    receiptsList: $("receipts-list"),
+    receiptsReload: $("receipts-reload"),
+    receiptsClose: $("receipts-close"),
     live: $("live"),
   });
   el.purposeText.maxLength = core.MAX_PURPOSE_TEXT;
@@ -883,6 +1057,8 @@ async function init() {
   el.bindDownload.addEventListener("click", downloadRequest);
   el.bindClose.addEventListener("click", () => closePanel());
   el.presentClose.addEventListener("click", () => closePanel());
+  el.receiptsClose.addEventListener("click", () => closePanel());
+  el.receiptsReload.addEventListener("click", () => state.panel && state.panel.kind === "receipts" && loadReceipts(state.panel.hash));
   el.presentForm.addEventListener("submit", (e) => {
     e.preventDefault();
     startShowing();
