@@ -1267,3 +1267,62 @@ def test_the_wallets_receipts_panel_shows_a_real_verification_waiting_then_ancho
         assert "1 条与其上链批次不符" in page.inner_text("[data-testid=receipts-status]")
         store.engine.dispose()
     assert not page.problems, page.problems
+
+
+def test_the_counter_page_checks_the_wallets_presentation_through_the_ledger(
+    open_wallet, issued: tuple, tmp_path: Path
+) -> None:
+    """The whole counter flow in the browser: the wallet presents (its key bound by the agency),
+    the counter page in counter mode scans it — refused and explained without the organisation's
+    key, VALID with it, showing only the chosen fields and the purpose — answered by the real API
+    on a real chain."""
+    from urllib.parse import urlsplit
+
+    from api_helpers import GD, checked_client, save_deployment
+    from eth_account import Account
+
+    from api.app import ApiSettings, create_app
+    from ledger.verifiers import api_key_hash, new_api_key
+
+    c, docs, mirror = issued
+    wallet = open_wallet()
+    import_document(wallet, docs[0])
+    wallet.wait_for_selector("[data-testid=cert]")
+    _bind_from_the_wallets_file(wallet, c, tmp_path)
+    key = new_api_key("GD-BANK-1")
+    c.registry.register_verifier(c.admins[GD], "GD-BANK-1", GD, Account.create().address, api_key_hash(key))
+    mirror.sync()
+    present(wallet, docs[0]["hash"], ["name"], "BANKING", "开户")
+    payload = shown_payload(wallet)
+
+    home = tmp_path / "home"
+    save_deployment(c, home)
+    settings = ApiSettings(home=home, deployment=home / "deployment.json", rpc_url=c.chain.url, db_url=mirror.url)
+    sent: list[str | None] = []
+    with checked_client(create_app(settings)) as client:
+
+        def through_the_api(route) -> None:  # the page's POST /v1/verify, answered by the real API
+            request = route.request
+            url = urlsplit(request.url)
+            headers = {k: v for k, v in request.headers.items() if k in ("content-type", "authorization")}
+            sent.append(headers.get("authorization"))
+            r = client.post(f"{url.path}?{url.query}", content=request.post_data_buffer, headers=headers)
+            route.fulfill(status=r.status_code, content_type=r.headers["content-type"], body=r.content)
+
+        counter = open_wallet("/verify?mode=counter&verifier_region=330000")
+        counter.route("**/v1/verify*", through_the_api)
+        scan = counter.locator("[data-testid=scan-input]")
+        scan.fill(payload)
+        scan.press("Enter")
+        counter.wait_for_selector("[data-testid=error]:not([hidden])")
+        assert "已登记的核验机构" in counter.inner_text("[data-testid=error]")
+        counter.fill("[data-testid=api-key]", key)
+        counter.dispatch_event("[data-testid=api-key]", "change")
+        scan.fill(payload)
+        scan.press("Enter")
+        counter.wait_for_selector("[data-testid=verdict][data-verdict=VALID]:not([hidden])", timeout=15_000)
+        text = counter.inner_text("main")
+        assert docs[0]["fields"]["name"] in text and "开户" in text
+        assert all(docs[0]["fields"][f] not in text for f in ("idNumber", "address") if f in docs[0]["fields"])
+        assert sent == [None, f"Bearer {key}"]
+        shoot(counter, "counter-presentation-zh.png")
