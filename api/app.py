@@ -14,10 +14,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
 from .handlers import install_handlers
-from .middleware import BodyLimit, HeadersAndTiming, size_limits
+from .middleware import BodyLimit, HashLookups, HeadersAndTiming, size_limits
 from .routes import certificates, health, receipts, registry, speech, verify
 from .settings import STATIC, ApiSettings
 from .state import AppState
@@ -45,6 +46,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for module in (certificates, verify, receipts, registry, health, speech):
         app.include_router(module.router)
     install_handlers(app)
+    if settings.fast_lookups:
+        route = next(r for r in iter_route_contexts(app.routes) if r.path == "/v1/certificates/{cert_hash}")
+        app.add_middleware(HashLookups, state=state, answer=certificates.answer_by_hash, route=route)
     app.add_middleware(BodyLimit, limit_for=size_limits(settings.max_body_bytes, settings.max_image_bytes))
     app.add_middleware(HeadersAndTiming, latency=state.metrics.latency)  # outermost: sees every answer
     if STATIC.is_dir():

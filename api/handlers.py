@@ -17,17 +17,25 @@ from .errors import ApiError, error_response
 from .params import parameter_error
 
 
+def answer_for(exc: Exception) -> Response:
+    """The answer to a route's exception: our refusal, the core's error (422 for bad input,
+    else 503), or anything unexpected (503: the system cannot decide right now)."""
+    if isinstance(exc, ApiError):
+        response = error_response(exc.status, exc.code, exc.message)
+        response.headers.update(exc.headers)
+        return response
+    if isinstance(exc, LedgerError):
+        return error_response(422 if exc.code in ("INVALID_INPUT",) else 503, exc.code, str(exc))
+    # The mirror database or the node failed under us: the system cannot decide right now.
+    return error_response(503, "UNAVAILABLE", f"temporarily unable to answer: {type(exc).__name__}")
+
+
 async def _api_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    response = error_response(exc.status, exc.code, exc.message)
-    response.headers.update(exc.headers)
-    return response
+    return answer_for(exc)
 
 
 async def _ledger_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LedgerError)
-    status = 422 if exc.code in ("INVALID_INPUT",) else 503
-    return error_response(status, exc.code, str(exc))
+    return answer_for(exc)
 
 
 async def _validation(_: Request, exc: Exception) -> Response:
@@ -50,8 +58,7 @@ async def _http(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
-    # The mirror database or the node failed under us: the system cannot decide right now.
-    return error_response(503, "UNAVAILABLE", f"temporarily unable to answer: {type(exc).__name__}")
+    return answer_for(exc)
 
 
 def install_handlers(app: FastAPI) -> None:

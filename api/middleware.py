@@ -3,11 +3,13 @@ wrapping): request-size limits, security headers, request latency metrics."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Histogram
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
@@ -117,3 +119,53 @@ def size_limits(max_body: int, max_image: int) -> Callable[[str], int]:
         return max_image if content_type.startswith(("multipart/", "image/")) else max_body
 
     return limit_for
+
+
+class HashLookups:
+    """GET /v1/certificates/{hash}, the route a compact QR's check hits most, answered without
+    FastAPI's routing and parameter machinery when the request is well formed: by the very
+    function the route calls (``answer``), so both answer alike (``tests/test_fast_path.py``
+    holds them to it). Anything else — a parameter that breaks its published pattern, another
+    path — goes on to the application, which refuses it as it always did."""
+
+    PREFIX = "/v1/certificates/"
+
+    def __init__(self, app: ASGIApp, state: Any, answer: Callable[..., Any], route: Any) -> None:
+        from .params import AGENCY_PATTERN, HASH_PATTERN, REGION_PATTERN, TIME_PATTERN
+
+        self.app, self.state, self.answer, self.route = app, state, answer, route
+        self.hash = re.compile(HASH_PATTERN)
+        self.patterns = {
+            "verifier_region": re.compile(REGION_PATTERN),
+            "agency": re.compile(AGENCY_PATTERN),
+            "as_of": re.compile(TIME_PATTERN),
+            "source": re.compile(r"^(mirror|chain)$"),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and scope["method"] == "GET" and path.startswith(self.PREFIX):
+            cert_hash = path[len(self.PREFIX) :]
+            if self.hash.fullmatch(cert_hash):
+                query = QueryParams(scope.get("query_string", b""))
+                values = {name: query.get(name) for name in self.patterns}
+                if all(
+                    v is None or p.fullmatch(v) for v, p in zip(values.values(), self.patterns.values(), strict=True)
+                ):
+                    from .handlers import answer_for
+
+                    scope["route"] = self.route  # the latency metric's label, as for the route
+                    try:
+                        response = self.answer(
+                            self.state,
+                            cert_hash,
+                            values["verifier_region"] or "",
+                            values["agency"] or "",
+                            values["as_of"] or "",
+                            values["source"] or "mirror",
+                        )
+                    except Exception as exc:
+                        response = answer_for(exc)
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

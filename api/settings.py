@@ -24,3 +24,4 @@ class ApiSettings(Settings):
     image_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
     max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
+    fast_lookups: bool = True  # GET /v1/certificates/{hash} past FastAPI's machinery (middleware.HashLookups)

@@ -38,7 +38,7 @@ import orjson
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from helpers import (
     REGIONS,
@@ -487,9 +487,10 @@ def skipped_checks(result: Any) -> list[str]:
 
 def published_model(app: FastAPI, method: str, path: str) -> type[BaseModel] | None:
     """The response model a route publishes for ``method path`` (None: no model, or no route)."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and method in route.methods and route.path_regex.fullmatch(path):
-            model = route.response_model
+    for route in iter_route_contexts(app.routes):  # included routers' routes too
+        regex = getattr(route, "path_regex", None)
+        if method in (route.methods or ()) and regex is not None and regex.fullmatch(path):
+            model = getattr(route, "response_model", None)
             return model if isinstance(model, type) and issubclass(model, BaseModel) else None
     return None
 

@@ -24,6 +24,7 @@ from api_helpers import (
     conforms,
     failing,
     forge_signature,
+    published_model,
     unanchored_document,
 )
 from eth_account import Account
@@ -642,6 +643,8 @@ def test_answers_are_held_to_their_published_models(world: World, client: TestCl
     assert not conforms(VerificationModel, {**body, "verifier_region": "330000"})
     assert not conforms(VerificationModel, {**body, "checks": [{**body["checks"][0], "outcome": "MAYBE"}]})
 
+    assert published_model(client.app, "GET", f"/v1/certificates/{world.hash('id', 0)}") is VerificationModel
+    assert published_model(client.app, "POST", "/v1/verify") is VerificationModel
     drifted = FastAPI()
 
     @drifted.get("/answer", response_model=VerificationModel)

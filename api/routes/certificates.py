@@ -24,6 +24,7 @@ from ..params import (
     parse_hash,
     parse_region,
 )
+from ..state import AppState
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -128,6 +129,12 @@ async def certificate(
     ledger check passed; the validity period was not checked): POST the document or its full QR
     to /v1/verify for VALID. Name the issuing `agency`: a hash anchored by several agencies is
     never VALID without it."""
+    return answer_by_hash(state, cert_hash, verifier_region, agency, as_of, source)
+
+
+def answer_by_hash(state: AppState, cert_hash: str, verifier_region: str, agency: str, as_of: str, source: str) -> Any:
+    """The answer of GET /v1/certificates/{hash} (the route's, and the hot path's in
+    ``middleware.HashLookups``, which calls it for well-formed requests)."""
     h = parse_hash(cert_hash)
     region = parse_region(verifier_region)
     issuer = parse_agency(agency)
