@@ -917,7 +917,7 @@ def _presentation_answer(verdict: str, holder: dict) -> dict:
     return {
         "verdict": verdict,
         "checks": [
-            check("integrity", "PASS", "METADATA_BOUND", shown=2, hidden=4),
+            check("integrity", "PASS", "FIELDS_BOUND", shown=2, hidden=4),
             check("anchored", "PASS", agency="GD-PSB", block=12, time="2026-11-28T08:00:00Z"),
             check("holder", **holder),
             check("issuer_authorized", "PASS", agency="GD-PSB", region=440000, type="ID_CARD"),

@@ -200,7 +200,7 @@ class Integrity:
                 shown, hidden = len(p.shown), len(p.hidden)
                 return passed(
                     self.name,
-                    "METADATA_BOUND",
+                    "FIELDS_BOUND",
                     f"certificate hash recomputed from the presentation's metadata and fields ({shown} shown, "
                     f"{hidden} hidden)",
                     shown=shown,
