@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from ledger.registry.results import VerifierInfo
 from ledger.verifiers import NotAuthorized, RateLimited
@@ -29,18 +30,18 @@ def _api_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def caller(request: Request) -> VerifierInfo | None:
+async def caller(request: Request) -> VerifierInfo | None:
     """The registered verifier organisation the request's API key (``Authorization: Bearer``
     or ``X-API-Key``) belongs to, its request counted against its rate; None without a key
     (an anonymous caller). A key that does not authenticate is refused (401), a spent rate
-    429: never treated as anonymous. Runs in a thread (the first look-up of a key reads the
-    chain)."""
+    429: never treated as anonymous. Async, so that an anonymous request costs no thread; a
+    key's look-up (which may read the chain) runs in the thread pool."""
     key = _api_key(request)
     if key is None:
         return None
     state: AppState = request.app.state.ledger
     try:
-        info = state.verifiers.authenticate(key)
+        info = await run_in_threadpool(state.verifiers.authenticate, key)
         state.verifiers.take(info)
     except NotAuthorized as exc:
         raise ApiError(401, "NOT_AUTHORIZED", str(exc)) from None

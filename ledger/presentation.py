@@ -26,6 +26,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import base45
@@ -89,7 +90,7 @@ class Presentation:
     # receipt to the certificate; nobody else can.
     receipt_tag: bytes | None = None
 
-    @property
+    @cached_property  # the certificate hash is asked for more than once per verification
     def holder_digest(self) -> bytes:
         h = suite_hash(self.metadata.suite)
         hashes = [field_hash_v2(h, n, v, salt) for n, (v, salt) in self.shown.items()] + list(self.hidden.values())
