@@ -34,6 +34,7 @@ from .operator import (
     type_app,
 )
 from .serve import serve_cmd
+from .snapshot import snapshot_app
 from .verifiers import receipts_app, verifier_app
 from .verify import verify_cmd
 
@@ -163,6 +164,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(type_app, name="type")
 app.add_typer(verifier_app, name="verifier")
 app.add_typer(receipts_app, name="receipts")
+app.add_typer(snapshot_app, name="snapshot")
 app.command("recognize")(recognize_cmd)
 app.command("recognitions")(recognitions_cmd)
 app.command("issue")(issue_cmd)

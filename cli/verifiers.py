@@ -4,15 +4,19 @@ verifier's verification receipts, beside ``certledger serve``."""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ledger.errors import InvalidInput
 from ledger.ids import region_code
 
-from .common import JsonOpt, KeyOpt, console, ctx_of, done, emit
+from .common import Context, JsonOpt, KeyOpt, console, ctx_of, done, emit
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ledger.receipts import ReceiptAnchorer, SealedBatch
 
 verifier_app = typer.Typer(
     help="Verifier organisations of a region: register, change, suspend, show.", no_args_is_help=True
@@ -102,6 +106,24 @@ def verifier_show(
     )
 
 
+def receipt_anchorer(
+    c: Context, engine: Engine, verifier: str, account: str, *, every: float, at_most: int
+) -> ReceiptAnchorer:
+    """The anchorer of ``verifier``'s receipts from keystore ``account``, checked first: the
+    verifier is registered and active, and the account is the one it registered."""
+    from ledger.receipts import ReceiptAnchorer, ReceiptStore
+
+    info = c.registry.verifier(verifier)
+    if info is None:
+        raise InvalidInput(f"unknown verifier {verifier!r}")
+    if not info.active:
+        raise InvalidInput(f"verifier {verifier!r} is not active (suspended, or its region left)")
+    signer = c.keystore.load(account)
+    if signer.address != info.account:
+        raise InvalidInput(f"{account!r} ({signer.address}) is not verifier {verifier!r}'s account ({info.account})")
+    return ReceiptAnchorer(ReceiptStore(engine), c.registry, verifier, signer, every=every, at_most=at_most)
+
+
 @receipts_app.command("anchor")
 def receipts_anchor(
     ctx: typer.Context,
@@ -115,27 +137,29 @@ def receipts_anchor(
 ) -> None:
     """Seal a verifier's waiting receipts into Merkle batches and anchor their roots.
 
-    Run it beside ``certledger serve``; a crash loses nothing: the next run finishes what it left."""
+    ``certledger serve --anchor VERIFIER=ACCOUNT`` does the same on schedule inside the API;
+    this command is for an API run without it. A crash loses nothing: the next run finishes
+    what it left."""
     from ledger.mirror.store import make_engine
-    from ledger.receipts import ReceiptAnchorer, ReceiptStore
+    from ledger.receipts import AnchorSchedule
 
     c = ctx_of(ctx)
     engine = make_engine(db or c.settings.mirror_url)
+    anchored: list[dict[str, object]] = []
+
+    def shown(_: ReceiptAnchorer, batch: SealedBatch) -> None:
+        anchored.append({"root": "0x" + batch.root.hex(), "receipts": batch.size})
+        if follow and not as_json:
+            console.print(f"anchored {batch.size} receipt(s): root 0x{batch.root.hex()}")
+
     try:
-        anchorer = ReceiptAnchorer(
-            ReceiptStore(engine), c.registry, verifier, c.keystore.load(account), every=every, at_most=at_most
-        )
-        if not follow:  # once: whatever waits is sealed now
-            anchorer.every = 0
-        anchored = []
-        while True:
-            for batch in anchorer.run_once():
-                anchored.append({"root": "0x" + batch.root.hex(), "receipts": batch.size})
-                if follow and not as_json:
-                    console.print(f"anchored {batch.size} receipt(s): root 0x{batch.root.hex()}")
-            if not follow:
-                break
-            time.sleep(min(5.0, max(0.5, every / 6)))
+        # once: whatever waits is sealed now; following: on the schedule
+        anchorer = receipt_anchorer(c, engine, verifier, account, every=every if follow else 0, at_most=at_most)
+        schedule = AnchorSchedule([anchorer], on_anchor=shown)
+        if follow:
+            schedule.run()
+        else:
+            schedule.run_once()
     finally:
         engine.dispose()
     emit({"verifier": verifier, "anchored": anchored}, as_json, done("anchored {anchored}"))

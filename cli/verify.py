@@ -13,6 +13,7 @@ from ledger.errors import InvalidInput
 from ledger.ids import agency_id, parse_time, region_code
 
 from .common import JsonOpt, console, ctx_of, emit
+from .snapshot import TrustOpt, open_trusted
 
 EXIT_NOT_VALID = 3
 MARKS = {"VALID": "[bold green]✓ VALID[/]", "ERROR": "[bold]! ERROR[/]", "INCOMPLETE": "[bold yellow]? INCOMPLETE[/]"}
@@ -38,6 +39,15 @@ def verify_cmd(
         str, typer.Option(help="mirror (default) or chain (the contracts' views, no mirror).")
     ] = "mirror",
     db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
+    offline: Annotated[
+        Path | None,
+        typer.Option(help="Verify with this trust snapshot alone: no node, no mirror (see `certledger snapshot`)."),
+    ] = None,
+    trust: TrustOpt = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option(help="Offline: the oldest snapshot to trust, e.g. 24h, 7d (env CERTLEDGER_SNAPSHOT_MAX_AGE)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Verify a certificate; exit code 0 when VALID, 3 for any other verdict.
@@ -56,7 +66,14 @@ def verify_cmd(
         raise InvalidInput("--source must be mirror or chain")
     region = region_code(verifier_region) if verifier_region else None
     when = parse_time(as_of) if as_of else None
-    if source == "chain":
+    if offline is not None:
+        from ledger.snapshot import parse_age
+        from ledger.verification.engine import Verifier
+
+        opened = open_trusted(c, offline, trust)
+        limit = parse_age(max_age) if max_age else c.settings.snapshot_max_age
+        verifier = Verifier(opened.source(max_age=limit), opened.deployment)
+    elif source == "chain":
         verifier = chain_verifier(c.settings, c.deployment, c.registry)
     else:
         from ledger.deployment import Deployment

@@ -331,6 +331,18 @@ contract Consortium is IConsortium {
         emit ReceiptsAnchored(id, root, count);
     }
 
+    /// @notice Publish where the trust snapshot of block `height` is stored (`cid`) and its
+    /// signed `digest` (an admin of a member region; the snapshot itself carries the region
+    /// admins' signatures, checked offline).
+    function anchorSnapshot(uint64 height, bytes32 digest, string calldata cid) external {
+        uint32 region_ = adminRegion(msg.sender);
+        if (region_ == 0) revert NotRegionAdmin(msg.sender);
+        if (digest == bytes32(0) || bytes(cid).length == 0 || bytes(cid).length > 128 || height >= block.number) {
+            revert InvalidSnapshot();
+        }
+        emit SnapshotAnchored(region_, height, digest, cid);
+    }
+
     /// @notice A verifier organisation's record (region 0: never registered).
     function verifier(bytes32 id) external view returns (Verifier memory) {
         return _verifiers[id];

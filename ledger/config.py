@@ -19,6 +19,7 @@
 | CERTLEDGER_MAX_REORG_DEPTH | 64 | a reorganisation deeper than this stops the indexer instead of rewriting the mirror |
 | CERTLEDGER_CHAIN_DUMP_INTERVAL | 1.0 | embedded chain: seconds between writes of new blocks to disk (the most a kill -9 loses, plus the write) |
 | CERTLEDGER_CHAIN_GENERATIONS | 3 | embedded chain: full state dumps kept on disk |
+| CERTLEDGER_SNAPSHOT_MAX_AGE | 86400 | offline verification: seconds a trust snapshot is trusted for (its block's age); then ERROR |
 | CERTLEDGER_CHAIN_DUMP_BUDGET | 0.1 | embedded chain: largest share of the node's time full dumps may take (they stall mining) |
 """
 
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
     chain_dump_interval: float = Field(default=1.0, gt=0)
     chain_generations: int = Field(default=3, ge=1)
     chain_dump_budget: float = Field(default=0.1, gt=0, le=1)
+    snapshot_max_age: int = Field(default=86_400, gt=0)
 
     @property
     def mirror_url(self) -> str:

@@ -24,8 +24,12 @@ MAJORITY = (1, 2)  # the default quorum rule: approvals from more than half of t
 # 3: the cryptographic suite chosen at deployment (Consortium.cryptoSuite), SM2 public keys
 # next to agency keys, SM2-signed batches with identifier tags (EIP-712 domain version 3).
 # The contracts of an older format are not compatible with this code: such a file is refused.
-FORMAT = 3
-_FORMAT_NEWS = {1: "batches keyed by agency and root", 2: "the cryptographic suite and SM2 agency keys"}
+FORMAT = 4
+_FORMAT_NEWS = {
+    1: "batches keyed by agency and root",
+    2: "the cryptographic suite and SM2 agency keys",
+    3: "holder bindings, verifier organisations and their receipts, trust snapshots",
+}
 
 
 class ChainMismatch(ConfigError):
@@ -71,6 +75,11 @@ class Deployment:
         os.replace(tmp, path)
 
     @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Deployment:
+        """A deployment as ``to_json`` wrote it (known fields only)."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @classmethod
     def load(cls, path: Path) -> Deployment:
         try:
             data = json.loads(Path(path).read_text())
@@ -91,7 +100,7 @@ class Deployment:
         if data.get("suite", "intl") not in ("intl", "sm"):
             raise ConfigError(f"deployment file {path} names an unknown cryptographic suite {data.get('suite')!r}")
         try:
-            deployment = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+            deployment = cls.from_json(data)
         except TypeError as exc:
             raise ConfigError(f"deployment file {path} is incomplete: {exc}") from None
         if not (deployment.genesis_hash and deployment.deployment_block_hash):

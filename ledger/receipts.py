@@ -24,7 +24,9 @@ Leaf of a receipt (keccak256, then the batch tree of ``ledger.merkle``)::
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
     from eth_account.signers.local import LocalAccount
 
     from .registry import Registry
+
+log = logging.getLogger("certledger.receipts")
 
 LEAF_TAG = b"CLRC"
 metadata = MetaData()  # not the mirror's: a rebuilt mirror keeps its receipts
@@ -345,3 +349,69 @@ class ReceiptAnchorer:
             found = bytes.fromhex(sent.tx_hash.removeprefix("0x")), sent.block_number
         self.store.mark_anchored(batch.id, *found)
         return batch
+
+
+class AnchorSchedule:
+    """Runs anchorers on their schedule in a thread of its own until stopped: the loop of
+    ``certledger serve --anchor`` and of ``certledger receipts anchor --follow``.
+
+    A failure (the node down, the verifier suspended) is reported to ``on_error`` and tried
+    again at the next look, later each time it repeats (up to a minute), so that an API keeps
+    serving while its node is away and anchors what waited once it is back: receipts wait in
+    the database meanwhile, and a crash at any step loses none (``ReceiptAnchorer``)."""
+
+    def __init__(
+        self,
+        anchorers: Iterable[ReceiptAnchorer],
+        *,
+        poll: float | None = None,
+        on_anchor: Callable[[ReceiptAnchorer, SealedBatch], None] | None = None,
+        on_error: Callable[[ReceiptAnchorer, Exception], None] | None = None,
+    ) -> None:
+        self.anchorers = list(anchorers)
+        # by default a look every sixth of the shortest sealing age, between 0.5 s and 5 s
+        shortest = min((a.every for a in self.anchorers), default=30.0)
+        self.poll = poll if poll is not None else min(5.0, max(0.5, shortest / 6))
+        self.on_anchor, self.on_error = on_anchor, on_error
+        self.stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> list[SealedBatch]:
+        """One look at every anchorer: the batches anchored."""
+        return self._look()[0]
+
+    def run(self) -> None:
+        """Look every ``poll`` seconds (longer while looks fail) until ``stop``; without
+        ``on_error`` the first failure ends the loop with its exception."""
+        failures = 0
+        while not self.stopped.is_set():
+            failures = failures + 1 if self._look()[1] else 0
+            self.stopped.wait(min(60.0, self.poll * 2 ** min(failures, 6)))
+
+    def _look(self) -> tuple[list[SealedBatch], int]:
+        done: list[SealedBatch] = []
+        failed = 0
+        for anchorer in self.anchorers:
+            try:
+                batches = anchorer.run_once()
+            except Exception as exc:
+                if self.on_error is None:
+                    raise
+                failed += 1
+                self.on_error(anchorer, exc)
+                continue
+            for batch in batches:
+                if self.on_anchor is not None:
+                    self.on_anchor(anchorer, batch)
+            done.extend(batches)
+        return done, failed
+
+    def start(self) -> AnchorSchedule:
+        self._thread = threading.Thread(target=self.run, name="receipt-anchoring", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout)

@@ -59,7 +59,7 @@ def test_deploy_records_the_suite_and_refuses_an_unknown_one(cli: Cli, anvil: An
     assert not (cli.home / "deployment.json").exists()
     cli.ok("deploy", "--suite", "sm")
     saved = json.loads((cli.home / "deployment.json").read_text())
-    assert (saved["suite"], saved["format"]) == ("sm", 3)
+    assert (saved["suite"], saved["format"]) == ("sm", 4)
     assert Deployment.load(cli.home / "deployment.json").chain_suite(Chain(anvil.url).raw) == "sm"
 
 

@@ -5,9 +5,15 @@ verifier's API recorded."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from helpers import free_port, wait_until
 from test_cli import PASSWORD, Cli
 
 from ledger.chain import Chain
@@ -16,6 +22,8 @@ from ledger.mirror.store import make_engine
 from ledger.receipts import Receipt, ReceiptStore
 from ledger.registry import Registry
 from ledger.verifiers import VerifierDirectory
+
+CERTLEDGER = Path(sys.executable).parent / "certledger"
 
 
 @pytest.fixture
@@ -65,6 +73,59 @@ def test_a_region_registers_a_verifier_and_its_receipts_are_anchored(cli: Cli, a
         cli.ok("verifier", "set", "ZJ-BANK-1", "--suspend")
         store.record(Receipt("ZJ-BANK-1", 330000, "BANKING", "", 1_800_000_001, ("name",), os.urandom(16), "VALID"))
         line = cli.fails("receipts", "anchor", "--verifier", "ZJ-BANK-1", "--account", "zj-bank-1-account")
-        assert "NotVerifierAccount" in line
+        assert "is not active (suspended" in line
     finally:
+        engine.dispose()
+
+
+def test_serve_anchors_its_verifiers_receipts_on_schedule_and_refuses_a_wrong_account(
+    cli: Cli, anvil: Any, tmp_path: Path
+) -> None:
+    cli.ok("deploy")
+    cli.ok("key", "new", "zj-bank-1-account")
+    cli.ok("key", "new", "someone-else")
+    cli.ok("verifier", "add", "ZJ-BANK-1", "--region", "330000", "--account", "zj-bank-1-account")
+    # bad --anchor values are one line each, before anything is served
+    assert "VERIFIER=ACCOUNT" in cli.fails("serve", "--anchor", "ZJ-BANK-1")
+    assert "unknown verifier 'ZJ-NOBODY'" in cli.fails("serve", "--anchor", "ZJ-NOBODY=zj-bank-1-account")
+    assert "is not verifier 'ZJ-BANK-1''s account" in cli.fails("serve", "--anchor", "ZJ-BANK-1=someone-else")
+    # the API anchors what its verifier's checks recorded, while it serves
+    db_url = f"sqlite:///{cli.home / 'mirror.db'}"
+    engine = make_engine(db_url)
+    port = free_port()
+    anchor = ("--anchor", "ZJ-BANK-1=zj-bank-1-account")
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "CERTLEDGER_POLL_INTERVAL": "0.25"}
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [str(CERTLEDGER), "serve", "--port", str(port), "--db", db_url, *anchor, "--anchor-every", "1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        store = ReceiptStore(engine)
+        tags = [os.urandom(16) for _ in range(3)]
+        for t in tags:
+            store.record(Receipt("ZJ-BANK-1", 330000, "BANKING", "", int(time.time()), ("name",), t, "VALID"))
+
+        def anchored() -> bool:
+            assert server.poll() is None, log.read_text()
+            return all(r.proves() and r.block is not None for r in store.by_tags(tags))
+
+        assert wait_until(anchored, timeout=240, interval=0.25, required=False), log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/verify", timeout=10).status_code == 200
+        assert "anchoring the receipts of ZJ-BANK-1" in log.read_text()
+        # suspended: the API keeps serving, says why anchoring fails, and the receipt waits
+        cli.ok("verifier", "set", "ZJ-BANK-1", "--suspend")
+        waiting = os.urandom(16)
+        store.record(Receipt("ZJ-BANK-1", 330000, "BANKING", "", int(time.time()), ("name",), waiting, "VALID"))
+        assert wait_until(lambda: "NotVerifierAccount" in log.read_text(), timeout=240, interval=0.25, required=False)
+        assert server.poll() is None
+        assert httpx.get(f"http://127.0.0.1:{port}/verify", timeout=10).status_code == 200
+        (still,) = store.by_tags([waiting])
+        assert still.block is None
+    finally:
+        server.terminate()
+        server.wait(30)
         engine.dispose()

@@ -96,6 +96,7 @@ interface IConsortium {
     /// @notice Only the verifier's account, while the verifier and its region stand, anchors its receipts.
     error NotVerifierAccount(bytes32 id, address account);
     error EmptyReceiptBatch();
+    error InvalidSnapshot();
 
     // ---------------------------------------------------------------- events
     event RegionAdmitted(uint32 indexed region, address indexed admin, uint32 epoch);
@@ -130,6 +131,9 @@ interface IConsortium {
     );
     /// @notice A verifier anchored the Merkle root of `count` verification receipts.
     event ReceiptsAnchored(bytes32 indexed verifier, bytes32 indexed root, uint32 count);
+    /// @notice A region admin published a trust snapshot of the ledger as of block `height`:
+    /// `digest` is what the region admins signed, `cid` where it is stored (IPFS).
+    event SnapshotAnchored(uint32 indexed region, uint64 indexed height, bytes32 digest, string cid);
 
     // ---------------------------------------------------------------- views used by the other contracts
     /// @notice Whether `region` is a current member.

@@ -118,6 +118,9 @@ def _pg_session(dbapi_conn: Any, _record: Any) -> None:
 def _make_engine(url: str, pool: dict[str, Any], cache_kib: int, application_name: str, reader: bool) -> Engine:
     if _is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+        # a database opened read-only (a trust snapshot's: ``file:…?mode=ro&immutable=1&uri=true``)
+        # keeps its journal mode: changing it would be a write
+        read_only = "mode=ro" in url or "immutable=1" in url
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -125,8 +128,9 @@ def _make_engine(url: str, pool: dict[str, Any], cache_kib: int, application_nam
             # WAL: readers (the API) never block the writer (the indexer). NORMAL: a committed
             # transaction survives a process crash (kill -9); only a power cut may lose the
             # last commits, which the indexer then re-reads from the chain.
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA synchronous=NORMAL")
             # Page cache per connection: readers (verification) keep hot pages of a large mirror;
             # the writer appends and needs little, and its memory stays flat while it follows.
             cur.execute(f"PRAGMA cache_size=-{cache_kib}")

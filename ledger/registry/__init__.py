@@ -24,6 +24,7 @@ from .results import (
     ProposalResult,
     RecognitionInfo,
     RegionInfo,
+    SnapshotAnchor,
     TypeInfo,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "RecognitionInfo",
     "RegionInfo",
     "Registry",
+    "SnapshotAnchor",
     "TypeInfo",
     "canonical_schema",
     "describe_call",

@@ -25,6 +25,7 @@ from .results import (
     RecognitionInfo,
     RegionInfo,
     RegionStruct,
+    SnapshotAnchor,
     TypeInfo,
     VerifierInfo,
     VerifierStruct,
@@ -309,6 +310,25 @@ class ConsortiumApi(RegistryBase):
         """Anchor the Merkle root of ``count`` of the verifier's receipts (its account)."""
         fn = self.consortium.functions.anchorReceipts(agency_id(verifier), bytes(root), int(count))
         return self.chain.transact(account, fn)
+
+    def anchor_snapshot(self, admin: LocalAccount, height: int, digest: bytes, cid: str) -> SentTransaction:
+        """Publish the trust snapshot of block ``height``: its signed digest and its CID."""
+        fn = self.consortium.functions.anchorSnapshot(int(height), bytes(digest), cid)
+        return self.chain.transact(admin, fn)
+
+    def snapshot_anchors(self) -> list[SnapshotAnchor]:
+        """Every trust snapshot published, oldest first."""
+        return [
+            SnapshotAnchor(
+                int(log["args"]["region"]),
+                int(log["args"]["height"]),
+                bytes(log["args"]["digest"]),
+                str(log["args"]["cid"]),
+                int(log["blockNumber"]),
+                bytes(log["transactionHash"]),
+            )
+            for log in self._logs(self.consortium.events.SnapshotAnchored())
+        ]
 
 
 def decode_payload(kind: ProposalKind, payload: bytes) -> dict[str, Any]:

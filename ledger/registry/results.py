@@ -291,3 +291,26 @@ class BatchStruct(NamedTuple):
     anchored_at: int
     size: int
     cert_type: bytes
+
+
+@dataclass(frozen=True)
+class SnapshotAnchor:
+    """A trust snapshot a region admin published: as of block ``height``, its signed
+    ``digest``, where it is stored (``cid``), and the block and transaction of the publishing."""
+
+    region: int
+    height: int
+    digest: bytes
+    cid: str
+    block: int
+    tx: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "height": self.height,
+            "digest": "0x" + self.digest.hex(),
+            "cid": self.cid,
+            "block": self.block,
+            "tx": "0x" + self.tx.hex(),
+        }

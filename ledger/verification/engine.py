@@ -236,6 +236,8 @@ class Verifier:
             "block": head.block if head else None,
             "lag_blocks": head.lag_blocks if head else None,
         }
+        if head is not None and head.age_seconds is not None:
+            source["age_seconds"] = head.age_seconds
         if head_error is not None:
             source["error"] = head_error
         return VerificationResult(verdict, checks, certificate, case.verifier_region, case.as_of, source)

@@ -60,9 +60,10 @@ class AnchorFacts:
 
 @dataclass(frozen=True)
 class SourceHead:
-    kind: str  # "mirror" or "chain"
+    kind: str  # "mirror", "chain" or "snapshot"
     block: int
     lag_blocks: int
+    age_seconds: int | None = None  # a snapshot: how old its block is
 
 
 @dataclass(frozen=True)
