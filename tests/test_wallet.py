@@ -856,6 +856,30 @@ def test_keyboard_reaches_the_wallets_controls_in_order(open_wallet) -> None:
     assert order[:6] == ["lang-button", "contrast-toggle", "present-open", "bind-open", "delete", "import"], seen
 
 
+def test_the_language_menu_is_the_verify_pages(open_wallet) -> None:
+    """The menu is /verify's (api/static/page-common.js): keyboard, type-ahead, aria-*, the
+    choice remembered for both pages."""
+    page = open_wallet()
+    button = page.locator("[data-testid=lang-button]")
+    button.focus()
+    page.keyboard.press("ArrowDown")
+    assert button.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("document.activeElement.dataset.lang") == "zh-CN"  # the checked item
+    page.keyboard.press("u")  # type-ahead on a language's name or code
+    assert page.evaluate("document.activeElement.dataset.lang") == "ug"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.documentElement.lang === 'ug'")
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    assert (
+        button.get_attribute("aria-expanded") == "false" and page.evaluate("document.activeElement.id") == "lang-button"
+    )
+    assert page.get_attribute("[data-lang=ug]", "aria-checked") == "true"
+    assert "ئۇيغۇرچە" in button.get_attribute("aria-label")
+    verify = open_wallet("/verify", context=page.context)
+    assert verify.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ug", "rtl"]
+    assert not page.problems and not verify.problems, page.problems + verify.problems
+
+
 def test_large_text_is_shared_with_the_verify_page(open_wallet) -> None:
     page = open_wallet()
     page.click("[data-testid=contrast-toggle]")

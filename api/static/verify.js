@@ -18,20 +18,16 @@
 // Every string comes from /static/i18n/<lang>.json (see i18n.js); check details are rendered
 // from each check's code and params. Data is only ever inserted with textContent.
 
-import {
-  DEFAULT_LANG, LANGS, has, langInfo, loadLang, lookup, normalizeLang, preferredLang, regionFromFile, segments,
-  t as translate,
-} from "/static/i18n.js";
+import { DEFAULT_LANG, has, lookup, regionFromFile, segments } from "/static/i18n.js";
+import { pageChrome, recall, store } from "/static/page-common.js";
 
 const JSQR_URL = "/static/vendor/jsQR.js";
 const VERIFY_URL = "/v1/verify";
 const TYPES_URL = "/v1/types";
 const REGIONS_URL = "/v1/regions";
 const SPEECH_URL = "/v1/speech";
-const STORE = {
-  lang: "certledger.verify.lang",
+const STORE = { // the language and large text: page-common.js (PREFS)
   region: "certledger.verify.region",
-  large: "certledger.verify.large",
   mode: "certledger.verify.mode",
   clear: "certledger.verify.counter.clear_seconds",
   counts: "certledger.verify.counter.counts",
@@ -132,35 +128,7 @@ let speechAudio = null;
 
 // ------------------------------------------------------------------ small helpers
 
-function tr(key, vars) {
-  return translate(state.lang, key, vars);
-}
-
-/** Set node's text to key's string, marking the node with the language it came in when a
- * fallback was used (a key missing from the page's language). */
-function setText(node, key, vars) {
-  node.textContent = tr(key, vars);
-  const found = lookup(state.lang, key);
-  if (found && found.lang !== state.lang) node.lang = found.lang;
-  else node.removeAttribute("lang");
-}
-
-function store(key, value) {
-  try {
-    if (value === null) localStorage.removeItem(key);
-    else localStorage.setItem(key, value);
-  } catch {
-    /* storage may be unavailable (private mode): preferences then last one visit */
-  }
-}
-
-function recall(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
+const { tr, setText, announce, langMenuOpen, start: startChrome } = pageChrome({ state, titleKey: "page.title", onLang });
 
 /** A query/fragment parameter, form-decoded ("+" is a space, as every standard encoder writes
  * it: Base45 payloads contain spaces, and a real "+" arrives as %2B). Parsed by hand so that
@@ -430,11 +398,6 @@ function scrollIntoViewIfNeeded(node) {
     const reduce = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     node.scrollIntoView({ block: "start", behavior: reduce ? "auto" : "smooth" });
   }
-}
-
-function announce(text) {
-  el.live.textContent = "";
-  if (text) setTimeout(() => (el.live.textContent = text), 60);
 }
 
 function showLocalError(key, vars) {
@@ -1103,7 +1066,7 @@ function playTone(valid) {
 }
 
 function focusScanner() {
-  if (!state.counter || el.langList.hidden === false) return;
+  if (!state.counter || langMenuOpen()) return;
   const a = document.activeElement;
   // settings the staff are using keep their focus; anything else gives it back to the scanner field
   if (a === el.scanInput || a === el.region || a === el.clearSeconds || a === el.apiKey) return;
@@ -1181,122 +1144,15 @@ function setRegion(value, remember) {
   renderRegionOptions();
 }
 
-// ------------------------------------------------------------------ language, contrast
+// ------------------------------------------------------------------ language
 
-function applyLang() {
-  const lang = state.lang;
-  const info = langInfo(lang);
-  document.documentElement.lang = lang;
-  document.documentElement.dir = info ? info.dir : "ltr";
-  document.title = tr("page.title");
-  for (const node of document.querySelectorAll("[data-i18n]")) setText(node, node.dataset.i18n);
-  for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = tr(node.dataset.i18nPlaceholder);
-  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", tr(node.dataset.i18nAriaLabel));
-  for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = tr(node.dataset.i18nTitle);
-  el.langCurrent.textContent = info ? info.name : lang;
-  el.langCurrent.lang = lang;
-  el.langCurrent.dir = info ? info.dir : "ltr";
-  el.langButton.setAttribute("aria-label", tr("lang.button", { name: info ? info.name : lang }));
-  el.langList.setAttribute("aria-label", tr("lang.menu"));
-  for (const item of el.langList.querySelectorAll("[role=menuitemradio]")) {
-    item.setAttribute("aria-checked", item.dataset.lang === lang ? "true" : "false");
-  }
-  el.live.textContent = ""; // an announcement in the other language is stale
+// after the language changed (page-common.js sets the header and the marked text)
+function onLang() {
+  if (speechAudio) speechAudio.pause();
   renderRegionOptions();
   renderCounts();
   renderStatuses();
   render();
-}
-
-async function setLang(lang, remember) {
-  const code = normalizeLang(lang) || DEFAULT_LANG;
-  try {
-    await loadLang(code);
-    state.lang = code;
-  } catch {
-    await loadLang(DEFAULT_LANG).catch(() => {});
-    state.lang = DEFAULT_LANG;
-  }
-  if (remember) store(STORE.lang, state.lang);
-  if (speechAudio) speechAudio.pause();
-  applyLang();
-}
-
-function setLarge(on, remember) {
-  state.large = !!on;
-  document.documentElement.classList.toggle("large", state.large);
-  el.contrastToggle.setAttribute("aria-pressed", state.large ? "true" : "false");
-  if (remember) store(STORE.large, state.large ? "1" : "0");
-}
-
-// the language menu: a menu button with radio items (WAI-ARIA menu button pattern)
-function buildLangMenu() {
-  for (const l of LANGS) {
-    const li = document.createElement("li");
-    li.setAttribute("role", "none");
-    const item = document.createElement("button");
-    item.type = "button";
-    item.className = "lang-item";
-    item.setAttribute("role", "menuitemradio");
-    item.setAttribute("aria-checked", "false");
-    item.tabIndex = -1;
-    item.lang = l.code;
-    item.dir = l.dir;
-    item.dataset.lang = l.code;
-    item.dataset.testid = "lang-" + l.code;
-    item.textContent = l.name;
-    item.addEventListener("click", () => {
-      closeLangMenu(true);
-      if (l.code !== state.lang) setLang(l.code, true);
-    });
-    li.append(item);
-    el.langList.append(li);
-  }
-}
-
-function langItems() {
-  return Array.from(el.langList.querySelectorAll("[role=menuitemradio]"));
-}
-
-function openLangMenu(which) {
-  el.langList.hidden = false;
-  el.langButton.setAttribute("aria-expanded", "true");
-  const items = langItems();
-  const checked = items.find((i) => i.dataset.lang === state.lang) || items[0];
-  (which === "last" ? items[items.length - 1] : which === "first" ? items[0] : checked).focus();
-}
-
-function closeLangMenu(returnFocus) {
-  if (el.langList.hidden) return;
-  el.langList.hidden = true;
-  el.langButton.setAttribute("aria-expanded", "false");
-  if (returnFocus) el.langButton.focus();
-}
-
-function onLangMenuKey(e) {
-  const items = langItems();
-  const i = items.indexOf(document.activeElement);
-  let next = null;
-  if (e.key === "ArrowDown") next = items[(i + 1) % items.length];
-  else if (e.key === "ArrowUp") next = items[(i - 1 + items.length) % items.length];
-  else if (e.key === "Home") next = items[0];
-  else if (e.key === "End") next = items[items.length - 1];
-  else if (e.key === "Escape") {
-    e.preventDefault();
-    closeLangMenu(true);
-    return;
-  } else if (e.key === "Tab") {
-    closeLangMenu(false);
-    return;
-  } else if (e.key.length === 1 && /\S/.test(e.key)) {
-    // type-ahead on the language's own name or its code
-    const k = e.key.toLowerCase();
-    next = items.slice(i + 1).concat(items.slice(0, i + 1)).find((it) => it.textContent.toLowerCase().startsWith(k) || it.dataset.lang.toLowerCase().startsWith(k)) || null;
-  }
-  if (next) {
-    e.preventDefault();
-    next.focus();
-  }
 }
 
 // ------------------------------------------------------------------ QR decoding (jsQR)
@@ -1597,11 +1453,7 @@ function clearAll() {
 
 async function init() {
   Object.assign(el, {
-    langButton: $("lang-button"),
-    langList: $("lang-list"),
-    langCurrent: $("lang-current"),
     counterToggle: $("counter-toggle"),
-    contrastToggle: $("contrast-toggle"),
     region: $("region"),
     regionNote: $("region-note"),
     counter: $("counter"),
@@ -1654,7 +1506,6 @@ async function init() {
     fieldsHeading: $("fields-heading"),
     hiddenBlock: $("hidden-block"),
     hiddenList: $("hidden-list"),
-    live: $("live"),
   });
   el.error.tabIndex = -1;
 
@@ -1680,28 +1531,12 @@ async function init() {
   }
   state.region = region;
 
-  setLarge(recall(STORE.large) === "1", false);
   const urlMode = rawParam(search, "mode");
   const counterOn = urlMode === "counter" ? true : urlMode === "citizen" ? false : recall(STORE.mode) === "counter";
-  const initialLang = normalizeLang(rawParam(search, "lang")) || normalizeLang(recall(STORE.lang))
-    || preferredLang(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]) || DEFAULT_LANG;
-  buildLangMenu();
-  await setLang(initialLang, false);
+  await startChrome(rawParam(search, "lang"));
   setCounter(counterOn, false);
 
-  el.langButton.addEventListener("click", () => (el.langList.hidden ? openLangMenu() : closeLangMenu(true)));
-  el.langButton.addEventListener("keydown", (e) => {
-    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      e.preventDefault();
-      openLangMenu(e.key === "ArrowUp" ? "last" : null);
-    }
-  });
-  el.langList.addEventListener("keydown", onLangMenuKey);
-  document.addEventListener("pointerdown", (e) => {
-    if (!el.langList.hidden && !e.target.closest(".lang-menu")) closeLangMenu(false);
-  });
   el.counterToggle.addEventListener("click", () => setCounter(!state.counter, true));
-  el.contrastToggle.addEventListener("click", () => setLarge(!state.large, true));
   el.region.addEventListener("change", () => {
     setRegion(el.region.value, true); // an explicit choice: remembered on this device
     state.regionNote = null;

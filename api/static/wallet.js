@@ -21,9 +21,8 @@
 // (for field labels) GET /v1/types, and (for receipts) GET /v1/receipts with the receipt tags,
 // pseudonyms that only this wallet can link. Data is only ever inserted with textContent.
 
-import {
-  DEFAULT_LANG, LANGS, has, langInfo, loadLang, lookup, normalizeLang, preferredLang, regionFromFile, t as translate,
-} from "/static/i18n.js";
+import { DEFAULT_LANG, has, lookup, regionFromFile } from "/static/i18n.js";
+import { pageChrome } from "/static/page-common.js";
 import * as core from "/static/wallet-core.js";
 import { qrcode } from "/static/vendor/qrcode.esm.js";
 
@@ -37,7 +36,6 @@ const MAX_TAGS = 500; // receipt tags kept per certificate: its last presentatio
 const MAX_FILE_BYTES = 1024 * 1024; // a certificate file is a few kilobytes
 const QR_QUIET = 4; // modules of white around a QR code
 const QR_MAX_VERSION_M = 20; // past this, level L: fewer, larger modules for a phone's camera
-const STORE = { lang: "certledger.verify.lang", large: "certledger.verify.large" }; // shared with /verify
 
 const $ = (id) => document.getElementById(id);
 const el = {};
@@ -62,37 +60,7 @@ let wakeLock = null;
 
 // ------------------------------------------------------------------ small helpers
 
-function tr(key, vars) {
-  return translate(state.lang, key, vars);
-}
-
-function setText(node, key, vars) {
-  node.textContent = tr(key, vars);
-  const found = lookup(state.lang, key);
-  if (found && found.lang !== state.lang) node.lang = found.lang;
-  else node.removeAttribute("lang");
-}
-
-function store(key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    /* preferences then last one visit */
-  }
-}
-
-function recall(key) {
-  try {
-    return localStorage.getItem(key);
-  } catch {
-    return null;
-  }
-}
-
-function announce(text) {
-  el.live.textContent = "";
-  if (text) setTimeout(() => (el.live.textContent = text), 60);
-}
+const { tr, setText, announce, start: startChrome } = pageChrome({ state, titleKey: "wallet.page.title", onLang });
 
 function nowSeconds() {
   return Math.floor(Date.now() / 1000);
@@ -859,7 +827,7 @@ async function loadTypes() {
   }
 }
 
-// ------------------------------------------------------------------ language, contrast
+// ------------------------------------------------------------------ language
 
 function renderAll() {
   renderKey();
@@ -868,113 +836,11 @@ function renderAll() {
   renderPanels();
 }
 
-function applyLang() {
-  const lang = state.lang;
-  const info = langInfo(lang);
-  document.documentElement.lang = lang;
-  document.documentElement.dir = info ? info.dir : "ltr";
-  document.title = tr("wallet.page.title");
-  for (const node of document.querySelectorAll("[data-i18n]")) setText(node, node.dataset.i18n);
-  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) node.setAttribute("aria-label", tr(node.dataset.i18nAriaLabel));
-  for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = tr(node.dataset.i18nTitle);
-  el.langCurrent.textContent = info ? info.name : lang;
-  el.langCurrent.lang = lang;
-  el.langCurrent.dir = info ? info.dir : "ltr";
-  el.langButton.setAttribute("aria-label", tr("lang.button", { name: info ? info.name : lang }));
-  el.langList.setAttribute("aria-label", tr("lang.menu"));
-  for (const item of el.langList.querySelectorAll("[role=menuitemradio]")) {
-    item.setAttribute("aria-checked", item.dataset.lang === lang ? "true" : "false");
-  }
-  el.live.textContent = "";
+// after the language changed (page-common.js sets the header and the marked text)
+function onLang() {
   if (state.showing) el.summary.textContent = summaryText(state.showing);
   if (state.fatal) el.fatalMessage.textContent = tr(state.fatal);
   renderAll();
-}
-
-async function setLang(lang, remember) {
-  const code = normalizeLang(lang) || DEFAULT_LANG;
-  try {
-    await loadLang(code);
-    state.lang = code;
-  } catch {
-    await loadLang(DEFAULT_LANG).catch(() => {});
-    state.lang = DEFAULT_LANG;
-  }
-  if (remember) store(STORE.lang, state.lang);
-  applyLang();
-}
-
-function setLarge(on, remember) {
-  state.large = !!on;
-  document.documentElement.classList.toggle("large", state.large);
-  el.contrastToggle.setAttribute("aria-pressed", state.large ? "true" : "false");
-  if (remember) store(STORE.large, state.large ? "1" : "0");
-}
-
-// the language menu: a menu button with radio items (WAI-ARIA menu button pattern), as on /verify
-function buildLangMenu() {
-  for (const l of LANGS) {
-    const li = document.createElement("li");
-    li.setAttribute("role", "none");
-    const item = document.createElement("button");
-    item.type = "button";
-    item.className = "lang-item";
-    item.setAttribute("role", "menuitemradio");
-    item.setAttribute("aria-checked", "false");
-    item.tabIndex = -1;
-    item.lang = l.code;
-    item.dir = l.dir;
-    item.dataset.lang = l.code;
-    item.dataset.testid = "lang-" + l.code;
-    item.textContent = l.name;
-    item.addEventListener("click", () => {
-      closeLangMenu(true);
-      if (l.code !== state.lang) setLang(l.code, true);
-    });
-    li.append(item);
-    el.langList.append(li);
-  }
-}
-
-function langItems() {
-  return Array.from(el.langList.querySelectorAll("[role=menuitemradio]"));
-}
-
-function openLangMenu(which) {
-  el.langList.hidden = false;
-  el.langButton.setAttribute("aria-expanded", "true");
-  const items = langItems();
-  const checked = items.find((i) => i.dataset.lang === state.lang) || items[0];
-  (which === "last" ? items[items.length - 1] : checked).focus();
-}
-
-function closeLangMenu(returnFocus) {
-  if (el.langList.hidden) return;
-  el.langList.hidden = true;
-  el.langButton.setAttribute("aria-expanded", "false");
-  if (returnFocus) el.langButton.focus();
-}
-
-function onLangMenuKey(e) {
-  const items = langItems();
-  const i = items.indexOf(document.activeElement);
-  let next = null;
-  if (e.key === "ArrowDown") next = items[(i + 1) % items.length];
-  else if (e.key === "ArrowUp") next = items[(i - 1 + items.length) % items.length];
-  else if (e.key === "Home") next = items[0];
-  else if (e.key === "End") next = items[items.length - 1];
-  else if (e.key === "Escape") {
-    e.preventDefault();
-    closeLangMenu(true);
-    return;
-  } else if (e.key === "Tab") {
-    closeLangMenu(false);
-    return;
-  }
-  if (next) {
-    e.preventDefault();
-    next.focus();
-  }
 }
 
 // ------------------------------------------------------------------ start
@@ -989,10 +855,6 @@ function fail(key) {
 
 async function init() {
   Object.assign(el, {
-    langButton: $("lang-button"),
-    langList: $("lang-list"),
-    langCurrent: $("lang-current"),
-    contrastToggle: $("contrast-toggle"),
     fatal: $("fatal"),
     fatalMessage: $("fatal-message"),
     importInput: $("import"),
@@ -1030,29 +892,10 @@ async function init() {
     receiptsList: $("receipts-list"),
     receiptsReload: $("receipts-reload"),
     receiptsClose: $("receipts-close"),
-    live: $("live"),
   });
   el.purposeText.maxLength = core.MAX_PURPOSE_TEXT;
 
-  setLarge(recall(STORE.large) === "1", false);
-  const params = new URLSearchParams(location.search);
-  const initialLang = normalizeLang(params.get("lang")) || normalizeLang(recall(STORE.lang))
-    || preferredLang(navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language]) || DEFAULT_LANG;
-  buildLangMenu();
-  await setLang(initialLang, false);
-
-  el.langButton.addEventListener("click", () => (el.langList.hidden ? openLangMenu() : closeLangMenu(true)));
-  el.langButton.addEventListener("keydown", (e) => {
-    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
-      e.preventDefault();
-      openLangMenu(e.key === "ArrowUp" ? "last" : null);
-    }
-  });
-  el.langList.addEventListener("keydown", onLangMenuKey);
-  document.addEventListener("pointerdown", (e) => {
-    if (!el.langList.hidden && !e.target.closest(".lang-menu")) closeLangMenu(false);
-  });
-  el.contrastToggle.addEventListener("click", () => setLarge(!state.large, true));
+  await startChrome(new URLSearchParams(location.search).get("lang"));
   el.importInput.addEventListener("change", onImport);
   el.bindDownload.addEventListener("click", downloadRequest);
   el.bindClose.addEventListener("click", () => closePanel());
