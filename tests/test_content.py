@@ -41,8 +41,8 @@ from ledger.content import (
     publish,
     publish_document,
     seal,
+    unixfs,
 )
-from ledger.content import unixfs
 from ledger.content.cid import varint
 from ledger.content.kubo import KuboStore
 from ledger.content.profile import CHUNK_SIZE, CODEC_DAG_PB, CODEC_RAW
