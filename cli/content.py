@@ -11,7 +11,7 @@ import typer
 
 from ledger.errors import InvalidInput
 
-from .common import JsonOpt, console, ctx_of, emit, err_console
+from .common import JsonOpt, ctx_of, emit, err_console
 
 if TYPE_CHECKING:
     from ledger.config import Settings
@@ -91,7 +91,7 @@ def publish_cmd(
     def show(d: dict[str, Any]) -> None:
         for p in d["documents"]:
             if codes is None:
-                console.print(f"{p['file']}\t{p['code']}", markup=False, highlight=False)
+                sys.stdout.write(f"{p['file']}\t{p['code']}\n")  # plain: rich would turn the tab into spaces
             else:
                 err_console.print(f"{p['file']}: {p['cid']}", markup=False, highlight=False)
         where = f"; codes in {codes}" if codes is not None else ""

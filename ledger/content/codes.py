@@ -24,6 +24,7 @@ from .sealing import KEY_SIZES, SUITE_IDS, SUITE_NAMES
 
 PREFIX: Final = "CLR1:"
 MAX_CODE: Final = 200
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,15 @@ class RetrievalCode:
             shown = text.split(":", 1)[0][:12] + ":" if ":" in text else text[:12]
             raise MalformedCode(f"not a retrieval code: it should start with {PREFIX} (it starts {shown!r})")
         body = text[len(PREFIX) :].upper()
+        bad = next((ch for ch in body if ch not in _BASE32), None)
+        if bad is not None:
+            raise MalformedCode(f"retrieval code does not decode: {bad!r} is not a base32 character (retyped?)")
         if len(body) % 8 in (1, 3, 6):
             raise MalformedCode("retrieval code has a wrong length (a character is missing or extra?)")
         try:
             raw = base64.b32decode(body + "=" * (-len(body) % 8))
         except (binascii.Error, ValueError):
-            bad = next((ch for ch in body if ch not in "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"), None)
-            what = f"{bad!r} is not a base32 character" if bad else "it is not valid base32"
-            raise MalformedCode(f"retrieval code does not decode: {what}") from None
+            raise MalformedCode("retrieval code does not decode: it is not valid base32") from None
         if not raw or raw[0] not in SUITE_NAMES:
             raise MalformedCode("retrieval code names an unknown cipher suite")
         suite = SUITE_NAMES[raw[0]]
