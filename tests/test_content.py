@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from ipfs_fixtures import IpfsNode, LyingNode
+from ipfs_fixtures import LyingNode
+from jsipfs_node import IpfsNode
 
 from ledger.content import (
     Cid,

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ipfs_fixtures import IpfsNode, LyingNode
+from ipfs_fixtures import LyingNode
+from jsipfs_node import IpfsNode
 from test_content import HOLDER, certificate
 
 from cli import main
