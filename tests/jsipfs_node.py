@@ -52,12 +52,15 @@ def _env(repo: Path) -> dict[str, str]:
     return env
 
 
-def _configure(repo: Path, api_port: int, gateway_port: int) -> None:
-    """What `jsipfs config` would set, written at once (each jsipfs call costs ~1 s of start-up)."""
+def _configure(repo: Path, api_port: int, gateway_port: int, rpc_port: int) -> None:
+    """What `jsipfs config` would set, written at once (each jsipfs call costs ~1 s of start-up).
+    Every listening address gets a free port, the gRPC-over-websocket one (``RPC``, 5003 by
+    default) too, so that several nodes (one per test worker) run side by side."""
     path = repo / "config"
     config = json.loads(path.read_text())
     config["Addresses"]["API"] = f"/ip4/127.0.0.1/tcp/{api_port}"
     config["Addresses"]["Gateway"] = f"/ip4/127.0.0.1/tcp/{gateway_port}"
+    config["Addresses"]["RPC"] = f"/ip4/127.0.0.1/tcp/{rpc_port}"
     config["Addresses"]["Swarm"] = []
     config["Addresses"]["Delegates"] = []
     config["Bootstrap"] = []
@@ -79,8 +82,8 @@ def running_node(base: Path) -> Iterator[IpfsNode]:
     )
     if init.returncode != 0:
         raise NodeMissing(f"`jsipfs init` failed: {(init.stderr or init.stdout).strip()[-300:]}")
-    api_port, gateway_port = _free_port(), _free_port()
-    _configure(repo, api_port, gateway_port)
+    api_port = _free_port()
+    _configure(repo, api_port, _free_port(), _free_port())
     url = f"http://127.0.0.1:{api_port}"
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -94,7 +94,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ContentSto
         yield EmbeddedStore(tmp_path / "content")
         return
     node: IpfsNode = request.getfixturevalue("ipfs_node")
-    with KuboStore(node.url) as client:
+    with KuboStore(node.url, find_timeout=1) as client:  # the node holds what the tests look for, or nothing
         yield client
 
 

@@ -19,15 +19,34 @@ from .profile import MAX_CONTENT_SIZE, RPC_ADD_PARAMS
 from .store import as_cid
 from .unixfs import content_cid
 
-_NOT_FOUND_HINTS = ("not found", "no link named", "block was not found", "could not resolve")
+_NOT_FOUND_HINTS = ("not found", "no link named", "could not resolve")
+# What a node says when its own deadline (the ``timeout`` argument every RPC command takes) passed
+# while it looked for content it does not hold: js-ipfs, Kubo.
+_TIMED_OUT_HINTS = ("request timed out", "context deadline exceeded")
+LOCAL_CHECK_SECONDS = 2.0  # how long ``has`` lets a node look in its own repository
 
 
 class KuboStore:
-    """The ``ContentStore`` of an IPFS node's RPC API at ``url`` (e.g. http://127.0.0.1:5001)."""
+    """The ``ContentStore`` of an IPFS node's RPC API at ``url`` (e.g. http://127.0.0.1:5001).
 
-    def __init__(self, url: str, *, timeout: float = 30.0, transport: httpx.BaseTransport | None = None) -> None:
+    A node asked for content it does not hold searches the network until a deadline: it gets
+    ``find_timeout`` seconds (its ``timeout`` argument), after which the content counts as not
+    found. ``has`` asks the node to look only in its own repository (Kubo: ``offline=true``;
+    js-ipfs ignores that and gets ``LOCAL_CHECK_SECONDS``)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        find_timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url + "/api/v0", timeout=timeout, transport=transport)
+        self.find_timeout = find_timeout
+        self._http = httpx.Client(
+            base_url=self.url + "/api/v0", timeout=max(timeout, find_timeout + 5), transport=transport
+        )
 
     @property
     def location(self) -> str:
@@ -92,7 +111,8 @@ class KuboStore:
         c = as_cid(cid)
         body = bytearray()
         try:
-            with self._http.stream("POST", "/cat", params={"arg": str(c)}) as response:
+            params = {"arg": str(c), "timeout": f"{self.find_timeout:g}s"}
+            with self._http.stream("POST", "/cat", params=params) as response:
                 if response.status_code >= 400:
                     response.read()
                     self._raise_for(response, "/cat")
@@ -113,18 +133,26 @@ class KuboStore:
 
     def _raise_for(self, response: httpx.Response, path: str) -> None:
         message = _error_message(response)
+        if any(hint in message.lower() for hint in _TIMED_OUT_HINTS):
+            raise ContentNotFound(f"the IPFS node at {self.location} did not find it in time ({message})")
         if any(hint in message.lower() for hint in _NOT_FOUND_HINTS):
             raise ContentNotFound(f"the IPFS node at {self.location} does not have it: {message}")
         raise IpfsUnavailable(f"the IPFS node at {self.location} refused {path}: {message}")
 
     def pin(self, cid: Cid | str) -> None:
         c = as_cid(cid)
-        self._post("/pin/add", {"arg": str(c)})
+        self._post("/pin/add", {"arg": str(c), "timeout": f"{self.find_timeout:g}s"})
 
     def has(self, cid: Cid | str) -> bool:
         c = as_cid(cid)
+        local = {"offline": "true", "timeout": f"{LOCAL_CHECK_SECONDS:g}s"}
         try:
-            self._post("/block/stat", {"arg": str(c), "offline": "true"})
+            self._post("/block/stat", {"arg": str(c), **local})
+            if not c.is_raw:  # and every block below it (a missing one is an error line in the stream)
+                refs = self._post("/refs", {"arg": str(c), "recursive": "true", "unique": "true", **local})
+                for line in refs.content.splitlines():
+                    if line.strip() and orjson.loads(line).get("Err"):
+                        return False
         except ContentNotFound:
             return False
         return True
