@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         results["embedded"] = measure_store(EmbeddedStore(Path(tmp) / "content"), n)
         with running_node(Path(tmp)) as node, KuboStore(node.url) as client:
             results["jsipfs_kubo_rpc"] = measure_store(client, n)
-            results["jsipfs_version"] = client.version().get("Version")
+            results["jsipfs_version"] = client.version().get("Version")  # js-ipfs reports its core's version
+            package = json.loads((ROOT / "tests" / "ipfs-node" / "package.json").read_text())
+            results["jsipfs_package"] = f"ipfs@{package['dependencies']['ipfs']}"
 
     base_publish = results["baseline"]["seal_and_cid"]["p50_ms"]
     base_fetch = results["baseline"]["cid_check_and_open"]["p50_ms"]
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     report = {
         "benchmark": "ipfs",
-        "what": "publish (seal + add + pin) and fetch (cat + CID check + open) of a sealed 4 KiB document",
+        "what": "publish (seal + add + pin) and fetch (cat + CID check + open) of a sealed 4 KiB document; "
+        "through the node, publish is two RPC calls (add, pin/add) and fetch one (cat), on 127.0.0.1",
         "document_bytes": DOCUMENT_BYTES,
         "suite": "intl (AES-256-GCM)",
         **facts,
