@@ -147,6 +147,7 @@ def test_the_embedded_cids_equal_the_js_ipfs_nodes_own_answer(ipfs_node: IpfsNod
         assert node_cid == content_cid(data)
 
 
+@pytest.mark.unit
 def test_cid_texts_of_every_spelling_parse_to_the_same_cid() -> None:
     cid = content_cid(b"hello")
     assert Cid.parse(str(cid)) == cid
@@ -158,6 +159,7 @@ def test_cid_texts_of_every_spelling_parse_to_the_same_cid() -> None:
     assert v0.startswith("Qm") and Cid.parse(v0) == dag
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text",
     ["", "x" * 200, "Qmnotbase58000000000000000000000000000000000000", "bafk!!", "k51qzi5uqu5dl", "bafkqaaa"],
@@ -167,6 +169,7 @@ def test_malformed_or_foreign_cids_are_refused(text: str) -> None:
         Cid.parse(text)
 
 
+@pytest.mark.unit
 def test_a_cid_of_another_hash_or_version_is_refused() -> None:
     digest = bytes(32)
     with pytest.raises(InvalidCid, match="sha2-256"):
@@ -179,6 +182,7 @@ def test_a_cid_of_another_hash_or_version_is_refused() -> None:
         Cid.from_bytes(varint(1) + varint(CODEC_RAW) + bytes([0x12, 0x20]) + digest + b"\0")
 
 
+@pytest.mark.unit
 def test_deep_trees_round_trip_in_the_embedded_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The balanced layout's upper levels (174**2 chunks is 7 GiB at the real sizes): shrunk."""
     monkeypatch.setattr(unixfs, "CHUNK_SIZE", 4)
@@ -194,6 +198,7 @@ def test_deep_trees_round_trip_in_the_embedded_store(tmp_path: Path, monkeypatch
 IPFS_CID = shutil.which("ipfs_cid")
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(IPFS_CID is None, reason="Debian's ipfs-cid (/usr/bin/ipfs_cid) is not installed")
 @pytest.mark.parametrize("size", [1, KIB, 10_000])
 def test_cid_encoding_agrees_with_debians_ipfs_cid(tmp_path: Path, size: int) -> None:
@@ -257,6 +262,7 @@ def test_a_node_answering_another_cid_on_add_is_refused(ipfs_node: IpfsNode) -> 
         fake.close()
 
 
+@pytest.mark.unit
 def test_an_unreachable_node_is_a_clear_error() -> None:
     from helpers import dead_url
 
@@ -269,6 +275,7 @@ def test_an_unreachable_node_is_a_clear_error() -> None:
 # ---------------------------------------------------------------------- sealing
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("suite", ["intl", "sm"])
 def test_seal_then_open_gives_the_document_back(suite: str) -> None:
     document = certificate(suite)
@@ -280,6 +287,7 @@ def test_seal_then_open_gives_the_document_back(suite: str) -> None:
     assert again.key != sealed.key and again.ciphertext != sealed.ciphertext  # a fresh key every time
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("suite", ["intl", "sm"])
 def test_a_wrong_key_does_not_open(suite: str) -> None:
     sealed = seal(certificate(suite), suite)
@@ -289,6 +297,7 @@ def test_a_wrong_key_does_not_open(suite: str) -> None:
         open_sealed(sealed.ciphertext, sealed.key[:-1])
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("suite", ["intl", "sm"])
 @pytest.mark.parametrize("where", ["header", "body", "tag"])
 def test_tampered_ciphertext_does_not_open(suite: str, where: str) -> None:
@@ -300,6 +309,7 @@ def test_tampered_ciphertext_does_not_open(suite: str, where: str) -> None:
         open_sealed(bytes(changed), sealed.key)
 
 
+@pytest.mark.unit
 def test_a_sealed_document_cannot_be_relabelled_to_another_suite() -> None:
     sealed = seal(certificate("sm"), "sm")
     relabelled = bytearray(sealed.ciphertext)
@@ -310,6 +320,7 @@ def test_a_sealed_document_cannot_be_relabelled_to_another_suite() -> None:
         open_sealed(bytes(relabelled), sealed.key * 2)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("data", "message"),
     [(b"{}", "no CLS header"), (b"CLS\x01\x01" + bytes(12), "truncated"), (b"CLS\x09\x01" + bytes(40), "version 9")],
@@ -319,6 +330,7 @@ def test_what_is_not_sealed_is_refused_with_a_reason(data: bytes, message: str) 
         open_sealed(data, bytes(32))
 
 
+@pytest.mark.unit
 def test_an_unknown_suite_is_refused() -> None:
     from ledger.errors import InvalidInput
 
@@ -329,6 +341,7 @@ def test_an_unknown_suite_is_refused() -> None:
 # ---------------------------------------------------------------------- retrieval codes
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("suite", ["intl", "sm"])
 def test_a_retrieval_code_round_trips_and_fits_a_qr_alphanumeric_code(suite: str) -> None:
     sealed = seal(certificate(suite), suite)
@@ -345,6 +358,7 @@ def _good_code() -> str:
     return str(RetrievalCode(content_cid(b"x"), bytes(range(32)), "intl"))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -74,6 +74,7 @@ def test_publish_then_fetch_gives_each_document_back(run: Run, where: list[str],
     assert RetrievalCode.parse(lines[1].split("\t")[0]).suite == "sm"
 
 
+@pytest.mark.unit
 def test_publish_prints_codes_and_fetch_writes_to_stdout(run: Run, tmp_path: Path) -> None:
     doc = documents(tmp_path)[0]
     code, out, err = run("publish", str(doc))  # the default store: <home>/content
@@ -87,6 +88,7 @@ def test_publish_prints_codes_and_fetch_writes_to_stdout(run: Run, tmp_path: Pat
     assert code == 0 and json.loads(out)["documents"][0]["code"].startswith("CLR1:")
 
 
+@pytest.mark.unit
 def test_publish_refuses_what_is_not_a_certificate_before_publishing_anything(run: Run, tmp_path: Path) -> None:
     good = documents(tmp_path)[0]
     notes = tmp_path / "notes.txt"
@@ -98,6 +100,7 @@ def test_publish_refuses_what_is_not_a_certificate_before_publishing_anything(ru
     assert "not both" in fails(run, "publish", str(good), "--store", str(store), "--ipfs", "http://127.0.0.1:1")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("code", "message"),
     [
@@ -137,6 +140,7 @@ def test_fetch_errors_name_the_problem(
     assert not (tmp_path / "never.json").exists()
 
 
+@pytest.mark.unit
 def test_nothing_personal_reaches_the_store_through_the_cli(run: Run, tmp_path: Path) -> None:
     store = tmp_path / "store"
     code, _, err = run("publish", *map(str, documents(tmp_path)), "--store", str(store))
