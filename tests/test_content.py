@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from content_helpers import HOLDER, FixedAnswer, certificate
 from ipfs_fixtures import LyingNode
 from jsipfs_node import IpfsNode
 
@@ -48,7 +49,6 @@ from ledger.content.cid import varint
 from ledger.content.kubo import KuboStore
 from ledger.content.profile import CHUNK_SIZE, CODEC_DAG_PB, CODEC_RAW
 from ledger.content.sealing import HEADER_SIZE
-from ledger.document import Certificate
 
 KIB, MIB = 1024, 1024 * 1024
 SIZES = {
@@ -60,32 +60,11 @@ SIZES = {
     "1 MiB": MIB,
     "5 MiB": 5 * MIB,
 }
-HOLDER = {
-    "name": "王秀英",
-    "idNumber": "440106198502140023",
-    "address": "广东省广州市天河区体育西路123号",
-    "birthDate": "1985-02-14",
-}
 
 
 def content(size: int, seed: int = 0) -> bytes:
     """Deterministic bytes that do not repeat (so no two chunks share a CID)."""
     return random.Random(size * 1000 + seed).randbytes(size)
-
-
-def certificate(suite: str = "intl") -> bytes:
-    cert = Certificate(
-        type="ID_CARD",
-        agency="GD-PSB",
-        region=440000,
-        valid_from="2026-01-01",
-        valid_until="2036-01-01",
-        fields=HOLDER,
-        salts={name: os.urandom(16) for name in HOLDER},
-        version=2,
-        suite=suite,
-    )
-    return orjson.dumps(cert.to_json(), option=orjson.OPT_INDENT_2)
 
 
 @pytest.fixture(params=["embedded", "jsipfs"])
@@ -254,7 +233,7 @@ def test_a_tampered_block_fails_cat(store: ContentStore, tamper: Any, size: int)
 def test_a_node_answering_another_cid_on_add_is_refused(ipfs_node: IpfsNode) -> None:
     with KuboStore(ipfs_node.url) as honest:
         other = honest.add(b"something else")
-    fake = _FixedAnswer(orjson.dumps({"Name": "blob", "Hash": str(other), "Size": "14"}))
+    fake = FixedAnswer(orjson.dumps({"Name": "blob", "Hash": str(other), "Size": "14"}))
     try:
         with KuboStore(fake.url) as client, pytest.raises(ContentTampered, match="lying node"):
             client.add(b"what I sent")
@@ -456,31 +435,3 @@ def _b58encode(data: bytes) -> str:
         n, r = divmod(n, 58)
         out = alphabet[r] + out
     return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
-
-
-class _FixedAnswer:
-    """An RPC endpoint that answers every call with the same body."""
-
-    def __init__(self, body: bytes) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from content_helpers import HOLDER, certificate
 from ipfs_fixtures import LyingNode
 from jsipfs_node import IpfsNode
-from test_content import HOLDER, certificate
 
 from cli import main
 from ledger.content import EmbeddedStore, RetrievalCode

@@ -151,7 +151,8 @@ class KuboStore:
             if not c.is_raw:  # and every block below it (a missing one is an error line in the stream)
                 refs = self._post("/refs", {"arg": str(c), "recursive": "true", "unique": "true", **local})
                 for line in refs.content.splitlines():
-                    if line.strip() and orjson.loads(line).get("Err"):
+                    entry = orjson.loads(line) if line.strip() else {}
+                    if not isinstance(entry, dict) or entry.get("Err"):
                         return False
         except ContentNotFound:
             return False
