@@ -72,8 +72,11 @@ def publish_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Seal each document under a fresh key (AES-256-GCM, or SM4-GCM in an sm deployment), store
-    and pin it, and give one retrieval code per document (CID + key: whoever holds it can read)."""
+    """Seal documents and publish them to IPFS (or the embedded store): one retrieval code each.
+
+    Each document is sealed under a fresh key of its own (AES-256-GCM; SM4-GCM for an sm
+    document), stored and pinned; its code (CLR1:...) holds the CID and the key: whoever has
+    it can read the document, nobody else."""
     from ledger.content import publish_document
 
     settings = ctx_of(ctx).settings
