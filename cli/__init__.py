@@ -20,6 +20,7 @@ from ledger.errors import ConfigError, LedgerError
 
 from .binding import bind_cmd
 from .common import Context, JsonOpt, console, ctx_of, emit
+from .content import fetch_cmd, publish_cmd
 from .demo import demo_cmd
 from .export import export_cmd
 from .issuing import disclose_cmd, issue_cmd, qr_cmd, reanchor_cmd, reinstate_cmd, revoke_cmd, suspend_cmd
@@ -176,6 +177,8 @@ app.command("bind")(bind_cmd)
 app.command("disclose")(disclose_cmd)
 app.command("qr")(qr_cmd)
 app.command("export")(export_cmd)
+app.command("publish")(publish_cmd)
+app.command("fetch")(fetch_cmd)
 app.command("index")(index_cmd)
 app.command("serve")(serve_cmd)
 app.command("verify")(verify_cmd)

@@ -21,6 +21,9 @@
 | CERTLEDGER_CHAIN_GENERATIONS | 3 | embedded chain: full state dumps kept on disk |
 | CERTLEDGER_SNAPSHOT_MAX_AGE | 86400 | offline verification: seconds a trust snapshot is trusted for (its block's age); then ERROR |
 | CERTLEDGER_CHAIN_DUMP_BUDGET | 0.1 | embedded chain: largest share of the node's time full dumps may take (they stall mining) |
+| CERTLEDGER_IPFS_URL | (embedded store) | RPC API of an IPFS node (Kubo or js-ipfs) for sealed documents, e.g. http://127.0.0.1:5001 |
+| CERTLEDGER_CONTENT_DIR | $HOME/content | the embedded content-addressed store (used when no IPFS node is set) |
+| CERTLEDGER_IPFS_TIMEOUT | 30 | seconds any one call to the IPFS node may take |
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class Settings(BaseSettings):
     chain_generations: int = Field(default=3, ge=1)
     chain_dump_budget: float = Field(default=0.1, gt=0, le=1)
     snapshot_max_age: int = Field(default=86_400, gt=0)
+    ipfs_url: str | None = None
+    content_dir: Path | None = None
+    ipfs_timeout: float = Field(default=30.0, gt=0)
 
     @property
     def mirror_url(self) -> str:
@@ -78,3 +84,7 @@ class Settings(BaseSettings):
     @property
     def chain_dir(self) -> Path:
         return self.home / "chain"
+
+    @property
+    def content_store_dir(self) -> Path:
+        return self.content_dir or self.home / "content"

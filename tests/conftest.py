@@ -30,6 +30,7 @@ pytest_plugins = [
     "api_fixtures",  # world, app, client, mirror_kind, own_anvil, pg_url ...
     "mirror_fixtures",  # mirror_url, fresh_mirror_url
     "web_fixtures",  # the browser tests' shared Chromium and pictures
+    "ipfs_fixtures",  # ipfs_node (a real js-ipfs node), lying_node
 ]
 
 
@@ -52,6 +53,8 @@ NOT_UNIT = {
     "fresh_mirror_url",
     "rpc_proxy",
     "browser",
+    "ipfs_node",
+    "lying_node",
 }
 
 
