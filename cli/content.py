@@ -29,7 +29,7 @@ IpfsOpt = Annotated[
 ]
 
 
-def _store(settings: Settings, store: Path | None, ipfs: str | None) -> ContentStore:
+def content_store(settings: Settings, store: Path | None, ipfs: str | None) -> ContentStore:
     from ledger.content import store_for
 
     if store is not None and ipfs is not None:
@@ -81,7 +81,7 @@ def publish_cmd(
 
     settings = ctx_of(ctx).settings
     loaded = [(path, *_document_suite(path)) for path in documents]  # every file checked before any is published
-    target = _store(settings, store, ipfs)
+    target = content_store(settings, store, ipfs)
     published: list[dict[str, Any]] = []
     for path, data, suite in loaded:
         code = publish_document(target, data, suite)
@@ -122,7 +122,7 @@ def fetch_cmd(
     from ledger.content import RetrievalCode, fetch
 
     parsed = RetrievalCode.parse(code)  # a malformed code fails before any store is opened
-    document = fetch(_store(ctx_of(ctx).settings, store, ipfs), parsed)
+    document = fetch(content_store(ctx_of(ctx).settings, store, ipfs), parsed)
     if out is None:
         sys.stdout.buffer.write(document)
         sys.stdout.flush()

@@ -15,6 +15,7 @@ import typer
 from ledger.errors import InvalidInput
 
 from .common import Context, JsonOpt, console, ctx_of, emit, err_console
+from .content import IpfsOpt, StoreOpt, content_store
 
 if TYPE_CHECKING:
     from ledger.snapshot import OpenSnapshot, Snapshot
@@ -226,3 +227,87 @@ def _show(d: dict[str, Any]) -> None:
         console.print(f"  trusted: signed by regions {d['trusted_by_regions']}", markup=False, highlight=False)
     if "not_trusted" in d:
         console.print(f"  NOT trusted: {d['not_trusted']}", markup=False, highlight=False)
+
+
+@snapshot_app.command("publish")
+def snapshot_publish(
+    ctx: typer.Context,
+    snapshot: Annotated[Path, typer.Argument(help="The signed snapshot file.")],
+    key: Annotated[str, typer.Option("--key", "-k", help="Keystore name of your region admin key (anchors it).")],
+    store: StoreOpt = None,
+    ipfs: IpfsOpt = None,
+    db: Annotated[str | None, typer.Option(help="Mirror database URL (env CERTLEDGER_DB_URL).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store a snapshot signed by the quorum in IPFS and anchor its CID, block and digest on chain."""
+    from ledger.snapshot import Snapshot, Trust
+
+    c = ctx_of(ctx)
+    snap = Snapshot.read(snapshot)
+    mirror, queries = _current_mirror(c, db)
+    try:  # the consortium as it stands now must trust it (a quorum of today's member regions)
+        regions = Trust.of_mirror(queries, c.deployment, queries.head().block).check(snap.manifest, snap.signatures)
+    finally:
+        queries.close()
+        mirror.dispose()
+    admin = c.keystore.load(key)
+    target = content_store(c.settings, store, ipfs)
+    cid = target.add(snapshot.read_bytes())  # public trust data, nothing personal: stored as it is
+    target.pin(cid)
+    digest = snap.manifest.digest()
+    sent = c.registry.anchor_snapshot(admin, snap.manifest.block, digest, str(cid))
+    emit(
+        {
+            "cid": str(cid),
+            "block": snap.manifest.block,
+            "digest": "0x" + digest.hex(),
+            "signed_by_regions": regions,
+            "store": target.location,
+            "tx": sent.tx_hash,
+            "anchored_in_block": sent.block_number,
+        },
+        as_json,
+        lambda d: console.print(
+            f"published {d['cid']} (snapshot of block {d['block']}, signed by regions {d['signed_by_regions']}) "
+            f"to {d['store']}; anchored in block {d['anchored_in_block']}",
+            markup=False,
+            highlight=False,
+        ),
+    )
+
+
+@snapshot_app.command("fetch")
+def snapshot_fetch(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the snapshot.")],
+    cid: Annotated[
+        str | None, typer.Argument(help="The snapshot's CID (default: the latest one anchored on chain).")
+    ] = None,
+    store: StoreOpt = None,
+    ipfs: IpfsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fetch a published snapshot by its CID (checked), or the latest one anchored on chain."""
+    from ledger.snapshot import Snapshot, SnapshotError
+
+    c = ctx_of(ctx)
+    anchored = None
+    if cid is None:
+        published = c.registry.snapshot_anchors()
+        if not published:
+            raise InvalidInput("no snapshot has been published on chain yet")
+        anchored = max(published, key=lambda a: (a.height, a.block))
+        cid = anchored.cid
+    data = content_store(c.settings, store, ipfs).cat(cid)  # checked against the CID
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(data)
+    try:
+        snap = Snapshot.read(tmp)
+        if anchored is not None and snap.manifest.digest() != anchored.digest:
+            raise SnapshotError(f"the snapshot stored under {cid} is not the one anchored on chain (digest differs)")
+    except Exception:
+        tmp.unlink()
+        raise
+    tmp.replace(out)
+    snap.path = out
+    emit({**_facts(snap), "cid": cid}, as_json, _show)

@@ -337,7 +337,7 @@ contract Consortium is IConsortium {
     function anchorSnapshot(uint64 height, bytes32 digest, string calldata cid) external {
         uint32 region_ = adminRegion(msg.sender);
         if (region_ == 0) revert NotRegionAdmin(msg.sender);
-        if (digest == bytes32(0) || bytes(cid).length == 0 || bytes(cid).length > 128 || height >= block.number) {
+        if (digest == bytes32(0) || bytes(cid).length == 0 || bytes(cid).length > 128 || height > block.number) {
             revert InvalidSnapshot();
         }
         emit SnapshotAnchored(region_, height, digest, cid);

@@ -25,6 +25,7 @@ from test_cli import PASSWORD, Cli
 from ledger.chain import Chain
 from ledger.contracts import Status
 from ledger.document import Certificate
+from ledger.errors import ContractRejected
 from ledger.presentation import HolderKey, key_hash
 from ledger.samples import write_id_cards
 from ledger.snapshot import DATABASE, MANIFEST, SIGNATURES, Snapshot, SnapshotError, Trust, create
@@ -295,8 +296,25 @@ def test_offline_from_the_command_line_with_the_node_stopped(
     assert "1 of the 2 member regions" in shown["not_trusted"]
     line = cli.fails("verify", str(docs[0]), "--offline", str(snap))
     assert "not signed by the consortium" in line
+    store = str(tmp_path / "content")
+    assert "not signed by the consortium" in cli.fails("snapshot", "publish", str(snap), "--key", "admin-440000")
     cli.ok("snapshot", "sign", str(snap), "--key", "admin-110000")
     assert cli.ok("snapshot", "show", str(snap))["trusted_by_regions"] == [110000, 440000]
+    # published: stored by CID, anchored on chain; a counter fetches the latest one anchored
+    published = cli.ok("snapshot", "publish", str(snap), "--key", "admin-440000", "--store", store)
+    assert published["signed_by_regions"] == [110000, 440000] and published["cid"].startswith(("bafk", "bafy"))
+    fetched = cli.ok("snapshot", "fetch", "-o", str(tmp_path / "fetched.zip"), "--store", store)
+    assert fetched["cid"] == published["cid"] and fetched["digest"] == published["digest"]
+    assert (tmp_path / "fetched.zip").read_bytes() == snap.read_bytes()
+    absent = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+    line = cli.fails("snapshot", "fetch", absent, "-o", str(tmp_path / "x.zip"), "--store", store)
+    assert "is not in the content store" in line and not (tmp_path / "x.zip").exists()
+    # content that is no snapshot, under its own (correct) CID: refused, nothing written
+    from ledger.content import EmbeddedStore
+
+    junk = EmbeddedStore(store).add(b"not a snapshot at all")
+    line = cli.fails("snapshot", "fetch", str(junk), "-o", str(tmp_path / "y.zip"), "--store", store)
+    assert "not a trust snapshot" in line and not (tmp_path / "y.zip").exists()
 
     # the node goes away (an address nothing answers on), and there is no mirror
     monkeypatch.setenv("CERTLEDGER_RPC_URL", f"http://127.0.0.1:{free_port()}")
@@ -325,3 +343,24 @@ def test_offline_from_the_command_line_with_the_node_stopped(
         for name, data in members.items():
             z.writestr(name, data)
     assert "not signed by the consortium" in cli.fails("verify", str(docs[0]), "--offline", str(forged))
+
+
+def test_only_a_member_regions_admin_anchors_a_snapshot(consortium: Consortium) -> None:
+    reg = consortium.registry
+    head = reg.chain.w3.eth.block_number
+    digest = bytes(range(32))
+    sent = reg.anchor_snapshot(consortium.admins[330000], head, digest, "bafkreitest")
+    (anchor,) = reg.snapshot_anchors()
+    assert (anchor.region, anchor.height, anchor.digest, anchor.cid) == (330000, head, digest, "bafkreitest")
+    assert anchor.block == sent.block_number
+    outsider = Account.create()
+    for who, args, error in (
+        (outsider, (head, digest, "bafkreitest"), "NotRegionAdmin"),
+        (consortium.admins[440000], (head, bytes(32), "bafkreitest"), "InvalidSnapshot"),
+        (consortium.admins[440000], (head, digest, ""), "InvalidSnapshot"),
+        (consortium.admins[440000], (head + 1000, digest, "bafkreitest"), "InvalidSnapshot"),
+    ):
+        with pytest.raises(ContractRejected) as rejected:
+            reg.anchor_snapshot(who, *args)
+        assert rejected.value.error_name == error
+    assert len(reg.snapshot_anchors()) == 1
