@@ -43,7 +43,7 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 from eth_utils import keccak, to_checksum_address
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine
 
 from .deployment import Deployment
 from .errors import InvalidInput, LedgerError
@@ -73,6 +73,18 @@ TABLES = (
     s.type_events,
     s.recognition_events,
     s.holder_events,
+)
+# Indexes the mirror needs for undoing reorganisations and listing a batch, verification never.
+UNUSED_INDEXES = (
+    "ix_certificates_batch",
+    "ix_batches_block",
+    "ix_status_block",
+    "ix_key_events_block",
+    "ix_agency_events_block",
+    "ix_region_events_block",
+    "ix_type_events_block",
+    "ix_recognition_block",
+    "ix_holder_events_block",
 )
 META_KEYS = ("identity", "schema_version", "checkpoint_block", "checkpoint_hash", "deployment_block")
 
@@ -316,36 +328,21 @@ def create(
         dst = sqlite3.connect(db_path, isolation_level=None)
         dst.execute("PRAGMA journal_mode=OFF")
         dst.execute("PRAGMA synchronous=OFF")
+        for index in UNUSED_INDEXES:  # verification never reads by block or lists a batch's hashes
+            dst.execute(f"DROP INDEX {index}")
         dst.execute("BEGIN")
-        with store.engine.connect() as src:
-            if store.dialect == "postgresql":
-                src.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
-            else:
-                src.exec_driver_sql("BEGIN")  # SQLite: one read transaction (WAL: a stable view)
-            meta = {r.key: r.value for r in src.execute(select(s.meta.c.key, s.meta.c.value))}
-            block = int(meta.get("checkpoint_block", -1))
-            block_row = src.execute(select(s.blocks).where(s.blocks.c.number == block)).first()
-            if block_row is None or not meta.get("checkpoint_hash"):
-                raise InvalidInput("the mirror has indexed nothing yet: run `certledger index` first")
-            _copy_rows(dst, s.meta, [(k, meta[k]) for k in META_KEYS if k in meta])
-            _copy_rows(dst, s.blocks, [tuple(block_row)])
-            for table in TABLES:
-                if progress is not None:
-                    progress(table.name, 0)
-                rows = src.execution_options(yield_per=CHUNK).execute(select(table))
-                for chunk in rows.partitions(CHUNK):
-                    _copy_rows(dst, table, [tuple(r) for r in chunk])
-                    if progress is not None:
-                        progress(table.name, len(chunk))
-            src.rollback()
+        if store.dialect == "sqlite" and store.engine.url.database:
+            block, block_row = _copy_from_sqlite(dst, Path(store.engine.url.database), progress)
+        else:
+            block, block_row = _copy_from_postgres(dst, store, progress)
         counts = _counts(dst)
         dst.execute("COMMIT")
         dst.close()
         manifest = Manifest(
             deployment.to_json(),
             block,
-            bytes(block_row.hash),
-            int(block_row.time),
+            bytes(block_row[1]),
+            int(block_row[2]),
             int(clock()),
             _file_digest(db_path, deployment.suite),
             counts,
@@ -354,10 +351,73 @@ def create(
     return manifest
 
 
-def _copy_rows(dst: sqlite3.Connection, table: Any, rows: list[tuple[Any, ...]]) -> None:
+def _checkpoint(meta: dict[str, str], block_row: Any) -> int:
+    if block_row is None or not meta.get("checkpoint_hash"):
+        raise InvalidInput("the mirror has indexed nothing yet: run `certledger index` first")
+    return int(meta["checkpoint_block"])
+
+
+def _copy_from_sqlite(
+    dst: sqlite3.Connection, source: Path, progress: Callable[[str, int], None] | None
+) -> tuple[int, Any]:
+    """A SQLite mirror: attached read-only to the snapshot's connection and copied table by
+    table inside SQLite, in one read transaction of the source (WAL: a stable view while the
+    indexer writes)."""
+    dst.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro",))
+    meta = dict(dst.execute("SELECT key, value FROM src.meta").fetchall())
+    block_row = dst.execute(
+        "SELECT number, hash, time FROM src.blocks WHERE number = ?", (int(meta.get("checkpoint_block", -1)),)
+    ).fetchone()
+    block = _checkpoint(meta, block_row)
+    _copy_rows(dst, s.meta, [(k, meta[k]) for k in META_KEYS if k in meta])
+    _copy_rows(dst, s.blocks, [tuple(block_row)])
+    for table in TABLES:
+        columns = ", ".join(c.name for c in table.columns)
+        order = " ORDER BY hash, batch_id" if table is s.certificates else ""
+        done = dst.execute(f"INSERT INTO main.{table.name} ({columns}) SELECT {columns} FROM src.{table.name}{order}")
+        if progress is not None:
+            progress(table.name, done.rowcount)
+    return block, block_row
+
+
+def _copy_from_postgres(
+    dst: sqlite3.Connection, store: MirrorStore, progress: Callable[[str, int], None] | None
+) -> tuple[int, Any]:
+    """A PostgreSQL mirror: one REPEATABLE READ transaction, each table streamed through a
+    server-side cursor (rows in key order) into the snapshot."""
+    with store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.transaction():
+            raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # the mirror's sessions end a transaction idle for 5 s; this one waits on SQLite
+            # between chunks, alive, for as long as a large mirror takes
+            raw.execute("SET LOCAL idle_in_transaction_session_timeout = '10min'")
+            meta = dict(raw.execute("SELECT key, value FROM meta").fetchall())
+            block_row = raw.execute(
+                "SELECT number, hash, time FROM blocks WHERE number = %s", (int(meta.get("checkpoint_block", -1)),)
+            ).fetchone()
+            block = _checkpoint(meta, block_row)
+            _copy_rows(dst, s.meta, [(k, meta[k]) for k in META_KEYS if k in meta])
+            _copy_rows(dst, s.blocks, [tuple(block_row)])
+            for table in TABLES:
+                columns = ", ".join(c.name for c in table.columns)
+                order = " ORDER BY hash, batch_id" if table is s.certificates else ""
+                with raw.cursor(name=f"snapshot_{table.name}") as cur:
+                    cur.itersize = CHUNK
+                    cur.execute(f"SELECT {columns} FROM {table.name}{order}")
+                    while rows := cur.fetchmany(CHUNK):
+                        _copy_rows(dst, table, rows)
+                        if progress is not None:
+                            progress(table.name, len(rows))
+    return block, block_row
+
+
+def _copy_rows(dst: sqlite3.Connection, table: Any, rows: list[Any]) -> None:
     if rows:
+        columns = ", ".join(c.name for c in table.columns)
         marks = ", ".join("?" * len(table.columns))
-        dst.executemany(f"INSERT INTO {table.name} VALUES ({marks})", rows)
+        dst.executemany(f"INSERT INTO main.{table.name} ({columns}) VALUES ({marks})", rows)
 
 
 def _counts(db: sqlite3.Connection) -> dict[str, int]:
