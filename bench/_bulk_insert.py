@@ -8,7 +8,10 @@ certificates, block hashes, events) are read into memory first, untimed. TARGET_
 empty database of the same kind (a file beside the indexer's for SQLite, a database on the same
 server for PostgreSQL), opened through ``MirrorStore.open`` (the project's schema, indexes and
 connection settings: WAL and synchronous=NORMAL on SQLite). Timed: the insert of every row in
-one transaction, commit included, the fastest straightforward way for the database:
+one transaction, commit included, the fastest straightforward way for the database, the
+certificates sorted in primary key order (hash, batch id; the sort is untimed: the rows are
+read back in that order), the cheapest order for the B-trees (on SQLite the table itself, WITHOUT
+ROWID; on PostgreSQL its primary key index), so that the baseline is as strong as it gets:
 
 - SQLite: ``executemany`` of ``INSERT INTO certificates (hash, batch_id) VALUES (?, ?)`` on
   the driver's cursor (sqlite3 has no faster bulk path);
@@ -39,14 +42,16 @@ from ledger.mirror import schema as s  # noqa: E402
 OTHER_TABLES = (s.batches, s.blocks, *s.EVENT_TABLES)
 
 METHOD = {
-    "sqlite": "sqlite3 executemany of INSERT INTO certificates (hash, batch_id) VALUES (?, ?), one transaction",
-    "postgresql": "COPY certificates (hash, batch_id) FROM STDIN (psycopg 3 write_row), one transaction",
+    "sqlite": "sqlite3 executemany of INSERT INTO certificates (hash, batch_id) VALUES (?, ?), "
+    "rows in primary key order, one transaction",
+    "postgresql": "COPY certificates (hash, batch_id) FROM STDIN (psycopg 3 write_row), rows in primary key order, "
+    "one transaction",
 }
 
 
 def read_rows(url: str) -> tuple[dict[Any, list[dict[str, Any]]], list[tuple[bytes, int]]]:
     """Every row the indexer wrote to the mirror at ``url`` (the meta table aside), the
-    certificates in the order the indexer wrote them (batch by batch, leaves ascending)."""
+    certificates in primary key order (hash, batch id)."""
     store = MirrorStore(url)
     try:
         with store.engine.connect() as conn:
@@ -60,7 +65,7 @@ def read_rows(url: str) -> tuple[dict[Any, list[dict[str, Any]]], list[tuple[byt
                 (bytes(h), int(b))
                 for h, b in conn.execute(
                     select(s.certificates.c.hash, s.certificates.c.batch_id).order_by(
-                        s.certificates.c.batch_id, s.certificates.c.hash
+                        s.certificates.c.hash, s.certificates.c.batch_id
                     )
                 )
             ]
