@@ -15,8 +15,9 @@ ROWID; on PostgreSQL its primary key index), so that the baseline is as strong a
 
 - SQLite: ``executemany`` of ``INSERT INTO certificates (hash, batch_id) VALUES (?, ?)`` on
   the driver's cursor (sqlite3 has no faster bulk path);
-- PostgreSQL: ``COPY certificates (hash, batch_id) FROM STDIN`` straight into the table
-  (psycopg 3's ``write_row``), a stronger baseline than an ``executemany`` of INSERTs;
+- PostgreSQL: ``COPY certificates (hash, batch_id) FROM STDIN (FORMAT BINARY)`` straight into
+  the table, the rows built as the format's bytes (faster than psycopg 3's ``write_row``), a
+  stronger baseline than an ``executemany`` of INSERTs;
 
 and the other tables' rows (a few hundred) through SQLAlchemy Core's ``insert`` with
 ``executemany``. Prints one JSON line: rows, seconds, method.
@@ -44,8 +45,7 @@ OTHER_TABLES = (s.batches, s.blocks, *s.EVENT_TABLES)
 METHOD = {
     "sqlite": "sqlite3 executemany of INSERT INTO certificates (hash, batch_id) VALUES (?, ?), "
     "rows in primary key order, one transaction",
-    "postgresql": "COPY certificates (hash, batch_id) FROM STDIN (psycopg 3 write_row), rows in primary key order, "
-    "one transaction",
+    "postgresql": "binary COPY certificates (hash, batch_id) FROM STDIN, rows in primary key order, one transaction",
 }
 
 
@@ -89,10 +89,17 @@ def bulk_insert(
             cur = raw.cursor()
             cur.executemany("INSERT INTO certificates (hash, batch_id) VALUES (?, ?)", certificates)
             cur.close()
-        else:
-            with raw.cursor() as cur, cur.copy("COPY certificates (hash, batch_id) FROM STDIN") as copy:
-                for row in certificates:
-                    copy.write_row(row)
+        else:  # binary COPY: each row as its field count, then each field as its length and bytes
+            with raw.cursor() as cur, cur.copy("COPY certificates (hash, batch_id) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(b"PGCOPY\n\xff\r\n\x00" + bytes(8))
+                for i in range(0, len(certificates), 10_000):
+                    copy.write(
+                        b"".join(
+                            b"\x00\x02\x00\x00\x00\x20" + h + b"\x00\x00\x00\x04" + bid.to_bytes(4, "big")
+                            for h, bid in certificates[i : i + 10_000]
+                        )
+                    )
+                copy.write(b"\xff\xff")
     return time.perf_counter() - started
 
 

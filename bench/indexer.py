@@ -8,7 +8,7 @@ that its peak memory is its own.
 Beside each catch-up, in the same run on the same machine, its baseline: a bulk insert of the
 same rows into the same database, with the same indexes, and no chain (``bench/_bulk_insert.py``:
 the rows the indexer wrote, read back untimed, inserted into an empty database of the same kind
-opened through ``MirrorStore``: executemany on SQLite, COPY on PostgreSQL). The ratio
+opened through ``MirrorStore``: executemany on SQLite, binary COPY on PostgreSQL). The ratio
 (catch-up certificates/s / bulk insert certificates/s) says what following the chain costs
 above writing the rows at all, whatever the machine and its load. The catch-up and its
 baseline run alternately ``--repeat`` times; the figures are the medians.
