@@ -23,13 +23,15 @@ from eth_account.signers.local import LocalAccount
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ledger.bootstrap import default_schemas  # noqa: E402
 from ledger.chain import Chain  # noqa: E402
 from ledger.deployment import deploy  # noqa: E402
 from ledger.ids import agency_id, type_id  # noqa: E402
-from ledger.issuance import anchor_calldata  # noqa: E402
+from ledger.issuance import IssueRequest, anchor_calldata, issue, load_bundle, schema_for  # noqa: E402
 from ledger.merkle import build_tree  # noqa: E402
 from ledger.node import anvil_args, anvil_binary, wait_for_rpc  # noqa: E402
 from ledger.registry import Registry  # noqa: E402
+from ledger.samples import write_id_cards  # noqa: E402
 from ledger.signing import BatchSigner  # noqa: E402
 
 CHAIN_ID = 31337
@@ -188,6 +190,42 @@ def one_agency(chain: Chain, schema: dict[str, Any] | None = None, suite: str = 
         signer = BatchSigner(key, suite, sm2)
     registry.add_key(admin, AGENCY, key.address, sm2_public_key=signer.sm2.public_key if signer and signer.sm2 else b"")
     return Setup(registry, deployer, admin, key, signer)
+
+
+@dataclass
+class Issued:
+    """An agency that issued ID cards through the pipeline: its deployment, the first documents
+    of its bundle, and the home ``certledger serve`` reads (its deployment.json)."""
+
+    setup: Setup
+    docs: list[dict[str, Any]]
+    home: Path
+
+
+def issue_id_cards(chain: Chain, suite: str, folder: Path, documents: int = 2_000, keep: int = 200) -> Issued:
+    """What the API benchmarks share: deploy in ``suite`` with the ID card schema (in the sm
+    suite the agency has its credit code, as deployed: the documents carry e-licence
+    identifiers), issue ``documents`` ID cards through the pipeline (signed, anchored, bundled),
+    keep the first ``keep`` of them, and write the home ``certledger serve`` reads in
+    ``folder``/home."""
+    folder.mkdir(parents=True)
+    setup = one_agency(chain, default_schemas()[CERT_TYPE], suite=suite)
+    reg = setup.registry
+    if suite == "sm":
+        reg.set_agency_credit_code(setup.admin, AGENCY, "11440000MB0000001F")
+    rows = write_id_cards(folder / "rows.csv", documents)
+    issue(
+        reg,
+        setup.batch_signer,
+        setup.deployer,
+        IssueRequest(AGENCY, CERT_TYPE, rows, folder / "docs", bundle=True),
+        schema_for(reg, CERT_TYPE),
+    )
+    docs = [d for _, d in zip(range(keep), load_bundle(folder / "docs" / "certificates.jsonl"), strict=False)]
+    home = folder / "home"
+    home.mkdir()
+    reg.deployment.save(home / "deployment.json")
+    return Issued(setup, docs, home)
 
 
 def anchor_many(setup: Setup, total: int, batch: int, keep: list[bytes] | None = None) -> float:

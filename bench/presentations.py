@@ -25,18 +25,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import PG_DEFAULT, ROOT, anvil, free_port, load_average, one_agency, pg_database, provenance
+from _common import (
+    AGENCY,
+    PG_DEFAULT,
+    ROOT,
+    anvil,
+    free_port,
+    issue_id_cards,
+    load_average,
+    pg_database,
+    provenance,
+)
 from _wrk import ensure_wrk, lua_post, pace, run_wrk, start_stack, stop
 from eth_account import Account
 
-from ledger.bootstrap import default_schemas
 from ledger.document import Certificate
-from ledger.issuance import IssueRequest, issue, load_bundle, schema_for
 from ledger.mirror import Indexer, MirrorStore
 from ledger.mirror.store import make_engine
 from ledger.presentation import MAX_LIFETIME, HolderKey, key_hash
 from ledger.receipts import Receipt, ReceiptStore
-from ledger.samples import write_id_cards
 from ledger.verifiers import api_key_hash, new_api_key
 
 PATH = "/v1/verify?verifier_region=440000"
@@ -70,29 +77,15 @@ def receipt_cost(url: str, n: int = 2000) -> dict:
 
 def run_suite(suite: str, db: str, pg_url: str, args: argparse.Namespace, wrk: str, chain: object, tmp: Path) -> dict:
     folder = tmp / f"{suite}-{db}"
-    folder.mkdir()
-    setup = one_agency(chain, default_schemas()["ID_CARD"], suite=suite)  # type: ignore[arg-type]
+    issued = issue_id_cards(chain, suite, folder)  # type: ignore[arg-type]
+    setup, docs, home = issued.setup, issued.docs, issued.home
     reg = setup.registry
-    if suite == "sm":  # as deployed: identifiers on every certificate
-        reg.set_agency_credit_code(setup.admin, "GD-PSB", "11440000MB0000001F")
-    rows = write_id_cards(folder / "rows.csv", 2_000)
-    issue(
-        reg,
-        setup.batch_signer,
-        setup.deployer,
-        IssueRequest("GD-PSB", "ID_CARD", rows, folder / "docs", bundle=True),
-        schema_for(reg, "ID_CARD"),
-    )
-    docs = [d for _, d in zip(range(200), load_bundle(folder / "docs" / "certificates.jsonl"), strict=False)]
     holders = [HolderKey() for _ in docs]
     bindings = [(bytes.fromhex(d["hash"][2:]), key_hash(h.public_key)) for d, h in zip(docs, holders, strict=True)]
     for i in range(0, len(bindings), 100):
-        reg.bind_holders(setup.key, "GD-PSB", bindings[i : i + 100])
+        reg.bind_holders(setup.key, AGENCY, bindings[i : i + 100])
     api_key = new_api_key("GD-BANK-1")
     reg.register_verifier(setup.admin, "GD-BANK-1", 440000, Account.create().address, api_key_hash(api_key))
-    home = folder / "home"
-    home.mkdir()
-    reg.deployment.save(home / "deployment.json")
     url = f"sqlite:///{folder}/mirror.db" if db == "sqlite" else pg_url
     store = MirrorStore(url)
     store.open(reg.deployment)

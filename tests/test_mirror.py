@@ -39,6 +39,7 @@ from ledger.errors import ConfigError
 from ledger.ids import iso_time, text_of
 from ledger.mirror import MirrorQueries
 from ledger.mirror import schema as mirror_schema
+from ledger.mirror.store import RangeData
 from ledger.registry import AnchoredBatch, canonical_schema
 
 GD, ZJ, BJ = REGIONS
@@ -429,6 +430,33 @@ def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url,
         [first.root, second.root, other.root]
     )
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
+
+
+def test_a_batch_written_with_a_hash_twice_keeps_it_once(issuing, mirror_url):
+    """The bulk insert of certificates guards a re-write: a row that is there already is kept
+    once, not an error (on PostgreSQL the COPY straight into the table is undone and the rows
+    go through a temporary table with ON CONFLICT DO NOTHING). Hashes arrive in leaf order, not
+    in key order; the rows are the same either way."""
+    store = open_store(mirror_url, issuing.deployment)
+    hashes = sorted((Account.create().key for _ in range(50)), reverse=True)
+    root, first = keccak(b"root"), issuing.deployment.deployment_block
+    batch = {
+        "root": root,
+        "agency": "GD-PSB",
+        "cert_type": "ID_CARD",
+        "key": Account.create().address,
+        "size": len(hashes) + 1,
+        "sm2_signature": None,
+        "identifier_tags_hash": None,
+        "hashes": b"".join([*hashes, hashes[7]]),
+        "block": first,
+        "log_index": 0,
+        "tx": keccak(b"tx"),
+        "time": 1_800_000_000,
+    }
+    store.write(RangeData(first, first, keccak(b"block"), {first: (keccak(b"block"), 1_800_000_000)}, [batch]))
+    assert store.dump()["certificates"] == sorted((h, root) for h in hashes)
+    assert store.checkpoint() == (first, keccak(b"block"))
 
 
 def test_indexing_block_by_block_equals_a_rebuild_in_one_go(issuing, mirror_url, fresh_mirror_url):

@@ -2,8 +2,11 @@
 range's events in one transaction together with the checkpoint, undoing reorgs.
 
 SQLite (default) and PostgreSQL share the schema; only the bulk insert of certificate hashes
-differs (``executemany`` with ``INSERT OR IGNORE`` on SQLite, ``COPY`` through a temporary
-table on PostgreSQL).
+differs, both in key order (hash, batch id), which the tables' B-trees take about twice as fast
+as the chain's order: on SQLite ``executemany`` into a temporary table, then into the table
+sorted by SQLite; on PostgreSQL a binary ``COPY`` of the rows sorted here, straight into the
+table (through a temporary table with ``ON CONFLICT DO NOTHING`` should a row be there
+already).
 
 On PostgreSQL every session is set up so that the server drops a dead client within seconds
 instead of holding its transaction (and row locks) until it happens to notice: TCP keepalives
@@ -16,7 +19,7 @@ mirror database, and a dead one's sessions are taken over at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +169,43 @@ class RangeData:
     @property
     def certificate_count(self) -> int:
         return sum(len(b["hashes"]) // 32 for b in self.batches)
+
+
+def _certificate_rows(batches: Sequence[dict[str, Any]]) -> Iterator[tuple[bytes, int]]:
+    """(hash, batch id) of every certificate of ``batches``, in the chain's order."""
+    for b in batches:
+        words = b["hashes"]
+        bid = b["id"]
+        for i in range(0, len(words), 32):
+            yield words[i : i + 32], bid
+
+
+# PostgreSQL's binary COPY format: a header, then per row its number of fields and each field
+# as its length and bytes, then a trailer.
+_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+_PG_COPY_TRAILER = b"\xff\xff"
+_PG_ROW_HASH = b"\x00\x02\x00\x00\x00\x20"  # 2 fields; the first: 32 bytes (bytea)
+_PG_ROW_BATCH = b"\x00\x00\x00\x04"  # the second: 4 bytes (integer)
+
+
+def _pg_copy_rows(batches: Sequence[dict[str, Any]]) -> list[bytes]:
+    """Every certificate of ``batches`` as a row of the binary COPY format, sorted: in key
+    order (hash, batch id), as the rows differ in those bytes alone (big-endian, ids > 0)."""
+    rows: list[bytes] = []
+    for b in batches:
+        words = b["hashes"]
+        tail = _PG_ROW_BATCH + int(b["id"]).to_bytes(4, "big")
+        rows.extend([_PG_ROW_HASH + words[i : i + 32] + tail for i in range(0, len(words), 32)])
+    rows.sort()
+    return rows
+
+
+def _pg_copy(cur: Any, table: str, rows: list[bytes], chunk: int = 10_000) -> None:
+    with cur.copy(f"COPY {table} (hash, batch_id) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(_PG_COPY_HEADER)
+        for i in range(0, len(rows), chunk):
+            copy.write(b"".join(rows[i : i + chunk]))
+        copy.write(_PG_COPY_TRAILER)
 
 
 WRITER_CACHE_KIB = 4096  # the indexer's SQLite page cache
@@ -322,28 +362,43 @@ class MirrorStore:
         raw = conn.connection.driver_connection
         assert raw is not None  # a live connection inside a transaction
         if self.dialect == "sqlite":
+            # Through a temporary table, sorted into the table in key order: the chain gives a
+            # batch's hashes in leaf order (random in the hashes themselves), and inserting them
+            # so into the WITHOUT ROWID B-tree costs about twice SQLite's own sort plus an
+            # insert in key order. Temporary tables are transactional: a failed write leaves
+            # none of its rows behind.
             cur = raw.cursor()
-            for b in batches:
-                words = b["hashes"]
-                bid = b["id"]
-                # OR IGNORE: a batch that lists the same hash twice cannot be anchored (the
-                # contract requires strictly ascending leaves), so this only guards a re-write.
-                cur.executemany(
-                    "INSERT OR IGNORE INTO certificates (hash, batch_id) VALUES (?, ?)",
-                    ((words[i : i + 32], bid) for i in range(0, len(words), 32)),
-                )
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS certificates_in (hash BLOB, batch_id INTEGER)")
+            cur.executemany("INSERT INTO certificates_in (hash, batch_id) VALUES (?, ?)", _certificate_rows(batches))
+            # OR IGNORE: a batch that lists the same hash twice cannot be anchored (the
+            # contract requires strictly ascending leaves), so this only guards a re-write.
+            cur.execute(
+                "INSERT OR IGNORE INTO certificates (hash, batch_id) "
+                "SELECT hash, batch_id FROM certificates_in ORDER BY hash, batch_id"
+            )
+            cur.execute("DELETE FROM certificates_in")
             cur.close()
             return
+        from psycopg.errors import UniqueViolation  # loaded already: this is a psycopg connection
+
+        # PostgreSQL: binary COPY of the rows in key order (sorted here: the server's index
+        # takes them about twice as fast so than in the chain's order) straight into the table,
+        # under a savepoint; should a row be there already (the same guard as above), the COPY
+        # is undone and the rows go through a temporary table with ON CONFLICT DO NOTHING.
+        rows = _pg_copy_rows(batches)
         with raw.cursor() as cur:
+            cur.execute("SAVEPOINT certificates_copy")
+            try:
+                _pg_copy(cur, "certificates", rows)
+            except UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT certificates_copy")
+            else:
+                cur.execute("RELEASE SAVEPOINT certificates_copy")
+                return
             cur.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS certificates_in (hash bytea, batch_id integer) ON COMMIT DELETE ROWS"
             )
-            with cur.copy("COPY certificates_in (hash, batch_id) FROM STDIN") as copy:
-                for b in batches:
-                    words = b["hashes"]
-                    bid = b["id"]
-                    for i in range(0, len(words), 32):
-                        copy.write_row((words[i : i + 32], bid))
+            _pg_copy(cur, "certificates_in", rows)
             cur.execute(
                 "INSERT INTO certificates (hash, batch_id) SELECT hash, batch_id FROM certificates_in "
                 "ON CONFLICT (hash, batch_id) DO NOTHING"
