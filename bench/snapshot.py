@@ -37,17 +37,24 @@ from ledger.verification import MirrorSource, Verifier
 
 
 def revoke_many(setup: Any, hashes: list[bytes]) -> float:
-    """Revoke ``hashes`` one transaction each (sent together, then waited for)."""
+    """Revoke ``hashes`` one transaction each, sent together and mined many to a block (the
+    node's automining paused meanwhile: one block per transaction would take minutes)."""
     reg, chain = setup.registry, setup.registry.chain
     started = time.perf_counter()
     sent = []
     reason = reason_code("HOLDER_REQUEST")
+    chain.w3.provider.make_request("evm_setAutomine", [False])
     for h in hashes:
         data = reg.certificates.encode_abi(
             "setCertificateStatus", args=[agency_id(AGENCY), h, int(Status.REVOKED), reason]
         )
         tx = {"to": reg.deployment.certificate_registry, "data": data, "gas": 120_000, "value": 0}
         sent.append(chain.send_transaction(setup.key, tx, wait=False).tx_hash)
+    while chain.w3.eth.get_transaction_count(setup.key.address) < chain.w3.eth.get_transaction_count(
+        setup.key.address, "pending"
+    ):
+        chain.w3.provider.make_request("evm_mine", [])
+    chain.w3.provider.make_request("evm_setAutomine", [True])
     for h in sent:
         assert chain.wait(bytes.fromhex(h[2:]))["status"] == 1
     return time.perf_counter() - started
