@@ -9,6 +9,7 @@ from functools import cached_property
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 from ledger.chain import Chain
+from ledger.content import ContentStore, store_for
 from ledger.deployment import Deployment
 from ledger.mirror import MirrorQueries, MirrorStore
 from ledger.receipts import ReceiptStore
@@ -80,6 +81,12 @@ class AppState:
         return BlockingPool(SPEECH_WORKERS, SPEECH_QUEUE, "reading aloud")
 
     @cached_property
+    def content(self) -> ContentStore:
+        """Where sealed documents are (GET /v1/content): the IPFS node, else the embedded store."""
+        s = self.settings
+        return store_for(store_dir=str(s.content_store_dir), ipfs_url=s.ipfs_url, timeout=s.ipfs_timeout)
+
+    @cached_property
     def verifiers(self) -> VerifierDirectory:
         """Registered verifier organisations, read from the chain by their API keys."""
         return VerifierDirectory(Registry(self.chain, self.deployment))
@@ -102,3 +109,6 @@ class AppState:
         self.watch.stop()
         if "image_pool" in self.__dict__:
             self.image_pool.shutdown()
+        close = getattr(self.__dict__.get("content"), "close", None)
+        if close is not None:  # an IPFS node's HTTP client
+            close()

@@ -537,3 +537,299 @@ export function receiptState(r) {
   if (compareBytes(root, unhex(r.batch_root)) !== 0) return "mismatch";
   return r.anchored ? "anchored" : "waiting";
 }
+
+// ------------------------------------------------------------------ retrieval codes (docs/content.md)
+//
+// A retrieval code (ledger/content/codes.py) names a sealed document in the content store and
+// carries the key that opens it:
+//   CLR1:<base32 (RFC 4648, upper case, no padding) of suite (1) | key (32 intl, 16 sm) | CIDv1 (36)>
+// The wallet fetches GET /v1/content/{cid} (only the CID leaves the device), recomputes the CID
+// of the bytes itself (a single raw block: "b" + base32(0x01 0x55 0x12 0x20 || sha256(bytes))),
+// then opens the seal (ledger/content/sealing.py):
+//   "CLS" | version 1 | suite (1 intl, 2 sm) | nonce (12) | ciphertext | GCM tag (16)
+// with the 17-byte header as the GCM associated data: AES-256-GCM by WebCrypto (intl), SM4-GCM
+// (GB/T 32907 in GCM, sm) here, as WebCrypto has no SM4.
+
+export const CODE_PREFIX = "CLR1:";
+export const MAX_CODE = 200; // characters, as codes.py
+export const CODEC_RAW = 0x55;
+export const CODEC_DAG_PB = 0x70;
+export const MAX_SEALED_BYTES = 262144; // one raw block (the profile's chunk): documents are a few KiB
+const SEAL_SUITES = { 1: "intl", 2: "sm" };
+const SEAL_KEY_SIZES = { intl: 32, sm: 16 };
+const SEAL_HEADER = 17;
+const SEAL_TAG = 16;
+const B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** A retrieval code or sealed content that is refused: ``code`` names the problem for the page's
+ * words (codes: prefix, toolong, char, length, suite, truncated, cid; content: size, cid, seal,
+ * broken, unsupported), ``detail`` in English. */
+export class RetrievalError extends Error {
+  constructor(code, detail) {
+    super(detail || code);
+    this.code = code;
+  }
+}
+
+/** RFC 4648 base32 without padding, upper case. */
+export function base32(bytes) {
+  let out = "";
+  let acc = 0;
+  let bits = 0;
+  for (const b of bytes) {
+    acc = ((acc << 8) | b) & 0xffff;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+function base32Decode(text) {
+  const out = [];
+  let acc = 0;
+  let bits = 0;
+  for (const ch of text) {
+    acc = ((acc << 5) | B32.indexOf(ch)) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((acc >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Uint8Array.from(out); // the bits left over are padding, dropped as Python's b32decode does
+}
+
+function readVarint(data, pos) {
+  let value = 0;
+  let shift = 0;
+  for (let i = pos; i < Math.min(pos + 9, data.length); i++) {
+    const b = data[i];
+    value += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) {
+      if (b === 0 && i > pos) throw new RetrievalError("cid", "non-minimal varint");
+      return [value, i + 1];
+    }
+    shift += 7;
+  }
+  throw new RetrievalError("cid", "truncated or overlong varint");
+}
+
+/** The CID text the codes and the API use: "b" and lower-case base32 of the binary CID. */
+export function cidText(bytes) {
+  return "b" + base32(bytes).toLowerCase();
+}
+
+/** A binary CIDv1 of the profile (cid.py Cid.from_bytes): {codec, digest, bytes, text}. */
+export function readCid(data) {
+  const [version, p1] = readVarint(data, 0);
+  const [codec, pos] = readVarint(data, p1);
+  if (version !== 1) throw new RetrievalError("cid", `CID version ${version} is not 1`);
+  if (data[pos] !== 0x12 || data[pos + 1] !== 0x20) throw new RetrievalError("cid", "CID hash is not a 32-byte sha2-256");
+  const digest = data.slice(pos + 2);
+  if (digest.length !== 32) throw new RetrievalError("cid", "malformed CID: the digest is not 32 bytes");
+  if (codec !== CODEC_RAW && codec !== CODEC_DAG_PB) throw new RetrievalError("cid", `CID codec 0x${codec.toString(16)} is not raw or dag-pb`);
+  const bytes = Uint8Array.from(data);
+  return { codec, digest, bytes, text: cidText(bytes) };
+}
+
+/** A retrieval code read exactly as ledger/content/codes.py RetrievalCode.parse reads it:
+ * {suite, key, cid}; throws RetrievalError saying what is wrong. */
+export function parseRetrievalCode(input) {
+  if (typeof input !== "string") throw new RetrievalError("prefix", "retrieval code must be text");
+  const text = input.trim();
+  if ([...text].length > MAX_CODE) throw new RetrievalError("toolong", "retrieval code is too long");
+  if (!text.toUpperCase().startsWith(CODE_PREFIX)) throw new RetrievalError("prefix", `it should start with ${CODE_PREFIX}`);
+  const body = text.slice(CODE_PREFIX.length).toUpperCase();
+  for (const ch of body) if (!B32.includes(ch)) throw new RetrievalError("char", `${JSON.stringify(ch)} is not a base32 character`);
+  if ([1, 3, 6].includes(body.length % 8)) throw new RetrievalError("length", "a character is missing or extra");
+  const raw = base32Decode(body);
+  if (!raw.length || !(raw[0] in SEAL_SUITES)) throw new RetrievalError("suite", "unknown cipher suite");
+  const suite = SEAL_SUITES[raw[0]];
+  const size = SEAL_KEY_SIZES[suite];
+  const key = raw.slice(1, 1 + size);
+  if (key.length !== size) throw new RetrievalError("truncated", "retrieval code is truncated");
+  return { suite, key, cid: readCid(raw.slice(1 + size)) };
+}
+
+/** The CID of content that is one raw block (every sealed document of up to 256 KiB). */
+export async function rawCid(data) {
+  return cidText(concat(Uint8Array.of(1, CODEC_RAW, 0x12, 0x20), await sha256(data)));
+}
+
+/** The sealed document's bytes, checked against the code's CID: only a raw CID (one block) is
+ * fetched into the wallet, and only bytes that hash to it are opened. */
+export async function checkContent(code, data) {
+  if (code.cid.codec !== CODEC_RAW || data.length > MAX_SEALED_BYTES) {
+    throw new RetrievalError("size", "larger than 256 KiB: not a certificate document");
+  }
+  if ((await rawCid(data)) !== code.cid.text) throw new RetrievalError("cid", "the content does not match its CID");
+  return data;
+}
+
+/** {suite, header, nonce, body} of sealed bytes (sealing.py parse_header). */
+export function sealHeader(data) {
+  if (data.length < 3 || data[0] !== 0x43 || data[1] !== 0x4c || data[2] !== 0x53) throw new RetrievalError("seal", "no CLS header");
+  if (data.length < SEAL_HEADER + SEAL_TAG) throw new RetrievalError("seal", "truncated");
+  if (data[3] !== 1) throw new RetrievalError("seal", `format version ${data[3]}`);
+  if (!(data[4] in SEAL_SUITES)) throw new RetrievalError("seal", `unknown suite ${data[4]}`);
+  return { suite: SEAL_SUITES[data[4]], header: data.slice(0, SEAL_HEADER), nonce: data.slice(5, SEAL_HEADER), body: data.slice(SEAL_HEADER) };
+}
+
+/** The document inside sealed bytes (sealing.py open_sealed): AES-256-GCM or SM4-GCM with the
+ * header as associated data. A wrong key and changed bytes are the same error ("broken"). */
+export async function openSealed(data, key, suite) {
+  const h = sealHeader(data);
+  if (suite !== undefined && h.suite !== suite) throw new RetrievalError("broken", `sealed for ${h.suite}, the code says ${suite}`);
+  if (key.length !== SEAL_KEY_SIZES[h.suite]) throw new RetrievalError("broken", "the key does not fit the suite");
+  if (h.suite === "sm") {
+    const out = sm4Gcm(key, h.nonce, h.body, h.header, false);
+    if (!out) throw new RetrievalError("broken", "does not open: wrong key, or the ciphertext was changed (SM4-GCM)");
+    return out;
+  }
+  try {
+    const k = await crypto.subtle.importKey("raw", key, "AES-GCM", false, ["decrypt"]);
+    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: h.nonce, additionalData: h.header, tagLength: 128 }, k, h.body);
+    return new Uint8Array(plain);
+  } catch {
+    throw new RetrievalError("broken", "does not open: wrong key, or the ciphertext was changed (AES-256-GCM)");
+  }
+}
+
+// ------------------------------------------------------------------ SM4 (GB/T 32907-2016) in GCM
+
+const SM4_SBOX = unhex(
+  "d690e9fecce13db716b614c228fb2c052b679a762abe04c3aa441326498606999c4250f491ef987a33540b43edcfac62" +
+    "e4b31ca9c908e89580df94fa758f3fa64707a7fcf37317ba83593c19e6854fa8686b81b27164da8bf8eb0f4b70569d35" +
+    "1e240e5e6358d1a225227c3b01217887d40046579fd327524c3602e7a0c4c89eeabf8ad240c738b5a3f7f2cef96115a1" +
+    "e0ae5da49b341a55ad933230f58cb1e31df6e22e8266ca60c02923ab0d534e6fd5db3745defd8e2f03ff6a726d6c5b51" +
+    "8d1baf92bbddbc7f11d95c411f105ad80ac13188a5cd7bbd2d74d012b8e5b4b08969974a0c96777e65b9f109c56ec684" +
+    "18f07dec3adc4d2079ee5f3ed7cb3948",
+);
+const SM4_FK = [0xa3b1bac6, 0x56aa3350, 0x677d9197, 0xb27022dc];
+const SM4_CK = Array.from({ length: 32 }, (_, i) => {
+  let w = 0;
+  for (let j = 0; j < 4; j++) w = (w << 8) | (((4 * i + j) * 7) & 0xff);
+  return w >>> 0;
+});
+
+function sm4Tau(x) {
+  return ((SM4_SBOX[x >>> 24] << 24) | (SM4_SBOX[(x >>> 16) & 0xff] << 16) | (SM4_SBOX[(x >>> 8) & 0xff] << 8) | SM4_SBOX[x & 0xff]) >>> 0;
+}
+
+function readWords(bytes) {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return [v.getUint32(0), v.getUint32(4), v.getUint32(8), v.getUint32(12)];
+}
+
+function writeWords(words) {
+  const out = new Uint8Array(16);
+  const v = new DataView(out.buffer);
+  words.forEach((w, i) => v.setUint32(4 * i, w >>> 0));
+  return out;
+}
+
+/** The 32 round keys of a 16-byte SM4 key. */
+export function sm4Keys(key) {
+  const k = readWords(key).map((w, i) => (w ^ SM4_FK[i]) >>> 0);
+  const rk = [];
+  for (let i = 0; i < 32; i++) {
+    const b = sm4Tau((k[i + 1] ^ k[i + 2] ^ k[i + 3] ^ SM4_CK[i]) >>> 0);
+    k.push((k[i] ^ b ^ rotl(b, 13) ^ rotl(b, 23)) >>> 0);
+    rk.push(k[i + 4]);
+  }
+  return rk;
+}
+
+/** One 16-byte block encrypted with SM4 under round keys ``rk``. */
+export function sm4Block(rk, block) {
+  const x = readWords(block);
+  for (let i = 0; i < 32; i++) {
+    const b = sm4Tau((x[i + 1] ^ x[i + 2] ^ x[i + 3] ^ rk[i]) >>> 0);
+    x.push((x[i] ^ b ^ rotl(b, 2) ^ rotl(b, 10) ^ rotl(b, 18) ^ rotl(b, 24)) >>> 0);
+  }
+  return writeWords([x[35], x[34], x[33], x[32]]);
+}
+
+function gfMul(x, y) {
+  // GCM's multiplication in GF(2^128) (NIST SP 800-38D, algorithm 1), on big-endian 32-bit words
+  let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
+  let [v0, v1, v2, v3] = y;
+  for (let i = 0; i < 128; i++) {
+    if ((x[i >>> 5] >>> (31 - (i & 31))) & 1) {
+      z0 ^= v0;
+      z1 ^= v1;
+      z2 ^= v2;
+      z3 ^= v3;
+    }
+    const lsb = v3 & 1;
+    v3 = (v3 >>> 1) | (v2 << 31);
+    v2 = (v2 >>> 1) | (v1 << 31);
+    v1 = (v1 >>> 1) | (v0 << 31);
+    v0 = v0 >>> 1;
+    if (lsb) v0 ^= 0xe1000000;
+  }
+  return [z0 >>> 0, z1 >>> 0, z2 >>> 0, z3 >>> 0];
+}
+
+function ghash(h, aad, ct) {
+  let y = [0, 0, 0, 0];
+  const absorb = (data) => {
+    for (let i = 0; i < data.length; i += 16) {
+      const block = new Uint8Array(16);
+      block.set(data.subarray(i, i + 16));
+      const w = readWords(block);
+      y = gfMul([y[0] ^ w[0], y[1] ^ w[1], y[2] ^ w[2], y[3] ^ w[3]], h);
+    }
+  };
+  absorb(aad);
+  absorb(ct);
+  const lengths = new Uint8Array(16);
+  const v = new DataView(lengths.buffer);
+  v.setUint32(0, Math.floor((aad.length * 8) / 2 ** 32));
+  v.setUint32(4, (aad.length * 8) >>> 0);
+  v.setUint32(8, Math.floor((ct.length * 8) / 2 ** 32));
+  v.setUint32(12, (ct.length * 8) >>> 0);
+  absorb(lengths);
+  return writeWords(y);
+}
+
+/** SM4-GCM with a 12-byte nonce and a 16-byte tag, as OpenSSL (and sealing.py) run it.
+ * Encrypt: ciphertext || tag. Decrypt (``data`` = ciphertext || tag): the plaintext, or null
+ * when the tag does not match (nothing is decrypted then). */
+export function sm4Gcm(key, nonce, data, aad, encrypt) {
+  if (key.length !== 16 || nonce.length !== 12) throw new RetrievalError("broken", "SM4-GCM: a 16-byte key and a 12-byte nonce");
+  const rk = sm4Keys(key);
+  const h = readWords(sm4Block(rk, new Uint8Array(16)));
+  const j0 = concat(nonce, Uint8Array.of(0, 0, 0, 1));
+  const ctr = (input) => {
+    const out = new Uint8Array(input.length);
+    const counter = j0.slice();
+    const view = new DataView(counter.buffer);
+    for (let i = 0; i < input.length; i += 16) {
+      view.setUint32(12, (view.getUint32(12) + 1) >>> 0);
+      const ks = sm4Block(rk, counter);
+      for (let j = 0; j < 16 && i + j < input.length; j++) out[i + j] = input[i + j] ^ ks[j];
+    }
+    return out;
+  };
+  const tagOf = (ct) => {
+    const s = ghash(h, aad, ct);
+    const e = sm4Block(rk, j0);
+    return s.map((b, i) => b ^ e[i]);
+  };
+  if (encrypt) {
+    const ct = ctr(data);
+    return concat(ct, tagOf(ct));
+  }
+  if (data.length < 16) return null;
+  const ct = data.subarray(0, data.length - 16);
+  const tag = data.subarray(data.length - 16);
+  const expected = tagOf(ct);
+  let diff = 0;
+  for (let i = 0; i < 16; i++) diff |= tag[i] ^ expected[i];
+  return diff === 0 ? ctr(ct) : null;
+}

@@ -17,9 +17,14 @@
 //   RECEIPT_CHUNK a request), each receipt's Merkle proof checked here (keccak-256, wallet-core.js)
 //   before it is said anchored.
 //
+// - Import by retrieval code (CLR1:, docs/content.md): GET /v1/content/{cid} with the code's CID
+//   only; the bytes are checked against the CID and opened with the code's key here
+//   (wallet-core.js), then added exactly as a file is.
+//
 // Nothing personal is sent anywhere: the page fetches only its own files, its language files,
-// (for field labels) GET /v1/types, and (for receipts) GET /v1/receipts with the receipt tags,
-// pseudonyms that only this wallet can link. Data is only ever inserted with textContent.
+// (for field labels) GET /v1/types, (for receipts) GET /v1/receipts with the receipt tags,
+// pseudonyms that only this wallet can link, and (for a retrieval code) the sealed document by
+// its CID, never the key. Data is only ever inserted with textContent.
 
 import { DEFAULT_LANG, has, lookup, regionFromFile } from "/static/i18n.js";
 import { pageChrome } from "/static/page-common.js";
@@ -31,6 +36,7 @@ const DB_VERSION = 1;
 const KEY_ID = "device";
 const TYPES_URL = "/v1/types";
 const RECEIPTS_URL = "/v1/receipts";
+const CONTENT_URL = "/v1/content"; // sealed documents by CID (import by retrieval code)
 const RECEIPT_CHUNK = 100; // tags per GET /v1/receipts (the API's limit)
 const MAX_TAGS = 500; // receipt tags kept per certificate: its last presentations
 const MAX_FILE_BYTES = 1024 * 1024; // a certificate file is a few kilobytes
@@ -48,6 +54,8 @@ const state = {
   certs: [], // wallet records (wallet-core.js readDocument), oldest first
   types: null, // type code -> {title:{zh,en}, fields:{name:{zh,en}}, order:[names]}
   importStatus: null, // {key, vars, error}
+  codeStatus: null, // {key, vars, error}: the import by retrieval code
+  codeBusy: false,
   confirming: null, // hash of the certificate whose deletion is being confirmed
   panel: null, // null | {kind: "bind" | "present" | "receipts", hash}
   receipts: null, // {hash, status: "loading" | "error" | "done", items: [{receipt, state}], seq}
@@ -206,10 +214,19 @@ function setImportStatus(key, vars, error = false) {
   renderImportStatus();
 }
 
+function setCodeStatus(key, vars, error = false) {
+  state.codeStatus = key ? { key, vars, error } : null;
+  renderImportStatus();
+}
+
 function renderImportStatus() {
-  const st = state.importStatus;
-  el.importStatus.textContent = st ? tr(st.key, st.vars) : "";
-  el.importStatus.classList.toggle("status-error", !!(st && st.error));
+  for (const [node, st] of [
+    [el.importStatus, state.importStatus],
+    [el.codeStatus, state.codeStatus],
+  ]) {
+    node.textContent = st ? tr(st.key, st.vars) : "";
+    node.classList.toggle("status-error", !!(st && st.error));
+  }
 }
 
 async function onImport() {
@@ -227,30 +244,127 @@ async function onImport() {
     setImportStatus("wallet.add.badjson", null, true);
     return;
   }
+  await addDocument(data, setImportStatus);
+}
+
+/** A certificate document (parsed JSON) checked and kept, from a file or a retrieval code alike;
+ * ``say`` reports the outcome. Resolves to whether it was added. */
+async function addDocument(data, say) {
   let rec;
   try {
     rec = await core.readDocument(data);
   } catch (e) {
     const code = e instanceof core.DocumentError ? e.code : "malformed";
-    setImportStatus(code === "mismatch" ? "wallet.add.mismatch" : code === "format" ? "wallet.add.format" : "wallet.add.bad", null, true);
-    return;
+    say(code === "mismatch" ? "wallet.add.mismatch" : code === "format" ? "wallet.add.format" : "wallet.add.bad", null, true);
+    return false;
   }
   if (certByHash(rec.hash)) {
-    setImportStatus("wallet.add.exists", { type: typeText(rec.type) });
-    return;
+    say("wallet.add.exists", { type: typeText(rec.type) });
+    return false;
   }
   rec.addedAt = Date.now();
   try {
     await request("certificates", "readwrite", (s) => s.add(rec));
   } catch {
-    setImportStatus("wallet.add.storage", null, true);
-    return;
+    say("wallet.add.storage", null, true);
+    return false;
   }
   state.certs.push(rec);
   renderList();
   const vars = { type: typeText(rec.type), agency: rec.agency };
-  setImportStatus(core.presentable(rec) ? "wallet.add.added" : "wallet.add.added.v1", vars);
+  say(core.presentable(rec) ? "wallet.add.added" : "wallet.add.added.v1", vars);
   loadTypes();
+  return true;
+}
+
+// The words for a refused code or content (wallet-core.js RetrievalError codes).
+const CODE_ERRORS = {
+  prefix: "wallet.code.prefix",
+  toolong: "wallet.code.toolong",
+  char: "wallet.code.char",
+  length: "wallet.code.length",
+  suite: "wallet.code.damaged",
+  truncated: "wallet.code.damaged",
+  cid: "wallet.code.damaged",
+  size: "wallet.code.size",
+  seal: "wallet.code.notsealed",
+  broken: "wallet.code.broken",
+};
+
+/** Fetch the sealed document a retrieval code names (GET /v1/content/{cid}: only the CID leaves
+ * the device), check it against the CID here, open it with the code's key, and add it as a file
+ * would be. */
+async function onImportCode() {
+  if (state.codeBusy) return;
+  const text = el.codeInput.value;
+  if (!text.trim()) {
+    setCodeStatus("wallet.code.empty", null, true);
+    return;
+  }
+  let code;
+  try {
+    code = core.parseRetrievalCode(text);
+  } catch (e) {
+    const key = (e instanceof core.RetrievalError && CODE_ERRORS[e.code]) || "wallet.code.damaged";
+    const bad = e instanceof core.RetrievalError && e.code === "char" ? [...text.trim().slice(core.CODE_PREFIX.length).toUpperCase()].find((ch) => !/[A-Z2-7]/.test(ch)) : "";
+    setCodeStatus(key, { char: bad || "" }, true);
+    return;
+  }
+  if (code.cid.codec !== core.CODEC_RAW) {
+    setCodeStatus("wallet.code.size", null, true); // several blocks: more than 256 KiB
+    return;
+  }
+  state.codeBusy = true;
+  el.codeImport.disabled = true;
+  setCodeStatus("wallet.code.fetching");
+  try {
+    const outcome = await fetchByCode(code);
+    if (outcome.error) {
+      setCodeStatus(outcome.error, null, true);
+      return;
+    }
+    if (await addDocument(outcome.document, setCodeStatus)) el.codeInput.value = "";
+  } finally {
+    state.codeBusy = false;
+    el.codeImport.disabled = false;
+  }
+}
+
+async function fetchByCode(code) {
+  let response;
+  try {
+    response = await fetch(`${CONTENT_URL}/${code.cid.text}`, { credentials: "omit", referrerPolicy: "no-referrer" });
+  } catch {
+    return { error: "wallet.code.unavailable" };
+  }
+  if (!response.ok) {
+    let err = "";
+    try {
+      err = (await response.json()).error.code;
+    } catch {
+      // not the API's error shape
+    }
+    if (response.status === 404) return { error: err === "NOT_SEALED" ? "wallet.code.notsealed" : "wallet.code.notfound" };
+    if (err === "CONTENT_TAMPERED") return { error: "wallet.code.tampered" };
+    if (response.status === 400) return { error: "wallet.code.damaged" };
+    return { error: "wallet.code.unavailable" };
+  }
+  const length = Number(response.headers.get("content-length") || 0);
+  if (length > core.MAX_SEALED_BYTES) return { error: "wallet.code.size" };
+  let plain;
+  try {
+    const data = new Uint8Array(await response.arrayBuffer());
+    await core.checkContent(code, data); // the CID again, here: the server is not trusted with it
+    plain = await core.openSealed(data, code.key, code.suite);
+  } catch (e) {
+    if (!(e instanceof core.RetrievalError)) return { error: "wallet.code.unavailable" };
+    return { error: e.code === "cid" ? "wallet.code.tampered" : CODE_ERRORS[e.code] || "wallet.code.broken" };
+  }
+  try {
+    return { document: JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(plain)) };
+  } catch {
+    return { error: "wallet.code.badjson" };
+  }
 }
 
 async function deleteCert(hash) {
@@ -850,6 +964,7 @@ function fail(key) {
   el.fatal.hidden = false;
   el.fatalMessage.textContent = tr(key);
   el.importInput.disabled = true;
+  el.codeInput.disabled = el.codeImport.disabled = true;
   renderKey();
 }
 
@@ -859,6 +974,10 @@ async function init() {
     fatalMessage: $("fatal-message"),
     importInput: $("import"),
     importStatus: $("import-status"),
+    codeForm: $("code-form"),
+    codeInput: $("code-input"),
+    codeImport: $("code-import"),
+    codeStatus: $("code-status"),
     keyStatus: $("key-status"),
     keyFingerprint: $("key-fingerprint"),
     listHeading: $("list-heading"),
@@ -897,6 +1016,10 @@ async function init() {
 
   await startChrome(new URLSearchParams(location.search).get("lang"));
   el.importInput.addEventListener("change", onImport);
+  el.codeForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    onImportCode();
+  });
   el.bindDownload.addEventListener("click", downloadRequest);
   el.bindClose.addEventListener("click", () => closePanel());
   el.presentClose.addEventListener("click", () => closePanel());

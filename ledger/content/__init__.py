@@ -21,7 +21,7 @@ from .errors import (
     NotSealed,
     SealBroken,
 )
-from .publishing import ensure_sealed, fetch, publish, publish_document
+from .publishing import check_sealed_bytes, ensure_sealed, fetch, publish, publish_document, sealed_content
 from .sealing import Sealed, open_sealed, seal
 from .store import ContentStore, EmbeddedStore
 from .unixfs import content_cid
@@ -40,6 +40,7 @@ __all__ = [
     "RetrievalCode",
     "SealBroken",
     "Sealed",
+    "check_sealed_bytes",
     "content_cid",
     "ensure_sealed",
     "fetch",
@@ -47,6 +48,7 @@ __all__ = [
     "publish",
     "publish_document",
     "seal",
+    "sealed_content",
     "store_for",
 ]
 

@@ -8,10 +8,11 @@ benchmarks call it directly.
 
 from __future__ import annotations
 
+from .cid import Cid
 from .codes import RetrievalCode
 from .errors import ContentError, NotSealed, SealBroken
 from .sealing import HEADER_SIZE, Sealed, open_sealed, parse_header, seal
-from .store import ContentStore
+from .store import ContentStore, as_cid
 
 _TEXT_CHECK_FROM = 48  # bytes of ciphertext past which valid UTF-8 means "not encrypted" (p < 2**-40)
 
@@ -20,18 +21,33 @@ def ensure_sealed(value: object) -> Sealed:
     """``value`` if it is sealed ciphertext; ``NotSealed`` otherwise."""
     if not isinstance(value, Sealed):
         raise NotSealed(f"refusing to publish {type(value).__name__}: only sealed documents go to IPFS (seal it first)")
+    check_sealed_bytes(value.ciphertext, "refusing to publish")
+    return value
+
+
+def check_sealed_bytes(data: bytes, refusing: str = "not a sealed document") -> bytes:
+    """``data`` if it looks like sealed ciphertext (a valid seal header, a body that does not
+    read as text); ``NotSealed`` otherwise. It cannot tell a forgery that imitates a seal: only
+    the key can (``open_sealed``)."""
     try:
-        parse_header(value.ciphertext)
+        parse_header(data)
     except SealBroken as exc:
-        raise NotSealed(f"refusing to publish: {exc}") from None
-    body = value.ciphertext[HEADER_SIZE:]
+        raise NotSealed(f"{refusing}: {exc}") from None
+    body = data[HEADER_SIZE:]
     if len(body) >= _TEXT_CHECK_FROM:
         try:
             body.decode("utf-8")
         except UnicodeDecodeError:
-            return value
-        raise NotSealed("refusing to publish: the body after the seal header reads as text, not ciphertext")
-    return value
+            return data
+        raise NotSealed(f"{refusing}: the body after the seal header reads as text, not ciphertext")
+    return data
+
+
+def sealed_content(store: ContentStore, cid: Cid | str) -> bytes:
+    """The sealed document stored under ``cid``, as the API serves it (GET /v1/content/{cid}):
+    checked against its CID by the store's ``cat`` (``ContentTampered`` otherwise) and refused
+    with ``NotSealed`` when it is anything else (a trust snapshot, say)."""
+    return check_sealed_bytes(store.cat(as_cid(cid)), "not a sealed document")
 
 
 def publish(store: ContentStore, sealed: Sealed) -> RetrievalCode:
