@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_bytes, to_checksum_address
 
+from . import eip712
 from .suites import INTL, Suite, suite
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # verifying never loads eth_account (ledger.eip712): only signing does
+    from eth_account.signers.local import LocalAccount
+
     from .crypto.sm import SM2PrivateKey, SM2PublicKey
 
 DOMAIN_NAME = "CertLedger"
@@ -46,6 +46,7 @@ ANCHOR_TYPES = {
         {"name": "identifierTags", "type": "bytes32"},
     ]
 }
+ANCHOR_FIELDS = tuple((f["name"], f["type"]) for f in ANCHOR_TYPES["AnchorBatch"])
 EIP712_SIGNATURE_BYTES = 65
 SM2_SIGNATURE_BYTES = 64
 TAG_BYTES = 16
@@ -102,6 +103,8 @@ def batch_typed_data(
 
 
 def _signable(*args: Any, **kwargs: Any) -> Any:
+    from eth_account.messages import encode_typed_data
+
     return encode_typed_data(full_message=batch_typed_data(*args, **kwargs))
 
 
@@ -180,7 +183,7 @@ def _recover(
     sm2_signature: bytes,
     identifier_tags_hash: bytes,
 ) -> str:
-    signable = _signable(
+    typed = batch_typed_data(
         root,
         cert_type,
         agency,
@@ -189,7 +192,7 @@ def _recover(
         sm2_signature=sm2_signature,
         identifier_tags_hash=identifier_tags_hash,
     )
-    return to_checksum_address(Account.recover_message(signable, signature=signature))
+    return eip712.recover(eip712.digest(typed["domain"], "AnchorBatch", ANCHOR_FIELDS, typed["message"]), signature)
 
 
 # ---------------------------------------------------------------------- SM2

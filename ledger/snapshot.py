@@ -36,15 +36,13 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 from sqlalchemy import create_engine
 
+from . import eip712
 from .deployment import Deployment
 from .errors import InvalidInput, LedgerError
 from .ids import iso_time
@@ -54,6 +52,9 @@ from .mirror.store import MirrorStore
 from .signing import DOMAIN_NAME, DOMAIN_VERSION
 from .suites import suite
 from .verification.sources import MirrorSource, SourceHead, SourceUnavailable
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 FORMAT = "certledger-trust-snapshot/1"
 MANIFEST, DATABASE, SIGNATURES = "manifest.json", "trust.sqlite", "signatures.json"
@@ -193,8 +194,9 @@ class Manifest:
 
     def digest(self) -> bytes:
         """What the region admins sign and ``anchorSnapshot`` publishes (EIP-712)."""
-        m = encode_typed_data(full_message=self.typed_data())
-        return keccak(b"\x19" + m.version + m.header + m.body)
+        typed = self.typed_data()
+        fields = [(f["name"], f["type"]) for f in SNAPSHOT_TYPES["TrustSnapshot"]]
+        return eip712.digest(typed["domain"], "TrustSnapshot", fields, typed["message"])
 
 
 @dataclass(frozen=True)
@@ -289,8 +291,8 @@ class Trust:
         regions: set[int] = set()
         for sig in signatures:
             try:
-                signer = Account._recover_hash(digest, signature=sig.signature)
-            except Exception:  # a malformed signature counts for nothing
+                signer = eip712.recover(digest, sig.signature)
+            except eip712.SignatureInvalid:  # a malformed signature counts for nothing
                 continue
             region = self.region_of(signer)
             if region is not None:
@@ -512,8 +514,8 @@ class Snapshot:
         out = []
         for sig in self.signatures:
             try:
-                out.append(Account._recover_hash(digest, signature=sig.signature))
-            except Exception:
+                out.append(eip712.recover(digest, sig.signature))
+            except eip712.SignatureInvalid:
                 out.append("(invalid signature)")
         return out
 
