@@ -331,7 +331,17 @@ async function runVerify(input, { focusResult = true } = {}) {
     res = await fetchWithTimeout(verifyUrl(region), opts);
   } catch (e) {
     if (my !== state.seq) return;
-    finish(errorState({ key: e && e.name === "AbortError" ? "error.timeout" : "error.network" }), focusResult);
+    const unreachable = { key: e && e.name === "AbortError" ? "error.timeout" : "error.network" };
+    const view = input.kind === "image" ? errorState(unreachable) : await offlineView(input, region, unreachable);
+    if (my !== state.seq) return;
+    finish(view, focusResult);
+    return;
+  }
+  if (res.status >= 502 && res.status <= 504 && input.kind !== "image") {
+    // a proxy answers for an API that is down: as good as no network
+    const view = await offlineView(input, region, { key: "error.server", vars: { status: res.status } });
+    if (my !== state.seq) return;
+    finish(view, focusResult);
     return;
   }
   let body = null;
@@ -367,6 +377,73 @@ async function runVerify(input, { focusResult = true } = {}) {
     };
   }
   finish(view, focusResult);
+}
+
+// ------------------------------------------------------------------ offline (docs/offline.md)
+
+const SW_CACHE = "certledger-verify-v1"; // as sw.js
+
+function ageText(seconds) {
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
+  if (s < 120) return tr("offline.age.s", { n: s });
+  if (s < 7200) return tr("offline.age.min", { n: Math.floor(s / 60) });
+  if (s < 172800) return tr("offline.age.h", { n: Math.floor(s / 3600) });
+  return tr("offline.age.d", { n: Math.floor(s / 86400) });
+}
+
+/** The API cannot be reached: verify with the trust snapshot this device keeps, or say why not
+ * (``unreachable``: the message when there is no snapshot to fall back on). */
+async function offlineView(input, region, unreachable) {
+  let mod;
+  try {
+    mod = await import("/static/offline.js");
+  } catch {
+    return errorState(unreachable);
+  }
+  let snap;
+  try {
+    snap = await mod.trustedSnapshot();
+  } catch (e) {
+    if (e instanceof mod.SnapshotProblem && e.code === "NO_SNAPSHOT") return errorState(unreachable);
+    if (e instanceof mod.SnapshotProblem && e.code === "NOT_SIGNED") {
+      return errorState({ key: "offline.not_signed", vars: e.params }, { code: "SNAPSHOT_INVALID", detail: e.message });
+    }
+    return errorState({ key: "offline.untrusted", vars: { reason: String((e && e.message) || e) } }, { code: "SNAPSHOT_INVALID" });
+  }
+  try {
+    const body = await mod.verifyOffline(input, snap, { verifierRegion: region || null });
+    return { kind: "result", body };
+  } catch (e) {
+    if (e instanceof mod.OfflineUnsupported) {
+      return errorState({ key: e.code === "OFFLINE_SM" ? "offline.sm" : "offline.unsupported" }, { code: e.code });
+    }
+    if (e instanceof mod.OfflineBadInput) {
+      return { kind: "error", title: { key: "error.heading" }, message: { key: "offline.badinput", vars: { reason: e.message } }, code: "INVALID_INPUT" };
+    }
+    return errorState({ key: "offline.untrusted", vars: { reason: String((e && e.message) || e) } });
+  }
+}
+
+/** Install the service worker (scope /verify) that keeps the page and the trust snapshot, and
+ * have it refresh the snapshot on every visit while online; data-offline-ready="true" on <html>
+ * once a snapshot is kept. Needs a secure context (https, or http://localhost / 127.0.0.1). */
+async function registerOffline() {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext || !("caches" in window)) return;
+  try {
+    await navigator.serviceWorker.register("/verify-sw.js", { scope: "/verify" });
+    const reg = await navigator.serviceWorker.ready;
+    if (reg.active) reg.active.postMessage("refresh-snapshot");
+    for (let i = 0; i < 100; i++) {
+      const cache = await caches.open(SW_CACHE);
+      if ((await cache.match("/v1/snapshot")) && (await cache.match("/v1/snapshot/trust"))) {
+        document.documentElement.dataset.offlineReady = "true";
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch {
+    /* no service worker (a server without one, a browser without): online only */
+  }
 }
 
 function finish(view, focusResult) {
@@ -656,7 +733,13 @@ function renderResult(v) {
   }
   el.keyfacts.hidden = el.keyfacts.childElementCount === 0;
 
+  const off = b.source && b.source.kind === "snapshot" ? b.source : null;
+  el.offlineNote.hidden = !off;
+  el.offlineNote.textContent = off ? tr("offline.verified", { block: off.block, age: ageText(off.age_seconds) }) : "";
   let message = msgText(v.message);
+  if (!message && b.verdict === "ERROR" && off && off.error && b.offline) {
+    message = tr("offline.too_old", { block: off.block, age: ageText(off.age_seconds), limit: ageText(b.offline.max_age_seconds) });
+  }
   if (!message && b.verdict === "ERROR" && b.source && b.source.error) message = String(b.source.error);
   el.message.textContent = message;
   el.message.hidden = !message;
@@ -1489,6 +1572,7 @@ async function init() {
     explain: $("verdict-explain"),
     keyfacts: $("keyfacts"),
     message: $("verdict-message"),
+    offlineNote: $("offline-note"),
     speakRow: $("speak-row"),
     speakButton: $("speak-button"),
     speakStatus: $("speak-status"),
@@ -1598,6 +1682,7 @@ async function init() {
   window.addEventListener("pagehide", stopCamera);
 
   loadRegions();
+  registerOffline();
   document.documentElement.dataset.ready = "true";
 
   // ?payload=... (or #payload=...): verify at once; then drop it from the address bar
