@@ -796,7 +796,7 @@ function renderResult(v) {
   if (b.as_of) fact("facts.as_of", fmtTime(b.as_of));
   const src = b.source && typeof b.source === "object" ? b.source : null;
   if (src && src.kind) {
-    let s = tr(src.kind === "chain" ? "source.chain" : "source.mirror", { block: src.block ?? "—" });
+    let s = tr(src.kind === "chain" ? "source.chain" : src.kind === "snapshot" ? "source.snapshot" : "source.mirror", { block: src.block ?? "—" });
     if (Number(src.lag_blocks) > 0) s += tr("source.lag", { n: src.lag_blocks });
     fact("facts.source", s);
   }
