@@ -15,7 +15,6 @@ import copy
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import id_rows, issue_rows, new_deployment, open_mirror
+from api_helpers import checked_client, id_rows, issue_rows, new_deployment, open_mirror
 from eth_account import Account
 from helpers import ROOT, Consortium, free_port, wait_until
 
@@ -206,8 +205,6 @@ def test_the_api_serves_the_snapshot_with_an_etag_and_the_trusted_consortium(set
 
 
 def test_without_a_snapshot_configured_the_api_says_so(setup: Setup) -> None:
-    from fastapi.testclient import TestClient
-
     from api.app import create_app
     from api.settings import ApiSettings
 
@@ -217,10 +214,17 @@ def test_without_a_snapshot_configured_the_api_says_so(setup: Setup) -> None:
         rpc_url=setup.env["CERTLEDGER_RPC_URL"],
         db_url=setup.env["CERTLEDGER_DB_URL"],
     )
-    with TestClient(create_app(settings)) as client:
+    with checked_client(create_app(settings)) as client:  # the trust answer conforms to TrustModel
         r = client.get("/v1/snapshot")
         assert r.status_code == 404 and r.json()["error"]["code"] == "NO_SNAPSHOT"
-        assert client.get("/v1/snapshot/trust").status_code == 200
+        t = client.get("/v1/snapshot/trust")
+        assert t.status_code == 200 and Trust.from_json(t.json()).admins == setup.trust.admins
+    pinned = setup.home / "trust.json"
+    Trust(setup.trust.chain_id, setup.trust.consortium, (2, 3), setup.trust.admins, 7).save(pinned)
+    settings.snapshot_trust = pinned
+    with checked_client(create_app(settings)) as client:  # the pinned file, when one is configured
+        t = client.get("/v1/snapshot/trust").json()
+        assert t["rule"] == [2, 3] and t["block"] == 7
 
 
 # ---------------------------------------------------------------------- the page, offline
@@ -282,12 +286,11 @@ def test_a_snapshot_not_signed_by_the_pinned_admins_is_refused(browser: Any, set
     page.context.close()
 
 
-def test_the_page_waits_for_nothing_online(browser: Any, setup: Setup, serve: Any) -> None:
-    """Online, the API answers as before (source mirror, no offline note)."""
+def test_online_the_api_answers_as_before(browser: Any, setup: Setup, serve: Any) -> None:
+    """Online, with the service worker installed, the API answers (no offline note)."""
     base, _ = serve(setup.snapshot)
     page = open_online(browser, base)
     verify(page, setup.payload(0))
     shown(page, "VALID")
     assert page.locator("[data-testid=offline-note]").is_hidden()
-    assert time.time() > 0
     page.context.close()

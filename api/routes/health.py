@@ -84,6 +84,4 @@ def verify_service_worker() -> Any:
     script = STATIC / "sw.js"
     if not script.is_file():
         return error_response(404, "NOT_FOUND", "service worker not installed")
-    return FileResponse(
-        script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"}
-    )
+    return FileResponse(script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})
