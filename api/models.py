@@ -413,3 +413,4 @@ class TrustModel(BaseModel):
     admins: dict[str, list[str]] = Field(description="member region -> its admins' addresses")
     block: int = Field(description="the block this membership is as of")
     quorum: int = Field(description="member regions whose admins must sign a snapshot")
+    max_age_seconds: int = Field(description="a snapshot older than this (by its block's time) answers ERROR")

@@ -12,6 +12,7 @@ Screenshots go to .artifacts/screenshots/ (docs/screenshots/ with CERTLEDGER_UPD
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -56,11 +57,14 @@ class Setup:
         cert, _ = Certificate.from_json(doc)
         return full_payload(cert)
 
-    def python(self, payload: str, now: float) -> tuple[str, list[tuple[str, str, str]]]:
-        """The verdict and checks of ledger/snapshot.py's SnapshotSource at ``now``."""
+    def python(self, payload: str | dict[str, Any], now: float) -> tuple[str, list[tuple[str, str, str]]]:
+        """The verdict and checks of ledger/snapshot.py's SnapshotSource at ``now`` (a payload or a document)."""
         opened = Snapshot.read(self.snapshot).open(self.trust, self.home / "cache")
         verifier = Verifier(opened.source(clock=lambda: now), opened.deployment, clock=lambda: now)
-        r = verifier.verify_payload(payload)
+        if isinstance(payload, dict):
+            r = verifier.verify_document(*Certificate.from_json(payload))
+        else:
+            r = verifier.verify_payload(payload)
         return r.verdict.value, [(c.name, c.outcome.value, c.code) for c in r.checks]
 
 
@@ -198,6 +202,7 @@ def test_the_api_serves_the_snapshot_with_an_etag_and_the_trusted_consortium(set
     assert httpx.get(base + "/v1/snapshot", headers={"If-None-Match": etag}).status_code == 304
     t = httpx.get(base + "/v1/snapshot/trust").json()
     assert Trust.from_json(t).admins == setup.trust.admins and t["quorum"] == setup.trust.quorum
+    assert t["max_age_seconds"] == 86_400
     sw = httpx.get(base + "/verify-sw.js")
     assert sw.status_code == 200 and sw.headers["content-type"].startswith("text/javascript")
     csp = httpx.get(base + "/verify").headers["content-security-policy"]
@@ -247,6 +252,11 @@ def test_with_the_api_stopped_the_page_verifies_full_payloads_as_python_does(
         assert "已离线核验" in note and f"区块 {block} " in note, note
         if verdict == "VALID":
             shoot(page, "verify-offline-valid")
+    altered = copy.deepcopy(setup.docs[1])  # a certificate file, its stated hash no longer its fields'
+    altered["validUntil"] = "2099-12-31"
+    for doc, verdict in ((setup.docs[0], "VALID"), (setup.docs[1], "REVOKED"), (altered, "INVALID")):
+        verify(page, json.dumps(doc, ensure_ascii=False))
+        assert shown(page, verdict) == setup.python(doc, page_now(page)), verdict
     page.click("[data-testid=lang-button]")
     page.click("[data-lang=en]")
     verify(page, setup.payload(0))

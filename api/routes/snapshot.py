@@ -59,7 +59,8 @@ async def snapshot_trust(state: State) -> Any:
     """The consortium this server trusts (chain id, Consortium contract, quorum rule, member
     regions' admins): the pinned trust file (CERTLEDGER_SNAPSHOT_TRUST), else the membership the
     mirror records now. A snapshot is trusted when admins of more than the rule's share of these
-    regions signed it."""
+    regions signed it. ``max_age_seconds``: past this age (by its block's time) a snapshot
+    answers ERROR (CERTLEDGER_SNAPSHOT_MAX_AGE, as for ``certledger verify --offline``)."""
 
     def read() -> Trust:
         path: Path | None = state.settings.snapshot_trust
@@ -71,7 +72,7 @@ async def snapshot_trust(state: State) -> Any:
         trust = await run_in_threadpool(read)
     except InvalidInput as exc:
         raise ApiError(404, "NO_TRUST", str(exc)) from None
-    body = {**trust.to_json(), "quorum": trust.quorum}
+    body = {**trust.to_json(), "quorum": trust.quorum, "max_age_seconds": state.settings.snapshot_max_age}
     response = json_response(body)
     response.headers["Cache-Control"] = CACHE
     return response

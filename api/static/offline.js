@@ -294,7 +294,9 @@ export async function openSnapshot(zip, trust) {
     throw new SnapshotProblem("ALTERED", "the snapshot's database does not match its signed manifest (altered)");
   }
   const SQL = await loadSql();
+  const maxAge = Number(trust.max_age_seconds) > 0 ? Number(trust.max_age_seconds) : DEFAULT_MAX_AGE;
   return {
+    maxAge,
     manifest,
     deployment: d,
     suite,
@@ -652,8 +654,9 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
       if (cert.type !== a.certType) return fail("issuer_authorized", "INVALID", "WRONG_TYPE", `claims type ${cert.type}, but the batch is of type ${a.certType}`, { claimed: cert.type, actual: a.certType });
       if (a.issuerRegion === null) return error("issuer_authorized", "AGENCY_UNKNOWN", `the region of ${a.agency} is not known`, { agency: a.agency });
       if (Number(cert.region) !== a.issuerRegion) return fail("issuer_authorized", "INVALID", "WRONG_REGION", `claims region ${cert.region}, but ${a.agency} is in ${a.issuerRegion}`, { claimed: Number(cert.region), actual: a.issuerRegion });
-      if (cert.identifier) {
-        const named = identifierParts(cert.identifier)[1];
+      const parts = cert.identifier ? identifierParts(cert.identifier) : null;
+      if (parts) { // a malformed identifier: integrity refused it (BAD_IDENTIFIER)
+        const named = parts[1];
         const recorded = q.creditCode(a.agency);
         if (recorded === null) return fail("issuer_authorized", "INVALID", "ISSUER_CODE_UNKNOWN", `the identifier names issuer ${named}, but the ledger records no credit code for ${a.agency}`, { named, agency: a.agency });
         if (named !== recorded) return fail("issuer_authorized", "INVALID", "ISSUER_CODE_MISMATCH", `the identifier names issuer ${named}, but ${a.agency} (which anchored it) is ${recorded}`, { named, agency: a.agency, recorded });
@@ -753,7 +756,7 @@ export function snapshotAge(snap, now, maxAge = DEFAULT_MAX_AGE) {
  * Resolves to the API's verification answer (verdict, checks, certificate, source...), with
  * source.kind "snapshot"; rejects with OfflineUnsupported or OfflineBadInput.
  */
-export async function verifyOffline(input, snap, { verifierRegion = null, now = Date.now() / 1000, maxAge = DEFAULT_MAX_AGE } = {}) {
+export async function verifyOffline(input, snap, { verifierRegion = null, now = Date.now() / 1000, maxAge = snap.maxAge || DEFAULT_MAX_AGE } = {}) {
   let data;
   if (input.kind === "payload") {
     const text = String(input.payload || "").trim();
