@@ -30,7 +30,7 @@ from helpers import ROOT, Consortium, free_port, wait_until
 from ledger.chain import Chain
 from ledger.contracts import Status
 from ledger.document import Certificate
-from ledger.qr import full_payload
+from ledger.qr import compact_for, full_payload
 from ledger.snapshot import Snapshot, Trust, create
 from ledger.verification import Verifier
 
@@ -48,14 +48,18 @@ class Setup:
     forged: Path  # the same, signed by strangers only
     trust: Trust
 
-    def payload(self, i: int, *, altered: bool = False) -> str:
+    def payload(self, i: int, *, altered: bool = False, compact: bool = False) -> str:
+        """The full (or compact) QR payload of certificate ``i`` (altered: a field, or for a
+        compact code the end date, changed: its certificate hash is no longer the anchored one)."""
         doc = copy.deepcopy(self.docs[i])
         if altered:
             name = next(iter(doc["fields"]))
             doc["fields"][name] = doc["fields"][name] + "X"
+            if compact:
+                doc["validUntil"] = "2099-12-31"
             doc.pop("hash", None)
         cert, _ = Certificate.from_json(doc)
-        return full_payload(cert)
+        return compact_for(cert) if compact else full_payload(cert)
 
     def python(self, payload: str | dict[str, Any], now: float) -> tuple[str, list[tuple[str, str, str]]]:
         """The verdict and checks of ledger/snapshot.py's SnapshotSource at ``now`` (a payload or a document)."""
@@ -171,7 +175,16 @@ def verify(page: Any, payload: str) -> None:
 
 
 def shown(page: Any, verdict: str) -> tuple[str, list[tuple[str, str, str]]]:
-    page.wait_for_selector(f"[data-testid=verdict][data-verdict={verdict}]:not([hidden])", timeout=30_000)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector(f"[data-testid=verdict][data-verdict={verdict}]:not([hidden])", timeout=30_000)
+    except PlaywrightTimeout:
+        seen = page.evaluate(
+            "() => [document.querySelector('[data-testid=verdict]')?.dataset.verdict, "
+            "document.querySelector('#verdict-message')?.innerText, document.querySelector('#result')?.innerText]"
+        )
+        raise AssertionError(f"expected {verdict}, the page shows {seen}") from None
     checks = page.eval_on_selector_all(
         "[data-testid=checks] li", "els => els.map(e => [e.dataset.check, e.dataset.outcome, e.dataset.code])"
     )
@@ -252,6 +265,14 @@ def test_with_the_api_stopped_the_page_verifies_full_payloads_as_python_does(
         assert "已离线核验" in note and f"区块 {block} " in note, note
         if verdict == "VALID":
             shoot(page, "verify-offline-valid")
+    for payload, verdict in (
+        (setup.payload(0, compact=True), "VALID"),
+        (setup.payload(1, compact=True), "REVOKED"),
+        (setup.payload(0, compact=True, altered=True), "UNKNOWN"),
+    ):  # compact codes: the certificate hash recomputed from their metadata, looked up in the snapshot
+        assert payload.startswith("CLC3:")
+        verify(page, payload)
+        assert shown(page, verdict) == setup.python(payload, page_now(page)), verdict
     altered = copy.deepcopy(setup.docs[1])  # a certificate file, its stated hash no longer its fields'
     altered["validUntil"] = "2099-12-31"
     for doc, verdict in ((setup.docs[0], "VALID"), (setup.docs[1], "REVOKED"), (altered, "INVALID")):

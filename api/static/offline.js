@@ -11,8 +11,9 @@
 // Past the maximum age (by the snapshot's block time) every check that needs the ledger answers
 // ERROR, never VALID: revocations since are unknown.
 //
-// Supported offline: full QR payloads (CLF2:/CLF1:) and certificate files of the intl suite.
-// Compact codes (CLC3:, by hash) and wallet presentations (CLP1:) need the ledger online, and
+// Supported offline: full QR payloads (CLF2:/CLF1:), compact codes (CLC3:: the certificate hash
+// recomputed from their metadata) and certificate files, of the intl suite. Older compact codes
+// (CLC2:/CLC1:, a bare hash) and wallet presentations (CLP1:) need the ledger online, and
 // the sm suite's SM2 batch signatures are not checked in the browser yet: those answer ERROR.
 
 import { DocumentError, concat, hex, keccak256, readDocument, sm3, unhex, utf8 } from "/static/wallet-core.js";
@@ -348,6 +349,35 @@ class Queries {
     };
   }
 
+  /** As lookup(cert_hash, agency): the anchoring within the agency to verify against. */
+  lookup(hash, agency) {
+    const rows = this.rows(
+      "SELECT b.id, b.root, b.agency, b.cert_type, b.key, b.block, b.tx, b.time, b.sm2_signature, b.identifier_tags_hash " +
+        "FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? ORDER BY b.id",
+      [hash],
+    );
+    const agencies = [...new Set(rows.map((r) => r[2]))];
+    const mine = rows.filter((r) => r[2] === agency);
+    if (!mine.length) return { facts: null, agencies };
+    const newest = new Map();
+    for (const r of mine) newest.set(hex(r[1]), r);
+    const candidates = [...newest.values()].sort((a, b) => a[0] - b[0]);
+    const chosen = candidates.find((r) => this.voidReason(r[2], r[4], Number(r[7])) === null) || candidates[candidates.length - 1];
+    const [, root, ag, type, key, block, tx, time, sm2, tags] = chosen;
+    return {
+      facts: { root, agency: ag, certType: type, key, block, tx, anchoredAt: Number(time), issuerRegion: this.regionOf(ag), sm2Signature: sm2 || null, tagsHash: tags || null },
+      agencies,
+    };
+  }
+
+  voidReason(agency, key, at) {
+    const k = this.key(key);
+    if (k && k.compromisedSince && at >= k.compromisedSince) return "KEY_COMPROMISED";
+    const region = this.regionOf(agency);
+    if (region !== null && this.regionVoid(region, at) !== null) return "REGION_REMOVED";
+    return null;
+  }
+
   inBatch(agency, root, hash) {
     return !!this.one(
       "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ? AND b.root = ? AND b.agency = ?",
@@ -510,6 +540,16 @@ function uncbor(bytes) {
           throw bad();
         }
       }
+      case 4: {
+        const a = [];
+        for (let i = 0; i < n; i++) a.push(item());
+        return a;
+      }
+      case 7:
+        if (b === 0xf6) return null;
+        if (b === 0xf5) return true;
+        if (b === 0xf4) return false;
+        throw bad();
       case 5: {
         const m = new Map();
         for (let i = 0; i < n; i++) {
@@ -575,6 +615,55 @@ export async function decodeFull(payload) {
   return doc;
 }
 
+function entry(name, value) {
+  const n = utf8(name);
+  const v = utf8(value);
+  const out = new Uint8Array(6 + n.length + v.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, n.length);
+  out.set(n, 2);
+  dv.setUint32(2 + n.length, v.length);
+  out.set(v, 6 + n.length);
+  return out;
+}
+
+function isoDay(value, what) {
+  if (!Number.isInteger(value) || value < 10000101 || value > 99991231) throw new OfflineBadInput(`malformed ${what} in compact QR payload`);
+  const t = String(value);
+  const text = `${t.slice(0, 4)}-${t.slice(4, 6)}-${t.slice(6)}`;
+  const d = new Date(text + "T00:00:00Z");
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== text) throw new OfflineBadInput(`${what} is not a calendar date`);
+  return text;
+}
+
+/** A CLC3: payload: its metadata and certificate hash (recomputed: metadata + holder digest). */
+export async function decodeCompact(payload) {
+  const text = payload.trim();
+  if (text.length > MAX_PAYLOAD) throw new OfflineBadInput("the payload is too long");
+  const items = uncbor(unbase45(text.slice(5)));
+  if (!Array.isArray(items) || items.length !== 8) throw new OfflineBadInput("malformed compact QR payload");
+  const [suite, type, agency, region, from, until, ident, holder] = items;
+  if (!(holder instanceof Uint8Array) || holder.length !== 32) throw new OfflineBadInput("malformed holder digest in compact QR payload");
+  if (suite !== "intl" && suite !== "sm") throw new OfflineBadInput("unknown suite");
+  if (typeof type !== "string" || !/^[A-Z][A-Z0-9_]{0,31}$/.test(type) || typeof agency !== "string" || !/^[A-Z0-9][A-Z0-9-]{0,31}$/.test(agency)) {
+    throw new OfflineBadInput("malformed compact QR payload: type, agency and region");
+  }
+  if (!Number.isInteger(region) || region < 100000 || region > 999999) throw new OfflineBadInput("malformed region");
+  if (ident !== null && (typeof ident !== "string" || !ident.length || ident.length > 100)) throw new OfflineBadInput("malformed identifier");
+  const cert = {
+    version: 2, suite, type, agency, region,
+    validFrom: isoDay(from, "validFrom"),
+    validUntil: until === null ? null : isoDay(until, "validUntil"),
+    identifier: ident === null ? null : `${IDENTIFIER_ROOT}.${ident}`,
+    fields: {}, hidden: {},
+  };
+  const values = [cert.type, cert.agency, String(cert.region), cert.validFrom, cert.validUntil || "", cert.identifier || ""];
+  const names = ["$type", "$agency", "$region", "$validFrom", "$validUntil", "$identifier"];
+  const meta = await suiteHash(suite, concat(utf8("CL2M"), ...names.map((n, i) => entry(n, values[i]))));
+  cert.hash = "0x" + hex(await suiteHash(suite, concat(utf8("CL2C"), meta, holder)));
+  return cert;
+}
+
 // ------------------------------------------------------------------ the checks
 
 const pass = (name, code, detail, params) => ({ name, ok: true, outcome: "PASS", code, detail, params: params || {} });
@@ -610,7 +699,7 @@ function cstToday(now) {
 }
 
 /** Verify a certificate (a parsed document and its anchor) against an opened snapshot. */
-function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, headError) {
+function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, headError, compact = false) {
   const c = { anchor: null };
   const checks = [];
   const units = [
@@ -620,6 +709,9 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
       }
       if (cert.identifier && !identifierParts(cert.identifier)) {
         return fail("integrity", "INVALID", "BAD_IDENTIFIER", "the e-licence identifier does not conform to GB/T 36904", { identifier: cert.identifier, segment: null });
+      }
+      if (!anchor && compact) {
+        return pass("integrity", "METADATA_BOUND", "certificate hash recomputed from the QR code's metadata and holder digest (fields not shown)", { shown: 0, hidden: null });
       }
       if (stated) return fail("integrity", "INVALID", "HASH_MISMATCH", "the document's fields do not produce its stated hash: it was altered");
       if (!anchor) return fail("integrity", "INVALID", "NO_ANCHOR", "the document carries no batch root and proof");
@@ -637,6 +729,17 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
       return pass("integrity", "OK", `hash and Merkle proof check out (${shown} field(s) shown${hidden ? `, ${hidden} hidden` : ""})`, { shown, hidden });
     }],
     ["anchored", () => {
+      if (compact) {
+        const found = q.lookup(unhex(cert.hash), cert.agency);
+        if (!found.facts) {
+          const others = found.agencies.filter((x) => x !== cert.agency);
+          const also = others.length ? ` (other agencies anchored it: ${others.join(", ")})` : "";
+          return fail("anchored", "UNKNOWN", "NOT_ANCHORED", `this certificate hash was never anchored by ${cert.agency} on the ledger${also}`, { agency: cert.agency, others });
+        }
+        c.anchor = found.facts;
+        const when = isoTime(found.facts.anchoredAt);
+        return pass("anchored", "OK", `anchored in block ${found.facts.block} at ${when} by ${found.facts.agency}`, { agency: found.facts.agency, block: found.facts.block, time: when });
+      }
       if (Number(anchor.chainId) !== Number(deployment.chain_id) || anchor.registry.toLowerCase() !== String(deployment.certificate_registry).toLowerCase()) {
         return fail("anchored", "INVALID", "OTHER_LEDGER", `the document was anchored on chain ${anchor.chainId} at ${anchor.registry}, not on this ledger`, { chain_id: anchor.chainId, registry: anchor.registry });
       }
@@ -670,11 +773,13 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
     ["key_valid", () => {
       const a = c.anchor;
       if (!a) return notAnchored("key_valid");
-      let signer;
-      try {
-        signer = recoverAddress(batchDigest(anchor.root, a.certType, a.agency, anchor.chainId, anchor.registry, null, a.tagsHash), anchor.signature);
-      } catch {
-        return fail("key_valid", "INVALID", "BAD_SIGNATURE", "the batch signature is malformed");
+      let signer = String(a.key).toLowerCase(); // a compact code carries no signature: the anchoring is the proof
+      if (!compact) {
+        try {
+          signer = recoverAddress(batchDigest(anchor.root, a.certType, a.agency, anchor.chainId, anchor.registry, null, a.tagsHash), anchor.signature);
+        } catch {
+          return fail("key_valid", "INVALID", "BAD_SIGNATURE", "the batch signature is malformed");
+        }
       }
       if (signer !== String(a.key).toLowerCase()) {
         return fail("key_valid", "INVALID", "FORGED_SIGNATURE", `the batch signature is by ${signer}, not by the anchoring key ${a.key}`, { signer, key: a.key });
@@ -690,7 +795,7 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
     ["status", () => {
       const a = c.anchor;
       if (!a) return notAnchored("status");
-      const st = q.status(unhex(cert.hash), a.agency, anchor.root);
+      const st = q.status(unhex(cert.hash), a.agency, a.root);
       const ev = st.event;
       const role = ev ? ev.role : null;
       const params = { scope: ev ? ev.scope : null, reason: ev ? ev.reason : null, time: ev ? isoTime(ev.time) : null, role };
@@ -761,30 +866,35 @@ export async function verifyOffline(input, snap, { verifierRegion = null, now = 
   if (input.kind === "payload") {
     const text = String(input.payload || "").trim();
     if (text.startsWith("CLF2:") || text.startsWith("CLF1:")) data = await decodeFull(text);
+    else if (text.startsWith("CLC3:")) data = { compact: await decodeCompact(text) };
     else if (/^CL[A-Z][0-9]+:/.test(text)) {
-      throw new OfflineUnsupported("OFFLINE_FULL_ONLY", "offline, only a full QR code (CLF2:) or a certificate file can be verified");
+      throw new OfflineUnsupported("OFFLINE_FULL_ONLY", "offline, only a current QR code (CLC3:, CLF2:) or a certificate file can be verified");
     } else throw new OfflineBadInput("not a CertLedger payload");
   } else if (input.kind === "document") {
     data = input.document;
   } else {
-    throw new OfflineUnsupported("OFFLINE_FULL_ONLY", "offline, only a full QR code (CLF2:) or a certificate file can be verified");
+    throw new OfflineUnsupported("OFFLINE_FULL_ONLY", "offline, only a current QR code (CLC3:, CLF2:) or a certificate file can be verified");
   }
   if (snap.suite !== "intl") {
     throw new OfflineUnsupported("OFFLINE_SM", "offline verification of the national suite is not available in the browser yet");
   }
   if (data && typeof data === "object" && data.document && Object.keys(data).length === 1) data = data.document;
+  const compact = !!(data && data.compact);
   let cert;
   let stated = false;
-  try {
-    cert = await readDocument(data);
-  } catch (e) {
-    if (!(e instanceof DocumentError)) throw e;
-    if (e.code !== "mismatch") throw new OfflineBadInput(e.message);
-    stated = true;
-    cert = await readDocument({ ...data, hash: null });
+  if (compact) cert = data.compact;
+  else {
+    try {
+      cert = await readDocument(data);
+    } catch (e) {
+      if (!(e instanceof DocumentError)) throw e;
+      if (e.code !== "mismatch") throw new OfflineBadInput(e.message);
+      stated = true;
+      cert = await readDocument({ ...data, hash: null });
+    }
   }
   let anchor = null;
-  const a = data.anchor;
+  const a = compact ? null : data.anchor;
   if (a && typeof a === "object") {
     const hex32 = /^0x[0-9a-fA-F]{64}$/;
     if (!hex32.test(a.root) || !Array.isArray(a.proof) || !a.proof.every((p) => hex32.test(p)) || !/^0x[0-9a-fA-F]{130}$/.test(a.signature) || !/^0x[0-9a-fA-F]{40}$/.test(a.registry)) {
@@ -795,7 +905,7 @@ export async function verifyOffline(input, snap, { verifierRegion = null, now = 
   const q = new Queries(snap.db);
   const { age, problem } = snapshotAge(snap, now, maxAge);
   const region = verifierRegion === null || verifierRegion === undefined || verifierRegion === "" ? null : Number(verifierRegion);
-  const { checks, anchor: facts } = runChecks(q, snap.deployment, cert, anchor, stated, Math.floor(now), region, problem);
+  const { checks, anchor: facts } = runChecks(q, snap.deployment, cert, anchor, stated, Math.floor(now), region, problem, compact);
   const certificate = {
     hash: cert.hash,
     type: facts ? facts.certType : cert.type,
@@ -817,8 +927,7 @@ export async function verifyOffline(input, snap, { verifierRegion = null, now = 
     verifier_region: region,
     as_of: isoTime(Math.floor(now)),
     source,
-    disclosed_fields: cert.fields,
-    hidden_fields: Object.keys(cert.hidden).sort(),
+    ...(compact ? {} : { disclosed_fields: cert.fields, hidden_fields: Object.keys(cert.hidden).sort() }),
     offline: { max_age_seconds: Math.floor(maxAge), block: Number(snap.manifest.block), block_time: isoTime(Number(snap.manifest.block_time)), age_seconds: age, signed_by_regions: snap.signedBy, digest: snap.digest },
   };
 }

@@ -337,13 +337,6 @@ async function runVerify(input, { focusResult = true } = {}) {
     finish(view, focusResult);
     return;
   }
-  if (res.status >= 502 && res.status <= 504 && input.kind !== "image") {
-    // a proxy answers for an API that is down: as good as no network
-    const view = await offlineView(input, region, { key: "error.server", vars: { status: res.status } });
-    if (my !== state.seq) return;
-    finish(view, focusResult);
-    return;
-  }
   let body = null;
   try {
     body = await res.json();
@@ -352,6 +345,13 @@ async function runVerify(input, { focusResult = true } = {}) {
   }
   if (my !== state.seq) return;
 
+  if (res.status >= 502 && res.status <= 504 && !(body && body.error) && input.kind !== "image") {
+    // a proxy answers for an API that is down (no answer of the API's own): as good as no network
+    const view = await offlineView(input, region, { key: "error.server", vars: { status: res.status } });
+    if (my !== state.seq) return;
+    finish(view, focusResult);
+    return;
+  }
   const err = body && typeof body.error === "object" && body.error ? body.error : null;
   const serverMsg = err && typeof err.message === "string" ? err.message : null;
   const code = err && err.code ? String(err.code) : "";

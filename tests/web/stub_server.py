@@ -491,6 +491,10 @@ class Handler(BaseHTTPRequestHandler):
                     "Permissions-Policy": "camera=(self)",
                 },
             )
+        if url.path == "/verify-sw.js":
+            # a service worker that keeps nothing: the page registers one, and its offline mode
+            # is tried against the real API (tests/test_offline_page.py), never the stub
+            return self.send(200, b"// the stub's service worker: keeps nothing\n", "text/javascript; charset=utf-8")
         if url.path.startswith("/static/"):
             rel = url.path[len("/static/") :]
             path = (STATIC / rel).resolve()
