@@ -73,8 +73,11 @@ class Setup:
 
 
 @pytest.fixture
-def setup(chain: Chain, tmp_path: Path) -> Iterator[Setup]:
-    c = new_deployment(chain, types=("ID_CARD",))
+def setup(chain: Chain, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Setup]:
+    """A deployment (intl; ``@pytest.mark.parametrize("setup", ["sm"], indirect=True)``: sm) with
+    three ID cards, the second revoked, a mirror, and its snapshot signed by every region's admin."""
+    suite = getattr(request, "param", "intl")
+    c = new_deployment(chain, types=("ID_CARD",), suite=suite)
     docs = issue_rows(c, "GD-PSB", "ID_CARD", id_rows(3), tmp_path / "issued")
     c.registry.set_certificate_status(
         c.agency_keys["GD-PSB"], "GD-PSB", bytes.fromhex(docs[1]["hash"][2:]), Status.REVOKED, "HOLDER_REQUEST"
@@ -325,3 +328,47 @@ def test_online_the_api_answers_as_before(browser: Any, setup: Setup, serve: Any
     shown(page, "VALID")
     assert page.locator("[data-testid=offline-note]").is_hidden()
     page.context.close()
+
+
+@pytest.mark.parametrize("setup", ["sm"], indirect=True)
+def test_the_national_suite_answers_error_offline_never_a_verdict(browser: Any, setup: Setup, serve: Any) -> None:
+    """The sm snapshot itself is checked (SM3 digests, the admins' signatures); SM2 batch
+    signatures are not checked in the browser yet, so a certificate answers ERROR, saying so."""
+    base, proc = serve(setup.snapshot)
+    page = open_online(browser, base)
+    stop(proc)
+    reload_offline(page)
+    verify(page, setup.payload(0))
+    shown(page, "ERROR")
+    assert "浏览器暂不支持离线核验国密" in page.inner_text("#verdict-message")
+    page.context.close()
+
+
+@pytest.mark.unit
+def test_the_import_map_is_allowed_by_its_hash_and_the_offline_assets_exist() -> None:
+    import base64
+    import hashlib
+    import json
+    import re
+
+    from api.middleware import CSP, IMPORT_MAP, IMPORT_MAP_HASH
+
+    page = (ROOT / "api/static/verify.html").read_text()
+    assert f'<script type="importmap">{IMPORT_MAP}</script>' in page
+    assert page.index('type="importmap"') < page.index('rel="modulepreload"')  # before any module loads
+    digest = base64.b64encode(hashlib.sha256(IMPORT_MAP.encode()).digest()).decode()
+    assert f"sha256-{digest}" == IMPORT_MAP_HASH and f"'{IMPORT_MAP_HASH}'" in CSP
+    manifest = json.loads((ROOT / "api/static/vendor/MANIFEST.json").read_text())["packages"]
+    package = json.loads((ROOT / "package.json").read_text())["dependencies"]
+    for name, version, files in (
+        ("@noble/secp256k1", "1.7.1", ["noble-secp256k1.js"]),
+        ("sql.js", "1.13.0", ["sql-wasm.js", "sql-wasm.wasm"]),
+    ):
+        assert manifest[name]["version"] == version == package[name]
+        for f in files:
+            data = (ROOT / "api/static/vendor" / f).read_bytes()
+            assert manifest[name]["files"][f]["sha256"] == hashlib.sha256(data).hexdigest()
+    kept = re.findall(r'"(/static/[^"]+)"', (ROOT / "api/static/sw.js").read_text())
+    assert "/static/offline.js" in kept and "/static/vendor/sql-wasm.wasm" in kept
+    for path in kept:
+        assert (ROOT / "api" / path.lstrip("/")).is_file(), path
