@@ -200,7 +200,7 @@ def page_now(page: Any) -> float:
 
 def shoot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.locator("#result").screenshot(path=str(SHOTS / f"{name}.png"))  # the answer, with its offline note
 
 
 # ---------------------------------------------------------------------- the API
