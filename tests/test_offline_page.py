@@ -31,7 +31,7 @@ from ledger.chain import Chain
 from ledger.contracts import Status
 from ledger.document import Certificate
 from ledger.qr import compact_for, full_payload
-from ledger.snapshot import Snapshot, Trust, create
+from ledger.snapshot import Snapshot, SnapshotError, Trust, create
 from ledger.verification import Verifier
 
 SHOTS = ROOT / ("docs" if os.environ.get("CERTLEDGER_UPDATE_SCREENSHOTS") == "1" else ".artifacts") / "screenshots"
@@ -317,7 +317,52 @@ def test_a_snapshot_not_signed_by_the_pinned_admins_is_refused(browser: Any, set
     shown(page, "ERROR")
     message = page.inner_text("#verdict-message")
     assert "未经联盟签署" in message and "已拒绝使用" in message, message
+    # the browser's checks of a snapshot, each as ledger/snapshot.py refuses it
+    trust = {**setup.trust.to_json(), "quorum": setup.trust.quorum}
+    elsewhere = {**trust, "chain_id": trust["chain_id"] + 1}
+    altered = rewritten(setup.snapshot, "trust.sqlite", lambda d: d[:-1] + bytes([d[-1] ^ 1]))
+    (setup.home / "altered.zip").write_bytes(altered)
+    with pytest.raises(SnapshotError, match="does not match its signed manifest"):
+        Snapshot.read(setup.home / "altered.zip").open(setup.trust, setup.home / "cache-altered")
+    genuine = setup.snapshot.read_bytes()
+    assert open_in_page(page, genuine, trust) == "opened"
+    assert open_in_page(page, altered, trust).startswith("ALTERED: the snapshot's database does not match")
+    assert open_in_page(page, genuine, elsewhere).startswith("OTHER_DEPLOYMENT: the snapshot is of another deployment")
+    assert open_in_page(page, setup.forged.read_bytes(), trust).startswith(
+        "NOT_SIGNED: the snapshot is not signed by the consortium"
+    )
+    assert open_in_page(page, genuine[:-100], trust).startswith("NOT_A_SNAPSHOT")
     page.context.close()
+
+
+def rewritten(path: Path, member: str, change: Callable[[bytes], bytes]) -> bytes:
+    """The snapshot at ``path`` with one member changed (stored, as the original)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(path) as z, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as w:
+        for info in z.infolist():
+            data = z.read(info.filename)
+            w.writestr(info, change(data) if info.filename == member else data)
+    return out.getvalue()
+
+
+def open_in_page(page: Any, zip_bytes: bytes, trust: dict[str, Any]) -> str:
+    """offline.js openSnapshot in the page: "opened", or the refusal's code and message."""
+    import base64
+
+    return str(
+        page.evaluate(
+            """async ([b64, trust]) => {
+              const m = await import("/static/offline.js");
+              const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+              try { await m.openSnapshot(bytes, trust); return "opened"; }
+              catch (e) { return `${e.code}: ${e.message}`; }
+            }""",
+            [base64.b64encode(zip_bytes).decode(), trust],
+        )
+    )
 
 
 def test_online_the_api_answers_as_before(browser: Any, setup: Setup, serve: Any) -> None:

@@ -2,7 +2,8 @@
 // scripts, styles, languages and vendored libraries, the register lists it shows, and the latest
 // trust snapshot with the consortium it is checked against, so that /verify opens and verifies
 // with the network gone (docs/offline.md). Network first: online, every answer is fresh and the
-// cache is refreshed; only when the server cannot be reached does the cached copy answer.
+// cache is refreshed; when the server cannot be reached, or does not answer within 4 s, the
+// cached copy answers.
 // Verification requests (POST /v1/verify) are never cached.
 
 const CACHE = "certledger-verify-v1";
@@ -24,6 +25,7 @@ const PAGE = [
 ];
 const DATA = ["/v1/snapshot/trust", "/v1/snapshot", "/v1/regions", "/v1/types"];
 const KEPT = new Set([...PAGE, ...DATA]);
+const NETWORK_WAIT_MS = 4000; // then the kept copy answers (the network's answer still refreshes it)
 
 async function keep(cache, url) {
   try {
@@ -67,17 +69,23 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
   const key = url.pathname === "/verify" || url.pathname === "/verify/" ? "/verify" : url.pathname;
   if (!KEPT.has(key)) return;
+  const network = caches.open(CACHE).then(async (cache) => {
+    const res = await fetch(req);
+    if (res.ok) await cache.put(key, res.clone());
+    return res;
+  });
+  network.catch(() => {}); // answered from the cache instead
+  event.waitUntil(network.catch(() => {})); // a late answer still refreshes the cache
   event.respondWith(
     (async () => {
-      const cache = await caches.open(CACHE);
+      const kept = await caches.match(key, { cacheName: CACHE });
+      if (!kept) return network;
+      // a poor connection: the kept copy when the network does not answer in time
+      const late = new Promise((resolve) => setTimeout(() => resolve(null), NETWORK_WAIT_MS));
       try {
-        const res = await fetch(req);
-        if (res.ok) await cache.put(key, res.clone());
-        return res;
-      } catch (e) {
-        const kept = await cache.match(key);
-        if (kept) return kept;
-        throw e;
+        return (await Promise.race([network, late])) || kept;
+      } catch {
+        return kept;
       }
     })(),
   );
