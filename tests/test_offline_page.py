@@ -366,12 +366,17 @@ def open_in_page(page: Any, zip_bytes: bytes, trust: dict[str, Any]) -> str:
 
 
 def test_online_the_api_answers_as_before(browser: Any, setup: Setup, serve: Any) -> None:
-    """Online, with the service worker installed, the API answers (no offline note)."""
+    """Online, with the service worker installed, the API answers (no offline note); with the
+    device offline (navigator.onLine false, the server still up), the snapshot answers at once."""
     base, _ = serve(setup.snapshot)
     page = open_online(browser, base)
     verify(page, setup.payload(0))
     shown(page, "VALID")
     assert page.locator("[data-testid=offline-note]").is_hidden()
+    page.context.set_offline(True)
+    verify(page, setup.payload(1))
+    assert shown(page, "REVOKED") == setup.python(setup.payload(1), page_now(page))
+    assert "已离线核验" in page.inner_text("[data-testid=offline-note]")
     page.context.close()
 
 
