@@ -1,6 +1,6 @@
 """The trust snapshot for the page's offline mode: the signed snapshot file the server has
 (``GET /v1/snapshot``) and the consortium it trusts (``GET /v1/snapshot/trust``). The page's
-service worker caches both, so that /verify verifies with the network gone (docs/offline.md).
+service worker caches both, so that /verify verifies with the network gone (docs/offline-browser.md).
 The snapshot is served as it is: the page checks its signatures and digest itself."""
 
 from __future__ import annotations

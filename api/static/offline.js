@@ -1,5 +1,5 @@
 // Offline verification on /verify: a trust snapshot (ledger/snapshot.py) checked and read in the
-// browser, for counters whose network comes and goes (docs/offline.md).
+// browser, for counters whose network comes and goes (docs/offline-browser.md).
 //
 // The snapshot is a STORED zip of manifest.json, trust.sqlite and signatures.json. It is trusted
 // when admins of more than the quorum rule's share of the pinned consortium's member regions

@@ -1,7 +1,7 @@
 // The service worker of /verify (served as /verify-sw.js, scope /verify): keeps the page, its
 // scripts, styles, languages and vendored libraries, the register lists it shows, and the latest
 // trust snapshot with the consortium it is checked against, so that /verify opens and verifies
-// with the network gone (docs/offline.md). Network first: online, every answer is fresh and the
+// with the network gone (docs/offline-browser.md). Network first: online, every answer is fresh and the
 // cache is refreshed; when the server cannot be reached, or does not answer within 4 s, the
 // cached copy answers.
 // Verification requests (POST /v1/verify) are never cached.

@@ -386,7 +386,7 @@ async function runVerify(input, { focusResult = true } = {}) {
   finish(view, focusResult);
 }
 
-// ------------------------------------------------------------------ offline (docs/offline.md)
+// ------------------------------------------------------------------ offline (docs/offline-browser.md)
 
 const SW_CACHE = "certledger-verify-v1"; // as sw.js
 
