@@ -10,6 +10,9 @@
 // Output: POST /v1/verify?verifier_region=R and the verdict, shown large with colour, icon and
 // word, with the region it was checked for beside it; a network failure or 5xx is the ERROR
 // state ("try again"), never INVALID/REVOKED.
+// Offline (docs/offline-browser.md): a service worker (/verify-sw.js) keeps the page and the
+// trust snapshot; when the API cannot be reached, offline.js verifies full and compact codes and
+// certificate files with the snapshot, and the answer says so (block, age).
 //
 // The verifying region is a setting of the device (or the user's explicit choice). It is never
 // taken from a URL that also carries a payload: a holder could otherwise print a QR whose link
