@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from .handlers import install_handlers
 from .middleware import BodyLimit, HashLookups, HeadersAndTiming, size_limits
-from .routes import certificates, content, health, receipts, registry, speech, verify
+from .routes import certificates, content, health, receipts, registry, snapshot, speech, verify
 from .settings import STATIC, ApiSettings
 from .state import AppState
 
@@ -43,7 +43,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ledger = state
-    for module in (certificates, verify, receipts, registry, content, health, speech):
+    for module in (certificates, verify, receipts, registry, content, snapshot, health, speech):
         app.include_router(module.router)
     install_handlers(app)
     if settings.fast_lookups:

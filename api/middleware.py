@@ -14,21 +14,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
 
-# The pages (/verify, /wallet) have no inline script or style and load nothing from elsewhere;
-# the camera is for this origin only; a payload in the URL never leaks through a Referer.
+# The pages (/verify, /wallet) have no inline script or style and load nothing from elsewhere
+# (one inline import map on /verify, allowed by its hash; WebAssembly for the offline mode's
+# SQLite; the service worker from this origin); the camera is for this origin only; a payload in
+# the URL never leaks through a Referer.
+IMPORT_MAP = '{"imports": {"crypto": "/static/no-node-crypto.js"}}'  # verify.html, byte for byte
+IMPORT_MAP_HASH = "sha256-XlBeys8nUoKoiULKHiC8lTX9PuUJawi88zfyxD59mmo="
+CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' '" + IMPORT_MAP_HASH + "'; worker-src 'self'; "
+    "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
 PAGE_HEADERS = [
-    (
-        b"content-security-policy",
-        (
-            b"default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-            b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-        ),
-    ),
+    (b"content-security-policy", CSP.encode()),
     (b"permissions-policy", b"camera=(self)"),
     (b"referrer-policy", b"no-referrer"),
 ]
 NOSNIFF = (b"x-content-type-options", b"nosniff")
-PAGES = frozenset({"/verify", "/wallet"})  # the citizens' pages (besides their assets under /static/)
+PAGES = frozenset({"/verify", "/wallet", "/verify-sw.js"})  # the citizens' pages (besides their assets under /static/)
 
 
 class BodyLimit:

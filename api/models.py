@@ -399,3 +399,18 @@ class ReceiptModel(BaseModel):
 
 class ReceiptsModel(BaseModel):
     receipts: list[ReceiptModel]
+
+
+# ---------------------------------------------------------------------- trust snapshots
+
+
+class TrustModel(BaseModel):
+    """The consortium a verifier pins to trust snapshots (ledger.snapshot.Trust)."""
+
+    chain_id: int
+    consortium: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$")
+    rule: list[int] = Field(min_length=2, max_length=2, description="quorum rule: more than rule[0]/rule[1]")
+    admins: dict[str, list[str]] = Field(description="member region -> its admins' addresses")
+    block: int = Field(description="the block this membership is as of")
+    quorum: int = Field(description="member regions whose admins must sign a snapshot")
+    max_age_seconds: int = Field(description="a snapshot older than this (by its block's time) answers ERROR")

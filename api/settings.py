@@ -25,3 +25,9 @@ class ApiSettings(Settings):
     chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
     max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
     fast_lookups: bool = True  # GET /v1/certificates/{hash} past FastAPI's machinery (middleware.HashLookups)
+    # The trust snapshot served at GET /v1/snapshot for the page's offline mode (a signed
+    # `certledger snapshot create` file, replaced in place when a newer one is made); None: none
+    snapshot: Path | None = None
+    # The pinned consortium served at GET /v1/snapshot/trust (a `certledger snapshot trust`
+    # file); None: the membership the mirror records now
+    snapshot_trust: Path | None = None

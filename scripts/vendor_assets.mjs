@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Copies the browser QR decoder (jsQR, for /verify) and QR encoder (qrcode-generator, for the
-// wallet's presentations on /wallet), from npm, into api/static/vendor/ so that the API serves
-// every asset of its pages itself (no CDN).
+// wallet's presentations on /wallet), and the offline mode's secp256k1 (@noble/secp256k1: the
+// snapshot's and batches' signatures) and SQLite (sql.js, WebAssembly: the snapshot's database),
+// from npm, into api/static/vendor/ so that the API serves every asset of its pages itself (no CDN).
 //
 //   node scripts/vendor_assets.mjs           write api/static/vendor/ (byte-for-byte copies + MANIFEST.json)
 //   node scripts/vendor_assets.mjs --check   exit 1 if api/static/vendor/ differs from what node_modules gives
 //
 // Deterministic: the output depends only on the files in node_modules (no dates, sorted keys).
 // Exit codes: 0 ok / up to date, 1 vendored copy differs (--check), 2 cannot run (node_modules
-// missing, wrong package version, bad arguments).
+// missing, wrong package version, bad arguments). VENDOR_NODE_MODULES=DIR reads the packages
+// from another node_modules (a scratch install) instead of the project's.
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,6 +19,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const VENDOR = join(ROOT, "api", "static", "vendor");
+const NODE_MODULES = process.env.VENDOR_NODE_MODULES || join(ROOT, "node_modules");
 
 // package -> pinned version and the files served from /static/vendor/<target>
 const ASSETS = [
@@ -36,6 +39,27 @@ const ASSETS = [
     license: "MIT",
     files: [{ source: "dist/qrcode.mjs", target: "qrcode.esm.js" }], // .js: served as JavaScript by any server
   },
+  {
+    // an ES module importing node's "crypto" (for random bytes only, unused here): the page's
+    // import map points that name at /static/no-node-crypto.js
+    package: "@noble/secp256k1",
+    version: "1.7.1",
+    license: "MIT",
+    files: [
+      { source: "lib/esm/index.js", target: "noble-secp256k1.js" },
+      { source: "LICENSE", target: "noble-secp256k1.LICENSE.txt" },
+    ],
+  },
+  {
+    package: "sql.js",
+    version: "1.13.0",
+    license: "MIT",
+    files: [
+      { source: "dist/sql-wasm.js", target: "sql-wasm.js" },
+      { source: "dist/sql-wasm.wasm", target: "sql-wasm.wasm" },
+      { source: "LICENSE", target: "sql.js.LICENSE.txt" },
+    ],
+  },
 ];
 
 function die(message, code = 2) {
@@ -52,7 +76,7 @@ function expected() {
   const out = new Map();
   const manifest = {};
   for (const asset of ASSETS) {
-    const dir = join(ROOT, "node_modules", asset.package);
+    const dir = join(NODE_MODULES, asset.package);
     const pkgFile = join(dir, "package.json");
     if (!existsSync(pkgFile)) die(`${relative(ROOT, dir)} is missing: run 'npm ci' first`);
     const pkg = JSON.parse(readFileSync(pkgFile, "utf8"));

@@ -75,3 +75,13 @@ def wallet_page() -> Any:
     if not page.is_file():
         return error_response(404, "NOT_FOUND", "web page not installed")
     return FileResponse(page, media_type="text/html; charset=utf-8")
+
+
+@router.get("/verify-sw.js", include_in_schema=False)
+def verify_service_worker() -> Any:
+    """The service worker of /verify (api/static/sw.js), served from the root so that its scope
+    can be /verify: it keeps the page, its assets and the trust snapshot for offline use."""
+    script = STATIC / "sw.js"
+    if not script.is_file():
+        return error_response(404, "NOT_FOUND", "service worker not installed")
+    return FileResponse(script, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"})

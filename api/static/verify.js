@@ -10,6 +10,9 @@
 // Output: POST /v1/verify?verifier_region=R and the verdict, shown large with colour, icon and
 // word, with the region it was checked for beside it; a network failure or 5xx is the ERROR
 // state ("try again"), never INVALID/REVOKED.
+// Offline (docs/offline-browser.md): a service worker (/verify-sw.js) keeps the page and the
+// trust snapshot; when the API cannot be reached, offline.js verifies full and compact codes and
+// certificate files with the snapshot, and the answer says so (block, age).
 //
 // The verifying region is a setting of the device (or the user's explicit choice). It is never
 // taken from a URL that also carries a payload: a holder could otherwise print a QR whose link
@@ -326,12 +329,22 @@ async function runVerify(input, { focusResult = true } = {}) {
     opts = { method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body) };
   }
 
+  if (navigator.onLine === false && input.kind !== "image") {
+    // the device knows it has no network: the trust snapshot answers at once
+    const view = await offlineView(input, region, { key: "error.network" });
+    if (my !== state.seq) return;
+    finish(view, focusResult);
+    return;
+  }
   let res;
   try {
     res = await fetchWithTimeout(verifyUrl(region), opts);
   } catch (e) {
     if (my !== state.seq) return;
-    finish(errorState({ key: e && e.name === "AbortError" ? "error.timeout" : "error.network" }), focusResult);
+    const unreachable = { key: e && e.name === "AbortError" ? "error.timeout" : "error.network" };
+    const view = input.kind === "image" ? errorState(unreachable) : await offlineView(input, region, unreachable);
+    if (my !== state.seq) return;
+    finish(view, focusResult);
     return;
   }
   let body = null;
@@ -342,6 +355,13 @@ async function runVerify(input, { focusResult = true } = {}) {
   }
   if (my !== state.seq) return;
 
+  if (res.status >= 502 && res.status <= 504 && !(body && body.error) && input.kind !== "image") {
+    // a proxy answers for an API that is down (no answer of the API's own): as good as no network
+    const view = await offlineView(input, region, { key: "error.server", vars: { status: res.status } });
+    if (my !== state.seq) return;
+    finish(view, focusResult);
+    return;
+  }
   const err = body && typeof body.error === "object" && body.error ? body.error : null;
   const serverMsg = err && typeof err.message === "string" ? err.message : null;
   const code = err && err.code ? String(err.code) : "";
@@ -367,6 +387,73 @@ async function runVerify(input, { focusResult = true } = {}) {
     };
   }
   finish(view, focusResult);
+}
+
+// ------------------------------------------------------------------ offline (docs/offline-browser.md)
+
+const SW_CACHE = "certledger-verify-v1"; // as sw.js
+
+function ageText(seconds) {
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
+  if (s < 120) return tr("offline.age.s", { n: s });
+  if (s < 7200) return tr("offline.age.min", { n: Math.floor(s / 60) });
+  if (s < 172800) return tr("offline.age.h", { n: Math.floor(s / 3600) });
+  return tr("offline.age.d", { n: Math.floor(s / 86400) });
+}
+
+/** The API cannot be reached: verify with the trust snapshot this device keeps, or say why not
+ * (``unreachable``: the message when there is no snapshot to fall back on). */
+async function offlineView(input, region, unreachable) {
+  let mod;
+  try {
+    mod = await import("/static/offline.js");
+  } catch {
+    return errorState(unreachable);
+  }
+  let snap;
+  try {
+    snap = await mod.trustedSnapshot();
+  } catch (e) {
+    if (e instanceof mod.SnapshotProblem && e.code === "NO_SNAPSHOT") return errorState(unreachable);
+    if (e instanceof mod.SnapshotProblem && e.code === "NOT_SIGNED") {
+      return errorState({ key: "offline.not_signed", vars: e.params }, { code: "SNAPSHOT_INVALID", detail: e.message });
+    }
+    return errorState({ key: "offline.untrusted", vars: { reason: String((e && e.message) || e) } }, { code: "SNAPSHOT_INVALID" });
+  }
+  try {
+    const body = await mod.verifyOffline(input, snap, { verifierRegion: region || null });
+    return { kind: "result", body };
+  } catch (e) {
+    if (e instanceof mod.OfflineUnsupported) {
+      return errorState({ key: e.code === "OFFLINE_SM" ? "offline.sm" : "offline.unsupported" }, { code: e.code });
+    }
+    if (e instanceof mod.OfflineBadInput) {
+      return { kind: "error", title: { key: "error.heading" }, message: { key: "offline.badinput", vars: { reason: e.message } }, code: "INVALID_INPUT" };
+    }
+    return errorState({ key: "offline.untrusted", vars: { reason: String((e && e.message) || e) } });
+  }
+}
+
+/** Install the service worker (scope /verify) that keeps the page and the trust snapshot, and
+ * have it refresh the snapshot on every visit while online; data-offline-ready="true" on <html>
+ * once a snapshot is kept. Needs a secure context (https, or http://localhost / 127.0.0.1). */
+async function registerOffline() {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext || !("caches" in window)) return;
+  try {
+    await navigator.serviceWorker.register("/verify-sw.js", { scope: "/verify" });
+    const reg = await navigator.serviceWorker.ready;
+    if (reg.active) reg.active.postMessage("refresh-snapshot");
+    for (let i = 0; i < 100; i++) {
+      const cache = await caches.open(SW_CACHE);
+      if ((await cache.match("/v1/snapshot")) && (await cache.match("/v1/snapshot/trust"))) {
+        document.documentElement.dataset.offlineReady = "true";
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } catch {
+    /* no service worker (a server without one, a browser without): online only */
+  }
 }
 
 function finish(view, focusResult) {
@@ -656,7 +743,13 @@ function renderResult(v) {
   }
   el.keyfacts.hidden = el.keyfacts.childElementCount === 0;
 
+  const off = b.source && b.source.kind === "snapshot" ? b.source : null;
+  el.offlineNote.hidden = !off;
+  el.offlineNote.textContent = off ? tr("offline.verified", { block: off.block, age: ageText(off.age_seconds) }) : "";
   let message = msgText(v.message);
+  if (!message && b.verdict === "ERROR" && off && off.error && b.offline) {
+    message = tr("offline.too_old", { block: off.block, age: ageText(off.age_seconds), limit: ageText(b.offline.max_age_seconds) });
+  }
   if (!message && b.verdict === "ERROR" && b.source && b.source.error) message = String(b.source.error);
   el.message.textContent = message;
   el.message.hidden = !message;
@@ -713,7 +806,7 @@ function renderResult(v) {
   if (b.as_of) fact("facts.as_of", fmtTime(b.as_of));
   const src = b.source && typeof b.source === "object" ? b.source : null;
   if (src && src.kind) {
-    let s = tr(src.kind === "chain" ? "source.chain" : "source.mirror", { block: src.block ?? "—" });
+    let s = tr(src.kind === "chain" ? "source.chain" : src.kind === "snapshot" ? "source.snapshot" : "source.mirror", { block: src.block ?? "—" });
     if (Number(src.lag_blocks) > 0) s += tr("source.lag", { n: src.lag_blocks });
     fact("facts.source", s);
   }
@@ -1489,6 +1582,7 @@ async function init() {
     explain: $("verdict-explain"),
     keyfacts: $("keyfacts"),
     message: $("verdict-message"),
+    offlineNote: $("offline-note"),
     speakRow: $("speak-row"),
     speakButton: $("speak-button"),
     speakStatus: $("speak-status"),
@@ -1598,6 +1692,7 @@ async function init() {
   window.addEventListener("pagehide", stopCamera);
 
   loadRegions();
+  registerOffline();
   document.documentElement.dataset.ready = "true";
 
   // ?payload=... (or #payload=...): verify at once; then drop it from the address bar

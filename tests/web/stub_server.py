@@ -44,8 +44,10 @@ STATIC = ROOT / "api" / "static"
 CERTTYPES = ROOT / "ledger" / "certtypes"
 sys.path.insert(0, str(ROOT))
 
+from api.middleware import IMPORT_MAP_HASH  # noqa: E402  (verify.html's import map)
+
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    f"default-src 'self'; script-src 'self' 'wasm-unsafe-eval' '{IMPORT_MAP_HASH}'; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
@@ -489,6 +491,10 @@ class Handler(BaseHTTPRequestHandler):
                     "Permissions-Policy": "camera=(self)",
                 },
             )
+        if url.path == "/verify-sw.js":
+            # a service worker that keeps nothing: the page registers one, and its offline mode
+            # is tried against the real API (tests/test_offline_page.py), never the stub
+            return self.send(200, b"// the stub's service worker: keeps nothing\n", "text/javascript; charset=utf-8")
         if url.path.startswith("/static/"):
             rel = url.path[len("/static/") :]
             path = (STATIC / rel).resolve()
