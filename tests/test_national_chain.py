@@ -28,7 +28,7 @@ from helpers import REGIONS, SCHEMA, Consortium, FakeClock, advance, expect
 from ledger.chain import Chain
 from ledger.contracts import KeyState
 from ledger.crypto.sm import SM2PrivateKey
-from ledger.deployment import ChainMismatch, Deployment, deploy
+from ledger.deployment import FORMAT, ChainMismatch, Deployment, deploy
 from ledger.document import Anchor, Certificate, new_salts
 from ledger.errors import ConfigError, ContractRejected, InvalidInput
 from ledger.ids import agency_id, type_id
@@ -156,7 +156,7 @@ def key_check(result: Any) -> tuple[str, str]:
 
 def test_the_suite_is_chosen_at_deployment_and_recorded_on_chain(chain: Chain, sm: SmLedger, tmp_path: Path) -> None:
     d = sm.reg.deployment
-    assert d.suite == "sm" and d.format == 3
+    assert d.suite == "sm" and d.format == FORMAT
     assert bytes(sm.reg.chain.call(sm.reg.consortium.functions.cryptoSuite())) == suite("sm").chain_id
     assert d.chain_suite(chain.raw) == "sm" and d.identity_problem(chain.raw) is None
     d.save(tmp_path / "deployment.json")
@@ -187,7 +187,7 @@ def test_a_deployment_file_whose_suite_is_not_the_chains_is_refused(chain: Chain
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match=r"format 2.*cryptographic suite.*deploy again"):
         Deployment.load(path)
-    data["format"], data["suite"] = 3, "gm"
+    data["format"], data["suite"] = FORMAT, "gm"
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="unknown cryptographic suite"):
         Deployment.load(path)

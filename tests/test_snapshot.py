@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Mirror, failing, id_rows, issue_rows, new_deployment, open_mirror, unanchored_document
+from api_helpers import (
+    Mirror,
+    failing,
+    id_rows,
+    issue_rows,
+    new_deployment,
+    open_mirror,
+    start_anvil,
+    unanchored_document,
+)
 from eth_account import Account
 from helpers import ROOT, Consortium, FakeClock, free_port
 from test_cli import PASSWORD, Cli
@@ -252,9 +261,20 @@ def test_nothing_personal_no_receipts_no_identifier_tags(world: World, tmp_path:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, anvil: Any) -> Cli:
+def own_anvil(tmp_path: Path) -> Iterator[Any]:
+    """A node of this test's own: its block times follow the clock (the session's node may have
+    been moved ahead by tests that warp time, and a snapshot's age is its block's time)."""
+    node = start_anvil(tmp_path)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, own_anvil: Any) -> Cli:
     monkeypatch.setenv("CERTLEDGER_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("CERTLEDGER_RPC_URL", anvil.url)
+    monkeypatch.setenv("CERTLEDGER_RPC_URL", own_anvil.url)
     monkeypatch.setenv("CERTLEDGER_PASSWORD", PASSWORD)
     monkeypatch.setenv("CERTLEDGER_KEYSTORE_SCRYPT_N", "1024")
     for var in ("CERTLEDGER_KEY", "CERTLEDGER_DEPLOYMENT", "CERTLEDGER_PORT", "CERTLEDGER_DB_URL"):
