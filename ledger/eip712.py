@@ -4,8 +4,9 @@ The verification path recovers who signed a batch root or a trust snapshot. ``et
 does that too, but importing it loads ``eth_keyfile`` and ``py_ecc``'s BLS constants (about a
 second on this machine kind), which every ``certledger verify`` would pay; here the digest is
 the few lines EIP-712 defines for structs of static fields (``bytes32``, ``uintN``,
-``address``; the domain's strings hashed) and recovery is ``eth_keys``' own. Signing stays with
-``eth_account`` (``LocalAccount``), whose digests these equal (tested against it).
+``address``; the domain's strings hashed) and recovery is ``eth_keys``' own. These digests are
+also what keys sign (``LocalAccount.unsafe_sign_hash``): one digest for signing, recovering and
+the contract's ``batchDigest``, held equal to ``eth_account``'s typed-data encoding by the tests.
 """
 
 from __future__ import annotations

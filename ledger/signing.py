@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from eth_typing import Hash32
 from eth_utils import keccak, to_bytes, to_checksum_address
 
 from . import eip712
@@ -102,10 +103,8 @@ def batch_typed_data(
     }
 
 
-def _signable(*args: Any, **kwargs: Any) -> Any:
-    from eth_account.messages import encode_typed_data
-
-    return encode_typed_data(full_message=batch_typed_data(*args, **kwargs))
+def _digest(typed: dict[str, Any]) -> bytes:
+    return eip712.digest(typed["domain"], "AnchorBatch", ANCHOR_FIELDS, typed["message"])
 
 
 def batch_digest(
@@ -119,10 +118,11 @@ def batch_digest(
     identifier_tags: Sequence[bytes] | bytes = (),
 ) -> bytes:
     """The 32-byte EIP-712 digest (what ``CertificateRegistry.batchDigest`` returns)."""
-    signable = _signable(
-        root, cert_type, agency, chain_id, registry, sm2_signature=sm2_signature, identifier_tags=identifier_tags
+    return _digest(
+        batch_typed_data(
+            root, cert_type, agency, chain_id, registry, sm2_signature=sm2_signature, identifier_tags=identifier_tags
+        )
     )
-    return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
 
 def sign_batch(
@@ -138,10 +138,10 @@ def sign_batch(
 ) -> bytes:
     """The agency key's 65-byte EIP-712 signature (r || s || v) of a batch root, committing to
     the batch's SM2 signature and identifier tags."""
-    signable = _signable(
+    digest = batch_digest(
         root, cert_type, agency, chain_id, registry, sm2_signature=sm2_signature, identifier_tags=identifier_tags
     )
-    return bytes(key.sign_message(signable).signature)
+    return bytes(key.unsafe_sign_hash(Hash32(digest)).signature)  # the EIP-712 digest, as sign_message signs it
 
 
 def recover_batch_signer(
@@ -192,7 +192,7 @@ def _recover(
         sm2_signature=sm2_signature,
         identifier_tags_hash=identifier_tags_hash,
     )
-    return eip712.recover(eip712.digest(typed["domain"], "AnchorBatch", ANCHOR_FIELDS, typed["message"]), signature)
+    return eip712.recover(_digest(typed), signature)
 
 
 # ---------------------------------------------------------------------- SM2

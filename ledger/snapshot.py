@@ -353,10 +353,20 @@ def create(
     return manifest
 
 
-def _checkpoint(meta: dict[str, str], block_row: Any) -> int:
+def _checkpoint(dst: sqlite3.Connection, meta: dict[str, str], block_row: Any) -> int:
+    """The mirror's checkpoint block, its identity and the block's row written first."""
     if block_row is None or not meta.get("checkpoint_hash"):
         raise InvalidInput("the mirror has indexed nothing yet: run `certledger index` first")
+    _copy_rows(dst, s.meta, [(k, meta[k]) for k in META_KEYS if k in meta])
+    _copy_rows(dst, s.blocks, [tuple(block_row)])
     return int(meta["checkpoint_block"])
+
+
+def _select(table: Any, prefix: str = "") -> str:
+    """Every column of a mirror table, the certificate hashes in key order."""
+    columns = ", ".join(c.name for c in table.columns)
+    order = " ORDER BY hash, batch_id" if table is s.certificates else ""
+    return f"SELECT {columns} FROM {prefix}{table.name}{order}"
 
 
 def _copy_from_sqlite(
@@ -370,13 +380,10 @@ def _copy_from_sqlite(
     block_row = dst.execute(
         "SELECT number, hash, time FROM src.blocks WHERE number = ?", (int(meta.get("checkpoint_block", -1)),)
     ).fetchone()
-    block = _checkpoint(meta, block_row)
-    _copy_rows(dst, s.meta, [(k, meta[k]) for k in META_KEYS if k in meta])
-    _copy_rows(dst, s.blocks, [tuple(block_row)])
+    block = _checkpoint(dst, meta, block_row)
     for table in TABLES:
         columns = ", ".join(c.name for c in table.columns)
-        order = " ORDER BY hash, batch_id" if table is s.certificates else ""
-        done = dst.execute(f"INSERT INTO main.{table.name} ({columns}) SELECT {columns} FROM src.{table.name}{order}")
+        done = dst.execute(f"INSERT INTO main.{table.name} ({columns}) {_select(table, 'src.')}")
         if progress is not None:
             progress(table.name, done.rowcount)
     return block, block_row
@@ -399,15 +406,11 @@ def _copy_from_postgres(
             block_row = raw.execute(
                 "SELECT number, hash, time FROM blocks WHERE number = %s", (int(meta.get("checkpoint_block", -1)),)
             ).fetchone()
-            block = _checkpoint(meta, block_row)
-            _copy_rows(dst, s.meta, [(k, meta[k]) for k in META_KEYS if k in meta])
-            _copy_rows(dst, s.blocks, [tuple(block_row)])
+            block = _checkpoint(dst, meta, block_row)
             for table in TABLES:
-                columns = ", ".join(c.name for c in table.columns)
-                order = " ORDER BY hash, batch_id" if table is s.certificates else ""
                 with raw.cursor(name=f"snapshot_{table.name}") as cur:
                     cur.itersize = CHUNK
-                    cur.execute(f"SELECT {columns} FROM {table.name}{order}")
+                    cur.execute(_select(table))
                     while rows := cur.fetchmany(CHUNK):
                         _copy_rows(dst, table, rows)
                         if progress is not None:
