@@ -30,8 +30,8 @@ def _snapshot_file(state: Any) -> tuple[Path, str]:
         raise ApiError(404, "NO_SNAPSHOT", "this server publishes no trust snapshot (CERTLEDGER_SNAPSHOT)")
     try:
         snap = Snapshot.read(path)
-    except (InvalidInput, SnapshotError) as exc:
-        raise ApiError(404, "NO_SNAPSHOT", f"the trust snapshot cannot be served: {exc}") from None
+    except (InvalidInput, SnapshotError):  # the reason names server paths: the operator's log, not the client's
+        raise ApiError(404, "NO_SNAPSHOT", "the trust snapshot this server names cannot be read") from None
     return path, '"' + snap.manifest.digest().hex() + '"'
 
 
@@ -70,8 +70,8 @@ async def snapshot_trust(state: State) -> Any:
 
     try:
         trust = await run_in_threadpool(read)
-    except InvalidInput as exc:
-        raise ApiError(404, "NO_TRUST", str(exc)) from None
+    except InvalidInput:  # as above: no server path to an anonymous client
+        raise ApiError(404, "NO_TRUST", "this server has no consortium to trust snapshots by") from None
     body = {**trust.to_json(), "quorum": trust.quorum, "max_age_seconds": state.settings.snapshot_max_age}
     response = json_response(body)
     response.headers["Cache-Control"] = CACHE
