@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Copies the browser QR decoder (jsQR, for /verify) and QR encoder (qrcode-generator, for the
 // wallet's presentations on /wallet), and the offline mode's secp256k1 (@noble/secp256k1: the
-// snapshot's and batches' signatures) and SQLite (sql.js, WebAssembly: the snapshot's database),
-// from npm, into api/static/vendor/ so that the API serves every asset of its pages itself (no CDN).
+// snapshot's and batches' signatures), short Weierstrass curve arithmetic (@noble/curves'
+// abstract modules: the sm suite's SM2 batch signatures on sm2p256v1) and SQLite (sql.js,
+// WebAssembly: the snapshot's database), from npm, into api/static/vendor/ so that the API serves every asset of its pages itself (no CDN).
 //
 //   node scripts/vendor_assets.mjs           write api/static/vendor/ (byte-for-byte copies + MANIFEST.json)
 //   node scripts/vendor_assets.mjs --check   exit 1 if api/static/vendor/ differs from what node_modules gives
@@ -48,6 +49,16 @@ const ASSETS = [
     files: [
       { source: "lib/esm/index.js", target: "noble-secp256k1.js" },
       { source: "LICENSE", target: "noble-secp256k1.LICENSE.txt" },
+    ],
+  },
+  {
+    // ES modules importing one another by relative path: kept together in their own directory
+    package: "@noble/curves",
+    version: "1.8.2",
+    license: "MIT",
+    files: [
+      ...["curve.js", "modular.js", "utils.js", "weierstrass.js"].map((f) => ({ source: `esm/abstract/${f}`, target: `noble-curves/${f}` })),
+      { source: "LICENSE", target: "noble-curves/LICENSE.txt" },
     ],
   },
   {
@@ -103,12 +114,13 @@ function expected() {
   return out;
 }
 
-function current() {
-  const out = new Map();
-  if (!existsSync(VENDOR)) return out;
-  for (const entry of readdirSync(VENDOR, { withFileTypes: true })) {
-    if (entry.isFile()) out.set(entry.name, readFileSync(join(VENDOR, entry.name)));
-    else out.set(entry.name + "/", null); // anything else does not belong here
+function current(dir = VENDOR, prefix = "", out = new Map()) {
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const name = prefix + entry.name;
+    if (entry.isFile()) out.set(name, readFileSync(join(dir, entry.name)));
+    else if (entry.isDirectory()) current(join(dir, entry.name), name + "/", out);
+    else out.set(name, null); // anything else does not belong here
   }
   return out;
 }
@@ -145,11 +157,12 @@ if (check) {
 }
 
 mkdirSync(VENDOR, { recursive: true });
-for (const name of readdirSync(VENDOR)) {
+for (const name of current().keys()) {
   if (!want.has(name)) rmSync(join(VENDOR, name), { recursive: true, force: true });
 }
 for (const [name, buf] of want) {
   const path = join(VENDOR, name);
+  mkdirSync(dirname(path), { recursive: true });
   if (!existsSync(path) || !readFileSync(path).equals(buf)) writeFileSync(path, buf);
 }
 process.stdout.write(

@@ -2,8 +2,9 @@
 real chain (anvil) and mirror: the page is opened once online (its service worker keeps the page
 and the trust snapshot), the API process is stopped, the page is loaded again and verifies full
 QR payloads with the snapshot alone: VALID, REVOKED, and INVALID for an altered one, exactly as
-the Python ``SnapshotSource`` answers for the same payloads; a snapshot past its age answers
-ERROR with its age; one signed by others than the pinned consortium's admins is refused.
+the Python ``SnapshotSource`` answers for the same payloads, in both suites (sm: SM3 and the
+batches' SM2 signatures, cross-checked with Tongsuo); a snapshot past its age answers ERROR with
+its age; one signed by others than the pinned consortium's admins is refused.
 Also GET /v1/snapshot and /v1/snapshot/trust through the checked test client.
 
 Screenshots go to .artifacts/screenshots/ (docs/screenshots/ with CERTLEDGER_UPDATE_SCREENSHOTS=1).
@@ -17,7 +18,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,12 @@ from helpers import ROOT, Consortium, free_port, wait_until
 
 from ledger.chain import Chain
 from ledger.contracts import Status
-from ledger.document import Certificate
+from ledger.crypto.sm import SM2PrivateKey
+from ledger.document import Anchor, Certificate
+from ledger.ids import agency_id, type_id
+from ledger.merkle import build_tree
 from ledger.qr import compact_for, full_payload
+from ledger.signing import sign_batch, sm2_sign_batch
 from ledger.snapshot import Snapshot, SnapshotError, Trust, create
 from ledger.verification import Verifier
 
@@ -72,13 +77,40 @@ class Setup:
         return r.verdict.value, [(c.name, c.outcome.value, c.code) for c in r.checks]
 
 
+def anchor_with_sm2(c: Consortium, like: dict[str, Any], sm2_key: SM2PrivateKey) -> dict[str, Any]:
+    """A certificate like ``like`` (another holder) anchored in a batch of its own by its agency's
+    chain key, the batch SM2-signed by ``sm2_key``: what an insider who skips the issuance
+    pipeline's check of the SM2 key can put on chain. Returns its document."""
+    doc = copy.deepcopy(like)
+    doc.pop("hash", None)
+    doc.pop("anchor", None)
+    name = next(iter(doc["fields"]))
+    doc["fields"][name] += "乙"
+    cert, _ = Certificate.from_json(doc)
+    h = cert.compute_hash()
+    tree = build_tree([h])
+    aid, tid = agency_id(cert.agency), type_id(cert.type)
+    chain_id, registry = c.registry.chain.chain_id, c.deployment.certificate_registry
+    sm2 = sm2_sign_batch(sm2_key, tree.root, tid, aid, chain_id, registry)
+    eip712 = sign_batch(c.agency_keys[cert.agency], tree.root, tid, aid, chain_id, registry, sm2_signature=sm2)
+    c.registry.chain.transact(
+        c.deployer, c.registry.certificates.functions.anchorBatch(aid, tid, [h], eip712 + sm2, [])
+    )
+    address = c.agency_keys[cert.agency].address
+    anchor = Anchor(chain_id, registry, tree.root, tuple(tree.proof(h)), eip712, address, sm2_signature=sm2)
+    return replace(cert, anchor=anchor).to_json(h)
+
+
 @pytest.fixture
 def setup(chain: Chain, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Setup]:
     """A deployment (intl; ``@pytest.mark.parametrize("setup", ["sm"], indirect=True)``: sm) with
-    three ID cards, the second revoked, a mirror, and its snapshot signed by every region's admin."""
+    three ID cards, the second revoked (sm: and a fourth whose batch a stranger's SM2 key signed),
+    a mirror, and its snapshot signed by every region's admin."""
     suite = getattr(request, "param", "intl")
     c = new_deployment(chain, types=("ID_CARD",), suite=suite)
     docs = issue_rows(c, "GD-PSB", "ID_CARD", id_rows(3), tmp_path / "issued")
+    if suite == "sm":  # docs[3]: GD-PSB's chain key, a stranger's SM2 key (the contract cannot check SM2)
+        docs.append(anchor_with_sm2(c, docs[2], SM2PrivateKey.generate()))
     c.registry.set_certificate_status(
         c.agency_keys["GD-PSB"], "GD-PSB", bytes.fromhex(docs[1]["hash"][2:]), Status.REVOKED, "HOLDER_REQUEST"
     )
@@ -381,17 +413,88 @@ def test_online_the_api_answers_as_before(browser: Any, setup: Setup, serve: Any
 
 
 @pytest.mark.parametrize("setup", ["sm"], indirect=True)
-def test_the_national_suite_answers_error_offline_never_a_verdict(browser: Any, setup: Setup, serve: Any) -> None:
-    """The sm snapshot itself is checked (SM3 digests, the admins' signatures); SM2 batch
-    signatures are not checked in the browser yet, so a certificate answers ERROR, saying so."""
+def test_the_national_suite_verifies_offline_with_sm2_as_python_does(browser: Any, setup: Setup, serve: Any) -> None:
+    """In the sm suite the page checks SM3 hashes and the batch's SM2 signature under the SM2 key
+    registered with the anchoring key: genuine certificates are VALID (or REVOKED); a batch
+    anchored with an SM2 key that is not the agency's (the contract cannot check SM2) is INVALID
+    FORGED_SM2_SIGNATURE; a file whose SM2 signature was swapped or dropped is INVALID; each
+    exactly as the Python SnapshotSource answers."""
     base, proc = serve(setup.snapshot)
     page = open_online(browser, base)
     stop(proc)
     reload_offline(page)
-    verify(page, setup.payload(0))
-    shown(page, "ERROR")
-    assert "浏览器暂不支持离线核验国密" in page.inner_text("#verdict-message")
+    forged_sm2 = setup.docs[3]  # anchored under GD-PSB's chain key, SM2-signed by a stranger's key
+    swapped = copy.deepcopy(setup.docs[0])  # carries the stranger's batch SM2 signature instead
+    swapped["anchor"]["sm2Signature"] = forged_sm2["anchor"]["sm2Signature"]
+    dropped = copy.deepcopy(setup.docs[0])
+    del dropped["anchor"]["sm2Signature"]
+    cases: list[tuple[str | dict[str, Any], str, str]] = [
+        (setup.payload(0), "VALID", "OK"),
+        (setup.payload(1), "REVOKED", "OK"),
+        (setup.payload(0, compact=True), "VALID", "OK"),
+        (setup.docs[0], "VALID", "OK"),
+        (setup.payload(3), "INVALID", "FORGED_SM2_SIGNATURE"),
+        (setup.payload(3, compact=True), "INVALID", "FORGED_SM2_SIGNATURE"),  # the snapshot's recorded SM2 signature
+        (forged_sm2, "INVALID", "FORGED_SM2_SIGNATURE"),
+        (swapped, "INVALID", "SM2_SIGNATURE_MISMATCH"),
+        (dropped, "INVALID", "SM2_SIGNATURE_MISSING"),
+    ]
+    for given, verdict, key_code in cases:
+        verify(page, given if isinstance(given, str) else json.dumps(given, ensure_ascii=False))
+        got = shown(page, verdict)
+        assert got == setup.python(given, page_now(page)), (verdict, key_code)
+        assert ("key_valid", "PASS" if key_code == "OK" else "FAIL", key_code) in got[1], got
+    assert not page.problems, page.problems
     page.context.close()
+
+
+def test_sm2_verification_in_the_browser_agrees_with_tongsuo(browser: Any, setup: Setup, serve: Any) -> None:
+    """api/static/sm2.js against ledger.crypto.sm (Tongsuo) on the same signatures: genuine ones
+    verify (65- and 64-byte keys, a custom signer ID); a changed message, bit of r or s, key, or ID,
+    r or s of 0 or n, a short signature and a key off the curve do not."""
+    from ledger.crypto.sm import N, SM2PrivateKey
+
+    base, _ = serve(setup.snapshot)
+    page = browser.new_page()
+    page.goto(base + "/verify")
+    page.wait_for_selector("html[data-ready]")
+    vectors = []
+    for i in range(12):
+        key = SM2PrivateKey.generate()
+        pub = key.public_key.to_bytes()
+        message = os.urandom(i * 17)
+        signer_id = b"1234567812345678" if i % 3 else f"agency-{i}@example.cn".encode()
+        sig = key.sign(message, signer_id=signer_id)
+        assert key.public_key.verify(message, sig, signer_id=signer_id)
+        other = SM2PrivateKey.generate().public_key.to_bytes()
+        off_curve = pub[:40] + bytes([pub[40] ^ 1]) + pub[41:]
+        flip_r = bytes([sig[0] ^ 0x80]) + sig[1:]
+        flip_s = sig[:63] + bytes([sig[63] ^ 1])
+        n = N.to_bytes(32, "big")
+        for k, sg, m, sid, want in (
+            (pub, sig, message, signer_id, True),
+            (pub[1:], sig, message, signer_id, True),
+            (pub, sig, message + b"!", signer_id, False),
+            (pub, flip_r, message, signer_id, False),
+            (pub, flip_s, message, signer_id, False),
+            (other, sig, message, signer_id, False),
+            (pub, sig, message, signer_id + b"x", False),
+            (off_curve, sig, message, signer_id, False),
+            (pub, bytes(32) + sig[32:], message, signer_id, False),
+            (pub, sig[:32] + n, message, signer_id, False),
+            (pub, sig[:63], message, signer_id, False),
+        ):
+            vectors.append([k.hex(), sg.hex(), m.hex(), sid.hex(), want])
+    got = page.evaluate(
+        """async (vectors) => {
+          const { sm2Verify } = await import("/static/sm2.js");
+          const b = (h) => Uint8Array.from(h.match(/../g) || [], (x) => parseInt(x, 16));
+          return vectors.map(([k, s, m, id]) => sm2Verify(b(k), b(s), b(m), b(id)));
+        }""",
+        vectors,
+    )
+    assert got == [v[4] for v in vectors]
+    page.close()
 
 
 @pytest.mark.unit
@@ -412,6 +515,7 @@ def test_the_import_map_is_allowed_by_its_hash_and_the_offline_assets_exist() ->
     package = json.loads((ROOT / "package.json").read_text())["dependencies"]
     for name, version, files in (
         ("@noble/secp256k1", "1.7.1", ["noble-secp256k1.js"]),
+        ("@noble/curves", "1.8.2", ["noble-curves/weierstrass.js", "noble-curves/modular.js"]),
         ("sql.js", "1.13.0", ["sql-wasm.js", "sql-wasm.wasm"]),
     ):
         assert manifest[name]["version"] == version == package[name]

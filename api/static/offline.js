@@ -12,12 +12,14 @@
 // ERROR, never VALID: revocations since are unknown.
 //
 // Supported offline: full QR payloads (CLF2:/CLF1:), compact codes (CLC3:: the certificate hash
-// recomputed from their metadata) and certificate files, of the intl suite. Older compact codes
-// (CLC2:/CLC1:, a bare hash) and wallet presentations (CLP1:) need the ledger online, and
-// the sm suite's SM2 batch signatures are not checked in the browser yet: those answer ERROR.
+// recomputed from their metadata) and certificate files, in both suites: in the sm suite the
+// batch's SM2 signature (sm2.js) is checked under the SM2 key registered with the anchoring key,
+// as online. Older compact codes (CLC2:/CLC1:, a bare hash) and wallet presentations (CLP1:) need
+// the ledger online.
 
 import { DocumentError, concat, hex, keccak256, readDocument, sm3, unhex, utf8 } from "/static/wallet-core.js";
 import { Signature, recoverPublicKey } from "/static/vendor/noble-secp256k1.js";
+import { sm2Verify } from "/static/sm2.js";
 
 export const SNAPSHOT_URL = "/v1/snapshot";
 export const TRUST_URL = "/v1/snapshot/trust";
@@ -164,6 +166,29 @@ function batchDigest(root, certType, agency, chainId, registry, sm2Signature, ta
     ),
   );
   return typedDigest(domainSeparator(chainId, registry), struct);
+}
+
+const SM2_BATCH_PREFIX = utf8("CLB2");
+const sm2Results = new Map(); // one SM2 verification per batch, not per certificate (ledger/signing.py)
+
+/** Whether the 64-byte SM2 signature is the batch's by the registered SM2 key (x || y)
+ * (ledger/signing.py sm2_batch_signature_ok, default signer ID). */
+function sm2BatchSignatureOk(publicKey, signature, root, certType, agency, chainId, registry, tagsHash) {
+  const message = concat(
+    SM2_BATCH_PREFIX,
+    word(chainId),
+    unhex(registry),
+    ascii32(agency),
+    ascii32(certType),
+    root,
+    tagsHash || keccak256(new Uint8Array(0)),
+  );
+  const key = hex(publicKey) + hex(signature) + hex(message);
+  if (!sm2Results.has(key)) {
+    if (sm2Results.size >= 4096) sm2Results.clear();
+    sm2Results.set(key, sm2Verify(publicKey, signature, message));
+  }
+  return sm2Results.get(key);
 }
 
 // ------------------------------------------------------------------ the zip (stored members)
@@ -386,14 +411,19 @@ class Queries {
   }
 
   key(address) {
-    const rows = this.rows("SELECT agency, kind, value FROM key_events WHERE address = ? ORDER BY block, log_index", [address]);
+    const rows = this.rows(
+      "SELECT agency, kind, value, sm2_public_key FROM key_events WHERE address = ? ORDER BY block, log_index",
+      [address],
+    );
     if (!rows.length) return null;
     const v = { added: 0, retired: 0, compromised: 0 };
-    for (const [, kind, value] of rows) {
+    let sm2PublicKey = null;
+    for (const [, kind, value, sm2] of rows) {
       if (kind === "corrected") v.compromised = Number(value);
       else if (kind in v) v[kind] = Number(value);
+      if (kind === "added" && sm2) sm2PublicKey = sm2;
     }
-    return { agency: rows[0][0], activeFrom: v.added, retiredAt: v.retired, compromisedSince: v.compromised };
+    return { agency: rows[0][0], activeFrom: v.added, retiredAt: v.retired, compromisedSince: v.compromised, sm2PublicKey };
   }
 
   regionVoid(region, at) {
@@ -771,12 +801,29 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
       return pass("issuer_authorized", "OK", `${a.agency} (${a.issuerRegion}) was authorised to issue ${a.certType} when it anchored`, { agency: a.agency, region: a.issuerRegion, type: a.certType });
     }],
     ["key_valid", () => {
+      // as ledger/verification/checks.py KeyValid: the EIP-712 signature, then (sm) the SM2 one
       const a = c.anchor;
       if (!a) return notAnchored("key_valid");
+      const sm = (deployment.suite || "intl") !== "intl";
+      let sm2Signature = a.sm2Signature; // the whole signature, as the snapshot recorded it
       let signer = String(a.key).toLowerCase(); // a compact code carries no signature: the anchoring is the proof
       if (!compact) {
+        const carried = anchor.sm2Signature;
+        const recorded = a.sm2Signature ? keccak256(a.sm2Signature) : null;
+        if (sm && !carried) {
+          return fail("key_valid", "INVALID", "SM2_SIGNATURE_MISSING", "the document carries no SM2 batch signature, which every batch of this sm deployment has");
+        }
+        if (carried && (!recorded || !eq(keccak256(carried), recorded))) {
+          return fail(
+            "key_valid", "INVALID", "SM2_SIGNATURE_MISMATCH",
+            recorded
+              ? "the document's SM2 batch signature is not the one the ledger recorded for this batch"
+              : "the document carries an SM2 batch signature, but the ledger recorded none for this batch",
+          );
+        }
+        sm2Signature = carried;
         try {
-          signer = recoverAddress(batchDigest(anchor.root, a.certType, a.agency, anchor.chainId, anchor.registry, null, a.tagsHash), anchor.signature);
+          signer = recoverAddress(batchDigest(anchor.root, a.certType, a.agency, anchor.chainId, anchor.registry, carried, a.tagsHash), anchor.signature);
         } catch {
           return fail("key_valid", "INVALID", "BAD_SIGNATURE", "the batch signature is malformed");
         }
@@ -786,11 +833,22 @@ function runChecks(q, deployment, cert, anchor, stated, now, verifierRegion, hea
       }
       const key = q.key(a.key);
       if (!key || key.agency !== a.agency) return fail("key_valid", "INVALID", "UNKNOWN_KEY", `key ${a.key} is not a key of ${a.agency}`, { key: a.key, agency: a.agency });
+      const sm2Checked = sm && sm2Signature;
+      if (sm2Checked) {
+        if (!key.sm2PublicKey) {
+          return fail("key_valid", "INVALID", "SM2_KEY_MISSING", `key ${a.key} has no SM2 public key registered: its SM2 batch signature cannot be trusted`, { key: a.key });
+        }
+        const chainId = compact ? deployment.chain_id : anchor.chainId;
+        const registry = compact ? deployment.certificate_registry : anchor.registry;
+        if (!sm2BatchSignatureOk(key.sm2PublicKey, sm2Signature, a.root, a.certType, a.agency, chainId, registry, a.tagsHash)) {
+          return fail("key_valid", "INVALID", "FORGED_SM2_SIGNATURE", `the SM2 batch signature does not verify under the SM2 key registered with ${a.key}`, { key: a.key });
+        }
+      }
       if (key.compromisedSince && a.anchoredAt >= key.compromisedSince) {
         const since = isoTime(key.compromisedSince);
         return fail("key_valid", "INVALID", "KEY_COMPROMISED", `key ${a.key} is reported compromised since ${since}, before this anchor`, { key: a.key, since });
       }
-      return pass("key_valid", "OK", `signed by ${a.key}, valid at anchoring time`, { key: a.key });
+      return pass("key_valid", "OK", `signed by ${a.key}${sm2Checked ? " (EIP-712 and SM2)" : ""}, valid at anchoring time`, { key: a.key });
     }],
     ["status", () => {
       const a = c.anchor;
@@ -875,9 +933,6 @@ export async function verifyOffline(input, snap, { verifierRegion = null, now = 
   } else {
     throw new OfflineUnsupported("OFFLINE_FULL_ONLY", "offline, only a current QR code (CLC3:, CLF2:) or a certificate file can be verified");
   }
-  if (snap.suite !== "intl") {
-    throw new OfflineUnsupported("OFFLINE_SM", "offline verification of the national suite is not available in the browser yet");
-  }
   if (data && typeof data === "object" && data.document && Object.keys(data).length === 1) data = data.document;
   const compact = !!(data && data.compact);
   let cert;
@@ -897,10 +952,16 @@ export async function verifyOffline(input, snap, { verifierRegion = null, now = 
   const a = compact ? null : data.anchor;
   if (a && typeof a === "object") {
     const hex32 = /^0x[0-9a-fA-F]{64}$/;
-    if (!hex32.test(a.root) || !Array.isArray(a.proof) || !a.proof.every((p) => hex32.test(p)) || !/^0x[0-9a-fA-F]{130}$/.test(a.signature) || !/^0x[0-9a-fA-F]{40}$/.test(a.registry)) {
+    if (
+      !hex32.test(a.root) || !Array.isArray(a.proof) || !a.proof.every((p) => hex32.test(p)) || !/^0x[0-9a-fA-F]{130}$/.test(a.signature) ||
+      !/^0x[0-9a-fA-F]{40}$/.test(a.registry) || (a.sm2Signature !== undefined && !/^0x[0-9a-fA-F]{128}$/.test(a.sm2Signature))
+    ) {
       throw new OfflineBadInput("the document's anchor is malformed");
     }
-    anchor = { chainId: Number(a.chainId), registry: a.registry, root: unhex(a.root), proof: a.proof.map(unhex), signature: unhex(a.signature) };
+    anchor = {
+      chainId: Number(a.chainId), registry: a.registry, root: unhex(a.root), proof: a.proof.map(unhex), signature: unhex(a.signature),
+      sm2Signature: a.sm2Signature === undefined ? null : unhex(a.sm2Signature),
+    };
   }
   const q = new Queries(snap.db);
   const { age, problem } = snapshotAge(snap, now, maxAge);

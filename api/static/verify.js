@@ -425,7 +425,7 @@ async function offlineView(input, region, unreachable) {
     return { kind: "result", body };
   } catch (e) {
     if (e instanceof mod.OfflineUnsupported) {
-      return errorState({ key: e.code === "OFFLINE_SM" ? "offline.sm" : "offline.unsupported" }, { code: e.code });
+      return errorState({ key: "offline.unsupported" }, { code: e.code });
     }
     if (e instanceof mod.OfflineBadInput) {
       return { kind: "error", title: { key: "error.heading" }, message: { key: "offline.badinput", vars: { reason: e.message } }, code: "INVALID_INPUT" };
