@@ -39,6 +39,7 @@ from ledger.errors import ConfigError
 from ledger.ids import iso_time, text_of
 from ledger.mirror import MirrorQueries
 from ledger.mirror import schema as mirror_schema
+from ledger.mirror.rpc import RpcError
 from ledger.mirror.store import RangeData
 from ledger.registry import AnchoredBatch, canonical_schema
 
@@ -474,6 +475,45 @@ def test_indexing_block_by_block_equals_a_rebuild_in_one_go(issuing, mirror_url,
     indexer.catch_up()
     assert store.checkpoint()[0] == issuing.chain.block_number()
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
+
+
+def test_catching_up_with_the_next_ranges_logs_fetched_ahead_equals_a_rebuild(issuing, mirror_url, fresh_mirror_url):
+    """While catching up, the next range's logs come over a second connection as the current
+    range is written: ranges of one block, every one after the first fetched ahead, give the
+    same mirror as one catch-up; when the fetch ahead fails (a node refusing it), the range is
+    fetched again directly and nothing is missed."""
+    for i in range(4):
+        batch = anchor(issuing, "GD-PSB", "ID_CARD", 3 + i)
+    issuing.registry.set_batch_status(issuing.agency_keys["GD-PSB"], "GD-PSB", batch.root, SUSPENDED, "ISSUER_ERROR")
+    expected = rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url())
+    for failing in (False, True):
+        store = open_store(mirror_url, issuing.deployment, rebuild=True)
+        indexer = indexer_for(issuing.chain.url, issuing.deployment, store, initial_span=1, max_span=1)
+        ahead: list[tuple[int, int]] = []
+        fetch = indexer._fetch_logs
+
+        def counted(
+            rpc: Any,
+            first: int,
+            last: int,
+            fetch: Any = fetch,
+            failing: bool = failing,
+            direct: Any = indexer.rpc,
+            ahead: Any = ahead,
+        ) -> Any:
+            if rpc is not direct:  # the second connection: a fetch ahead
+                ahead.append((first, last))
+                if failing:
+                    raise RpcError(-32005, "query refused")
+            return fetch(rpc, first, last)
+
+        indexer._fetch_logs = counted  # type: ignore[method-assign]
+        indexer.catch_up()
+        blocks = issuing.chain.block_number() - issuing.deployment.deployment_block + 1
+        assert len(ahead) == blocks - 1 and all(f == last for f, last in ahead)  # every range after the first
+        assert store.checkpoint()[0] == issuing.chain.block_number()
+        assert_same_mirror(store.dump(), expected)
+        assert indexer._prefetcher is None and indexer._prefetch_rpc is None  # closed with the catch-up
 
 
 # ---------------------------------------------------------------------- following the head

@@ -3,7 +3,8 @@ event into the database.
 
 - **Catch-up** with ``eth_getLogs`` over block ranges that adapt: halved on provider errors or
   oversized results (Besu's default limit is 1,000 blocks per query), doubled while results
-  stay small. Each range is written in one database transaction together with the checkpoint,
+  stay small; the next range's logs are fetched on a second connection while the database
+  writes the current one. Each range is written in one database transaction together with the checkpoint,
   so a crash (even ``kill -9``) at any moment leaves the mirror at a range boundary: nothing
   lost, nothing twice.
 - **Live**: follows the head at a configurable confirmation depth (default 0: QBFT blocks are
@@ -89,7 +90,10 @@ class IndexerConfig:
     initial_span: int = 16  # grows x2 while ranges stay light; a block holds at most ~22,000 hashes
     min_span: int = 1
     max_span: int = 100_000
-    max_hashes_per_range: int = 250_000  # bounds memory: shrink the span when a range brings more
+    # Bounds memory (a range's hashes, and the next one's while it is written: ~150 MB at most):
+    # shrink the span when a range brings more. Large on purpose: a range of random hashes
+    # touches nearly every page of the certificates table, so fewer ranges write it fewer times.
+    max_hashes_per_range: int = 1_000_000
     backoff_min: float = 0.2
     backoff_max: float = 30.0
     max_reorg_depth: int = 64  # a deeper reorganisation stops the indexer instead of rewriting the mirror
@@ -121,6 +125,9 @@ class Indexer:
         self._had_error = True  # clear any error left in the mirror by an earlier run
         self._identity_at: float | None = None  # when the chain's identity was last confirmed
         self._halted = True  # clear a chain problem left by an earlier run once the chain checks out
+        self._prefetcher: Any = None  # ThreadPoolExecutor: the next range's logs while catching up
+        self._prefetch_rpc: RawRpc | None = None
+        self._prefetch: tuple[int, int, Any] | None = None  # (first, last, future)
 
     # -------------------------------------------------------------- the chain's identity
 
@@ -197,33 +204,87 @@ class Indexer:
         checkpoint, checkpoint_hash = self.store.checkpoint()
         first = max(checkpoint + 1, self.deployment.deployment_block)
         if first > target:
+            self._drop_prefetch()
             return StepResult(first, checkpoint, 0, 0, reorg_to) if reorg_to is not None else None
-        while True:
+        fetched = self._take_prefetch(first, target)
+        while fetched is None:
             last = min(target, first + self.span - 1)
             try:
-                raw_logs = self.rpc.logs(self.decoder.addresses, first, last)
+                fetched = (last, self._fetch_logs(self.rpc, first, last))
             except RpcError as exc:
                 if self.span <= self.config.min_span:
                     raise
                 self.span = max(self.config.min_span, self.span // 2)
                 log.info("eth_getLogs %d..%d refused (%s); span now %d", first, last, exc, self.span)
-                continue
-            break
-        logs = [d for d in (self.decoder.decode(r) for r in raw_logs) if d is not None]
+        last, (n_raw, logs) = fetched
         parent = (first - 1, checkpoint_hash) if checkpoint_hash is not None and first - 1 == checkpoint else None
         data = self._range_data(first, last, logs, parent)
-        self.store.write(data)
         certs = data.certificate_count
-        n_raw, n_logs = len(raw_logs), len(logs)
-        del raw_logs, logs, data
-        if certs:
-            release_memory()
+        n_logs = len(logs)
         # Adapt: shrink after a heavy range, grow while ranges stay light.
         if certs > self.config.max_hashes_per_range:
             self.span = max(self.config.min_span, self.span // 2)
         elif certs < self.config.max_hashes_per_range // 4 and n_raw < 1_000 and last < target:
             self.span = min(self.config.max_span, self.span * 2)
+        if last < target and reorg_to is None:  # catching up: the next range's logs come while this one is written
+            self._start_prefetch(last + 1, min(target, last + self.span))
+        self.store.write(data)
+        del logs, data
+        if certs:
+            release_memory()
         return StepResult(first, last, certs, n_logs, reorg_to)
+
+    def _fetch_logs(self, rpc: RawRpc, first: int, last: int) -> tuple[int, list[Log]]:
+        """The deployment's logs of blocks first..last, decoded: (raw log count, logs)."""
+        raw_logs = rpc.logs(self.decoder.addresses, first, last)
+        return len(raw_logs), [d for d in (self.decoder.decode(r) for r in raw_logs) if d is not None]
+
+    # While catching up, the logs of the next range are fetched (and decoded) on a thread of
+    # their own, over a connection of their own, while the database writes the current one:
+    # the node's answer and the database's work overlap. Nothing is trusted for it: the range
+    # is used only if it starts where the mirror's checkpoint then is, and its logs go through
+    # the same block-hash checks against the chain as any others (_range_data).
+
+    def _start_prefetch(self, first: int, last: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._drop_prefetch()
+        if self._prefetcher is None:
+            self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="certledger-prefetch")
+            self._prefetch_rpc = RawRpc(self.rpc.url, timeout=self.config.rpc_timeout)
+        rpc = self._prefetch_rpc
+        assert rpc is not None
+        self._prefetch = (first, last, self._prefetcher.submit(self._fetch_logs, rpc, first, last))
+
+    def _take_prefetch(self, first: int, target: int) -> tuple[int, tuple[int, list[Log]]] | None:
+        """The prefetched range if it starts at ``first`` and ends by ``target`` (else None,
+        and the range is fetched again): any failure there is left to the direct fetch."""
+        pending, self._prefetch = self._prefetch, None
+        if pending is None:
+            return None
+        p_first, p_last, future = pending
+        try:
+            result = future.result()
+        except Exception as exc:  # refused, timed out: the direct fetch decides what it means
+            log.debug("prefetch of %d..%d failed: %s", p_first, p_last, exc)
+            return None
+        if p_first != first or p_last > target:
+            return None
+        return p_last, result
+
+    def _drop_prefetch(self) -> None:
+        pending, self._prefetch = self._prefetch, None
+        if pending is not None:
+            pending[2].cancel()
+
+    def _close_prefetcher(self) -> None:
+        self._drop_prefetch()
+        if self._prefetcher is not None:
+            self._prefetcher.shutdown(wait=True, cancel_futures=True)
+            self._prefetcher = None
+        if self._prefetch_rpc is not None:
+            self._prefetch_rpc.close()
+            self._prefetch_rpc = None
 
     def _range_data(self, first: int, last: int, logs: list[Log], parent: tuple[int, bytes] | None) -> RangeData:
         # The range's last blocks too, so that a reorg near the head finds its exact ancestor.
@@ -434,6 +495,8 @@ class Indexer:
         except ChainHistoryLost as exc:
             self._halt(str(exc))
             raise
+        finally:
+            self._close_prefetcher()
 
     def _catch_up(self, progress: CatchUpProgress | None) -> int:
         self.check_identity()
