@@ -166,6 +166,53 @@ def test_batch_status_combines_with_certificate_status(issuing, mirror_url):
     assert at_b.status is REVOKED and at_b.event.scope == "certificate"
 
 
+def test_the_status_read_along_with_the_anchoring_is_status_as_of_now(issuing, mirror_url):
+    """lookup (by hash) and anchoring (by root, for a document) read the status in the same
+    round trip as the anchoring: after every step of certificate and batch changes — including
+    another agency's events for the same hash and the same root, which must not count — it is
+    exactly status_as_of at the head, event and all; anchoring also says whether the batch lists
+    the hash."""
+    reg, key, other = issuing.registry, issuing.agency_keys["GD-PSB"], issuing.agency_keys["GD-AMR"]
+    batch = anchor(issuing, "GD-PSB", "ID_CARD", 3)
+    elsewhere = anchor(issuing, "GD-PSB", "ID_CARD", 2)
+    a, b, c = batch.cert_hashes
+    root = batch.root
+    shadow = reg.anchor_batch(issuing.deployer, other, "GD-AMR", "BUSINESS_LICENSE", [a, b, c])  # the same root
+    assert shadow.root == root
+    steps = [
+        lambda: reg.set_certificate_status(key, "GD-PSB", a, SUSPENDED, "CHECK"),
+        lambda: reg.set_certificate_status(other, "GD-AMR", b, REVOKED, "FRAUD"),  # not GD-PSB's
+        lambda: reg.set_batch_status(other, "GD-AMR", root, REVOKED, "FRAUD"),  # not GD-PSB's batch
+        lambda: reg.set_batch_status(key, "GD-PSB", root, SUSPENDED, "AUDIT"),
+        lambda: reg.set_certificate_status(key, "GD-PSB", b, REVOKED, "CHECK"),
+        lambda: reg.set_batch_status(key, "GD-PSB", elsewhere.root, REVOKED, "AUDIT"),  # another batch
+        lambda: reg.set_batch_status(key, "GD-PSB", root, ACTIVE, "AUDIT_DONE"),
+        lambda: reg.set_certificate_status(key, "GD-PSB", a, ACTIVE, "RESOLVED"),
+    ]
+    store = open_store(mirror_url, issuing.deployment)
+    indexer = indexer_for(issuing.chain.url, issuing.deployment, store)
+    clock = FakeClock()
+    q = MirrorQueries(store, clock=clock)
+    seen = set()
+    for step in [lambda: None, *steps]:
+        step()
+        indexer.catch_up()
+        past_the_cache(clock)
+        for h in (a, b, c):
+            want = q.status_as_of(h, "GD-PSB", root)
+            record = q.lookup(h, "GD-PSB").record
+            assert record is not None and record.status_now == want
+            along = q.anchoring("GD-PSB", root, h)
+            assert along is not None and along.listed is True and along.status_now == want
+            assert along.root == root and along.key == record.key
+            seen.add(want.status)
+    assert seen == {ACTIVE, SUSPENDED, REVOKED}
+    assert q.anchoring("GD-PSB", root, elsewhere.cert_hashes[0]).listed is False
+    assert q.anchoring("ZJ-EDU", root, a) is None
+    shadowed = q.anchoring("GD-AMR", root, a)  # GD-AMR's own copy: its batch revoked, by itself
+    assert shadowed is not None and shadowed.status_now is not None and shadowed.status_now.status is REVOKED
+
+
 def test_history_is_oldest_first_and_includes_the_batch(issuing, mirror_url):
     reg, key, admin = issuing.registry, issuing.agency_keys["GD-PSB"], issuing.admins[GD]
     batch = anchor(issuing, "GD-PSB", "ID_CARD", 2)

@@ -716,10 +716,14 @@ def test_database_failing_mid_verification_is_error(world: World) -> None:
         raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
 
     queries.status_as_of = broken  # type: ignore[method-assign]
+    queries.read.many = broken  # type: ignore[method-assign]  # the anchoring and its status, in one read
     v = Verifier(MirrorSource(queries), world.deployment)
     r = verify(v, world.doc("id", 1))
     assert r.verdict == "ERROR"
-    assert check_of(r, "status")["code"] == "UNAVAILABLE"
+    assert check_of(r, "anchored")["code"] == "UNAVAILABLE"
+    assert check_of(r, "status")["outcome"] != "PASS"
+    r = v.verify_hash(bytes.fromhex(world.hash("id", 1)[2:]))  # by hash: the lookup reads its status along
+    assert r.verdict == "ERROR"
 
 
 # ---------------------------------------------------------------------- mirror == chain

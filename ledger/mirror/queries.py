@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -35,6 +35,7 @@ class CertificateRecord:
     issuer_region: int | None
     sm2_signature: bytes | None = None  # the batch's SM2 signature (sm suite)
     identifier_tags_hash: bytes | None = None  # keccak256 of the batch's identifier tags; None: none
+    status_now: StatusAt | None = None  # its status at the mirror's head, when read along (lookup)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,10 @@ class BatchRecord:
     issuer_region: int | None
     sm2_signature: bytes | None = None  # the batch's SM2 signature (sm suite)
     identifier_tags_hash: bytes | None = None  # keccak256 of the batch's identifier tags; None: none
+    # read along with the batch for one certificate (anchoring): whether the batch lists it, and
+    # its status at the mirror's head
+    listed: bool | None = None
+    status_now: StatusAt | None = None
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,31 @@ def _status_event(row: Any) -> StatusEvent:
     )
 
 
+def _status_of_row(row: tuple[Any, ...]) -> StatusEvent:
+    """A StatusEvent from a plain row of MirrorQueries._STATUS_COLUMNS (the raw readers')."""
+    subject, kind, agency, status, reason, actor, block, tx, t, role = row[:10]
+    return StatusEvent(
+        bytes(subject),
+        "certificate" if kind == 0 else "batch",
+        agency,
+        Status(status),
+        reason,
+        actor,
+        block,
+        bytes(tx),
+        t,
+        Role(role),
+    )
+
+
+def _effective(cert: StatusEvent | None, whole: StatusEvent | None) -> StatusAt:
+    """The certificate's status from its own latest event and its batch's (rules.effective_status)."""
+    status, event = effective_status(
+        (cert.status if cert else Status.ACTIVE, cert), (whole.status if whole else Status.ACTIVE, whole)
+    )
+    return StatusAt(status, event)
+
+
 class _Reader:
     """Plain SQL on the raw driver connections of SQLAlchemy's pool (``make_reader_engine``):
     the verification hot path costs tens of microseconds per query instead of SQLAlchemy's
@@ -294,6 +324,56 @@ class _Reader:
     def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         rows = self.rows(sql, params)
         return rows[0] if rows else None
+
+    def many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each statement, read on one connection; on PostgreSQL in one round trip
+        (libpq's pipeline mode), where a lookup otherwise waits on the server once per statement."""
+        if self.postgres:
+            statements = [(sql.replace("?", "%s"), params) for sql, params in statements]
+        try:
+            return self._many(statements)
+        except _Disconnected as gone:
+            self.engine.pool._invalidate(gone.conn, gone.error)
+        try:
+            return self._many(statements)
+        except _Disconnected as again:
+            raise again.error from None
+
+    def _many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+        conn = self.engine.raw_connection()
+        cur = None
+        try:
+            if self.postgres:
+                raw: Any = conn.driver_connection
+                with raw.pipeline():
+                    cursors = [raw.cursor() for _ in statements]
+                    for c, (sql, params) in zip(cursors, statements, strict=True):
+                        c.execute(sql, params)
+                out = [c.fetchall() for c in cursors]
+                for c in cursors:
+                    c.close()
+            else:
+                cur = conn.cursor()
+                out = []
+                for sql, params in statements:
+                    cur.execute(sql, params)
+                    out.append(cur.fetchall())
+                cur.close()
+        except Exception as exc:
+            gone = isinstance(exc, self._error) and self.engine.dialect.is_disconnect(
+                exc,  # type: ignore[arg-type]  # a DBAPI error (checked just before)
+                conn.dbapi_connection,
+                cur,
+            )
+            try:
+                conn.invalidate(exc)
+            except Exception:
+                pass
+            if gone:
+                raise _Disconnected(conn, exc) from exc
+            raise
+        conn.close()
+        return out
 
     def close(self) -> None:
         self.engine.dispose()
@@ -407,10 +487,16 @@ class MirrorQueries:
         removed with a cut-off before it) is used — else the newest, so that the verdict names
         why it is void.
         """
-        rows = self.read.rows(
-            f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id "
-            "WHERE c.hash = ? ORDER BY b.id",
-            (bytes(cert_hash),),
+        h = bytes(cert_hash)
+        rows, events = self.read.many(
+            [
+                (
+                    f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id "
+                    "WHERE c.hash = ? ORDER BY b.id",
+                    (h,),
+                ),
+                (self._STATUSES_OF_HASH, (h, h)),  # the status comes along: one round trip
+            ]
         )
         agencies = tuple(dict.fromkeys(r[2] for r in rows))
         if agency is not None:
@@ -438,6 +524,7 @@ class MirrorQueries:
             b.issuer_region,
             b.sm2_signature,
             b.identifier_tags_hash,
+            self._status_now(events, bytes(cert_hash), b.agency, b.root),
         )
         return HashLookup(record, agencies)
 
@@ -492,6 +579,33 @@ class MirrorQueries:
         )
         return None if row is None else self._batch_record(row)
 
+    def anchoring(self, agency: str, root: bytes, cert_hash: bytes) -> BatchRecord | None:
+        """As ``batch``, read in one round trip with whether the batch lists ``cert_hash`` and
+        the certificate's status at the mirror's head (``listed``, ``status_now``)."""
+        h, r = bytes(cert_hash), bytes(root)
+        status_sql, status_params = self._latest_statuses_sql(((h, 0), (r, 1)), agency, None, None)
+        batch, listed, statuses = self.read.many(
+            [
+                (
+                    f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.agency = ? AND b.root = ? "
+                    "ORDER BY b.id DESC LIMIT 1",
+                    (agency, r),
+                ),
+                (
+                    "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id "
+                    "WHERE c.hash = ? AND b.root = ? AND b.agency = ?",
+                    (h, r, agency),
+                ),
+                (status_sql, status_params),
+            ]
+        )
+        if not batch:
+            return None
+        latest = {row[1]: _status_of_row(row) for row in statuses}
+        return replace(
+            self._batch_record(batch[0]), listed=bool(listed), status_now=_effective(latest.get(0), latest.get(1))
+        )
+
     def batches_with_root(self, root: bytes) -> list[BatchRecord]:
         """Every agency's batch with this root (the newest anchoring of each), oldest first."""
         rows = self.read.rows(
@@ -518,11 +632,28 @@ class MirrorQueries:
 
     _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time, role"
 
-    def _latest_statuses(
+    # Every status event of a certificate hash (any agency) and of the batches that list it,
+    # oldest first: what lookup reads along to know the status without another round trip.
+    _STATUSES_OF_HASH = (
+        f"SELECT {_STATUS_COLUMNS}, log_index FROM status_events WHERE subject = ? AND kind = 0 "
+        f"UNION ALL SELECT {_STATUS_COLUMNS}, log_index FROM status_events WHERE kind = 1 AND subject IN "
+        "(SELECT b.root FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ?) "
+        "ORDER BY block, log_index"
+    )
+
+    @staticmethod
+    def _status_now(events: list[tuple[Any, ...]], cert_hash: bytes, agency: str, root: bytes) -> StatusAt:
+        """The effective status now, from ``_STATUSES_OF_HASH``'s rows, within the agency."""
+        latest: dict[int, tuple[Any, ...]] = {}
+        for row in events:  # oldest first: the last of each scope wins
+            subject, kind, ev_agency = bytes(row[0]), row[1], row[2]
+            if ev_agency == agency and subject == (cert_hash if kind == 0 else root):
+                latest[kind] = row
+        return _effective(*(_status_of_row(latest[k]) if k in latest else None for k in (0, 1)))
+
+    def _latest_statuses_sql(
         self, subjects: tuple[tuple[bytes, int], ...], agency: str, at: int | None, block: int | None
-    ) -> dict[int, StatusEvent]:
-        """The latest status event of each (subject, kind) within the agency, by kind, in one
-        round trip (kinds: 0 certificate, 1 batch)."""
+    ) -> tuple[str, tuple[Any, ...]]:
         one = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
         if at is not None:
             one += " AND time <= ?"
@@ -534,22 +665,15 @@ class MirrorQueries:
             params += (bytes(subject), kind, agency)
             params += (int(at),) if at is not None else ()
             params += (int(block),) if block is not None else ()
-        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS s{i}" for i in range(len(subjects)))
-        out: dict[int, StatusEvent] = {}
-        for subj, k, ag, status, reason, actor, blk, tx, t, role in self.read.rows(sql, params):
-            out[k] = StatusEvent(
-                bytes(subj),
-                "certificate" if k == 0 else "batch",
-                ag,
-                Status(status),
-                reason,
-                actor,
-                blk,
-                bytes(tx),
-                t,
-                Role(role),
-            )
-        return out
+        return " UNION ALL ".join(f"SELECT * FROM ({one}) AS s{i}" for i in range(len(subjects))), params
+
+    def _latest_statuses(
+        self, subjects: tuple[tuple[bytes, int], ...], agency: str, at: int | None, block: int | None
+    ) -> dict[int, StatusEvent]:
+        """The latest status event of each (subject, kind) within the agency, by kind, in one
+        round trip (kinds: 0 certificate, 1 batch)."""
+        sql, params = self._latest_statuses_sql(subjects, agency, at, block)
+        return {row[1]: _status_of_row(row) for row in self.read.rows(sql, params)}
 
     def batch_status_as_of(self, agency: str, root: bytes, *, at: int | None = None) -> StatusAt:
         """The status of the agency's batch as a whole (batch-scope events only)."""
@@ -562,11 +686,7 @@ class MirrorQueries:
         """The effective status of a certificate at a time or block (None = now): REVOKED if
         it or its batch is revoked, else SUSPENDED if either is suspended, else ACTIVE."""
         latest = self._latest_statuses(((cert_hash, 0), (root, 1)), agency, at, block)
-        cert, whole = latest.get(0), latest.get(1)
-        status, event = effective_status(
-            (cert.status if cert else Status.ACTIVE, cert), (whole.status if whole else Status.ACTIVE, whole)
-        )
-        return StatusAt(status, event)
+        return _effective(latest.get(0), latest.get(1))
 
     def history(self, record: CertificateRecord) -> list[StatusEvent]:
         """Every status change of the certificate and of its batch (within its agency), oldest first."""

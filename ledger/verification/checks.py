@@ -286,7 +286,7 @@ class Anchored:
                     chain_id=anchor.chain_id,
                     registry=anchor.registry,
                 )
-            facts = case.source.batch(doc.agency, anchor.root)
+            facts = case.source.batch(doc.agency, anchor.root, case.cert_hash)
             if facts is None:
                 return failed(
                     self.name,
@@ -295,7 +295,12 @@ class Anchored:
                     f"{doc.agency} anchored no batch with this root on the ledger",
                     agency=doc.agency,
                 )
-            if case.source.contains(doc.agency, anchor.root, case.cert_hash) is False:
+            listed = (
+                facts.listed
+                if facts.listed is not None
+                else case.source.contains(doc.agency, anchor.root, case.cert_hash)
+            )
+            if listed is False:
                 return failed(
                     self.name, Verdict.INVALID, "NOT_IN_BATCH", "the batch does not list this certificate hash"
                 )
@@ -666,7 +671,10 @@ class CurrentStatus:
         a = case.anchor
         if a is None:
             return _not_anchored(self.name)
-        st = case.source.status(case.cert_hash, a.agency, a.root, None if case.latest else case.as_of)
+        if case.latest and a.status_now is not None:  # read along with the anchoring
+            st = a.status_now
+        else:
+            st = case.source.status(case.cert_hash, a.agency, a.root, None if case.latest else case.as_of)
         ev = st.event
         role = st.by.name if st.by is not None else None
         params: dict[str, Any] = {

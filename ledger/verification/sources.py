@@ -51,6 +51,10 @@ class AnchorFacts:
     sm2_signature: bytes | None = None
     sm2_signature_hash: bytes | None = None
     identifier_tags_hash: bytes | None = None  # keccak256 of the batch's identifier tags; None: none
+    # What a source read along with the anchoring for one certificate, when it did (the mirror:
+    # in the same round trip): whether the batch lists it, and its status at the source's head.
+    listed: bool | None = None
+    status_now: StatusAt | None = None
 
     @property
     def sm2_signed(self) -> bool:
@@ -85,7 +89,9 @@ class Source(Protocol):
     def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
         """The anchoring of ``cert_hash`` within ``agency`` (by hash alone)."""
 
-    def batch(self, agency: str, root: bytes) -> AnchorFacts | None: ...
+    def batch(self, agency: str, root: bytes, cert_hash: bytes | None = None) -> AnchorFacts | None:
+        """The agency's batch with this root. Given ``cert_hash``, a source may read along
+        whether the batch lists it and its status now (``listed``, ``status_now``)."""
 
     def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
         """Whether the agency's batch lists the hash (None: this source cannot tell without a proof)."""
@@ -171,6 +177,8 @@ class MirrorSource:
             rec.issuer_region,  # type: ignore[attr-defined]
             sm2_signature=getattr(rec, "sm2_signature", None),
             identifier_tags_hash=getattr(rec, "identifier_tags_hash", None),
+            listed=getattr(rec, "listed", None),
+            status_now=getattr(rec, "status_now", None),
         )
 
     def for_case(
@@ -182,8 +190,8 @@ class MirrorSource:
         found = self.q.lookup(cert_hash, agency)
         return HashAnchor(None if found.record is None else self._facts(found.record), found.agencies)
 
-    def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
-        rec = self.q.batch(agency, root)
+    def batch(self, agency: str, root: bytes, cert_hash: bytes | None = None) -> AnchorFacts | None:
+        rec = self.q.batch(agency, root) if cert_hash is None else self.q.anchoring(agency, root, cert_hash)
         return None if rec is None else self._facts(rec)
 
     def contains(self, agency: str, root: bytes, cert_hash: bytes) -> bool | None:
@@ -357,7 +365,7 @@ class ChainSource:
             "the chain keeps batch roots, not certificate hashes: give the document (or use the mirror)"
         )
 
-    def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
+    def batch(self, agency: str, root: bytes, cert_hash: bytes | None = None) -> AnchorFacts | None:
         info = self.registry.batch(agency, root)
         if info is None:
             return None
@@ -450,7 +458,7 @@ class _ChainView:
     def resolve_hash(self, cert_hash: bytes, agency: str | None) -> HashAnchor:
         return self.parent.resolve_hash(cert_hash, agency)
 
-    def batch(self, agency: str, root: bytes) -> AnchorFacts | None:
+    def batch(self, agency: str, root: bytes, cert_hash: bytes | None = None) -> AnchorFacts | None:
         if (agency, bytes(root)) != (self.agency, self.root):
             return self.parent.batch(agency, root)
         b = self.i.batch
