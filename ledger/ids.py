@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from .errors import InvalidInput
 
@@ -101,6 +102,7 @@ def parse_time(value: str | int | None, *, now: int | None = None) -> int:
     return int(parsed.timestamp())
 
 
+@lru_cache(maxsize=8192)  # every answer carries a few times, most of them repeated (now, anchoring times)
 def iso_time(ts: int | None) -> str | None:
     """ISO 8601 UTC text of unix seconds (None and 0 stay None: 'never')."""
     if not ts:

@@ -56,10 +56,13 @@ SM2_BATCH_PREFIX = b"CLB2"
 DEFAULT_SM2_SIGNER_ID = b"1234567812345678"  # GM/T 0009-2012 (= ledger.crypto.sm.DEFAULT_SIGNER_ID)
 
 
+NO_TAGS_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")  # keccak256(b"")
+
+
 def tags_hash(identifier_tags: Sequence[bytes] | bytes = ()) -> bytes:
     """keccak256 of the tags, 16 bytes each, back to back (keccak256 of empty bytes: none)."""
     packed = identifier_tags if isinstance(identifier_tags, bytes | bytearray) else b"".join(identifier_tags)
-    return keccak(bytes(packed))
+    return keccak(bytes(packed)) if packed else NO_TAGS_HASH
 
 
 def identifier_tags(identifiers: Sequence[str | None], suite_name: str = INTL) -> list[bytes]:
