@@ -50,7 +50,19 @@ store = MirrorStore(sys.argv[4]); store.open(deployment, rebuild=True)
 indexer = Indexer(sys.argv[2], deployment, store)
 t = time.perf_counter(); n = indexer.catch_up(); elapsed = time.perf_counter() - t
 assert MirrorQueries(store).certificate_count() == n
-print(json.dumps({"certificates": n, "seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+url = sys.argv[4]
+if url.startswith("sqlite:///"):
+    from pathlib import Path
+    from sqlalchemy import text
+    with store.engine.begin() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    db = Path(url[len("sqlite:///"):])
+    disk = sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+else:
+    from sqlalchemy import text
+    with store.engine.connect() as conn:
+        disk = int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
+print(json.dumps({"certificates": n, "seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "disk_mb": round(disk / 2**20, 1)}))
 """
 
 
@@ -130,7 +142,7 @@ def print_result(db: str, r: dict) -> None:
     b = r["bulk_insert_baseline"]
     print(
         f"{db:<11} catch-up    {r['certificates']:>10,} certificates in {r['seconds']:6.2f} s = "
-        f"{r['certificates_per_second']:>9,}/s, peak RSS {r['peak_rss_mb']:.0f} MB\n"
+        f"{r['certificates_per_second']:>9,}/s, peak RSS {r['peak_rss_mb']:.0f} MB, on disk {r['disk_mb']:,.0f} MB\n"
         f"{'':<11} bulk insert {b['certificates']:>10,} certificates in {b['seconds']:6.2f} s = "
         f"{b['certificates_per_second']:>9,}/s ({b['method']})\n"
         f"{'':<11} catch-up / bulk insert = {r['ratio_vs_bulk_insert']:.3f} (target >= 0.7; medians of "
