@@ -108,13 +108,14 @@ def now_iso() -> str:
 
 
 def git_commit() -> str:
-    """The commit the benchmark ran on (with "+dirty" when the tree has uncommitted changes)."""
+    """The commit the benchmark ran on (with "+dirty" when the tree has uncommitted changes
+    other than bench/results/)."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(  # the benchmarks' own results aside: they change with every run
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results"],
             cwd=ROOT,
             capture_output=True,
             text=True,
