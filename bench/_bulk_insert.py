@@ -55,6 +55,8 @@ def read_rows(url: str) -> tuple[dict[Any, list[dict[str, Any]]], list[tuple[byt
     store = MirrorStore(url)
     try:
         with store.engine.connect() as conn:
+            if store.dialect == "postgresql":  # reading 10 M rows into Python outlasts the mirror's 5 s limit
+                conn.exec_driver_sql("SET idle_in_transaction_session_timeout = 0")
             other = {t: [dict(row._mapping) for row in conn.execute(select(t))] for t in OTHER_TABLES}
             for rows in other.values():
                 for row in rows:
