@@ -47,6 +47,7 @@ from .store import MirrorStore, RangeData
 log = logging.getLogger("certledger.indexer")
 MAX_REORG_RETRIES = 5
 HEAD_REFRESH_SECONDS = 2.0
+REFRESH_STATISTICS_AFTER = 100_000  # certificates written by one catch-up: then the planner's statistics
 
 
 def _malloc_trim() -> Callable[[], None]:
@@ -511,6 +512,8 @@ class Indexer:
                 progress(result.last, target, total)
             if result.last >= target and result.reorg_to is None:
                 break
+        if total >= REFRESH_STATISTICS_AFTER:
+            self.store.refresh_statistics()
         if self._had_error:
             self.store.set_status({"last_error": ""})
             self._had_error = False
