@@ -55,7 +55,7 @@ _SIGNER = None  # the baseline workers' batch signer (set before the pool forks)
 def _baseline_chunk(job: tuple[str, list[dict[str, str]]]) -> int:
     """The unavoidable work for one batch of rows: NFC, salts, field hashes, digests, the
     certificate hash; the tree and its one signature."""
-    from ledger.document import certificate_hash_v2, field_hash_v2, holder_digest, meta_digest, suite_hash
+    from ledger.document import certificate_hash_v2, field_hash_v2, holder_digest, meta_digest, new_salts, suite_hash
     from ledger.ids import agency_id, type_id
     from ledger.merkle import build_tree
 
@@ -64,10 +64,8 @@ def _baseline_chunk(job: tuple[str, list[dict[str, str]]]) -> int:
     hashes = []
     for row in rows:
         fields = {k: unicodedata.normalize("NFC", v) for k, v in row.items() if v}
-        salts = os.urandom(16 * len(fields))
-        holder = holder_digest(
-            h, [field_hash_v2(h, k, v, salts[i * 16 : i * 16 + 16]) for i, (k, v) in enumerate(fields.items())]
-        )
+        salts = new_salts(list(fields))  # from the OS a block at a time, as issuance draws them
+        holder = holder_digest(h, [field_hash_v2(h, k, v, salts[k]) for k, v in fields.items()])
         meta = meta_digest(h, [CERT_TYPE, AGENCY, "440000", row.get("validFrom") or "2026-12-01", "", ""])
         hashes.append(certificate_hash_v2(h, meta, holder))
     tree = build_tree(hashes)

@@ -38,6 +38,7 @@ import hashlib
 import os
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -192,8 +193,34 @@ def deployment_suite(deployment: Any) -> str:
 
 
 def new_salts(names: Sequence[str]) -> dict[str, bytes]:
-    pool = os.urandom(SALT_BYTES * len(names))
-    return {name: pool[i * SALT_BYTES : (i + 1) * SALT_BYTES] for i, name in enumerate(names)}
+    """One fresh salt per field, from the operating system's CSPRNG (``SALT_POOL``)."""
+    return SALT_POOL.take(names)
+
+
+class SaltPool:
+    """Salts from ``os.urandom`` drawn a block at a time: one system call per ``block`` bytes
+    instead of one per certificate (a fifth of a batch's build time went to the calls). Every
+    byte is used once. A forked process never continues its parent's block (the block is
+    dropped when the process id changes): two issuance workers can never hand out the same salt."""
+
+    def __init__(self, block: int = 1 << 16) -> None:
+        self.block = block
+        self._buf = b""
+        self._at = 0
+        self._pid = 0
+        self._lock = threading.Lock()  # threads never share a slice either
+
+    def take(self, names: Sequence[str]) -> dict[str, bytes]:
+        need = SALT_BYTES * len(names)
+        with self._lock:
+            if self._pid != os.getpid() or self._at + need > len(self._buf):
+                self._buf, self._at, self._pid = os.urandom(max(self.block, need)), 0, os.getpid()
+            at, buf = self._at, self._buf
+            self._at = at + need
+        return {name: buf[at + i * SALT_BYTES : at + (i + 1) * SALT_BYTES] for i, name in enumerate(names)}
+
+
+SALT_POOL = SaltPool()
 
 
 def hex0x(b: bytes) -> str:

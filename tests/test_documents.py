@@ -703,3 +703,35 @@ def test_random_mutations_raise_nothing_but_invalid_input(issued):
             except InvalidInput:
                 outcomes["refused"] += 1
     assert outcomes["refused"] > 500
+
+
+def test_salts_never_repeat_within_a_process_across_blocks_or_in_a_forked_worker():
+    """Salts come from os.urandom a block at a time: every salt handed out is fresh — across
+    block boundaries, and in a forked worker, which must not continue its parent's block (two
+    issuance workers giving two holders the same salt would link their fields)."""
+    import multiprocessing
+
+    from ledger.document import SALT_BYTES, SaltPool
+
+    pool = SaltPool(block=SALT_BYTES * 7)  # a block boundary every 7 salts
+    names = ["name", "gender", "birthDate", "address", "idNumber"]
+    drawn = [v for _ in range(50) for v in pool.take(names).values()]
+    assert all(len(v) == SALT_BYTES for v in drawn) and len(set(drawn)) == len(drawn) == 250
+    big = pool.take([f"f{i}" for i in range(20)])  # more than a block at once
+    assert len(set(big.values())) == 20 and not set(big.values()) & set(drawn)
+
+    from ledger.document import new_salts
+
+    parent_first = new_salts(names)  # the process's pool, a block started in the parent ...
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as workers:  # ... then each forked worker draws as the parent does next
+        children = workers.map(_draw_in_child, range(4))
+    parent_next = new_salts(names)
+    everything = [*parent_first.values(), *parent_next.values(), *(v for c in children for v in c)]
+    assert len(set(everything)) == len(everything)
+
+
+def _draw_in_child(_: int) -> list[bytes]:
+    from ledger.document import new_salts
+
+    return list(new_salts(["a", "b", "c"]).values())

@@ -33,7 +33,7 @@ from ledger.errors import InvalidInput
 from ledger.ids import agency_id, type_id
 from ledger.issuance import IssuanceRejected, IssueRequest, issue, load_bundle, schema_for
 from ledger.keystore import Keystore
-from ledger.merkle import build_tree, keccak
+from ledger.merkle import build_tree, keccak, verify_proof
 from ledger.registry import Registry
 from ledger.signing import recover_batch_signer, sign_batch
 
@@ -326,6 +326,12 @@ def test_jsonl_bundle(gd, tmp_path):
     bundle_lines = (tmp_path / "out" / "certificates.jsonl").read_bytes().splitlines()
     assert len(bundle_lines) == 10 and [orjson.loads(b)["hash"] for b in bundle_lines] == [r["hash"] for r in out.index]
     assert_exactly_once(gd.registry, out.hashes)
+    for line in bundle_lines:  # each document exactly as its certificate serialises it (the anchor's proof its own)
+        doc = orjson.loads(line)
+        cert, stated = Certificate.from_json(doc)
+        assert stated is not None and orjson.dumps(cert.to_json(stated)) == line
+        tree_root = bytes.fromhex(doc["anchor"]["root"][2:])
+        assert cert.anchor is not None and verify_proof(stated, list(cert.anchor.proof), tree_root)
 
 
 def test_valid_from_and_until_columns_and_defaults(gd, tmp_path):
