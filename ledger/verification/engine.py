@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..deployment import Deployment
@@ -44,7 +43,8 @@ MAX_CLOCK_SKEW = 300  # seconds an as_of may lie ahead of this server's clock
 
 
 def _iso(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    """iso_time, where the time is always a time (0 is the epoch, not "never")."""
+    return iso_time(ts) or "1970-01-01T00:00:00Z"
 
 
 @dataclass
