@@ -55,6 +55,13 @@ _SIGNER = None  # the baseline workers' batch signer (set before the pool forks)
 def _baseline_chunk(job: tuple[str, list[dict[str, str]]]) -> int:
     """The unavoidable work for one batch of rows: NFC, salts, field hashes, digests, the
     certificate hash; the tree and its one signature."""
+    from ledger.issuance.build import paused_gc
+
+    with paused_gc():  # as issuance builds its batches
+        return _baseline_work(job)
+
+
+def _baseline_work(job: tuple[str, list[dict[str, str]]]) -> int:
     from ledger.document import certificate_hash_v2, field_hash_v2, holder_digest, meta_digest, new_salts, suite_hash
     from ledger.ids import agency_id, type_id
     from ledger.merkle import build_tree

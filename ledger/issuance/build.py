@@ -7,11 +7,13 @@ and signature) under the output folder."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,12 +163,31 @@ class Built:
     tags: bytes = b""  # identifier tags in leaf order, 16 bytes each (empty: none)
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cycle collector paused while a batch's tens of thousands of acyclic objects (rows,
+    certificates, documents) are made: reference counting frees them all, and the collector's
+    passes over the growing heap took a sixth of the build."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     """Validate, hash, tree, sign and stage one batch (runs in a worker).
 
     Stages ``batch-N.jsonl`` (one document per line: the bundle format) and ``batch-N.index``
     (row, reference, hash per line), fsynced, before the parent journals the root.
     """
+    with paused_gc():
+        return _build_one(task)
+
+
+def _build_one(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     index, rows = task
     ctx = _CTX
     assert ctx is not None
