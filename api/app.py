@@ -47,6 +47,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1.0",
         summary="Verify any province's e-certificate: genuine, current, and recognised in your region — with reasons.",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.ledger = state
     for module in (certificates, verify, receipts, registry, content, snapshot, health, speech):
@@ -56,7 +57,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         route = next(r for r in iter_route_contexts(app.routes) if r.path == "/v1/certificates/{cert_hash}")
         app.add_middleware(HashLookups, state=state, answer=certificates.answer_by_hash, route=route)
     app.add_middleware(BodyLimit, limit_for=size_limits(settings.max_body_bytes, settings.max_image_bytes))
-    app.add_middleware(HeadersAndTiming, latency=state.metrics.latency)  # outermost: sees every answer
+    app.add_middleware(HeadersAndTiming, metrics=state.metrics)  # outermost: sees every answer
     if STATIC.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import Histogram
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,8 +84,8 @@ class HeadersAndTiming:
     policies (PAGE_HEADERS). Each request's latency is observed by method, route template
     (never the raw path: hashes would make unbounded label sets) and status."""
 
-    def __init__(self, app: ASGIApp, latency: Histogram) -> None:
-        self.app, self.latency = app, latency
+    def __init__(self, app: ASGIApp, metrics: Any) -> None:
+        self.app, self.metrics = app, metrics  # state.Metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,7 +111,7 @@ class HeadersAndTiming:
             await self.app(scope, receive, send_with_headers)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.latency.labels(scope["method"], route, str(status)).observe(time.perf_counter() - started)
+            self.metrics.answered(scope["method"], route, status, time.perf_counter() - started)
 
 
 def size_limits(max_body: int, max_image: int) -> Callable[[str], int]:

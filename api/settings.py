@@ -25,6 +25,10 @@ class ApiSettings(Settings):
     chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
     max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
     fast_lookups: bool = True  # GET /v1/certificates/{hash} past FastAPI's machinery (middleware.HashLookups)
+    # FastAPI's native OpenTelemetry (traces, metrics, logs through the global providers). Off by
+    # default: the API exports its own Prometheus metrics (/metrics), and FastAPI asks the
+    # OpenTelemetry API whether providers are configured on every request (~10 us of a ~100 us GET).
+    opentelemetry: bool = False
     # The trust snapshot served at GET /v1/snapshot for the page's offline mode (a signed
     # `certledger snapshot create` file, replaced in place when a newer one is made); None: none
     snapshot: Path | None = None

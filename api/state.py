@@ -3,8 +3,9 @@ queries, the node watch, the verifiers, the pools and the metrics."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
@@ -30,6 +31,26 @@ class Metrics:
     registry: CollectorRegistry
     verifications: Counter
     latency: Histogram
+    # prometheus_client's labels() costs a few microseconds a call (it validates and locks): the
+    # children are kept here, a bounded number (a client chooses the method it sends)
+    _children: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*labels)
+            if len(self._children) < 1024:
+                self._children[key] = child
+        return child
+
+    def verified(self, verdict: str, source: str, kind: str) -> None:
+        """One verification answered, by verdict, source and what was verified."""
+        self._child(self.verifications, verdict, source, kind).inc()
+
+    def answered(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One HTTP answer's latency, by method, route template and status."""
+        self._child(self.latency, method, route, str(status)).observe(seconds)
 
     @classmethod
     def create(cls) -> Metrics:

@@ -109,7 +109,7 @@ async def by_identifier(
         result = state.verifier("mirror").verify_hash(cert_hash, verifier_region=region, as_of=when, agency=owner)
     except InvalidInput as exc:
         raise ApiError(422, "BAD_REQUEST", str(exc)) from None
-    state.metrics.verifications.labels(result.verdict.value, "mirror", "identifier").inc()
+    state.metrics.verified(result.verdict.value, "mirror", "identifier")
     return json_response({**result.to_json(), "identifier_tag": "0x" + tag.hex()})
 
 
@@ -150,7 +150,7 @@ def answer_by_hash(state: AppState, cert_hash: str, verifier_region: str, agency
         result = state.verifier(source).verify_hash(h, verifier_region=region, as_of=when, agency=issuer)
     except InvalidInput as exc:
         raise ApiError(422, "BAD_REQUEST", str(exc)) from None
-    state.metrics.verifications.labels(result.verdict.value, source, "hash").inc()
+    state.metrics.verified(result.verdict.value, source, "hash")
     return json_response(result.to_json())
 
 

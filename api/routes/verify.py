@@ -167,7 +167,7 @@ def _presentation(state: State, who: Any, payload: str, region: int | None, when
             result.verdict.value,
         )
     )
-    state.metrics.verifications.labels(result.verdict.value, "mirror", "presentation").inc()
+    state.metrics.verified(result.verdict.value, "mirror", "presentation")
     return json_response(result.to_json())
 
 
@@ -222,5 +222,5 @@ async def verify(
     except InvalidInput as exc:
         code = "MALFORMED_PAYLOAD" if kind == "payload" else "MALFORMED_DOCUMENT"
         raise ApiError(422, code, str(exc)) from None
-    state.metrics.verifications.labels(result.verdict.value, source, kind).inc()
+    state.metrics.verified(result.verdict.value, source, kind)
     return json_response(result.to_json())
