@@ -1043,16 +1043,15 @@ def test_the_verify_page_shows_a_presentations_purpose_and_holder_check(open_wal
 def test_the_api_serves_the_wallet_with_the_pages_headers() -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
-    from prometheus_client import CollectorRegistry, Histogram
 
     from api.middleware import HeadersAndTiming
     from api.routes.health import router
+    from api.state import Metrics
 
     app = FastAPI()
     app.include_router(router)
-    app.add_middleware(
-        HeadersAndTiming, latency=Histogram("t", "t", ["method", "route", "status"], registry=CollectorRegistry())
-    )
+    metrics = Metrics.create()
+    app.add_middleware(HeadersAndTiming, metrics=metrics)
     with TestClient(app) as client:
         for path in ("/wallet", "/verify"):
             r = client.get(path)
@@ -1063,6 +1062,13 @@ def test_the_api_serves_the_wallet_with_the_pages_headers() -> None:
         page = client.get("/wallet").text
         assert '<script type="module" src="/static/wallet.js">' in page and "<style" not in page
         assert " style=" not in page and "onclick" not in page
+    observed = {
+        s.labels["route"]: s.value
+        for m in metrics.registry.collect()
+        for s in m.samples
+        if s.name == "certledger_http_request_duration_seconds_count"
+    }
+    assert observed == {"/wallet": 2.0, "/verify": 1.0}  # each answer's latency, by route template
 
 
 @pytest.mark.unit
