@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 
 from ..contracts import KeyState, Role, Status
 from ..ids import iso_time
@@ -228,21 +228,6 @@ def schema_field_names(schema: str | dict[str, Any]) -> frozenset[str]:
     return frozenset(f["name"] for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str))
 
 
-def _status_event(row: Any) -> StatusEvent:
-    return StatusEvent(
-        bytes(row.subject),
-        "certificate" if row.kind == 0 else "batch",
-        row.agency,
-        Status(row.status),
-        row.reason,
-        row.actor,
-        row.block,
-        bytes(row.tx),
-        row.time,
-        Role(row.role),
-    )
-
-
 def _status_of_row(row: tuple[Any, ...]) -> StatusEvent:
     """A StatusEvent from a plain row of MirrorQueries._STATUS_COLUMNS (the raw readers')."""
     subject, kind, agency, status, reason, actor, block, tx, t, role = row[:10]
@@ -285,26 +270,48 @@ class _Reader:
         self._error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.many([(sql, params)])[0]
+
+    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        rows = self.rows(sql, params)
+        return rows[0] if rows else None
+
+    def many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each statement, read on one connection; on PostgreSQL in one round trip
+        (libpq's pipeline mode), where a lookup otherwise waits on the server once per statement."""
         if self.postgres:
-            sql = sql.replace("?", "%s")
+            statements = [(sql.replace("?", "%s"), params) for sql, params in statements]
         try:
-            return self._rows(sql, params)
+            return self._read(statements)
         except _Disconnected as gone:
             # the connection was gone: so are the pool's others of that age; read again once
             self.engine.pool._invalidate(gone.conn, gone.error)
         try:
-            return self._rows(sql, params)
+            return self._read(statements)
         except _Disconnected as again:
             raise again.error from None
 
-    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _read(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
         conn = self.engine.raw_connection()
         cur = None
         try:
-            cur = conn.cursor()
-            cur.execute(sql, params)
-            out: list[tuple[Any, ...]] = cur.fetchall()  # type: ignore[assignment]  # DBAPI rows are tuples
-            cur.close()
+            out: list[list[tuple[Any, ...]]]
+            if self.postgres and len(statements) > 1:
+                raw: Any = conn.driver_connection
+                with raw.pipeline():
+                    cursors = [raw.cursor() for _ in statements]
+                    for c, (sql, params) in zip(cursors, statements, strict=True):
+                        c.execute(sql, params)
+                out = [c.fetchall() for c in cursors]
+                for c in cursors:
+                    c.close()
+            else:
+                cur = conn.cursor()
+                out = []
+                for sql, params in statements:
+                    cur.execute(sql, params)
+                    out.append(cur.fetchall())  # type: ignore[arg-type]  # DBAPI rows are tuples
+                cur.close()
         except Exception as exc:
             gone = isinstance(exc, self._error) and self.engine.dialect.is_disconnect(
                 exc,  # type: ignore[arg-type]  # a DBAPI error (checked just before)
@@ -319,60 +326,6 @@ class _Reader:
                 raise _Disconnected(conn, exc) from exc
             raise
         conn.close()  # back to the pool
-        return out
-
-    def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        rows = self.rows(sql, params)
-        return rows[0] if rows else None
-
-    def many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
-        """The rows of each statement, read on one connection; on PostgreSQL in one round trip
-        (libpq's pipeline mode), where a lookup otherwise waits on the server once per statement."""
-        if self.postgres:
-            statements = [(sql.replace("?", "%s"), params) for sql, params in statements]
-        try:
-            return self._many(statements)
-        except _Disconnected as gone:
-            self.engine.pool._invalidate(gone.conn, gone.error)
-        try:
-            return self._many(statements)
-        except _Disconnected as again:
-            raise again.error from None
-
-    def _many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
-        conn = self.engine.raw_connection()
-        cur = None
-        try:
-            if self.postgres:
-                raw: Any = conn.driver_connection
-                with raw.pipeline():
-                    cursors = [raw.cursor() for _ in statements]
-                    for c, (sql, params) in zip(cursors, statements, strict=True):
-                        c.execute(sql, params)
-                out = [c.fetchall() for c in cursors]
-                for c in cursors:
-                    c.close()
-            else:
-                cur = conn.cursor()
-                out = []
-                for sql, params in statements:
-                    cur.execute(sql, params)
-                    out.append(cur.fetchall())
-                cur.close()
-        except Exception as exc:
-            gone = isinstance(exc, self._error) and self.engine.dialect.is_disconnect(
-                exc,  # type: ignore[arg-type]  # a DBAPI error (checked just before)
-                conn.dbapi_connection,
-                cur,
-            )
-            try:
-                conn.invalidate(exc)
-            except Exception:
-                pass
-            if gone:
-                raise _Disconnected(conn, exc) from exc
-            raise
-        conn.close()
         return out
 
     def close(self) -> None:
@@ -690,14 +643,12 @@ class MirrorQueries:
 
     def history(self, record: CertificateRecord) -> list[StatusEvent]:
         """Every status change of the certificate and of its batch (within its agency), oldest first."""
-        e = s.status_events
-        cond = and_(
-            e.c.agency == record.agency,
-            or_(and_(e.c.subject == record.hash, e.c.kind == 0), and_(e.c.subject == record.root, e.c.kind == 1)),
+        rows = self.read.rows(
+            f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE agency = ? "
+            "AND ((subject = ? AND kind = 0) OR (subject = ? AND kind = 1)) ORDER BY block, log_index",
+            (record.agency, bytes(record.hash), bytes(record.root)),
         )
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(e).where(cond).order_by(e.c.block, e.c.log_index))
-            return [_status_event(r) for r in rows]
+        return [_status_of_row(r) for r in rows]
 
     # -------------------------------------------------------------- keys and agencies
 
