@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
+
+if TYPE_CHECKING:
+    from .state import Metrics
 
 # The pages (/verify, /wallet) have no inline script or style and load nothing from elsewhere
 # (one inline import map on /verify, allowed by its hash; WebAssembly for the offline mode's
@@ -84,8 +87,8 @@ class HeadersAndTiming:
     policies (PAGE_HEADERS). Each request's latency is observed by method, route template
     (never the raw path: hashes would make unbounded label sets) and status."""
 
-    def __init__(self, app: ASGIApp, metrics: Any) -> None:
-        self.app, self.metrics = app, metrics  # state.Metrics
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

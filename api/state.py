@@ -33,10 +33,10 @@ class Metrics:
     latency: Histogram
     # prometheus_client's labels() costs a few microseconds a call (it validates and locks): the
     # children are kept here, a bounded number (a client chooses the method it sends)
-    _children: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    _children: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
     def _child(self, metric: Any, *labels: str) -> Any:
-        key = (metric._name, *labels)
+        key = (id(metric), *labels)
         child = self._children.get(key)
         if child is None:
             child = metric.labels(*labels)
