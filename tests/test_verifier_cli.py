@@ -114,7 +114,15 @@ def test_serve_anchors_its_verifiers_receipts_on_schedule_and_refuses_a_wrong_ac
             return all(r.proves() and r.block is not None for r in store.by_tags(tags))
 
         assert wait_until(anchored, timeout=240, interval=0.25, required=False), log.read_text()
-        assert httpx.get(f"http://127.0.0.1:{port}/verify", timeout=10).status_code == 200
+
+        def page_status() -> int | None:  # the anchorer may finish before the workers listen
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/verify", timeout=10).status_code
+            except httpx.ConnectError:
+                return None
+
+        assert wait_until(lambda: page_status() is not None, timeout=120, interval=0.25, required=False)
+        assert page_status() == 200
         assert "anchoring the receipts of ZJ-BANK-1" in log.read_text()
         # suspended: the API keeps serving, says why anchoring fails, and the receipt waits
         cli.ok("verifier", "set", "ZJ-BANK-1", "--suspend")
