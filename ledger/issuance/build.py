@@ -183,11 +183,6 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     Stages ``batch-N.jsonl`` (one document per line: the bundle format) and ``batch-N.index``
     (row, reference, hash per line), fsynced, before the parent journals the root.
     """
-    with paused_gc():
-        return _build_one(task)
-
-
-def _build_one(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     index, rows = task
     ctx = _CTX
     assert ctx is not None
@@ -242,7 +237,8 @@ _CHUNKS: Sequence[tuple[int, list[tuple[int, dict[str, Any]]]]] = ()  # the rows
 
 
 def _build_chunk_at(i: int) -> Built:
-    return _build_chunk(_CHUNKS[i])
+    with paused_gc():
+        return _build_chunk(_CHUNKS[i])
 
 
 def build_batches(
