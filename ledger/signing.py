@@ -56,7 +56,7 @@ SM2_BATCH_PREFIX = b"CLB2"
 DEFAULT_SM2_SIGNER_ID = b"1234567812345678"  # GM/T 0009-2012 (= ledger.crypto.sm.DEFAULT_SIGNER_ID)
 
 
-NO_TAGS_HASH = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")  # keccak256(b"")
+NO_TAGS_HASH = keccak(b"")  # a batch without identifier tags (computed once: every verification asks)
 
 
 def tags_hash(identifier_tags: Sequence[bytes] | bytes = ()) -> bytes:
