@@ -64,11 +64,7 @@ def demo_cmd(
         samples = ensure_sample_certificates(registry, c.keystore, settings.home / "demo")
         store = MirrorStore(settings.mirror_url, indexer=True)
         store.claim()  # one indexer per mirror, the demo's included; released by dispose()
-        config = IndexerConfig(
-            poll_interval=settings.poll_interval,
-            max_reorg_depth=settings.max_reorg_depth,
-            rpc_timeout=settings.rpc_timeout,
-        )
+        config = IndexerConfig.from_settings(settings, confirmations=0)
         try:
             store.open(c.deployment)
             indexer = Indexer(settings.node_url, c.deployment, store, config)

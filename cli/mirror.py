@@ -59,12 +59,7 @@ def _index(
 ) -> None:
     from ledger.mirror import Indexer, IndexerConfig, MirrorQueries
 
-    config = IndexerConfig(
-        confirmations=settings.confirmations if confirmations is None else confirmations,
-        poll_interval=settings.poll_interval if poll_interval is None else poll_interval,
-        max_reorg_depth=settings.max_reorg_depth,
-        rpc_timeout=settings.rpc_timeout,
-    )
+    config = IndexerConfig.from_settings(settings, confirmations=confirmations, poll_interval=poll_interval)
     indexer = Indexer(settings.node_url, deployment, store, config)
     columns = [
         TextColumn("{task.description}"),

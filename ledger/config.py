@@ -12,6 +12,7 @@
 | CERTLEDGER_DB_URL | sqlite:///$HOME/mirror.db | the mirror database (SQLite or postgresql://...) |
 | CERTLEDGER_CONFIRMATIONS | 0 | blocks the indexer stays behind the head |
 | CERTLEDGER_POLL_INTERVAL | 0.25 | seconds between head polls of the indexer |
+| CERTLEDGER_INDEX_RANGE_CERTIFICATES | 1000000 | certificates the indexer reads and writes in one range at most (memory: ~250 bytes each) |
 | CERTLEDGER_RPC_TIMEOUT | 10 | seconds any one call to the node may take; then it fails (no retries) |
 | CERTLEDGER_TX_TIMEOUT | 60 | seconds a sent transaction may take to be mined |
 | CERTLEDGER_MAX_LAG_BLOCKS | 5 | a mirror further behind the node answers ERROR |
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     max_lag_blocks: int = 5
     max_staleness_seconds: float = 10.0
     max_reorg_depth: int = 64
+    index_range_certificates: int = Field(default=1_000_000, ge=1_000)
     chain_dump_interval: float = Field(default=1.0, gt=0)
     chain_generations: int = Field(default=3, ge=1)
     chain_dump_budget: float = Field(default=0.1, gt=0, le=1)

@@ -45,11 +45,12 @@ def index_to_head(rpc_url: str, deployment: Deployment, url: str, **config: Any)
     return store, MirrorQueries(store)
 
 
-def rebuild_dump(rpc_url: str, deployment: Deployment, url: str) -> dict[str, list[tuple[Any, ...]]]:
-    """A mirror built from scratch (deployment block to head) by a new indexer, dumped."""
+def rebuild_dump(rpc_url: str, deployment: Deployment, url: str, **config: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """A mirror built from scratch (deployment block to head) by a new indexer (``config``:
+    its IndexerConfig), dumped."""
     store = open_store(url, deployment)
     assert store.checkpoint()[0] == deployment.deployment_block - 1, "the rebuild database is not empty"
-    indexer_for(rpc_url, deployment, store).catch_up()
+    indexer_for(rpc_url, deployment, store, **config).catch_up()
     return store.dump()
 
 

@@ -433,6 +433,43 @@ def test_a_hash_anchored_in_two_batches_is_mirrored_in_both(issuing, mirror_url,
     assert_same_mirror(store.dump(), rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url()))
 
 
+@pytest.mark.parametrize("budget", [10_000, 120], ids=["one-write", "a-write-per-budget"])
+def test_a_rebuild_writes_light_ranges_together_up_to_the_budget(issuing, mirror_url, fresh_mirror_url, budget):
+    """A light range read while catching up is extended by the blocks after it before it is
+    written: a rebuild writes as few ranges as the certificate budget allows (each write
+    spreads random hashes over the whole table). Twelve batches of 50 hashes in twelve blocks:
+    one write when the budget holds them all; with a budget of 120, several writes, yet fewer
+    than one per block (the budget is a soft bound: a span grown over the setup's empty blocks
+    may bring more, and is halved after). Either way the mirror is the one built block by
+    block."""
+    batches = [
+        issuing.registry.anchor_batch(
+            issuing.deployer,
+            issuing.agency_keys["GD-PSB"],
+            "GD-PSB",
+            "ID_CARD",
+            [Account.create().key for _ in range(50)],
+        )
+        for _ in range(12)
+    ]
+    store = open_store(mirror_url, issuing.deployment)
+    indexer = indexer_for(issuing.chain.url, issuing.deployment, store, initial_span=1, max_hashes_per_range=budget)
+    steps: list[int] = []
+    total = indexer.catch_up(lambda block, target, certs: steps.append(certs))
+    assert total == 600 and steps[-1] == 600
+    written = [b - a for a, b in zip([0, *steps[:-1]], steps, strict=True)]
+    if budget >= 600:
+        assert len(steps) == 1, written
+    else:
+        assert 1 < len(steps) < len(batches), written
+    q = MirrorQueries(store)
+    assert all(q.certificate(h, "GD-PSB").root == b.root for b in batches for h in b.cert_hashes[:3])
+    assert_same_mirror(
+        store.dump(),
+        rebuild_dump(issuing.chain.url, issuing.deployment, fresh_mirror_url(), initial_span=1, max_span=1),
+    )
+
+
 def test_a_batch_written_with_a_hash_twice_keeps_it_once(issuing, mirror_url):
     """The bulk insert of certificates guards a re-write: a row that is there already is kept
     once, not an error (on PostgreSQL the COPY straight into the table is undone and the rows

@@ -36,6 +36,7 @@ from typing import Any
 from eth_utils import keccak
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config import Settings
 from ..deployment import Deployment
 from ..errors import ChainUnavailable
 from ..ids import credit_code_text, text_of
@@ -47,6 +48,7 @@ from .store import MirrorStore, RangeData
 log = logging.getLogger("certledger.indexer")
 MAX_REORG_RETRIES = 5
 HEAD_REFRESH_SECONDS = 2.0
+MAX_SPAN_GROWTH = 16  # a light range's successor spans at most this many times its blocks
 REFRESH_STATISTICS_AFTER = 100_000  # certificates written by one catch-up: then the planner's statistics
 
 
@@ -70,6 +72,16 @@ def _malloc_trim() -> Callable[[], None]:
 release_memory = _malloc_trim()
 
 
+def _certificate_count(logs: list[Log]) -> int:
+    return sum(len(lg.args["certHashes"]) // 32 for lg in logs if lg.event == "BatchAnchored")
+
+
+def _light(certs: int, n_raw: int, budget: int) -> bool:
+    """A range worth extending (or a larger span): under a quarter of the certificate budget,
+    and few enough logs for one eth_getLogs answer."""
+    return certs < budget // 4 and n_raw < 1_000
+
+
 class ReorgInProgress(ChainUnavailable):
     """The chain changed while a range was being read: check for a reorg and read again."""
 
@@ -88,18 +100,31 @@ CatchUpProgress = Callable[[int, int, int], None]  # (checkpoint block, target b
 class IndexerConfig:
     confirmations: int = 0
     poll_interval: float = 0.25
-    initial_span: int = 16  # grows x2 while ranges stay light; a block holds at most ~22,000 hashes
+    initial_span: int = 16  # grows while ranges stay light; a block holds at most ~22,000 hashes
     min_span: int = 1
     max_span: int = 100_000
-    # Bounds memory (a range's hashes, and the next one's while it is written: ~150 MB at most):
-    # shrink the span when a range brings more. Large on purpose: a range of random hashes
-    # touches nearly every page of the certificates table, so fewer ranges write it fewer times.
+    # Bounds memory (a range's hashes and their rows, and the next range's hashes while it is
+    # written: about 250 MB at most): shrink the span when a range brings more. Large on
+    # purpose: a range of random hashes touches nearly every page of the certificates table, so
+    # fewer ranges write it fewer times (a light range is extended up to it, see _extend).
     max_hashes_per_range: int = 1_000_000
     backoff_min: float = 0.2
     backoff_max: float = 30.0
     max_reorg_depth: int = 64  # a deeper reorganisation stops the indexer instead of rewriting the mirror
     identity_interval: float = 5.0  # seconds between checks that the node still serves the deployment's chain
     rpc_timeout: float = 10.0  # seconds one call to the node may take
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> IndexerConfig:
+        """The configuration the environment gives (``CERTLEDGER_*``), with ``overrides``."""
+        given = {
+            "confirmations": settings.confirmations,
+            "poll_interval": settings.poll_interval,
+            "max_reorg_depth": settings.max_reorg_depth,
+            "rpc_timeout": settings.rpc_timeout,
+            "max_hashes_per_range": settings.index_range_certificates,
+        }
+        return cls(**(given | {k: v for k, v in overrides.items() if v is not None}))
 
 
 @dataclass
@@ -218,15 +243,13 @@ class Indexer:
                 self.span = max(self.config.min_span, self.span // 2)
                 log.info("eth_getLogs %d..%d refused (%s); span now %d", first, last, exc, self.span)
         last, (n_raw, logs) = fetched
+        if reorg_to is None:
+            last, n_raw, logs = self._extend(first, last, target, n_raw, logs)
         parent = (first - 1, checkpoint_hash) if checkpoint_hash is not None and first - 1 == checkpoint else None
         data = self._range_data(first, last, logs, parent)
         certs = data.certificate_count
         n_logs = len(logs)
-        # Adapt: shrink after a heavy range, grow while ranges stay light.
-        if certs > self.config.max_hashes_per_range:
-            self.span = max(self.config.min_span, self.span // 2)
-        elif certs < self.config.max_hashes_per_range // 4 and n_raw < 1_000 and last < target:
-            self.span = min(self.config.max_span, self.span * 2)
+        self.span = self._next_span(certs, n_raw, last - first + 1, last < target)
         if last < target and reorg_to is None:  # catching up: the next range's logs come while this one is written
             self._start_prefetch(last + 1, min(target, last + self.span))
         self.store.write(data)
@@ -234,6 +257,42 @@ class Indexer:
         if certs:
             release_memory()
         return StepResult(first, last, certs, n_logs, reorg_to)
+
+    def _next_span(self, certs: int, n_raw: int, blocks: int, behind: bool) -> int:
+        """The span in blocks after a range of ``blocks`` blocks that brought ``certs``
+        certificates in ``n_raw`` logs: halved after a range heavier than the budget; while
+        ranges stay light, grown to what the range's density says fills the budget (at most
+        x16 at a time; x2 when it brought no certificates)."""
+        budget = self.config.max_hashes_per_range
+        if certs > budget:
+            return max(self.config.min_span, self.span // 2)
+        if behind and _light(certs, n_raw, budget):
+            grow = min(MAX_SPAN_GROWTH, budget // certs) if certs else 2
+            return min(self.config.max_span, max(self.span, blocks * max(2, grow)))
+        return self.span
+
+    def _extend(self, first: int, last: int, target: int, n_raw: int, logs: list[Log]) -> tuple[int, int, list[Log]]:
+        """While catching up, a light range is extended by the blocks after it, before it is
+        written, until it holds about the budget of certificates: each write spreads its hashes
+        (random in value) over most of the certificates table, and writing into a table that
+        is not empty is slower than filling an empty one, so a rebuild writes as few ranges as
+        memory allows. A million certificates in one range rather than four took a third less
+        time. Returns the range's last block, raw log count and logs."""
+        certs = _certificate_count(logs)
+        while last < target and _light(certs, n_raw, self.config.max_hashes_per_range):
+            self.span = self._next_span(certs, n_raw, last - first + 1, True)
+            upto = min(target, first + self.span - 1)
+            if upto <= last:  # at the largest span allowed
+                break
+            try:
+                more_raw, more = self._fetch_logs(self.rpc, last + 1, upto)
+            except RpcError as exc:  # too much for the node at once: write what was read
+                self.span = last - first + 1
+                log.info("eth_getLogs %d..%d refused (%s); span now %d", last + 1, upto, exc, self.span)
+                break
+            last, n_raw, certs = upto, n_raw + more_raw, certs + _certificate_count(more)
+            logs.extend(more)
+        return last, n_raw, logs
 
     def _fetch_logs(self, rpc: RawRpc, first: int, last: int) -> tuple[int, list[Log]]:
         """The deployment's logs of blocks first..last, decoded: (raw log count, logs)."""

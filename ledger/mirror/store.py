@@ -188,23 +188,30 @@ _PG_ROW_HASH = b"\x00\x02\x00\x00\x00\x20"  # 2 fields; the first: 32 bytes (byt
 _PG_ROW_BATCH = b"\x00\x00\x00\x04"  # the second: 4 bytes (integer)
 
 
-def _pg_copy_rows(batches: Sequence[dict[str, Any]]) -> list[bytes]:
-    """Every certificate of ``batches`` as a row of the binary COPY format, sorted: in key
-    order (hash, batch id), as the rows differ in those bytes alone (big-endian, ids > 0)."""
+def _pg_copy_rows(batches: Sequence[dict[str, Any]]) -> list[list[bytes]]:
+    """Every certificate of ``batches`` as a row of the binary COPY format, in 256 buckets by
+    the hash's first byte: sorted bucket by bucket as the COPY reaches them (``_pg_copy``), the
+    rows go in key order (hash, batch id: they differ in those bytes alone, big-endian, ids >
+    0), and Python sorts one bucket while the server inserts the one before."""
     rows: list[bytes] = []
     for b in batches:
         words = b["hashes"]
         tail = _PG_ROW_BATCH + int(b["id"]).to_bytes(4, "big")
         rows.extend([_PG_ROW_HASH + words[i : i + 32] + tail for i in range(0, len(words), 32)])
-    rows.sort()
-    return rows
+    buckets: list[list[bytes]] = [[] for _ in range(256)]
+    first_byte = len(_PG_ROW_HASH)
+    for row in rows:
+        buckets[row[first_byte]].append(row)
+    return buckets
 
 
-def _pg_copy(cur: Any, table: str, rows: list[bytes], chunk: int = 10_000) -> None:
+def _pg_copy(cur: Any, table: str, buckets: list[list[bytes]]) -> None:
     with cur.copy(f"COPY {table} (hash, batch_id) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(_PG_COPY_HEADER)
-        for i in range(0, len(rows), chunk):
-            copy.write(b"".join(rows[i : i + chunk]))
+        for bucket in buckets:
+            if bucket:
+                bucket.sort()
+                copy.write(b"".join(bucket))
         copy.write(_PG_COPY_TRAILER)
 
 
