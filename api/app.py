@@ -19,7 +19,7 @@ from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
 from .handlers import install_handlers
-from .middleware import BodyLimit, HashLookups, HeadersAndTiming, size_limits
+from .middleware import BodyLimit, FastPaths, HeadersAndTiming, size_limits
 from .routes import certificates, content, health, receipts, registry, snapshot, speech, verify
 from .settings import STATIC, ApiSettings
 from .state import AppState
@@ -53,9 +53,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     for module in (certificates, verify, receipts, registry, content, snapshot, health, speech):
         app.include_router(module.router)
     install_handlers(app)
-    if settings.fast_lookups:
-        route = next(r for r in iter_route_contexts(app.routes) if r.path == "/v1/certificates/{cert_hash}")
-        app.add_middleware(HashLookups, state=state, answer=certificates.answer_by_hash, route=route)
+    if settings.fast_paths:
+        routes = {r.path: r for r in iter_route_contexts(app.routes)}
+        app.add_middleware(
+            FastPaths,
+            state=state,
+            lookup=certificates.answer_by_hash,
+            lookup_route=routes["/v1/certificates/{cert_hash}"],
+            verify=verify.answer_verify,
+            verify_route=routes["/v1/verify"],
+        )
     app.add_middleware(BodyLimit, limit_for=size_limits(settings.max_body_bytes, settings.max_image_bytes))
     app.add_middleware(HeadersAndTiming, metrics=state.metrics)  # outermost: sees every answer
     if STATIC.is_dir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import QueryParams
@@ -126,19 +126,34 @@ def size_limits(max_body: int, max_image: int) -> Callable[[str], int]:
     return limit_for
 
 
-class HashLookups:
-    """GET /v1/certificates/{hash}, the route a compact QR's check hits most, answered without
-    FastAPI's routing and parameter machinery when the request is well formed: by the very
-    function the route calls (``answer``), so both answer alike (``tests/test_fast_path.py``
-    holds them to it). Anything else — a parameter that breaks its published pattern, another
-    path — goes on to the application, which refuses it as it always did."""
+class FastPaths:
+    """The two routes QR checks hit most, answered without FastAPI's routing and parameter
+    machinery when the request is well formed, by the very functions the routes call (so both
+    answer alike: ``tests/test_fast_path.py`` holds them to it):
+
+    - GET /v1/certificates/{hash} (``lookup``: the route's ``answer_by_hash``);
+    - POST /v1/verify with a JSON body and no API key (``verify``: the route's
+      ``answer_verify``); a caller with a key is authenticated and rate-counted by the route.
+
+    Anything else — a parameter that breaks its published pattern, another content type,
+    another path — goes on to the application, which refuses or answers it as it always did."""
 
     PREFIX = "/v1/certificates/"
+    VERIFY = "/v1/verify"
 
-    def __init__(self, app: ASGIApp, state: Any, answer: Callable[..., Any], route: Any) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        state: Any,
+        lookup: Callable[..., Any],
+        lookup_route: Any,
+        verify: Callable[..., Awaitable[Any]],
+        verify_route: Any,
+    ) -> None:
         from .params import AGENCY_PATTERN, HASH_PATTERN, REGION_PATTERN, TIME_PATTERN
 
-        self.app, self.state, self.answer, self.route = app, state, answer, route
+        self.app, self.state = app, state
+        self.lookup, self.lookup_route, self.verify, self.verify_route = lookup, lookup_route, verify, verify_route
         self.hash = re.compile(HASH_PATTERN)
         self.patterns = {
             "verifier_region": re.compile(REGION_PATTERN),
@@ -147,30 +162,85 @@ class HashLookups:
             "source": re.compile(r"^(mirror|chain)$"),
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] == "http" and scope["method"] == "GET" and path.startswith(self.PREFIX):
-            cert_hash = path[len(self.PREFIX) :]
-            if self.hash.fullmatch(cert_hash):
-                query = QueryParams(scope.get("query_string", b""))
-                values = {name: query.get(name) for name in self.patterns}
-                if all(
-                    v is None or p.fullmatch(v) for v, p in zip(values.values(), self.patterns.values(), strict=True)
-                ):
-                    from .handlers import answer_for
+    def _parameters(self, scope: Scope) -> dict[str, str | None] | None:
+        """The query's parameters, or None when one breaks its published pattern."""
+        query = QueryParams(scope.get("query_string", b""))
+        values = {name: query.get(name) for name in self.patterns}
+        if all(v is None or p.fullmatch(v) for v, p in zip(values.values(), self.patterns.values(), strict=True)):
+            return values
+        return None
 
-                    scope["route"] = self.route  # the latency metric's label, as for the route
-                    try:
-                        response = self.answer(
-                            self.state,
-                            cert_hash,
-                            values["verifier_region"] or "",
-                            values["agency"] or "",
-                            values["as_of"] or "",
-                            values["source"] or "mirror",
-                        )
-                    except Exception as exc:
-                        response = answer_for(exc)
-                    await response(scope, receive, send)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            method: str = scope["method"]
+            if method == "GET" and path.startswith(self.PREFIX) and self.hash.fullmatch(path[len(self.PREFIX) :]):
+                values = self._parameters(scope)
+                if values is not None:
+                    await self._lookup(path[len(self.PREFIX) :], values, scope, receive, send)
+                    return
+            elif method == "POST" and path == self.VERIFY and self._anonymous_json(scope):
+                values = self._parameters(scope)
+                if values is not None:
+                    await self._verify(values, scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    def _anonymous_json(scope: Scope) -> bool:
+        content_type = b""
+        for name, value in scope["headers"]:
+            if name in (b"authorization", b"x-api-key"):
+                return False
+            if name == b"content-type":
+                content_type = value
+        return content_type.startswith(b"application/json")
+
+    async def _lookup(
+        self, cert_hash: str, values: dict[str, str | None], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        from .handlers import answer_for
+
+        scope["route"] = self.lookup_route  # the latency metric's label, as for the route
+        try:
+            response = self.lookup(
+                self.state,
+                cert_hash,
+                values["verifier_region"] or "",
+                values["agency"] or "",
+                values["as_of"] or "",
+                values["source"] or "mirror",
+            )
+        except Exception as exc:
+            response = answer_for(exc)
+        await response(scope, receive, send)
+
+    async def _verify(self, values: dict[str, str | None], scope: Scope, receive: Receive, send: Send) -> None:
+        from .handlers import answer_for
+        from .routes.verify import json_input
+
+        scope["route"] = self.verify_route
+        chunks: list[bytes] = []
+        while True:  # the whole body (BodyLimit has bounded it)
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+
+        async def read_input() -> tuple[str, Any]:
+            return json_input(b"".join(chunks))
+
+        try:
+            response = await self.verify(
+                self.state,
+                None,
+                values["verifier_region"] or "",
+                values["as_of"] or "",
+                values["source"] or "mirror",
+                read_input,
+            )
+        except Exception as exc:
+            response = answer_for(exc)
+        await response(scope, receive, send)

@@ -24,7 +24,9 @@ class ApiSettings(Settings):
     image_workers: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) - 1))
     chain_workers: int = 8  # source=chain verifications at once, off the event loop (node round trips)
     max_queued: int = 32  # blocking jobs waiting for a worker before new ones get 503 BUSY
-    fast_lookups: bool = True  # GET /v1/certificates/{hash} past FastAPI's machinery (middleware.HashLookups)
+    # GET /v1/certificates/{hash} and anonymous JSON POST /v1/verify past FastAPI's machinery
+    # (middleware.FastPaths)
+    fast_paths: bool = True
     # FastAPI's native OpenTelemetry (traces, metrics, logs through the global providers). Off by
     # default: the API exports its own Prometheus metrics (/metrics), and FastAPI asks the
     # OpenTelemetry API whether providers are configured on every request (~10 us of a ~100 us GET).

@@ -134,7 +134,7 @@ async def certificate(
 
 def answer_by_hash(state: AppState, cert_hash: str, verifier_region: str, agency: str, as_of: str, source: str) -> Any:
     """The answer of GET /v1/certificates/{hash} (the route's, and the hot path's in
-    ``middleware.HashLookups``, which calls it for well-formed requests)."""
+    ``middleware.FastPaths``, which calls it for well-formed requests)."""
     h = parse_hash(cert_hash)
     region = parse_region(verifier_region)
     issuer = parse_agency(agency)

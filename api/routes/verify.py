@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -15,11 +16,13 @@ from ledger.presentation import PREFIX as PRESENTATION_PREFIX
 from ledger.presentation import decode as decode_presentation
 from ledger.qr import read_image
 from ledger.receipts import Receipt
+from ledger.registry.results import VerifierInfo
 
 from ..deps import Caller, State
 from ..errors import ApiError, json_response
 from ..models import CertificateDocument, ErrorResponse, VerificationModel, inline_schema
 from ..params import AsOf, SourceParam, VerifierRegion, check_source, parse_as_of, parse_region
+from ..state import AppState
 
 router = APIRouter(tags=["verify"])
 
@@ -113,7 +116,12 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
             "UNSUPPORTED_MEDIA_TYPE",
             "send application/json ({payload} or {document}) or multipart/form-data with an image",
         )
-    raw = await request.body()
+    return json_input(await request.body())
+
+
+def json_input(raw: bytes) -> tuple[str, Any]:
+    """A JSON body's input: ("payload", the QR payload) or ("document", the document as the
+    published shape reads it); else 422 saying what is wrong."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -132,7 +140,7 @@ async def _read_input(request: Request, state: State) -> tuple[str, Any]:
     raise ApiError(422, "MALFORMED_BODY", 'expected exactly one of {"payload": "…"} or {"document": {…}}')
 
 
-def _presentation(state: State, who: Any, payload: str, region: int | None, when: int | None, source: str) -> Any:
+def _presentation(state: AppState, who: Any, payload: str, region: int | None, when: int | None, source: str) -> Any:
     """A wallet's presentation: a registered verifier's, checked against the mirror as of now;
     its receipt is stored before the answer leaves."""
     if who is None:
@@ -199,10 +207,24 @@ async def verify(
     your organisation's API key (`Authorization: Bearer clv_…`). It is checked as of now, with
     the holder's device key and window, and leaves a receipt the citizen can read
     (`GET /v1/receipts`)."""
+    return await answer_verify(state, who, verifier_region, as_of, source, lambda: _read_input(request, state))
+
+
+async def answer_verify(
+    state: AppState,
+    who: VerifierInfo | None,
+    verifier_region: str,
+    as_of: str,
+    source: str,
+    read_input: Callable[[], Awaitable[tuple[str, Any]]],
+) -> Any:
+    """The answer of POST /v1/verify (the route's, and the hot path's in
+    ``middleware.FastPaths``, which calls it for anonymous JSON requests whose parameters are
+    well formed): the parameters are checked before the body is read."""
     region = parse_region(verifier_region)
     when = parse_as_of(as_of)
     check_source(source, when)
-    kind, value = await _read_input(request, state)
+    kind, value = await read_input()
     if kind == "payload" and value.strip().startswith(PRESENTATION_PREFIX):
         return _presentation(state, who, value, region, when, source)
     verifier = state.verifier(source)
