@@ -386,17 +386,40 @@ def test_bad_rows_are_listed_and_nothing_is_anchored(gd, tmp_path):
     assert gd.chain.block_number() == head
     assert not (tmp_path / "out" / "index.csv").exists() and not (tmp_path / "out" / "manifest.json").exists()
     assert not list((tmp_path / "out" / ".certledger").glob("batch-*"))
+    assert not list((tmp_path / "out").glob("*.tmp"))  # nor the index and bundle begun during the build
 
 
-def test_skip_invalid_anchors_the_rest(gd, tmp_path):
+def test_a_bad_row_in_a_late_batch_discards_the_outputs_begun_during_the_build(gd, tmp_path):
+    """index.csv and the bundle are put together while the batches are built; a bad row in the
+    last batch, built after the first ones were appended, still leaves no output at all."""
+    rows = id_rows(12, seed=21)
+    rows[-1]["birthDate"] = "not a date"
+    with pytest.raises(IssuanceRejected) as info:
+        api_issue(gd, write_csv(tmp_path / "rows.csv", rows), tmp_path / "out", bundle=True, max_batch=3, workers=1)
+    assert [b.row for b in info.value.bad_rows] == [13]
+    assert anchored(gd.registry) == []
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".certledger"]
+
+
+@pytest.mark.parametrize("bundle", [False, True], ids=["files", "bundle"])
+def test_skip_invalid_anchors_the_rest(gd, tmp_path, bundle):
+    """Rows 2, 4, 7 and 11 are good: with batches of three, the third batch has none and is
+    left out of index.csv and the bundle, which keep row order."""
     path, expected = _bad_rows_input(tmp_path)
     with pytest.raises(IssuanceRejected):  # first without: rejected, the folder stays usable
-        api_issue(gd, path, tmp_path / "out", valid_from="2024-01-01", max_batch=3)
-    result = api_issue(gd, path, tmp_path / "out", valid_from="2024-01-01", max_batch=3, skip_invalid=True)
+        api_issue(gd, path, tmp_path / "out", valid_from="2024-01-01", max_batch=3, bundle=bundle)
+    result = api_issue(
+        gd, path, tmp_path / "out", valid_from="2024-01-01", max_batch=3, skip_invalid=True, bundle=bundle
+    )
     assert result.issued == 4 and [b.row for b in result.bad_rows] == sorted(expected)
     out = read_output(tmp_path / "out")
     assert_complete(out, 4)
     assert [int(r["row"]) for r in out.index] == [2, 4, 7, 11]
+    assert all(bool(r["file"]) is not bundle for r in out.index)
+    if bundle:
+        lines = (tmp_path / "out" / "certificates.jsonl").read_bytes().splitlines()
+        assert [orjson.loads(b)["hash"] for b in lines] == [r["hash"] for r in out.index]
+    assert not list((tmp_path / "out").glob("*.tmp"))
     assert [b["row"] for b in out.manifest["bad_rows"]] == sorted(expected)
     assert all(b["reason"] for b in out.manifest["bad_rows"])
     assert_exactly_once(gd.registry, out.hashes)
@@ -684,6 +707,23 @@ def test_crash_and_rerun_anchors_exactly_once(home, tmp_path, crash_at):
 
     third = home.run(*args)
     assert third.returncode == 0 and json.loads(third.stdout)["anchored_now"] == 0
+    assert_exactly_once(home.c.registry, output.hashes)
+
+
+def test_a_rerun_with_other_outputs_lists_its_own_files(home, tmp_path):
+    """A crash after the journal, then a re-run that asks for files and QR codes instead of the
+    bundle: index.csv names the files and images this run wrote (the staged index lines, made
+    for a bundle, say none), and no bundle is left behind."""
+    rows = write_csv(tmp_path / "rows.csv", id_rows(8, seed=15))
+    out = tmp_path / "out"
+    crashed = home.run(*_issue_args(rows, out, "--max-batch", "3", "--bundle"), crash_at="journal-written")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    rerun = home.run(*_issue_args(rows, out, "--max-batch", "3", "--qr"))
+    assert rerun.returncode == 0, rerun.stderr
+    output = read_output(out)
+    assert_complete(output, 8, qr=True)
+    assert all(r["file"] and r["qr"] for r in output.index)
+    assert not (out / "certificates.jsonl").exists() and not list(out.glob("*.tmp"))
     assert_exactly_once(home.c.registry, output.hashes)
 
 

@@ -52,7 +52,30 @@ class BuildContext:
     type_code: str | None = None  # GB/T 36904 identifiers: the type's national type code ...
     issuer_code: str | None = None  # ... and the agency's credit code (None: no identifiers)
     serial_prefix: str = ""  # generated serials: this (from the input's hash) + the row number
+    files: bool = False  # index.csv lists each certificate's own file ...
+    qr: bool = False  # ... and its QR image
     _prefix_state: int = 0  # MOD 37,36 state after type code + issuer code (0: not computed; states are 1-36)
+
+
+INDEX_HEADER = ("row", "reference", "hash", "root", "file", "qr")  # index.csv's columns
+
+
+def file_stem(row: int, cert_hash: str) -> str:
+    """The name of a certificate's own file and QR image, without the extension."""
+    return f"row{row:07d}-{cert_hash[2:14]}"
+
+
+def index_row(row: int | str, reference: str, cert_hash: str, root: str, files: bool, qr: bool) -> list[Any]:
+    """A certificate's line of index.csv (INDEX_HEADER)."""
+    stem = file_stem(int(row), cert_hash)
+    return [
+        row,
+        reference,
+        cert_hash,
+        root,
+        f"certificates/{stem}.json" if files else "",
+        f"qr/{stem}.png" if qr else "",
+    ]
 
 
 def _serial_of(ctx: BuildContext, line: int, given: Any, source: str) -> str:
@@ -181,7 +204,8 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
     """Validate, hash, tree, sign and stage one batch (runs in a worker).
 
     Stages ``batch-N.jsonl`` (one document per line: the bundle format) and ``batch-N.index``
-    (row, reference, hash per line), fsynced, before the parent journals the root.
+    (its lines of index.csv: row, reference, hash, root, file, QR), fsynced, before the parent
+    journals the root.
     """
     index, rows = task
     ctx = _CTX
@@ -216,6 +240,7 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
         ctx.chain_id, ctx.registry, tree.root, (), signature, signer.address, sm2_signature=sm2_signature
     ).to_json()
     node_hex: dict[bytes, str] = {}
+    root = "0x" + tree.root.hex()
     for line, reference, cert, h in built:
         doc = cert.to_json(h)
         anchor = dict(template)
@@ -223,14 +248,12 @@ def _build_chunk(task: tuple[int, list[tuple[int, dict[str, Any]]]]) -> Built:
         doc["anchor"] = anchor
         docs += orjson.dumps(doc)
         docs += b"\n"
-        index_csv.writerow([line, reference, "0x" + h.hex()])
+        index_csv.writerow(index_row(line, reference, "0x" + h.hex(), root, ctx.files, ctx.qr))
     write_durable(ctx.staging / f"{name}.index", index_lines.getvalue().encode())
     if tags:
         write_durable(ctx.staging / f"{name}.tags", b"".join(tags))
     write_durable(ctx.staging / f"{name}.jsonl", bytes(docs))
-    return Built(
-        index, "0x" + tree.root.hex(), len(built), name, bad, b"".join(tree.cert_hashes), signatures, b"".join(tags)
-    )
+    return Built(index, root, len(built), name, bad, b"".join(tree.cert_hashes), signatures, b"".join(tags))
 
 
 _CHUNKS: Sequence[tuple[int, list[tuple[int, dict[str, Any]]]]] = ()  # the rows, inherited by forked workers

@@ -4,6 +4,7 @@ bundle), QR codes, ``index.csv`` and ``manifest.json``."""
 from __future__ import annotations
 
 import csv
+import io
 import os
 import shutil
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import orjson
 from .. import qr as qrcodes
 from ..document import Certificate
 from ..files import write_json_atomically
-from .build import run_parallel
+from .build import INDEX_HEADER, file_stem, index_row, run_parallel
 from .journal import Journal
 from .model import IssueRequest, Progress
 
@@ -29,14 +30,10 @@ class Outputs:
 
 
 def existing_outputs(out: Path) -> Outputs:
-    bundle = out / "certificates.jsonl"
+    bundle = out / BUNDLE
     files = len(list((out / "certificates").glob("*.json"))) if (out / "certificates").is_dir() else 0
     qr_codes = len(list((out / "qr").glob("*.png"))) if (out / "qr").is_dir() else 0
     return Outputs(bundle if bundle.exists() else None, files, qr_codes)
-
-
-def _file_stem(row: int, cert_hash: str) -> str:
-    return f"row{row:07d}-{cert_hash[2:14]}"
 
 
 def _staged_items(state: Path, part: str) -> Iterator[tuple[int, str, str, bytes]]:
@@ -45,7 +42,7 @@ def _staged_items(state: Path, part: str) -> Iterator[tuple[int, str, str, bytes
         open(state / f"{part}.index", newline="", encoding="utf-8") as idx,
         open(state / f"{part}.jsonl", "rb") as docs,
     ):
-        for (row, reference, cert_hash), line in zip(csv.reader(idx), docs, strict=True):
+        for (row, reference, cert_hash, *_), line in zip(csv.reader(idx), docs, strict=True):
             yield int(row), reference, cert_hash, line
 
 
@@ -63,7 +60,7 @@ def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tup
             continue
         if i >= start + OUTPUT_SLICE:
             break
-        stem = _file_stem(row, cert_hash)
+        stem = file_stem(row, cert_hash)
         doc = orjson.loads(line)
         if files:
             (out_dir / "certificates" / f"{stem}.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
@@ -79,20 +76,94 @@ def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tup
     return n_files, n_qr
 
 
-def write_outputs(journal: Journal, request: IssueRequest, state: Path, progress: Progress) -> Outputs:
+BUNDLE = "certificates.jsonl"
+
+
+INDEX = "index.csv"
+
+
+@dataclass
+class Assembled:
+    """index.csv, and the bundle when one is asked for, put together while the batches were built."""
+
+    index: Path
+    bundle: Path | None
+
+
+class OutputAssembly:
+    """index.csv and the bundle, put together while the batches are built: each batch's
+    staged lines (already in their final format) are appended as soon as it and every batch
+    before it are built, so that the copying overlaps the build instead of following the
+    anchoring. The files stay ``*.tmp`` until the batches are anchored (``write_outputs``
+    renames them); a crash before leaves only those, and a re-run writes them again from the
+    staged parts."""
+
+    def __init__(self, out: Path, state: Path, bundle: bool) -> None:
+        self.state = state
+        self.index_path = out / (INDEX + ".tmp")
+        self.bundle_path = out / (BUNDLE + ".tmp") if bundle else None
+        header = io.StringIO()
+        csv.writer(header).writerow(INDEX_HEADER)
+        self._index = open(self.index_path, "wb")  # noqa: SIM115  # closed by finish() or discard()
+        self._index.write(header.getvalue().encode())
+        self._bundle = open(self.bundle_path, "wb") if self.bundle_path else None  # noqa: SIM115
+        self._ready: dict[int, str | None] = {}  # built batches not yet appended: index -> part (None: empty)
+        self._next = 0
+
+    def add(self, index: int, part: str | None) -> None:
+        """Batch ``index`` is built (``part``: its staged name; None when none of its rows was good)."""
+        self._ready[index] = part
+        while self._next in self._ready:
+            name = self._ready.pop(self._next)
+            if name:
+                for suffix, dst in ((".index", self._index), (".jsonl", self._bundle)):
+                    if dst is not None:
+                        with open(self.state / f"{name}{suffix}", "rb") as src:
+                            shutil.copyfileobj(src, dst, 1 << 20)
+            self._next += 1
+
+    def finish(self, batches: int) -> Assembled:
+        """The assembled files, the bundle made durable; all ``batches`` batches must be in them."""
+        if self._ready or self._next != batches:
+            raise AssertionError(f"outputs assembled from {self._next} of {batches} batches")
+        self._index.close()
+        if self._bundle is not None:
+            self._bundle.flush()
+            os.fsync(self._bundle.fileno())
+            self._bundle.close()
+        return Assembled(self.index_path, self.bundle_path)
+
+    def discard(self) -> None:
+        for f, path in ((self._index, self.index_path), (self._bundle, self.bundle_path)):
+            if f is not None and path is not None:
+                f.close()
+                path.unlink(missing_ok=True)
+
+
+def write_outputs(
+    journal: Journal, request: IssueRequest, state: Path, progress: Progress, assembled: Assembled | None = None
+) -> Outputs:
+    """The agency's outputs of an anchored issuance. ``assembled``: index.csv and the bundle
+    put together while the batches were built (``OutputAssembly``); else (a re-run, whose output
+    options may differ) they are written from the staged parts."""
     out = Path(request.out_dir)
     total = sum(b.size for b in journal.batches)
+    if assembled is None:  # what a crashed run put together is not this run's
+        (out / (BUNDLE + ".tmp")).unlink(missing_ok=True)
     bundle = None
     if request.bundle:
-        bundle = out / "certificates.jsonl"
-        tmp = bundle.with_suffix(".jsonl.tmp")
-        with open(tmp, "wb") as dst:
-            for b in journal.batches:  # staged parts are already in bundle format
-                with open(state / f"{b.part}.jsonl", "rb") as src:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, bundle)
+        bundle = out / BUNDLE
+        if assembled is not None and assembled.bundle is not None:
+            os.replace(assembled.bundle, bundle)
+        else:
+            tmp = bundle.with_suffix(".jsonl.tmp")
+            with open(tmp, "wb") as dst:
+                for b in journal.batches:  # staged parts are already in bundle format
+                    with open(state / f"{b.part}.jsonl", "rb") as src:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, bundle)
     files = not request.bundle
     if files:
         (out / "certificates").mkdir(parents=True, exist_ok=True)
@@ -111,7 +182,10 @@ def write_outputs(journal: Journal, request: IssueRequest, state: Path, progress
             n_qr += q
             written += f or q
             progress("output", min(written, total), total)
-    _write_index(journal, out, state, files, request.qr)
+    if assembled is not None:
+        os.replace(assembled.index, out / INDEX)
+    else:
+        _write_index(journal, out, state, files, request.qr)
     write_json_atomically(
         out / "manifest.json",
         {
@@ -134,26 +208,17 @@ def write_outputs(journal: Journal, request: IssueRequest, state: Path, progress
 
 
 def _write_index(journal: Journal, out: Path, state: Path, files: bool, qr: bool) -> None:
-    """index.csv: row, reference, certificate hash, batch root, file, QR file."""
-    tmp = out / "index.csv.tmp"
+    """index.csv from the staged parts (a re-run: each line's file and QR columns as this run
+    writes them)."""
+    tmp = out / (INDEX + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["row", "reference", "hash", "root", "file", "qr"])
+        writer.writerow(INDEX_HEADER)
         for b in journal.batches:
             with open(state / f"{b.part}.index", newline="", encoding="utf-8") as idx:
-                for row, reference, cert_hash in csv.reader(idx):
-                    stem = _file_stem(int(row), cert_hash)
-                    writer.writerow(
-                        [
-                            row,
-                            reference,
-                            cert_hash,
-                            b.root,
-                            f"certificates/{stem}.json" if files else "",
-                            f"qr/{stem}.png" if qr else "",
-                        ]
-                    )
-    os.replace(tmp, out / "index.csv")
+                for row, reference, cert_hash, *_ in csv.reader(idx):
+                    writer.writerow(index_row(row, reference, cert_hash, b.root, files, qr))
+    os.replace(tmp, out / INDEX)
 
 
 def load_bundle(path: Path) -> Iterator[dict[str, Any]]:

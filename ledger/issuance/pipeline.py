@@ -30,7 +30,7 @@ from .model import (
     no_crash,
     no_progress,
 )
-from .outputs import Outputs, existing_outputs, write_outputs
+from .outputs import Assembled, OutputAssembly, Outputs, existing_outputs, write_outputs
 from .rows import plan_rows, read_rows
 
 
@@ -85,6 +85,7 @@ def issue(
         raise InvalidInput(f"unknown agency {request.agency!r}")
     preflight(registry, signer, request, agency.region)
 
+    assembled: Assembled | None = None  # index.csv and the bundle, when put together while the batches were built
     if journal is None:
         with paused_gc():  # a row is a dict: a hundred thousand of them, and no cycles
             rows = read_rows(Path(request.rows_path))
@@ -130,14 +131,26 @@ def issue(
             type_code=plan.type_code,
             issuer_code=plan.issuer_code,
             serial_prefix=hashlib.sha256(rows_bytes).hexdigest()[:10].upper(),
+            files=not request.bundle,
+            qr=request.qr,
         )
         results: list[Built] = []
-        for res in build_batches(ctx, chunks, request.workers):
-            results.append(res)
-            progress("build", sum(len(chunks[r.index][1]) for r in results), len(rows))
+        assembly = OutputAssembly(out, state, request.bundle)
+        built_rows = 0
+        try:
+            for res in build_batches(ctx, chunks, request.workers):
+                results.append(res)
+                if request.skip_invalid or not res.bad:
+                    assembly.add(res.index, res.part if res.root else None)
+                built_rows += len(chunks[res.index][1])
+                progress("build", built_rows, len(rows))
+        except BaseException:
+            assembly.discard()
+            raise
         results.sort(key=lambda r: r.index)
         bad = sorted((b for r in results for b in r.bad), key=lambda b: b.row)
         if bad and not request.skip_invalid:
+            assembly.discard()
             for r in results:
                 if r.part:
                     for suffix in (".jsonl", ".index", ".tags"):
@@ -145,7 +158,9 @@ def issue(
             raise IssuanceRejected(bad, len(rows))
         batches = [BatchRecord(r.index, r.root, r.size, r.part) for r in results if r.root]
         if not batches:
+            assembly.discard()
             raise IssuanceRejected(bad, len(rows))
+        assembled = assembly.finish(len(chunks))
         staged = {r.part: (r.leaf_order, r.signature, r.tags) for r in results if r.root}
         journal = Journal(state / JOURNAL, identity, batches, bad)
         journal.save()  # every root is on disk before the first transaction is sent
@@ -159,7 +174,7 @@ def issue(
     timings["anchor"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
-    outputs = write_outputs(journal, request, state, progress)
+    outputs = write_outputs(journal, request, state, progress, assembled)
     crash("output-written")
     timings["output"] = time.perf_counter() - t3
     journal.complete = True
