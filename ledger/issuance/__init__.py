@@ -7,12 +7,14 @@ Stages, each in a module of its own and each safe to interrupt:
 2. **build** (``build``, in worker processes, one per CPU): validate rows against the type's
    schema, salt and hash every field, build each batch's Merkle tree, sign its root with the
    agency key, and stage the documents (with proofs and signature) under ``OUT/.certledger/``.
+   Meanwhile the parent appends each batch, in order, to ``index.csv.tmp`` and (``--bundle``)
+   ``certificates.jsonl.tmp``: the output's copying overlaps the build.
 3. **journal** (``journal``): record every batch root *before* anything is sent.
 4. **anchor** (``anchor``): for each root the chain does not have, send ``anchorBatch`` (several
    transactions when one would exceed the block gas limit); record the transaction; wait for
    receipts. A root the chain has for this agency must have this issuance's type and key.
-5. **output** (``outputs``): write the certificate files or bundle, QR PNGs, ``index.csv`` and
-   ``manifest.json``.
+5. **output** (``outputs``): rename the bundle and ``index.csv`` into place (a re-run writes
+   them from the staged documents), write the certificate files, QR PNGs and ``manifest.json``.
 
 A re-run with the same input and output folder (after a crash or ``kill -9`` at any point)
 reuses the staged documents — same salts, so the same roots — and anchors only roots the
