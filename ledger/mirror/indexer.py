@@ -2,11 +2,12 @@
 event into the database.
 
 - **Catch-up** with ``eth_getLogs`` over block ranges that adapt: halved on provider errors or
-  oversized results (Besu's default limit is 1,000 blocks per query), doubled while results
-  stay small; the next range's logs are fetched on a second connection while the database
-  writes the current one. Each range is written in one database transaction together with the checkpoint,
-  so a crash (even ``kill -9``) at any moment leaves the mirror at a range boundary: nothing
-  lost, nothing twice.
+  oversized results (Besu's default limit is 1,000 blocks per query), grown by their density
+  while results stay small, and a light range extended by the blocks after it before it is
+  written, up to the certificate budget (``max_hashes_per_range``); the next range's logs are
+  fetched on a second connection while the database writes the current one. Each range is
+  written in one database transaction together with the checkpoint, so a crash (even
+  ``kill -9``) at any moment leaves the mirror at a range boundary: nothing lost, nothing twice.
 - **Live**: follows the head at a configurable confirmation depth (default 0: QBFT blocks are
   final), polling every ``poll_interval`` seconds.
 - **Reorgs**: before each range the checkpoint block's hash is compared with the chain's; on a
