@@ -50,10 +50,13 @@ class BodyLimit:
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         limit = self.limit_for(content_type)
-        too_large = error_response(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes")
+
+        def too_large() -> Any:
+            return error_response(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes")
+
         length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await too_large(scope, receive, send)
+            await too_large()(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -64,7 +67,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await too_large(scope, receive, send)
+                await too_large()(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -509,6 +509,13 @@ def test_a_csv_syntax_error_is_reported_with_its_line(gd, tmp_path):
     from ledger.issuance.rows import read_rows
 
     assert [(n, r["name"]) for n, r in read_rows(tmp_path / "multi.csv")] == [(2, "张\n三"), (4, "李四")]
+    # blank lines are skipped, and the rows after them keep their own line numbers; a short
+    # row's missing columns are empty; a long one is refused by its line
+    (tmp_path / "blank.csv").write_text("name,sex\n\n张三,M\n\n\n李四\n", encoding="utf-8")
+    assert read_rows(tmp_path / "blank.csv") == [(3, {"name": "张三", "sex": "M"}), (6, {"name": "李四", "sex": None})]
+    (tmp_path / "long.csv").write_text("name,sex\n\n张三,M,extra\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"long.csv line 3: more values than header columns"):
+        read_rows(tmp_path / "long.csv")
     assert anchored(gd.registry) == []
 
 

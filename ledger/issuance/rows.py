@@ -71,8 +71,8 @@ def plan_rows(
             raise InvalidInput(f"--issuer-code: {exc}") from None
         issuer_code = issuer_code.strip().upper()
     columns: dict[str, None] = {}
-    for _, row in rows:  # JSONL rows may each have their own keys
-        columns.update(dict.fromkeys(str(k) for k in row))
+    for _, row in rows:  # JSONL rows may each have their own keys (a JSON object's keys are text)
+        columns.update(dict.fromkeys(row))
     detected = any(is_national_column(c) for c in columns)
     use_national = detected if national is None else national
     mapping: NationalMapping | None = None
@@ -159,21 +159,31 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         text = data.decode("utf-8-sig")  # Excel writes a BOM
     except UnicodeDecodeError:
         raise InvalidInput(f"{path.name}: not UTF-8 text (export the CSV as UTF-8)") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    # csv.reader and a dict per record, as csv.DictReader makes them (blank lines skipped, a
+    # short record's missing columns None) without its Python-level step per record, and each
+    # record's own first line (after a blank line too)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] = []
     try:
-        if not reader.fieldnames:
+        header = next(reader, [])
+        if not header:
             raise InvalidInput(f"{path.name}: empty file (no header line)")
+        width = len(header)
         rows = []
         start = reader.line_num + 1  # the line a record starts on (a quoted value may span lines)
-        for row in reader:
-            if None in row:
+        for values in reader:
+            if not values:  # a blank line: the next record starts after it
+                start = reader.line_num + 1
+                continue
+            if len(values) > width:
                 raise InvalidInput(f"{path.name} line {start}: more values than header columns")
+            row = dict(zip(header, values, strict=False))  # a short record: checked below
+            if len(values) < width:
+                row.update(dict.fromkeys(header[len(values) :]))
             rows.append((start, row))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise InvalidInput(
-            f"{path.name} line {start if reader.fieldnames else 1}: {_csv_problem(exc, reader.line_num)}"
-        ) from None
+        raise InvalidInput(f"{path.name} line {start if header else 1}: {_csv_problem(exc, reader.line_num)}") from None
     return rows
 
 
