@@ -277,8 +277,9 @@ class Indexer:
         written, until it holds about the budget of certificates: each write spreads its hashes
         (random in value) over most of the certificates table, and writing into a table that
         is not empty is slower than filling an empty one, so a rebuild writes as few ranges as
-        memory allows. A million certificates in one range rather than four took a third less
-        time. Returns the range's last block, raw log count and logs."""
+        memory allows (a million certificates in one range rather than four: SQLite 4.9 -> 4.2 s,
+        PostgreSQL 4.5 -> 3.7 s on one machine). Returns the range's last block, raw log count
+        and logs."""
         certs = _certificate_count(logs)
         while last < target and _light(certs, n_raw, self.config.max_hashes_per_range):
             self.span = self._next_span(certs, n_raw, last - first + 1, True)
