@@ -16,7 +16,9 @@ from typing import Any
 
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature, ValidationError
-from eth_utils import keccak, to_canonical_address, to_checksum_address
+from eth_utils import to_canonical_address, to_checksum_address
+
+from .merkle import keccak  # the C keccak when installed
 
 DOMAIN_FIELDS = (("name", "string"), ("version", "string"), ("chainId", "uint256"), ("verifyingContract", "address"))
 

@@ -26,9 +26,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from eth_typing import Hash32
-from eth_utils import keccak, to_bytes, to_checksum_address
+from eth_utils import to_bytes, to_checksum_address
 
 from . import eip712
+from .merkle import keccak  # the C keccak when installed
 from .suites import INTL, Suite, suite
 
 if TYPE_CHECKING:  # verifying never loads eth_account (ledger.eip712): only signing does
@@ -201,6 +202,12 @@ def _recover(
 # ---------------------------------------------------------------------- SM2
 
 
+@lru_cache(maxsize=64)  # a deployment has one registry: not re-checked for every verification
+def _address_bytes(address: str) -> bytes:
+    """The 20 bytes of an address (refused as ``to_checksum_address`` refuses it)."""
+    return to_bytes(hexstr=to_checksum_address(address))
+
+
 def sm2_batch_message(
     root: bytes,
     cert_type: bytes,
@@ -216,7 +223,7 @@ def sm2_batch_message(
         (
             SM2_BATCH_PREFIX,
             int(chain_id).to_bytes(32, "big"),
-            to_bytes(hexstr=to_checksum_address(registry)),
+            _address_bytes(registry),
             bytes(agency),
             bytes(cert_type),
             bytes(root),

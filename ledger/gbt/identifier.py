@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from ..errors import InvalidInput
@@ -93,6 +94,7 @@ def mod37_36_check(body: str) -> str:
     return mod37_36_finish(mod37_36_state(body))
 
 
+@lru_cache(maxsize=1024)  # a ledger's few agencies and type authorities: every identifier names two
 def uscc_check(first17: str) -> str:
     """GB 32100-2015 check character (position 18) of a credit code's first 17 characters."""
     if len(first17) != 17:

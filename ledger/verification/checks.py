@@ -550,8 +550,7 @@ class KeyValid:
         doc = case.document
         sm2_signature: bytes | None = a.sm2_signature  # the whole signature, when the source knows it
         if doc is not None and doc.anchor is not None:
-            from eth_utils import keccak  # only a document's check needs eth-account
-
+            from ..merkle import keccak
             from ..signing import recover_batch_signer
 
             carried = doc.anchor.sm2_signature
