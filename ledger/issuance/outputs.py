@@ -21,6 +21,9 @@ from .build import INDEX_HEADER, file_stem, index_row, run_parallel
 from .journal import Journal
 from .model import IssueRequest, Progress
 
+BUNDLE = "certificates.jsonl"
+INDEX = "index.csv"
+
 
 @dataclass
 class Outputs:
@@ -74,12 +77,6 @@ def _write_part_outputs(task: tuple[str, str, int, str, bool, bool, str]) -> tup
             qrcodes.render_png(payload, out_dir / "qr" / f"{stem}.png")
             n_qr += 1
     return n_files, n_qr
-
-
-BUNDLE = "certificates.jsonl"
-
-
-INDEX = "index.csv"
 
 
 @dataclass

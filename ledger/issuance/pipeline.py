@@ -137,30 +137,27 @@ def issue(
         results: list[Built] = []
         assembly = OutputAssembly(out, state, request.bundle)
         built_rows = 0
-        try:
+        try:  # a rejected or failed build leaves no output begun
             for res in build_batches(ctx, chunks, request.workers):
                 results.append(res)
-                if request.skip_invalid or not res.bad:
-                    assembly.add(res.index, res.part if res.root else None)
+                assembly.add(res.index, res.part if res.root else None)
                 built_rows += len(chunks[res.index][1])
                 progress("build", built_rows, len(rows))
+            results.sort(key=lambda r: r.index)
+            bad = sorted((b for r in results for b in r.bad), key=lambda b: b.row)
+            if bad and not request.skip_invalid:
+                for r in results:
+                    if r.part:
+                        for suffix in (".jsonl", ".index", ".tags"):
+                            (state / f"{r.part}{suffix}").unlink(missing_ok=True)
+                raise IssuanceRejected(bad, len(rows))
+            batches = [BatchRecord(r.index, r.root, r.size, r.part) for r in results if r.root]
+            if not batches:
+                raise IssuanceRejected(bad, len(rows))
+            assembled = assembly.finish(len(chunks))
         except BaseException:
             assembly.discard()
             raise
-        results.sort(key=lambda r: r.index)
-        bad = sorted((b for r in results for b in r.bad), key=lambda b: b.row)
-        if bad and not request.skip_invalid:
-            assembly.discard()
-            for r in results:
-                if r.part:
-                    for suffix in (".jsonl", ".index", ".tags"):
-                        (state / f"{r.part}{suffix}").unlink(missing_ok=True)
-            raise IssuanceRejected(bad, len(rows))
-        batches = [BatchRecord(r.index, r.root, r.size, r.part) for r in results if r.root]
-        if not batches:
-            assembly.discard()
-            raise IssuanceRejected(bad, len(rows))
-        assembled = assembly.finish(len(chunks))
         staged = {r.part: (r.leaf_order, r.signature, r.tags) for r in results if r.root}
         journal = Journal(state / JOURNAL, identity, batches, bad)
         journal.save()  # every root is on disk before the first transaction is sent
