@@ -36,6 +36,15 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 PAGES = frozenset({"/verify", "/wallet", "/verify-sw.js"})  # the citizens' pages (besides their assets under /static/)
 
 
+def first_header(scope: Scope, name: bytes) -> bytes | None:
+    """A request header's first value, as the application reads it (``Request.headers.get``):
+    a header sent twice is judged by one value everywhere."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value)
+    return None
+
+
 class BodyLimit:
     """Refuse bodies over the limit with 413: by Content-Length when given, else by reading at
     most limit + 1 bytes before the application sees anything (chunked or lying uploads)."""
@@ -47,14 +56,13 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        content_type = headers.get(b"content-type", b"").decode("latin-1")
+        content_type = (first_header(scope, b"content-type") or b"").decode("latin-1")
         limit = self.limit_for(content_type)
 
         def too_large() -> Any:
             return error_response(413, "BODY_TOO_LARGE", f"request body larger than {limit} bytes")
 
-        length = headers.get(b"content-length")
+        length = first_header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             await too_large()(scope, receive, send)
             return
@@ -153,8 +161,11 @@ class FastPaths:
         verify: Callable[..., Awaitable[Any]],
         verify_route: Any,
     ) -> None:
+        from .handlers import answer_for
         from .params import AGENCY_PATTERN, HASH_PATTERN, REGION_PATTERN, TIME_PATTERN
+        from .routes.verify import json_input
 
+        self.answer_for, self.json_input = answer_for, json_input
         self.app, self.state = app, state
         self.lookup, self.lookup_route, self.verify, self.verify_route = lookup, lookup_route, verify, verify_route
         self.hash = re.compile(HASH_PATTERN)
@@ -191,19 +202,13 @@ class FastPaths:
 
     @staticmethod
     def _anonymous_json(scope: Scope) -> bool:
-        content_type = b""
-        for name, value in scope["headers"]:
-            if name in (b"authorization", b"x-api-key"):
-                return False
-            if name == b"content-type":
-                content_type = value
-        return content_type.startswith(b"application/json")
+        if first_header(scope, b"authorization") is not None or first_header(scope, b"x-api-key") is not None:
+            return False
+        return (first_header(scope, b"content-type") or b"").startswith(b"application/json")
 
     async def _lookup(
         self, cert_hash: str, values: dict[str, str | None], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        from .handlers import answer_for
-
         scope["route"] = self.lookup_route  # the latency metric's label, as for the route
         try:
             response = self.lookup(
@@ -215,13 +220,10 @@ class FastPaths:
                 values["source"] or "mirror",
             )
         except Exception as exc:
-            response = answer_for(exc)
+            response = self.answer_for(exc)
         await response(scope, receive, send)
 
     async def _verify(self, values: dict[str, str | None], scope: Scope, receive: Receive, send: Send) -> None:
-        from .handlers import answer_for
-        from .routes.verify import json_input
-
         scope["route"] = self.verify_route
         chunks: list[bytes] = []
         while True:  # the whole body (BodyLimit has bounded it)
@@ -233,7 +235,7 @@ class FastPaths:
                 break
 
         async def read_input() -> tuple[str, Any]:
-            return json_input(b"".join(chunks))
+            return self.json_input(b"".join(chunks))
 
         try:
             response = await self.verify(
@@ -245,5 +247,5 @@ class FastPaths:
                 read_input,
             )
         except Exception as exc:
-            response = answer_for(exc)
+            response = self.answer_for(exc)
         await response(scope, receive, send)

@@ -120,7 +120,7 @@ def test_well_formed_requests_take_the_fast_path_and_the_rest_the_route(
     assert calls == [h]
 
 
-def _posts(world: World) -> list[tuple[str, dict[str, str], bytes]]:
+def _posts(world: World) -> list[tuple[str, Any, bytes]]:
     """(query, headers, body) of POST /v1/verify requests, good and bad."""
     doc = world.doc("id", 0)
     tampered = world.doc("id", 0)
@@ -170,6 +170,9 @@ def _posts(world: World) -> list[tuple[str, dict[str, str], bytes]]:
         ("", {}, body({"document": doc})),
         ("", {**js, "authorization": "Bearer clv_not-a-key"}, body({"document": doc})),
         ("", {**js, "x-api-key": "clv_not-a-key"}, body({"document": doc})),
+        # a header sent twice is judged by its first value, as the application reads it
+        ("", [("content-type", "application/json"), ("content-type", "text/plain")], body({"document": doc})),
+        ("", [("content-type", "text/plain"), ("content-type", "application/json")], body({"document": doc})),
     ]
 
 
