@@ -139,6 +139,7 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack, browser):
 
         def shows_revoked() -> bool:  # the indexer polls every 0.2 s
             page.reload()
+            page.wait_for_selector("html[data-ready]")  # the upload's listener is attached
             page.set_input_files("[data-testid=upload]", str(qr))
             page.wait_for_selector("[data-testid=verdict]:not([hidden])", timeout=20_000)
             return page.get_attribute("[data-testid=verdict]", "data-verdict") == "REVOKED"
@@ -155,6 +156,7 @@ def test_uploaded_qr_shows_valid_then_revoked_after_revoke(stack, browser):
         # The other certificate, pasted as a document, for a region without a rule (110000).
         other = next(p for p in sorted((out / "certificates").glob("*.json")) if p != certificate)
         page.goto(f"{stack['base']}/verify?verifier_region=110000&lang=en")
+        page.wait_for_selector("html[data-ready]")
         page.fill("[data-testid=payload]", other.read_text(encoding="utf-8"))
         page.click("[data-testid=verify-button]")
         _verdict(page, "NOT_RECOGNIZED")

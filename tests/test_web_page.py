@@ -1165,6 +1165,24 @@ def test_uploaded_qr_pictures_are_decoded_in_the_browser(open_page, api, assets)
         assert req["kind"] == "payload" and req["body"]["payload"] == assets["payload"]
 
 
+def test_a_picture_chosen_while_the_page_starts_is_verified_once_it_is_ready(open_page, api, assets) -> None:
+    # the language file is held back, so the page is still starting when the picture is chosen
+    hold = (
+        "const realFetch = window.fetch; window.heldLanguages = [];"
+        "window.fetch = (url, opts) => String(url).includes('/i18n/')"
+        " ? new Promise((resolve) => window.heldLanguages.push(() => resolve(realFetch(url, opts))))"
+        " : realFetch(url, opts);"
+    )
+    page = open_page("/verify?lang=en", wait=False, init=hold)
+    page.wait_for_function("() => window.heldLanguages.length > 0")
+    page.set_input_files("[data-testid=upload]", str(assets["dir"] / "qr.png"))
+    assert page.get_attribute("html", "data-ready") is None
+    page.evaluate("() => window.heldLanguages.forEach((release) => release())")
+    wait_verdict(page, "INCOMPLETE")
+    (req,) = api.requests("verify")
+    assert req["body"]["payload"] == assets["payload"]
+
+
 def test_pictures_without_a_qr_go_to_the_server_shrunk_below_its_limit(open_page, api, assets) -> None:
     page = open_page("/verify?lang=en")
     page.set_input_files("[data-testid=upload]", str(assets["dir"] / "blank.png"))

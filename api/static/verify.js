@@ -1672,6 +1672,7 @@ async function init() {
   el.scanStart.addEventListener("click", startCamera);
   el.scanStop.addEventListener("click", stopCamera);
   el.upload.addEventListener("change", onFileChosen);
+  if (el.upload.files && el.upload.files.length) onFileChosen(); // chosen while the page was starting
   el.form.addEventListener("submit", (e) => {
     e.preventDefault();
     submitPasted(true);
