@@ -716,7 +716,8 @@ def test_database_failing_mid_verification_is_error(world: World) -> None:
         raise OperationalError("SELECT", {}, Exception("server closed the connection unexpectedly"))
 
     queries.status_as_of = broken  # type: ignore[method-assign]
-    queries.read.many = broken  # type: ignore[method-assign]  # the anchoring and its status, in one read
+    queries.anchoring = broken  # type: ignore[method-assign]  # the anchoring and its status, in one read
+    queries.lookup = broken  # type: ignore[method-assign]  # a hash's anchorings and their statuses, in one read
     v = Verifier(MirrorSource(queries), world.deployment)
     r = verify(v, world.doc("id", 1))
     assert r.verdict == "ERROR"

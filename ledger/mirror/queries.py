@@ -270,48 +270,32 @@ class _Reader:
         self._error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     def rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return self.many([(sql, params)])[0]
+        """The statement's rows (``?`` placeholders): every read is one statement, so one round
+        trip to a server."""
+        if self.postgres:
+            sql = sql.replace("?", "%s")
+        try:
+            return self._read(sql, params)
+        except _Disconnected as gone:
+            # the connection was gone: so are the pool's others of that age; read again once
+            self.engine.pool._invalidate(gone.conn, gone.error)
+        try:
+            return self._read(sql, params)
+        except _Disconnected as again:
+            raise again.error from None
 
     def one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         rows = self.rows(sql, params)
         return rows[0] if rows else None
 
-    def many(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
-        """The rows of each statement, read on one connection; on PostgreSQL in one round trip
-        (libpq's pipeline mode), where a lookup otherwise waits on the server once per statement."""
-        if self.postgres:
-            statements = [(sql.replace("?", "%s"), params) for sql, params in statements]
-        try:
-            return self._read(statements)
-        except _Disconnected as gone:
-            # the connection was gone: so are the pool's others of that age; read again once
-            self.engine.pool._invalidate(gone.conn, gone.error)
-        try:
-            return self._read(statements)
-        except _Disconnected as again:
-            raise again.error from None
-
-    def _read(self, statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         conn = self.engine.raw_connection()
         cur = None
         try:
-            out: list[list[tuple[Any, ...]]]
-            if self.postgres and len(statements) > 1:
-                raw: Any = conn.driver_connection
-                with raw.pipeline():
-                    cursors = [raw.cursor() for _ in statements]
-                    for c, (sql, params) in zip(cursors, statements, strict=True):
-                        c.execute(sql, params)
-                out = [c.fetchall() for c in cursors]
-                for c in cursors:
-                    c.close()
-            else:
-                cur = conn.cursor()
-                out = []
-                for sql, params in statements:
-                    cur.execute(sql, params)
-                    out.append(cur.fetchall())  # type: ignore[arg-type]  # DBAPI rows are tuples
-                cur.close()
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            out: list[tuple[Any, ...]] = cur.fetchall()  # type: ignore[assignment]  # DBAPI rows are tuples
+            cur.close()
         except Exception as exc:
             gone = isinstance(exc, self._error) and self.engine.dialect.is_disconnect(
                 exc,  # type: ignore[arg-type]  # a DBAPI error (checked just before)
@@ -441,16 +425,14 @@ class MirrorQueries:
         why it is void.
         """
         h = bytes(cert_hash)
-        rows, events = self.read.many(
-            [
-                (
-                    f"SELECT {self._BATCH_COLUMNS} FROM certificates c JOIN batches b ON b.id = c.batch_id "
-                    "WHERE c.hash = ? ORDER BY b.id",
-                    (h,),
-                ),
-                (self._STATUSES_OF_HASH, (h, h)),  # the status comes along: one round trip
-            ]
-        )
+        rows: list[tuple[Any, ...]] = []  # each anchoring's batch, oldest first
+        events: dict[int, tuple[Any, ...]] = {}  # the status events along, by id
+        for row in self.read.rows(self._LOOKUP, (h,)):  # one round trip: batches with statuses
+            if not rows or rows[-1][0] != row[0]:
+                rows.append(row[:11])
+            if row[11] is not None:
+                events[row[11]] = row[12:]
+        ordered = sorted(events.values(), key=lambda e: (e[6], e[10]))  # by block, log index
         agencies = tuple(dict.fromkeys(r[2] for r in rows))
         if agency is not None:
             rows = [r for r in rows if r[2] == agency]
@@ -477,7 +459,7 @@ class MirrorQueries:
             b.issuer_region,
             b.sm2_signature,
             b.identifier_tags_hash,
-            self._status_now(events, bytes(cert_hash), b.agency, b.root),
+            self._status_now(ordered, h, b.agency, b.root),
         )
         return HashLookup(record, agencies)
 
@@ -536,27 +518,25 @@ class MirrorQueries:
         """As ``batch``, read in one round trip with whether the batch lists ``cert_hash`` and
         the certificate's status at the mirror's head (``listed``, ``status_now``)."""
         h, r = bytes(cert_hash), bytes(root)
-        status_sql, status_params = self._latest_statuses_sql(((h, 0), (r, 1)), agency, None, None)
-        batch, listed, statuses = self.read.many(
-            [
-                (
-                    f"SELECT {self._BATCH_COLUMNS} FROM batches b WHERE b.agency = ? AND b.root = ? "
-                    "ORDER BY b.id DESC LIMIT 1",
-                    (agency, r),
-                ),
-                (
-                    "SELECT 1 FROM certificates c JOIN batches b ON b.id = c.batch_id "
-                    "WHERE c.hash = ? AND b.root = ? AND b.agency = ?",
-                    (h, r, agency),
-                ),
-                (status_sql, status_params),
-            ]
+        latest = f"{self._STATUS_OF} ORDER BY block DESC, log_index DESC LIMIT 1"
+        row = self.read.one(  # one statement, one round trip
+            f"SELECT {self._BATCH_COLUMNS}, "
+            "EXISTS (SELECT 1 FROM certificates c JOIN batches l ON l.id = c.batch_id "
+            "WHERE c.hash = ? AND l.root = ? AND l.agency = ?), "
+            f"s0.*, s1.* FROM (SELECT * FROM batches WHERE agency = ? AND root = ? ORDER BY id DESC LIMIT 1) AS b "
+            f"LEFT JOIN ({latest}) AS s0 ON 1 = 1 LEFT JOIN ({latest}) AS s1 ON 1 = 1",
+            (h, r, agency, agency, r, h, 0, agency, r, 1, agency),
         )
-        if not batch:
+        if row is None:
             return None
-        latest = {row[1]: _status_of_row(row) for row in statuses}
+        cert_event, batch_event = row[12:22], row[22:32]
         return replace(
-            self._batch_record(batch[0]), listed=bool(listed), status_now=_effective(latest.get(0), latest.get(1))
+            self._batch_record(row[:11]),
+            listed=bool(row[11]),
+            status_now=_effective(
+                _status_of_row(cert_event) if cert_event[0] is not None else None,
+                _status_of_row(batch_event) if batch_event[0] is not None else None,
+            ),
         )
 
     def batches_with_root(self, root: bytes) -> list[BatchRecord]:
@@ -584,19 +564,23 @@ class MirrorQueries:
     # -------------------------------------------------------------- status
 
     _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time, role"
+    _STATUS_OF = f"SELECT {_STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
 
-    # Every status event of a certificate hash (any agency) and of the batches that list it,
-    # oldest first: what lookup reads along to know the status without another round trip.
-    _STATUSES_OF_HASH = (
-        f"SELECT {_STATUS_COLUMNS}, log_index FROM status_events WHERE subject = ? AND kind = 0 "
-        f"UNION ALL SELECT {_STATUS_COLUMNS}, log_index FROM status_events WHERE kind = 1 AND subject IN "
-        "(SELECT b.root FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ?) "
-        "ORDER BY block, log_index"
+    # Every anchoring of a certificate hash (any agency), oldest first, each with the status
+    # events along (the hash's, any agency's, and its batch's; NULL when there are none): what
+    # lookup reads, so that a lookup is one statement and one round trip.
+    _LOOKUP = (
+        f"SELECT {_BATCH_COLUMNS}, e.id, e.subject, e.kind, e.agency, e.status, e.reason, e.actor, e.block, "
+        "e.tx, e.time, e.role, e.log_index "
+        "FROM certificates c JOIN batches b ON b.id = c.batch_id LEFT JOIN status_events e "
+        "ON (e.subject = c.hash AND e.kind = 0) OR (e.subject = b.root AND e.kind = 1) "
+        "WHERE c.hash = ? ORDER BY b.id"
     )
 
     @staticmethod
     def _status_now(events: list[tuple[Any, ...]], cert_hash: bytes, agency: str, root: bytes) -> StatusAt:
-        """The effective status now, from ``_STATUSES_OF_HASH``'s rows, within the agency."""
+        """The effective status now, from the status events ``_LOOKUP`` read along (oldest first),
+        within the agency."""
         latest: dict[int, tuple[Any, ...]] = {}
         for row in events:  # oldest first: the last of each scope wins
             subject, kind, ev_agency = bytes(row[0]), row[1], row[2]
@@ -607,7 +591,7 @@ class MirrorQueries:
     def _latest_statuses_sql(
         self, subjects: tuple[tuple[bytes, int], ...], agency: str, at: int | None, block: int | None
     ) -> tuple[str, tuple[Any, ...]]:
-        one = f"SELECT {self._STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
+        one = self._STATUS_OF
         if at is not None:
             one += " AND time <= ?"
         if block is not None:
