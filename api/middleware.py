@@ -7,8 +7,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
-from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_response
@@ -177,8 +177,11 @@ class FastPaths:
         }
 
     def _parameters(self, scope: Scope) -> dict[str, str | None] | None:
-        """The query's parameters, or None when one breaks its published pattern."""
-        query = QueryParams(scope.get("query_string", b""))
+        """The query's parameters, or None when one breaks its published pattern. Read as the
+        route reads them (Starlette's ``QueryParams``: Latin-1, blanks kept, the last value of a
+        name sent twice), without building its multi-dict."""
+        raw: bytes = scope.get("query_string", b"")
+        query = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
         values = {name: query.get(name) for name in self.patterns}
         if all(v is None or p.fullmatch(v) for v, p in zip(values.values(), self.patterns.values(), strict=True)):
             return values

@@ -36,6 +36,9 @@ def _requests(world: World) -> list[str]:
         f"/v1/certificates/{h}?source=mirror&unknown=1",
         f"/v1/certificates/{h}?agency=GD-PSB&agency=ZJ-EDU",  # repeated: the last one counts, both ways
         f"/v1/certificates/{h}?verifier_region=",
+        f"/v1/certificates/{h}?verifier_region=33%30000&as_of=2020-01-01T00%3A00%3A00Z",  # percent-encoded
+        f"/v1/certificates/{h}?agency=GD+PSB",  # a plus is a space: breaks the pattern both ways
+        f"/v1/certificates/{h}?agency=%E4%B8%AD&source",  # not ASCII; a name without a value
         # breaking a published pattern: the application refuses them, as before
         f"/v1/certificates/{h}?verifier_region=44000",
         f"/v1/certificates/{h}?verifier_region=440000%0A",
@@ -150,6 +153,7 @@ def _posts(world: World) -> list[tuple[str, Any, bytes]]:
         ("source=chain", js, body({"document": doc})),
         ("source=chain&as_of=2020-01-01", js, body({"document": doc})),
         ("source=mirror&unknown=1", js, body({"document": doc})),
+        ("verifier_region=110000&verifier_region=330000", js, body({"document": doc})),  # the last one counts
         ("", js, body({"payload": "CLP1:NOTAPRESENTATION"})),  # a presentation: verifiers with a key only
         ("", js, body({"payload": "CLC3:%%%"})),
         ("", js, body({"payload": "x" * 9000})),
