@@ -8,6 +8,7 @@ Every test runs on SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -164,6 +165,43 @@ def test_batch_status_combines_with_certificate_status(issuing, mirror_url):
     # at the block where b was revoked while the batch was suspended, b's own revocation decides
     at_b = q.status_as_of(b, "GD-PSB", root, block=blocks[2])
     assert at_b.status is REVOKED and at_b.event.scope == "certificate"
+
+
+def test_a_copied_hash_adds_rows_to_a_lookup_it_does_not_multiply_them(issuing, mirror_url):
+    """An agency inside the consortium copies another agency's certificate hash into batches of
+    its own and gives its copies status after status: a lookup of the hash reads each anchoring
+    and each event once (stacked, the rows add up; joined, they would multiply, and a cheap run
+    of transactions would make every verification of the victim's certificate slow), and the
+    owner's answer is untouched."""
+    reg, other = issuing.registry, issuing.agency_keys["GD-AMR"]
+    a = anchor(issuing, "GD-PSB", "ID_CARD", 2).cert_hashes[0]
+    copies = 4
+    for _ in range(copies):
+        reg.anchor_batch(issuing.deployer, other, "GD-AMR", "BUSINESS_LICENSE", [a, os.urandom(32)])
+    changes = [(SUSPENDED, "CHECK"), (ACTIVE, "RESOLVED")] * 3
+    for status, reason in changes:
+        reg.set_certificate_status(other, "GD-AMR", a, status, reason)
+    store = open_store(mirror_url, issuing.deployment)
+    indexer_for(issuing.chain.url, issuing.deployment, store).catch_up()
+    q = MirrorQueries(store)
+    read: list[int] = []
+    rows = q.read.rows
+
+    def counted(sql: str, params: tuple) -> list:
+        out = rows(sql, params)
+        if sql == q._LOOKUP:
+            read.append(len(out))
+        return out
+
+    q.read.rows = counted  # type: ignore[method-assign]
+    found = q.lookup(a)
+    assert found.record is None and set(found.agencies) == {"GD-PSB", "GD-AMR"}  # ambiguous: nothing chosen
+    own = q.lookup(a, "GD-PSB").record
+    assert own is not None and own.agency == "GD-PSB"
+    assert own.status_now.status is ACTIVE and own.status_now.event is None  # GD-AMR's statuses are not GD-PSB's
+    copy = q.lookup(a, "GD-AMR").record
+    assert copy is not None and copy.status_now.event is not None and copy.status_now.event.reason == "RESOLVED"
+    assert read == [1 + copies + len(changes)] * 3  # the owner's anchoring, the copies, the events: once each
 
 
 def test_the_status_read_along_with_the_anchoring_is_status_as_of_now(issuing, mirror_url):

@@ -426,13 +426,14 @@ class MirrorQueries:
         """
         h = bytes(cert_hash)
         rows: list[tuple[Any, ...]] = []  # each anchoring's batch, oldest first
-        events: dict[int, tuple[Any, ...]] = {}  # the status events along, by id
-        for row in self.read.rows(self._LOOKUP, (h,)):  # one round trip: batches with statuses
-            if not rows or rows[-1][0] != row[0]:
-                rows.append(row[:11])
-            if row[11] is not None:
-                events[row[11]] = row[12:]
-        ordered = sorted(events.values(), key=lambda e: (e[6], e[10]))  # by block, log index
+        events: list[tuple[Any, ...]] = []  # the status events along, oldest first
+        for row in self.read.rows(self._LOOKUP, (h, h, h)):
+            if row[0] == 0:
+                rows.append(row[1:12])
+            else:
+                events.append(row[12:])
+        rows.sort(key=lambda r: r[0])  # by batch id
+        events.sort(key=lambda e: (e[6], e[10]))  # by block and log index
         agencies = tuple(dict.fromkeys(r[2] for r in rows))
         if agency is not None:
             rows = [r for r in rows if r[2] == agency]
@@ -459,7 +460,7 @@ class MirrorQueries:
             b.issuer_region,
             b.sm2_signature,
             b.identifier_tags_hash,
-            self._status_now(ordered, h, b.agency, b.root),
+            self._status_now(events, h, b.agency, b.root),
         )
         return HashLookup(record, agencies)
 
@@ -566,16 +567,20 @@ class MirrorQueries:
     _STATUS_COLUMNS = "subject, kind, agency, status, reason, actor, block, tx, time, role"
     _STATUS_OF = f"SELECT {_STATUS_COLUMNS} FROM status_events WHERE subject = ? AND kind = ? AND agency = ?"
 
-    # Every anchoring of a certificate hash (any agency), oldest first, each with the status
-    # events along (the hash's, any agency's, and its batch's; NULL when there are none): what
-    # lookup reads, so that a lookup is one statement and one round trip.
+    # What a lookup reads, in one statement (one round trip): every anchoring of a certificate
+    # hash (any agency; part 0), and every status event of the hash (any agency) and of the
+    # batches that list it (part 1). The parts are stacked, not joined:
+    # an agency that copies a hash into many batches and gives it many statuses adds rows, it
+    # does not multiply them.
+    _NULLS = ", ".join(["NULL"] * 11)  # a batch's columns in an event's row, and the other way round
     _LOOKUP = (
-        f"SELECT {_BATCH_COLUMNS}, e.id, e.subject, e.kind, e.agency, e.status, e.reason, e.actor, e.block, "
-        "e.tx, e.time, e.role, e.log_index "
-        "FROM certificates c JOIN batches b ON b.id = c.batch_id LEFT JOIN status_events e "
-        "ON (e.subject = c.hash AND e.kind = 0) OR (e.subject = b.root AND e.kind = 1) "
-        "WHERE c.hash = ? ORDER BY b.id"
-    )
+        f"SELECT 0, {_BATCH_COLUMNS}, {_NULLS} FROM certificates c JOIN batches b ON b.id = c.batch_id "
+        "WHERE c.hash = ? "
+        f"UNION ALL SELECT 1, {_NULLS}, {_STATUS_COLUMNS}, log_index FROM status_events "
+        "WHERE subject = ? AND kind = 0 "
+        f"UNION ALL SELECT 1, {_NULLS}, {_STATUS_COLUMNS}, log_index FROM status_events WHERE kind = 1 "
+        "AND subject IN (SELECT b.root FROM certificates c JOIN batches b ON b.id = c.batch_id WHERE c.hash = ?)"
+    )  # unordered: the few rows are sorted in Python (a merge of sorted parts costs SQLite more)
 
     @staticmethod
     def _status_now(events: list[tuple[Any, ...]], cert_hash: bytes, agency: str, root: bytes) -> StatusAt:
