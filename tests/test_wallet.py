@@ -132,6 +132,8 @@ def open_wallet(browser: object, stub: str) -> Iterator:
         height: int = 900,
         context: object | None = None,
         clock: datetime | None = None,
+        init: str | None = None,
+        wait: bool = True,
     ):
         ctx = context
         if ctx is None:
@@ -148,8 +150,11 @@ def open_wallet(browser: object, stub: str) -> Iterator:
         if clock is not None:
             page.clock.install(time=clock - timedelta(seconds=5))  # the clock runs until paused: start before
             page.clock.pause_at(clock)
+        if init is not None:
+            page.add_init_script(init)
         page.goto(stub + path)
-        page.wait_for_selector("html[data-ready]")
+        if wait:
+            page.wait_for_selector("html[data-ready]")
         return page
 
     yield make
@@ -299,6 +304,26 @@ def test_certificates_are_imported_listed_refused_when_damaged_and_deleted(open_
 
 
 # ---------------------------------------------------------------------- the binding request
+
+
+def test_a_file_chosen_while_the_wallet_starts_is_imported_once_it_is_ready(open_wallet) -> None:
+    # the language file is held back, so the page is still starting when the file is chosen
+    hold = (
+        "const realFetch = window.fetch; window.heldLanguages = [];"
+        "window.fetch = (url, opts) => String(url).includes('/i18n/')"
+        " ? new Promise((resolve) => window.heldLanguages.push(() => resolve(realFetch(url, opts))))"
+        " : realFetch(url, opts);"
+    )
+    page = open_wallet(init=hold, wait=False)
+    page.wait_for_function("() => window.heldLanguages.length > 0")
+    intl = certificate("intl")
+    import_document(page, intl.to_json())
+    assert page.get_attribute("html", "data-ready") is None
+    page.evaluate("() => window.heldLanguages.forEach((release) => release())")
+    page.wait_for_selector("html[data-ready]")
+    expect(page.locator("[data-testid=cert]")).to_have_count(1)
+    assert listed(page)[0]["hash"] == "0x" + intl.compute_hash().hex()
+    assert not page.problems, page.problems
 
 
 def test_the_binding_request_names_the_certificate_and_the_device_key(open_wallet) -> None:

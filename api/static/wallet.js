@@ -1015,7 +1015,6 @@ async function init() {
   el.purposeText.maxLength = core.MAX_PURPOSE_TEXT;
 
   await startChrome(new URLSearchParams(location.search).get("lang"));
-  el.importInput.addEventListener("change", onImport);
   el.codeForm.addEventListener("submit", (e) => {
     e.preventDefault();
     onImportCode();
@@ -1059,6 +1058,10 @@ async function init() {
   }
   renderAll();
   if (state.certs.length) loadTypes();
+  // a file is imported once the wallet's store is open; one chosen while the page was starting
+  // is imported now
+  el.importInput.addEventListener("change", onImport);
+  if (el.importInput.files && el.importInput.files.length) onImport();
   document.documentElement.dataset.ready = "true";
 }
 
