@@ -273,6 +273,16 @@ FONT_LANGS = {
 }
 
 
+# A page's init script that holds back its language files until the test calls
+# window.heldLanguages.forEach((release) => release()): the page is still starting meanwhile.
+HOLD_LANGUAGE_FILES = (
+    "const realFetch = window.fetch; window.heldLanguages = [];"
+    "window.fetch = (url, opts) => String(url).includes('/i18n/')"
+    " ? new Promise((resolve) => window.heldLanguages.push(() => resolve(realFetch(url, opts))))"
+    " : realFetch(url, opts);"
+)
+
+
 def browser_problem() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     if not Path(CHROMIUM).exists():

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, free_port, wait_until
+from helpers import HOLD_LANGUAGE_FILES, ROOT, free_port, wait_until
 from playwright.sync_api import expect
 
 from ledger.document import Certificate, new_salts
@@ -307,14 +307,7 @@ def test_certificates_are_imported_listed_refused_when_damaged_and_deleted(open_
 
 
 def test_a_file_chosen_while_the_wallet_starts_is_imported_once_it_is_ready(open_wallet) -> None:
-    # the language file is held back, so the page is still starting when the file is chosen
-    hold = (
-        "const realFetch = window.fetch; window.heldLanguages = [];"
-        "window.fetch = (url, opts) => String(url).includes('/i18n/')"
-        " ? new Promise((resolve) => window.heldLanguages.push(() => resolve(realFetch(url, opts))))"
-        " : realFetch(url, opts);"
-    )
-    page = open_wallet(init=hold, wait=False)
+    page = open_wallet(init=HOLD_LANGUAGE_FILES, wait=False)
     page.wait_for_function("() => window.heldLanguages.length > 0")
     intl = certificate("intl")
     import_document(page, intl.to_json())

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from urllib.parse import quote, urlencode
 
 import pytest
-from helpers import ROOT, free_port, require_browser, wait_until
+from helpers import HOLD_LANGUAGE_FILES, ROOT, free_port, require_browser, wait_until
 
 # Screenshots go to .artifacts/screenshots/ on every run; CERTLEDGER_UPDATE_SCREENSHOTS=1 writes
 # them to docs/screenshots/ instead (the committed ones), so that a test run never edits the tree.
@@ -1166,14 +1166,7 @@ def test_uploaded_qr_pictures_are_decoded_in_the_browser(open_page, api, assets)
 
 
 def test_a_picture_chosen_while_the_page_starts_is_verified_once_it_is_ready(open_page, api, assets) -> None:
-    # the language file is held back, so the page is still starting when the picture is chosen
-    hold = (
-        "const realFetch = window.fetch; window.heldLanguages = [];"
-        "window.fetch = (url, opts) => String(url).includes('/i18n/')"
-        " ? new Promise((resolve) => window.heldLanguages.push(() => resolve(realFetch(url, opts))))"
-        " : realFetch(url, opts);"
-    )
-    page = open_page("/verify?lang=en", wait=False, init=hold)
+    page = open_page("/verify?lang=en", wait=False, init=HOLD_LANGUAGE_FILES)
     page.wait_for_function("() => window.heldLanguages.length > 0")
     page.set_input_files("[data-testid=upload]", str(assets["dir"] / "qr.png"))
     assert page.get_attribute("html", "data-ready") is None
