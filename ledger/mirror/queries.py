@@ -448,7 +448,7 @@ class MirrorQueries:
         chosen = next((r for r in candidates if self.void_reason(r[2], r[4], r[8]) is None), candidates[-1])
         b = self._batch_record(chosen)
         record = CertificateRecord(
-            bytes(cert_hash),
+            h,
             b.root,
             b.agency,
             b.cert_type,
@@ -569,9 +569,8 @@ class MirrorQueries:
 
     # What a lookup reads, in one statement (one round trip): every anchoring of a certificate
     # hash (any agency; part 0), and every status event of the hash (any agency) and of the
-    # batches that list it (part 1). The parts are stacked, not joined:
-    # an agency that copies a hash into many batches and gives it many statuses adds rows, it
-    # does not multiply them.
+    # batches that list it (part 1). The parts are stacked, not joined: an agency that copies a
+    # hash into many batches and gives it many statuses adds rows, it does not multiply them.
     _NULLS = ", ".join(["NULL"] * 11)  # a batch's columns in an event's row, and the other way round
     _LOOKUP = (
         f"SELECT 0, {_BATCH_COLUMNS}, {_NULLS} FROM certificates c JOIN batches b ON b.id = c.batch_id "
